@@ -1,0 +1,3 @@
+//! Proxies: finding Envoy, and running one per Gateway.
+
+pub mod envoy;

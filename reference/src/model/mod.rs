@@ -1,0 +1,180 @@
+//! `ResourceSet`: the typed snapshot of every input object the translator reads.
+//!
+//! Providers (a directory of YAML, a Kubernetes watch) build one of these; `translate()` reads it
+//! and nothing else. Objects are held behind `Arc` so that a provider can publish a new snapshot
+//! per change by cloning maps of pointers, not objects.
+
+mod object;
+
+pub use object::{AnyObject, ModelError};
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use kube::Resource;
+use serde::de::DeserializeOwned;
+
+use crate::api::{
+    ConfigMap, EndpointSlice, Gateway, GatewayClass, HttpRoute, Namespace, ReferenceGrant, Secret,
+    Service,
+};
+
+/// Namespace and name of an object. Cluster-scoped objects have an empty namespace, so one key
+/// type serves every kind and sorts cluster-scoped objects first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct ObjectKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self { namespace: namespace.into(), name: name.into() }
+    }
+
+    /// Key of a cluster-scoped object.
+    pub fn cluster(name: impl Into<String>) -> Self {
+        Self { namespace: String::new(), name: name.into() }
+    }
+
+    pub fn of<K: Resource>(obj: &K) -> Self {
+        Self {
+            namespace: obj.meta().namespace.clone().unwrap_or_default(),
+            name: obj.meta().name.clone().unwrap_or_default(),
+        }
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.namespace.is_empty() {
+            f.write_str(&self.name)
+        } else {
+            write!(f, "{}/{}", self.namespace, self.name)
+        }
+    }
+}
+
+/// Settings of the controller that shape translation. They are inputs like the objects, so they
+/// live in the snapshot and `translate()` stays a function of its argument alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControllerConfig {
+    /// GatewayClasses whose `spec.controllerName` equals this are ours.
+    pub controller_name: String,
+    /// Added to every listener port when the process may not bind ports below 1024.
+    pub port_offset: u16,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self { controller_name: crate::api::DEFAULT_CONTROLLER_NAME.to_string(), port_offset: 0 }
+    }
+}
+
+pub type Store<K> = BTreeMap<ObjectKey, Arc<K>>;
+
+/// Every input of one translation.
+#[derive(Clone, Debug, Default)]
+pub struct ResourceSet {
+    pub gateway_classes: Store<GatewayClass>,
+    pub gateways: Store<Gateway>,
+    pub http_routes: Store<HttpRoute>,
+    pub reference_grants: Store<ReferenceGrant>,
+    pub namespaces: Store<Namespace>,
+    pub services: Store<Service>,
+    pub endpoint_slices: Store<EndpointSlice>,
+    pub secrets: Store<Secret>,
+    pub config_maps: Store<ConfigMap>,
+    /// Address each Gateway's proxy listens on, as decided by the infrastructure provider.
+    /// A Gateway without an entry gets listeners on 0.0.0.0 and no `status.addresses`.
+    pub gateway_addresses: BTreeMap<ObjectKey, String>,
+    pub config: ControllerConfig,
+    /// Highest input revision this snapshot contains: the largest numeric `resourceVersion` seen
+    /// by the Kubernetes provider, or a reload counter for the file provider. The xDS cache
+    /// reports it per ACKed version so that a harness can wait for a change to reach Envoy.
+    pub revision: u64,
+}
+
+/// A kind the `ResourceSet` stores. Implemented once per kind so that providers insert and
+/// remove objects through one generic path.
+pub trait StoredKind: Resource<DynamicType = ()> + Clone + DeserializeOwned + Send + Sync + 'static {
+    fn store(set: &ResourceSet) -> &Store<Self>;
+    fn store_mut(set: &mut ResourceSet) -> &mut Store<Self>;
+}
+
+macro_rules! stored_kind {
+    ($($ty:ty => $field:ident),* $(,)?) => {$(
+        impl StoredKind for $ty {
+            fn store(set: &ResourceSet) -> &Store<Self> { &set.$field }
+            fn store_mut(set: &mut ResourceSet) -> &mut Store<Self> { &mut set.$field }
+        }
+    )*};
+}
+
+stored_kind! {
+    GatewayClass => gateway_classes,
+    Gateway => gateways,
+    HttpRoute => http_routes,
+    ReferenceGrant => reference_grants,
+    Namespace => namespaces,
+    Service => services,
+    EndpointSlice => endpoint_slices,
+    Secret => secrets,
+    ConfigMap => config_maps,
+}
+
+impl ResourceSet {
+    /// Insert or replace an object.
+    pub fn insert<K: StoredKind>(&mut self, obj: K) {
+        self.note_revision(obj.meta().resource_version.as_deref());
+        K::store_mut(self).insert(ObjectKey::of(&obj), Arc::new(obj));
+    }
+
+    /// Remove an object; returns whether it was present.
+    pub fn remove<K: StoredKind>(&mut self, key: &ObjectKey) -> bool {
+        K::store_mut(self).remove(key).is_some()
+    }
+
+    pub fn get<K: StoredKind>(&self, key: &ObjectKey) -> Option<&Arc<K>> {
+        K::store(self).get(key)
+    }
+
+    /// Insert an object of any stored kind.
+    pub fn insert_any(&mut self, obj: AnyObject) {
+        match obj {
+            AnyObject::GatewayClass(o) => self.insert(*o),
+            AnyObject::Gateway(o) => self.insert(*o),
+            AnyObject::HttpRoute(o) => self.insert(*o),
+            AnyObject::ReferenceGrant(o) => self.insert(*o),
+            AnyObject::Namespace(o) => self.insert(*o),
+            AnyObject::Service(o) => self.insert(*o),
+            AnyObject::EndpointSlice(o) => self.insert(*o),
+            AnyObject::Secret(o) => self.insert(*o),
+            AnyObject::ConfigMap(o) => self.insert(*o),
+        }
+    }
+
+    /// Number of objects of every kind, for logs and metrics.
+    pub fn len(&self) -> usize {
+        self.gateway_classes.len()
+            + self.gateways.len()
+            + self.http_routes.len()
+            + self.reference_grants.len()
+            + self.namespaces.len()
+            + self.services.len()
+            + self.endpoint_slices.len()
+            + self.secrets.len()
+            + self.config_maps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn note_revision(&mut self, resource_version: Option<&str>) {
+        if let Some(rv) = resource_version.and_then(|rv| rv.parse::<u64>().ok()) {
+            self.revision = self.revision.max(rv);
+        }
+    }
+}
