@@ -1,0 +1,67 @@
+//! What a translation produces.
+
+use std::collections::BTreeMap;
+
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
+use envoy_types::pb::envoy::config::listener::v3::Listener;
+use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
+
+use crate::model::ObjectKey;
+
+/// The result of one `translate()` call.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Translation {
+    /// One proxy configuration per Gateway this controller manages.
+    pub proxies: BTreeMap<ObjectKey, ProxyConfig>,
+    /// Status for every object this controller has an opinion on, in a stable order.
+    pub statuses: Vec<StatusUpdate>,
+}
+
+/// Everything one Gateway's Envoy needs, as xDS resources (sorted by name within each list).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProxyConfig {
+    /// The xDS node id the Gateway's Envoy identifies itself with.
+    pub node_id: String,
+    /// The address the proxy listens on, when the infrastructure provider assigned one.
+    pub address: Option<String>,
+    pub listeners: Vec<Listener>,
+    pub routes: Vec<RouteConfiguration>,
+    pub clusters: Vec<Cluster>,
+    pub endpoints: Vec<ClusterLoadAssignment>,
+}
+
+/// Identifies the object a status update is for.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct ObjectRef {
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+/// The status this controller wants an object to have.
+///
+/// Conditions carry `lastTransitionTime` set to the Unix epoch: translation has no clock. The
+/// status writer replaces it with the previous time when the condition did not change, or now.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct StatusUpdate {
+    pub target: ObjectRef,
+    pub patch: StatusPatch,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StatusPatch {
+    /// The whole `status` of an object this controller owns (GatewayClass, Gateway).
+    Whole(serde_json::Value),
+    /// A route's `status.parents` entries written by `controller_name`. Entries of other
+    /// controllers are left alone; ours are replaced by exactly these (an empty list removes
+    /// ours).
+    RouteParents {
+        controller_name: String,
+        parents: Vec<serde_json::Value>,
+    },
+}
