@@ -3,14 +3,84 @@
 //! A pure function: no I/O, no clock, no randomness. Output order and names are stable, so the
 //! same input always yields byte-identical xDS (golden tests and the xDS cache's content
 //! versions depend on it).
+//!
+//! The pipeline: GatewayClasses → Gateways and their listeners (`gateways`) → routes, each
+//! described kind-independently (`routes::RouteInfo`) and attached by one generic step
+//! (`routes::attach`) → per Gateway, route configurations with listener isolation (`vhosts`),
+//! listeners, clusters and endpoints (`proxy`) → status for every object involved.
 
+mod backends;
+mod classes;
+mod conditions;
+mod duration;
+mod envoy;
+pub mod features;
+mod gateways;
+mod hostnames;
+pub mod names;
 mod output;
+mod proxy;
+mod refs;
+mod routes;
+mod tls;
+mod vhosts;
 
 pub use output::{ObjectRef, ProxyConfig, StatusPatch, StatusUpdate, Translation};
 
-use crate::model::ObjectKey;
+use std::collections::BTreeMap;
+
+use crate::model::{ObjectKey, ResourceSet};
 
 /// The xDS node id of a Gateway's proxy. Each Gateway has its own Envoy, identified by this.
 pub fn node_id(gateway: &ObjectKey) -> String {
     format!("{}/{}", gateway.namespace, gateway.name)
+}
+
+/// Gateways whose class belongs to this controller: the ones that need an address (and, once
+/// accepted, a proxy). Infrastructure providers call this before `translate` to assign
+/// addresses.
+pub fn managed_gateways(set: &ResourceSet) -> Vec<ObjectKey> {
+    let classes = classes::evaluate(set);
+    set.gateways
+        .iter()
+        .filter(|(_, gw)| classes.contains_key(&gw.spec.gateway_class_name))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// Translate every input into proxy configurations and status.
+pub fn translate(set: &ResourceSet) -> Translation {
+    let classes = classes::evaluate(set);
+    let mut gateways = gateways::evaluate(set, &classes);
+    let index: BTreeMap<ObjectKey, usize> =
+        gateways.iter().enumerate().map(|(i, g)| (g.key.clone(), i)).collect();
+
+    let mut http = Vec::with_capacity(set.http_routes.len());
+    for (key, route) in &set.http_routes {
+        let ir = routes::http::translate(set, key, route);
+        let outcomes = routes::attach::attach(set, &ir.info, ir.problem.as_ref(), &mut gateways, &index);
+        http.push((ir, outcomes));
+    }
+
+    let mut out = Translation::default();
+    for (i, gw) in gateways.iter().enumerate() {
+        if gw.is_accepted() {
+            out.proxies.insert(gw.key.clone(), proxy::build(set, i, gw, &http));
+        }
+    }
+
+    classes::statuses(set, &classes, &mut out.statuses);
+    for gw in &gateways {
+        gateways::status(gw, &mut out.statuses);
+    }
+    for (ir, outcomes) in &http {
+        let resolved = ir.resolved_refs.as_ref();
+        out.statuses.push(routes::status::route_status(
+            &ir.info,
+            outcomes,
+            resolved,
+            &set.config.controller_name,
+        ));
+    }
+    out
 }

@@ -1,0 +1,87 @@
+//! Rendering a translation as JSON (and from there YAML) for people and golden files.
+//!
+//! envoy-types has no serde support, so xDS messages go through a descriptor pool compiled
+//! from the Envoy protos at build time (see build.rs) and come out as canonical proto3 JSON,
+//! the same shape Envoy's own `/config_dump` prints, `@type` included for every `Any`.
+
+use std::sync::LazyLock;
+
+use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+use serde_json::{json, Map, Value};
+
+use crate::translate::{ProxyConfig, StatusPatch, StatusUpdate, Translation};
+
+static POOL: LazyLock<Result<DescriptorPool, String>> = LazyLock::new(|| {
+    DescriptorPool::decode(&include_bytes!(concat!(env!("OUT_DIR"), "/envoy_descriptor.bin"))[..])
+        .map_err(|e| e.to_string())
+});
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("the Envoy descriptor set does not load: {0}")]
+    Pool(String),
+    #[error("message type {0} is not in the Envoy descriptor set")]
+    UnknownType(String),
+    #[error("re-decoding {kind}: {detail}")]
+    Decode { kind: String, detail: String },
+}
+
+/// One xDS message as proto3 JSON.
+pub fn message<M: prost::Message + prost::Name>(m: &M) -> Result<Value, RenderError> {
+    let pool = POOL.as_ref().map_err(|e| RenderError::Pool(e.clone()))?;
+    let name = M::full_name();
+    let desc = pool.get_message_by_name(&name).ok_or_else(|| RenderError::UnknownType(name.clone()))?;
+    let dynamic = DynamicMessage::decode(desc, m.encode_to_vec().as_slice())
+        .map_err(|e| RenderError::Decode { kind: name.clone(), detail: e.to_string() })?;
+    let opts = SerializeOptions::new().stringify_64_bit_integers(false);
+    dynamic
+        .serialize_with_options(serde_json::value::Serializer, &opts)
+        .map_err(|e| RenderError::Decode { kind: name, detail: e.to_string() })
+}
+
+fn messages<M: prost::Message + prost::Name>(ms: &[M]) -> Result<Value, RenderError> {
+    ms.iter().map(message).collect::<Result<Vec<_>, _>>().map(Value::Array)
+}
+
+/// A Gateway's proxy configuration: listeners, routes, clusters, endpoints.
+pub fn proxy(p: &ProxyConfig) -> Result<Value, RenderError> {
+    let mut m = Map::new();
+    m.insert("nodeId".into(), json!(p.node_id));
+    if let Some(a) = &p.address {
+        m.insert("address".into(), json!(a));
+    }
+    m.insert("listeners".into(), messages(&p.listeners)?);
+    m.insert("routes".into(), messages(&p.routes)?);
+    m.insert("clusters".into(), messages(&p.clusters)?);
+    m.insert("endpoints".into(), messages(&p.endpoints)?);
+    Ok(Value::Object(m))
+}
+
+/// A status update as the object's `status` would read (routes: our `parents` entries).
+pub fn status(s: &StatusUpdate) -> Value {
+    let status = match &s.patch {
+        StatusPatch::Whole(v) => v.clone(),
+        StatusPatch::RouteParents { parents, .. } => json!({ "parents": parents }),
+    };
+    let mut target = serde_json::to_value(&s.target).unwrap_or(Value::Null);
+    if let Value::Object(t) = &mut target {
+        t.insert("status".into(), status);
+    }
+    target
+}
+
+/// The whole translation: every Gateway's proxy, then every status this controller writes
+/// (routes that name none of our Gateways are left out).
+pub fn translation(t: &Translation) -> Result<Value, RenderError> {
+    let mut gateways = Map::new();
+    for (key, p) in &t.proxies {
+        gateways.insert(key.to_string(), proxy(p)?);
+    }
+    let statuses: Vec<Value> = t
+        .statuses
+        .iter()
+        .filter(|s| !matches!(&s.patch, StatusPatch::RouteParents { parents, .. } if parents.is_empty()))
+        .map(status)
+        .collect();
+    Ok(json!({ "gateways": gateways, "statuses": statuses }))
+}

@@ -1,0 +1,124 @@
+//! Backend references: resolving them to Services and ports, and the clusters and endpoints
+//! that serve them.
+
+use std::collections::BTreeMap;
+
+use crate::model::{ObjectKey, ResourceSet};
+use crate::translate::conditions::{reason, Problem};
+use crate::translate::names;
+use crate::translate::refs::{self, RefFrom, RefTo};
+
+/// A resolved backend: one port of one Service, served by one Envoy cluster.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct ClusterTarget {
+    pub cluster: String,
+    pub service: ObjectKey,
+    pub port: i32,
+    /// The Service port's name: EndpointSlice ports are matched by it.
+    pub port_name: Option<String>,
+    pub app_protocol: Option<String>,
+}
+
+/// A backendRef as written, whatever the route kind.
+pub(crate) struct BackendRefIr<'a> {
+    pub group: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    pub namespace: Option<&'a str>,
+    pub name: &'a str,
+    pub port: Option<i32>,
+}
+
+/// Resolve a backendRef of a route (`route_kind` in `route_ns`).
+pub(crate) fn resolve(
+    set: &ResourceSet,
+    route_kind: &str,
+    route_ns: &str,
+    r: &BackendRefIr<'_>,
+) -> Result<ClusterTarget, Problem> {
+    let group = r.group.unwrap_or("");
+    let kind = r.kind.unwrap_or("Service");
+    if !group.is_empty() || kind != "Service" {
+        return Err(Problem::new(
+            reason::INVALID_KIND,
+            format!("backendRef {group}/{kind} {}: only core Services are supported", r.name),
+        ));
+    }
+    let ns = r.namespace.unwrap_or(route_ns);
+    let from = RefFrom { group: crate::api::GATEWAY_GROUP, kind: route_kind, namespace: route_ns };
+    let to = RefTo { group: "", kind: "Service", namespace: ns, name: r.name };
+    if !refs::permitted(set, from, to) {
+        return Err(Problem::new(
+            reason::REF_NOT_PERMITTED,
+            format!("Service {ns}/{} is in another namespace and no ReferenceGrant allows it", r.name),
+        ));
+    }
+    let key = ObjectKey::new(ns, r.name);
+    let svc = set.services.get(&key).ok_or_else(|| {
+        Problem::new(reason::BACKEND_NOT_FOUND, format!("Service {ns}/{} does not exist", r.name))
+    })?;
+    let Some(port) = r.port else {
+        return Err(Problem::new(
+            reason::BACKEND_NOT_FOUND,
+            format!("backendRef to Service {ns}/{} has no port", r.name),
+        ));
+    };
+    let sp = svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.as_ref())
+        .and_then(|ports| ports.iter().find(|p| p.port == port))
+        .ok_or_else(|| {
+            Problem::new(
+                reason::BACKEND_NOT_FOUND,
+                format!("Service {ns}/{} has no port {port}", r.name),
+            )
+        })?;
+    Ok(ClusterTarget {
+        cluster: names::service_cluster(&key, port),
+        service: key,
+        port,
+        port_name: sp.name.clone().filter(|n| !n.is_empty()),
+        app_protocol: sp.app_protocol.clone(),
+    })
+}
+
+/// Ready endpoint addresses and ports of a Service port, from its EndpointSlices, sorted and
+/// deduplicated.
+pub(crate) fn endpoints(set: &ResourceSet, target: &ClusterTarget) -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    for slice in set.endpoint_slices.range(refs::namespace_range(&target.service.namespace)).map(|(_, s)| s) {
+        let owner = slice
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("kubernetes.io/service-name"));
+        if owner.map(String::as_str) != Some(target.service.name.as_str()) {
+            continue;
+        }
+        let Some(port) = slice
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref().filter(|n| !n.is_empty()) == target.port_name.as_deref())
+            .and_then(|p| p.port)
+        else {
+            continue;
+        };
+        let Ok(port) = u32::try_from(port) else { continue };
+        for ep in &slice.endpoints {
+            // `ready` unset means ready, as Kubernetes defines it.
+            if ep.conditions.as_ref().and_then(|c| c.ready) == Some(false) {
+                continue;
+            }
+            for addr in &ep.addresses {
+                out.push((addr.clone(), port));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Every cluster a Gateway uses, by name.
+pub(crate) type ClusterSet = BTreeMap<String, ClusterTarget>;

@@ -1,0 +1,31 @@
+//! The Gateway API features this controller implements, published in
+//! `GatewayClass.status.supportedFeatures`. A harness that is given no feature flags runs
+//! exactly the tests these names enable, so the list must never claim more than is served.
+
+/// Sorted, as upstream lists them.
+pub const SUPPORTED: &[&str] = &[
+    "Gateway",
+    "GatewayHTTPListenerIsolation",
+    "GatewayPort8080",
+    "HTTPRoute",
+    "HTTPRouteHostRewrite",
+    "HTTPRouteMethodMatching",
+    "HTTPRoutePathRedirect",
+    "HTTPRoutePathRewrite",
+    "HTTPRoutePortRedirect",
+    "HTTPRouteQueryParamMatching",
+    "HTTPRouteResponseHeaderModification",
+    "HTTPRouteSchemeRedirect",
+    "ReferenceGrant",
+];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sorted_and_unique() {
+        let mut v = super::SUPPORTED.to_vec();
+        v.sort();
+        v.dedup();
+        assert_eq!(v, super::SUPPORTED);
+    }
+}

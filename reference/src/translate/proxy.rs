@@ -1,0 +1,111 @@
+//! One Gateway's Envoy configuration: listeners per port, route configurations, clusters and
+//! endpoints for every backend its routes use.
+
+use std::collections::BTreeMap;
+
+use super::backends::{self, ClusterSet};
+use super::envoy::{cluster, listener, route::ListenerCtx};
+use super::gateways::{GatewayIr, Protocol};
+use super::names;
+use super::output::ProxyConfig;
+use super::routes::attach::ParentOutcome;
+use super::routes::http::{HttpRouteIr, RuleAction};
+use super::vhosts::{self, Entry, Scope};
+use crate::model::ResourceSet;
+
+pub(crate) fn build(
+    set: &ResourceSet,
+    gw_index: usize,
+    gw: &GatewayIr,
+    routes: &[(HttpRouteIr, Vec<ParentOutcome>)],
+) -> ProxyConfig {
+    // Entries per listener.
+    let mut entries = Vec::new();
+    for (route, outcomes) in routes {
+        for o in outcomes.iter().filter(|o| o.gateway == gw_index) {
+            let Ok(attachments) = &o.result else { continue };
+            for a in attachments {
+                for h in &a.hostnames {
+                    entries.push(Entry { listener: a.listener, hostname: h.as_str(), route });
+                }
+            }
+        }
+    }
+    let mut by_listener = vhosts::by_listener(entries);
+
+    // Listeners that are served, grouped by port.
+    let mut ports: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+    for (i, l) in gw.listeners.iter().enumerate() {
+        if l.programmed().is_none() {
+            ports.entry(l.port).or_default().push(i);
+        }
+    }
+
+    let ip = gw.address.as_deref().unwrap_or("0.0.0.0");
+    let offset = i32::from(set.config.port_offset);
+    let mut out = ProxyConfig {
+        node_id: super::node_id(&gw.key),
+        address: gw.address.clone(),
+        ..Default::default()
+    };
+    let mut used = ClusterSet::new();
+    for (port, idx) in &ports {
+        let bind = (port + offset) as u32;
+        let lname = names::listener(&gw.key, *port);
+        let ctx = |i: usize| ListenerCtx {
+            port: *port,
+            scheme: gw.listeners[i].protocol.map_or("http", Protocol::scheme),
+        };
+        let protocol = gw.listeners[idx[0]].protocol;
+        if protocol == Some(Protocol::Http) {
+            let rc_name = names::http_route_config(&gw.key, *port);
+            let scopes: Vec<Scope<'_>> = idx
+                .iter()
+                .map(|&i| Scope { listener: i, hostname: gw.listeners[i].hostname.as_deref(), ctx: ctx(i) })
+                .collect();
+            let port_entries: Vec<Entry<'_>> =
+                idx.iter().flat_map(|i| by_listener.remove(i).unwrap_or_default()).collect();
+            collect_clusters(set, &port_entries, &mut used);
+            out.routes.push(vhosts::route_configuration(&rc_name, &scopes, &port_entries));
+            out.listeners.push(listener::http_listener(&lname, ip, bind, &rc_name));
+        } else {
+            let mut chains = Vec::new();
+            for &i in idx {
+                let l = &gw.listeners[i];
+                let rc_name = names::https_route_config(&gw.key, *port, &l.name);
+                let scopes = [Scope { listener: i, hostname: l.hostname.as_deref(), ctx: ctx(i) }];
+                let own = by_listener.remove(&i).unwrap_or_default();
+                collect_clusters(set, &own, &mut used);
+                out.routes.push(vhosts::route_configuration(&rc_name, &scopes, &own));
+                chains.push(listener::TlsChain {
+                    name: rc_name.clone(),
+                    hostname: l.hostname.as_deref(),
+                    certificates: &l.certificates,
+                    route_config: rc_name,
+                });
+            }
+            // Envoy picks the chain by SNI; order them most specific first for readability.
+            chains.sort_by(|a, b| super::hostnames::cmp_listener_specificity(a.hostname, b.hostname));
+            out.listeners.push(listener::https_listener(&lname, ip, bind, &chains));
+        }
+    }
+    for t in used.values() {
+        out.clusters.push(cluster::cluster(t));
+        out.endpoints.push(cluster::load_assignment(t, &backends::endpoints(set, t)));
+    }
+    out.listeners.sort_by(|a, b| a.name.cmp(&b.name));
+    out.routes.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+fn collect_clusters(_set: &ResourceSet, entries: &[Entry<'_>], used: &mut ClusterSet) {
+    for e in entries {
+        for rule in &e.route.rules {
+            if let RuleAction::Forward { backends, .. } = &rule.action {
+                for b in backends {
+                    used.entry(b.target.cluster.clone()).or_insert_with(|| b.target.clone());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Virtual hosts: which routes answer which Host, with listener isolation and precedence.
+//!
+//! Every listener sharing a route configuration contributes virtual hosts for the hostnames its
+//! routes serve, plus one for its own hostname (so that a request for a more specific listener
+//! never falls through to a less specific one: a listener without routes answers 404). Each
+//! virtual host belongs to the most specific listener covering its domain, and holds only that
+//! listener's routes, ordered by the Gateway API precedence rules. Envoy selects the most
+//! specific domain, which is exactly the most specific listener, so a request is answered only
+//! by routes of the listener it belongs to.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+use envoy_types::pb::envoy::config::route::v3::{RouteConfiguration, VirtualHost};
+
+use super::envoy::route::{routes, ListenerCtx};
+use super::hostnames;
+use super::names;
+use super::routes::http::{HttpMatchIr, HttpRouteIr, PathMatch};
+
+/// One (route rule match) served on a listener under an effective hostname.
+pub(crate) struct Entry<'a> {
+    pub listener: usize,
+    pub hostname: &'a str,
+    pub route: &'a HttpRouteIr,
+}
+
+/// A listener that shares the route configuration: its index, hostname and context.
+pub(crate) struct Scope<'a> {
+    pub listener: usize,
+    pub hostname: Option<&'a str>,
+    pub ctx: ListenerCtx,
+}
+
+pub(crate) fn route_configuration(name: &str, scopes: &[Scope<'_>], entries: &[Entry<'_>]) -> RouteConfiguration {
+    let mut domains: BTreeSet<&str> = entries.iter().map(|e| e.hostname).collect();
+    domains.extend(scopes.iter().map(|s| s.hostname.unwrap_or("*")));
+
+    let mut virtual_hosts = Vec::new();
+    for domain in domains {
+        let Some(owner) = scopes
+            .iter()
+            .filter(|s| hostnames::listener_covers(s.hostname, domain))
+            .min_by(|a, b| hostnames::cmp_listener_specificity(a.hostname, b.hostname))
+        else {
+            continue;
+        };
+        let mut candidates: Vec<Candidate<'_>> = Vec::new();
+        for e in entries.iter().filter(|e| e.listener == owner.listener) {
+            if !hostnames::domain_covers(e.hostname, domain) {
+                continue;
+            }
+            for rule in &e.route.rules {
+                for (mi, m) in rule.matches.iter().enumerate() {
+                    candidates.push(Candidate { hostname: e.hostname, route: e.route, rule: rule.index, matcher: mi, m });
+                }
+            }
+        }
+        candidates.sort_by(precedence);
+        let mut vh_routes = Vec::new();
+        for c in &candidates {
+            let rule = &c.route.rules.iter().find(|r| r.index == c.rule).expect("rule index");
+            let name = names::route(c.route.info.kind, &c.route.info.key, c.rule, c.matcher);
+            vh_routes.extend(routes(&name, rule, c.m, owner.ctx));
+        }
+        virtual_hosts.push(VirtualHost {
+            name: names::virtual_host(name, domain),
+            domains: vec![domain.to_string()],
+            routes: vh_routes,
+            ..Default::default()
+        });
+    }
+    RouteConfiguration {
+        name: name.to_string(),
+        virtual_hosts,
+        // The Gateway API ignores any port in the Host header when matching hostnames; this
+        // keeps the header itself untouched on its way to the backend.
+        ignore_port_in_host_matching: true,
+        ..Default::default()
+    }
+}
+
+struct Candidate<'a> {
+    hostname: &'a str,
+    route: &'a HttpRouteIr,
+    rule: usize,
+    matcher: usize,
+    m: &'a HttpMatchIr,
+}
+
+/// The Gateway API order: the more specific hostname; then exact path before regular
+/// expression before prefix, longer before shorter; a method match; more header matches; more
+/// query matches; the older route; the route first by namespace/name; rule and match order.
+fn precedence(a: &Candidate<'_>, b: &Candidate<'_>) -> Ordering {
+    hostnames::specificity(b.hostname)
+        .cmp(&hostnames::specificity(a.hostname))
+        .then_with(|| path_rank(&a.m.path).cmp(&path_rank(&b.m.path)))
+        .then_with(|| b.m.method.is_some().cmp(&a.m.method.is_some()))
+        .then_with(|| b.m.headers.len().cmp(&a.m.headers.len()))
+        .then_with(|| b.m.query.len().cmp(&a.m.query.len()))
+        .then_with(|| cmp_created(a.route.info.created, b.route.info.created))
+        .then_with(|| a.route.info.key.cmp(&b.route.info.key))
+        .then_with(|| a.rule.cmp(&b.rule))
+        .then_with(|| a.matcher.cmp(&b.matcher))
+}
+
+/// Smaller ranks first.
+fn path_rank(p: &PathMatch) -> (u8, std::cmp::Reverse<usize>) {
+    match p {
+        PathMatch::Exact(s) => (0, std::cmp::Reverse(s.len())),
+        PathMatch::Regex(s) => (1, std::cmp::Reverse(s.len())),
+        PathMatch::Prefix(s) => (2, std::cmp::Reverse(if s == "/" { 0 } else { s.len() })),
+    }
+}
+
+/// Older first; a route without a creation time (the file provider's) sorts after those with
+/// one, and then by name.
+fn cmp_created(a: Option<jiff::Timestamp>, b: Option<jiff::Timestamp>) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.cmp(&b),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// Group attached entries by listener index.
+pub(crate) fn by_listener<'a>(entries: Vec<Entry<'a>>) -> BTreeMap<usize, Vec<Entry<'a>>> {
+    let mut m: BTreeMap<usize, Vec<Entry<'a>>> = BTreeMap::new();
+    for e in entries {
+        m.entry(e.listener).or_default().push(e);
+    }
+    m
+}
