@@ -27,6 +27,10 @@ pub enum EnvoyError {
     },
     #[error("envoy rejected the configuration: {0}")]
     Rejected(String),
+    /// The configuration could not be put into a form Envoy can check (for example an RDS
+    /// reference to a route configuration that was not produced).
+    #[error("cannot build a static bootstrap from the proxy configuration: {0}")]
+    Unresolvable(String),
     #[error("i/o error on {path}: {source}")]
     Io {
         path: PathBuf,
