@@ -58,7 +58,8 @@ pub struct BootstrapParams {
     pub protocol: XdsProtocol,
     /// How long Envoy waits for the first CDS/LDS answer before initializing without it. The
     /// controller normally answers in milliseconds; the bound keeps `/ready` from hanging forever
-    /// when it cannot (the proxy still takes the configuration whenever it arrives).
+    /// when it cannot (the proxy still takes the configuration whenever it arrives). CDS and LDS
+    /// initialize one after the other, so an unanswered proxy turns live after twice this.
     pub initial_fetch_timeout: Duration,
     /// Bounds of Envoy's backoff when the ADS stream cannot be (re)established. The default
     /// maximum of 30 s would leave a proxy deaf long after a restarted controller is back.

@@ -144,13 +144,35 @@ pub fn validate_file(envoy: &Path, config: &Path) -> Result<(), EnvoyError> {
     if out.status.success() {
         return Ok(());
     }
-    let mut msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !stdout.trim().is_empty() {
-        if !msg.is_empty() {
-            msg.push('\n');
+    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    let msg: Vec<&str> =
+        text.lines().map(strip_log_prefix).filter(|l| !l.is_empty()).collect();
+    Err(EnvoyError::Rejected(msg.join("\n")))
+}
+
+/// Envoy's log lines start with `[time][thread][level][logger] [file:line] `; what a person
+/// needs is the message after them.
+fn strip_log_prefix(line: &str) -> &str {
+    let mut rest = line.trim();
+    for _ in 0..5 {
+        match rest.strip_prefix('[').and_then(|r| r.split_once(']')) {
+            Some((_, after)) => rest = after.trim_start(),
+            None => break,
         }
-        msg.push_str(stdout.trim());
     }
-    Err(EnvoyError::Rejected(msg))
+    rest.trim_end()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_log_prefix;
+
+    #[test]
+    fn log_prefix_is_stripped() {
+        let line = "[2026-11-27 12:11:47.215][20887][critical][main] \
+                    [source/server/config_validation/server.cc:76] error initializing configuration \
+                    'x.pb': missing ): /v1/(";
+        assert_eq!(strip_log_prefix(line), "error initializing configuration 'x.pb': missing ): /v1/(");
+        assert_eq!(strip_log_prefix("  plain message "), "plain message");
+    }
 }
