@@ -67,7 +67,9 @@ fn hcm_chain(route_config_name: &str) -> FilterChain {
         })),
         http_filters: vec![HttpFilter {
             name: "envoy.filters.http.router".to_string(),
-            config_type: Some(http_filter::ConfigType::TypedConfig(pack_any(Router::default()))),
+            config_type: Some(http_filter::ConfigType::TypedConfig(pack_any(
+                Router::default(),
+            ))),
             ..Default::default()
         }],
         ..Default::default()
@@ -98,7 +100,10 @@ fn route_config(name: &str, path: PathSpecifier, cluster: &str) -> RouteConfigur
             name: "any".to_string(),
             domains: vec!["*".to_string()],
             routes: vec![Route {
-                r#match: Some(RouteMatch { path_specifier: Some(path), ..Default::default() }),
+                r#match: Some(RouteMatch {
+                    path_specifier: Some(path),
+                    ..Default::default()
+                }),
                 action: Some(route::Action::Route(RouteAction {
                     cluster_specifier: Some(ClusterSpecifier::Cluster(cluster.to_string())),
                     ..Default::default()
@@ -114,9 +119,15 @@ fn route_config(name: &str, path: PathSpecifier, cluster: &str) -> RouteConfigur
 fn eds_cluster(name: &str) -> Cluster {
     Cluster {
         name: name.to_string(),
-        connect_timeout: Some(Duration { seconds: 1, nanos: 0 }),
+        connect_timeout: Some(Duration {
+            seconds: 1,
+            nanos: 0,
+        }),
         cluster_discovery_type: Some(ClusterDiscoveryType::Type(DiscoveryType::Eds as i32)),
-        eds_cluster_config: Some(EdsClusterConfig { eds_config: Some(ads()), service_name: String::new() }),
+        eds_cluster_config: Some(EdsClusterConfig {
+            eds_config: Some(ads()),
+            service_name: String::new(),
+        }),
         ..Default::default()
     }
 }
@@ -144,7 +155,11 @@ fn small_proxy() -> ProxyConfig {
         node_id: "ns/gw".to_string(),
         address: Some("127.0.10.1".to_string()),
         listeners: vec![listener("http-80", 80, "http-80")],
-        routes: vec![route_config("http-80", PathSpecifier::Prefix("/".into()), "echo")],
+        routes: vec![route_config(
+            "http-80",
+            PathSpecifier::Prefix("/".into()),
+            "echo",
+        )],
         clusters: vec![eds_cluster("echo")],
         endpoints: vec![endpoints("echo", "127.0.20.1", 3000)],
     }
@@ -159,7 +174,9 @@ fn rejection(envoy: &std::path::Path, proxy: &ProxyConfig) -> String {
 
 #[test]
 fn a_small_valid_proxy_passes() {
-    let Some(envoy) = envoy_or_skip("a_small_valid_proxy_passes") else { return };
+    let Some(envoy) = envoy_or_skip("a_small_valid_proxy_passes") else {
+        return;
+    };
     let started = Instant::now();
     validate_proxy(&envoy, &small_proxy()).unwrap();
     eprintln!("validate_proxy took {:?}", started.elapsed());
@@ -167,18 +184,29 @@ fn a_small_valid_proxy_passes() {
 
 #[test]
 fn a_route_to_an_unknown_cluster_is_rejected_by_name() {
-    let Some(envoy) = envoy_or_skip("a_route_to_an_unknown_cluster_is_rejected_by_name") else { return };
+    let Some(envoy) = envoy_or_skip("a_route_to_an_unknown_cluster_is_rejected_by_name") else {
+        return;
+    };
     let mut proxy = small_proxy();
-    proxy.routes = vec![route_config("http-80", PathSpecifier::Prefix("/".into()), "no-such-cluster")];
+    proxy.routes = vec![route_config(
+        "http-80",
+        PathSpecifier::Prefix("/".into()),
+        "no-such-cluster",
+    )];
     let msg = rejection(&envoy, &proxy);
     assert!(msg.contains("unknown cluster 'no-such-cluster'"), "{msg}");
 }
 
 #[test]
 fn a_bad_regex_is_rejected() {
-    let Some(envoy) = envoy_or_skip("a_bad_regex_is_rejected") else { return };
+    let Some(envoy) = envoy_or_skip("a_bad_regex_is_rejected") else {
+        return;
+    };
     let mut proxy = small_proxy();
-    let bad = PathSpecifier::SafeRegex(RegexMatcher { regex: "/v1/(unclosed".into(), ..Default::default() });
+    let bad = PathSpecifier::SafeRegex(RegexMatcher {
+        regex: "/v1/(unclosed".into(),
+        ..Default::default()
+    });
     proxy.routes = vec![route_config("http-80", bad, "echo")];
     let msg = rejection(&envoy, &proxy);
     // RE2's complaint and the offending pattern, without Envoy's log-line decoration.
@@ -190,7 +218,9 @@ fn a_bad_regex_is_rejected() {
 fn endpoints_are_checked_too() {
     // The EDS cluster becomes static with its assignment inline, so a malformed endpoint
     // address is caught here rather than as a NACK at run time.
-    let Some(envoy) = envoy_or_skip("endpoints_are_checked_too") else { return };
+    let Some(envoy) = envoy_or_skip("endpoints_are_checked_too") else {
+        return;
+    };
     let mut proxy = small_proxy();
     proxy.endpoints = vec![endpoints("echo", "not-an-ip", 3000)];
     let msg = rejection(&envoy, &proxy);
@@ -199,23 +229,39 @@ fn endpoints_are_checked_too() {
 
 #[test]
 fn every_filter_chain_gets_its_routes_inline() {
-    let Some(envoy) = envoy_or_skip("every_filter_chain_gets_its_routes_inline") else { return };
+    let Some(envoy) = envoy_or_skip("every_filter_chain_gets_its_routes_inline") else {
+        return;
+    };
     let mut proxy = small_proxy();
     let mut l = listener("http-8080", 8080, "first");
     l.default_filter_chain = Some(hcm_chain("second"));
     proxy.listeners.push(l);
-    proxy.routes.push(route_config("first", PathSpecifier::Prefix("/a".into()), "echo"));
-    proxy.routes.push(route_config("second", PathSpecifier::Path("/b".into()), "echo"));
+    proxy.routes.push(route_config(
+        "first",
+        PathSpecifier::Prefix("/a".into()),
+        "echo",
+    ));
+    proxy.routes.push(route_config(
+        "second",
+        PathSpecifier::Path("/b".into()),
+        "echo",
+    ));
     validate_proxy(&envoy, &proxy).unwrap();
 
     let bootstrap = static_bootstrap(&proxy).unwrap();
     let statics = bootstrap.static_resources.unwrap();
     let l = &statics.listeners[1];
-    let chains = l.filter_chains.iter().chain(l.default_filter_chain.as_ref());
+    let chains = l
+        .filter_chains
+        .iter()
+        .chain(l.default_filter_chain.as_ref());
     let inlined: Vec<String> = chains
         .map(|c| match &c.filters[0].config_type {
             Some(filter::ConfigType::TypedConfig(any)) => {
-                match HttpConnectionManager::decode(any.value.as_slice()).unwrap().route_specifier {
+                match HttpConnectionManager::decode(any.value.as_slice())
+                    .unwrap()
+                    .route_specifier
+                {
                     Some(RouteSpecifier::RouteConfig(rc)) => rc.name,
                     other => panic!("not inlined: {other:?}"),
                 }
@@ -225,11 +271,21 @@ fn every_filter_chain_gets_its_routes_inline() {
         .collect();
     assert_eq!(inlined, ["first", "second"]);
     let cluster = &statics.clusters[0];
-    assert_eq!(cluster.cluster_discovery_type, Some(ClusterDiscoveryType::Type(DiscoveryType::Static as i32)));
-    assert_eq!(cluster.load_assignment.as_ref().unwrap().cluster_name, "echo");
+    assert_eq!(
+        cluster.cluster_discovery_type,
+        Some(ClusterDiscoveryType::Type(DiscoveryType::Static as i32))
+    );
+    assert_eq!(
+        cluster.load_assignment.as_ref().unwrap().cluster_name,
+        "echo"
+    );
 
     // And the route config only the default chain uses is really judged: break it.
-    proxy.routes[2] = route_config("second", PathSpecifier::Path("/b".into()), "missing-from-default");
+    proxy.routes[2] = route_config(
+        "second",
+        PathSpecifier::Path("/b".into()),
+        "missing-from-default",
+    );
     let msg = rejection(&envoy, &proxy);
     assert!(msg.contains("missing-from-default"), "{msg}");
 }

@@ -62,8 +62,12 @@ impl AddressAllocator {
         gateways: impl IntoIterator<Item = &'a ObjectKey>,
     ) -> Result<(), AddressError> {
         let wanted: BTreeSet<&ObjectKey> = gateways.into_iter().collect();
-        let gone: Vec<ObjectKey> =
-            self.by_gateway.keys().filter(|k| !wanted.contains(k)).cloned().collect();
+        let gone: Vec<ObjectKey> = self
+            .by_gateway
+            .keys()
+            .filter(|k| !wanted.contains(k))
+            .cloned()
+            .collect();
         for key in &gone {
             self.release(key);
         }
@@ -73,7 +77,11 @@ impl AddressAllocator {
                 unassigned.push(key.clone());
             }
         }
-        if unassigned.is_empty() { Ok(()) } else { Err(AddressError::Exhausted { unassigned }) }
+        if unassigned.is_empty() {
+            Ok(())
+        } else {
+            Err(AddressError::Exhausted { unassigned })
+        }
     }
 
     /// The Gateway's address, assigning the lowest free one if it has none yet.
@@ -82,9 +90,16 @@ impl AddressAllocator {
             return Ok(slot_address(slot));
         }
         // `used` is sorted, so the first gap in 0, 1, 2, … is the lowest free slot.
-        let slot = self.used.iter().enumerate().find(|(i, s)| i != *s).map_or(self.used.len(), |(i, _)| i);
+        let slot = self
+            .used
+            .iter()
+            .enumerate()
+            .find(|(i, s)| i != *s)
+            .map_or(self.used.len(), |(i, _)| i);
         if slot >= CAPACITY {
-            return Err(AddressError::Exhausted { unassigned: vec![gateway.clone()] });
+            return Err(AddressError::Exhausted {
+                unassigned: vec![gateway.clone()],
+            });
         }
         self.used.insert(slot);
         self.by_gateway.insert(gateway.clone(), slot);
@@ -104,12 +119,18 @@ impl AddressAllocator {
 
     /// Every current assignment, in Gateway key order.
     pub fn assignments(&self) -> BTreeMap<ObjectKey, Ipv4Addr> {
-        self.by_gateway.iter().map(|(k, &slot)| (k.clone(), slot_address(slot))).collect()
+        self.by_gateway
+            .iter()
+            .map(|(k, &slot)| (k.clone(), slot_address(slot)))
+            .collect()
     }
 
     /// The assignments as the strings `ResourceSet::gateway_addresses` holds.
     pub fn address_strings(&self) -> BTreeMap<ObjectKey, String> {
-        self.by_gateway.iter().map(|(k, &slot)| (k.clone(), slot_address(slot).to_string())).collect()
+        self.by_gateway
+            .iter()
+            .map(|(k, &slot)| (k.clone(), slot_address(slot).to_string()))
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -222,7 +243,12 @@ mod tests {
         keys.push(gw("zz-one-too-many"));
         let mut a = AddressAllocator::new();
         let err = a.sync(&keys).unwrap_err();
-        assert_eq!(err, AddressError::Exhausted { unassigned: vec![gw("zz-one-too-many")] });
+        assert_eq!(
+            err,
+            AddressError::Exhausted {
+                unassigned: vec![gw("zz-one-too-many")]
+            }
+        );
         assert!(err.to_string().contains("default/zz-one-too-many"), "{err}");
         // Everyone else is still served, and freeing one address serves the last.
         assert_eq!(a.len(), CAPACITY);

@@ -32,9 +32,19 @@ pub enum AdminError {
         source: hyper::Error,
     },
     #[error("{method} {path} on Envoy admin at {addr}: {detail}")]
-    Request { addr: SocketAddr, method: Method, path: String, detail: String },
+    Request {
+        addr: SocketAddr,
+        method: Method,
+        path: String,
+        detail: String,
+    },
     #[error("{method} {path} on Envoy admin at {addr}: no answer within {timeout:?}")]
-    Timeout { addr: SocketAddr, method: Method, path: String, timeout: Duration },
+    Timeout {
+        addr: SocketAddr,
+        method: Method,
+        path: String,
+        timeout: Duration,
+    },
 }
 
 /// Status code and body of an admin answer.
@@ -65,18 +75,34 @@ pub async fn request(
     path: &str,
     timeout: Duration,
 ) -> Result<AdminResponse, AdminError> {
-    let timed_out =
-        || AdminError::Timeout { addr, method: method.clone(), path: path.to_string(), timeout };
+    let timed_out = || AdminError::Timeout {
+        addr,
+        method: method.clone(),
+        path: path.to_string(),
+        timeout,
+    };
     tokio::time::timeout(timeout, exchange(addr, method.clone(), path))
         .await
         .map_err(|_| timed_out())?
 }
 
-async fn exchange(addr: SocketAddr, method: Method, path: &str) -> Result<AdminResponse, AdminError> {
-    let http_err = |source| AdminError::Http { addr, method: method.clone(), path: path.to_string(), source };
-    let stream = TcpStream::connect(addr).await.map_err(|source| AdminError::Connect { addr, source })?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(http_err)?;
+async fn exchange(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+) -> Result<AdminResponse, AdminError> {
+    let http_err = |source| AdminError::Http {
+        addr,
+        method: method.clone(),
+        path: path.to_string(),
+        source,
+    };
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|source| AdminError::Connect { addr, source })?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(http_err)?;
     // The connection task ends with the exchange; its error, if any, surfaces through `sender`.
     let driver = tokio::spawn(conn);
     let req = Request::builder()
@@ -94,7 +120,10 @@ async fn exchange(addr: SocketAddr, method: Method, path: &str) -> Result<AdminR
         let resp = sender.send_request(req).await?;
         let status = resp.status().as_u16();
         let body = resp.into_body().collect().await?.to_bytes();
-        Ok(AdminResponse { status, body: String::from_utf8_lossy(&body).into_owned() })
+        Ok(AdminResponse {
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
     }
     .await
     .map_err(http_err);

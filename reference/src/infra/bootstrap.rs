@@ -33,7 +33,11 @@ pub enum XdsProtocol {
 
 impl XdsProtocol {
     pub fn from_delta(delta: bool) -> Self {
-        if delta { Self::Delta } else { Self::StateOfTheWorld }
+        if delta {
+            Self::Delta
+        } else {
+            Self::StateOfTheWorld
+        }
     }
 
     fn api_type(self) -> &'static str {
@@ -178,7 +182,8 @@ mod tests {
 
     fn params() -> BootstrapParams {
         let mut p = BootstrapParams::new("ns/gw", "127.0.0.1:18000".parse().unwrap());
-        p.node_metadata.insert("address".into(), "127.0.10.1".into());
+        p.node_metadata
+            .insert("address".into(), "127.0.10.1".into());
         p
     }
 
@@ -198,8 +203,7 @@ mod tests {
         let ep = &cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"];
         assert_eq!(ep["address"]["socket_address"]["address"], "127.0.0.1");
         assert_eq!(ep["address"]["socket_address"]["port_value"], 18000);
-        let opts = &cluster["typed_extension_protocol_options"]
-            ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
+        let opts = &cluster["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
         assert!(opts["explicit_http_config"]["http2_protocol_options"].is_object());
     }
 
@@ -229,8 +233,8 @@ mod tests {
     fn ipv6_xds_address_is_bare() {
         let p = BootstrapParams::new("n", "[::1]:9000".parse().unwrap());
         let v = parsed(&p);
-        let addr = &v["static_resources"]["clusters"][0]["load_assignment"]["endpoints"][0]
-            ["lb_endpoints"][0]["endpoint"]["address"]["socket_address"];
+        let addr = &v["static_resources"]["clusters"][0]["load_assignment"]["endpoints"][0]["lb_endpoints"]
+            [0]["endpoint"]["address"]["socket_address"];
         assert_eq!(addr["address"], "::1");
     }
 

@@ -10,5 +10,7 @@ pub mod ports;
 pub mod validate;
 
 pub use addresses::{AddressAllocator, AddressError};
-pub use host::{HostConfig, HostError, HostInfra, ProxyInfo, ProxySpec, ProxyState, ReconcileReport};
+pub use host::{
+    HostConfig, HostError, HostInfra, ProxyInfo, ProxySpec, ProxyState, ReconcileReport,
+};
 pub use validate::validate_proxy;

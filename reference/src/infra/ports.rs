@@ -35,7 +35,11 @@ pub struct PortPrivileges {
 impl PortPrivileges {
     /// The offset to add to listener ports: 0 when low ports are bindable.
     pub fn port_offset(&self) -> u16 {
-        if self.low_ports_bindable { 0 } else { PRIVILEGED_PORT_OFFSET }
+        if self.low_ports_bindable {
+            0
+        } else {
+            PRIVILEGED_PORT_OFFSET
+        }
     }
 
     /// One line for a run's header.
@@ -97,7 +101,10 @@ fn effective_uid(status: &str) -> Option<u32> {
 }
 
 fn has_capability(status: &str, bit: u32) -> Option<bool> {
-    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?.trim();
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))?
+        .trim();
     let mask = u64::from_str_radix(hex, 16).ok()?;
     Some(mask & (1u64 << bit) != 0)
 }
@@ -112,7 +119,10 @@ mod tests {
     fn parses_effective_uid_and_capability() {
         assert_eq!(effective_uid(STATUS), Some(1001));
         assert_eq!(has_capability(STATUS, CAP_NET_BIND_SERVICE), Some(true));
-        assert_eq!(has_capability("CapEff:\t0000000000000000\n", CAP_NET_BIND_SERVICE), Some(false));
+        assert_eq!(
+            has_capability("CapEff:\t0000000000000000\n", CAP_NET_BIND_SERVICE),
+            Some(false)
+        );
         assert_eq!(effective_uid("garbage"), None);
     }
 

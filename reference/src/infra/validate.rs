@@ -38,8 +38,10 @@ use crate::translate::ProxyConfig;
 pub fn validate_proxy(envoy: &Path, proxy: &ProxyConfig) -> Result<(), EnvoyError> {
     let bootstrap = static_bootstrap(proxy)?;
     let file = TempFile::new("pb");
-    std::fs::write(&file.0, bootstrap.encode_to_vec())
-        .map_err(|source| EnvoyError::Io { path: file.0.clone(), source })?;
+    std::fs::write(&file.0, bootstrap.encode_to_vec()).map_err(|source| EnvoyError::Io {
+        path: file.0.clone(),
+        source,
+    })?;
     validate_file(envoy, &file.0)
 }
 
@@ -50,21 +52,35 @@ pub fn static_bootstrap(proxy: &ProxyConfig) -> Result<Bootstrap, EnvoyError> {
         .iter()
         .map(|l| inline_routes(l, &proxy.routes))
         .collect::<Result<Vec<_>, _>>()?;
-    let clusters = proxy.clusters.iter().map(|c| inline_endpoints(c, &proxy.endpoints)).collect();
+    let clusters = proxy
+        .clusters
+        .iter()
+        .map(|c| inline_endpoints(c, &proxy.endpoints))
+        .collect();
     Ok(Bootstrap {
         node: Some(Node {
             id: proxy.node_id.clone(),
             cluster: DEFAULT_NODE_CLUSTER.to_string(),
             ..Default::default()
         }),
-        static_resources: Some(StaticResources { listeners, clusters, ..Default::default() }),
+        static_resources: Some(StaticResources {
+            listeners,
+            clusters,
+            ..Default::default()
+        }),
         ..Default::default()
     })
 }
 
-fn inline_routes(listener: &Listener, routes: &[RouteConfiguration]) -> Result<Listener, EnvoyError> {
+fn inline_routes(
+    listener: &Listener,
+    routes: &[RouteConfiguration],
+) -> Result<Listener, EnvoyError> {
     let mut listener = listener.clone();
-    let chains = listener.filter_chains.iter_mut().chain(listener.default_filter_chain.as_mut());
+    let chains = listener
+        .filter_chains
+        .iter_mut()
+        .chain(listener.default_filter_chain.as_mut());
     for chain in chains {
         inline_chain_routes(&listener.name, chain, routes)?;
     }
@@ -77,7 +93,9 @@ fn inline_chain_routes(
     routes: &[RouteConfiguration],
 ) -> Result<(), EnvoyError> {
     for f in &mut chain.filters {
-        let Some(filter::ConfigType::TypedConfig(any)) = &mut f.config_type else { continue };
+        let Some(filter::ConfigType::TypedConfig(any)) = &mut f.config_type else {
+            continue;
+        };
         if any.type_url != HttpConnectionManager::type_url() {
             continue;
         }
@@ -87,16 +105,24 @@ fn inline_chain_routes(
                 f.name
             ))
         })?;
-        let Some(RouteSpecifier::Rds(rds)) = &hcm.route_specifier else { continue };
-        let route = routes.iter().find(|r| r.name == rds.route_config_name).ok_or_else(|| {
-            EnvoyError::Unresolvable(format!(
-                "listener {listener:?} refers to route configuration {:?}, which the proxy \
+        let Some(RouteSpecifier::Rds(rds)) = &hcm.route_specifier else {
+            continue;
+        };
+        let route = routes
+            .iter()
+            .find(|r| r.name == rds.route_config_name)
+            .ok_or_else(|| {
+                EnvoyError::Unresolvable(format!(
+                    "listener {listener:?} refers to route configuration {:?}, which the proxy \
                  configuration does not contain",
-                rds.route_config_name
-            ))
-        })?;
+                    rds.route_config_name
+                ))
+            })?;
         hcm.route_specifier = Some(RouteSpecifier::RouteConfig(route.clone()));
-        *any = Any { type_url: any.type_url.clone(), value: hcm.encode_to_vec() };
+        *any = Any {
+            type_url: any.type_url.clone(),
+            value: hcm.encode_to_vec(),
+        };
     }
     Ok(())
 }
@@ -118,7 +144,10 @@ fn inline_endpoints(cluster: &Cluster, endpoints: &[ClusterLoadAssignment]) -> C
         .iter()
         .find(|e| e.cluster_name == wanted)
         .cloned()
-        .unwrap_or_else(|| ClusterLoadAssignment { cluster_name: wanted, ..Default::default() });
+        .unwrap_or_else(|| ClusterLoadAssignment {
+            cluster_name: wanted,
+            ..Default::default()
+        });
     cluster.cluster_discovery_type = Some(ClusterDiscoveryType::Type(DiscoveryType::Static as i32));
     cluster.load_assignment = Some(assignment);
     cluster

@@ -68,15 +68,21 @@ impl ProxyFiles {
             ("gateway_name".to_string(), gateway.name.clone()),
             ("address".to_string(), spec.address.clone()),
         ]);
-        let yaml = bootstrap::render(&params)
-            .map_err(|source| HostError::Render { gateway: gateway.clone(), source })?;
+        let yaml = bootstrap::render(&params).map_err(|source| HostError::Render {
+            gateway: gateway.clone(),
+            source,
+        })?;
         std::fs::write(&files.bootstrap, yaml).map_err(io(&files.bootstrap))?;
         Ok(files)
     }
 
     /// The Envoy command line. Flags: a dynamic base id and no hot restart so that many Envoys
     /// share the host; one worker thread, as a proxy here serves test traffic.
-    pub fn command(&self, config: &HostConfig, setpriv: Option<&Path>) -> Result<Command, HostError> {
+    pub fn command(
+        &self,
+        config: &HostConfig,
+        setpriv: Option<&Path>,
+    ) -> Result<Command, HostError> {
         let mut cmd = match setpriv {
             Some(setpriv) => {
                 let mut c = Command::new(setpriv);
@@ -87,7 +93,12 @@ impl ProxyFiles {
         };
         cmd.arg("-c")
             .arg(&self.bootstrap)
-            .args(["--use-dynamic-base-id", "--disable-hot-restart", "--concurrency", "1"])
+            .args([
+                "--use-dynamic-base-id",
+                "--disable-hot-restart",
+                "--concurrency",
+                "1",
+            ])
             .arg("--admin-address-path")
             .arg(&self.admin_address)
             .arg("-l")
@@ -98,19 +109,28 @@ impl ProxyFiles {
             .create(true)
             .append(true)
             .open(&self.stdio)
-            .map_err(|source| HostError::Io { path: self.stdio.clone(), source })?;
-        let stderr =
-            stdio.try_clone().map_err(|source| HostError::Io { path: self.stdio.clone(), source })?;
-        cmd.stdin(Stdio::null()).stdout(stdio).stderr(stderr).kill_on_drop(true);
+            .map_err(|source| HostError::Io {
+                path: self.stdio.clone(),
+                source,
+            })?;
+        let stderr = stdio.try_clone().map_err(|source| HostError::Io {
+            path: self.stdio.clone(),
+            source,
+        })?;
+        cmd.stdin(Stdio::null())
+            .stdout(stdio)
+            .stderr(stderr)
+            .kill_on_drop(true);
         Ok(cmd)
     }
 
     /// Forget the previous process's admin address before starting the next one.
     pub fn clear_admin_address(&self) -> Result<(), HostError> {
         match std::fs::remove_file(&self.admin_address) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(HostError::Io { path: self.admin_address.clone(), source: e })
-            }
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(HostError::Io {
+                path: self.admin_address.clone(),
+                source: e,
+            }),
             _ => Ok(()),
         }
     }
@@ -142,7 +162,9 @@ impl ProxyFiles {
 }
 
 fn tail(path: &Path, lines: usize) -> String {
-    let Ok(mut file) = std::fs::File::open(path) else { return String::new() };
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return String::new();
+    };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let start = len.saturating_sub(TAIL_BYTES);
     let mut buf = Vec::new();
@@ -161,7 +183,9 @@ fn tail(path: &Path, lines: usize) -> String {
 /// `setpriv`, if it is on PATH and can set a parent-death signal here.
 pub(super) fn find_setpriv() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    let candidate = std::env::split_paths(&path).map(|d| d.join("setpriv")).find(|p| p.is_file())?;
+    let candidate = std::env::split_paths(&path)
+        .map(|d| d.join("setpriv"))
+        .find(|p| p.is_file())?;
     let works = std::process::Command::new(&candidate)
         .args(["--pdeathsig", "KILL", "--", "true"])
         .stdin(Stdio::null())
@@ -202,16 +226,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let gw = ObjectKey::new("ns", "gw");
         let spec = ProxySpec::for_gateway(&gw, "127.0.10.9");
-        let config = HostConfig { delta: true, ..HostConfig::default() };
+        let config = HostConfig {
+            delta: true,
+            ..HostConfig::default()
+        };
         std::fs::create_dir_all(dir.path().join("p")).unwrap();
         std::fs::write(dir.path().join("p/envoy.log"), "old run").unwrap();
         let files = ProxyFiles::prepare(&dir.path().join("p"), &config, &gw, &spec).unwrap();
-        assert!(!files.log.exists(), "an earlier controller's log is cleared");
+        assert!(
+            !files.log.exists(),
+            "an earlier controller's log is cleared"
+        );
         let v: serde_json::Value =
             serde_yaml::from_str(&std::fs::read_to_string(&files.bootstrap).unwrap()).unwrap();
         assert_eq!(v["node"]["id"], "ns/gw");
         assert_eq!(v["node"]["metadata"]["address"], "127.0.10.9");
         assert_eq!(v["node"]["metadata"]["gateway_name"], "gw");
-        assert_eq!(v["dynamic_resources"]["ads_config"]["api_type"], "DELTA_GRPC");
+        assert_eq!(
+            v["dynamic_resources"]["ads_config"]["api_type"],
+            "DELTA_GRPC"
+        );
     }
 }

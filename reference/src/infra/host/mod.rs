@@ -77,7 +77,12 @@ impl Default for HostConfig {
 
 impl HostConfig {
     pub fn new(envoy: PathBuf, xds_addr: SocketAddr, work_dir: PathBuf) -> Self {
-        Self { envoy, xds_addr, work_dir, ..Self::default() }
+        Self {
+            envoy,
+            xds_addr,
+            work_dir,
+            ..Self::default()
+        }
     }
 }
 
@@ -91,7 +96,10 @@ pub struct ProxySpec {
 
 impl ProxySpec {
     pub fn for_gateway(gateway: &ObjectKey, address: impl Into<String>) -> Self {
-        Self { node_id: crate::translate::node_id(gateway), address: address.into() }
+        Self {
+            node_id: crate::translate::node_id(gateway),
+            address: address.into(),
+        }
     }
 }
 
@@ -159,8 +167,14 @@ pub enum HostError {
     },
     #[error("no proxy is supervised for Gateway {0}")]
     UnknownProxy(ObjectKey),
-    #[error("proxy of Gateway {gateway} did not reach the awaited state within {timeout:?}; last: {last}")]
-    WaitTimeout { gateway: ObjectKey, timeout: Duration, last: String },
+    #[error(
+        "proxy of Gateway {gateway} did not reach the awaited state within {timeout:?}; last: {last}"
+    )]
+    WaitTimeout {
+        gateway: ObjectKey,
+        timeout: Duration,
+        last: String,
+    },
 }
 
 struct Supervised {
@@ -189,9 +203,15 @@ pub struct HostInfra {
 
 impl HostInfra {
     pub fn new(config: HostConfig) -> Result<Self, HostError> {
-        std::fs::create_dir_all(&config.work_dir)
-            .map_err(|source| HostError::Io { path: config.work_dir.clone(), source })?;
-        let setpriv = if config.parent_death_signal { launch::find_setpriv() } else { None };
+        std::fs::create_dir_all(&config.work_dir).map_err(|source| HostError::Io {
+            path: config.work_dir.clone(),
+            source,
+        })?;
+        let setpriv = if config.parent_death_signal {
+            launch::find_setpriv()
+        } else {
+            None
+        };
         if config.parent_death_signal && setpriv.is_none() {
             tracing::warn!(
                 "setpriv not found: proxies are killed when the controller exits normally, but \
@@ -233,7 +253,9 @@ impl HostInfra {
                 .filter(|(k, s)| desired.get(*k) != Some(&s.spec))
                 .map(|(k, _)| k.clone())
                 .collect();
-            keys.into_iter().filter_map(|k| proxies.remove(&k).map(|s| (k, s))).collect()
+            keys.into_iter()
+                .filter_map(|k| proxies.remove(&k).map(|s| (k, s)))
+                .collect()
         };
         report.stopped = leaving.iter().map(|(k, _)| k.clone()).collect();
         stop_all(leaving).await;
@@ -255,7 +277,11 @@ impl HostInfra {
             let settled = rx.wait_for(|s| s.state != ProxyState::Starting || s.restarts > 0);
             let outcome = match tokio::time::timeout(bound, settled).await {
                 Ok(Ok(s)) if s.state == ProxyState::Running => None,
-                Ok(Ok(s)) => Some(s.last_exit.clone().unwrap_or_else(|| format!("{:?}", s.state))),
+                Ok(Ok(s)) => Some(
+                    s.last_exit
+                        .clone()
+                        .unwrap_or_else(|| format!("{:?}", s.state)),
+                ),
                 Ok(Err(_)) => Some("supervisor ended".to_string()),
                 Err(_) => Some(format!("no admin endpoint within {bound:?}")),
             };
@@ -290,7 +316,9 @@ impl HostInfra {
     ) -> Result<ProxyInfo, HostError> {
         let (mut rx, spec, dir) = {
             let proxies = self.lock();
-            let s = proxies.get(gateway).ok_or_else(|| HostError::UnknownProxy(gateway.clone()))?;
+            let s = proxies
+                .get(gateway)
+                .ok_or_else(|| HostError::UnknownProxy(gateway.clone()))?;
             (s.status.clone(), s.spec.clone(), s.dir.clone())
         };
         let info = |s: &Status| s.to_info(gateway, &spec, &dir);
@@ -309,7 +337,8 @@ impl HostInfra {
     /// Stop every proxy and wait until they are gone.
     pub async fn shutdown(&self) {
         let _serial = self.reconciling.lock().await;
-        let all: Vec<(ObjectKey, Supervised)> = std::mem::take(&mut *self.lock()).into_iter().collect();
+        let all: Vec<(ObjectKey, Supervised)> =
+            std::mem::take(&mut *self.lock()).into_iter().collect();
         stop_all(all).await;
     }
 
@@ -326,13 +355,21 @@ impl HostInfra {
             status: status_tx,
         };
         let task = tokio::spawn(supervisor.run(stop_rx));
-        Ok(Supervised { spec: spec.clone(), dir, status: status_rx, stop: Some(stop_tx), task })
+        Ok(Supervised {
+            spec: spec.clone(),
+            dir,
+            status: status_rx,
+            stop: Some(stop_tx),
+            task,
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<ObjectKey, Supervised>> {
         // A panic while holding this lock leaves the map itself consistent (every operation on it
         // is a single insert or remove), so a poisoned lock is still usable.
-        self.proxies.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.proxies
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -360,7 +397,11 @@ async fn stop_all(proxies: Vec<(ObjectKey, Supervised)>) {
     }))
     .await;
     if count > 0 {
-        tracing::info!(count, elapsed_ms = started.elapsed().as_millis() as u64, "stopped proxies");
+        tracing::info!(
+            count,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "stopped proxies"
+        );
     }
 }
 
@@ -370,7 +411,8 @@ fn dir_name(gateway: &ObjectKey) -> Result<String, HostError> {
     let ok = |s: &str| {
         !s.is_empty()
             && !s.starts_with('.')
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
     };
     if ok(&gateway.namespace) && ok(&gateway.name) {
         Ok(format!("{}_{}", gateway.namespace, gateway.name))
@@ -391,8 +433,17 @@ mod tests {
     #[test]
     fn dir_names_are_safe() {
         assert_eq!(dir_name(&ObjectKey::new("ns", "gw")).unwrap(), "ns_gw");
-        for (ns, name) in [("", "gw"), ("ns", ".."), ("ns", "a/b"), ("..", "x"), ("ns", "")] {
-            assert!(dir_name(&ObjectKey::new(ns, name)).is_err(), "{ns:?}/{name:?}");
+        for (ns, name) in [
+            ("", "gw"),
+            ("ns", ".."),
+            ("ns", "a/b"),
+            ("..", "x"),
+            ("ns", ""),
+        ] {
+            assert!(
+                dir_name(&ObjectKey::new(ns, name)).is_err(),
+                "{ns:?}/{name:?}"
+            );
         }
     }
 

@@ -162,7 +162,10 @@ impl Supervisor {
     fn spawn(&self) -> Result<Child, HostError> {
         self.files.clear_admin_address()?;
         let mut cmd = self.files.command(&self.config, self.setpriv.as_deref())?;
-        cmd.spawn().map_err(|source| HostError::Io { path: self.config.envoy.clone(), source })
+        cmd.spawn().map_err(|source| HostError::Io {
+            path: self.config.envoy.clone(),
+            source,
+        })
     }
 
     /// Graceful stop: ask Envoy to quit, give it the grace period, then kill it. A proxy whose
@@ -176,7 +179,9 @@ impl Supervisor {
             tracing::debug!(gateway = %self.gateway, "quitquitquit: {e}");
         }
         let graceful = admin.is_some()
-            && tokio::time::timeout(self.config.stop_grace, child.wait()).await.is_ok();
+            && tokio::time::timeout(self.config.stop_grace, child.wait())
+                .await
+                .is_ok();
         if !graceful {
             if admin.is_some() {
                 tracing::warn!(gateway = %self.gateway, "proxy ignored quitquitquit; killing it");
