@@ -258,6 +258,20 @@ mod tests {
     }
 
     #[test]
+    fn handed_out_addresses_are_bindable_here() {
+        // The scheme rests on all of 127.0.0.0/8 being local; check the range's two ends.
+        let keys: Vec<ObjectKey> = (0..CAPACITY).map(|i| gw(&format!("g{i:05}"))).collect();
+        let mut a = AddressAllocator::new();
+        a.sync(&keys).unwrap();
+        for key in [&keys[0], &keys[CAPACITY - 1]] {
+            let ip = a.get(key).unwrap();
+            let listener = std::net::TcpListener::bind((ip, 0))
+                .unwrap_or_else(|e| panic!("cannot bind {ip}: {e}"));
+            assert_eq!(listener.local_addr().unwrap().ip(), ip);
+        }
+    }
+
+    #[test]
     fn assign_is_idempotent_and_release_frees() {
         let mut a = AddressAllocator::new();
         let first = a.assign(&gw("a")).unwrap();

@@ -12,5 +12,6 @@ pub mod validate;
 pub use addresses::{AddressAllocator, AddressError};
 pub use host::{
     HostConfig, HostError, HostInfra, ProxyInfo, ProxySpec, ProxyState, ReconcileReport,
+    desired_proxies,
 };
 pub use validate::validate_proxy;

@@ -103,6 +103,15 @@ impl ProxySpec {
     }
 }
 
+/// The proxies wanted for these Gateway addresses (as `AddressAllocator::address_strings` or
+/// `ResourceSet::gateway_addresses` hold them).
+pub fn desired_proxies(addresses: &BTreeMap<ObjectKey, String>) -> BTreeMap<ObjectKey, ProxySpec> {
+    addresses
+        .iter()
+        .map(|(gw, addr)| (gw.clone(), ProxySpec::for_gateway(gw, addr.clone())))
+        .collect()
+}
+
 /// Lifecycle of a supervised proxy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -141,8 +150,8 @@ pub struct ProxyInfo {
 pub struct ReconcileReport {
     pub started: Vec<ObjectKey>,
     pub stopped: Vec<ObjectKey>,
-    /// New proxies that did not come up within `start_timeout`, with the reason. They stay
-    /// supervised and are retried with backoff.
+    /// New proxies that could not be prepared, or did not come up within `start_timeout`, with
+    /// the reason. Those that were started stay supervised and are retried with backoff.
     pub failed: BTreeMap<ObjectKey, String>,
 }
 
@@ -239,10 +248,12 @@ impl HostInfra {
     /// those whose spec changed. Stops happen first so that an address released by one Gateway
     /// is free before another one's proxy binds it. Waits (at most `start_timeout`) until every
     /// new proxy has its admin endpoint up or has failed.
-    pub async fn reconcile(
-        &self,
-        desired: &BTreeMap<ObjectKey, ProxySpec>,
-    ) -> Result<ReconcileReport, HostError> {
+    ///
+    /// Nothing here fails as a whole: a proxy that cannot be prepared (a Gateway name unfit for a
+    /// directory, an unwritable work directory) or does not come up is listed in
+    /// `ReconcileReport::failed`, and the others proceed. An unprepared proxy is not supervised,
+    /// so the next `reconcile` tries it again.
+    pub async fn reconcile(&self, desired: &BTreeMap<ObjectKey, ProxySpec>) -> ReconcileReport {
         let _serial = self.reconciling.lock().await;
         let mut report = ReconcileReport::default();
 
@@ -263,9 +274,16 @@ impl HostInfra {
         let mut arriving = Vec::new();
         let running: BTreeSet<ObjectKey> = self.lock().keys().cloned().collect();
         for (gateway, spec) in desired.iter().filter(|(k, _)| !running.contains(*k)) {
-            let supervised = self.start(gateway, spec)?;
-            arriving.push((gateway.clone(), supervised.status.clone()));
-            self.lock().insert(gateway.clone(), supervised);
+            match self.start(gateway, spec) {
+                Ok(supervised) => {
+                    arriving.push((gateway.clone(), supervised.status.clone()));
+                    self.lock().insert(gateway.clone(), supervised);
+                }
+                Err(e) => {
+                    tracing::error!(%gateway, "cannot start proxy: {e}");
+                    report.failed.insert(gateway.clone(), e.to_string());
+                }
+            }
         }
         report.started = arriving.iter().map(|(k, _)| k.clone()).collect();
 
@@ -294,7 +312,7 @@ impl HostInfra {
                 report.failed.insert(gateway, reason);
             }
         }
-        Ok(report)
+        report
     }
 
     /// Every supervised proxy, in Gateway order.
