@@ -6,8 +6,10 @@
 //! `net.ipv4.ip_unprivileged_port_start` alike. The uid, capability and sysctl are read as well,
 //! only to explain the answer.
 //!
-//! Envoy inherits this process's uid and capabilities (it is spawned directly, without file
-//! capabilities of its own), so what this process may bind is what its proxies may bind.
+//! Envoy inherits this process's uid and capabilities, so what this process may bind is what its
+//! proxies may bind. One exception: a controller holding `CAP_NET_BIND_SERVICE` only as a file
+//! capability of its own binary passes the probe, but exec drops that capability for Envoy; grant
+//! it as an ambient capability instead.
 
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};

@@ -181,6 +181,11 @@ fn tail(path: &Path, lines: usize) -> String {
 }
 
 /// `setpriv`, if it is on PATH and can set a parent-death signal here.
+///
+/// The kernel sends that signal when the *thread* that spawned the child exits. Supervisors run
+/// on the runtime's worker threads, which live as long as the runtime; should one go away
+/// earlier (`block_in_place` retires a worker), its proxy is killed and its supervisor restarts
+/// it from a live thread.
 pub(super) fn find_setpriv() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     let candidate = std::env::split_paths(&path)

@@ -465,6 +465,29 @@ mod tests {
         }
     }
 
+    /// The controller shares one provider between its reconcile loop and its admin endpoint,
+    /// and spawns the reconcile future.
+    #[test]
+    fn provider_and_its_futures_can_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>(_: &T) {}
+        send_sync::<HostInfra>();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let work = tempfile::tempdir().unwrap();
+        let host = HostInfra::new(HostConfig {
+            work_dir: work.path().to_path_buf(),
+            ..HostConfig::default()
+        })
+        .unwrap();
+        let desired = BTreeMap::new();
+        send(&host.reconcile(&desired));
+        send(&host.shutdown());
+        send(&host.wait_until(&ObjectKey::new("a", "b"), Duration::ZERO, |_| true));
+    }
+
     #[test]
     fn spec_for_gateway_uses_translator_node_id() {
         let gw = ObjectKey::new("infra", "edge");
