@@ -3,5 +3,6 @@
 
 pub mod api;
 pub mod model;
+pub mod provider;
 pub mod infra;
 pub mod translate;
