@@ -98,7 +98,16 @@ pub struct ResourceSet {
 
 /// A kind the `ResourceSet` stores. Implemented once per kind so that providers insert and
 /// remove objects through one generic path.
-pub trait StoredKind: Resource<DynamicType = ()> + Clone + DeserializeOwned + Send + Sync + 'static {
+pub trait StoredKind:
+    Resource<DynamicType = ()>
+    + Clone
+    + fmt::Debug
+    + DeserializeOwned
+    + serde::Serialize
+    + Send
+    + Sync
+    + 'static
+{
     /// Whether objects of this kind live in a namespace. Providers need it to default a missing
     /// namespace (as the API server does) without a table of kinds of their own.
     const NAMESPACED: bool;
