@@ -93,6 +93,7 @@ impl Loader {
             visit_all_kinds(&mut Merge { set: &mut set, file: shown, decoded: &file.decoded, duplicates: &mut duplicates });
         }
         errors.extend(duplicates.iter().map(|dup| self.describe(dup)));
+        errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
         let result = if errors.is_empty() { Ok(set) } else { Err(super::LoadErrors(errors)) };
         LoadOutcome { result, warnings, changed }
     }
@@ -200,7 +201,7 @@ fn walk(dir: &Path, shown: &Path, depth: usize, out: &mut Vec<(PathBuf, PathBuf)
     }
 }
 
-fn is_yaml(path: &Path) -> bool {
+pub(super) fn is_yaml(path: &Path) -> bool {
     path.extension()
         .and_then(|ext| ext.to_str())
         .is_some_and(|ext| ext.eq_ignore_ascii_case("yaml") || ext.eq_ignore_ascii_case("yml"))

@@ -1,29 +1,41 @@
 //! Watching the directory and publishing a snapshot per change.
 //!
-//! Any filesystem event under the directory (other than reads) triggers a reload of the whole
-//! tree. That handles every way an editor saves (in place, or to a temporary file renamed over
-//! the original), files and directories added or removed, and ConfigMap volume swaps, without
-//! interpreting event kinds; the [`Loader`] re-decodes only files whose content changed and
-//! reports whether anything did, so spurious events cost a directory read and nothing else.
+//! Filesystem events only say *when* to reload; a reload reads the whole tree as it is. That
+//! handles every way an editor saves (in place, or a new file renamed over the old one), files
+//! and directories added, removed or renamed, and ConfigMap volume swaps, without interpreting
+//! event sequences. The [`Loader`] re-decodes only files whose content changed and reports
+//! whether anything did, so a spurious reload costs a directory read and publishes nothing.
+//!
+//! The one thing events are needed for is not reading a file halfway through a write: an
+//! in-place save truncates the file first, and a truncated file is valid, empty YAML, so a
+//! reload at that moment would publish a snapshot missing that file's objects. A burst of
+//! events therefore ends only once every YAML file written to has been closed (or
+//! [`MAX_WAIT`] has passed) and the tree has been quiet for [`QUIET`].
+//!
+//! The watcher runs on its own thread: the wait is sub-millisecond, finer than Tokio's timer,
+//! and reading files is blocking work anyway.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
+use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{EventKind, RecursiveMode, Watcher};
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 
 use super::{Diagnostic, LoadOutcome, Loader};
 use crate::model::{ControllerConfig, ResourceSet};
 use crate::provider::Snapshots;
 
-/// How long to wait after the first event of a burst before reloading. An editor's save is a
-/// handful of events within a millisecond or so; waiting this long usually catches all of
-/// them in one reload while keeping the change-to-Envoy path within a few milliseconds. A
-/// reload that still lands mid-save is followed by another once the save's last event
-/// arrives, so the only cost of a miss is a transient error.
-const DEBOUNCE: Duration = Duration::from_millis(2);
+/// How long the tree must be quiet before a reload. Short enough to keep the path from a
+/// save to Envoy within a few milliseconds; long enough that a multi-file change (a `git
+/// checkout`, a script writing several files) is usually seen whole.
+const QUIET: Duration = Duration::from_millis(1);
+
+/// Longest wait for a file being written to be closed (a writer that keeps its file open).
+const MAX_WAIT: Duration = Duration::from_millis(100);
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileProviderError {
@@ -33,6 +45,8 @@ pub enum FileProviderError {
         #[source]
         source: notify::Error,
     },
+    #[error("cannot start the file watcher thread: {0}")]
+    Thread(#[source] std::io::Error),
 }
 
 /// A running file provider. Dropping it stops watching.
@@ -40,7 +54,8 @@ pub enum FileProviderError {
 pub struct FileProvider {
     errors: watch::Receiver<Vec<Diagnostic>>,
     warnings: watch::Receiver<Vec<Diagnostic>>,
-    task: JoinHandle<()>,
+    /// Owns the event callback: dropping it ends the reload thread.
+    _watcher: notify::RecommendedWatcher,
 }
 
 impl FileProvider {
@@ -49,28 +64,32 @@ impl FileProvider {
     /// The returned receiver holds the initial snapshot (revision 1) at once. While the files
     /// have errors the last good snapshot keeps serving and [`FileProvider::errors`] lists
     /// them; if the very first load fails, the receiver holds an empty snapshot (revision 0)
-    /// until the errors are fixed. Must be called within a Tokio runtime.
+    /// until the errors are fixed.
     pub fn start(path: impl Into<PathBuf>, config: ControllerConfig) -> Result<(Snapshots, FileProvider), FileProviderError> {
         let root = path.into();
-        let (event_tx, event_rx) = mpsc::unbounded_channel();
+        let (event_tx, event_rx) = mpsc::channel();
+        // Watch before the first load, so that no change falls between the two.
         let watcher = watch_tree(&root, event_tx)?;
 
+        let single_file = root.is_file().then(|| root.file_name().map(PathBuf::from)).flatten();
         let mut loader = Loader::new(root);
         let outcome = loader.load(&config);
-        let mut state = Publisher {
+        let mut publisher = Publisher {
             snapshots: watch::Sender::new(Arc::new(ResourceSet { config: config.clone(), ..ResourceSet::default() })),
             errors: watch::Sender::new(Vec::new()),
             warnings: watch::Sender::new(Vec::new()),
             revision: 0,
         };
-        state.publish(outcome);
-        let snapshots = state.snapshots.subscribe();
-        let provider = FileProvider {
-            errors: state.errors.subscribe(),
-            warnings: state.warnings.subscribe(),
-            task: tokio::spawn(run(loader, config, event_rx, state, watcher)),
-        };
-        Ok((snapshots, provider))
+        publisher.publish(outcome);
+        let snapshots = publisher.snapshots.subscribe();
+        let errors = publisher.errors.subscribe();
+        let warnings = publisher.warnings.subscribe();
+        let reloader = Reloader { loader, config, events: event_rx, publisher, single_file };
+        std::thread::Builder::new()
+            .name("file-provider".into())
+            .spawn(move || reloader.run())
+            .map_err(FileProviderError::Thread)?;
+        Ok((snapshots, FileProvider { errors, warnings, _watcher: watcher }))
     }
 
     /// The errors of the latest load; empty when the latest snapshot reflects the files.
@@ -84,16 +103,12 @@ impl FileProvider {
     }
 }
 
-impl Drop for FileProvider {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+type Event = notify::Result<notify::Event>;
 
-fn watch_tree(root: &Path, events: mpsc::UnboundedSender<notify::Result<notify::Event>>) -> Result<notify::RecommendedWatcher, FileProviderError> {
+fn watch_tree(root: &Path, events: mpsc::Sender<Event>) -> Result<notify::RecommendedWatcher, FileProviderError> {
     let error = |source| FileProviderError::Watch { path: root.to_path_buf(), source };
     let mut watcher = notify::recommended_watcher(move |event| {
-        // The receiver is gone only when the provider stopped.
+        // The receiver is gone only when the reload thread has stopped.
         let _ = events.send(event);
     })
     .map_err(error)?;
@@ -107,37 +122,93 @@ fn watch_tree(root: &Path, events: mpsc::UnboundedSender<notify::Result<notify::
     Ok(watcher)
 }
 
-async fn run(
-    mut loader: Loader,
+struct Reloader {
+    loader: Loader,
     config: ControllerConfig,
-    mut events: mpsc::UnboundedReceiver<notify::Result<notify::Event>>,
-    mut state: Publisher,
-    // Owned here so that watching lasts exactly as long as this task.
-    _watcher: notify::RecommendedWatcher,
-) {
-    while let Some(event) = events.recv().await {
-        match &event {
-            // Our own reads show up as access events.
-            Ok(event) if matches!(event.kind, EventKind::Access(_)) => continue,
-            Ok(_) => {}
-            Err(err) => tracing::warn!(root = %loader.root().display(), "file watch error, reloading: {err}"),
+    events: mpsc::Receiver<Event>,
+    publisher: Publisher,
+    /// In single-file mode, the file's name: other files in its directory are not read.
+    single_file: Option<PathBuf>,
+}
+
+impl Reloader {
+    fn run(mut self) {
+        while let Ok(event) = self.events.recv() {
+            let mut burst = Burst { started: Instant::now(), writing: HashSet::new(), reload: false };
+            burst.note(&event, self.single_file.as_deref());
+            if !burst.reload && burst.writing.is_empty() {
+                continue;
+            }
+            loop {
+                let wait = match burst.writing.is_empty() {
+                    true => QUIET,
+                    false => MAX_WAIT.saturating_sub(burst.started.elapsed()),
+                };
+                match self.events.recv_timeout(wait) {
+                    Ok(event) => burst.note(&event, self.single_file.as_deref()),
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                if burst.started.elapsed() >= MAX_WAIT {
+                    break;
+                }
+            }
+            let outcome = self.loader.load(&self.config);
+            self.publisher.publish(outcome);
         }
-        tokio::time::sleep(DEBOUNCE).await;
-        while events.try_recv().is_ok() {}
-        let config = config.clone();
-        let reload = tokio::task::spawn_blocking(move || {
-            let outcome = loader.load(&config);
-            (loader, outcome)
-        });
-        let outcome;
-        (loader, outcome) = match reload.await {
-            Ok(done) => done,
+    }
+}
+
+/// The events between two reloads.
+struct Burst {
+    started: Instant,
+    /// Files written to and not closed yet.
+    writing: HashSet<PathBuf>,
+    /// Whether anything happened that may change what a reload reads.
+    reload: bool,
+}
+
+impl Burst {
+    fn note(&mut self, event: &Event, single_file: Option<&Path>) {
+        let event = match event {
+            Ok(event) => event,
             Err(err) => {
-                tracing::error!("file provider reload failed: {err}");
+                tracing::warn!("file watch error, reloading: {err}");
+                self.reload = true;
                 return;
             }
         };
-        state.publish(outcome);
+        let read = |path: &&PathBuf| is_read(path, single_file);
+        match event.kind {
+            EventKind::Modify(ModifyKind::Data(_)) => self.writing.extend(event.paths.iter().filter(read).cloned()),
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+                for path in event.paths.iter().filter(read) {
+                    self.writing.remove(path);
+                    self.reload = true;
+                }
+            }
+            // Including our own reads.
+            EventKind::Access(_) => {}
+            EventKind::Modify(ModifyKind::Metadata(_)) => self.reload |= event.paths.iter().any(|p| read(&p)),
+            // Created, removed, renamed, or the watcher lost track (`Other` with a rescan
+            // flag): any of these may be a directory or the symlink swap of a ConfigMap volume,
+            // so they count whatever the name.
+            _ => {
+                for path in &event.paths {
+                    self.writing.remove(path);
+                }
+                self.reload = true;
+            }
+        }
+    }
+}
+
+/// Whether a reload reads this file (the loader's own rules, by name).
+fn is_read(path: &Path, single_file: Option<&Path>) -> bool {
+    let Some(name) = path.file_name() else { return false };
+    match single_file {
+        Some(file) => name == file.as_os_str(),
+        None => !name.to_string_lossy().starts_with('.') && super::load::is_yaml(path),
     }
 }
 
