@@ -46,6 +46,11 @@ impl KubernetesProvider {
         let task = tokio::spawn(run(Index::new(config), watches.streams, tx));
         (rx, KubernetesProvider { task })
     }
+
+    /// Whether the watch task has stopped (it only does when aborted or on a panic).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
 }
 
 impl Drop for KubernetesProvider {
