@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod infra;
 pub mod model;
 pub mod provider;
-pub mod infra;
 pub mod translate;

@@ -63,7 +63,10 @@ fn write(dir: &Path, rel: &str, text: &str) {
 }
 
 fn config() -> ControllerConfig {
-    ControllerConfig { controller_name: "example.com/test".into(), port_offset: 10000 }
+    ControllerConfig {
+        controller_name: "example.com/test".into(),
+        port_offset: 10000,
+    }
 }
 
 fn keys<K>(store: &std::collections::BTreeMap<ObjectKey, Arc<K>>) -> Vec<String> {
@@ -83,17 +86,36 @@ fn loads_multi_document_files_from_nested_directories() {
     write(dir.path(), "apps/.editor-swap.yaml", "kind: [");
 
     let set = load_dir(dir.path(), &config()).unwrap();
-    assert_eq!(keys(&set.gateway_classes), ["gatesim"], "cluster-scoped objects lose their namespace");
-    assert_eq!(keys(&set.gateways), ["default/gw"], "a missing namespace defaults to `default`");
-    assert_eq!(keys(&set.http_routes), ["apps/web"], "v1beta1 is read like v1");
+    assert_eq!(
+        keys(&set.gateway_classes),
+        ["gatesim"],
+        "cluster-scoped objects lose their namespace"
+    );
+    assert_eq!(
+        keys(&set.gateways),
+        ["default/gw"],
+        "a missing namespace defaults to `default`"
+    );
+    assert_eq!(
+        keys(&set.http_routes),
+        ["apps/web"],
+        "v1beta1 is read like v1"
+    );
     assert_eq!(keys(&set.services), ["default/web"]);
     assert_eq!(set.len(), 4);
     assert_eq!(set.config, config());
     assert_eq!(set.revision, 1);
-    let gw = set.get::<Gateway>(&ObjectKey::new("default", "gw")).unwrap();
+    let gw = set
+        .get::<Gateway>(&ObjectKey::new("default", "gw"))
+        .unwrap();
     assert_eq!(gw.spec.listeners[0].port, 80);
-    let class = set.get::<GatewayClass>(&ObjectKey::cluster("gatesim")).unwrap();
-    assert_eq!(class.spec.controller_name, "gatesim.dev/reference-controller");
+    let class = set
+        .get::<GatewayClass>(&ObjectKey::cluster("gatesim"))
+        .unwrap();
+    assert_eq!(
+        class.spec.controller_name,
+        "gatesim.dev/reference-controller"
+    );
 
     // One file on its own.
     let one = load_dir(dir.path().join("apps/web/route.yml"), &config()).unwrap();
@@ -108,7 +130,9 @@ fn unknown_kinds_are_skipped_with_a_warning_naming_file_and_line() {
     let outcome = Loader::new(dir.path()).load(&config());
     assert_eq!(
         messages(&outcome.warnings),
-        ["gateways.yaml:23:7: kind: `Widget` of `example.com/v1` is not a kind the controller reads; skipped"]
+        [
+            "gateways.yaml:23:7: kind: `Widget` of `example.com/v1` is not a kind the controller reads; skipped"
+        ]
     );
     assert_eq!(outcome.result.unwrap().len(), 2);
 }
@@ -147,7 +171,11 @@ spec:
   - port: eighty
 ",
     );
-    write(dir.path(), "routes/nested/broken.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: x\nspec: {}\n");
+    write(
+        dir.path(),
+        "routes/nested/broken.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: x\nspec: {}\n",
+    );
     write(
         dir.path(),
         "routes/nested/shapes.yaml",
@@ -183,7 +211,11 @@ metadata:
         ]
     );
     // The whole error, as a CLI prints it.
-    assert!(err.to_string().starts_with("routes/a.yaml:14:15: spec.rules[0]"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("routes/a.yaml:14:15: spec.rules[0]"),
+        "{err}"
+    );
     assert_eq!(err.to_string().lines().count(), 7);
 }
 
@@ -191,8 +223,16 @@ metadata:
 fn an_object_defined_twice_points_at_both_places() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a.yaml", ROUTES);
-    write(dir.path(), "b/c.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n");
-    write(dir.path(), "b/d.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\n");
+    write(
+        dir.path(),
+        "b/c.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n",
+    );
+    write(
+        dir.path(),
+        "b/d.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\n",
+    );
     let err = load_dir(dir.path(), &config()).unwrap_err();
     assert_eq!(
         messages(&err.0),
@@ -209,7 +249,11 @@ fn a_missing_directory_is_an_error_not_an_empty_set() {
     let dir = tempfile::tempdir().unwrap();
     let err = load_dir(dir.path().join("nope"), &config()).unwrap_err();
     assert_eq!(err.0.len(), 1);
-    assert!(err.0[0].message.starts_with("cannot read: "), "{}", err.0[0]);
+    assert!(
+        err.0[0].message.starts_with("cannot read: "),
+        "{}",
+        err.0[0]
+    );
 }
 
 #[test]
@@ -219,12 +263,21 @@ fn reloading_decodes_only_what_changed_and_reports_changes() {
     let mut loader = Loader::new(dir.path());
     assert!(loader.load(&config()).changed);
     assert!(!loader.load(&config()).changed, "nothing changed");
-    write(dir.path(), "a.yaml", &ROUTES.replace("port: 80", "port: 81"));
+    write(
+        dir.path(),
+        "a.yaml",
+        &ROUTES.replace("port: 80", "port: 81"),
+    );
     let outcome = loader.load(&config());
     assert!(outcome.changed);
     let set = outcome.result.unwrap();
-    let svc = set.get::<Service>(&ObjectKey::new("default", "web")).unwrap();
-    assert_eq!(svc.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].port, 81);
+    let svc = set
+        .get::<Service>(&ObjectKey::new("default", "web"))
+        .unwrap();
+    assert_eq!(
+        svc.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].port,
+        81
+    );
     std::fs::remove_file(dir.path().join("a.yaml")).unwrap();
     let outcome = loader.load(&config());
     assert!(outcome.changed, "a removal is a change");
@@ -237,18 +290,27 @@ const WAIT: Duration = Duration::from_secs(5);
 
 /// The next snapshot, failing the test if none arrives in time.
 async fn next(rx: &mut Snapshots) -> Arc<ResourceSet> {
-    tokio::time::timeout(WAIT, rx.changed()).await.expect("a new snapshot").unwrap();
+    tokio::time::timeout(WAIT, rx.changed())
+        .await
+        .expect("a new snapshot")
+        .unwrap();
     rx.borrow_and_update().clone()
 }
 
 /// Asserts that no snapshot is published for a while.
 async fn quiet(rx: &mut Snapshots) {
     let waited = tokio::time::timeout(Duration::from_millis(300), rx.changed()).await;
-    assert!(waited.is_err(), "unexpected snapshot, revision {}", rx.borrow().revision);
+    assert!(
+        waited.is_err(),
+        "unexpected snapshot, revision {}",
+        rx.borrow().revision
+    );
 }
 
 fn secret(name: &str, value: &str) -> String {
-    format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: apps\nstringData:\n  v: {value}\n")
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: apps\nstringData:\n  v: {value}\n"
+    )
 }
 
 fn secret_value(set: &ResourceSet, name: &str) -> Option<String> {
@@ -286,7 +348,11 @@ async fn watching_publishes_every_change_with_a_higher_revision() {
     assert_eq!(secret_value(&renamed, "a").as_deref(), Some("renamed"));
 
     // Moved to another name.
-    std::fs::rename(dir.path().join("more/b.yaml"), dir.path().join("more/c.yaml")).unwrap();
+    std::fs::rename(
+        dir.path().join("more/b.yaml"),
+        dir.path().join("more/c.yaml"),
+    )
+    .unwrap();
     let moved = next(&mut rx).await;
     assert!(moved.revision > renamed.revision);
     assert_eq!(secret_value(&moved, "b").as_deref(), Some("two"));
@@ -312,21 +378,35 @@ async fn a_broken_edit_keeps_the_last_good_snapshot_until_fixed() {
     let mut errors = provider.errors();
     let good = rx.borrow_and_update().clone();
 
-    write(dir.path(), "a.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  namespace: apps\nstringData: [\n");
-    tokio::time::timeout(WAIT, errors.wait_for(|e| !e.is_empty())).await.expect("errors reported").unwrap();
+    write(
+        dir.path(),
+        "a.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  namespace: apps\nstringData: [\n",
+    );
+    tokio::time::timeout(WAIT, errors.wait_for(|e| !e.is_empty()))
+        .await
+        .expect("errors reported")
+        .unwrap();
     assert_eq!(
         messages(&errors.borrow()),
         ["a.yaml:7:1: did not find expected node content, while parsing a flow node"]
     );
     quiet(&mut rx).await;
-    assert_eq!(rx.borrow().revision, good.revision, "the last good snapshot keeps serving");
+    assert_eq!(
+        rx.borrow().revision,
+        good.revision,
+        "the last good snapshot keeps serving"
+    );
     assert_eq!(secret_value(&rx.borrow(), "a").as_deref(), Some("good"));
 
     write(dir.path(), "a.yaml", &secret("a", "fixed"));
     let fixed = next(&mut rx).await;
     assert!(fixed.revision > good.revision);
     assert_eq!(secret_value(&fixed, "a").as_deref(), Some("fixed"));
-    assert!(errors.borrow_and_update().is_empty(), "errors clear once fixed");
+    assert!(
+        errors.borrow_and_update().is_empty(),
+        "errors clear once fixed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -368,7 +448,11 @@ fn starting_on_a_missing_path_is_an_error() {
 async fn change_to_snapshot_latency() {
     let dir = tempfile::tempdir().unwrap();
     for i in 0..20 {
-        write(dir.path(), &format!("routes/r{i}.yaml"), &ROUTES.replace("name: web", &format!("name: web{i}")));
+        write(
+            dir.path(),
+            &format!("routes/r{i}.yaml"),
+            &ROUTES.replace("name: web", &format!("name: web{i}")),
+        );
     }
     write(dir.path(), "a.yaml", &secret("a", "0"));
     let (mut rx, _provider) = FileProvider::start(dir.path(), config()).unwrap();
@@ -390,6 +474,10 @@ async fn change_to_snapshot_latency() {
     samples.sort();
     let p50 = samples[samples.len() / 2];
     let p95 = samples[samples.len() * 95 / 100];
-    println!("file change -> snapshot over {} edits: p50 {p50:?}, p95 {p95:?}, max {:?}", samples.len(), samples.last().unwrap());
+    println!(
+        "file change -> snapshot over {} edits: p50 {p50:?}, p95 {p95:?}, max {:?}",
+        samples.len(),
+        samples.last().unwrap()
+    );
     assert!(p50 < Duration::from_millis(20), "p50 {p50:?}");
 }

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use gatesim_reference::api::{GatewayClass, HttpRoute, ObjectMeta, Service};
-use gatesim_reference::model::{ControllerConfig, KindVisitorMut, ObjectKey, ResourceSet, StoredKind, visit_all_kinds};
+use gatesim_reference::model::{
+    ControllerConfig, KindVisitorMut, ObjectKey, ResourceSet, StoredKind, visit_all_kinds,
+};
 use gatesim_reference::provider::kubernetes::{Index, KubernetesProvider};
 use kube::runtime::watcher::Event;
 
@@ -17,19 +19,33 @@ fn meta(namespace: Option<&str>, name: &str, resource_version: u64) -> ObjectMet
 }
 
 fn mk_route(namespace: &str, name: &str, resource_version: u64) -> HttpRoute {
-    HttpRoute { metadata: meta(Some(namespace), name, resource_version), spec: Default::default(), status: None }
+    HttpRoute {
+        metadata: meta(Some(namespace), name, resource_version),
+        spec: Default::default(),
+        status: None,
+    }
 }
 
 fn mk_service(namespace: &str, name: &str, resource_version: u64) -> Service {
-    Service { metadata: meta(Some(namespace), name, resource_version), ..Service::default() }
+    Service {
+        metadata: meta(Some(namespace), name, resource_version),
+        ..Service::default()
+    }
 }
 
 fn mk_class(name: &str, resource_version: u64) -> GatewayClass {
-    GatewayClass { metadata: meta(None, name, resource_version), spec: Default::default(), status: None }
+    GatewayClass {
+        metadata: meta(None, name, resource_version),
+        spec: Default::default(),
+        status: None,
+    }
 }
 
 fn config() -> ControllerConfig {
-    ControllerConfig { controller_name: "example.com/test".into(), port_offset: 0 }
+    ControllerConfig {
+        controller_name: "example.com/test".into(),
+        port_offset: 0,
+    }
 }
 
 /// Completes an empty initial list of every kind but `except`, as the watchers do on start.
@@ -64,13 +80,20 @@ fn nothing_is_published_until_every_kind_has_listed() {
     index.apply(&Event::InitApply(mk_class("gatesim", 7)));
     index.apply::<GatewayClass>(&Event::InitDone);
     assert!(!index.is_ready());
-    assert!(index.take_snapshot().is_none(), "services and the rest have not listed yet");
+    assert!(
+        index.take_snapshot().is_none(),
+        "services and the rest have not listed yet"
+    );
 
     list_empty_except(&mut index, &["HTTPRoute", "GatewayClass"]);
     assert!(index.is_ready());
     let snapshot = index.take_snapshot().expect("first snapshot");
     assert_eq!(route_keys(&snapshot), ["apps/a"]);
-    assert!(snapshot.gateway_classes.contains_key(&ObjectKey::cluster("gatesim")));
+    assert!(
+        snapshot
+            .gateway_classes
+            .contains_key(&ObjectKey::cluster("gatesim"))
+    );
     assert_eq!(snapshot.len(), 2);
     assert_eq!(snapshot.revision, 7, "the highest resourceVersion seen");
     assert_eq!(snapshot.config, config());
@@ -85,7 +108,10 @@ fn initial_lists_fill_the_snapshot() {
     index.apply::<HttpRoute>(&Event::Init);
     index.apply(&Event::InitApply(mk_route("apps", "a", 5)));
     index.apply(&Event::InitApply(mk_route("apps", "b", 6)));
-    assert!(index.take_snapshot().is_none(), "half a list is never published");
+    assert!(
+        index.take_snapshot().is_none(),
+        "half a list is never published"
+    );
     index.apply::<HttpRoute>(&Event::InitDone);
     let snapshot = index.take_snapshot().unwrap();
     assert_eq!(route_keys(&snapshot), ["apps/a", "apps/b"]);
@@ -104,7 +130,10 @@ fn applies_and_deletes_change_the_snapshot_and_raise_the_revision() {
     let s1 = index.take_snapshot().unwrap();
     assert_eq!(route_keys(&s1), ["apps/a"]);
     assert!(s1.services.contains_key(&ObjectKey::new("apps", "svc")));
-    assert!(s1.gateway_classes.contains_key(&ObjectKey::cluster("gatesim")));
+    assert!(
+        s1.gateway_classes
+            .contains_key(&ObjectKey::cluster("gatesim"))
+    );
     assert_eq!(s1.revision, 12);
 
     // A deletion carries the resourceVersion of the deletion itself.
@@ -112,14 +141,25 @@ fn applies_and_deletes_change_the_snapshot_and_raise_the_revision() {
     let s2 = index.take_snapshot().unwrap();
     assert!(s2.http_routes.is_empty());
     assert_eq!(s2.revision, 13, "the revision covers deletions");
-    assert_eq!(route_keys(&s1), ["apps/a"], "published snapshots are immutable");
+    assert_eq!(
+        route_keys(&s1),
+        ["apps/a"],
+        "published snapshots are immutable"
+    );
 
     // An update replaces the object.
     let mut updated = mk_service("apps", "svc", 20);
     updated.metadata.labels = Some([("v".to_string(), "2".to_string())].into());
     index.apply(&Event::Apply(updated));
     let s3 = index.take_snapshot().unwrap();
-    assert_eq!(s3.services[&ObjectKey::new("apps", "svc")].metadata.labels.as_ref().unwrap()["v"], "2");
+    assert_eq!(
+        s3.services[&ObjectKey::new("apps", "svc")]
+            .metadata
+            .labels
+            .as_ref()
+            .unwrap()["v"],
+        "2"
+    );
     assert_eq!(s3.revision, 20);
 }
 
@@ -136,12 +176,19 @@ fn a_relist_after_a_watch_restart_drops_objects_deleted_meanwhile() {
     index.apply(&Event::InitApply(mk_route("apps", "a", 10)));
     index.apply(&Event::InitApply(mk_route("apps", "b", 11)));
     index.apply::<HttpRoute>(&Event::InitDone);
-    assert!(index.take_snapshot().is_none(), "an identical re-list publishes nothing");
+    assert!(
+        index.take_snapshot().is_none(),
+        "an identical re-list publishes nothing"
+    );
 
     // `b` was deleted while the watch was down; `a` changed.
     index.apply::<HttpRoute>(&Event::Init);
     index.apply(&Event::InitApply(mk_route("apps", "a", 15)));
-    assert_eq!(route_keys(index.current()), ["apps/a", "apps/b"], "the old state serves until the list is complete");
+    assert_eq!(
+        route_keys(index.current()),
+        ["apps/a", "apps/b"],
+        "the old state serves until the list is complete"
+    );
     index.apply::<HttpRoute>(&Event::InitDone);
     let after = index.take_snapshot().unwrap();
     assert_eq!(route_keys(&after), ["apps/a"]);
@@ -168,6 +215,12 @@ async fn watch_errors_do_not_stop_the_provider() {
     let (mut rx, provider) = KubernetesProvider::start(client, config());
     assert_eq!(rx.borrow_and_update().revision, 0);
     let published = tokio::time::timeout(Duration::from_millis(1500), rx.changed()).await;
-    assert!(published.is_err(), "nothing to publish without a successful list");
-    assert!(!provider.is_finished(), "watch errors are retried, not fatal");
+    assert!(
+        published.is_err(),
+        "nothing to publish without a successful list"
+    );
+    assert!(
+        !provider.is_finished(),
+        "watch errors are retried, not fatal"
+    );
 }

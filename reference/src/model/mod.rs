@@ -30,12 +30,18 @@ pub struct ObjectKey {
 
 impl ObjectKey {
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        Self { namespace: namespace.into(), name: name.into() }
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
     }
 
     /// Key of a cluster-scoped object.
     pub fn cluster(name: impl Into<String>) -> Self {
-        Self { namespace: String::new(), name: name.into() }
+        Self {
+            namespace: String::new(),
+            name: name.into(),
+        }
     }
 
     pub fn of<K: Resource>(obj: &K) -> Self {
@@ -68,7 +74,10 @@ pub struct ControllerConfig {
 
 impl Default for ControllerConfig {
     fn default() -> Self {
-        Self { controller_name: crate::api::DEFAULT_CONTROLLER_NAME.to_string(), port_offset: 0 }
+        Self {
+            controller_name: crate::api::DEFAULT_CONTROLLER_NAME.to_string(),
+            port_offset: 0,
+        }
     }
 }
 
@@ -188,7 +197,10 @@ stored_kinds! {
 
 /// The API group of an `apiVersion` (`""` for the core group's `v1`).
 pub fn api_group(api_version: &str) -> &str {
-    api_version.rsplit_once('/').map(|(group, _)| group).unwrap_or("")
+    api_version
+        .rsplit_once('/')
+        .map(|(group, _)| group)
+        .unwrap_or("")
 }
 
 impl ResourceSet {

@@ -61,14 +61,26 @@ struct DocContext<'a> {
 
 impl DocContext<'_> {
     fn decode(&self, doc: serde_yaml::Deserializer<'_>, header: &Header, out: &mut DecodedFile) {
-        let error = |path: &[&str], message: &str| Diagnostic::from_yaml(self.file, &locate_in_text(self.text, self.index, path, message));
+        let error = |path: &[&str], message: &str| {
+            Diagnostic::from_yaml(
+                self.file,
+                &locate_in_text(self.text, self.index, path, message),
+            )
+        };
         let api_version = match (&header.shape, &header.api_version) {
             (Shape::Empty, _) => return,
             (Shape::Other, _) => {
-                return out.errors.push(error(&[], "expected a Kubernetes object (a mapping with `apiVersion` and `kind`)"));
+                return out.errors.push(error(
+                    &[],
+                    "expected a Kubernetes object (a mapping with `apiVersion` and `kind`)",
+                ));
             }
-            (Shape::Mapping, Field::Missing) => return out.errors.push(error(&[], "missing field `apiVersion`")),
-            (Shape::Mapping, Field::NotString) => return out.errors.push(error(&["apiVersion"], "expected a string")),
+            (Shape::Mapping, Field::Missing) => {
+                return out.errors.push(error(&[], "missing field `apiVersion`"));
+            }
+            (Shape::Mapping, Field::NotString) => {
+                return out.errors.push(error(&["apiVersion"], "expected a string"));
+            }
             (Shape::Mapping, Field::Str(s)) => s.as_str(),
         };
         let kind = match &header.kind {
@@ -78,11 +90,20 @@ impl DocContext<'_> {
         };
         let group = api_group(api_version);
         if visit_kind(group, kind, IsStored).is_none() {
-            let message = format!("`{kind}` of `{api_version}` is not a kind the controller reads; skipped");
-            out.warnings.push(Diagnostic::from_yaml(self.file, &locate(doc, &["kind"], &message)));
+            let message =
+                format!("`{kind}` of `{api_version}` is not a kind the controller reads; skipped");
+            out.warnings.push(Diagnostic::from_yaml(
+                self.file,
+                &locate(doc, &["kind"], &message),
+            ));
             return;
         }
-        let decode = Decode { ctx: self, doc, api_version, out };
+        let decode = Decode {
+            ctx: self,
+            doc,
+            api_version,
+            out,
+        };
         visit_kind(group, kind, decode);
     }
 }
@@ -105,7 +126,12 @@ impl KindVisitor for Decode<'_, '_> {
     type Output = ();
 
     fn visit<K: StoredKind>(self) {
-        let Decode { ctx, doc, api_version, out } = self;
+        let Decode {
+            ctx,
+            doc,
+            api_version,
+            out,
+        } = self;
         let version = api_version.rsplit('/').next().unwrap_or_default();
         if !served::<K>(version) {
             let message = format!(
@@ -113,13 +139,21 @@ impl KindVisitor for Decode<'_, '_> {
                 K::kind(&()),
                 K::api_version(&())
             );
-            return out.errors.push(Diagnostic::from_yaml(ctx.file, &locate(doc, &["apiVersion"], &message)));
+            return out.errors.push(Diagnostic::from_yaml(
+                ctx.file,
+                &locate(doc, &["apiVersion"], &message),
+            ));
         }
         let mut obj = match K::deserialize(doc) {
             Ok(obj) => obj,
             Err(err) => return out.errors.push(Diagnostic::from_yaml(ctx.file, &err)),
         };
-        let at = |path: &[&str], message: &str| Diagnostic::from_yaml(ctx.file, &locate_in_text(ctx.text, ctx.index, path, message));
+        let at = |path: &[&str], message: &str| {
+            Diagnostic::from_yaml(
+                ctx.file,
+                &locate_in_text(ctx.text, ctx.index, path, message),
+            )
+        };
         if obj.meta().name.as_deref().unwrap_or_default().is_empty() {
             return out.errors.push(at(&["metadata"], "missing field `name`"));
         }
@@ -144,7 +178,12 @@ impl KindVisitor for Decode<'_, '_> {
 }
 
 /// The message for an object defined a second time; `first` is where the first one is.
-pub(super) fn duplicate_message(kind: &str, key: &ObjectKey, file: &Path, first: Option<serde_yaml::Location>) -> String {
+pub(super) fn duplicate_message(
+    kind: &str,
+    key: &ObjectKey,
+    file: &Path,
+    first: Option<serde_yaml::Location>,
+) -> String {
     let place = match first {
         Some(loc) => format!("{}:{}:{}", file.display(), loc.line(), loc.column()),
         None => file.display().to_string(),
@@ -197,7 +236,10 @@ impl<'de> Deserialize<'de> for Header {
 struct HeaderVisitor;
 
 fn other<E>() -> Result<Header, E> {
-    Ok(Header { shape: Shape::Other, ..Header::default() })
+    Ok(Header {
+        shape: Shape::Other,
+        ..Header::default()
+    })
 }
 
 impl<'de> Visitor<'de> for HeaderVisitor {
@@ -248,7 +290,10 @@ impl<'de> Visitor<'de> for HeaderVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
-        let mut header = Header { shape: Shape::Mapping, ..Header::default() };
+        let mut header = Header {
+            shape: Shape::Mapping,
+            ..Header::default()
+        };
         while let Some(key) = map.next_key::<serde_yaml::Value>()? {
             let slot = match key.as_str() {
                 Some("apiVersion") => &mut header.api_version,

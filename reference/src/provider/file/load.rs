@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use super::Diagnostic;
 use super::decode::{DecodedFile, decode_file, duplicate_message};
 use super::locate::locate_in_text;
-use crate::model::{ControllerConfig, KindVisitorMut, ObjectKey, ResourceSet, StoredKind, visit_all_kinds};
+use crate::model::{
+    ControllerConfig, KindVisitorMut, ObjectKey, ResourceSet, StoredKind, visit_all_kinds,
+};
 
 /// Directory symlinks are followed; this bounds a symlink loop.
 const MAX_DEPTH: usize = 32;
@@ -47,7 +49,11 @@ impl CachedFile {
 
 impl Loader {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into(), files: BTreeMap::new(), loaded_once: false }
+        Self {
+            root: root.into(),
+            files: BTreeMap::new(),
+            loaded_once: false,
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -84,32 +90,62 @@ impl Loader {
         changed |= !self.files.is_empty();
         self.files = files;
 
-        let mut set = ResourceSet { config: config.clone(), ..ResourceSet::default() };
+        let mut set = ResourceSet {
+            config: config.clone(),
+            ..ResourceSet::default()
+        };
         let mut warnings = Vec::new();
         let mut duplicates = Vec::new();
         for (shown, file) in &self.files {
             errors.extend(file.decoded.errors.iter().cloned());
             warnings.extend(file.decoded.warnings.iter().cloned());
-            visit_all_kinds(&mut Merge { set: &mut set, file: shown, decoded: &file.decoded, duplicates: &mut duplicates });
+            visit_all_kinds(&mut Merge {
+                set: &mut set,
+                file: shown,
+                decoded: &file.decoded,
+                duplicates: &mut duplicates,
+            });
         }
         errors.extend(duplicates.iter().map(|dup| self.describe(dup)));
         errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
-        let result = if errors.is_empty() { Ok(set) } else { Err(super::LoadErrors(errors)) };
-        LoadOutcome { result, warnings, changed }
+        let result = if errors.is_empty() {
+            Ok(set)
+        } else {
+            Err(super::LoadErrors(errors))
+        };
+        LoadOutcome {
+            result,
+            warnings,
+            changed,
+        }
     }
 
     /// An object defined in two files: point at the second, naming where the first is.
     fn describe(&self, dup: &Duplicate) -> Diagnostic {
         let origin = (dup.kind.clone(), dup.key.clone());
-        let doc_of = |file: &CachedFile| file.decoded.origins.get(&origin).copied().unwrap_or_default();
-        let first = self.files.iter().find(|(_, file)| file.decoded.origins.contains_key(&origin));
+        let doc_of = |file: &CachedFile| {
+            file.decoded
+                .origins
+                .get(&origin)
+                .copied()
+                .unwrap_or_default()
+        };
+        let first = self
+            .files
+            .iter()
+            .find(|(_, file)| file.decoded.origins.contains_key(&origin));
         let first_location = first.map(|(shown, file)| {
-            let location = locate_in_text(file.text(), doc_of(file), &["metadata", "name"], "").location();
+            let location =
+                locate_in_text(file.text(), doc_of(file), &["metadata", "name"], "").location();
             duplicate_message(&dup.kind, &dup.key, shown, location)
         });
-        let message = first_location.unwrap_or_else(|| duplicate_message(&dup.kind, &dup.key, &dup.file, None));
+        let message = first_location
+            .unwrap_or_else(|| duplicate_message(&dup.kind, &dup.key, &dup.file, None));
         match self.files.get(&dup.file) {
-            Some(file) => Diagnostic::from_yaml(&dup.file, &locate_in_text(file.text(), doc_of(file), &["metadata", "name"], &message)),
+            Some(file) => Diagnostic::from_yaml(
+                &dup.file,
+                &locate_in_text(file.text(), doc_of(file), &["metadata", "name"], &message),
+            ),
             None => Diagnostic::new(&dup.file, message),
         }
     }
@@ -122,11 +158,17 @@ fn decode_bytes(shown: &Path, bytes: &[u8]) -> DecodedFile {
             let valid = &bytes[..err.valid_up_to()];
             let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
             let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            let column = String::from_utf8_lossy(&valid[line_start..]).chars().count() + 1;
+            let column = String::from_utf8_lossy(&valid[line_start..])
+                .chars()
+                .count()
+                + 1;
             let mut diagnostic = Diagnostic::new(shown, "not valid UTF-8");
             diagnostic.line = Some(line);
             diagnostic.column = Some(column);
-            DecodedFile { errors: vec![diagnostic], ..DecodedFile::default() }
+            DecodedFile {
+                errors: vec![diagnostic],
+                ..DecodedFile::default()
+            }
         }
     }
 }
@@ -150,7 +192,11 @@ impl KindVisitorMut for Merge<'_> {
         for (key, obj) in K::store(&self.decoded.objects) {
             let store = K::store_mut(self.set);
             if store.contains_key(key) {
-                self.duplicates.push(Duplicate { kind: K::kind(&()).into_owned(), key: key.clone(), file: self.file.to_path_buf() });
+                self.duplicates.push(Duplicate {
+                    kind: K::kind(&()).into_owned(),
+                    key: key.clone(),
+                    file: self.file.to_path_buf(),
+                });
             } else {
                 store.insert(key.clone(), obj.clone());
             }
@@ -172,16 +218,34 @@ fn list_files(root: &Path, errors: &mut Vec<Diagnostic>) -> Vec<(PathBuf, PathBu
     out
 }
 
-fn walk(dir: &Path, shown: &Path, depth: usize, out: &mut Vec<(PathBuf, PathBuf)>, errors: &mut Vec<Diagnostic>) {
-    let shown_dir = if shown.as_os_str().is_empty() { dir } else { shown };
+fn walk(
+    dir: &Path,
+    shown: &Path,
+    depth: usize,
+    out: &mut Vec<(PathBuf, PathBuf)>,
+    errors: &mut Vec<Diagnostic>,
+) {
+    let shown_dir = if shown.as_os_str().is_empty() {
+        dir
+    } else {
+        shown
+    };
     if depth > MAX_DEPTH {
-        errors.push(Diagnostic::new(shown_dir, "directories nested too deeply (a symlink loop?)"));
+        errors.push(Diagnostic::new(
+            shown_dir,
+            "directories nested too deeply (a symlink loop?)",
+        ));
         return;
     }
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == io::ErrorKind::NotFound && depth > 0 => return,
-        Err(err) => return errors.push(Diagnostic::new(shown_dir, format!("cannot read directory: {err}"))),
+        Err(err) => {
+            return errors.push(Diagnostic::new(
+                shown_dir,
+                format!("cannot read directory: {err}"),
+            ));
+        }
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
@@ -192,7 +256,9 @@ fn walk(dir: &Path, shown: &Path, depth: usize, out: &mut Vec<(PathBuf, PathBuf)
         let shown_path = shown.join(&name);
         // `metadata` follows symlinks, so linked files and directories count as what they
         // point to. A dangling link or a file removed meanwhile is simply not there.
-        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
         if meta.is_dir() {
             walk(&path, &shown_path, depth + 1, out, errors);
         } else if meta.is_file() && is_yaml(&path) {

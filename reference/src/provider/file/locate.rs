@@ -11,7 +11,11 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 
 /// An error positioned at the value under `path` (map keys from the document root), or at the
 /// innermost mapping on the way when the path does not exist, carrying `message`.
-pub(super) fn locate(doc: serde_yaml::Deserializer<'_>, path: &[&str], message: &str) -> serde_yaml::Error {
+pub(super) fn locate(
+    doc: serde_yaml::Deserializer<'_>,
+    path: &[&str],
+    message: &str,
+) -> serde_yaml::Error {
     match (Probe { path, message }).deserialize(doc) {
         Err(err) => err,
         Ok(never) => match never {},
@@ -19,7 +23,12 @@ pub(super) fn locate(doc: serde_yaml::Deserializer<'_>, path: &[&str], message: 
 }
 
 /// Like [`locate`], for document number `index` (from 0) of a whole file.
-pub(super) fn locate_in_text(text: &str, index: usize, path: &[&str], message: &str) -> serde_yaml::Error {
+pub(super) fn locate_in_text(
+    text: &str,
+    index: usize,
+    path: &[&str],
+    message: &str,
+) -> serde_yaml::Error {
     match serde_yaml::Deserializer::from_str(text).nth(index) {
         Some(doc) => locate(doc, path, message),
         None => de::Error::custom(message),
@@ -82,7 +91,10 @@ impl<'de> Visitor<'de> for Probe<'_> {
         };
         while let Some(key) = map.next_key::<serde_yaml::Value>()? {
             if key.as_str() == Some(first) {
-                return map.next_value_seed(Probe { path: rest, message: self.message });
+                return map.next_value_seed(Probe {
+                    path: rest,
+                    message: self.message,
+                });
             }
             map.next_value::<IgnoredAny>()?;
         }

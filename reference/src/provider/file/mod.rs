@@ -33,7 +33,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     fn new(file: &Path, message: impl Into<String>) -> Self {
-        Self { file: file.to_path_buf(), line: None, column: None, message: message.into() }
+        Self {
+            file: file.to_path_buf(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
     }
 
     /// serde_yaml prints the position at the end of its message; we print it in front, so it
@@ -42,7 +47,11 @@ impl Diagnostic {
         let mut message = err.to_string();
         let location = err.location();
         if let Some(loc) = &location {
-            message = message.replacen(&format!(" at line {} column {}", loc.line(), loc.column()), "", 1);
+            message = message.replacen(
+                &format!(" at line {} column {}", loc.line(), loc.column()),
+                "",
+                1,
+            );
         }
         Self {
             file: file.to_path_buf(),
@@ -75,7 +84,10 @@ pub struct LoadErrors(pub Vec<Diagnostic>);
 ///
 /// Objects of kinds the controller does not read are skipped with a logged warning. The
 /// snapshot has revision 1; a [`FileProvider`] numbers its reloads from there.
-pub fn load_dir(path: impl AsRef<Path>, config: &ControllerConfig) -> Result<ResourceSet, LoadErrors> {
+pub fn load_dir(
+    path: impl AsRef<Path>,
+    config: &ControllerConfig,
+) -> Result<ResourceSet, LoadErrors> {
     let outcome = Loader::new(path.as_ref()).load(config);
     for warning in &outcome.warnings {
         tracing::warn!("{warning}");

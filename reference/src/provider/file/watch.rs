@@ -65,17 +65,26 @@ impl FileProvider {
     /// have errors the last good snapshot keeps serving and [`FileProvider::errors`] lists
     /// them; if the very first load fails, the receiver holds an empty snapshot (revision 0)
     /// until the errors are fixed.
-    pub fn start(path: impl Into<PathBuf>, config: ControllerConfig) -> Result<(Snapshots, FileProvider), FileProviderError> {
+    pub fn start(
+        path: impl Into<PathBuf>,
+        config: ControllerConfig,
+    ) -> Result<(Snapshots, FileProvider), FileProviderError> {
         let root = path.into();
         let (event_tx, event_rx) = mpsc::channel();
         // Watch before the first load, so that no change falls between the two.
         let watcher = watch_tree(&root, event_tx)?;
 
-        let single_file = root.is_file().then(|| root.file_name().map(PathBuf::from)).flatten();
+        let single_file = root
+            .is_file()
+            .then(|| root.file_name().map(PathBuf::from))
+            .flatten();
         let mut loader = Loader::new(root);
         let outcome = loader.load(&config);
         let mut publisher = Publisher {
-            snapshots: watch::Sender::new(Arc::new(ResourceSet { config: config.clone(), ..ResourceSet::default() })),
+            snapshots: watch::Sender::new(Arc::new(ResourceSet {
+                config: config.clone(),
+                ..ResourceSet::default()
+            })),
             errors: watch::Sender::new(Vec::new()),
             warnings: watch::Sender::new(Vec::new()),
             revision: 0,
@@ -84,12 +93,25 @@ impl FileProvider {
         let snapshots = publisher.snapshots.subscribe();
         let errors = publisher.errors.subscribe();
         let warnings = publisher.warnings.subscribe();
-        let reloader = Reloader { loader, config, events: event_rx, publisher, single_file };
+        let reloader = Reloader {
+            loader,
+            config,
+            events: event_rx,
+            publisher,
+            single_file,
+        };
         std::thread::Builder::new()
             .name("file-provider".into())
             .spawn(move || reloader.run())
             .map_err(FileProviderError::Thread)?;
-        Ok((snapshots, FileProvider { errors, warnings, _watcher: watcher }))
+        Ok((
+            snapshots,
+            FileProvider {
+                errors,
+                warnings,
+                _watcher: watcher,
+            },
+        ))
     }
 
     /// The errors of the latest load; empty when the latest snapshot reflects the files.
@@ -105,8 +127,14 @@ impl FileProvider {
 
 type Event = notify::Result<notify::Event>;
 
-fn watch_tree(root: &Path, events: mpsc::Sender<Event>) -> Result<notify::RecommendedWatcher, FileProviderError> {
-    let error = |source| FileProviderError::Watch { path: root.to_path_buf(), source };
+fn watch_tree(
+    root: &Path,
+    events: mpsc::Sender<Event>,
+) -> Result<notify::RecommendedWatcher, FileProviderError> {
+    let error = |source| FileProviderError::Watch {
+        path: root.to_path_buf(),
+        source,
+    };
     let mut watcher = notify::recommended_watcher(move |event| {
         // The receiver is gone only when the reload thread has stopped.
         let _ = events.send(event);
@@ -115,7 +143,12 @@ fn watch_tree(root: &Path, events: mpsc::Sender<Event>) -> Result<notify::Recomm
     // A single file is watched through its directory: editors that save by renaming a new
     // file over the old one would leave a watch on the file itself watching nothing.
     let (target, mode) = match root.is_file() {
-        true => (root.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")), RecursiveMode::NonRecursive),
+        true => (
+            root.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+            RecursiveMode::NonRecursive,
+        ),
         false => (root, RecursiveMode::Recursive),
     };
     watcher.watch(target, mode).map_err(error)?;
@@ -134,7 +167,11 @@ struct Reloader {
 impl Reloader {
     fn run(mut self) {
         while let Ok(event) = self.events.recv() {
-            let mut burst = Burst { started: Instant::now(), writing: HashSet::new(), reload: false };
+            let mut burst = Burst {
+                started: Instant::now(),
+                writing: HashSet::new(),
+                reload: false,
+            };
             burst.note(&event, self.single_file.as_deref());
             if !burst.reload && burst.writing.is_empty() {
                 continue;
@@ -180,7 +217,9 @@ impl Burst {
         };
         let read = |path: &&PathBuf| is_read(path, single_file);
         match event.kind {
-            EventKind::Modify(ModifyKind::Data(_)) => self.writing.extend(event.paths.iter().filter(read).cloned()),
+            EventKind::Modify(ModifyKind::Data(_)) => self
+                .writing
+                .extend(event.paths.iter().filter(read).cloned()),
             EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
                 for path in event.paths.iter().filter(read) {
                     self.writing.remove(path);
@@ -189,7 +228,9 @@ impl Burst {
             }
             // Including our own reads.
             EventKind::Access(_) => {}
-            EventKind::Modify(ModifyKind::Metadata(_)) => self.reload |= event.paths.iter().any(|p| read(&p)),
+            EventKind::Modify(ModifyKind::Metadata(_)) => {
+                self.reload |= event.paths.iter().any(|p| read(&p))
+            }
             // Created, removed, renamed, or the watcher lost track (`Other` with a rescan
             // flag): any of these may be a directory or the symlink swap of a ConfigMap volume,
             // so they count whatever the name.
@@ -205,7 +246,9 @@ impl Burst {
 
 /// Whether a reload reads this file (the loader's own rules, by name).
 fn is_read(path: &Path, single_file: Option<&Path>) -> bool {
-    let Some(name) = path.file_name() else { return false };
+    let Some(name) = path.file_name() else {
+        return false;
+    };
     match single_file {
         Some(file) => name == file.as_os_str(),
         None => !name.to_string_lossy().starts_with('.') && super::load::is_yaml(path),
@@ -233,11 +276,17 @@ impl Publisher {
         });
         match outcome.result {
             Ok(mut set) => {
-                let recovered = self.errors.send_if_modified(|errors| !std::mem::take(errors).is_empty());
+                let recovered = self
+                    .errors
+                    .send_if_modified(|errors| !std::mem::take(errors).is_empty());
                 if outcome.changed || recovered || self.revision == 0 {
                     self.revision += 1;
                     set.revision = self.revision;
-                    tracing::info!(objects = set.len(), revision = set.revision, "file provider published a snapshot");
+                    tracing::info!(
+                        objects = set.len(),
+                        revision = set.revision,
+                        "file provider published a snapshot"
+                    );
                     self.snapshots.send_replace(Arc::new(set));
                 }
             }
@@ -246,7 +295,10 @@ impl Publisher {
                     if *current == errors.0 {
                         return false;
                     }
-                    tracing::error!("input has errors; still serving revision {}:\n{errors}", self.revision);
+                    tracing::error!(
+                        "input has errors; still serving revision {}:\n{errors}",
+                        self.revision
+                    );
                     *current = errors.0;
                     true
                 });

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use kube::runtime::watcher;
 
-use crate::model::{ControllerConfig, KindVisitorMut, ObjectKey, ResourceSet, StoredKind, visit_all_kinds};
+use crate::model::{
+    ControllerConfig, KindVisitorMut, ObjectKey, ResourceSet, StoredKind, visit_all_kinds,
+};
 
 #[derive(Debug)]
 pub struct Index {
@@ -40,7 +42,10 @@ impl Index {
         let mut kinds = AllKinds(BTreeSet::new());
         visit_all_kinds(&mut kinds);
         Self {
-            set: ResourceSet { config, ..ResourceSet::default() },
+            set: ResourceSet {
+                config,
+                ..ResourceSet::default()
+            },
             relist: ResourceSet::default(),
             unlisted: kinds.0,
             dirty: true,
@@ -57,13 +62,15 @@ impl Index {
                 self.dirty = true;
             }
             watcher::Event::Delete(obj) => {
-                self.set.note_resource_version(obj.meta().resource_version.as_deref());
+                self.set
+                    .note_resource_version(obj.meta().resource_version.as_deref());
                 self.set.remove::<K>(&ObjectKey::of(obj));
                 self.dirty = true;
             }
             watcher::Event::Init => K::store_mut(&mut self.relist).clear(),
             watcher::Event::InitApply(obj) => {
-                self.set.note_resource_version(obj.meta().resource_version.as_deref());
+                self.set
+                    .note_resource_version(obj.meta().resource_version.as_deref());
                 K::store_mut(&mut self.relist).insert(ObjectKey::of(obj), Arc::new(obj.clone()));
             }
             watcher::Event::InitDone => {

@@ -39,9 +39,15 @@ impl KubernetesProvider {
     /// before the first use. Watch errors are logged and retried with kube-runtime's default
     /// backoff; they never stop the provider.
     pub fn start(client: Client, config: ControllerConfig) -> (Snapshots, KubernetesProvider) {
-        let placeholder = Arc::new(ResourceSet { config: config.clone(), ..ResourceSet::default() });
+        let placeholder = Arc::new(ResourceSet {
+            config: config.clone(),
+            ..ResourceSet::default()
+        });
         let (tx, rx) = watch::channel(placeholder);
-        let mut watches = WatchKind { client, streams: SelectAll::new() };
+        let mut watches = WatchKind {
+            client,
+            streams: SelectAll::new(),
+        };
         visit_all_kinds(&mut watches);
         let task = tokio::spawn(run(Index::new(config), watches.streams, tx));
         (rx, KubernetesProvider { task })
@@ -90,7 +96,11 @@ impl KindVisitorMut for WatchKind {
     }
 }
 
-async fn run(mut index: Index, mut streams: SelectAll<BoxStream<'static, Update>>, tx: watch::Sender<Arc<ResourceSet>>) {
+async fn run(
+    mut index: Index,
+    mut streams: SelectAll<BoxStream<'static, Update>>,
+    tx: watch::Sender<Arc<ResourceSet>>,
+) {
     while let Some(update) = streams.next().await {
         update(&mut index);
         for _ in 1..MAX_EVENTS_PER_SNAPSHOT {
@@ -100,7 +110,11 @@ async fn run(mut index: Index, mut streams: SelectAll<BoxStream<'static, Update>
             }
         }
         if let Some(snapshot) = index.take_snapshot() {
-            tracing::debug!(revision = snapshot.revision, objects = snapshot.len(), "kubernetes provider published a snapshot");
+            tracing::debug!(
+                revision = snapshot.revision,
+                objects = snapshot.len(),
+                "kubernetes provider published a snapshot"
+            );
             tx.send_replace(snapshot);
         }
     }

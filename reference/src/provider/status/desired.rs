@@ -20,13 +20,19 @@ use crate::translate::StatusPatch;
 /// `resource_version` is the version `current` was read at; a route patch carries it, so the
 /// API server rejects it (409 Conflict, retried with a fresh read) if another controller
 /// changed `status.parents` meanwhile: the list is replaced as a whole, theirs included.
-pub fn plan(patch: &StatusPatch, current: Option<&Value>, resource_version: Option<&str>, now: &str) -> Option<Value> {
+pub fn plan(
+    patch: &StatusPatch,
+    current: Option<&Value>,
+    resource_version: Option<&str>,
+    now: &str,
+) -> Option<Value> {
     let current = current.filter(|status| !status.is_null());
     match patch {
         StatusPatch::Whole(desired) => plan_whole(desired, current, now),
-        StatusPatch::RouteParents { controller_name, parents } => {
-            plan_parents(controller_name, parents, current, resource_version, now)
-        }
+        StatusPatch::RouteParents {
+            controller_name,
+            parents,
+        } => plan_parents(controller_name, parents, current, resource_version, now),
     }
 }
 
@@ -46,8 +52,14 @@ fn plan_parents(
     resource_version: Option<&str>,
     now: &str,
 ) -> Option<Value> {
-    let current_parents = current.and_then(|s| s.get("parents")).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    let is_ours = |entry: &&Value| entry.get("controllerName").and_then(Value::as_str) == Some(controller_name);
+    let current_parents = current
+        .and_then(|s| s.get("parents"))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let is_ours = |entry: &&Value| {
+        entry.get("controllerName").and_then(Value::as_str) == Some(controller_name)
+    };
     let ours_now: Vec<&Value> = current_parents.iter().filter(is_ours).collect();
     let ours_now_list = Value::Array(ours_now.iter().map(|v| (*v).clone()).collect());
 
@@ -56,7 +68,8 @@ fn plan_parents(
         let mut entry = entry.clone();
         strip_nulls(&mut entry);
         if let Some(obj) = entry.as_object_mut() {
-            obj.entry("controllerName").or_insert_with(|| Value::String(controller_name.to_string()));
+            obj.entry("controllerName")
+                .or_insert_with(|| Value::String(controller_name.to_string()));
         }
         let before = counterpart(&entry, index, Some(&ours_now_list));
         fix_times(&mut entry, before, now);
@@ -65,7 +78,11 @@ fn plan_parents(
     if ours_now.len() == ours.len() && ours_now.iter().zip(&ours).all(|(a, b)| *a == b) {
         return None;
     }
-    let mut parents: Vec<Value> = current_parents.iter().filter(|e| !is_ours(e)).cloned().collect();
+    let mut parents: Vec<Value> = current_parents
+        .iter()
+        .filter(|e| !is_ours(e))
+        .cloned()
+        .collect();
     parents.extend(ours);
     let mut body = json!({ "status": { "parents": parents } });
     if let Some(rv) = resource_version {
@@ -100,14 +117,19 @@ fn fix_times(desired: &mut Value, current: Option<&Value>, now: &str) {
 
 fn fix_conditions(conditions: &mut Value, current: Option<&Value>, now: &str) {
     let current = current.and_then(Value::as_array);
-    let Some(conditions) = conditions.as_array_mut() else { return };
+    let Some(conditions) = conditions.as_array_mut() else {
+        return;
+    };
     for condition in conditions.iter_mut().filter_map(Value::as_object_mut) {
         let kept = current
             .and_then(|list| list.iter().find(|c| c.get("type") == condition.get("type")))
             .filter(|c| c.get("status") == condition.get("status"))
             .and_then(|c| c.get("lastTransitionTime"))
             .cloned();
-        condition.insert("lastTransitionTime".into(), kept.unwrap_or_else(|| Value::String(now.to_string())));
+        condition.insert(
+            "lastTransitionTime".into(),
+            kept.unwrap_or_else(|| Value::String(now.to_string())),
+        );
     }
 }
 
@@ -118,7 +140,9 @@ fn counterpart<'a>(item: &Value, index: usize, current: Option<&'a Value>) -> Op
     let items = current?.as_array()?;
     for identity in ["name", "parentRef"] {
         if let Some(id) = item.get(identity) {
-            return items.iter().find(|c| c.get(identity) == Some(id) && c.get("controllerName") == item.get("controllerName"));
+            return items.iter().find(|c| {
+                c.get(identity) == Some(id) && c.get("controllerName") == item.get("controllerName")
+            });
         }
     }
     items.get(index)

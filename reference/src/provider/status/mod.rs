@@ -41,7 +41,11 @@ pub struct StatusWriterConfig {
 
 impl Default for StatusWriterConfig {
     fn default() -> Self {
-        Self { concurrency: 32, min_backoff: Duration::from_millis(20), max_backoff: Duration::from_secs(5) }
+        Self {
+            concurrency: 32,
+            min_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_secs(5),
+        }
     }
 }
 
@@ -106,7 +110,10 @@ impl StatusWriter {
             written: Mutex::new(HashMap::new()),
         });
         let task = tokio::spawn(run(writer, updates, config));
-        StatusWriter { metrics, task: Some(task) }
+        StatusWriter {
+            metrics,
+            task: Some(task),
+        }
     }
 
     pub fn metrics(&self) -> Arc<StatusMetrics> {
@@ -130,7 +137,11 @@ impl Drop for StatusWriter {
     }
 }
 
-async fn run(writer: Arc<Writer>, mut updates: mpsc::Receiver<Vec<StatusUpdate>>, config: StatusWriterConfig) {
+async fn run(
+    writer: Arc<Writer>,
+    mut updates: mpsc::Receiver<Vec<StatusUpdate>>,
+    config: StatusWriterConfig,
+) {
     let mut queue = Queue::default();
     let mut flights = FuturesUnordered::new();
     let mut open = true;
@@ -138,7 +149,9 @@ async fn run(writer: Arc<Writer>, mut updates: mpsc::Receiver<Vec<StatusUpdate>>
         let now = Instant::now();
         queue.promote(now);
         while flights.len() < config.concurrency.max(1) {
-            let Some(job) = queue.next_job(now) else { break };
+            let Some(job) = queue.next_job(now) else {
+                break;
+            };
             flights.push(Arc::clone(&writer).write(job));
         }
         if !open && flights.is_empty() && queue.is_idle() {
@@ -199,21 +212,41 @@ impl Writer {
         let api = api(&self.client, &job.target);
         let name = &job.target.name;
         // A retry follows a conflict or an error: the cached view may be what was wrong.
-        let lookup = if job.attempt == 0 { self.lookup(&job.target) } else { Lookup::Unknown };
+        let lookup = if job.attempt == 0 {
+            self.lookup(&job.target)
+        } else {
+            Lookup::Unknown
+        };
         let (status, resource_version) = match lookup {
-            Lookup::Found { status, resource_version } => (status, resource_version),
+            Lookup::Found {
+                status,
+                resource_version,
+            } => (status, resource_version),
             Lookup::Missing => return Outcome::Gone,
             Lookup::Unknown => match api.get_opt(name).await {
-                Ok(Some(obj)) => (obj.data.get("status").cloned(), obj.metadata.resource_version),
+                Ok(Some(obj)) => (
+                    obj.data.get("status").cloned(),
+                    obj.metadata.resource_version,
+                ),
                 Ok(None) => return Outcome::Gone,
                 Err(err) => return classify(err),
             },
         };
-        let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let Some(body) = plan(&job.patch, status.as_ref(), resource_version.as_deref(), &now) else {
+        let now = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let Some(body) = plan(
+            &job.patch,
+            status.as_ref(),
+            resource_version.as_deref(),
+            &now,
+        ) else {
             return Outcome::Unchanged;
         };
-        match api.patch_status(name, &PatchParams::default(), &Patch::Merge(&body)).await {
+        match api
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&body))
+            .await
+        {
             Ok(obj) => {
                 self.remember(&job.target, &obj);
                 Outcome::Written
@@ -224,12 +257,20 @@ impl Writer {
 
     fn lookup(&self, target: &ObjectRef) -> Lookup {
         let lookup = self.source.lookup(target);
-        let mut written = self.written.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Some((status, version)) = written.get(target) else { return lookup };
+        let mut written = self
+            .written
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some((status, version)) = written.get(target) else {
+            return lookup;
+        };
         match &lookup {
-            Lookup::Found { resource_version, .. } if parse_version(resource_version.as_deref()) < *version => {
-                Lookup::Found { status: status.clone(), resource_version: Some(version.to_string()) }
-            }
+            Lookup::Found {
+                resource_version, ..
+            } if parse_version(resource_version.as_deref()) < *version => Lookup::Found {
+                status: status.clone(),
+                resource_version: Some(version.to_string()),
+            },
             _ => {
                 written.remove(target);
                 lookup
@@ -239,7 +280,10 @@ impl Writer {
 
     fn remember(&self, target: &ObjectRef, obj: &DynamicObject) {
         let version = parse_version(obj.metadata.resource_version.as_deref());
-        let mut written = self.written.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut written = self
+            .written
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         written.insert(target.clone(), (obj.data.get("status").cloned(), version));
     }
 
@@ -260,9 +304,16 @@ impl Writer {
             Outcome::Unchanged => {}
             Outcome::Gone => {
                 tracing::debug!(?target, "status target no longer exists");
-                self.written.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(target);
+                self.written
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .remove(target);
             }
-            Outcome::Retry(err) => tracing::warn!(?target, attempt = job.attempt, "status write failed, retrying: {err}"),
+            Outcome::Retry(err) => tracing::warn!(
+                ?target,
+                attempt = job.attempt,
+                "status write failed, retrying: {err}"
+            ),
             Outcome::Failed(err) => tracing::error!(?target, "status write rejected: {err}"),
         }
         retry
@@ -274,10 +325,14 @@ impl Writer {
 fn classify(err: kube::Error) -> Outcome {
     match &err {
         kube::Error::Api(status) if status.is_not_found() => Outcome::Gone,
-        kube::Error::Api(status) if status.is_conflict() || status.code == 429 || status.code >= 500 => {
+        kube::Error::Api(status)
+            if status.is_conflict() || status.code == 429 || status.code >= 500 =>
+        {
             Outcome::Retry(err.to_string())
         }
-        kube::Error::Api(_) | kube::Error::SerdeError(_) | kube::Error::BuildRequest(_) => Outcome::Failed(err.to_string()),
+        kube::Error::Api(_) | kube::Error::SerdeError(_) | kube::Error::BuildRequest(_) => {
+            Outcome::Failed(err.to_string())
+        }
         _ => Outcome::Retry(err.to_string()),
     }
 }

@@ -69,7 +69,11 @@ impl Queue {
             if self.pending.get(&target).is_some_and(|entry| entry.queued) {
                 let entry = self.pending.remove(&target)?;
                 self.in_flight.insert(target.clone());
-                return Some(Job { target, patch: entry.patch, attempt: entry.attempt });
+                return Some(Job {
+                    target,
+                    patch: entry.patch,
+                    attempt: entry.attempt,
+                });
             }
         }
         None
@@ -80,7 +84,9 @@ impl Queue {
         while let Some(Reverse((at, _))) = self.delayed.peek()
             && *at <= now
         {
-            let Some(Reverse((at, target))) = self.delayed.pop() else { break };
+            let Some(Reverse((at, target))) = self.delayed.pop() else {
+                break;
+            };
             if let Some(entry) = self.pending.get_mut(&target)
                 && entry.not_before == Some(at)
             {
@@ -101,7 +107,12 @@ impl Queue {
                 self.ready.push_back(target.clone());
             }
         } else if let Some((job, at)) = retry {
-            let entry = Entry { patch: job.patch, attempt: job.attempt, not_before: Some(at), queued: false };
+            let entry = Entry {
+                patch: job.patch,
+                attempt: job.attempt,
+                not_before: Some(at),
+                queued: false,
+            };
             self.pending.insert(job.target.clone(), entry);
             self.delayed.push(Reverse((at, job.target)));
         }

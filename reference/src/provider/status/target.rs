@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::Value;
 
 use crate::model::{KindVisitor, ObjectKey, ResourceSet, StoredKind, api_group, visit_kind};
@@ -12,8 +12,8 @@ use crate::provider::Snapshots;
 use crate::translate::ObjectRef;
 
 /// The API resource of `target`. Stored kinds use their exact plural; any other kind (a
-/// future route kind, a K8sGateway resource) gets kube's guess, which is right for every
-/// Gateway API and K8sGateway kind, so one path serves them all.
+/// future route kind, a K8sGateway resource) gets its plural by rule, so one path serves
+/// them all.
 pub fn api_resource(target: &ObjectRef) -> ApiResource {
     let group = api_group(&target.api_version);
     let version = target.api_version.rsplit('/').next().unwrap_or_default();
@@ -27,7 +27,18 @@ pub fn api_resource(target: &ObjectRef) -> ApiResource {
     }
     match visit_kind(group, &target.kind, Plural) {
         Some(plural) => ApiResource::from_gvk_with_plural(&gvk, &plural),
-        None => ApiResource::from_gvk(&gvk),
+        None => {
+            // Kinds named by a plural noun (GatewayParameters, Settings) are their own plural;
+            // for the rest, kube's English rules match what the CRDs declare.
+            let lower = target.kind.to_ascii_lowercase();
+            match ["parameters", "settings"]
+                .iter()
+                .any(|suffix| lower.ends_with(suffix))
+            {
+                true => ApiResource::from_gvk_with_plural(&gvk, &lower),
+                false => ApiResource::from_gvk(&gvk),
+            }
+        }
     }
 }
 
@@ -44,7 +55,10 @@ pub fn api(client: &Client, target: &ObjectRef) -> Api<DynamicObject> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Lookup {
     /// The object exists; its `status` (if any) and `resourceVersion`.
-    Found { status: Option<Value>, resource_version: Option<String> },
+    Found {
+        status: Option<Value>,
+        resource_version: Option<String>,
+    },
     /// The object does not exist (as far as a synced cache can tell).
     Missing,
     /// The source does not track this kind, or is not synced yet: ask the API server.
@@ -77,15 +91,28 @@ pub fn lookup_in(set: &ResourceSet, target: &ObjectRef) -> Lookup {
     impl KindVisitor for Find<'_> {
         type Output = Lookup;
         fn visit<K: StoredKind>(self) -> Lookup {
-            let Some(obj) = self.set.get::<K>(&self.key) else { return Lookup::Missing };
+            let Some(obj) = self.set.get::<K>(&self.key) else {
+                return Lookup::Missing;
+            };
             let status = match serde_json::to_value(&**obj) {
                 Ok(mut value) => value.get_mut("status").map(Value::take),
                 // Cannot happen for types that came from JSON; asking the server is safe.
                 Err(_) => return Lookup::Unknown,
             };
-            Lookup::Found { status, resource_version: obj.meta().resource_version.clone() }
+            Lookup::Found {
+                status,
+                resource_version: obj.meta().resource_version.clone(),
+            }
         }
     }
-    let key = ObjectKey::new(target.namespace.clone().unwrap_or_default(), target.name.clone());
-    visit_kind(api_group(&target.api_version), &target.kind, Find { set, key }).unwrap_or(Lookup::Unknown)
+    let key = ObjectKey::new(
+        target.namespace.clone().unwrap_or_default(),
+        target.name.clone(),
+    );
+    visit_kind(
+        api_group(&target.api_version),
+        &target.kind,
+        Find { set, key },
+    )
+    .unwrap_or(Lookup::Unknown)
 }
