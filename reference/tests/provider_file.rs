@@ -84,6 +84,12 @@ fn loads_multi_document_files_from_nested_directories() {
     write(dir.path(), "apps/web/route.yml", ROUTES);
     write(dir.path(), "apps/notes.txt", "not: [yaml");
     write(dir.path(), "apps/.editor-swap.yaml", "kind: [");
+    write(dir.path(), "empty.yaml", "");
+    write(
+        dir.path(),
+        "comments.yml",
+        "# nothing here yet\n---\n# nor here\n",
+    );
 
     let set = load_dir(dir.path(), &config()).unwrap();
     assert_eq!(
@@ -433,6 +439,42 @@ async fn watching_a_single_file_follows_rename_saves() {
         let set = next(&mut rx).await;
         assert_eq!(secret_value(&set, "a").as_deref(), Some(value));
     }
+}
+
+/// A mounted ConfigMap: the files are symlinks through `..data`, which the kubelet swaps
+/// atomically to a new directory. Only hidden names change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configmap_volume_swaps_are_picked_up() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "..v1/a.yaml", &secret("a", "one"));
+    symlink("..v1", root.join("..data")).unwrap();
+    symlink("..data/a.yaml", root.join("a.yaml")).unwrap();
+    let (mut rx, _provider) = FileProvider::start(root, config()).unwrap();
+    assert_eq!(
+        secret_value(&rx.borrow_and_update(), "a").as_deref(),
+        Some("one")
+    );
+
+    write(root, "..v2/a.yaml", &secret("a", "two"));
+    symlink("..v2", root.join("..data_tmp")).unwrap();
+    std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
+    let swapped = next(&mut rx).await;
+    assert_eq!(secret_value(&swapped, "a").as_deref(), Some("two"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_provider_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", &secret("a", "one"));
+    let (mut rx, provider) = FileProvider::start(dir.path(), config()).unwrap();
+    rx.borrow_and_update();
+    drop(provider);
+    let closed = tokio::time::timeout(WAIT, rx.changed())
+        .await
+        .expect("the channel closes");
+    assert!(closed.is_err(), "no more snapshots once dropped");
 }
 
 #[test]
