@@ -189,9 +189,15 @@ fn a_relist_after_a_watch_restart_drops_objects_deleted_meanwhile() {
         ["apps/a", "apps/b"],
         "the old state serves until the list is complete"
     );
+    // Another kind changes meanwhile: its snapshot must not claim the unfinished list.
+    index.apply(&Event::Apply(mk_service("apps", "svc", 14)));
+    let during = index.take_snapshot().unwrap();
+    assert_eq!(during.revision, 14);
+    assert_eq!(route_keys(&during), ["apps/a", "apps/b"]);
     index.apply::<HttpRoute>(&Event::InitDone);
     let after = index.take_snapshot().unwrap();
     assert_eq!(route_keys(&after), ["apps/a"]);
+    assert_eq!(after.revision, 15);
     assert!(after.revision > before.revision);
 }
 

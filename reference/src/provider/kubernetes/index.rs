@@ -69,12 +69,16 @@ impl Index {
             }
             watcher::Event::Init => K::store_mut(&mut self.relist).clear(),
             watcher::Event::InitApply(obj) => {
-                self.set
-                    .note_resource_version(obj.meta().resource_version.as_deref());
                 K::store_mut(&mut self.relist).insert(ObjectKey::of(obj), Arc::new(obj.clone()));
             }
             watcher::Event::InitDone => {
                 let listed = std::mem::take(K::store_mut(&mut self.relist));
+                // Versions count once the list is visible, not before: a snapshot's revision
+                // must never claim objects it does not show yet.
+                for obj in listed.values() {
+                    self.set
+                        .note_resource_version(obj.meta().resource_version.as_deref());
+                }
                 let store = K::store_mut(&mut self.set);
                 // A re-list after a watch outage usually finds nothing new; publishing an
                 // identical snapshot would only make every consumer redo its work.
