@@ -123,7 +123,6 @@ pub trait StoredKind:
 
     fn store(set: &ResourceSet) -> &Store<Self>;
     fn store_mut(set: &mut ResourceSet) -> &mut Store<Self>;
-    fn into_any(self) -> AnyObject;
 }
 
 /// Code that is generic over the stored kinds and runs once per kind (start a watcher for
@@ -141,7 +140,7 @@ pub trait KindVisitorMut {
 
 /// Maps a Kubernetes scope marker type to a flag, so `StoredKind::NAMESPACED` follows from the
 /// kind's own `Resource::Scope` rather than from a hand-kept list.
-pub trait ScopeFlag {
+trait ScopeFlag {
     const NAMESPACED: bool;
 }
 
@@ -160,7 +159,6 @@ macro_rules! stored_kinds {
                 const NAMESPACED: bool = <<$kind as Resource>::Scope as ScopeFlag>::NAMESPACED;
                 fn store(set: &ResourceSet) -> &Store<Self> { &set.$field }
                 fn store_mut(set: &mut ResourceSet) -> &mut Store<Self> { &mut set.$field }
-                fn into_any(self) -> AnyObject { AnyObject::$kind(Box::new(self)) }
             }
         )*
 
