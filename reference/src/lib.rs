@@ -2,7 +2,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod model;
 pub mod infra;
+pub mod model;
+pub mod provider;
 pub mod render;
 pub mod translate;

@@ -30,12 +30,18 @@ pub struct ObjectKey {
 
 impl ObjectKey {
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        Self { namespace: namespace.into(), name: name.into() }
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
     }
 
     /// Key of a cluster-scoped object.
     pub fn cluster(name: impl Into<String>) -> Self {
-        Self { namespace: String::new(), name: name.into() }
+        Self {
+            namespace: String::new(),
+            name: name.into(),
+        }
     }
 
     pub fn of<K: Resource>(obj: &K) -> Self {
@@ -68,7 +74,10 @@ pub struct ControllerConfig {
 
 impl Default for ControllerConfig {
     fn default() -> Self {
-        Self { controller_name: crate::api::DEFAULT_CONTROLLER_NAME.to_string(), port_offset: 0 }
+        Self {
+            controller_name: crate::api::DEFAULT_CONTROLLER_NAME.to_string(),
+            port_offset: 0,
+        }
     }
 }
 
@@ -98,21 +107,81 @@ pub struct ResourceSet {
 
 /// A kind the `ResourceSet` stores. Implemented once per kind so that providers insert and
 /// remove objects through one generic path.
-pub trait StoredKind: Resource<DynamicType = ()> + Clone + DeserializeOwned + Send + Sync + 'static {
+pub trait StoredKind:
+    Resource<DynamicType = ()>
+    + Clone
+    + fmt::Debug
+    + DeserializeOwned
+    + serde::Serialize
+    + Send
+    + Sync
+    + 'static
+{
+    /// Whether objects of this kind live in a namespace. Providers need it to default a missing
+    /// namespace (as the API server does) without a table of kinds of their own.
+    const NAMESPACED: bool;
+
     fn store(set: &ResourceSet) -> &Store<Self>;
     fn store_mut(set: &mut ResourceSet) -> &mut Store<Self>;
 }
 
-macro_rules! stored_kind {
-    ($($ty:ty => $field:ident),* $(,)?) => {$(
-        impl StoredKind for $ty {
-            fn store(set: &ResourceSet) -> &Store<Self> { &set.$field }
-            fn store_mut(set: &mut ResourceSet) -> &mut Store<Self> { &mut set.$field }
-        }
-    )*};
+/// Code that is generic over the stored kinds and runs once per kind (start a watcher for
+/// each kind, decode into the kind named by a document). Visiting instead of a `match` per
+/// call site keeps the list of kinds in one place: the `stored_kinds!` invocation below.
+pub trait KindVisitor {
+    type Output;
+    fn visit<K: StoredKind>(self) -> Self::Output;
 }
 
-stored_kind! {
+/// Like [`KindVisitor`], for code that visits every kind in turn.
+pub trait KindVisitorMut {
+    fn visit<K: StoredKind>(&mut self);
+}
+
+/// Maps a Kubernetes scope marker type to a flag, so `StoredKind::NAMESPACED` follows from the
+/// kind's own `Resource::Scope` rather than from a hand-kept list.
+trait ScopeFlag {
+    const NAMESPACED: bool;
+}
+
+impl ScopeFlag for k8s_openapi::NamespaceResourceScope {
+    const NAMESPACED: bool = true;
+}
+
+impl ScopeFlag for k8s_openapi::ClusterResourceScope {
+    const NAMESPACED: bool = false;
+}
+
+macro_rules! stored_kinds {
+    ($($kind:ident => $field:ident),* $(,)?) => {
+        $(
+            impl StoredKind for $kind {
+                const NAMESPACED: bool = <<$kind as Resource>::Scope as ScopeFlag>::NAMESPACED;
+                fn store(set: &ResourceSet) -> &Store<Self> { &set.$field }
+                fn store_mut(set: &mut ResourceSet) -> &mut Store<Self> { &mut set.$field }
+            }
+        )*
+
+        /// Calls `visitor` with the stored kind of API group `group` and kind `kind`; `None`
+        /// when the model does not store that kind. The version is not compared: Gateway API
+        /// kinds share one schema across the versions upstream serves.
+        pub fn visit_kind<V: KindVisitor>(group: &str, kind: &str, visitor: V) -> Option<V::Output> {
+            $(
+                if $kind::group(&()) == group && $kind::kind(&()) == kind {
+                    return Some(visitor.visit::<$kind>());
+                }
+            )*
+            None
+        }
+
+        /// Calls `visitor` once for every stored kind.
+        pub fn visit_all_kinds<V: KindVisitorMut>(visitor: &mut V) {
+            $( visitor.visit::<$kind>(); )*
+        }
+    };
+}
+
+stored_kinds! {
     GatewayClass => gateway_classes,
     Gateway => gateways,
     HttpRoute => http_routes,
@@ -122,6 +191,14 @@ stored_kind! {
     EndpointSlice => endpoint_slices,
     Secret => secrets,
     ConfigMap => config_maps,
+}
+
+/// The API group of an `apiVersion` (`""` for the core group's `v1`).
+pub fn api_group(api_version: &str) -> &str {
+    api_version
+        .rsplit_once('/')
+        .map(|(group, _)| group)
+        .unwrap_or("")
 }
 
 impl ResourceSet {
@@ -153,6 +230,12 @@ impl ResourceSet {
             AnyObject::Secret(o) => self.insert(*o),
             AnyObject::ConfigMap(o) => self.insert(*o),
         }
+    }
+
+    /// Raise `revision` to a `resourceVersion` seen outside an insert (a deletion, say), so that
+    /// the revision covers every change.
+    pub fn note_resource_version(&mut self, resource_version: Option<&str>) {
+        self.note_revision(resource_version);
     }
 
     /// Number of objects of every kind, for logs and metrics.

@@ -1,0 +1,99 @@
+//! The file provider: Kubernetes objects from a directory of YAML.
+//!
+//! [`load_dir`] reads a tree once (the `translate` CLI); [`FileProvider`] keeps reading it as
+//! it changes. Problems are [`Diagnostic`]s that name the file, line and column, the field
+//! path and what was expected, as a compiler would: the person reading them is editing those
+//! files.
+
+mod decode;
+mod load;
+mod locate;
+mod watch;
+
+pub use load::{LoadOutcome, Loader};
+pub use watch::{FileProvider, FileProviderError};
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::model::{ControllerConfig, ResourceSet};
+
+/// One problem in the input, positioned when the position is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file, relative to the directory given to the provider.
+    pub file: PathBuf,
+    /// 1-based line within the whole file (not within its document).
+    pub line: Option<usize>,
+    /// 1-based column.
+    pub column: Option<usize>,
+    /// What is wrong, led by the field path where there is one.
+    pub message: String,
+}
+
+impl Diagnostic {
+    fn new(file: &Path, message: impl Into<String>) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+
+    /// serde_yaml prints the position at the end of its message; we print it in front, so it
+    /// is cut from the message.
+    fn from_yaml(file: &Path, err: &serde_yaml::Error) -> Self {
+        let mut message = err.to_string();
+        let location = err.location();
+        if let Some(loc) = &location {
+            message = message.replacen(
+                &format!(" at line {} column {}", loc.line(), loc.column()),
+                "",
+                1,
+            );
+        }
+        Self {
+            file: file.to_path_buf(),
+            line: location.as_ref().map(serde_yaml::Location::line),
+            column: location.as_ref().map(serde_yaml::Location::column),
+            message,
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every error found in one load, in file order.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct LoadErrors(pub Vec<Diagnostic>);
+
+/// Load every `*.yaml` / `*.yml` under `path` (recursively; `path` may also be one file).
+///
+/// Objects of kinds the controller does not read are skipped with a logged warning. The
+/// snapshot has revision 1; a [`FileProvider`] numbers its reloads from there.
+pub fn load_dir(
+    path: impl AsRef<Path>,
+    config: &ControllerConfig,
+) -> Result<ResourceSet, LoadErrors> {
+    let outcome = Loader::new(path.as_ref()).load(config);
+    for warning in &outcome.warnings {
+        tracing::warn!("{warning}");
+    }
+    outcome.result.map(|mut set| {
+        set.revision = 1;
+        set
+    })
+}
