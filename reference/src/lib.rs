@@ -5,3 +5,5 @@ pub mod api;
 pub mod model;
 pub mod infra;
 pub mod translate;
+pub mod xds;
+pub mod admin;
