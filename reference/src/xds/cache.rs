@@ -59,21 +59,27 @@ impl Node {
         }
     }
 
-    /// A stream that has the current content has every revision carrying that content.
-    fn revision_of(&self, acked: &Acked) -> Option<u64> {
-        let (version, revision) = acked.as_ref()?;
-        let current = self.snapshot.borrow();
-        Some(match current.as_ref() {
-            Some(s) if s.version() == version => (*revision).max(s.revision()),
-            _ => *revision,
-        })
+    fn acked_revision(&self) -> Option<u64> {
+        let revision = |acked: &Acked| acked.as_ref().map(|(_, r)| *r);
+        if self.streams.is_empty() {
+            return revision(&self.last_acked);
+        }
+        self.streams.values().map(|s| revision(&s.acked)).collect::<Option<Vec<u64>>>()?.into_iter().min()
     }
 
-    fn acked_revision(&self) -> Option<u64> {
-        if self.streams.is_empty() {
-            return self.revision_of(&self.last_acked);
+    /// Whoever has this content has every revision carrying it.
+    fn raise_acked(&mut self, version: &str, revision: u64) {
+        let raise = |acked: &mut Acked| {
+            if let Some((v, r)) = acked
+                && v == version
+            {
+                *r = (*r).max(revision);
+            }
+        };
+        raise(&mut self.last_acked);
+        for s in self.streams.values_mut() {
+            raise(&mut s.acked);
         }
-        self.streams.values().map(|s| self.revision_of(&s.acked)).collect::<Option<Vec<u64>>>()?.into_iter().min()
     }
 
     /// A connected stream's rejection of the current snapshot.
@@ -151,6 +157,7 @@ impl SnapshotCache {
             let mut nodes = self.nodes_lock();
             let n = nodes.entry(node.to_string()).or_insert_with(Node::new);
             n.snapshots_set += 1;
+            n.raise_acked(snapshot.version(), snapshot.revision());
             n.snapshot.send_if_modified(|cur| {
                 let changed = cur.as_ref().map(Snapshot::version) != Some(snapshot.version());
                 *cur = Some(snapshot);
@@ -267,7 +274,9 @@ impl SnapshotCache {
                 let Some(s) = n.streams.get_mut(&stream) else { continue };
                 match report {
                     Report::Complete { version, revision } => {
-                        s.acked = Some((version.clone(), *revision));
+                        // The stream may have started on an older revision of this content.
+                        let current = n.snapshot.borrow().as_ref().filter(|c| c.version() == version).map(Snapshot::revision);
+                        s.acked = Some((version.clone(), (*revision).max(current.unwrap_or(0))));
                         s.rejected = None;
                         n.last_acked = s.acked.clone();
                     }

@@ -17,6 +17,15 @@ mod sotw;
 mod stream;
 mod tracking;
 
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod sotw_tests;
+#[cfg(test)]
+mod delta_tests;
+#[cfg(test)]
+mod cache_tests;
+
 pub use cache::{SnapshotCache, WaitError};
 pub use resource::{Resource, ResourceType};
 pub use server::{AdsService, ServeError, ServerHandle, serve, service};

@@ -258,26 +258,18 @@ impl Rollout {
             return None;
         }
         let differs = |n: &str, w: &Want| st.held.get(n).is_none_or(|h| h.version != w.version);
+        let stale: Vec<String> = st.held.keys().filter(|n| !want.contains_key(n.as_str())).cloned().collect();
+        // Only a wildcard subscription must be told about removals; a resource subscribed by
+        // name goes when Envoy unsubscribes it, which it does once nothing refers to it.
+        let due = st.must_respond || visible.iter().any(|(n, w)| differs(n, w)) || (st.wildcard && !stale.is_empty());
+        if !due {
+            return None;
+        }
         let (resources, removed): (Vec<Arc<Resource>>, Vec<String>) = match self.delivery {
-            Delivery::Full => {
-                let same = st.held.len() == visible.len() && !visible.iter().any(|(n, w)| differs(n, w));
-                if same && !st.must_respond {
-                    return None;
-                }
-                (visible.iter().filter_map(|(_, w)| w.resource.cloned()).collect(), Vec::new())
-            }
+            Delivery::Full => (visible.iter().filter_map(|(_, w)| w.resource.cloned()).collect(), Vec::new()),
             Delivery::Diff => {
-                let upserts: Vec<Arc<Resource>> = visible
-                    .iter()
-                    .filter(|(n, w)| differs(n, w))
-                    .filter_map(|(_, w)| w.resource.cloned())
-                    .collect();
-                let removed: Vec<String> =
-                    st.held.keys().filter(|n| !want.contains_key(n.as_str())).cloned().collect();
-                if upserts.is_empty() && removed.is_empty() && !st.must_respond {
-                    return None;
-                }
-                (upserts, removed)
+                let upserts = visible.iter().filter(|(n, w)| differs(n, w)).filter_map(|(_, w)| w.resource.cloned());
+                (upserts.collect(), stale)
             }
         };
         self.next_nonce += 1;

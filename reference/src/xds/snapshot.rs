@@ -207,3 +207,37 @@ fn check_references(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xds::fixtures::{cluster, endpoints, listener, routes, snapshot};
+
+    #[test]
+    fn version_depends_on_content_not_revision() {
+        let a = snapshot(1, &[("/", "a")]);
+        assert_eq!(a.version(), snapshot(9, &[("/", "a")]).version());
+        assert_eq!(a.with_revision(9), snapshot(9, &[("/", "a")]));
+        assert_ne!(a.version(), snapshot(1, &[("/v2", "a")]).version());
+        assert_eq!(a.type_version(ResourceType::Cluster), snapshot(1, &[("/v2", "a")]).type_version(ResourceType::Cluster));
+    }
+
+    #[test]
+    fn inconsistent_snapshots_are_refused() {
+        let dup = Snapshot::new(1, vec![cluster("a", ""), cluster("a", "x")], vec![endpoints("a")], vec![], vec![]);
+        assert_eq!(dup, Err(SnapshotError::DuplicateName { ty: ResourceType::Cluster, name: "a".into() }));
+        let unreferenced = Snapshot::new(1, vec![], vec![endpoints("a")], vec![], vec![]);
+        assert_eq!(unreferenced, Err(SnapshotError::Unreferenced { ty: ResourceType::Endpoint, name: "a".into() }));
+        let missing = Snapshot::new(1, vec![], vec![], vec![listener("l", "r")], vec![]);
+        assert_eq!(
+            missing,
+            Err(SnapshotError::Missing { ty: ResourceType::Route, name: "r".into(), referrer: "listener \"l\"".into() })
+        );
+        let unnamed = Snapshot::new(1, vec![], vec![], vec![], vec![routes("", &[])]);
+        assert_eq!(unnamed, Err(SnapshotError::EmptyName { ty: ResourceType::Route }));
+        assert_eq!(
+            missing.unwrap_err().to_string(),
+            "listener \"l\" refers to RDS resource \"r\", which the snapshot lacks"
+        );
+    }
+}

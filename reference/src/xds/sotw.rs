@@ -76,6 +76,13 @@ impl Protocol for SotwStream {
     }
 }
 
+#[cfg(test)]
+impl SotwStream {
+    pub(crate) fn last_nonce(&self, ty: ResourceType) -> Option<String> {
+        self.rollout.state(ty).last_nonce.clone()
+    }
+}
+
 fn response(push: Push) -> DiscoveryResponse {
     DiscoveryResponse {
         version_info: push.version,
