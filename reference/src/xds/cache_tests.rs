@@ -126,6 +126,7 @@ async fn a_nack_fails_the_wait_with_envoys_message() {
     cache.set(NODE, snapshot(1, &[("/", "a")]));
     let mut envoy = Envoy::connect(&cache);
     envoy.start().await;
+    assert_eq!(cache.wait_acked(NODE, 1, Duration::from_secs(5)).await, Ok(1));
     cache.set(NODE, snapshot(2, &[("/v2", "a")]));
     let rds = envoy.recv().await;
     envoy.reply(&rds, &["http"], Some("route: unknown cluster 'x'")).await;

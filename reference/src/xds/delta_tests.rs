@@ -7,7 +7,7 @@ use envoy_types::pb::envoy::service::discovery::v3::{DeltaDiscoveryRequest, Delt
 use envoy_types::pb::google::rpc::Status;
 
 use super::delta::DeltaStream;
-use super::fixtures::{delta_summary, snapshot};
+use super::fixtures::{delta_summary, snapshot, tagged_snapshot};
 use super::resource::ResourceType::{self, Cluster, Endpoint, Listener, Route};
 use super::rollout::Report;
 use super::snapshot::Snapshot;
@@ -229,4 +229,14 @@ fn a_reconnecting_envoy_gets_only_what_it_lacks() {
     let rds = e.ack(&lds[0]);
     let cds2 = e.ack(&rds[0]);
     assert_eq!(summary(&cds2), vec![(Cluster, vec![], s(&["gone"]))]);
+}
+
+#[test]
+fn a_changed_cluster_gets_its_endpoints_again() {
+    let mut e = Envoy::synced(snapshot(1, &[("/", "a")]));
+    let out = e.set(tagged_snapshot(2, &[("/", "a")], "v2"));
+    assert_eq!(summary(&out), vec![(Cluster, s(&["a"]), vec![]), (Endpoint, s(&["a"]), vec![])]);
+    e.ack(&out[1]);
+    e.ack(&out[0]);
+    assert_eq!(e.completed(), vec![1, 2]);
 }

@@ -85,12 +85,17 @@ pub(crate) fn routes(name: &str, rules: &[(&str, &str)]) -> RouteConfiguration {
 /// Listener "http" with route configuration "http"; one rule per `(prefix, cluster)`, one EDS
 /// cluster per distinct cluster name.
 pub(crate) fn snapshot(revision: u64, rules: &[(&str, &str)]) -> Snapshot {
+    tagged_snapshot(revision, rules, "")
+}
+
+/// As `snapshot`, with every cluster's configuration varied by `tag`.
+pub(crate) fn tagged_snapshot(revision: u64, rules: &[(&str, &str)], tag: &str) -> Snapshot {
     let mut names: Vec<&str> = rules.iter().map(|(_, c)| *c).collect();
     names.sort();
     names.dedup();
     Snapshot::new(
         revision,
-        names.iter().map(|n| cluster(n, "")).collect(),
+        names.iter().map(|n| cluster(n, tag)).collect(),
         names.iter().map(|n| endpoints(n)).collect(),
         vec![listener("http", "http")],
         vec![routes("http", rules)],

@@ -76,6 +76,10 @@ pub(crate) struct TypeState {
     in_flight: Option<InFlight>,
     /// Version of the content Envoy last rejected; it is not sent again.
     rejected: Option<String>,
+    /// Resources to send again although Envoy holds them: the endpoints of a cluster whose
+    /// configuration changed. Envoy re-creates such a cluster, and the new one waits (up to
+    /// the initial fetch timeout, 15 s by default) for an EDS response naming its endpoints.
+    refresh: BTreeSet<String>,
 }
 
 impl TypeState {
@@ -191,12 +195,12 @@ impl Rollout {
         }
         loop {
             for ty in ResourceType::ALL {
+                if !self.released(ty) {
+                    break;
+                }
                 if let Some(push) = self.plan(ty) {
                     reports.push(Report::Pushed { ty, version: push.version.clone() });
                     pushes.push(push);
-                }
-                if !self.settled(ty) {
-                    break;
                 }
             }
             if self.stage == Stage::Make && self.all_settled() {
@@ -212,6 +216,26 @@ impl Rollout {
             }
         }
         pushes
+    }
+
+    /// Whether `ty` may be sent now. Endpoints follow clusters without waiting for their ACK:
+    /// Envoy ACKs clusters only once they have warmed, which takes their endpoints, and it
+    /// applies responses in stream order anyway. Listeners wait for both ACKs (every cluster
+    /// warm, so a new route never meets a cluster still warming), routes for the listeners'.
+    fn released(&self, ty: ResourceType) -> bool {
+        match ty {
+            ResourceType::Cluster => true,
+            ResourceType::Endpoint => self.settled(ResourceType::Cluster) || self.sending_current(ResourceType::Cluster),
+            ResourceType::Listener | ResourceType::Route => {
+                ResourceType::ALL.iter().take_while(|t| **t != ty).all(|t| self.settled(*t))
+            }
+        }
+    }
+
+    /// The response in flight for `ty` carries what the stream should hold now.
+    fn sending_current(&self, ty: ResourceType) -> bool {
+        let st = self.state(ty);
+        st.in_flight.as_ref().is_some_and(|f| f.version == self.visible(ty).1)
     }
 
     fn all_settled(&self) -> bool {
@@ -235,10 +259,42 @@ impl Rollout {
         want
     }
 
+    /// Mark for resending the endpoints of the clusters in `pushed` that Envoy holds in
+    /// another version.
+    fn refresh_endpoints_of_changed(&mut self, pushed: &[Arc<Resource>]) {
+        let Some(target) = &self.target else { return };
+        let held = &self.types[ResourceType::Cluster.index()].held;
+        let endpoints = &self.types[ResourceType::Endpoint.index()];
+        let changed: Vec<String> = pushed
+            .iter()
+            .filter(|r| held.get(&r.name).is_some_and(|h| h.version != r.version))
+            .filter_map(|r| target.eds_name(&r.name))
+            .filter(|eds| endpoints.covers(eds))
+            .map(str::to_string)
+            .collect();
+        self.types[ResourceType::Endpoint.index()].refresh.extend(changed);
+    }
+
+    /// What the stream should hold of `ty` within its subscription, and the version of that.
+    fn visible(&self, ty: ResourceType) -> (usize, String) {
+        let want = self.wanted(ty);
+        let (visible, version) = Self::subscribed_part(self.state(ty), &want);
+        (visible.len(), version)
+    }
+
+    fn subscribed_part<'w, 'a>(st: &TypeState, want: &'w BTreeMap<&'a str, Want<'a>>) -> (Vec<(&'a str, &'w Want<'a>)>, String) {
+        let visible: Vec<(&str, &Want)> = want.iter().filter(|(n, _)| st.covers(n)).map(|(n, w)| (*n, w)).collect();
+        let version = set_version(visible.iter().map(|(n, w)| (*n, w.version)));
+        (visible, version)
+    }
+
     /// Envoy holds exactly what it should of `ty`, and nothing is in flight.
     fn settled(&self, ty: ResourceType) -> bool {
         let st = self.state(ty);
         if st.in_flight.is_some() || self.target.is_none() {
+            return false;
+        }
+        if st.refresh.iter().any(|n| st.covers(n)) {
             return false;
         }
         let want = self.wanted(ty);
@@ -252,12 +308,11 @@ impl Rollout {
             return None;
         }
         let want = self.wanted(ty);
-        let visible: Vec<(&str, &Want)> = want.iter().filter(|(n, _)| st.covers(n)).map(|(n, w)| (*n, w)).collect();
-        let version = set_version(visible.iter().map(|(n, w)| (*n, w.version)));
+        let (visible, version) = Self::subscribed_part(st, &want);
         if st.rejected.as_deref() == Some(version.as_str()) {
             return None;
         }
-        let differs = |n: &str, w: &Want| st.held.get(n).is_none_or(|h| h.version != w.version);
+        let differs = |n: &str, w: &Want| st.held.get(n).is_none_or(|h| h.version != w.version) || st.refresh.contains(n);
         let stale: Vec<String> = st.held.keys().filter(|n| !want.contains_key(n.as_str())).cloned().collect();
         // Only a wildcard subscription must be told about removals; a resource subscribed by
         // name goes when Envoy unsubscribes it, which it does once nothing refers to it.
@@ -272,10 +327,14 @@ impl Rollout {
                 (upserts.collect(), stale)
             }
         };
+        if ty == ResourceType::Cluster {
+            self.refresh_endpoints_of_changed(&resources);
+        }
         self.next_nonce += 1;
         let nonce = self.next_nonce.to_string();
         let st = self.state_mut(ty);
         st.must_respond = false;
+        st.refresh.clear();
         st.last_nonce = Some(nonce.clone());
         st.in_flight = Some(InFlight {
             nonce: nonce.clone(),

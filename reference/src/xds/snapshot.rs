@@ -75,6 +75,8 @@ pub struct Snapshot {
     revision: u64,
     version: String,
     types: Arc<[TypeSet; 4]>,
+    /// The EDS name of each EDS cluster, by cluster name.
+    cluster_eds: Arc<BTreeMap<String, String>>,
 }
 
 impl Snapshot {
@@ -87,7 +89,8 @@ impl Snapshot {
         listeners: Vec<Listener>,
         routes: Vec<RouteConfiguration>,
     ) -> Result<Self, SnapshotError> {
-        let eds_refs = eds_references(&clusters);
+        let cluster_eds = eds_names(&clusters);
+        let eds_refs = cluster_eds.iter().map(|(c, e)| (e.clone(), format!("cluster {c:?}"))).collect();
         let rds_refs = rds_references(&listeners)?;
         let types = [
             TypeSet::build(
@@ -113,7 +116,7 @@ impl Snapshot {
         for t in &types {
             h.field(t.version.as_bytes());
         }
-        Ok(Self { revision, version: h.hex(), types: Arc::new(types) })
+        Ok(Self { revision, version: h.hex(), types: Arc::new(types), cluster_eds: Arc::new(cluster_eds) })
     }
 
     /// The snapshot of one Gateway's translated configuration.
@@ -151,14 +154,19 @@ impl Snapshot {
         &self.types[ty.index()].version
     }
 
+    /// The endpoints resource an EDS cluster loads.
+    pub(crate) fn eds_name(&self, cluster: &str) -> Option<&str> {
+        self.cluster_eds.get(cluster).map(String::as_str)
+    }
+
     /// The resources of one type, by name.
     pub fn resources(&self, ty: ResourceType) -> &BTreeMap<String, Arc<Resource>> {
         &self.types[ty.index()].resources
     }
 }
 
-/// EDS names the clusters will subscribe to, with the cluster that refers to each.
-fn eds_references(clusters: &[Cluster]) -> BTreeMap<String, String> {
+/// The EDS name each EDS cluster subscribes to, by cluster name.
+fn eds_names(clusters: &[Cluster]) -> BTreeMap<String, String> {
     let eds = Some(ClusterDiscoveryType::Type(DiscoveryType::Eds as i32));
     clusters
         .iter()
@@ -166,7 +174,7 @@ fn eds_references(clusters: &[Cluster]) -> BTreeMap<String, String> {
         .map(|c| {
             let service = c.eds_cluster_config.as_ref().map(|e| e.service_name.as_str()).unwrap_or("");
             let name = if service.is_empty() { c.name.clone() } else { service.to_string() };
-            (name, format!("cluster {:?}", c.name))
+            (c.name.clone(), name)
         })
         .collect()
 }

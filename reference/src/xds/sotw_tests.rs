@@ -4,7 +4,7 @@ use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
 use envoy_types::pb::google::rpc::Status;
 
-use super::fixtures::{snapshot, sotw_summary};
+use super::fixtures::{snapshot, sotw_summary, tagged_snapshot};
 use super::resource::ResourceType::{self, Cluster, Endpoint, Listener, Route};
 use super::rollout::Report;
 use super::snapshot::Snapshot;
@@ -209,4 +209,30 @@ impl Envoy {
     fn stream_nonce(&self, ty: ResourceType) -> String {
         self.stream.last_nonce(ty).unwrap_or_default()
     }
+}
+
+/// Envoy ACKs new clusters only once they have warmed, which needs their endpoints: those must
+/// go out while the clusters are unACKed, and listeners still wait for both ACKs.
+#[test]
+fn endpoints_of_new_clusters_do_not_wait_for_the_cluster_ack() {
+    let mut e = Envoy::synced(snapshot(1, &[("/", "a")]));
+    let cds = e.set(snapshot(2, &[("/b", "b"), ("/", "a")]));
+    assert_eq!(summary(&cds), vec![(Cluster, s(&["a", "b"]))]);
+    let eds = e.request(Endpoint, &["a", "b"], &e.stream_nonce(Endpoint));
+    assert_eq!(summary(&eds), vec![(Endpoint, s(&["a", "b"]))], "before the CDS ACK");
+    assert!(e.ack(&eds[0], &["a", "b"]).is_empty(), "routes wait for the CDS ACK");
+    let rds = e.ack(&cds[0], &[]);
+    assert_eq!(summary(&rds), vec![(Route, s(&["http"]))]);
+}
+
+/// Envoy re-creates a cluster whose configuration changed, and the new one waits for an EDS
+/// response naming its endpoints, changed or not.
+#[test]
+fn a_changed_cluster_gets_its_endpoints_again() {
+    let mut e = Envoy::synced(snapshot(1, &[("/", "a")]));
+    let cds = e.set(tagged_snapshot(2, &[("/", "a")], "v2"));
+    assert_eq!(summary(&cds), vec![(Cluster, s(&["a"])), (Endpoint, s(&["a"]))]);
+    assert!(e.ack(&cds[1], &["a"]).is_empty());
+    assert!(e.ack(&cds[0], &[]).is_empty());
+    assert_eq!(e.completed(), vec![1, 2]);
 }
