@@ -30,9 +30,19 @@ struct Rig {
 
 impl Rig {
     /// Start with `first` (revision 1, listening on `listen`) and wait until Envoy has it.
-    async fn start(mode: Mode, name: &str, listen: SocketAddr, first: Config<'_>) -> Result<Option<Self>> {
-        let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
-        let Some(binary) = envoy_binary() else { return Ok(None) };
+    async fn start(
+        mode: Mode,
+        name: &str,
+        listen: SocketAddr,
+        first: Config<'_>,
+    ) -> Result<Option<Self>> {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let Some(binary) = envoy_binary() else {
+            return Ok(None);
+        };
         let node = format!("xds-test/{name}");
         let cache = SnapshotCache::new();
         let xds_server = xds::serve("127.0.0.1:0".parse()?, cache.clone()).await?;
@@ -56,7 +66,11 @@ impl Rig {
 
     async fn wait(&self, revision: u64) -> Result<Duration> {
         let started = Instant::now();
-        match self.cache.wait_acked(&self.node, revision, ACK_TIMEOUT).await {
+        match self
+            .cache
+            .wait_acked(&self.node, revision, ACK_TIMEOUT)
+            .await
+        {
             Ok(_) => Ok(started.elapsed()),
             Err(e) => bail!("{e}\nEnvoy log:\n{}", self.envoy.log_tail()),
         }
@@ -78,7 +92,9 @@ impl Rig {
         loop {
             match self.get(path).await {
                 Ok(r) => return Ok(r),
-                Err(e) if Instant::now() > deadline => return Err(e.context("listener never answered")),
+                Err(e) if Instant::now() > deadline => {
+                    return Err(e.context("listener never answered"));
+                }
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             }
         }
@@ -101,7 +117,14 @@ async fn configuration_changes_reach_envoy(mode: Mode) -> Result<()> {
     let (a_addr, b_addr) = (a.addr, b.addr);
     let name = format!("changes-{mode:?}").to_lowercase();
     let listen = listen_addr()?;
-    let Some(rig) = Rig::start(mode, &name, listen, Config::new(listen, &[("a", a_addr)], &[("/", "a")])).await? else {
+    let Some(rig) = Rig::start(
+        mode,
+        &name,
+        listen,
+        Config::new(listen, &[("a", a_addr)], &[("/", "a")]),
+    )
+    .await?
+    else {
         return Ok(());
     };
 
@@ -110,8 +133,11 @@ async fn configuration_changes_reach_envoy(mode: Mode) -> Result<()> {
 
     // A route change, served by the same process.
     let clusters = [("a", a_addr), ("b", b_addr)];
-    rig.set(Config::new(listen, &clusters, &[("/v2", "b"), ("/", "a")]), 2)
-        .await?;
+    rig.set(
+        Config::new(listen, &clusters, &[("/v2", "b"), ("/", "a")]),
+        2,
+    )
+    .await?;
     assert_eq!(rig.get("/v2/x").await?, (200, "backend-b".to_string()));
     assert_eq!(rig.get("/x").await?, (200, "backend-a".to_string()));
 
@@ -119,7 +145,8 @@ async fn configuration_changes_reach_envoy(mode: Mode) -> Result<()> {
     let only_a = [("a", a_addr)];
     rig.cache.set(
         &rig.node,
-        Config::new(listen, &only_a, &[("/", "a"), ("/bad", "no-such-cluster")]).validate_clusters()
+        Config::new(listen, &only_a, &[("/", "a"), ("/bad", "no-such-cluster")])
+            .validate_clusters()
             .snapshot(3),
     );
     let rejection = match rig.cache.wait_acked(&rig.node, 3, ACK_TIMEOUT).await {
@@ -127,7 +154,11 @@ async fn configuration_changes_reach_envoy(mode: Mode) -> Result<()> {
         other => bail!("expected Envoy to reject revision 3, got {other:?}"),
     };
     assert_eq!(rejection.ty, "RDS");
-    assert!(rejection.message.contains("no-such-cluster"), "Envoy's message: {}", rejection.message);
+    assert!(
+        rejection.message.contains("no-such-cluster"),
+        "Envoy's message: {}",
+        rejection.message
+    );
     // Envoy keeps serving what it had.
     assert_eq!(rig.get("/v2/x").await?, (200, "backend-b".to_string()));
     let json = rig.admin_json().await?;
@@ -135,30 +166,50 @@ async fn configuration_changes_reach_envoy(mode: Mode) -> Result<()> {
     assert_eq!(node["connected"], true, "{json:#}");
     assert_eq!(node["ackedRevision"], 2, "{json:#}");
     assert_eq!(node["types"]["RDS"]["nacks"], 1, "{json:#}");
-    let message = node["types"]["RDS"]["lastNack"]["message"].as_str().unwrap_or_default();
+    let message = node["types"]["RDS"]["lastNack"]["message"]
+        .as_str()
+        .unwrap_or_default();
     assert!(message.contains("no-such-cluster"), "{json:#}");
     assert_eq!(node["rejected"]["type"], "RDS", "{json:#}");
     let (_, metrics) = rig.client.get(rig.admin, "/metrics").await?;
-    let nacks = format!("gatesim_xds_nacks_total{{node=\"{}\",type=\"RDS\"}} 1\n", rig.node);
+    let nacks = format!(
+        "gatesim_xds_nacks_total{{node=\"{}\",type=\"RDS\"}} 1\n",
+        rig.node
+    );
     assert!(metrics.contains(&nacks), "{metrics}");
     assert_eq!(rig.client.get(rig.admin, "/healthz").await?.0, 200);
 
     // A good snapshot after the bad one is accepted; the rejected one was never resent.
-    rig.set(Config::new(listen, &only_a, &[("/", "a")]).validate_clusters(), 4).await?;
+    rig.set(
+        Config::new(listen, &only_a, &[("/", "a")]).validate_clusters(),
+        4,
+    )
+    .await?;
     assert_eq!(rig.get("/v2/x").await?, (200, "backend-a".to_string()));
     let json = rig.admin_json().await?;
-    assert_eq!(json["nodes"][&rig.node]["types"]["RDS"]["nacks"], 1, "{json:#}");
+    assert_eq!(
+        json["nodes"][&rig.node]["types"]["RDS"]["nacks"], 1,
+        "{json:#}"
+    );
     assert!(json["nodes"][&rig.node]["rejected"].is_null(), "{json:#}");
 
     // Cluster b is gone from Envoy once revision 4 is ACKed (removals included).
     let clusters = rig.envoy.admin_get(&rig.client, "/clusters").await?;
-    assert!(!clusters.lines().any(|l| l.starts_with("b::")), "cluster b still in Envoy:\n{clusters}");
+    assert!(
+        !clusters.lines().any(|l| l.starts_with("b::")),
+        "cluster b still in Envoy:\n{clusters}"
+    );
 
     // A changed cluster is re-created and re-warmed by Envoy; that must not stall the rollout
     // (Envoy delays the CDS ACK until the cluster has its endpoints).
-    let changed = Config::new(listen, &only_a, &[("/", "a")]).validate_clusters().connect_timeout_ms(2500);
+    let changed = Config::new(listen, &only_a, &[("/", "a")])
+        .validate_clusters()
+        .connect_timeout_ms(2500);
     let took = rig.set(changed, 5).await?;
-    assert!(took < Duration::from_secs(5), "changing a cluster took {took:?} to be ACKed");
+    assert!(
+        took < Duration::from_secs(5),
+        "changing a cluster took {took:?} to be ACKed"
+    );
     assert_eq!(rig.get("/x").await?, (200, "backend-a".to_string()));
     Ok(())
 }
@@ -172,7 +223,9 @@ async fn cluster_replacement_under_traffic(mode: Mode) -> Result<()> {
     let listen = listen_addr()?;
     let first_clusters = [("svc-0", addrs[0])];
     let first = Config::new(listen, &first_clusters, &[("/", "svc-0")]).validate_clusters();
-    let Some(rig) = Rig::start(mode, &name, listen, first).await? else { return Ok(()) };
+    let Some(rig) = Rig::start(mode, &name, listen, first).await? else {
+        return Ok(());
+    };
     assert_eq!(rig.first_get("/").await?.0, 200);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -195,22 +248,38 @@ async fn cluster_replacement_under_traffic(mode: Mode) -> Result<()> {
         let cluster = format!("svc-{i}");
         let clusters = [(cluster.as_str(), addrs[i as usize % 2])];
         let rules = [("/", cluster.as_str())];
-        rig.set(Config::new(rig.listen, &clusters, &rules).validate_clusters(), i + 1)
-            .await?;
+        rig.set(
+            Config::new(rig.listen, &clusters, &rules).validate_clusters(),
+            i + 1,
+        )
+        .await?;
         // Let some requests run against each configuration.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stop.store(true, Ordering::Relaxed);
     let (ok, failures) = load.await?;
-    eprintln!("{mode:?}: {SWAPS} cluster replacements under load: {ok} requests OK, {} failed", failures.len());
-    assert!(failures.is_empty(), "requests failed during cluster replacement: {failures:?}");
+    eprintln!(
+        "{mode:?}: {SWAPS} cluster replacements under load: {ok} requests OK, {} failed",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "requests failed during cluster replacement: {failures:?}"
+    );
     assert!(ok > 100, "too few requests ({ok}) to mean anything");
     let (_, body) = rig.get("/").await?;
-    assert_eq!(body, if SWAPS % 2 == 0 { "one" } else { "two" });
+    assert_eq!(body, if SWAPS.is_multiple_of(2) { "one" } else { "two" });
     let clusters = rig.envoy.admin_get(&rig.client, "/clusters").await?;
-    let names: std::collections::BTreeSet<&str> =
-        clusters.lines().filter_map(|l| l.split("::").next()).filter(|n| n.starts_with("svc-")).collect();
-    assert_eq!(names.into_iter().collect::<Vec<_>>(), vec![format!("svc-{SWAPS}")], "old clusters removed");
+    let names: std::collections::BTreeSet<&str> = clusters
+        .lines()
+        .filter_map(|l| l.split("::").next())
+        .filter(|n| n.starts_with("svc-"))
+        .collect();
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        vec![format!("svc-{SWAPS}")],
+        "old clusters removed"
+    );
     Ok(())
 }
 
@@ -222,7 +291,9 @@ async fn push_to_ack_latency(mode: Mode) -> Result<()> {
     let listen = listen_addr()?;
     let clusters = [("a", addr)];
     let first = Config::new(listen, &clusters, &[("/", "a")]);
-    let Some(rig) = Rig::start(mode, &name, listen, first).await? else { return Ok(()) };
+    let Some(rig) = Rig::start(mode, &name, listen, first).await? else {
+        return Ok(());
+    };
     let mut samples = Vec::new();
     for i in 0..50u64 {
         let prefix = format!("/v{i}");
@@ -233,6 +304,17 @@ async fn push_to_ack_latency(mode: Mode) -> Result<()> {
         );
         // The change is live: the new prefix routes, the previous one no longer does.
         assert_eq!(rig.get(&format!("{prefix}/x")).await?.0, 200);
+        let previous = if i == 0 {
+            "/".to_string()
+        } else {
+            format!("/v{}/x", i - 1)
+        };
+        assert_eq!(
+            rig.get(&previous).await?.0,
+            404,
+            "{previous} still routed after revision {} was ACKed",
+            i + 2
+        );
     }
     samples.sort();
     let (p50, p95) = (percentile(&samples, 50), percentile(&samples, 95));
@@ -243,7 +325,10 @@ async fn push_to_ack_latency(mode: Mode) -> Result<()> {
         p95.as_secs_f64() * 1e3,
         samples[samples.len() - 1].as_secs_f64() * 1e3,
     );
-    assert!(p95 < Duration::from_secs(1), "p95 push-to-ACK latency {p95:?} is too slow");
+    assert!(
+        p95 < Duration::from_secs(1),
+        "p95 push-to-ACK latency {p95:?} is too slow"
+    );
     Ok(())
 }
 

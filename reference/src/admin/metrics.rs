@@ -9,7 +9,9 @@ use crate::xds::{NodeStatus, SnapshotCache};
 
 /// Upper bounds (seconds) of the translation duration histogram: from a handful of routes to
 /// thousands.
-const DURATION_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const DURATION_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 #[derive(Debug, Default)]
 struct Histogram {
@@ -44,7 +46,11 @@ impl Metrics {
     pub fn record_translation(&self, duration: Duration, routes: usize, gateways: usize) {
         let secs = duration.as_secs_f64();
         {
-            let mut h = self.inner.translation.lock().unwrap_or_else(|e| e.into_inner());
+            let mut h = self
+                .inner
+                .translation
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             for (bound, count) in DURATION_BUCKETS.iter().zip(h.buckets.iter_mut()) {
                 if secs <= *bound {
                     *count += 1;
@@ -54,17 +60,25 @@ impl Metrics {
             h.sum += secs;
         }
         self.inner.routes.store(routes as u64, Ordering::Relaxed);
-        self.inner.gateways.store(gateways as u64, Ordering::Relaxed);
+        self.inner
+            .gateways
+            .store(gateways as u64, Ordering::Relaxed);
     }
 
     /// A translation that could not produce configuration for some object.
     pub fn record_translation_error(&self) {
-        self.inner.translation_errors.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .translation_errors
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// A status write to the API server, successful or not.
     pub fn record_status_write(&self, ok: bool) {
-        let counter = if ok { &self.inner.status_writes } else { &self.inner.status_write_errors };
+        let counter = if ok {
+            &self.inner.status_writes
+        } else {
+            &self.inner.status_write_errors
+        };
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -81,24 +95,47 @@ impl Metrics {
         let name = "gatesim_translation_duration_seconds";
         out.family(name, "histogram", "Time taken by one translation.");
         {
-            let h = self.inner.translation.lock().unwrap_or_else(|e| e.into_inner());
+            let h = self
+                .inner
+                .translation
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             for (bound, count) in DURATION_BUCKETS.iter().zip(h.buckets.iter()) {
-                out.sample(&format!("{name}_bucket"), &[("le", &bound.to_string())], *count as f64);
+                out.sample(
+                    &format!("{name}_bucket"),
+                    &[("le", &bound.to_string())],
+                    *count as f64,
+                );
             }
             out.sample(&format!("{name}_bucket"), &[("le", "+Inf")], h.count as f64);
             out.sample(&format!("{name}_sum"), &[], h.sum);
             out.sample(&format!("{name}_count"), &[], h.count as f64);
         }
         let i = &self.inner;
-        out.single("gatesim_translation_routes", "gauge", "Routes in the last translation.", load(&i.routes));
-        out.single("gatesim_translation_gateways", "gauge", "Gateways in the last translation.", load(&i.gateways));
+        out.single(
+            "gatesim_translation_routes",
+            "gauge",
+            "Routes in the last translation.",
+            load(&i.routes),
+        );
+        out.single(
+            "gatesim_translation_gateways",
+            "gauge",
+            "Gateways in the last translation.",
+            load(&i.gateways),
+        );
         out.single(
             "gatesim_translation_errors_total",
             "counter",
             "Translation errors.",
             load(&i.translation_errors),
         );
-        out.single("gatesim_status_writes_total", "counter", "Status writes.", load(&i.status_writes));
+        out.single(
+            "gatesim_status_writes_total",
+            "counter",
+            "Status writes.",
+            load(&i.status_writes),
+        );
         out.single(
             "gatesim_status_write_errors_total",
             "counter",
@@ -118,13 +155,24 @@ fn render_xds(out: &mut Exposition, cache: &SnapshotCache) {
     );
     type Get = fn(&NodeStatus) -> Option<f64>;
     let per_node: [(&str, &str, &str, Get); 3] = [
-        ("gatesim_xds_connected_streams", "gauge", "Connected ADS streams.", |n| Some(n.streams as f64)),
-        ("gatesim_xds_acked_revision", "gauge", "Highest input revision ACKed in full.", |n| {
-            n.acked_revision.map(|r| r as f64)
-        }),
-        ("gatesim_xds_snapshot_revision", "gauge", "Input revision of the current snapshot.", |n| {
-            n.snapshot_revision.map(|r| r as f64)
-        }),
+        (
+            "gatesim_xds_connected_streams",
+            "gauge",
+            "Connected ADS streams.",
+            |n| Some(n.streams as f64),
+        ),
+        (
+            "gatesim_xds_acked_revision",
+            "gauge",
+            "Highest input revision ACKed in full.",
+            |n| n.acked_revision.map(|r| r as f64),
+        ),
+        (
+            "gatesim_xds_snapshot_revision",
+            "gauge",
+            "Input revision of the current snapshot.",
+            |n| n.snapshot_revision.map(|r| r as f64),
+        ),
     ];
     for (name, kind, help, get) in per_node {
         out.family(name, kind, help);
@@ -136,9 +184,19 @@ fn render_xds(out: &mut Exposition, cache: &SnapshotCache) {
     }
     type Count = fn(&crate::xds::TypeStatus) -> u64;
     let per_type: [(&str, &str, Count); 3] = [
-        ("gatesim_xds_pushes_total", "xDS responses sent.", |t| t.pushes),
-        ("gatesim_xds_acks_total", "xDS responses Envoy accepted.", |t| t.acks),
-        ("gatesim_xds_nacks_total", "xDS responses Envoy rejected.", |t| t.nacks),
+        ("gatesim_xds_pushes_total", "xDS responses sent.", |t| {
+            t.pushes
+        }),
+        (
+            "gatesim_xds_acks_total",
+            "xDS responses Envoy accepted.",
+            |t| t.acks,
+        ),
+        (
+            "gatesim_xds_nacks_total",
+            "xDS responses Envoy rejected.",
+            |t| t.nacks,
+        ),
     ];
     for (name, help, get) in per_type {
         out.family(name, "counter", help);
@@ -183,7 +241,9 @@ impl Exposition {
 
 /// Label values escape backslash, double quote and newline.
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -198,14 +258,32 @@ mod tests {
         m.record_translation_error();
         m.record_status_write(true);
         let text = m.render(&SnapshotCache::new());
-        assert!(text.contains("gatesim_translation_duration_seconds_bucket{le=\"0.0005\"} 0\n"), "{text}");
-        assert!(text.contains("gatesim_translation_duration_seconds_bucket{le=\"0.001\"} 1\n"), "{text}");
-        assert!(text.contains("gatesim_translation_duration_seconds_bucket{le=\"0.05\"} 2\n"), "{text}");
-        assert!(text.contains("gatesim_translation_duration_seconds_bucket{le=\"+Inf\"} 2\n"), "{text}");
-        assert!(text.contains("gatesim_translation_duration_seconds_count 2\n"), "{text}");
+        assert!(
+            text.contains("gatesim_translation_duration_seconds_bucket{le=\"0.0005\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gatesim_translation_duration_seconds_bucket{le=\"0.001\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gatesim_translation_duration_seconds_bucket{le=\"0.05\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gatesim_translation_duration_seconds_bucket{le=\"+Inf\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gatesim_translation_duration_seconds_count 2\n"),
+            "{text}"
+        );
         assert!(text.contains("gatesim_translation_routes 5\n"), "{text}");
         assert!(text.contains("gatesim_translation_gateways 2\n"), "{text}");
-        assert!(text.contains("gatesim_translation_errors_total 1\n"), "{text}");
+        assert!(
+            text.contains("gatesim_translation_errors_total 1\n"),
+            "{text}"
+        );
         assert!(text.contains("gatesim_status_writes_total 1\n"), "{text}");
     }
 

@@ -62,7 +62,10 @@ pub fn router(state: AdminState) -> Router {
 
 async fn metrics_handler(State(state): State<AdminState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(&state.cache),
     )
 }
@@ -70,14 +73,23 @@ async fn metrics_handler(State(state): State<AdminState>) -> impl IntoResponse {
 async fn xds_handler(State(state): State<AdminState>) -> Json<XdsStatus> {
     Json(XdsStatus {
         snapshots_set: state.cache.snapshots_set(),
-        nodes: state.cache.nodes().into_iter().map(|n| (n.node_id.clone(), n)).collect(),
+        nodes: state
+            .cache
+            .nodes()
+            .into_iter()
+            .map(|n| (n.node_id.clone(), n))
+            .collect(),
     })
 }
 
 /// Serve `router` on `addr` (port 0 picks a free port) until the handle is dropped.
 pub async fn serve(addr: SocketAddr, router: Router) -> Result<ServerHandle, AdminError> {
-    let listener = TcpListener::bind(addr).await.map_err(|source| AdminError::Bind { addr, source })?;
-    let addr = listener.local_addr().map_err(|source| AdminError::Bind { addr, source })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| AdminError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| AdminError::Bind { addr, source })?;
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             tracing::error!(%addr, "admin server stopped: {e}");

@@ -22,9 +22,19 @@ pub enum WaitError {
         "node {node}: revision {revision} not ACKed within {timeout:?} (acked revision: {acked:?}, \
          connected streams: {streams})"
     )]
-    Timeout { node: String, revision: u64, timeout: Duration, acked: Option<u64>, streams: usize },
+    Timeout {
+        node: String,
+        revision: u64,
+        timeout: Duration,
+        acked: Option<u64>,
+        streams: usize,
+    },
     #[error("node {node}: Envoy rejected the snapshot for revision {revision} ({}): {}", rejection.ty, rejection.message)]
-    Rejected { node: String, revision: u64, rejection: Rejection },
+    Rejected {
+        node: String,
+        revision: u64,
+        rejection: Rejection,
+    },
 }
 
 /// A completed rollout: the content and the revision it carried.
@@ -64,7 +74,12 @@ impl Node {
         if self.streams.is_empty() {
             return revision(&self.last_acked);
         }
-        self.streams.values().map(|s| revision(&s.acked)).collect::<Option<Vec<u64>>>()?.into_iter().min()
+        self.streams
+            .values()
+            .map(|s| revision(&s.acked))
+            .collect::<Option<Vec<u64>>>()?
+            .into_iter()
+            .min()
     }
 
     /// Whoever has this content has every revision carrying it.
@@ -86,7 +101,10 @@ impl Node {
     fn rejection(&self) -> Option<&Rejection> {
         let current = self.snapshot.borrow();
         let version = current.as_ref()?.version();
-        self.streams.values().filter_map(|s| s.rejected.as_ref()).find(|r| r.snapshot_version == version)
+        self.streams
+            .values()
+            .filter_map(|s| s.rejected.as_ref())
+            .find(|r| r.snapshot_version == version)
     }
 
     fn status(&self, node_id: &str) -> NodeStatus {
@@ -174,7 +192,9 @@ impl SnapshotCache {
     pub fn remove(&self, node: &str) -> bool {
         let had = {
             let mut nodes = self.nodes_lock();
-            let Some(n) = nodes.get_mut(node) else { return false };
+            let Some(n) = nodes.get_mut(node) else {
+                return false;
+            };
             let had = n.snapshot.send_replace(None).is_some();
             if n.streams.is_empty() {
                 nodes.remove(node);
@@ -186,12 +206,17 @@ impl SnapshotCache {
     }
 
     pub fn get(&self, node: &str) -> Option<Snapshot> {
-        self.nodes_lock().get(node).and_then(|n| n.snapshot.borrow().clone())
+        self.nodes_lock()
+            .get(node)
+            .and_then(|n| n.snapshot.borrow().clone())
     }
 
     /// Every node with a snapshot or a connected stream, by node id.
     pub fn nodes(&self) -> Vec<NodeStatus> {
-        self.nodes_lock().iter().map(|(id, n)| n.status(id)).collect()
+        self.nodes_lock()
+            .iter()
+            .map(|(id, n)| n.status(id))
+            .collect()
     }
 
     pub fn node(&self, node: &str) -> Option<NodeStatus> {
@@ -216,7 +241,12 @@ impl SnapshotCache {
 
     /// Wait until the node has ACKed the content of `revision` or a later one. Fails early
     /// when a connected stream rejected the current snapshot and that covers `revision`.
-    pub async fn wait_acked(&self, node: &str, revision: u64, timeout: Duration) -> Result<u64, WaitError> {
+    pub async fn wait_acked(
+        &self,
+        node: &str,
+        revision: u64,
+        timeout: Duration,
+    ) -> Result<u64, WaitError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut rx = self.subscribe();
         loop {
@@ -229,7 +259,11 @@ impl SnapshotCache {
                     return Ok(r);
                 }
                 if let Some(n) = n {
-                    let covers = n.snapshot.borrow().as_ref().is_some_and(|s| s.revision() >= revision);
+                    let covers = n
+                        .snapshot
+                        .borrow()
+                        .as_ref()
+                        .is_some_and(|s| s.revision() >= revision);
                     if let Some(rejection) = n.rejection().filter(|_| covers) {
                         return Err(WaitError::Rejected {
                             node: node.to_string(),
@@ -240,7 +274,13 @@ impl SnapshotCache {
                 }
                 (acked, n.map_or(0, |n| n.streams.len()))
             };
-            let timed_out = || WaitError::Timeout { node: node.to_string(), revision, timeout, acked, streams };
+            let timed_out = || WaitError::Timeout {
+                node: node.to_string(),
+                revision,
+                timeout,
+                acked,
+                streams,
+            };
             match tokio::time::timeout_at(deadline, rx.changed()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) | Err(_) => return Err(timed_out()),
@@ -254,12 +294,24 @@ impl SnapshotCache {
         let snapshots = {
             let mut nodes = self.nodes_lock();
             let n = nodes.entry(node.to_string()).or_insert_with(Node::new);
-            n.streams.insert(id, StreamRecord { protocol, acked: None, rejected: None });
+            n.streams.insert(
+                id,
+                StreamRecord {
+                    protocol,
+                    acked: None,
+                    rejected: None,
+                },
+            );
             n.snapshot.subscribe()
         };
         self.bump();
         tracing::info!(node, protocol, stream = id, "ADS stream connected");
-        StreamHandle { cache: self.clone(), node: node.to_string(), id, snapshots }
+        StreamHandle {
+            cache: self.clone(),
+            node: node.to_string(),
+            id,
+            snapshots,
+        }
     }
 
     fn record(&self, node: &str, stream: u64, reports: &[Report]) {
@@ -271,16 +323,28 @@ impl SnapshotCache {
             let Some(n) = nodes.get_mut(node) else { return };
             for report in reports {
                 n.tracking.record(node, report);
-                let Some(s) = n.streams.get_mut(&stream) else { continue };
+                let Some(s) = n.streams.get_mut(&stream) else {
+                    continue;
+                };
                 match report {
                     Report::Complete { version, revision } => {
                         // The stream may have started on an older revision of this content.
-                        let current = n.snapshot.borrow().as_ref().filter(|c| c.version() == version).map(Snapshot::revision);
+                        let current = n
+                            .snapshot
+                            .borrow()
+                            .as_ref()
+                            .filter(|c| c.version() == version)
+                            .map(Snapshot::revision);
                         s.acked = Some((version.clone(), (*revision).max(current.unwrap_or(0))));
                         s.rejected = None;
                         n.last_acked = s.acked.clone();
                     }
-                    Report::Nacked { ty, message, snapshot_version, .. } => {
+                    Report::Nacked {
+                        ty,
+                        message,
+                        snapshot_version,
+                        ..
+                    } => {
                         s.rejected = Some(Rejection {
                             snapshot_version: snapshot_version.clone(),
                             ty: ty.short_name(),

@@ -27,17 +27,30 @@ impl Envoy {
     fn connect(cache: &SnapshotCache) -> Self {
         let (requests, rx) = mpsc::channel(16);
         let (tx, responses) = mpsc::channel(16);
-        tokio::spawn(drive::<SotwStream, _>(cache.clone(), ReceiverStream::new(rx), tx));
-        Self { requests, responses }
+        tokio::spawn(drive::<SotwStream, _>(
+            cache.clone(),
+            ReceiverStream::new(rx),
+            tx,
+        ));
+        Self {
+            requests,
+            responses,
+        }
     }
 
     async fn send(&self, req: DiscoveryRequest) {
-        self.requests.send(Ok(req)).await.expect("stream loop alive");
+        self.requests
+            .send(Ok(req))
+            .await
+            .expect("stream loop alive");
     }
 
     async fn request(&self, ty: ResourceType, names: &[&str]) {
         self.send(DiscoveryRequest {
-            node: Some(Node { id: NODE.into(), ..Default::default() }),
+            node: Some(Node {
+                id: NODE.into(),
+                ..Default::default()
+            }),
             type_url: ty.type_url(),
             resource_names: names.iter().map(|n| n.to_string()).collect(),
             ..Default::default()
@@ -59,7 +72,11 @@ impl Envoy {
             type_url: r.type_url.clone(),
             resource_names: names.iter().map(|n| n.to_string()).collect(),
             response_nonce: r.nonce.clone(),
-            error_detail: error.map(|m| RpcStatus { code: 3, message: m.into(), details: vec![] }),
+            error_detail: error.map(|m| RpcStatus {
+                code: 3,
+                message: m.into(),
+                details: vec![],
+            }),
             ..Default::default()
         })
         .await;
@@ -88,26 +105,43 @@ async fn acked_revision_follows_the_stream_and_identical_content() {
     assert!(cache.set(NODE, snapshot(1, &[("/", "a")])));
     let mut envoy = Envoy::connect(&cache);
     envoy.start().await;
-    assert_eq!(cache.wait_acked(NODE, 1, Duration::from_secs(5)).await, Ok(1));
+    assert_eq!(
+        cache.wait_acked(NODE, 1, Duration::from_secs(5)).await,
+        Ok(1)
+    );
 
     // Same content at a later revision: nothing to push, ACKed at once.
     assert!(!cache.set(NODE, snapshot(7, &[("/", "a")])));
     assert_eq!(cache.acked_revision(NODE), Some(7));
-    assert!(tokio::time::timeout(SHORT, envoy.responses.recv()).await.is_err(), "nothing pushed");
+    assert!(
+        tokio::time::timeout(SHORT, envoy.responses.recv())
+            .await
+            .is_err(),
+        "nothing pushed"
+    );
 
     // A real change is not ACKed until Envoy says so.
     assert!(cache.set(NODE, snapshot(8, &[("/v2", "a")])));
     let rds = envoy.recv().await;
-    assert!(matches!(cache.wait_acked(NODE, 8, SHORT).await, Err(WaitError::Timeout { acked: Some(7), .. })));
+    assert!(matches!(
+        cache.wait_acked(NODE, 8, SHORT).await,
+        Err(WaitError::Timeout { acked: Some(7), .. })
+    ));
     envoy.reply(&rds, &["http"], None).await;
-    assert_eq!(cache.wait_acked(NODE, 8, Duration::from_secs(5)).await, Ok(8));
+    assert_eq!(
+        cache.wait_acked(NODE, 8, Duration::from_secs(5)).await,
+        Ok(8)
+    );
 
     let status = cache.node(NODE).expect("node known");
     assert!(status.connected);
     assert_eq!(status.protocols, vec!["sotw"]);
     assert_eq!(status.acked_revision, Some(8));
     assert_eq!(status.types["RDS"].acks, 2);
-    assert_eq!(status.types["RDS"].acked_version.as_deref(), Some(snapshot(8, &[("/v2", "a")]).type_version(Route)));
+    assert_eq!(
+        status.types["RDS"].acked_version.as_deref(),
+        Some(snapshot(8, &[("/v2", "a")]).type_version(Route))
+    );
 
     drop(envoy);
     tokio::time::timeout(Duration::from_secs(5), async {
@@ -117,7 +151,11 @@ async fn acked_revision_follows_the_stream_and_identical_content() {
     })
     .await
     .expect("disconnect noticed");
-    assert_eq!(cache.acked_revision(NODE), Some(8), "the last state stays known");
+    assert_eq!(
+        cache.acked_revision(NODE),
+        Some(8),
+        "the last state stays known"
+    );
 }
 
 #[tokio::test]
@@ -126,10 +164,15 @@ async fn a_nack_fails_the_wait_with_envoys_message() {
     cache.set(NODE, snapshot(1, &[("/", "a")]));
     let mut envoy = Envoy::connect(&cache);
     envoy.start().await;
-    assert_eq!(cache.wait_acked(NODE, 1, Duration::from_secs(5)).await, Ok(1));
+    assert_eq!(
+        cache.wait_acked(NODE, 1, Duration::from_secs(5)).await,
+        Ok(1)
+    );
     cache.set(NODE, snapshot(2, &[("/v2", "a")]));
     let rds = envoy.recv().await;
-    envoy.reply(&rds, &["http"], Some("route: unknown cluster 'x'")).await;
+    envoy
+        .reply(&rds, &["http"], Some("route: unknown cluster 'x'"))
+        .await;
     match cache.wait_acked(NODE, 2, Duration::from_secs(5)).await {
         Err(WaitError::Rejected { rejection, .. }) => {
             assert_eq!(rejection.ty, "RDS");
@@ -139,7 +182,13 @@ async fn a_nack_fails_the_wait_with_envoys_message() {
     }
     let status = cache.node(NODE).expect("node known");
     assert_eq!(status.types["RDS"].nacks, 1);
-    assert_eq!(status.types["RDS"].last_nack.as_ref().map(|n| n.message.as_str()), Some("route: unknown cluster 'x'"));
+    assert_eq!(
+        status.types["RDS"]
+            .last_nack
+            .as_ref()
+            .map(|n| n.message.as_str()),
+        Some("route: unknown cluster 'x'")
+    );
     assert_eq!(status.acked_revision, Some(1));
     // Waiting for what Envoy already has still succeeds.
     assert_eq!(cache.wait_acked(NODE, 1, SHORT).await, Ok(1));
@@ -149,8 +198,18 @@ async fn a_nack_fails_the_wait_with_envoys_message() {
 async fn a_first_request_without_node_is_refused() {
     let cache = SnapshotCache::new();
     let mut envoy = Envoy::connect(&cache);
-    envoy.send(DiscoveryRequest { type_url: Cluster.type_url(), ..Default::default() }).await;
-    let err = envoy.responses.recv().await.expect("an answer").expect_err("refused");
+    envoy
+        .send(DiscoveryRequest {
+            type_url: Cluster.type_url(),
+            ..Default::default()
+        })
+        .await;
+    let err = envoy
+        .responses
+        .recv()
+        .await
+        .expect("an answer")
+        .expect_err("refused");
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(cache.nodes().is_empty());
 }
@@ -163,5 +222,8 @@ async fn removing_a_node_without_streams_forgets_it() {
     assert!(cache.remove(NODE));
     assert!(cache.nodes().is_empty());
     assert!(!cache.remove(NODE));
-    assert!(matches!(cache.wait_acked(NODE, 1, SHORT).await, Err(WaitError::Timeout { streams: 0, .. })));
+    assert!(matches!(
+        cache.wait_acked(NODE, 1, SHORT).await,
+        Err(WaitError::Timeout { streams: 0, .. })
+    ));
 }

@@ -25,11 +25,16 @@ impl Protocol for DeltaStream {
     const NAME: &'static str = "delta";
 
     fn new() -> Self {
-        Self { rollout: Rollout::new(Delivery::Diff) }
+        Self {
+            rollout: Rollout::new(Delivery::Diff),
+        }
     }
 
     fn node_id(req: &DeltaDiscoveryRequest) -> Option<String> {
-        req.node.as_ref().map(|n| n.id.clone()).filter(|id| !id.is_empty())
+        req.node
+            .as_ref()
+            .map(|n| n.id.clone())
+            .filter(|id| !id.is_empty())
     }
 
     fn set_target(&mut self, snapshot: Option<Snapshot>) {
@@ -38,7 +43,10 @@ impl Protocol for DeltaStream {
 
     fn on_request(&mut self, req: DeltaDiscoveryRequest, reports: &mut Vec<Report>) {
         let Some(ty) = ResourceType::from_type_url(&req.type_url) else {
-            tracing::debug!(type_url = req.type_url, "ignoring a request for a type this server does not serve");
+            tracing::debug!(
+                type_url = req.type_url,
+                "ignoring a request for a type this server does not serve"
+            );
             return;
         };
         let st = self.rollout.state_mut(ty);
@@ -52,7 +60,15 @@ impl Protocol for DeltaStream {
             st.held = req
                 .initial_resource_versions
                 .into_iter()
-                .map(|(name, version)| (name, Held { version, resource: None }))
+                .map(|(name, version)| {
+                    (
+                        name,
+                        Held {
+                            version,
+                            resource: None,
+                        },
+                    )
+                })
                 .collect();
         }
         for name in req.resource_names_subscribe {
@@ -92,7 +108,11 @@ impl Protocol for DeltaStream {
     }
 
     fn poll(&mut self, reports: &mut Vec<Report>) -> Vec<DeltaDiscoveryResponse> {
-        self.rollout.poll(reports).into_iter().map(response).collect()
+        self.rollout
+            .poll(reports)
+            .into_iter()
+            .map(response)
+            .collect()
     }
 }
 

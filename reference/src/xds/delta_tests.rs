@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use envoy_types::pb::envoy::config::core::v3::Node;
-use envoy_types::pb::envoy::service::discovery::v3::{DeltaDiscoveryRequest, DeltaDiscoveryResponse};
+use envoy_types::pb::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse,
+};
 use envoy_types::pb::google::rpc::Status;
 
 use super::delta::DeltaStream;
@@ -32,7 +34,10 @@ impl Envoy {
     fn new(target: Option<Snapshot>) -> Self {
         let mut stream = DeltaStream::new();
         stream.set_target(target);
-        Self { stream, reports: Vec::new() }
+        Self {
+            stream,
+            reports: Vec::new(),
+        }
     }
 
     fn send(&mut self, req: DeltaDiscoveryRequest) -> Vec<DeltaDiscoveryResponse> {
@@ -42,7 +47,10 @@ impl Envoy {
 
     fn subscribe(&mut self, ty: ResourceType, names: &[&str]) -> Vec<DeltaDiscoveryResponse> {
         self.send(DeltaDiscoveryRequest {
-            node: Some(Node { id: "ns/gw".into(), ..Default::default() }),
+            node: Some(Node {
+                id: "ns/gw".into(),
+                ..Default::default()
+            }),
             type_url: ty.type_url(),
             resource_names_subscribe: s(names),
             ..Default::default()
@@ -69,7 +77,11 @@ impl Envoy {
         self.send(DeltaDiscoveryRequest {
             type_url: r.type_url.clone(),
             response_nonce: r.nonce.clone(),
-            error_detail: Some(Status { code: 3, message: message.into(), details: vec![] }),
+            error_detail: Some(Status {
+                code: 3,
+                message: message.into(),
+                details: vec![],
+            }),
             ..Default::default()
         })
     }
@@ -109,19 +121,29 @@ fn initial_push_follows_cds_eds_lds_rds_and_waits_for_each_ack() {
     let mut e = Envoy::new(Some(snapshot(1, &[("/", "a")])));
     let cds = e.subscribe(Cluster, &[]);
     assert_eq!(summary(&cds), vec![(Cluster, s(&["a"]), vec![])]);
-    assert!(e.subscribe(Listener, &[]).is_empty(), "LDS must wait for clusters and endpoints");
+    assert!(
+        e.subscribe(Listener, &[]).is_empty(),
+        "LDS must wait for clusters and endpoints"
+    );
     assert!(e.ack(&cds[0]).is_empty());
     let eds = e.subscribe(Endpoint, &["a"]);
     assert_eq!(summary(&eds), vec![(Endpoint, s(&["a"]), vec![])]);
     let lds = e.ack(&eds[0]);
     assert_eq!(summary(&lds), vec![(Listener, s(&["http"]), vec![])]);
-    assert!(e.subscribe(Route, &["http"]).is_empty(), "RDS must wait for the LDS ACK");
+    assert!(
+        e.subscribe(Route, &["http"]).is_empty(),
+        "RDS must wait for the LDS ACK"
+    );
     let rds = e.ack(&lds[0]);
     assert_eq!(summary(&rds), vec![(Route, s(&["http"]), vec![])]);
     assert!(e.ack(&rds[0]).is_empty());
     assert_eq!(e.completed(), vec![1]);
     let snap = snapshot(1, &[("/", "a")]);
-    assert_eq!(cds[0].resources[0].version, snap.resources(Cluster)["a"].version, "per-resource versions");
+    assert_eq!(
+        cds[0].resources[0].version,
+        snap.resources(Cluster)["a"].version,
+        "per-resource versions"
+    );
     assert_eq!(cds[0].system_version_info, snap.type_version(Cluster));
 }
 
@@ -132,7 +154,10 @@ fn only_changed_resources_are_sent() {
     assert_eq!(summary(&rds), vec![(Route, s(&["http"]), vec![])]);
     assert!(e.ack(&rds[0]).is_empty());
     assert_eq!(e.completed(), vec![1, 2]);
-    assert!(e.set(snapshot(3, &[("/v2", "a")])).is_empty(), "identical content pushes nothing");
+    assert!(
+        e.set(snapshot(3, &[("/v2", "a")])).is_empty(),
+        "identical content pushes nothing"
+    );
     assert_eq!(e.completed(), vec![1, 2, 3]);
 }
 
@@ -140,14 +165,22 @@ fn only_changed_resources_are_sent() {
 fn dropped_clusters_are_removed_only_after_the_new_routes_are_acked() {
     let mut e = Envoy::synced(snapshot(1, &[("/", "a")]));
     let cds = e.set(snapshot(2, &[("/", "b")]));
-    assert_eq!(summary(&cds), vec![(Cluster, s(&["b"]), vec![])], "make: add b, keep a");
+    assert_eq!(
+        summary(&cds),
+        vec![(Cluster, s(&["b"]), vec![])],
+        "make: add b, keep a"
+    );
     assert!(e.ack(&cds[0]).is_empty());
     let eds = e.subscribe(Endpoint, &["b"]);
     assert_eq!(summary(&eds), vec![(Endpoint, s(&["b"]), vec![])]);
     let rds = e.ack(&eds[0]);
     assert_eq!(summary(&rds), vec![(Route, s(&["http"]), vec![])]);
     let cds2 = e.ack(&rds[0]);
-    assert_eq!(summary(&cds2), vec![(Cluster, vec![], s(&["a"]))], "break: now a goes");
+    assert_eq!(
+        summary(&cds2),
+        vec![(Cluster, vec![], s(&["a"]))],
+        "break: now a goes"
+    );
     assert_eq!(e.completed(), vec![1]);
     assert!(e.ack(&cds2[0]).is_empty());
     assert_eq!(e.completed(), vec![1, 2]);
@@ -176,7 +209,10 @@ fn a_nacked_update_is_recorded_and_not_resent() {
     assert!(e.nack(&rds[0], "route: unknown cluster 'x'").is_empty());
     assert!(e.reports.iter().any(|r| matches!(r,
         Report::Nacked { ty: Route, message, .. } if message == "route: unknown cluster 'x'")));
-    assert!(e.subscribe(Route, &[]).is_empty(), "a later request does not bring it back");
+    assert!(
+        e.subscribe(Route, &[]).is_empty(),
+        "a later request does not bring it back"
+    );
     let fixed = e.set(snapshot(3, &[("/v3", "a")]));
     assert_eq!(summary(&fixed), vec![(Route, s(&["http"]), vec![])]);
     e.ack(&fixed[0]);
@@ -210,10 +246,17 @@ fn a_reconnecting_envoy_gets_only_what_it_lacks() {
     let mut e = Envoy::new(Some(target.clone()));
     let a_version = target.resources(Cluster)["a"].version.clone();
     // Envoy still holds cluster a at the current version, and a cluster "gone" we no longer have.
-    let held: HashMap<String, String> =
-        [("a".to_string(), a_version), ("gone".to_string(), "v0".to_string())].into_iter().collect();
+    let held: HashMap<String, String> = [
+        ("a".to_string(), a_version),
+        ("gone".to_string(), "v0".to_string()),
+    ]
+    .into_iter()
+    .collect();
     let cds = e.send(DeltaDiscoveryRequest {
-        node: Some(Node { id: "ns/gw".into(), ..Default::default() }),
+        node: Some(Node {
+            id: "ns/gw".into(),
+            ..Default::default()
+        }),
         type_url: Cluster.type_url(),
         initial_resource_versions: held,
         ..Default::default()
@@ -235,7 +278,10 @@ fn a_reconnecting_envoy_gets_only_what_it_lacks() {
 fn a_changed_cluster_gets_its_endpoints_again() {
     let mut e = Envoy::synced(snapshot(1, &[("/", "a")]));
     let out = e.set(tagged_snapshot(2, &[("/", "a")], "v2"));
-    assert_eq!(summary(&out), vec![(Cluster, s(&["a"]), vec![]), (Endpoint, s(&["a"]), vec![])]);
+    assert_eq!(
+        summary(&out),
+        vec![(Cluster, s(&["a"]), vec![]), (Endpoint, s(&["a"]), vec![])]
+    );
     e.ack(&out[1]);
     e.ack(&out[0]);
     assert_eq!(e.completed(), vec![1, 2]);

@@ -76,7 +76,9 @@ pub(crate) fn set_version<'a>(entries: impl IntoIterator<Item = (&'a str, &'a st
 /// The canonical encoding of an `Any` payload, or the payload itself when its type is unknown
 /// or it does not parse (then the hash is merely less forgiving, never wrong about a change).
 fn canonical_payload(type_url: &str, value: &[u8]) -> Vec<u8> {
-    let Some(pool) = POOL.as_ref() else { return value.to_vec() };
+    let Some(pool) = POOL.as_ref() else {
+        return value.to_vec();
+    };
     let name = type_url.rsplit('/').next().unwrap_or(type_url);
     match pool.get_message_by_name(name) {
         Some(desc) => {
@@ -113,7 +115,11 @@ impl<'a> Reader<'a> {
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len()).ok_or(WireError)?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or(WireError)?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -180,7 +186,12 @@ fn canonicalize(desc: &MessageDescriptor, buf: &[u8], out: &mut Vec<u8>) -> Resu
         }
         let seq = fields.len();
         let sort_key = is_map.then(|| bytes.clone());
-        fields.push(Occurrence { number, sort_key, seq, bytes });
+        fields.push(Occurrence {
+            number,
+            sort_key,
+            seq,
+            bytes,
+        });
     }
     fields.sort_by(|a, b| (a.number, &a.sort_key, a.seq).cmp(&(b.number, &b.sort_key, b.seq)));
     for f in fields {
@@ -246,7 +257,15 @@ mod tests {
         let build = |order: &mut dyn Iterator<Item = &String>| Cluster {
             name: "c".into(),
             typed_extension_protocol_options: order
-                .map(|k| (k.clone(), pack_any(Router { suppress_envoy_headers: k.ends_with('3'), ..Default::default() })))
+                .map(|k| {
+                    (
+                        k.clone(),
+                        pack_any(Router {
+                            suppress_envoy_headers: k.ends_with('3'),
+                            ..Default::default()
+                        }),
+                    )
+                })
                 .collect(),
             ..Default::default()
         };
@@ -261,25 +280,46 @@ mod tests {
         }
         let b = differing.expect("HashMap iteration order never differed in 50 tries");
         assert_eq!(a, b);
-        assert_eq!(resource_version(&pack_any(a)), resource_version(&pack_any(b)));
+        assert_eq!(
+            resource_version(&pack_any(a)),
+            resource_version(&pack_any(b))
+        );
     }
 
     #[test]
     fn different_content_changes_the_version() {
         let c = |secs| Cluster {
             name: "c".into(),
-            connect_timeout: Some(Duration { seconds: secs, nanos: 0 }),
+            connect_timeout: Some(Duration {
+                seconds: secs,
+                nanos: 0,
+            }),
             ..Default::default()
         };
-        assert_ne!(resource_version(&pack_any(c(1))), resource_version(&pack_any(c(2))));
-        assert_eq!(resource_version(&pack_any(c(1))), resource_version(&pack_any(c(1))));
+        assert_ne!(
+            resource_version(&pack_any(c(1))),
+            resource_version(&pack_any(c(2)))
+        );
+        assert_eq!(
+            resource_version(&pack_any(c(1))),
+            resource_version(&pack_any(c(1)))
+        );
     }
 
     #[test]
     fn unknown_types_hash_their_bytes() {
-        let any = |v: &[u8]| Any { type_url: "type.googleapis.com/no.such.Type".into(), value: v.to_vec() };
-        assert_eq!(resource_version(&any(b"\x08\x01")), resource_version(&any(b"\x08\x01")));
-        assert_ne!(resource_version(&any(b"\x08\x01")), resource_version(&any(b"\x08\x02")));
+        let any = |v: &[u8]| Any {
+            type_url: "type.googleapis.com/no.such.Type".into(),
+            value: v.to_vec(),
+        };
+        assert_eq!(
+            resource_version(&any(b"\x08\x01")),
+            resource_version(&any(b"\x08\x01"))
+        );
+        assert_ne!(
+            resource_version(&any(b"\x08\x01")),
+            resource_version(&any(b"\x08\x02"))
+        );
     }
 
     #[test]

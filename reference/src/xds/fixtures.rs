@@ -22,7 +22,10 @@ use super::resource::ResourceType;
 use super::snapshot::Snapshot;
 
 fn ads() -> ConfigSource {
-    ConfigSource { config_source_specifier: Some(ConfigSourceSpecifier::Ads(AggregatedConfigSource {})), ..Default::default() }
+    ConfigSource {
+        config_source_specifier: Some(ConfigSourceSpecifier::Ads(AggregatedConfigSource {})),
+        ..Default::default()
+    }
 }
 
 pub(crate) fn cluster(name: &str, tag: &str) -> Cluster {
@@ -30,19 +33,28 @@ pub(crate) fn cluster(name: &str, tag: &str) -> Cluster {
         name: name.into(),
         alt_stat_name: tag.into(),
         cluster_discovery_type: Some(ClusterDiscoveryType::Type(DiscoveryType::Eds as i32)),
-        eds_cluster_config: Some(EdsClusterConfig { eds_config: Some(ads()), service_name: String::new() }),
+        eds_cluster_config: Some(EdsClusterConfig {
+            eds_config: Some(ads()),
+            service_name: String::new(),
+        }),
         ..Default::default()
     }
 }
 
 pub(crate) fn endpoints(name: &str) -> ClusterLoadAssignment {
-    ClusterLoadAssignment { cluster_name: name.into(), ..Default::default() }
+    ClusterLoadAssignment {
+        cluster_name: name.into(),
+        ..Default::default()
+    }
 }
 
 pub(crate) fn listener(name: &str, route: &str) -> Listener {
     let hcm = HttpConnectionManager {
         stat_prefix: name.into(),
-        route_specifier: Some(RouteSpecifier::Rds(Rds { config_source: Some(ads()), route_config_name: route.into() })),
+        route_specifier: Some(RouteSpecifier::Rds(Rds {
+            config_source: Some(ads()),
+            route_config_name: route.into(),
+        })),
         ..Default::default()
     };
     Listener {
@@ -68,7 +80,10 @@ pub(crate) fn routes(name: &str, rules: &[(&str, &str)]) -> RouteConfiguration {
             routes: rules
                 .iter()
                 .map(|(prefix, cluster)| Route {
-                    r#match: Some(RouteMatch { path_specifier: Some(PathSpecifier::Prefix((*prefix).into())), ..Default::default() }),
+                    r#match: Some(RouteMatch {
+                        path_specifier: Some(PathSpecifier::Prefix((*prefix).into())),
+                        ..Default::default()
+                    }),
                     action: Some(Action::Route(RouteAction {
                         cluster_specifier: Some(ClusterSpecifier::Cluster((*cluster).into())),
                         ..Default::default()
@@ -107,7 +122,9 @@ pub(crate) fn any_name(any: &Any) -> String {
     let bytes = any.value.as_slice();
     match ResourceType::from_type_url(&any.type_url) {
         Some(ResourceType::Cluster) => Cluster::decode(bytes).map(|c| c.name),
-        Some(ResourceType::Endpoint) => ClusterLoadAssignment::decode(bytes).map(|c| c.cluster_name),
+        Some(ResourceType::Endpoint) => {
+            ClusterLoadAssignment::decode(bytes).map(|c| c.cluster_name)
+        }
         Some(ResourceType::Listener) => Listener::decode(bytes).map(|l| l.name),
         Some(ResourceType::Route) => RouteConfiguration::decode(bytes).map(|r| r.name),
         None => return format!("<{}>", any.type_url),
@@ -122,7 +139,13 @@ pub(crate) fn sotw_summary(r: &DiscoveryResponse) -> (ResourceType, Vec<String>)
 }
 
 /// `(type, upserted names, removed names)` of a delta response.
-pub(crate) fn delta_summary(r: &DeltaDiscoveryResponse) -> (ResourceType, Vec<String>, Vec<String>) {
+pub(crate) fn delta_summary(
+    r: &DeltaDiscoveryResponse,
+) -> (ResourceType, Vec<String>, Vec<String>) {
     let ty = ResourceType::from_type_url(&r.type_url).expect("known type");
-    (ty, r.resources.iter().map(|x| x.name.clone()).collect(), r.removed_resources.clone())
+    (
+        ty,
+        r.resources.iter().map(|x| x.name.clone()).collect(),
+        r.removed_resources.clone(),
+    )
 }

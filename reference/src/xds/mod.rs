@@ -18,13 +18,13 @@ mod stream;
 mod tracking;
 
 #[cfg(test)]
-mod fixtures;
-#[cfg(test)]
-mod sotw_tests;
+mod cache_tests;
 #[cfg(test)]
 mod delta_tests;
 #[cfg(test)]
-mod cache_tests;
+mod fixtures;
+#[cfg(test)]
+mod sotw_tests;
 
 pub use cache::{SnapshotCache, WaitError};
 pub use resource::{Resource, ResourceType};

@@ -48,7 +48,10 @@ pub(crate) struct Held {
 
 impl Held {
     fn of(r: &Arc<Resource>) -> Self {
-        Self { version: r.version.clone(), resource: Some(Arc::clone(r)) }
+        Self {
+            version: r.version.clone(),
+            resource: Some(Arc::clone(r)),
+        }
     }
 }
 
@@ -104,11 +107,26 @@ pub(crate) struct Push {
 /// Progress worth telling the cache about.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Report {
-    Pushed { ty: ResourceType, version: String },
-    Acked { ty: ResourceType, version: String, resources: usize },
-    Nacked { ty: ResourceType, version: String, message: String, snapshot_version: String },
+    Pushed {
+        ty: ResourceType,
+        version: String,
+    },
+    Acked {
+        ty: ResourceType,
+        version: String,
+        resources: usize,
+    },
+    Nacked {
+        ty: ResourceType,
+        version: String,
+        message: String,
+        snapshot_version: String,
+    },
     /// Every type of the snapshot with this content is ACKed, removals included.
-    Complete { version: String, revision: u64 },
+    Complete {
+        version: String,
+        revision: u64,
+    },
 }
 
 /// The entry for one resource a type should hold now.
@@ -160,7 +178,11 @@ impl Rollout {
         let flight = st.in_flight.take_if(|f| f.nonce == nonce)?;
         match delivery {
             Delivery::Full => {
-                st.held = flight.upserts.iter().map(|r| (r.name.clone(), Held::of(r))).collect();
+                st.held = flight
+                    .upserts
+                    .iter()
+                    .map(|r| (r.name.clone(), Held::of(r)))
+                    .collect();
             }
             Delivery::Diff => {
                 // Something unsubscribed meanwhile was dropped by Envoy, whatever we sent.
@@ -175,16 +197,34 @@ impl Rollout {
             }
         }
         st.rejected = None;
-        Some(Report::Acked { ty, version: flight.version, resources: st.held.len() })
+        Some(Report::Acked {
+            ty,
+            version: flight.version,
+            resources: st.held.len(),
+        })
     }
 
     /// Envoy rejected the response with `nonce`; `None` when that is not the one in flight.
-    pub(crate) fn nack(&mut self, ty: ResourceType, nonce: &str, message: String) -> Option<Report> {
-        let snapshot_version = self.target.as_ref().map(|t| t.version().to_string()).unwrap_or_default();
+    pub(crate) fn nack(
+        &mut self,
+        ty: ResourceType,
+        nonce: &str,
+        message: String,
+    ) -> Option<Report> {
+        let snapshot_version = self
+            .target
+            .as_ref()
+            .map(|t| t.version().to_string())
+            .unwrap_or_default();
         let st = self.state_mut(ty);
         let flight = st.in_flight.take_if(|f| f.nonce == nonce)?;
         st.rejected = Some(flight.version.clone());
-        Some(Report::Nacked { ty, version: flight.version, message, snapshot_version })
+        Some(Report::Nacked {
+            ty,
+            version: flight.version,
+            message,
+            snapshot_version,
+        })
     }
 
     /// The responses due now, in push order; records them as in flight.
@@ -199,7 +239,10 @@ impl Rollout {
                     break;
                 }
                 if let Some(push) = self.plan(ty) {
-                    reports.push(Report::Pushed { ty, version: push.version.clone() });
+                    reports.push(Report::Pushed {
+                        ty,
+                        version: push.version.clone(),
+                    });
                     pushes.push(push);
                 }
             }
@@ -212,7 +255,10 @@ impl Rollout {
         if self.stage == Stage::Break && !self.completed && self.all_settled() {
             self.completed = true;
             if let Some(t) = &self.target {
-                reports.push(Report::Complete { version: t.version().to_string(), revision: t.revision() });
+                reports.push(Report::Complete {
+                    version: t.version().to_string(),
+                    revision: t.revision(),
+                });
             }
         }
         pushes
@@ -225,17 +271,22 @@ impl Rollout {
     fn released(&self, ty: ResourceType) -> bool {
         match ty {
             ResourceType::Cluster => true,
-            ResourceType::Endpoint => self.settled(ResourceType::Cluster) || self.sending_current(ResourceType::Cluster),
-            ResourceType::Listener | ResourceType::Route => {
-                ResourceType::ALL.iter().take_while(|t| **t != ty).all(|t| self.settled(*t))
+            ResourceType::Endpoint => {
+                self.settled(ResourceType::Cluster) || self.sending_current(ResourceType::Cluster)
             }
+            ResourceType::Listener | ResourceType::Route => ResourceType::ALL
+                .iter()
+                .take_while(|t| **t != ty)
+                .all(|t| self.settled(*t)),
         }
     }
 
     /// The response in flight for `ty` carries what the stream should hold now.
     fn sending_current(&self, ty: ResourceType) -> bool {
         let st = self.state(ty);
-        st.in_flight.as_ref().is_some_and(|f| f.version == self.visible(ty).1)
+        st.in_flight
+            .as_ref()
+            .is_some_and(|f| f.version == self.visible(ty).1)
     }
 
     fn all_settled(&self) -> bool {
@@ -244,16 +295,29 @@ impl Rollout {
 
     /// What the stream should hold of `ty` in the current stage, subscription aside.
     fn wanted<'a>(&'a self, ty: ResourceType) -> BTreeMap<&'a str, Want<'a>> {
-        let Some(target) = &self.target else { return BTreeMap::new() };
+        let Some(target) = &self.target else {
+            return BTreeMap::new();
+        };
         let st = self.state(ty);
         let mut want: BTreeMap<&str, Want> = target
             .resources(ty)
             .iter()
-            .map(|(n, r)| (n.as_str(), Want { version: &r.version, resource: Some(r) }))
+            .map(|(n, r)| {
+                (
+                    n.as_str(),
+                    Want {
+                        version: &r.version,
+                        resource: Some(r),
+                    },
+                )
+            })
             .collect();
         if self.stage == Stage::Make && ty.defers_removal() {
             for (n, h) in &st.held {
-                want.entry(n.as_str()).or_insert(Want { version: &h.version, resource: h.resource.as_ref() });
+                want.entry(n.as_str()).or_insert(Want {
+                    version: &h.version,
+                    resource: h.resource.as_ref(),
+                });
             }
         }
         want
@@ -272,7 +336,9 @@ impl Rollout {
             .filter(|eds| endpoints.covers(eds))
             .map(str::to_string)
             .collect();
-        self.types[ResourceType::Endpoint.index()].refresh.extend(changed);
+        self.types[ResourceType::Endpoint.index()]
+            .refresh
+            .extend(changed);
     }
 
     /// What the stream should hold of `ty` within its subscription, and the version of that.
@@ -282,8 +348,15 @@ impl Rollout {
         (visible.len(), version)
     }
 
-    fn subscribed_part<'w, 'a>(st: &TypeState, want: &'w BTreeMap<&'a str, Want<'a>>) -> (Vec<(&'a str, &'w Want<'a>)>, String) {
-        let visible: Vec<(&str, &Want)> = want.iter().filter(|(n, _)| st.covers(n)).map(|(n, w)| (*n, w)).collect();
+    fn subscribed_part<'w, 'a>(
+        st: &TypeState,
+        want: &'w BTreeMap<&'a str, Want<'a>>,
+    ) -> (Vec<(&'a str, &'w Want<'a>)>, String) {
+        let visible: Vec<(&str, &Want)> = want
+            .iter()
+            .filter(|(n, _)| st.covers(n))
+            .map(|(n, w)| (*n, w))
+            .collect();
         let version = set_version(visible.iter().map(|(n, w)| (*n, w.version)));
         (visible, version)
     }
@@ -298,7 +371,8 @@ impl Rollout {
             return false;
         }
         let want = self.wanted(ty);
-        want.iter().all(|(n, w)| st.held.get(*n).is_some_and(|h| h.version == w.version))
+        want.iter()
+            .all(|(n, w)| st.held.get(*n).is_some_and(|h| h.version == w.version))
             && (!st.wildcard || st.held.keys().all(|n| want.contains_key(n.as_str())))
     }
 
@@ -312,18 +386,36 @@ impl Rollout {
         if st.rejected.as_deref() == Some(version.as_str()) {
             return None;
         }
-        let differs = |n: &str, w: &Want| st.held.get(n).is_none_or(|h| h.version != w.version) || st.refresh.contains(n);
-        let stale: Vec<String> = st.held.keys().filter(|n| !want.contains_key(n.as_str())).cloned().collect();
+        let differs = |n: &str, w: &Want| {
+            st.held.get(n).is_none_or(|h| h.version != w.version) || st.refresh.contains(n)
+        };
+        let stale: Vec<String> = st
+            .held
+            .keys()
+            .filter(|n| !want.contains_key(n.as_str()))
+            .cloned()
+            .collect();
         // Only a wildcard subscription must be told about removals; a resource subscribed by
         // name goes when Envoy unsubscribes it, which it does once nothing refers to it.
-        let due = st.must_respond || visible.iter().any(|(n, w)| differs(n, w)) || (st.wildcard && !stale.is_empty());
+        let due = st.must_respond
+            || visible.iter().any(|(n, w)| differs(n, w))
+            || (st.wildcard && !stale.is_empty());
         if !due {
             return None;
         }
         let (resources, removed): (Vec<Arc<Resource>>, Vec<String>) = match self.delivery {
-            Delivery::Full => (visible.iter().filter_map(|(_, w)| w.resource.cloned()).collect(), Vec::new()),
+            Delivery::Full => (
+                visible
+                    .iter()
+                    .filter_map(|(_, w)| w.resource.cloned())
+                    .collect(),
+                Vec::new(),
+            ),
             Delivery::Diff => {
-                let upserts = visible.iter().filter(|(n, w)| differs(n, w)).filter_map(|(_, w)| w.resource.cloned());
+                let upserts = visible
+                    .iter()
+                    .filter(|(n, w)| differs(n, w))
+                    .filter_map(|(_, w)| w.resource.cloned());
                 (upserts.collect(), stale)
             }
         };
@@ -342,6 +434,12 @@ impl Rollout {
             upserts: resources.clone(),
             removes: removed.clone(),
         });
-        Some(Push { ty, nonce, version, resources, removed })
+        Some(Push {
+            ty,
+            nonce,
+            version,
+            resources,
+            removed,
+        })
     }
 }

@@ -63,14 +63,18 @@ impl AggregatedDiscoveryService for AdsService {
         &self,
         request: Request<Streaming<DiscoveryRequest>>,
     ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
-        Ok(Response::new(self.spawn::<SotwStream>(request.into_inner())))
+        Ok(Response::new(
+            self.spawn::<SotwStream>(request.into_inner()),
+        ))
     }
 
     async fn delta_aggregated_resources(
         &self,
         request: Request<Streaming<DeltaDiscoveryRequest>>,
     ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
-        Ok(Response::new(self.spawn::<DeltaStream>(request.into_inner())))
+        Ok(Response::new(
+            self.spawn::<DeltaStream>(request.into_inner()),
+        ))
     }
 }
 
@@ -111,15 +115,21 @@ impl Drop for ServerHandle {
 
 /// Serve ADS on `addr` (port 0 picks a free port) until the returned handle is dropped.
 pub async fn serve(addr: SocketAddr, cache: SnapshotCache) -> Result<ServerHandle, ServeError> {
-    let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
-    let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
     // Small xDS messages must not wait for Nagle's algorithm.
     let incoming = TcpListenerStream::new(listener).inspect(|conn| {
         if let Ok(conn) = conn {
             let _ = conn.set_nodelay(true);
         }
     });
-    let server = tonic::transport::Server::builder().add_service(service(cache)).serve_with_incoming(incoming);
+    let server = tonic::transport::Server::builder()
+        .add_service(service(cache))
+        .serve_with_incoming(incoming);
     let task = tokio::spawn(async move {
         if let Err(e) = server.await {
             tracing::error!(%addr, "ADS server stopped: {e}");

@@ -30,7 +30,11 @@ pub enum SnapshotError {
     /// Envoy would keep the referring cluster or listener warming until its initial fetch
     /// timeout.
     #[error("{referrer} refers to {ty} resource {name:?}, which the snapshot lacks")]
-    Missing { ty: ResourceType, name: String, referrer: String },
+    Missing {
+        ty: ResourceType,
+        name: String,
+        referrer: String,
+    },
     #[error("listener {listener:?}: cannot decode its HttpConnectionManager: {source}")]
     BadFilter {
         listener: String,
@@ -54,14 +58,25 @@ impl TypeSet {
             if name.is_empty() {
                 return Err(SnapshotError::EmptyName { ty });
             }
-            let any = envoy_types::pb::google::protobuf::Any { type_url: type_url.clone(), value };
+            let any = envoy_types::pb::google::protobuf::Any {
+                type_url: type_url.clone(),
+                value,
+            };
             let version = resource_version(&any);
-            let resource = Arc::new(Resource { name: name.clone(), version, any });
+            let resource = Arc::new(Resource {
+                name: name.clone(),
+                version,
+                any,
+            });
             if resources.insert(name.clone(), resource).is_some() {
                 return Err(SnapshotError::DuplicateName { ty, name });
             }
         }
-        let version = set_version(resources.values().map(|r| (r.name.as_str(), r.version.as_str())));
+        let version = set_version(
+            resources
+                .values()
+                .map(|r| (r.name.as_str(), r.version.as_str())),
+        );
         Ok(Self { resources, version })
     }
 }
@@ -90,24 +105,39 @@ impl Snapshot {
         routes: Vec<RouteConfiguration>,
     ) -> Result<Self, SnapshotError> {
         let cluster_eds = eds_names(&clusters);
-        let eds_refs = cluster_eds.iter().map(|(c, e)| (e.clone(), format!("cluster {c:?}"))).collect();
+        let eds_refs = cluster_eds
+            .iter()
+            .map(|(c, e)| (e.clone(), format!("cluster {c:?}")))
+            .collect();
         let rds_refs = rds_references(&listeners)?;
         let types = [
             TypeSet::build(
                 ResourceType::Cluster,
-                clusters.iter().map(|c| (c.name.clone(), c.encode_to_vec())).collect(),
+                clusters
+                    .iter()
+                    .map(|c| (c.name.clone(), c.encode_to_vec()))
+                    .collect(),
             )?,
             TypeSet::build(
                 ResourceType::Endpoint,
-                endpoints.iter().map(|e| (e.cluster_name.clone(), e.encode_to_vec())).collect(),
+                endpoints
+                    .iter()
+                    .map(|e| (e.cluster_name.clone(), e.encode_to_vec()))
+                    .collect(),
             )?,
             TypeSet::build(
                 ResourceType::Listener,
-                listeners.iter().map(|l| (l.name.clone(), l.encode_to_vec())).collect(),
+                listeners
+                    .iter()
+                    .map(|l| (l.name.clone(), l.encode_to_vec()))
+                    .collect(),
             )?,
             TypeSet::build(
                 ResourceType::Route,
-                routes.iter().map(|r| (r.name.clone(), r.encode_to_vec())).collect(),
+                routes
+                    .iter()
+                    .map(|r| (r.name.clone(), r.encode_to_vec()))
+                    .collect(),
             )?,
         ];
         check_references(ResourceType::Endpoint, &types[1], &eds_refs)?;
@@ -116,7 +146,12 @@ impl Snapshot {
         for t in &types {
             h.field(t.version.as_bytes());
         }
-        Ok(Self { revision, version: h.hex(), types: Arc::new(types), cluster_eds: Arc::new(cluster_eds) })
+        Ok(Self {
+            revision,
+            version: h.hex(),
+            types: Arc::new(types),
+            cluster_eds: Arc::new(cluster_eds),
+        })
     }
 
     /// The snapshot of one Gateway's translated configuration.
@@ -132,7 +167,8 @@ impl Snapshot {
 
     /// No resources at all.
     pub fn empty(revision: u64) -> Self {
-        Self::new(revision, vec![], vec![], vec![], vec![]).expect("an empty snapshot is consistent")
+        Self::new(revision, vec![], vec![], vec![], vec![])
+            .expect("an empty snapshot is consistent")
     }
 
     pub fn revision(&self) -> u64 {
@@ -146,7 +182,10 @@ impl Snapshot {
 
     /// The same content under another revision.
     pub fn with_revision(&self, revision: u64) -> Self {
-        Self { revision, ..self.clone() }
+        Self {
+            revision,
+            ..self.clone()
+        }
     }
 
     /// Content hash of one type's resources.
@@ -172,8 +211,16 @@ fn eds_names(clusters: &[Cluster]) -> BTreeMap<String, String> {
         .iter()
         .filter(|c| c.cluster_discovery_type == eds)
         .map(|c| {
-            let service = c.eds_cluster_config.as_ref().map(|e| e.service_name.as_str()).unwrap_or("");
-            let name = if service.is_empty() { c.name.clone() } else { service.to_string() };
+            let service = c
+                .eds_cluster_config
+                .as_ref()
+                .map(|e| e.service_name.as_str())
+                .unwrap_or("");
+            let name = if service.is_empty() {
+                c.name.clone()
+            } else {
+                service.to_string()
+            };
             (c.name.clone(), name)
         })
         .collect()
@@ -184,16 +231,28 @@ fn rds_references(listeners: &[Listener]) -> Result<BTreeMap<String, String>, Sn
     let hcm_url = HttpConnectionManager::type_url();
     let mut refs = BTreeMap::new();
     for l in listeners {
-        for chain in l.filter_chains.iter().chain(l.default_filter_chain.as_ref()) {
+        for chain in l
+            .filter_chains
+            .iter()
+            .chain(l.default_filter_chain.as_ref())
+        {
             for f in &chain.filters {
-                let Some(filter::ConfigType::TypedConfig(any)) = &f.config_type else { continue };
+                let Some(filter::ConfigType::TypedConfig(any)) = &f.config_type else {
+                    continue;
+                };
                 if any.type_url != hcm_url {
                     continue;
                 }
-                let hcm = HttpConnectionManager::decode(any.value.as_slice())
-                    .map_err(|source| SnapshotError::BadFilter { listener: l.name.clone(), source })?;
+                let hcm =
+                    HttpConnectionManager::decode(any.value.as_slice()).map_err(|source| {
+                        SnapshotError::BadFilter {
+                            listener: l.name.clone(),
+                            source,
+                        }
+                    })?;
                 if let Some(RouteSpecifier::Rds(rds)) = hcm.route_specifier {
-                    refs.entry(rds.route_config_name).or_insert_with(|| format!("listener {:?}", l.name));
+                    refs.entry(rds.route_config_name)
+                        .or_insert_with(|| format!("listener {:?}", l.name));
                 }
             }
         }
@@ -207,11 +266,18 @@ fn check_references(
     refs: &BTreeMap<String, String>,
 ) -> Result<(), SnapshotError> {
     if let Some(name) = set.resources.keys().find(|n| !refs.contains_key(*n)) {
-        return Err(SnapshotError::Unreferenced { ty, name: name.clone() });
+        return Err(SnapshotError::Unreferenced {
+            ty,
+            name: name.clone(),
+        });
     }
     let present: BTreeSet<&String> = set.resources.keys().collect();
     if let Some((name, referrer)) = refs.iter().find(|(n, _)| !present.contains(n)) {
-        return Err(SnapshotError::Missing { ty, name: name.clone(), referrer: referrer.clone() });
+        return Err(SnapshotError::Missing {
+            ty,
+            name: name.clone(),
+            referrer: referrer.clone(),
+        });
     }
     Ok(())
 }
@@ -227,22 +293,52 @@ mod tests {
         assert_eq!(a.version(), snapshot(9, &[("/", "a")]).version());
         assert_eq!(a.with_revision(9), snapshot(9, &[("/", "a")]));
         assert_ne!(a.version(), snapshot(1, &[("/v2", "a")]).version());
-        assert_eq!(a.type_version(ResourceType::Cluster), snapshot(1, &[("/v2", "a")]).type_version(ResourceType::Cluster));
+        assert_eq!(
+            a.type_version(ResourceType::Cluster),
+            snapshot(1, &[("/v2", "a")]).type_version(ResourceType::Cluster)
+        );
     }
 
     #[test]
     fn inconsistent_snapshots_are_refused() {
-        let dup = Snapshot::new(1, vec![cluster("a", ""), cluster("a", "x")], vec![endpoints("a")], vec![], vec![]);
-        assert_eq!(dup, Err(SnapshotError::DuplicateName { ty: ResourceType::Cluster, name: "a".into() }));
+        let dup = Snapshot::new(
+            1,
+            vec![cluster("a", ""), cluster("a", "x")],
+            vec![endpoints("a")],
+            vec![],
+            vec![],
+        );
+        assert_eq!(
+            dup,
+            Err(SnapshotError::DuplicateName {
+                ty: ResourceType::Cluster,
+                name: "a".into()
+            })
+        );
         let unreferenced = Snapshot::new(1, vec![], vec![endpoints("a")], vec![], vec![]);
-        assert_eq!(unreferenced, Err(SnapshotError::Unreferenced { ty: ResourceType::Endpoint, name: "a".into() }));
+        assert_eq!(
+            unreferenced,
+            Err(SnapshotError::Unreferenced {
+                ty: ResourceType::Endpoint,
+                name: "a".into()
+            })
+        );
         let missing = Snapshot::new(1, vec![], vec![], vec![listener("l", "r")], vec![]);
         assert_eq!(
             missing,
-            Err(SnapshotError::Missing { ty: ResourceType::Route, name: "r".into(), referrer: "listener \"l\"".into() })
+            Err(SnapshotError::Missing {
+                ty: ResourceType::Route,
+                name: "r".into(),
+                referrer: "listener \"l\"".into()
+            })
         );
         let unnamed = Snapshot::new(1, vec![], vec![], vec![], vec![routes("", &[])]);
-        assert_eq!(unnamed, Err(SnapshotError::EmptyName { ty: ResourceType::Route }));
+        assert_eq!(
+            unnamed,
+            Err(SnapshotError::EmptyName {
+                ty: ResourceType::Route
+            })
+        );
         assert_eq!(
             missing.unwrap_err().to_string(),
             "listener \"l\" refers to RDS resource \"r\", which the snapshot lacks"

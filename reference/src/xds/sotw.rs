@@ -22,7 +22,8 @@ pub(crate) struct SotwStream {
 /// Whether a state-of-the-world request names every resource of its type. Only clusters and
 /// listeners have the legacy meaning of an empty list as "everything".
 fn is_wildcard(ty: ResourceType, names: &[String]) -> bool {
-    names.iter().any(|n| n == "*") || (names.is_empty() && matches!(ty, ResourceType::Cluster | ResourceType::Listener))
+    names.iter().any(|n| n == "*")
+        || (names.is_empty() && matches!(ty, ResourceType::Cluster | ResourceType::Listener))
 }
 
 impl Protocol for SotwStream {
@@ -31,11 +32,16 @@ impl Protocol for SotwStream {
     const NAME: &'static str = "sotw";
 
     fn new() -> Self {
-        Self { rollout: Rollout::new(Delivery::Full) }
+        Self {
+            rollout: Rollout::new(Delivery::Full),
+        }
     }
 
     fn node_id(req: &DiscoveryRequest) -> Option<String> {
-        req.node.as_ref().map(|n| n.id.clone()).filter(|id| !id.is_empty())
+        req.node
+            .as_ref()
+            .map(|n| n.id.clone())
+            .filter(|id| !id.is_empty())
     }
 
     fn set_target(&mut self, snapshot: Option<Snapshot>) {
@@ -44,7 +50,10 @@ impl Protocol for SotwStream {
 
     fn on_request(&mut self, req: DiscoveryRequest, reports: &mut Vec<Report>) {
         let Some(ty) = ResourceType::from_type_url(&req.type_url) else {
-            tracing::debug!(type_url = req.type_url, "ignoring a request for a type this server does not serve");
+            tracing::debug!(
+                type_url = req.type_url,
+                "ignoring a request for a type this server does not serve"
+            );
             return;
         };
         let nonce = req.response_nonce;
@@ -60,8 +69,11 @@ impl Protocol for SotwStream {
             reports.extend(report);
         }
         let wildcard = is_wildcard(ty, &req.resource_names);
-        let names: BTreeSet<String> =
-            if wildcard { BTreeSet::new() } else { req.resource_names.into_iter().collect() };
+        let names: BTreeSet<String> = if wildcard {
+            BTreeSet::new()
+        } else {
+            req.resource_names.into_iter().collect()
+        };
         let st = self.rollout.state_mut(ty);
         if nonce.is_empty() || !st.subscribed || st.wildcard != wildcard || st.names != names {
             st.must_respond = true;
@@ -72,7 +84,11 @@ impl Protocol for SotwStream {
     }
 
     fn poll(&mut self, reports: &mut Vec<Report>) -> Vec<DiscoveryResponse> {
-        self.rollout.poll(reports).into_iter().map(response).collect()
+        self.rollout
+            .poll(reports)
+            .into_iter()
+            .map(response)
+            .collect()
     }
 }
 

@@ -28,8 +28,11 @@ pub(crate) trait Protocol: Send + 'static {
 }
 
 /// Serve one stream until Envoy hangs up (or the response side is dropped).
-pub(crate) async fn drive<P, S>(cache: SnapshotCache, mut inbound: S, tx: mpsc::Sender<Result<P::Response, Status>>)
-where
+pub(crate) async fn drive<P, S>(
+    cache: SnapshotCache,
+    mut inbound: S,
+    tx: mpsc::Sender<Result<P::Response, Status>>,
+) where
     P: Protocol,
     S: Stream<Item = Result<P::Request, Status>> + Unpin + Send,
 {
@@ -42,7 +45,11 @@ where
         None => return,
     };
     let Some(node) = P::node_id(&first) else {
-        let _ = tx.send(Err(Status::invalid_argument("the first request of an ADS stream must carry node.id"))).await;
+        let _ = tx
+            .send(Err(Status::invalid_argument(
+                "the first request of an ADS stream must carry node.id",
+            )))
+            .await;
         return;
     };
     let mut handle = cache.connect(&node, P::NAME);

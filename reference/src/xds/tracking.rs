@@ -85,7 +85,11 @@ impl Tracking {
                 self.types[ty.index()].pushes += 1;
                 tracing::debug!(node, ty = %ty, version, "pushed");
             }
-            Report::Acked { ty, version, resources } => {
+            Report::Acked {
+                ty,
+                version,
+                resources,
+            } => {
                 let t = &mut self.types[ty.index()];
                 t.acks += 1;
                 t.acked_version = Some(version.clone());
@@ -93,10 +97,19 @@ impl Tracking {
                 t.last_ack_at = Some(now());
                 tracing::debug!(node, ty = %ty, version, "ACK");
             }
-            Report::Nacked { ty, version, message, .. } => {
+            Report::Nacked {
+                ty,
+                version,
+                message,
+                ..
+            } => {
                 let t = &mut self.types[ty.index()];
                 t.nacks += 1;
-                t.last_nack = Some(Nack { version: version.clone(), message: message.clone(), at: now() });
+                t.last_nack = Some(Nack {
+                    version: version.clone(),
+                    message: message.clone(),
+                    at: now(),
+                });
                 tracing::warn!(node, ty = %ty, version, message, "Envoy rejected xDS update (NACK)");
             }
             Report::Complete { version, revision } => {
@@ -106,6 +119,9 @@ impl Tracking {
     }
 
     pub(crate) fn by_name(&self) -> BTreeMap<&'static str, TypeStatus> {
-        ResourceType::ALL.into_iter().map(|t| (t.short_name(), self.types[t.index()].clone())).collect()
+        ResourceType::ALL
+            .into_iter()
+            .map(|t| (t.short_name(), self.types[t.index()].clone()))
+            .collect()
     }
 }

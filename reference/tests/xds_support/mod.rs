@@ -104,7 +104,14 @@ static_resources:
         let child = Command::new(binary)
             .arg("-c")
             .arg(&config)
-            .args(["--use-dynamic-base-id", "--disable-hot-restart", "--concurrency", "1", "-l", "info"])
+            .args([
+                "--use-dynamic-base-id",
+                "--disable-hot-restart",
+                "--concurrency",
+                "1",
+                "-l",
+                "info",
+            ])
             .arg("--admin-address-path")
             .arg(&addr_file)
             .arg("--log-path")
@@ -115,7 +122,11 @@ static_resources:
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("spawning {}", binary.display()))?;
-        let mut envoy = Self { child, admin: "127.0.0.1:0".parse()?, dir };
+        let mut envoy = Self {
+            child,
+            admin: "127.0.0.1:0".parse()?,
+            dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(text) = std::fs::read_to_string(&addr_file)
@@ -125,10 +136,16 @@ static_resources:
                 return Ok(envoy);
             }
             if let Some(status) = envoy.child.try_wait()? {
-                bail!("Envoy exited with {status} during start-up:\n{}", envoy.log_tail());
+                bail!(
+                    "Envoy exited with {status} during start-up:\n{}",
+                    envoy.log_tail()
+                );
             }
             if Instant::now() > deadline {
-                bail!("Envoy wrote no admin address within 20 s:\n{}", envoy.log_tail());
+                bail!(
+                    "Envoy wrote no admin address within 20 s:\n{}",
+                    envoy.log_tail()
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -186,7 +203,10 @@ impl Default for HttpClient {
 
 impl HttpClient {
     pub async fn get(&self, addr: SocketAddr, path: &str) -> Result<(u16, String)> {
-        assert!(addr.ip().is_loopback(), "test traffic goes to loopback only");
+        assert!(
+            addr.ip().is_loopback(),
+            "test traffic goes to loopback only"
+        );
         let uri: hyper::Uri = format!("http://{addr}{path}").parse()?;
         let fut = async {
             let resp = self.0.get(uri).await?;
@@ -194,7 +214,9 @@ impl HttpClient {
             let body = resp.into_body().collect().await?.to_bytes();
             anyhow::Ok((status, String::from_utf8_lossy(&body).into_owned()))
         };
-        tokio::time::timeout(Duration::from_secs(5), fut).await.context("request timed out")?
+        tokio::time::timeout(Duration::from_secs(5), fut)
+            .await
+            .context("request timed out")?
     }
 }
 
@@ -234,18 +256,34 @@ pub struct Config<'a> {
 }
 
 impl<'a> Config<'a> {
-    pub fn new(listen: SocketAddr, clusters: &'a [(&'a str, SocketAddr)], rules: &'a [(&'a str, &'a str)]) -> Self {
-        Self { listen, clusters, rules, validate_clusters: false, connect_timeout_ms: 1000 }
+    pub fn new(
+        listen: SocketAddr,
+        clusters: &'a [(&'a str, SocketAddr)],
+        rules: &'a [(&'a str, &'a str)],
+    ) -> Self {
+        Self {
+            listen,
+            clusters,
+            rules,
+            validate_clusters: false,
+            connect_timeout_ms: 1000,
+        }
     }
 
     /// Make Envoy reject routes to clusters it does not have.
     pub fn validate_clusters(self) -> Self {
-        Self { validate_clusters: true, ..self }
+        Self {
+            validate_clusters: true,
+            ..self
+        }
     }
 
     /// Change every cluster's configuration (not its endpoints).
     pub fn connect_timeout_ms(self, connect_timeout_ms: i32) -> Self {
-        Self { connect_timeout_ms, ..self }
+        Self {
+            connect_timeout_ms,
+            ..self
+        }
     }
 
     pub fn snapshot(&self, revision: u64) -> Snapshot {
@@ -259,7 +297,10 @@ impl<'a> Config<'a> {
                     nanos: (self.connect_timeout_ms % 1000) * 1_000_000,
                 }),
                 cluster_discovery_type: Some(ClusterDiscoveryType::Type(DiscoveryType::Eds as i32)),
-                eds_cluster_config: Some(EdsClusterConfig { eds_config: Some(ads()), service_name: String::new() }),
+                eds_cluster_config: Some(EdsClusterConfig {
+                    eds_config: Some(ads()),
+                    service_name: String::new(),
+                }),
                 ..Default::default()
             })
             .collect();
@@ -331,12 +372,16 @@ impl<'a> Config<'a> {
             }],
             ..Default::default()
         };
-        Snapshot::new(revision, clusters, endpoints, vec![listener], vec![routes]).expect("test snapshot is consistent")
+        Snapshot::new(revision, clusters, endpoints, vec![listener], vec![routes])
+            .expect("test snapshot is consistent")
     }
 }
 
 /// p-th percentile (0..=100) of sorted samples.
 pub fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    let idx = (sorted.len() * p).div_ceil(100).saturating_sub(1).min(sorted.len() - 1);
+    let idx = (sorted.len() * p)
+        .div_ceil(100)
+        .saturating_sub(1)
+        .min(sorted.len() - 1);
     sorted[idx]
 }
