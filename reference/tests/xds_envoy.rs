@@ -268,7 +268,14 @@ async fn cluster_replacement_under_traffic(mode: Mode) -> Result<()> {
     );
     assert!(ok > 100, "too few requests ({ok}) to mean anything");
     let (_, body) = rig.get("/").await?;
-    assert_eq!(body, if SWAPS.is_multiple_of(2) { "one" } else { "two" });
+    assert_eq!(
+        body,
+        if SWAPS.is_multiple_of(2) {
+            "one"
+        } else {
+            "two"
+        }
+    );
     let clusters = rig.envoy.admin_get(&rig.client, "/clusters").await?;
     let names: std::collections::BTreeSet<&str> = clusters
         .lines()

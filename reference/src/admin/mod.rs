@@ -98,3 +98,63 @@ pub async fn serve(addr: SocketAddr, router: Router) -> Result<ServerHandle, Adm
     tracing::info!(%addr, "admin endpoint listening");
     Ok(ServerHandle::new(addr, task))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xds::Snapshot;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n");
+        conn.write_all(request.as_bytes()).await.expect("write");
+        let mut response = String::new();
+        conn.read_to_string(&mut response).await.expect("read");
+        response
+    }
+
+    #[tokio::test]
+    async fn routes_answer_on_a_port_of_their_own() {
+        let cache = SnapshotCache::new();
+        cache.set("ns/gw", Snapshot::empty(3));
+        let metrics = Metrics::new();
+        metrics.record_status_write(false);
+        let server = serve(
+            "127.0.0.1:0".parse().expect("addr"),
+            router(AdminState::new(cache, metrics)),
+        )
+        .await
+        .expect("serve");
+        let addr = server.local_addr();
+        assert_ne!(addr.port(), 0);
+
+        let health = get(addr, "/healthz").await;
+        assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+
+        let xds = get(addr, "/xds").await;
+        let body = xds.split("\r\n\r\n").nth(1).expect("a body");
+        let json: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        let node = &json["nodes"]["ns/gw"];
+        assert_eq!(node["snapshotRevision"], 3, "{json:#}");
+        assert_eq!(node["connected"], false, "{json:#}");
+        assert!(node["ackedRevision"].is_null(), "{json:#}");
+        assert_eq!(node["types"]["CDS"]["nacks"], 0, "{json:#}");
+        assert_eq!(json["snapshotsSet"], 1, "{json:#}");
+
+        let text = get(addr, "/metrics").await;
+        assert!(text.contains("text/plain; version=0.0.4"), "{text}");
+        assert!(
+            text.contains("gatesim_xds_snapshots_set_total 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gatesim_xds_connected_streams{node=\"ns/gw\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gatesim_status_write_errors_total 1\n"),
+            "{text}"
+        );
+    }
+}

@@ -286,7 +286,7 @@ impl Rollout {
         let st = self.state(ty);
         st.in_flight
             .as_ref()
-            .is_some_and(|f| f.version == self.visible(ty).1)
+            .is_some_and(|f| f.version == self.visible_version(ty))
     }
 
     fn all_settled(&self) -> bool {
@@ -341,11 +341,9 @@ impl Rollout {
             .extend(changed);
     }
 
-    /// What the stream should hold of `ty` within its subscription, and the version of that.
-    fn visible(&self, ty: ResourceType) -> (usize, String) {
-        let want = self.wanted(ty);
-        let (visible, version) = Self::subscribed_part(self.state(ty), &want);
-        (visible.len(), version)
+    /// The version of what the stream should hold of `ty` within its subscription.
+    fn visible_version(&self, ty: ResourceType) -> String {
+        Self::subscribed_part(self.state(ty), &self.wanted(ty)).1
     }
 
     fn subscribed_part<'w, 'a>(
