@@ -1,8 +1,6 @@
 //! What the real-Envoy xDS tests need: an Envoy process with a minimal ADS bootstrap, HTTP
 //! backends that say who they are, a client, and snapshots built from a few parameters.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
