@@ -1,9 +1,11 @@
 //! gatesim reference controller: Gateway API (and K8sGateway) resources in, Envoy xDS out.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod api;
 pub mod infra;
 pub mod model;
 pub mod provider;
 pub mod render;
 pub mod translate;
+pub mod xds;

@@ -1,0 +1,294 @@
+//! Prometheus text exposition, written by hand: a few counters do not warrant a metrics crate.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::xds::{NodeStatus, SnapshotCache};
+
+/// Upper bounds (seconds) of the translation duration histogram: from a handful of routes to
+/// thousands.
+const DURATION_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    /// Cumulative counts, one per bucket.
+    buckets: [u64; DURATION_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    translation: Mutex<Histogram>,
+    routes: AtomicU64,
+    gateways: AtomicU64,
+    translation_errors: AtomicU64,
+    status_writes: AtomicU64,
+    status_write_errors: AtomicU64,
+}
+
+/// What the controller records about its own work. Clones share the counters.
+#[derive(Clone, Debug, Default)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One translation: how long it took and how big its output was.
+    pub fn record_translation(&self, duration: Duration, routes: usize, gateways: usize) {
+        let secs = duration.as_secs_f64();
+        {
+            let mut h = self
+                .inner
+                .translation
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            for (bound, count) in DURATION_BUCKETS.iter().zip(h.buckets.iter_mut()) {
+                if secs <= *bound {
+                    *count += 1;
+                }
+            }
+            h.count += 1;
+            h.sum += secs;
+        }
+        self.inner.routes.store(routes as u64, Ordering::Relaxed);
+        self.inner
+            .gateways
+            .store(gateways as u64, Ordering::Relaxed);
+    }
+
+    /// A translation that could not produce configuration for some object.
+    pub fn record_translation_error(&self) {
+        self.inner
+            .translation_errors
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A status write to the API server, successful or not.
+    pub fn record_status_write(&self, ok: bool) {
+        let counter = if ok {
+            &self.inner.status_writes
+        } else {
+            &self.inner.status_write_errors
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The whole exposition: these counters and the xDS state of every node.
+    pub fn render(&self, cache: &SnapshotCache) -> String {
+        let mut out = Exposition::default();
+        self.render_translation(&mut out);
+        render_xds(&mut out, cache);
+        out.text
+    }
+
+    fn render_translation(&self, out: &mut Exposition) {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+        let name = "gatesim_translation_duration_seconds";
+        out.family(name, "histogram", "Time taken by one translation.");
+        {
+            let h = self
+                .inner
+                .translation
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            for (bound, count) in DURATION_BUCKETS.iter().zip(h.buckets.iter()) {
+                out.sample(
+                    &format!("{name}_bucket"),
+                    &[("le", &bound.to_string())],
+                    *count as f64,
+                );
+            }
+            out.sample(&format!("{name}_bucket"), &[("le", "+Inf")], h.count as f64);
+            out.sample(&format!("{name}_sum"), &[], h.sum);
+            out.sample(&format!("{name}_count"), &[], h.count as f64);
+        }
+        let i = &self.inner;
+        out.single(
+            "gatesim_translation_routes",
+            "gauge",
+            "Routes in the last translation.",
+            load(&i.routes),
+        );
+        out.single(
+            "gatesim_translation_gateways",
+            "gauge",
+            "Gateways in the last translation.",
+            load(&i.gateways),
+        );
+        out.single(
+            "gatesim_translation_errors_total",
+            "counter",
+            "Translation errors.",
+            load(&i.translation_errors),
+        );
+        out.single(
+            "gatesim_status_writes_total",
+            "counter",
+            "Status writes.",
+            load(&i.status_writes),
+        );
+        out.single(
+            "gatesim_status_write_errors_total",
+            "counter",
+            "Status writes that failed.",
+            load(&i.status_write_errors),
+        );
+    }
+}
+
+fn render_xds(out: &mut Exposition, cache: &SnapshotCache) {
+    let nodes = cache.nodes();
+    out.single(
+        "gatesim_xds_snapshots_set_total",
+        "counter",
+        "Snapshots handed to the xDS cache, changed or not.",
+        cache.snapshots_set() as f64,
+    );
+    type Get = fn(&NodeStatus) -> Option<f64>;
+    let per_node: [(&str, &str, &str, Get); 3] = [
+        (
+            "gatesim_xds_connected_streams",
+            "gauge",
+            "Connected ADS streams.",
+            |n| Some(n.streams as f64),
+        ),
+        (
+            "gatesim_xds_acked_revision",
+            "gauge",
+            "Highest input revision ACKed in full.",
+            |n| n.acked_revision.map(|r| r as f64),
+        ),
+        (
+            "gatesim_xds_snapshot_revision",
+            "gauge",
+            "Input revision of the current snapshot.",
+            |n| n.snapshot_revision.map(|r| r as f64),
+        ),
+    ];
+    for (name, kind, help, get) in per_node {
+        out.family(name, kind, help);
+        for n in &nodes {
+            if let Some(v) = get(n) {
+                out.sample(name, &[("node", &n.node_id)], v);
+            }
+        }
+    }
+    type Count = fn(&crate::xds::TypeStatus) -> u64;
+    let per_type: [(&str, &str, Count); 3] = [
+        ("gatesim_xds_pushes_total", "xDS responses sent.", |t| {
+            t.pushes
+        }),
+        (
+            "gatesim_xds_acks_total",
+            "xDS responses Envoy accepted.",
+            |t| t.acks,
+        ),
+        (
+            "gatesim_xds_nacks_total",
+            "xDS responses Envoy rejected.",
+            |t| t.nacks,
+        ),
+    ];
+    for (name, help, get) in per_type {
+        out.family(name, "counter", help);
+        for n in &nodes {
+            for (ty, t) in &n.types {
+                out.sample(name, &[("node", &n.node_id), ("type", ty)], get(t) as f64);
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Exposition {
+    text: String,
+}
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.text, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.text.push_str(name);
+        if !labels.is_empty() {
+            self.text.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.text.push(',');
+                }
+                let _ = write!(self.text, "{k}=\"{}\"", escape(v));
+            }
+            self.text.push('}');
+        }
+        let _ = writeln!(self.text, " {value}");
+    }
+
+    fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
+        self.family(name, kind, help);
+        self.sample(name, &[], value);
+    }
+}
+
+/// Label values escape backslash, double quote and newline.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let m = Metrics::new();
+        m.record_translation(Duration::from_micros(700), 3, 1);
+        m.record_translation(Duration::from_millis(30), 5, 2);
+        m.record_translation_error();
+        m.record_status_write(true);
+        let text = m.render(&SnapshotCache::new());
+        assert!(
+            text.contains("gatesim_translation_duration_seconds_bucket{le=\"0.0005\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gatesim_translation_duration_seconds_bucket{le=\"0.001\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gatesim_translation_duration_seconds_bucket{le=\"0.05\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gatesim_translation_duration_seconds_bucket{le=\"+Inf\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gatesim_translation_duration_seconds_count 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("gatesim_translation_routes 5\n"), "{text}");
+        assert!(text.contains("gatesim_translation_gateways 2\n"), "{text}");
+        assert!(
+            text.contains("gatesim_translation_errors_total 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("gatesim_status_writes_total 1\n"), "{text}");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
