@@ -276,9 +276,11 @@ pub fn client_config(
     identity: Option<&ClientIdentity>,
 ) -> Result<ClientConfig, CertError> {
     let provider = provider();
-    let webpki =
-        WebPkiServerVerifier::builder_with_provider(Arc::new(roots(trust, "trusted CA")?), provider.clone())
-            .build()?;
+    let webpki = WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots(trust, "trusted CA")?),
+        provider.clone(),
+    )
+    .build()?;
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .dangerous()
@@ -458,7 +460,10 @@ mod tests {
     #[test]
     fn sorts_names_into_san_kinds() {
         assert!(matches!(san_for("*.wildcard.org"), Ok(SanType::DnsName(_))));
-        assert!(matches!(san_for("abc.example.com"), Ok(SanType::DnsName(_))));
+        assert!(matches!(
+            san_for("abc.example.com"),
+            Ok(SanType::DnsName(_))
+        ));
         assert!(matches!(san_for("*"), Ok(SanType::URI(_))));
         assert!(matches!(san_for("spiffe://a/b"), Ok(SanType::URI(_))));
         assert!(matches!(san_for("127.0.0.1"), Ok(SanType::IpAddress(_))));
@@ -473,7 +478,12 @@ mod tests {
     #[test]
     fn reads_dns_sans_from_der() {
         let cert = TestCertificate::generate(
-            &["*".into(), "*.org".into(), "10.0.0.1".into(), "a.example".into()],
+            &[
+                "*".into(),
+                "*.org".into(),
+                "10.0.0.1".into(),
+                "a.example".into(),
+            ],
             false,
         )
         .unwrap();
@@ -485,7 +495,10 @@ mod tests {
     #[test]
     fn host_names_match_as_in_go() {
         assert!(go_hostname_matches("*.org", "example.org"));
-        assert!(go_hostname_matches("*.wildcard.org", "Fourth-Example.wildcard.org."));
+        assert!(go_hostname_matches(
+            "*.wildcard.org",
+            "Fourth-Example.wildcard.org."
+        ));
         assert!(!go_hostname_matches("*.wildcard.org", "a.b.wildcard.org"));
         assert!(!go_hostname_matches("*", "example.org"));
         assert!(!go_hostname_matches("a*.org", "ab.org"));

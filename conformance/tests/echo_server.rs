@@ -49,9 +49,18 @@ async fn reply_is_byte_for_byte_echo_basic() {
     );
     assert_eq!(body, expected);
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
-    assert!(head.contains("\r\nContent-Type: application/json\r\n"), "{head}");
-    assert!(head.contains("\r\nX-Content-Type-Options: nosniff\r\n"), "{head}");
-    assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())), "{head}");
+    assert!(
+        head.contains("\r\nContent-Type: application/json\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\nX-Content-Type-Options: nosniff\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())),
+        "{head}"
+    );
 }
 
 #[tokio::test]
@@ -110,8 +119,12 @@ async fn tls_reports_sni_alpn_version_and_client_certificate() {
     assert_eq!(tls.server_name, "abc.example.com");
     assert_eq!(tls.negotiated_protocol, "h2");
     assert!(
-        ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]
-            .contains(&tls.cipher_suite.as_str()),
+        [
+            "TLS_AES_128_GCM_SHA256",
+            "TLS_AES_256_GCM_SHA384",
+            "TLS_CHACHA20_POLY1305_SHA256"
+        ]
+        .contains(&tls.cipher_suite.as_str()),
         "{}",
         tls.cipher_suite
     );
@@ -141,7 +154,10 @@ async fn routes_status_health_delay_and_set_header() {
     let res = send(&get("/status/418")).await.expect("status");
     assert_eq!(res.status, 418);
     assert!(res.body.is_empty());
-    assert_eq!(send(&get("/status/418?x")).await.expect("status").status, 400);
+    assert_eq!(
+        send(&get("/status/418?x")).await.expect("status").status,
+        400
+    );
     assert_eq!(send(&get("/status/abc")).await.expect("status").status, 400);
 
     let res = send(&get("/health")).await.expect("health");
@@ -155,7 +171,11 @@ async fn routes_status_health_delay_and_set_header() {
     ];
     let started = Instant::now();
     let res = send(&req).await.expect("delayed echo");
-    assert!(started.elapsed() >= Duration::from_millis(200), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(res.status, 200);
     assert_eq!(res.headers["x-header-set"], "set");
     assert_eq!(res.headers["x-multi"], "1,2");
@@ -186,7 +206,9 @@ async fn unclean_paths_redirect_like_go_serve_mux() {
         assert_eq!(res.headers["location"], location, "{path}");
     }
     // Double slashes are folded before routing, not redirected; the echo keeps them.
-    let res = send(&ProbeRequest::new(addr, "//double//slash")).await.expect("request");
+    let res = send(&ProbeRequest::new(addr, "//double//slash"))
+        .await
+        .expect("request");
     assert_eq!(res.status, 200);
     assert_eq!(res.echo.expect("echo").path, "//double//slash");
 }
@@ -209,7 +231,12 @@ async fn retry_fails_then_echoes() {
 async fn futures_statuses(addr: SocketAddr, path: &str, n: usize) -> Vec<u16> {
     let mut out = Vec::new();
     for _ in 0..n {
-        out.push(send(&ProbeRequest::new(addr, path)).await.expect("request").status);
+        out.push(
+            send(&ProbeRequest::new(addr, path))
+                .await
+                .expect("request")
+                .status,
+        );
     }
     out
 }

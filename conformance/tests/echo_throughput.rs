@@ -75,10 +75,20 @@ async fn echo_and_probe_throughput() {
     println!(
         "echo keep-alive: {keepalive:.0} requests/s; probe (new connection each): {probe:.0} requests/s \
          (concurrency {CONCURRENCY}, {} build)",
-        if cfg!(debug_assertions) { "debug" } else { "release" }
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
     );
-    assert_eq!(echo.requests_handled(), (CONCURRENCY * per_conn + total) as u64);
+    assert_eq!(
+        echo.requests_handled(),
+        (CONCURRENCY * per_conn + total) as u64
+    );
     assert_eq!(echo.connections_accepted(), (CONCURRENCY + total) as u64);
-    assert!(keepalive > 500.0, "echo server too slow: {keepalive:.0} requests/s");
+    assert!(
+        keepalive > 500.0,
+        "echo server too slow: {keepalive:.0} requests/s"
+    );
     assert!(probe > 100.0, "probe too slow: {probe:.0} requests/s");
 }

@@ -7,8 +7,7 @@ use std::net::SocketAddr;
 use gatesim_conformance::certs::TestCertificate;
 use gatesim_conformance::echo::TlsIdentity;
 use gatesim_conformance::probe::{
-    ExpectedRedirect, ExpectedRequest, Expectation, ProbeError, ProbeRequest, Scheme, compare,
-    send,
+    Expectation, ExpectedRedirect, ExpectedRequest, ProbeError, ProbeRequest, Scheme, compare, send,
 };
 use probe_support::{NAMESPACE, start_replica};
 
@@ -83,7 +82,11 @@ async fn https_needs_the_right_ca_and_name() {
     req.sni = Some("example.com".into());
     let err = send(&req).await.expect_err("name not in the certificate");
     assert!(matches!(err, ProbeError::TlsHandshake { .. }), "{err}");
-    assert!(err.to_string().contains("not valid for name \"example.com\""), "{err}");
+    assert!(
+        err.to_string()
+            .contains("not valid for name \"example.com\""),
+        "{err}"
+    );
 
     req.sni = None;
     req.trust = vec![other.ca_cert_pem.clone()];
@@ -91,7 +94,10 @@ async fn https_needs_the_right_ca_and_name() {
     assert!(err.to_string().contains("UnknownIssuer"), "{err}");
 }
 
-async fn probe(addr: SocketAddr, path: &str) -> (ProbeRequest, gatesim_conformance::probe::ProbeResponse) {
+async fn probe(
+    addr: SocketAddr,
+    path: &str,
+) -> (ProbeRequest, gatesim_conformance::probe::ProbeResponse) {
     let req = ProbeRequest::new(addr, path);
     let res = send(&req).await.expect("request");
     (req, res)
@@ -115,9 +121,15 @@ async fn mismatches_read_as_a_diff() {
         ),
         "{text}"
     );
-    assert!(text.contains(&format!("  request: GET http://{addr}/v1?x=1")), "{text}");
+    assert!(
+        text.contains(&format!("  request: GET http://{addr}/v1?x=1")),
+        "{text}"
+    );
     assert!(text.contains("  response: 200 HTTP/1.1\n"), "{text}");
-    assert!(text.contains("    content-type: application/json\n"), "{text}");
+    assert!(
+        text.contains("    content-type: application/json\n"),
+        "{text}"
+    );
     assert!(
         text.contains(&format!(
             "  echo reply: pod \"infra-backend-v1-7d9c8-00023\" namespace \"{NAMESPACE}\"\n    GET /v1?x=1"
@@ -133,7 +145,10 @@ async fn mismatches_read_as_a_diff() {
         ..Default::default()
     };
     let text = compare(&rewritten, &req, &res).unwrap_err().to_string();
-    assert!(text.starts_with("path: expected \"/v2?x=1\", got \"/v1?x=1\"\n"), "{text}");
+    assert!(
+        text.starts_with("path: expected \"/v2?x=1\", got \"/v1?x=1\"\n"),
+        "{text}"
+    );
 
     let headers = Expectation {
         request: Some(ExpectedRequest {
@@ -144,7 +159,10 @@ async fn mismatches_read_as_a_diff() {
         ..Default::default()
     };
     let text = compare(&headers, &req, &res).unwrap_err().to_string();
-    assert!(text.starts_with("request header x-added: expected \"value\", got absent\n"), "{text}");
+    assert!(
+        text.starts_with("request header x-added: expected \"value\", got absent\n"),
+        "{text}"
+    );
     let absent_only = Expectation {
         request: Some(ExpectedRequest {
             absent_headers: vec!["user-agent".into()],
@@ -153,21 +171,33 @@ async fn mismatches_read_as_a_diff() {
         ..Default::default()
     };
     let text = compare(&absent_only, &req, &res).unwrap_err().to_string();
-    assert!(text.starts_with("request header user-agent: expected absent, got \"gatesim-probe/"), "{text}");
+    assert!(
+        text.starts_with("request header user-agent: expected absent, got \"gatesim-probe/"),
+        "{text}"
+    );
 
     let response_header = Expectation {
         headers: vec![("X-Content-Type-Options".into(), "sniff".into())],
         ..Default::default()
     };
-    let text = compare(&response_header, &req, &res).unwrap_err().to_string();
+    let text = compare(&response_header, &req, &res)
+        .unwrap_err()
+        .to_string();
     assert!(
-        text.starts_with("response header X-Content-Type-Options: expected \"sniff\", got \"nosniff\"\n"),
+        text.starts_with(
+            "response header X-Content-Type-Options: expected \"sniff\", got \"nosniff\"\n"
+        ),
         "{text}"
     );
 
     let (req, res) = probe(addr, "/status/404").await;
-    let text = compare(&Expectation::default(), &req, &res).unwrap_err().to_string();
-    assert!(text.starts_with("status: expected one of [200], got 404\n"), "{text}");
+    let text = compare(&Expectation::default(), &req, &res)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.starts_with("status: expected one of [200], got 404\n"),
+        "{text}"
+    );
     assert!(text.contains("  body (0 bytes): \"\"\n"), "{text}");
     let either = Expectation {
         statuses: vec![404, 500],
@@ -176,7 +206,9 @@ async fn mismatches_read_as_a_diff() {
     compare(&either, &req, &res).expect("404 is allowed");
 
     let (req, res) = probe(addr, "/health").await;
-    let text = compare(&Expectation::default(), &req, &res).unwrap_err().to_string();
+    let text = compare(&Expectation::default(), &req, &res)
+        .unwrap_err()
+        .to_string();
     assert!(
         text.starts_with("echo reply: expected an echo reply from a backend, got a body that is not application/json\n"),
         "{text}"
@@ -191,7 +223,10 @@ async fn mismatches_read_as_a_diff() {
         ..Default::default()
     };
     let text = compare(&contains, &req, &res).unwrap_err().to_string();
-    assert!(text.starts_with("body: expected to contain \"NO\", got \"OK\"\n"), "{text}");
+    assert!(
+        text.starts_with("body: expected to contain \"NO\", got \"OK\"\n"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -260,20 +295,29 @@ async fn timeouts_are_equivalent_and_redirects_are_compared() {
         ..Default::default()
     };
     let text = compare(&wrong_scheme, &req, &res).unwrap_err().to_string();
-    assert!(text.starts_with("redirect scheme: expected \"https\", got \"http\"\n"), "{text}");
+    assert!(
+        text.starts_with("redirect scheme: expected \"https\", got \"http\"\n"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn transport_failures_are_errors_not_responses() {
     // Nothing listens here: a refused connection.
-    let closed = tokio::net::TcpListener::bind("127.0.20.25:0").await.unwrap();
+    let closed = tokio::net::TcpListener::bind("127.0.20.25:0")
+        .await
+        .unwrap();
     let addr = closed.local_addr().unwrap();
     drop(closed);
-    let err = send(&ProbeRequest::new(addr, "/")).await.expect_err("refused");
+    let err = send(&ProbeRequest::new(addr, "/"))
+        .await
+        .expect_err("refused");
     assert!(matches!(err, ProbeError::Connect { .. }), "{err}");
 
     // A server that accepts and never answers: the request timeout applies.
-    let silent = tokio::net::TcpListener::bind("127.0.20.25:0").await.unwrap();
+    let silent = tokio::net::TcpListener::bind("127.0.20.25:0")
+        .await
+        .unwrap();
     let mut req = ProbeRequest::new(silent.local_addr().unwrap(), "/");
     req.timeout = std::time::Duration::from_millis(200);
     let err = send(&req).await.expect_err("timeout");
@@ -283,5 +327,9 @@ async fn transport_failures_are_errors_not_responses() {
     let mut bad = ProbeRequest::new(addr, "/a b");
     bad.method = "GET".into();
     let err = send(&bad).await.expect_err("invalid path");
-    assert!(err.to_string().starts_with("invalid request: path \"/a b\""), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("invalid request: path \"/a b\""),
+        "{err}"
+    );
 }

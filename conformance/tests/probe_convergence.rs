@@ -38,9 +38,13 @@ async fn converges_once_the_route_switches_to_the_right_backend() {
     });
 
     let req = ProbeRequest::new(splitter.addr, "/");
-    let done = await_consistent(&req, &expect_backend("infra-backend-v2"), &Convergence::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let done = await_consistent(
+        &req,
+        &expect_backend("infra-backend-v2"),
+        &Convergence::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(done.attempts >= 4, "{done:?}");
     assert!(done.elapsed >= Duration::from_millis(400), "{done:?}");
     assert!(v1.requests_handled() >= 1 && v2.requests_handled() >= 3);
@@ -49,7 +53,9 @@ async fn converges_once_the_route_switches_to_the_right_backend() {
 #[tokio::test]
 async fn converges_once_the_backend_starts_listening() {
     // Reserve an address, free it, and start the replica there only later.
-    let reserved = tokio::net::TcpListener::bind((replica_ip(43), 0)).await.unwrap();
+    let reserved = tokio::net::TcpListener::bind((replica_ip(43), 0))
+        .await
+        .unwrap();
     let addr: SocketAddr = reserved.local_addr().unwrap();
     drop(reserved);
     let starter = tokio::spawn(async move {
@@ -65,9 +71,13 @@ async fn converges_once_the_backend_starts_listening() {
         .expect("late replica starts")
     });
     let req = ProbeRequest::new(addr, "/");
-    let done = await_consistent(&req, &expect_backend("late-backend"), &Convergence::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let done = await_consistent(
+        &req,
+        &expect_backend("late-backend"),
+        &Convergence::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(done.attempts >= 4, "{done:?}");
     drop(starter.await.unwrap());
 }
@@ -78,7 +88,8 @@ async fn flapping_or_wrong_answers_time_out_with_the_last_mismatch() {
     let v2 = start_replica("infra-backend-v2", 45, None).await;
     let (a, b) = (v1.http_addrs()[0], v2.http_addrs()[0]);
     // Alternates per connection: never three right answers in a row.
-    let flapping = Splitter::start(replica_ip(46), move |seq| if seq % 2 == 0 { a } else { b }).await;
+    let flapping =
+        Splitter::start(replica_ip(46), move |seq| if seq % 2 == 0 { a } else { b }).await;
     let conv = Convergence {
         within: Duration::from_millis(800),
         ..Default::default()
@@ -89,7 +100,10 @@ async fn flapping_or_wrong_answers_time_out_with_the_last_mismatch() {
         .expect_err("flapping never converges");
     assert!(err.attempts >= 4, "{err}");
     assert!(err.successes < 3, "{err}");
-    assert!(matches!(err.last, Some(AttemptFailure::Mismatch(_))), "{err}");
+    assert!(
+        matches!(err.last, Some(AttemptFailure::Mismatch(_))),
+        "{err}"
+    );
     let text = err.to_string();
     assert!(text.starts_with("not consistent within "), "{text}");
     assert!(
@@ -100,11 +114,18 @@ async fn flapping_or_wrong_answers_time_out_with_the_last_mismatch() {
     // Nothing listening at all: the last failure is the transport error.
     let gone = v1.http_addrs()[0];
     v1.shutdown().await;
-    let err = await_consistent(&ProbeRequest::new(gone, "/"), &Expectation::default(), &conv)
-        .await
-        .expect_err("nothing listens");
+    let err = await_consistent(
+        &ProbeRequest::new(gone, "/"),
+        &Expectation::default(),
+        &conv,
+    )
+    .await
+    .expect_err("nothing listens");
     assert!(matches!(err.last, Some(AttemptFailure::Probe(_))), "{err}");
-    assert!(err.to_string().contains("request failed: connect to"), "{err}");
+    assert!(
+        err.to_string().contains("request failed: connect to"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -113,7 +134,11 @@ async fn successes_must_be_consecutive() {
     // Fails on calls 2 and 4: the streak restarts each time.
     let done = await_convergence(&Convergence::default(), || async {
         let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
-        if n == 2 || n == 4 { Err(format!("call {n} failed")) } else { Ok(()) }
+        if n == 2 || n == 4 {
+            Err(format!("call {n} failed"))
+        } else {
+            Ok(())
+        }
     })
     .await
     .expect("converges");

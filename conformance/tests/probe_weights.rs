@@ -67,7 +67,13 @@ async fn matching_weights_pass_on_the_first_batch() {
     assert_eq!(report.counts["infra-backend-v1"], 350, "{report}");
     assert_eq!(report.counts["infra-backend-v2"], 150, "{report}");
     assert!(!report.counts.contains_key("infra-backend-v3"), "{report}");
-    assert_eq!(fleet.splitter.connections.load(std::sync::atomic::Ordering::SeqCst), 500);
+    assert_eq!(
+        fleet
+            .splitter
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        500
+    );
     println!(
         "weighted sampling: 500 requests at concurrency 10 through the splitter in {elapsed:?} ({:.0} requests/s)",
         500.0 / elapsed.as_secs_f64()
@@ -94,10 +100,24 @@ async fn wrong_weights_fail_after_every_batch_with_a_readable_report() {
     };
     assert_eq!(report.attempt, 3);
     let text = err.to_string();
-    assert!(text.starts_with("weighted distribution not met after 3 batches; last batch: batch 3: 100 samples"), "{text}");
-    assert!(text.contains("infra-backend-v1                    0.500    0.700     70"), "{text}");
-    assert!(text.contains("! backend \"infra-backend-v1\" got 0.700, expected 0.500 ±0.05"), "{text}");
-    assert!(text.contains("! backend \"infra-backend-v2\" got 0.300, expected 0.500 ±0.05"), "{text}");
+    assert!(
+        text.starts_with(
+            "weighted distribution not met after 3 batches; last batch: batch 3: 100 samples"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("infra-backend-v1                    0.500    0.700     70"),
+        "{text}"
+    );
+    assert!(
+        text.contains("! backend \"infra-backend-v1\" got 0.700, expected 0.500 ±0.05"),
+        "{text}"
+    );
+    assert!(
+        text.contains("! backend \"infra-backend-v2\" got 0.300, expected 0.500 ±0.05"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +137,10 @@ async fn replies_from_unlisted_backends_or_bad_replies_fail() {
         }
         other => panic!("expected an unexpected backend, got {other}"),
     }
-    assert!(err.to_string().contains("which is not in the distribution"), "{err}");
+    assert!(
+        err.to_string().contains("which is not in the distribution"),
+        "{err}"
+    );
 
     // Every reply is also compared with the case's expectation.
     let wrong_namespace = Expectation {
@@ -126,11 +149,18 @@ async fn replies_from_unlisted_backends_or_bad_replies_fail() {
     };
     let spec = WeightSampling {
         attempts: 1,
-        ..WeightSampling::new(distribution(&[("infra-backend-v1", 0.7), ("infra-backend-v2", 0.3)]))
+        ..WeightSampling::new(distribution(&[
+            ("infra-backend-v1", 0.7),
+            ("infra-backend-v2", 0.3),
+        ]))
     };
     let err = sample_weights(&req, &wrong_namespace, &spec)
         .await
         .expect_err("namespace differs");
     assert!(matches!(err.last, SampleFailure::Request(_)), "{err}");
-    assert!(err.to_string().contains("namespace: expected \"elsewhere\""), "{err}");
+    assert!(
+        err.to_string()
+            .contains("namespace: expected \"elsewhere\""),
+        "{err}"
+    );
 }

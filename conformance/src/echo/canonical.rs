@@ -34,7 +34,10 @@ mod tests {
 
     #[test]
     fn canonicalizes_like_go() {
-        assert_eq!(canonical_header_key("x-echo-set-header"), "X-Echo-Set-Header");
+        assert_eq!(
+            canonical_header_key("x-echo-set-header"),
+            "X-Echo-Set-Header"
+        );
         assert_eq!(canonical_header_key("USER-AGENT"), "User-Agent");
         assert_eq!(canonical_header_key("x_custom"), "X_custom");
         assert_eq!(canonical_header_key("-a--b"), "-A--B");

@@ -45,7 +45,7 @@ fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for &b in s.as_bytes() {
-        if b >= 0x80 || b < b' ' {
+        if !(b' '..0x80).contains(&b) {
             out.push_str(&format!("\\x{b:02x}"));
         } else {
             if b == b'"' || b == b'\\' {
@@ -223,7 +223,13 @@ mod tests {
         assert_eq!(err("1"), "time: missing unit in duration \"1\"");
         assert_eq!(err("1x"), "time: unknown unit \"x\" in duration \"1x\"");
         assert_eq!(err("."), "time: invalid duration \".\"");
-        assert_eq!(err("9223372036854775808ns"), "time: invalid duration \"9223372036854775808ns\"");
-        assert_eq!(err("1é"), "time: unknown unit \"\\xc3\\xa9\" in duration \"1\\xc3\\xa9\"");
+        assert_eq!(
+            err("9223372036854775808ns"),
+            "time: invalid duration \"9223372036854775808ns\""
+        );
+        assert_eq!(
+            err("1é"),
+            "time: unknown unit \"\\xc3\\xa9\" in duration \"1\\xc3\\xa9\""
+        );
     }
 }

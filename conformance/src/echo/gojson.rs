@@ -123,7 +123,10 @@ fn write_string(out: &mut String, bytes: &[u8]) {
             Err(e) => {
                 let (head, _) = rest.split_at(e.valid_up_to());
                 // `head` is valid UTF-8 by construction; the fallback is unreachable.
-                (std::str::from_utf8(head).unwrap_or_default(), Some(e.valid_up_to()))
+                (
+                    std::str::from_utf8(head).unwrap_or_default(),
+                    Some(e.valid_up_to()),
+                )
             }
         };
         for c in valid.chars() {

@@ -186,11 +186,23 @@ mod tests {
 
     #[test]
     fn query_lookup_follows_parse_query() {
-        assert_eq!(query_value("a=1&delay=200ms", "delay").as_deref(), Some("200ms"));
-        assert_eq!(query_value("delay=1&delay=2", "delay").as_deref(), Some("1"));
-        assert_eq!(query_value("d%65lay=a+b%21", "delay").as_deref(), Some("a b!"));
+        assert_eq!(
+            query_value("a=1&delay=200ms", "delay").as_deref(),
+            Some("200ms")
+        );
+        assert_eq!(
+            query_value("delay=1&delay=2", "delay").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            query_value("d%65lay=a+b%21", "delay").as_deref(),
+            Some("a b!")
+        );
         assert_eq!(query_value("delay=1;x=2", "delay"), None);
-        assert_eq!(query_value("delay=%zz&delay=3", "delay").as_deref(), Some("3"));
+        assert_eq!(
+            query_value("delay=%zz&delay=3", "delay").as_deref(),
+            Some("3")
+        );
         assert_eq!(query_value("delay", "delay").as_deref(), Some(""));
     }
 

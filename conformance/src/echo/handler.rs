@@ -5,8 +5,8 @@
 //! and an unclean path is answered with a 301 to the cleaned one, as Go's mux does.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
@@ -144,10 +144,10 @@ fn request_uri(parts: &Parts) -> String {
 /// Go's `r.Host`; `Err` carries the 400 text for requests Go refuses.
 fn request_host(parts: &Parts) -> Result<String, &'static str> {
     let hosts: Vec<&HeaderValue> = parts.headers.get_all(HOST).iter().collect();
-    if parts.version == Version::HTTP_2 {
-        if let Some(authority) = parts.uri.authority() {
-            return Ok(authority.as_str().to_owned());
-        }
+    if parts.version == Version::HTTP_2
+        && let Some(authority) = parts.uri.authority()
+    {
+        return Ok(authority.as_str().to_owned());
     }
     match hosts.as_slice() {
         [] if parts.version == Version::HTTP_11 => Err("missing required Host header"),
@@ -348,8 +348,10 @@ async fn echo(
     let mut res = response(200, &[], body);
     apply_echo_set_header(&parts.headers, res.headers_mut());
     for (name, value) in [JSON, NOSNIFF] {
-        res.headers_mut()
-            .insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+        res.headers_mut().insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
     }
     res
 }

@@ -151,10 +151,7 @@ mod tests {
         assert_eq!(EchoReply::from_json(text.as_bytes()).unwrap(), reply);
 
         let foreign = br#"{"message":"boom","headers":null,"sni":"x"}"#;
-        assert_eq!(
-            EchoReply::from_json(foreign).unwrap(),
-            EchoReply::default()
-        );
+        assert_eq!(EchoReply::from_json(foreign).unwrap(), EchoReply::default());
         assert!(EchoReply::from_json(b"[1]").is_err());
     }
 }

@@ -108,9 +108,8 @@ async fn exchange(req: &ProbeRequest) -> Result<ProbeResponse, ProbeError> {
 }
 
 fn build_request(req: &ProbeRequest) -> Result<Request<Full<Bytes>>, ProbeError> {
-    let invalid = |what: &str, e: &dyn std::fmt::Display| {
-        ProbeError::InvalidRequest(format!("{what}: {e}"))
-    };
+    let invalid =
+        |what: &str, e: &dyn std::fmt::Display| ProbeError::InvalidRequest(format!("{what}: {e}"));
     let method = Method::from_bytes(req.method.as_bytes()).map_err(|e| invalid("method", &e))?;
     let path_and_query = PathAndQuery::try_from(req.path.as_str())
         .map_err(|e| invalid(&format!("path {:?}", req.path), &e))?;
@@ -160,8 +159,8 @@ fn build_request(req: &ProbeRequest) -> Result<Request<Full<Bytes>>, ProbeError>
         .map(|(n, v)| format!("{n}:{v}"))
         .collect::<Vec<_>>()
         .join(",");
-    let echo_set = HeaderValue::from_str(&echo_set)
-        .map_err(|e| invalid("X-Echo-Set-Header value", &e))?;
+    let echo_set =
+        HeaderValue::from_str(&echo_set).map_err(|e| invalid("X-Echo-Set-Header value", &e))?;
     headers.insert(HeaderName::from_static("x-echo-set-header"), echo_set);
     if !headers.contains_key(USER_AGENT) {
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));

@@ -130,16 +130,30 @@ pub fn compare(exp: &Expectation, req: &ProbeRequest, res: &ProbeResponse) -> Re
     }
     for (name, want) in &exp.headers {
         match header_value(&res.headers, name) {
-            None => return fail(&format!("response header {name}"), format!("{want:?}"), "absent".into()),
+            None => {
+                return fail(
+                    &format!("response header {name}"),
+                    format!("{want:?}"),
+                    "absent".into(),
+                );
+            }
             Some(got) if got != *want => {
-                return fail(&format!("response header {name}"), format!("{want:?}"), format!("{got:?}"));
+                return fail(
+                    &format!("response header {name}"),
+                    format!("{want:?}"),
+                    format!("{got:?}"),
+                );
             }
             Some(_) => {}
         }
     }
     for name in &exp.absent_headers {
         if let Some(got) = header_value(&res.headers, name) {
-            return fail(&format!("response header {name}"), "absent".into(), format!("{got:?}"));
+            return fail(
+                &format!("response header {name}"),
+                "absent".into(),
+                format!("{got:?}"),
+            );
         }
     }
     if timeout_matched {
@@ -156,7 +170,11 @@ pub fn compare(exp: &Expectation, req: &ProbeRequest, res: &ProbeResponse) -> Re
     Ok(())
 }
 
-fn compare_backend(exp: &Expectation, req: &ProbeRequest, res: &ProbeResponse) -> Result<(), Mismatch> {
+fn compare_backend(
+    exp: &Expectation,
+    req: &ProbeRequest,
+    res: &ProbeResponse,
+) -> Result<(), Mismatch> {
     let fail = |field: &str, expected: String, observed: String| {
         Err(Mismatch::new(field, expected, observed, req, res))
     };
@@ -192,17 +210,29 @@ fn compare_backend(exp: &Expectation, req: &ProbeRequest, res: &ProbeResponse) -
         return fail("path", format!("{path:?}"), format!("{:?}", echo.path));
     }
     if method != echo.method {
-        return fail("method", format!("{method:?}"), format!("{:?}", echo.method));
+        return fail(
+            "method",
+            format!("{method:?}"),
+            format!("{:?}", echo.method),
+        );
     }
     if let Some(ns) = &exp.namespace
         && *ns != echo.namespace
     {
-        return fail("namespace", format!("{ns:?}"), format!("{:?}", echo.namespace));
+        return fail(
+            "namespace",
+            format!("{ns:?}"),
+            format!("{:?}", echo.namespace),
+        );
     }
     for (name, value) in &want.headers {
         match echoed_header(&echo.headers, name) {
             None => {
-                return fail(&format!("request header {name}"), format!("{value:?}"), "absent".into());
+                return fail(
+                    &format!("request header {name}"),
+                    format!("{value:?}"),
+                    "absent".into(),
+                );
             }
             Some(got) if got.join(",") != *value => {
                 return fail(
@@ -217,7 +247,11 @@ fn compare_backend(exp: &Expectation, req: &ProbeRequest, res: &ProbeResponse) -
     if let Some(port) = &want.http_port
         && *port != echo.http_port
     {
-        return fail("httpPort", format!("{port:?}"), format!("{:?}", echo.http_port));
+        return fail(
+            "httpPort",
+            format!("{port:?}"),
+            format!("{:?}", echo.http_port),
+        );
     }
     for name in &want.absent_headers {
         if let Some(got) = echoed_header(&echo.headers, name) {
@@ -231,7 +265,11 @@ fn compare_backend(exp: &Expectation, req: &ProbeRequest, res: &ProbeResponse) -
     if let Some(backend) = &exp.backend
         && !echo.pod.starts_with(backend.as_str())
     {
-        return fail("backend", format!("a pod of {backend:?}"), format!("pod {:?}", echo.pod));
+        return fail(
+            "backend",
+            format!("a pod of {backend:?}"),
+            format!("pod {:?}", echo.pod),
+        );
     }
     if let Some(sni) = &want.sni {
         let seen = echo.tls.as_ref().map(|t| t.server_name.as_str());
@@ -251,20 +289,38 @@ fn compare_redirect(
         Err(Mismatch::new(field, expected, observed, req, res))
     };
     let Some(location) = header_value(&res.headers, "location") else {
-        return fail("redirect Location", "a Location header".into(), "none".into());
+        return fail(
+            "redirect Location",
+            "a Location header".into(),
+            "none".into(),
+        );
     };
     let got = match parse_location(&req.url(), &location) {
         Ok(target) => target,
-        Err(e) => return fail("redirect Location", "a valid URL".into(), format!("{location:?} ({e})")),
+        Err(e) => {
+            return fail(
+                "redirect Location",
+                "a valid URL".into(),
+                format!("{location:?} ({e})"),
+            );
+        }
     };
     if let Some(host) = &want.host
         && *host != got.host
     {
-        return fail("redirect host", format!("{host:?}"), format!("{:?}", got.host));
+        return fail(
+            "redirect host",
+            format!("{host:?}"),
+            format!("{:?}", got.host),
+        );
     }
     match want.port {
         Some(port) if port.to_string() != got.port => {
-            return fail("redirect port", format!("\"{port}\""), format!("{:?}", got.port));
+            return fail(
+                "redirect port",
+                format!("\"{port}\""),
+                format!("{:?}", got.port),
+            );
         }
         Some(_) => {}
         None => {
@@ -287,11 +343,19 @@ fn compare_redirect(
     }
     let scheme = want.scheme.as_deref().unwrap_or(req.scheme.as_str());
     if scheme != got.scheme {
-        return fail("redirect scheme", format!("{scheme:?}"), format!("{:?}", got.scheme));
+        return fail(
+            "redirect scheme",
+            format!("{scheme:?}"),
+            format!("{:?}", got.scheme),
+        );
     }
     let path = want.path.as_deref().unwrap_or(req.path_only());
     if path != got.path {
-        return fail("redirect path", format!("{path:?}"), format!("{:?}", got.path));
+        return fail(
+            "redirect path",
+            format!("{path:?}"),
+            format!("{:?}", got.path),
+        );
     }
     Ok(())
 }

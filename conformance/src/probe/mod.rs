@@ -17,7 +17,7 @@ pub use client::send;
 pub use converge::{
     AttemptFailure, Converged, Convergence, NotConverged, await_consistent, await_convergence,
 };
-pub use expect::{ExpectedRedirect, ExpectedRequest, Expectation, compare};
+pub use expect::{Expectation, ExpectedRedirect, ExpectedRequest, compare};
 pub use location::{RedirectTarget, parse_location};
 pub use mismatch::Mismatch;
 pub use weights::{

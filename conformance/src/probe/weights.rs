@@ -96,7 +96,11 @@ impl fmt::Display for WeightReport {
             "batch {}: {} samples, tolerance ±{}",
             self.attempt, self.samples, self.tolerance
         )?;
-        writeln!(f, "  {:<32} {:>8} {:>8} {:>6}", "backend", "expected", "observed", "count")?;
+        writeln!(
+            f,
+            "  {:<32} {:>8} {:>8} {:>6}",
+            "backend", "expected", "observed", "count"
+        )?;
         for (backend, want) in &self.expected {
             let count = self.counts.get(backend).copied().unwrap_or(0);
             writeln!(
@@ -222,7 +226,8 @@ async fn sample_once(
                 for pod in pods {
                     let backend = backend_of_pod(&pod).to_owned();
                     if !spec.distribution.contains_key(&backend) {
-                        first_error.get_or_insert(SampleFailure::UnexpectedBackend { pod, backend });
+                        first_error
+                            .get_or_insert(SampleFailure::UnexpectedBackend { pod, backend });
                         continue;
                     }
                     *report.counts.entry(backend).or_default() += 1;
@@ -255,7 +260,10 @@ mod tests {
 
     #[test]
     fn pod_names_map_to_backends() {
-        assert_eq!(backend_of_pod("infra-backend-v1-7d9c8-abcde"), "infra-backend-v1");
+        assert_eq!(
+            backend_of_pod("infra-backend-v1-7d9c8-abcde"),
+            "infra-backend-v1"
+        );
         assert_eq!(backend_of_pod("a-b-c"), "a");
         assert_eq!(backend_of_pod("a-b"), "a-b");
         assert_eq!(backend_of_pod("pod"), "pod");
@@ -267,19 +275,38 @@ mod tests {
             attempt: 1,
             samples: 100,
             tolerance: 0.05,
-            expected: [("a".to_owned(), 0.7), ("b".to_owned(), 0.3), ("c".to_owned(), 0.0)].into(),
+            expected: [
+                ("a".to_owned(), 0.7),
+                ("b".to_owned(), 0.3),
+                ("c".to_owned(), 0.0),
+            ]
+            .into(),
             counts: [("a".to_owned(), 72), ("b".to_owned(), 28)].into(),
             problems: Vec::new(),
         };
         report.evaluate();
         assert!(report.problems.is_empty(), "{report}");
 
-        report.counts = [("a".to_owned(), 60), ("b".to_owned(), 38), ("c".to_owned(), 2)].into();
+        report.counts = [
+            ("a".to_owned(), 60),
+            ("b".to_owned(), 38),
+            ("c".to_owned(), 2),
+        ]
+        .into();
         report.problems.clear();
         report.evaluate();
         let text = report.to_string();
-        assert!(text.contains("expected 2 backends to receive traffic, got 3"), "{text}");
-        assert!(text.contains("backend \"a\" got 0.600, expected 0.700"), "{text}");
-        assert!(text.contains("backend \"b\" got 0.380, expected 0.300"), "{text}");
+        assert!(
+            text.contains("expected 2 backends to receive traffic, got 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("backend \"a\" got 0.600, expected 0.700"),
+            "{text}"
+        );
+        assert!(
+            text.contains("backend \"b\" got 0.380, expected 0.300"),
+            "{text}"
+        );
     }
 }
