@@ -190,6 +190,9 @@ async fn routes_status_health_delay_and_set_header() {
         &res.body[..],
         br#"{"message":"time: invalid duration \"soon\""}"#
     );
+    // Only echoed requests are remembered (echo-basic logs them; mirroring checks read it).
+    let seen: Vec<String> = echo.seen_requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(seen, vec!["/?delay=200ms", "/?delay=soon"]);
 }
 
 #[tokio::test]

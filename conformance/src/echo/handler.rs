@@ -4,9 +4,10 @@
 //! and everything else echoes (after `?delay=`). Before routing, `//` is folded to `/`
 //! and an unclean path is answered with a 301 to the cleaned one, as Go's mux does.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
@@ -33,12 +34,27 @@ pub(crate) struct Identity {
     pub http_port: String,
 }
 
+/// A request the echo handler answered, as echo-basic logs it ("Echoing back request
+/// made to ..."): upstream checks mirrored traffic in those logs, the sim target here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenRequest {
+    pub method: String,
+    /// The request URI, path and query.
+    pub path: String,
+    pub host: String,
+    pub at: Instant,
+}
+
+/// How many answered requests a replica remembers.
+const SEEN_LIMIT: usize = 4096;
+
 /// State shared by every port of one replica.
 #[derive(Debug, Default)]
 pub(crate) struct Replica {
     pub identity: Identity,
     /// `/retry/` attempts per uuid, kept for the replica's lifetime as upstream does.
     retries: Mutex<HashMap<String, i64>>,
+    seen: Mutex<VecDeque<SeenRequest>>,
 }
 
 impl Replica {
@@ -46,7 +62,21 @@ impl Replica {
         Replica {
             identity,
             retries: Mutex::default(),
+            seen: Mutex::default(),
         }
+    }
+
+    pub fn seen_requests(&self) -> Vec<SeenRequest> {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.iter().cloned().collect()
+    }
+
+    fn remember(&self, request: SeenRequest) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() == SEEN_LIMIT {
+            seen.pop_front();
+        }
+        seen.push_back(request);
     }
 }
 
@@ -327,6 +357,12 @@ async fn echo(
     host: String,
     uri: String,
 ) -> EchoResponse {
+    replica.remember(SeenRequest {
+        method: parts.method.as_str().to_owned(),
+        path: uri.clone(),
+        host: host.clone(),
+        at: Instant::now(),
+    });
     if let Err(res) = delay(parts.uri.query().unwrap_or(""), "delay").await {
         return res;
     }

@@ -16,6 +16,7 @@ mod tlsinfo;
 
 pub use canonical::canonical_header_key;
 pub use duration::{DurationError, GoDuration, parse_go_duration};
+pub use handler::SeenRequest;
 pub use reply::{EchoReply, EchoTls};
 pub use server::{EchoHandle, EchoServer};
 
@@ -36,6 +37,8 @@ pub struct EchoConfig {
     /// Reported as `pod`; starts with the backend name, e.g. `infra-backend-v1-7d9c8-abcde`.
     pub pod: String,
     pub namespace: String,
+    /// echo-basic's `SERVICE_NAME` and `INGRESS_NAME`; upstream's manifests leave both
+    /// unset, so their replies carry empty strings.
     pub service: String,
     pub ingress: String,
     /// Reported as `httpPort` (echo-basic's `HTTP_PORT`); default: the first plain port.

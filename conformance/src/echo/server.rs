@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 
-use super::handler::{ConnFacts, Identity, Replica, handle};
+use super::handler::{ConnFacts, Identity, Replica, SeenRequest, handle};
 use super::tlsinfo::tls_facts;
 use super::{EchoConfig, EchoError};
 use crate::certs;
@@ -34,7 +34,7 @@ pub struct EchoHandle {
     pod: String,
     http_addrs: Vec<SocketAddr>,
     tls_addrs: Vec<SocketAddr>,
-    stats: Arc<Stats>,
+    shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     loops: Vec<JoinHandle<()>>,
 }
@@ -63,7 +63,7 @@ fn builder() -> auto::Builder<TokioExecutor> {
 struct Shared {
     replica: Replica,
     builders: Builders,
-    stats: Arc<Stats>,
+    stats: Stats,
 }
 
 impl EchoServer {
@@ -129,7 +129,6 @@ impl EchoServer {
                 .map(|a| a.port().to_string())
                 .unwrap_or_default()
         });
-        let stats = Arc::new(Stats::default());
         let shared = Arc::new(Shared {
             replica: Replica::new(Identity {
                 namespace: config.namespace.clone(),
@@ -143,7 +142,7 @@ impl EchoServer {
                 http1: builder().http1_only(),
                 http2: builder().http2_only(),
             },
-            stats: stats.clone(),
+            stats: Stats::default(),
         });
 
         let (stop, stopped) = watch::channel(false);
@@ -169,7 +168,7 @@ impl EchoServer {
             pod,
             http_addrs,
             tls_addrs,
-            stats,
+            shared,
             stop,
             loops,
         })
@@ -197,12 +196,17 @@ impl EchoHandle {
 
     /// TCP connections accepted so far, on all ports.
     pub fn connections_accepted(&self) -> u64 {
-        self.stats.connections.load(Ordering::Relaxed)
+        self.shared.stats.connections.load(Ordering::Relaxed)
     }
 
     /// Requests that reached the handler so far.
     pub fn requests_handled(&self) -> u64 {
-        self.stats.requests.load(Ordering::Relaxed)
+        self.shared.stats.requests.load(Ordering::Relaxed)
+    }
+
+    /// The latest requests the echo handler answered (up to 4096), oldest first.
+    pub fn seen_requests(&self) -> Vec<SeenRequest> {
+        self.shared.replica.seen_requests()
     }
 
     /// Stops listening and closes every connection; returns once the ports are free.
