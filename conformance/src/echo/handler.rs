@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::header::{CONTENT_LENGTH, COOKIE, HOST, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Full};
@@ -192,7 +192,8 @@ fn request_host(parts: &Parts) -> Result<String, &'static str> {
 }
 
 /// The request headers as Go's server leaves them in `r.Header`, canonical names, sorted.
-fn echoed_headers(headers: &HeaderMap) -> GoValue {
+/// On HTTP/2, Go joins the cookie crumbs into one `Cookie` value (RFC 9113 8.2.3).
+fn echoed_headers(headers: &HeaderMap, version: Version) -> GoValue {
     let chunked = headers.contains_key(TRANSFER_ENCODING);
     let mut out: Vec<(String, GoValue)> = headers
         .keys()
@@ -200,11 +201,15 @@ fn echoed_headers(headers: &HeaderMap) -> GoValue {
             **name != HOST && **name != TRANSFER_ENCODING && !(chunked && **name == CONTENT_LENGTH)
         })
         .map(|name| {
-            let values = headers
+            let mut values: Vec<Vec<u8>> = headers
                 .get_all(name)
                 .iter()
-                .map(|v| GoValue::Str(v.as_bytes().to_vec()))
+                .map(|v| v.as_bytes().to_vec())
                 .collect();
+            if version == Version::HTTP_2 && *name == COOKIE && values.len() > 1 {
+                values = vec![values.join(&b"; "[..])];
+            }
+            let values = values.into_iter().map(GoValue::Str).collect();
             (canonical_header_key(name.as_str()), GoValue::Array(values))
         })
         .collect();
@@ -380,7 +385,9 @@ async fn echo(
         pod: id.pod.clone(),
         tls: conn.tls.clone(),
     };
-    let body = super::gojson::marshal_indent(&reply.to_go_value(echoed_headers(&parts.headers)));
+    let body = super::gojson::marshal_indent(
+        &reply.to_go_value(echoed_headers(&parts.headers, parts.version)),
+    );
     let mut res = response(200, &[], body);
     apply_echo_set_header(&parts.headers, res.headers_mut());
     for (name, value) in [JSON, NOSNIFF] {
@@ -449,6 +456,28 @@ mod tests {
     #[test]
     fn folds_slashes_like_replace_all() {
         assert_eq!(fold_double_slashes(b"/a//b///c"), b"/a/b//c");
+    }
+
+    #[test]
+    fn echoed_headers_follow_go_server() {
+        let mut h = HeaderMap::new();
+        h.append("cookie", HeaderValue::from_static("a=1"));
+        h.append("cookie", HeaderValue::from_static("b=2"));
+        h.append("host", HeaderValue::from_static("example.com"));
+        h.append("transfer-encoding", HeaderValue::from_static("chunked"));
+        h.append("content-length", HeaderValue::from_static("3"));
+        h.append("x-b", HeaderValue::from_static("1"));
+        let cookie = |v: &[&str]| GoValue::Array(v.iter().map(|s| GoValue::str(s)).collect());
+        let h1 = echoed_headers(&h, Version::HTTP_11);
+        let h2 = echoed_headers(&h, Version::HTTP_2);
+        let expect = |c: GoValue| {
+            GoValue::Object(vec![
+                ("Cookie".into(), c),
+                ("X-B".into(), GoValue::Array(vec![GoValue::str("1")])),
+            ])
+        };
+        assert_eq!(h1, expect(cookie(&["a=1", "b=2"])));
+        assert_eq!(h2, expect(cookie(&["a=1; b=2"])));
     }
 
     #[test]
