@@ -467,7 +467,7 @@ mod tests {
         h.append("transfer-encoding", HeaderValue::from_static("chunked"));
         h.append("content-length", HeaderValue::from_static("3"));
         h.append("x-b", HeaderValue::from_static("1"));
-        let cookie = |v: &[&str]| GoValue::Array(v.iter().map(|s| GoValue::str(s)).collect());
+        let cookie = |v: &[&str]| GoValue::Array(v.iter().map(GoValue::str).collect());
         let h1 = echoed_headers(&h, Version::HTTP_11);
         let h2 = echoed_headers(&h, Version::HTTP_2);
         let expect = |c: GoValue| {
