@@ -1,1 +1,5 @@
 #![forbid(unsafe_code)]
+
+pub mod certs;
+pub mod echo;
+pub mod probe;

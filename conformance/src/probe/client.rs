@@ -1,0 +1,299 @@
+//! Sending one request on a fresh connection.
+//!
+//! Upstream's roundtripper disables keep-alives, so every probe opens and closes its own
+//! connection: a change of listener or route is seen by the next request, never hidden
+//! behind a pooled connection to an old Envoy listener.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{CONNECTION, CONTENT_TYPE, HOST, USER_AGENT};
+use http::uri::{Authority, PathAndQuery};
+use http::{HeaderName, HeaderValue, Method, Request, Uri, Version};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use super::{ProbeError, ProbeRequest, ProbeResponse, Protocol, Scheme};
+use crate::certs;
+use crate::echo::EchoReply;
+
+const USER_AGENT_VALUE: &str = concat!("gatesim-probe/", env!("CARGO_PKG_VERSION"));
+
+/// Sends `req` and reads the whole response, within `req.timeout`.
+pub async fn send(req: &ProbeRequest) -> Result<ProbeResponse, ProbeError> {
+    match tokio::time::timeout(req.timeout, exchange(req)).await {
+        Ok(result) => result,
+        Err(_) => Err(ProbeError::Timeout {
+            addr: req.addr,
+            after: req.timeout,
+        }),
+    }
+}
+
+fn http_err(req: &ProbeRequest, e: impl std::fmt::Display) -> ProbeError {
+    ProbeError::Http {
+        addr: req.addr,
+        detail: e.to_string(),
+    }
+}
+
+/// The host without its port, for the default TLS server name.
+fn host_without_port(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    }
+}
+
+async fn exchange(req: &ProbeRequest) -> Result<ProbeResponse, ProbeError> {
+    if req.protocol == Protocol::H2c && req.scheme == Scheme::Https {
+        return Err(ProbeError::Unsupported(
+            "h2c prior knowledge is cleartext; it cannot be used with https".into(),
+        ));
+    }
+    if req.protocol == Protocol::H2 && req.scheme == Scheme::Http {
+        return Err(ProbeError::Unsupported(
+            "h2 is negotiated over TLS; use h2c for cleartext HTTP/2".into(),
+        ));
+    }
+    let request = build_request(req)?;
+    let tcp = TcpStream::connect(req.addr)
+        .await
+        .map_err(|source| ProbeError::Connect {
+            addr: req.addr,
+            source,
+        })?;
+    let _ = tcp.set_nodelay(true);
+
+    match req.scheme {
+        Scheme::Http => round_trip(req, tcp, request).await,
+        Scheme::Https => {
+            let alpn: &[&[u8]] = match req.protocol {
+                Protocol::H2 => &[b"h2"],
+                _ => &[],
+            };
+            let config = certs::client_config(&req.trust, alpn, req.client_identity.as_ref())?;
+            let authority = req.authority();
+            let name = req
+                .sni
+                .clone()
+                .unwrap_or_else(|| host_without_port(&authority).to_owned());
+            let server_name = certs::server_name(&name)?;
+            let tls = TlsConnector::from(Arc::new(config))
+                .connect(server_name, tcp)
+                .await
+                .map_err(|source| ProbeError::TlsHandshake {
+                    addr: req.addr,
+                    server_name: name.clone(),
+                    source,
+                })?;
+            if req.protocol == Protocol::H2 {
+                let negotiated = tls.get_ref().1.alpn_protocol();
+                if negotiated != Some(b"h2") {
+                    return Err(ProbeError::Alpn(
+                        negotiated.map(|p| String::from_utf8_lossy(p).into_owned()),
+                    ));
+                }
+            }
+            round_trip(req, tls, request).await
+        }
+    }
+}
+
+fn build_request(req: &ProbeRequest) -> Result<Request<Full<Bytes>>, ProbeError> {
+    let invalid =
+        |what: &str, e: &dyn std::fmt::Display| ProbeError::InvalidRequest(format!("{what}: {e}"));
+    let method = Method::from_bytes(req.method.as_bytes()).map_err(|e| invalid("method", &e))?;
+    let path_and_query = PathAndQuery::try_from(req.path.as_str())
+        .map_err(|e| invalid(&format!("path {:?}", req.path), &e))?;
+    let authority = req.authority();
+    let http2 = req.protocol != Protocol::Http1;
+    let uri = if http2 {
+        // HTTP/2 carries scheme and authority as pseudo-headers, taken from the URI.
+        let authority = Authority::try_from(authority.as_str())
+            .map_err(|e| invalid(&format!("host {authority:?}"), &e))?;
+        Uri::builder()
+            .scheme(req.scheme.as_str())
+            .authority(authority)
+            .path_and_query(path_and_query)
+            .build()
+    } else {
+        Uri::builder().path_and_query(path_and_query).build()
+    }
+    .map_err(|e| invalid("uri", &e))?;
+
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(uri)
+        .version(if http2 {
+            Version::HTTP_2
+        } else {
+            Version::HTTP_11
+        });
+    let headers = builder
+        .headers_mut()
+        .ok_or_else(|| ProbeError::InvalidRequest("request builder".into()))?;
+    if !http2 {
+        let value = HeaderValue::from_str(&authority)
+            .map_err(|e| invalid(&format!("host {authority:?}"), &e))?;
+        headers.insert(HOST, value);
+    }
+    for (name, value) in &req.headers {
+        let n = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| invalid(&format!("header name {name:?}"), &e))?;
+        let v = HeaderValue::from_str(value)
+            .map_err(|e| invalid(&format!("header {name} value {value:?}"), &e))?;
+        // Like Go's Header.Set: a later value for the same name replaces an earlier one.
+        headers.insert(n, v);
+    }
+    let echo_set = req
+        .backend_set_headers
+        .iter()
+        .map(|(n, v)| format!("{n}:{v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let echo_set =
+        HeaderValue::from_str(&echo_set).map_err(|e| invalid("X-Echo-Set-Header value", &e))?;
+    headers.insert(HeaderName::from_static("x-echo-set-header"), echo_set);
+    if !headers.contains_key(USER_AGENT) {
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+    }
+    if !http2 {
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    let body = req.body.clone().map(Bytes::from).unwrap_or_default();
+    builder
+        .body(Full::new(body))
+        .map_err(|e| invalid("request", &e))
+}
+
+async fn round_trip<I>(
+    req: &ProbeRequest,
+    io: I,
+    request: Request<Full<Bytes>>,
+) -> Result<ProbeResponse, ProbeError>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(io);
+    let response = if req.protocol == Protocol::Http1 {
+        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+            .title_case_headers(true)
+            .handshake(io)
+            .await
+            .map_err(|e| http_err(req, e))?;
+        let driver = tokio::spawn(conn);
+        let result = read_response(req, sender.send_request(request)).await;
+        driver.abort();
+        result?
+    } else {
+        let (mut sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .handshake(io)
+            .await
+            .map_err(|e| http_err(req, e))?;
+        let driver = tokio::spawn(conn);
+        let result = read_response(req, sender.send_request(request)).await;
+        driver.abort();
+        result?
+    };
+    Ok(response)
+}
+
+async fn read_response(
+    req: &ProbeRequest,
+    sent: impl Future<Output = hyper::Result<http::Response<Incoming>>>,
+) -> Result<ProbeResponse, ProbeError> {
+    let response = sent.await.map_err(|e| http_err(req, error_chain(&e)))?;
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| http_err(req, error_chain(&e)))?
+        .to_bytes();
+    let proto = match parts.version {
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_09 => "HTTP/0.9",
+        _ => "HTTP/1.1",
+    };
+    // Go's Header.Get returns the first value; upstream parses only exact application/json.
+    let is_json = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/json");
+    let (echo, echo_error) = if is_json {
+        match EchoReply::from_json(&body) {
+            Ok(reply) => (Some(reply), None),
+            Err(e) => (None, Some(e.to_string())),
+        }
+    } else {
+        (None, None)
+    };
+    Ok(ProbeResponse {
+        status: parts.status.as_u16(),
+        proto: proto.to_owned(),
+        headers: parts.headers,
+        body,
+        echo,
+        echo_error,
+    })
+}
+
+/// hyper's errors say little at the top level ("connection error"); include the causes.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_server_name_drops_the_port() {
+        assert_eq!(host_without_port("example.com:8443"), "example.com");
+        assert_eq!(host_without_port("example.com"), "example.com");
+        assert_eq!(host_without_port("[::1]:443"), "::1");
+        assert_eq!(host_without_port("127.0.0.1"), "127.0.0.1");
+    }
+
+    #[test]
+    fn builds_the_request_upstream_would() {
+        let mut req = ProbeRequest::new("127.0.0.1:80".parse().unwrap(), "/a%2Fb?x=1&y");
+        req.host = Some("example.com".into());
+        req.headers.push(("Version".into(), "one".into()));
+        req.backend_set_headers.push(("X-A".into(), "1".into()));
+        let built = build_request(&req).unwrap();
+        assert_eq!(built.uri().to_string(), "/a%2Fb?x=1&y");
+        assert_eq!(built.headers()["host"], "example.com");
+        assert_eq!(built.headers()["version"], "one");
+        assert_eq!(built.headers()["x-echo-set-header"], "X-A:1");
+        assert_eq!(built.headers()["connection"], "close");
+
+        req.protocol = Protocol::H2c;
+        let built = build_request(&req).unwrap();
+        assert_eq!(built.uri().to_string(), "http://example.com/a%2Fb?x=1&y");
+        assert!(built.headers().get("host").is_none());
+        assert!(built.headers().get("connection").is_none());
+
+        req.path = "no-slash and space".into();
+        assert!(matches!(
+            build_request(&req),
+            Err(ProbeError::InvalidRequest(_))
+        ));
+    }
+}
