@@ -227,7 +227,10 @@ async fn retry_fails_then_echoes() {
     // Default failure mode: the connection is reset, no response at all.
     let req = ProbeRequest::new(addr, "/retry/?uuid=u2&succeedAfter=1");
     let err = send(&req).await.expect_err("connection reset");
-    assert!(err.to_string().contains("Connection reset by peer"), "{err}");
+    assert!(
+        err.to_string().contains("Connection reset by peer"),
+        "{err}"
+    );
     assert_eq!(send(&req).await.expect("then success").status, 200);
 }
 

@@ -1,1 +1,125 @@
-fn main() {}
+//! `translate()` at 100, 1,000 and 10,000 HTTPRoutes.
+//!
+//! The input resembles Envoy Gateway's "large" benchmark shape: routes spread over namespaces,
+//! each with hostnames, a couple of rules with path and header matches, a header filter and
+//! weighted backends, over Services with EndpointSlices. Compare the 500-route figure with
+//! Envoy Gateway's published 138.9 ms (see shared/reference/envoy-and-rust-stack.md §9.1).
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use gatesim_reference::model::{AnyObject, ResourceSet};
+use serde_json::json;
+
+fn insert(set: &mut ResourceSet, v: serde_json::Value) {
+    set.insert_any(AnyObject::from_value(v).expect("valid object"));
+}
+
+fn fixture(routes: usize) -> ResourceSet {
+    let mut set = ResourceSet::default();
+    insert(
+        &mut set,
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+        "metadata": {"name": "gatesim", "generation": 1},
+        "spec": {"controllerName": "gatesim.dev/reference-controller"}}),
+    );
+    insert(
+        &mut set,
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "gw", "namespace": "infra", "generation": 1},
+        "spec": {"gatewayClassName": "gatesim", "listeners": [
+            {"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}},
+            {"name": "http-8080", "port": 8080, "protocol": "HTTP", "hostname": "*.example.com",
+             "allowedRoutes": {"namespaces": {"from": "All"}}}]}}),
+    );
+    let namespaces = (routes / 100).max(1);
+    let services = (routes / 10).max(2);
+    for n in 0..namespaces {
+        insert(
+            &mut set,
+            json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": format!("ns-{n}"), "labels": {"kubernetes.io/metadata.name": format!("ns-{n}")}}}),
+        );
+    }
+    for s in 0..services {
+        let ns = format!("ns-{}", s % namespaces);
+        insert(
+            &mut set,
+            json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": format!("svc-{s}"), "namespace": ns},
+            "spec": {"ports": [{"name": "http", "port": 8080, "targetPort": 3000}]}}),
+        );
+        insert(
+            &mut set,
+            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": format!("svc-{s}-abc"), "namespace": ns,
+                         "labels": {"kubernetes.io/service-name": format!("svc-{s}")}},
+            "addressType": "IPv4", "ports": [{"name": "http", "port": 3000}],
+            "endpoints": [{"addresses": [format!("10.0.{}.{}", s / 250, s % 250 + 1)]},
+                          {"addresses": [format!("10.1.{}.{}", s / 250, s % 250 + 1)]},
+                          {"addresses": [format!("10.2.{}.{}", s / 250, s % 250 + 1)]}]}),
+        );
+    }
+    for r in 0..routes {
+        let ns = format!("ns-{}", r % namespaces);
+        // Services in the route's own namespace, so no ReferenceGrant is needed.
+        let a = (r % services) - (r % services) % namespaces + r % namespaces;
+        let a = if a >= services { r % namespaces } else { a };
+        let b = if a + namespaces < services {
+            a + namespaces
+        } else {
+            a
+        };
+        insert(
+            &mut set,
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": format!("route-{r}"), "namespace": ns, "generation": 1,
+                         "creationTimestamp": format!("2026-01-01T00:{:02}:{:02}Z", (r / 60) % 60, r % 60)},
+            "spec": {
+                "parentRefs": [{"name": "gw", "namespace": "infra"}],
+                "hostnames": [format!("app-{r}.example.com")],
+                "rules": [
+                    {"matches": [{"path": {"type": "PathPrefix", "value": format!("/api/{r}")},
+                                  "headers": [{"name": "x-version", "value": "v2"}]}],
+                     "filters": [{"type": "RequestHeaderModifier",
+                                  "requestHeaderModifier": {"set": [{"name": "x-route", "value": format!("{r}")}]}}],
+                     "backendRefs": [{"name": format!("svc-{a}"), "port": 8080, "weight": 90},
+                                     {"name": format!("svc-{b}"), "port": 8080, "weight": 10}]},
+                    {"matches": [{"path": {"type": "Exact", "value": "/"}}],
+                     "backendRefs": [{"name": format!("svc-{a}"), "port": 8080}]}
+                ]}}),
+        );
+    }
+    for key in gatesim_reference::translate::managed_gateways(&set) {
+        set.gateway_addresses.insert(key, "127.0.10.1".into());
+    }
+    set
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("translate");
+    for &n in &[100usize, 500, 1_000, 10_000] {
+        let set = fixture(n);
+        // Sanity: every route is attached, so the benchmark measures the full path.
+        let t = gatesim_reference::translate::translate(&set);
+        let vhosts: usize = t
+            .proxies
+            .values()
+            .flat_map(|p| &p.routes)
+            .map(|r| r.virtual_hosts.len())
+            .sum();
+        assert!(
+            vhosts >= n,
+            "expected at least {n} virtual hosts, got {vhosts}"
+        );
+        if n >= 10_000 {
+            group.sample_size(10);
+        }
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &set, |b, set| {
+            b.iter(|| gatesim_reference::translate::translate(std::hint::black_box(set)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -7,7 +7,7 @@
 use std::sync::LazyLock;
 
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::translate::{ProxyConfig, StatusPatch, StatusUpdate, Translation};
 
@@ -30,17 +30,29 @@ pub enum RenderError {
 pub fn message<M: prost::Message + prost::Name>(m: &M) -> Result<Value, RenderError> {
     let pool = POOL.as_ref().map_err(|e| RenderError::Pool(e.clone()))?;
     let name = M::full_name();
-    let desc = pool.get_message_by_name(&name).ok_or_else(|| RenderError::UnknownType(name.clone()))?;
-    let dynamic = DynamicMessage::decode(desc, m.encode_to_vec().as_slice())
-        .map_err(|e| RenderError::Decode { kind: name.clone(), detail: e.to_string() })?;
+    let desc = pool
+        .get_message_by_name(&name)
+        .ok_or_else(|| RenderError::UnknownType(name.clone()))?;
+    let dynamic = DynamicMessage::decode(desc, m.encode_to_vec().as_slice()).map_err(|e| {
+        RenderError::Decode {
+            kind: name.clone(),
+            detail: e.to_string(),
+        }
+    })?;
     let opts = SerializeOptions::new().stringify_64_bit_integers(false);
     dynamic
         .serialize_with_options(serde_json::value::Serializer, &opts)
-        .map_err(|e| RenderError::Decode { kind: name, detail: e.to_string() })
+        .map_err(|e| RenderError::Decode {
+            kind: name,
+            detail: e.to_string(),
+        })
 }
 
 fn messages<M: prost::Message + prost::Name>(ms: &[M]) -> Result<Value, RenderError> {
-    ms.iter().map(message).collect::<Result<Vec<_>, _>>().map(Value::Array)
+    ms.iter()
+        .map(message)
+        .collect::<Result<Vec<_>, _>>()
+        .map(Value::Array)
 }
 
 /// A Gateway's proxy configuration: listeners, routes, clusters, endpoints.

@@ -9,7 +9,9 @@ use gatesim_reference::model::{AnyObject, ResourceSet};
 use gatesim_reference::{render, translate};
 
 fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("golden")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("golden")
 }
 
 fn load(set: &mut ResourceSet, path: &Path) {
@@ -20,7 +22,8 @@ fn load(set: &mut ResourceSet, path: &Path) {
         if value.is_null() {
             continue;
         }
-        let obj = AnyObject::from_value(value).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let obj =
+            AnyObject::from_value(value).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         set.insert_any(obj);
     }
 }
@@ -40,11 +43,17 @@ fn render_case(dir: &Path) -> String {
     load(&mut set, &golden_dir().join("shared.yaml"));
     load(&mut set, &dir.join("input.yaml"));
     for (i, key) in translate::managed_gateways(&set).into_iter().enumerate() {
-        set.gateway_addresses.insert(key, format!("127.0.10.{}", i + 1));
+        set.gateway_addresses
+            .insert(key, format!("127.0.10.{}", i + 1));
     }
     let translation = translate::translate(&set);
     let again = translate::translate(&set);
-    assert_eq!(translation, again, "{}: translation is not deterministic", dir.display());
+    assert_eq!(
+        translation,
+        again,
+        "{}: translation is not deterministic",
+        dir.display()
+    );
     let value = render::translation(&translation).expect("render");
     serde_yaml::to_string(&value).expect("yaml")
 }
@@ -53,7 +62,11 @@ fn render_case(dir: &Path) -> String {
 fn golden_translations() {
     let update = std::env::var_os("GATESIM_UPDATE_GOLDEN").is_some();
     let cases = cases();
-    assert!(cases.len() >= 25, "expected at least 25 golden cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 25,
+        "expected at least 25 golden cases, found {}",
+        cases.len()
+    );
     let mut failures = Vec::new();
     for dir in &cases {
         let got = render_case(dir);

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::{ObjectKey, ResourceSet};
-use crate::translate::conditions::{reason, Problem};
+use crate::translate::conditions::{Problem, reason};
 use crate::translate::names;
 use crate::translate::refs::{self, RefFrom, RefTo};
 
@@ -40,21 +40,39 @@ pub(crate) fn resolve(
     if !group.is_empty() || kind != "Service" {
         return Err(Problem::new(
             reason::INVALID_KIND,
-            format!("backendRef {group}/{kind} {}: only core Services are supported", r.name),
+            format!(
+                "backendRef {group}/{kind} {}: only core Services are supported",
+                r.name
+            ),
         ));
     }
     let ns = r.namespace.unwrap_or(route_ns);
-    let from = RefFrom { group: crate::api::GATEWAY_GROUP, kind: route_kind, namespace: route_ns };
-    let to = RefTo { group: "", kind: "Service", namespace: ns, name: r.name };
+    let from = RefFrom {
+        group: crate::api::GATEWAY_GROUP,
+        kind: route_kind,
+        namespace: route_ns,
+    };
+    let to = RefTo {
+        group: "",
+        kind: "Service",
+        namespace: ns,
+        name: r.name,
+    };
     if !refs::permitted(set, from, to) {
         return Err(Problem::new(
             reason::REF_NOT_PERMITTED,
-            format!("Service {ns}/{} is in another namespace and no ReferenceGrant allows it", r.name),
+            format!(
+                "Service {ns}/{} is in another namespace and no ReferenceGrant allows it",
+                r.name
+            ),
         ));
     }
     let key = ObjectKey::new(ns, r.name);
     let svc = set.services.get(&key).ok_or_else(|| {
-        Problem::new(reason::BACKEND_NOT_FOUND, format!("Service {ns}/{} does not exist", r.name))
+        Problem::new(
+            reason::BACKEND_NOT_FOUND,
+            format!("Service {ns}/{} does not exist", r.name),
+        )
     })?;
     let Some(port) = r.port else {
         return Err(Problem::new(
@@ -86,7 +104,11 @@ pub(crate) fn resolve(
 /// deduplicated.
 pub(crate) fn endpoints(set: &ResourceSet, target: &ClusterTarget) -> Vec<(String, u32)> {
     let mut out = Vec::new();
-    for slice in set.endpoint_slices.range(refs::namespace_range(&target.service.namespace)).map(|(_, s)| s) {
+    for slice in set
+        .endpoint_slices
+        .range(refs::namespace_range(&target.service.namespace))
+        .map(|(_, s)| s)
+    {
         let owner = slice
             .metadata
             .labels
@@ -104,7 +126,9 @@ pub(crate) fn endpoints(set: &ResourceSet, target: &ClusterTarget) -> Vec<(Strin
         else {
             continue;
         };
-        let Ok(port) = u32::try_from(port) else { continue };
+        let Ok(port) = u32::try_from(port) else {
+            continue;
+        };
         for ep in &slice.endpoints {
             // `ready` unset means ready, as Kubernetes defines it.
             if ep.conditions.as_ref().and_then(|c| c.ready) == Some(false) {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::conditions::{condition, kind, reason, Problem};
+use super::conditions::{Problem, condition, kind, reason};
 use super::features;
 use super::output::{ObjectRef, StatusPatch, StatusUpdate};
 use crate::api::GATEWAY_GROUP;
@@ -38,7 +38,10 @@ pub(crate) fn statuses(
     out: &mut Vec<StatusUpdate>,
 ) {
     for (name, outcome) in classes {
-        let Some(gc) = set.gateway_classes.get(&crate::model::ObjectKey::cluster(name)) else {
+        let Some(gc) = set
+            .gateway_classes
+            .get(&crate::model::ObjectKey::cluster(name))
+        else {
             continue;
         };
         let generation = gc.metadata.generation;
@@ -56,8 +59,10 @@ pub(crate) fn statuses(
                 generation,
             ),
         ];
-        let supported: Vec<_> =
-            features::SUPPORTED.iter().map(|f| json!({ "name": f })).collect();
+        let supported: Vec<_> = features::SUPPORTED
+            .iter()
+            .map(|f| json!({ "name": f }))
+            .collect();
         out.push(StatusUpdate {
             target: ObjectRef {
                 api_version: format!("{GATEWAY_GROUP}/v1"),

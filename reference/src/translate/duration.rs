@@ -8,11 +8,15 @@ pub(crate) fn parse_millis(s: &str) -> Result<u64, String> {
     let mut total: u64 = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(format!("expected a number at {rest:?}"));
         }
-        let n: u64 = rest[..digits].parse().map_err(|_| format!("number too large in {s:?}"))?;
+        let n: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("number too large in {s:?}"))?;
         rest = &rest[digits..];
         let (factor, len) = if rest.starts_with("ms") {
             (1, 2)

@@ -2,14 +2,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::conditions::{condition, kind, negative_condition, reason, Problem};
+use super::conditions::{Problem, condition, kind, negative_condition, reason};
 use super::output::{ObjectRef, StatusPatch, StatusUpdate};
 use super::refs::{self, RefFrom, RefTo};
 use crate::api::{
-    Gateway, GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as From,
-    GatewayListenersTlsMode, GATEWAY_GROUP,
+    GATEWAY_GROUP, Gateway, GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as From,
+    GatewayListenersTlsMode,
 };
 use crate::model::{ObjectKey, ResourceSet};
 
@@ -91,16 +91,23 @@ impl ListenerIr {
     }
 
     pub fn allows_kind(&self, group: &str, kind: &str) -> bool {
-        self.supported_kinds.iter().any(|(g, k)| g == group && k == kind)
+        self.supported_kinds
+            .iter()
+            .any(|(g, k)| g == group && k == kind)
     }
 
     pub fn allows_namespace(&self, set: &ResourceSet, gateway_ns: &str, route_ns: &str) -> bool {
         match &self.allowed {
             AllowedNamespaces::Same => gateway_ns == route_ns,
             AllowedNamespaces::All => true,
-            AllowedNamespaces::Selector { labels, expressions } => refs::selector_matches(
+            AllowedNamespaces::Selector {
+                labels,
+                expressions,
+            } => refs::selector_matches(
                 labels.as_ref(),
-                expressions.iter().map(|(k, o, v)| (k.as_str(), o.as_str(), v.as_slice())),
+                expressions
+                    .iter()
+                    .map(|(k, o, v)| (k.as_str(), o.as_str(), v.as_slice())),
                 refs::namespace_labels(set, route_ns),
             ),
         }
@@ -143,17 +150,28 @@ fn evaluate_one(
     gw: &Gateway,
     class_problem: Option<&Problem>,
 ) -> GatewayIr {
-    let mut listeners: Vec<ListenerIr> =
-        gw.spec.listeners.iter().map(|l| evaluate_listener(set, key, l)).collect();
+    let mut listeners: Vec<ListenerIr> = gw
+        .spec
+        .listeners
+        .iter()
+        .map(|l| evaluate_listener(set, key, l))
+        .collect();
     mark_conflicts(&mut listeners);
 
     let valid = listeners.iter().filter(|l| l.accepts_routes()).count();
     let accepted = if let Some(p) = class_problem {
         Err(Problem::new(
             reason::PENDING,
-            format!("GatewayClass {} is not accepted: {}", gw.spec.gateway_class_name, p.message),
+            format!(
+                "GatewayClass {} is not accepted: {}",
+                gw.spec.gateway_class_name, p.message
+            ),
         ))
-    } else if let Some(p) = gw.spec.infrastructure.as_ref().and_then(|i| i.parameters_ref.as_ref())
+    } else if let Some(p) = gw
+        .spec
+        .infrastructure
+        .as_ref()
+        .and_then(|i| i.parameters_ref.as_ref())
     {
         Err(Problem::new(
             reason::INVALID_PARAMETERS,
@@ -168,7 +186,10 @@ fn evaluate_one(
             "spec.addresses is not supported: each Gateway gets an address from the infrastructure provider",
         ))
     } else if valid == 0 {
-        Err(Problem::new(reason::LISTENERS_NOT_VALID, "no listener is valid"))
+        Err(Problem::new(
+            reason::LISTENERS_NOT_VALID,
+            "no listener is valid",
+        ))
     } else if valid < listeners.len() {
         Ok(reason::LISTENERS_NOT_VALID)
     } else {
@@ -193,13 +214,19 @@ fn evaluate_listener(set: &ResourceSet, gw_key: &ObjectKey, l: &GatewayListeners
         Some(_) => None,
         None => Some(Problem::new(
             reason::UNSUPPORTED_PROTOCOL,
-            format!("protocol {:?} is not supported; supported: HTTP, HTTPS", l.protocol),
+            format!(
+                "protocol {:?} is not supported; supported: HTTP, HTTPS",
+                l.protocol
+            ),
         )),
     };
     if accepted.is_none() && i64::from(l.port) + i64::from(set.config.port_offset) > 65535 {
         accepted = Some(Problem::new(
             reason::PORT_UNAVAILABLE,
-            format!("port {} plus the port offset {} exceeds 65535", l.port, set.config.port_offset),
+            format!(
+                "port {} plus the port offset {} exceeds 65535",
+                l.port, set.config.port_offset
+            ),
         ));
     }
 
@@ -216,7 +243,13 @@ fn evaluate_listener(set: &ResourceSet, gw_key: &ObjectKey, l: &GatewayListeners
                     .and_then(|s| s.match_expressions.as_ref())
                     .into_iter()
                     .flatten()
-                    .map(|e| (e.key.clone(), e.operator.clone(), e.values.clone().unwrap_or_default()))
+                    .map(|e| {
+                        (
+                            e.key.clone(),
+                            e.operator.clone(),
+                            e.values.clone().unwrap_or_default(),
+                        )
+                    })
                     .collect(),
             }
         }
@@ -227,11 +260,18 @@ fn evaluate_listener(set: &ResourceSet, gw_key: &ObjectKey, l: &GatewayListeners
     let supported_kinds: Vec<RouteGroupKind> = match protocol {
         None => Vec::new(),
         Some(p) => match allowed_routes.and_then(|a| a.kinds.as_ref()) {
-            None => p.route_kinds().iter().map(|k| (GATEWAY_GROUP.to_string(), k.to_string())).collect(),
+            None => p
+                .route_kinds()
+                .iter()
+                .map(|k| (GATEWAY_GROUP.to_string(), k.to_string()))
+                .collect(),
             Some(requested) => {
                 let mut kinds = Vec::new();
                 for rk in requested {
-                    let group = rk.group.clone().unwrap_or_else(|| GATEWAY_GROUP.to_string());
+                    let group = rk
+                        .group
+                        .clone()
+                        .unwrap_or_else(|| GATEWAY_GROUP.to_string());
                     if group == GATEWAY_GROUP && p.route_kinds().contains(&rk.kind.as_str()) {
                         let entry = (group, rk.kind.clone());
                         if !kinds.contains(&entry) {
@@ -255,13 +295,18 @@ fn evaluate_listener(set: &ResourceSet, gw_key: &ObjectKey, l: &GatewayListeners
     let mut certificates = Vec::new();
     if protocol == Some(Protocol::Https) && accepted.is_none() {
         let tls = l.tls.as_ref();
-        if matches!(tls.and_then(|t| t.mode.as_ref()), Some(GatewayListenersTlsMode::Passthrough)) {
+        if matches!(
+            tls.and_then(|t| t.mode.as_ref()),
+            Some(GatewayListenersTlsMode::Passthrough)
+        ) {
             accepted = Some(Problem::new(
                 reason::UNSUPPORTED_VALUE,
                 "TLS mode Passthrough is not valid on an HTTPS listener",
             ));
         } else {
-            let refs = tls.and_then(|t| t.certificate_refs.as_deref()).unwrap_or(&[]);
+            let refs = tls
+                .and_then(|t| t.certificate_refs.as_deref())
+                .unwrap_or(&[]);
             if refs.is_empty() {
                 resolved_refs.get_or_insert(Problem::new(
                     reason::INVALID_CERTIFICATE_REF,
@@ -319,8 +364,17 @@ fn resolve_certificate(
         ));
     }
     let ns = namespace.unwrap_or(&gw_key.namespace);
-    let from = RefFrom { group: GATEWAY_GROUP, kind: "Gateway", namespace: &gw_key.namespace };
-    let to = RefTo { group: "", kind: "Secret", namespace: ns, name };
+    let from = RefFrom {
+        group: GATEWAY_GROUP,
+        kind: "Gateway",
+        namespace: &gw_key.namespace,
+    };
+    let to = RefTo {
+        group: "",
+        kind: "Secret",
+        namespace: ns,
+        name,
+    };
     if !refs::permitted(set, from, to) {
         return Err(Problem::new(
             reason::REF_NOT_PERMITTED,
@@ -328,7 +382,10 @@ fn resolve_certificate(
         ));
     }
     let secret = set.secrets.get(&ObjectKey::new(ns, name)).ok_or_else(|| {
-        Problem::new(reason::INVALID_CERTIFICATE_REF, format!("Secret {ns}/{name} does not exist"))
+        Problem::new(
+            reason::INVALID_CERTIFICATE_REF,
+            format!("Secret {ns}/{name} does not exist"),
+        )
     })?;
     let field = |k: &str| -> Option<Vec<u8>> {
         secret
@@ -336,10 +393,19 @@ fn resolve_certificate(
             .as_ref()
             .and_then(|d| d.get(k))
             .map(|b| b.0.clone())
-            .or_else(|| secret.string_data.as_ref().and_then(|d| d.get(k)).map(|s| s.clone().into_bytes()))
+            .or_else(|| {
+                secret
+                    .string_data
+                    .as_ref()
+                    .and_then(|d| d.get(k))
+                    .map(|s| s.clone().into_bytes())
+            })
     };
     let invalid = |what: &str| {
-        Problem::new(reason::INVALID_CERTIFICATE_REF, format!("Secret {ns}/{name}: {what}"))
+        Problem::new(
+            reason::INVALID_CERTIFICATE_REF,
+            format!("Secret {ns}/{name}: {what}"),
+        )
     };
     let cert_pem = field("tls.crt").ok_or_else(|| invalid("has no tls.crt"))?;
     let key_pem = field("tls.key").ok_or_else(|| invalid("has no tls.key"))?;
@@ -409,7 +475,9 @@ pub(crate) fn status(gw: &GatewayIr, out: &mut Vec<StatusUpdate>) {
                 ),
                 condition(
                     kind::RESOLVED_REFS,
-                    l.resolved_refs.as_ref().map_or(Ok(reason::RESOLVED_REFS), Err),
+                    l.resolved_refs
+                        .as_ref()
+                        .map_or(Ok(reason::RESOLVED_REFS), Err),
                     "All references are resolved",
                     generation,
                 ),
@@ -426,8 +494,11 @@ pub(crate) fn status(gw: &GatewayIr, out: &mut Vec<StatusUpdate>) {
                     generation,
                 ),
             ];
-            let kinds: Vec<Value> =
-                l.supported_kinds.iter().map(|(g, k)| json!({"group": g, "kind": k})).collect();
+            let kinds: Vec<Value> = l
+                .supported_kinds
+                .iter()
+                .map(|(g, k)| json!({"group": g, "kind": k}))
+                .collect();
             json!({
                 "name": l.name,
                 "supportedKinds": kinds,
@@ -456,7 +527,12 @@ pub(crate) fn status(gw: &GatewayIr, out: &mut Vec<StatusUpdate>) {
             },
             generation,
         ),
-        condition(kind::PROGRAMMED, programmed.as_ref().map(|r| *r), "Gateway is programmed", generation),
+        condition(
+            kind::PROGRAMMED,
+            programmed.as_ref().map(|r| *r),
+            "Gateway is programmed",
+            generation,
+        ),
     ];
     let addresses: Vec<Value> = match (&gw.accepted, &gw.address) {
         (Ok(_), Some(a)) => vec![json!({"type": "IPAddress", "value": a})],

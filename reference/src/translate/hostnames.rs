@@ -103,10 +103,16 @@ mod tests {
         assert_eq!(intersect(None, &[]), s(&["*"]));
         assert_eq!(intersect(Some("*.wildcard.io"), &[]), s(&["*.wildcard.io"]));
         assert_eq!(
-            intersect(Some("*.wildcard.io"), &s(&["foo.wildcard.io", "bar.com", "*.wildcard.io"])),
+            intersect(
+                Some("*.wildcard.io"),
+                &s(&["foo.wildcard.io", "bar.com", "*.wildcard.io"])
+            ),
             s(&["*.wildcard.io", "foo.wildcard.io"])
         );
-        assert_eq!(intersect(Some("very.specific.com"), &s(&["*.specific.com"])), s(&["very.specific.com"]));
+        assert_eq!(
+            intersect(Some("very.specific.com"), &s(&["*.specific.com"])),
+            s(&["very.specific.com"])
+        );
         assert!(intersect(Some("foo.com"), &s(&["bar.com"])).is_empty());
         assert_eq!(intersect(Some("*.a.com"), &s(&["*.com"])), s(&["*.a.com"]));
     }

@@ -52,20 +52,25 @@ pub fn managed_gateways(set: &ResourceSet) -> Vec<ObjectKey> {
 pub fn translate(set: &ResourceSet) -> Translation {
     let classes = classes::evaluate(set);
     let mut gateways = gateways::evaluate(set, &classes);
-    let index: BTreeMap<ObjectKey, usize> =
-        gateways.iter().enumerate().map(|(i, g)| (g.key.clone(), i)).collect();
+    let index: BTreeMap<ObjectKey, usize> = gateways
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.key.clone(), i))
+        .collect();
 
     let mut http = Vec::with_capacity(set.http_routes.len());
     for (key, route) in &set.http_routes {
         let ir = routes::http::translate(set, key, route);
-        let outcomes = routes::attach::attach(set, &ir.info, ir.problem.as_ref(), &mut gateways, &index);
+        let outcomes =
+            routes::attach::attach(set, &ir.info, ir.problem.as_ref(), &mut gateways, &index);
         http.push((ir, outcomes));
     }
 
     let mut out = Translation::default();
     for (i, gw) in gateways.iter().enumerate() {
         if gw.is_accepted() {
-            out.proxies.insert(gw.key.clone(), proxy::build(set, i, gw, &http));
+            out.proxies
+                .insert(gw.key.clone(), proxy::build(set, i, gw, &http));
         }
     }
 

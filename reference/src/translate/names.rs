@@ -30,7 +30,12 @@ pub fn virtual_host(route_config: &str, domain: &str) -> String {
 
 /// A route entry: `<kind>/<namespace>/<name>/rule/<i>/match/<j>`.
 pub fn route(kind: &str, route: &ObjectKey, rule: usize, matcher: usize) -> String {
-    format!("{}/{}/{}/rule/{rule}/match/{matcher}", kind.to_ascii_lowercase(), route.namespace, route.name)
+    format!(
+        "{}/{}/{}/rule/{rule}/match/{matcher}",
+        kind.to_ascii_lowercase(),
+        route.namespace,
+        route.name
+    )
 }
 
 /// The cluster (and its endpoint assignment) for one Service port:

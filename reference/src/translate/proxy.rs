@@ -26,7 +26,11 @@ pub(crate) fn build(
             let Ok(attachments) = &o.result else { continue };
             for a in attachments {
                 for h in &a.hostnames {
-                    entries.push(Entry { listener: a.listener, hostname: h.as_str(), route });
+                    entries.push(Entry {
+                        listener: a.listener,
+                        hostname: h.as_str(),
+                        route,
+                    });
                 }
             }
         }
@@ -61,22 +65,38 @@ pub(crate) fn build(
             let rc_name = names::http_route_config(&gw.key, *port);
             let scopes: Vec<Scope<'_>> = idx
                 .iter()
-                .map(|&i| Scope { listener: i, hostname: gw.listeners[i].hostname.as_deref(), ctx: ctx(i) })
+                .map(|&i| Scope {
+                    listener: i,
+                    hostname: gw.listeners[i].hostname.as_deref(),
+                    ctx: ctx(i),
+                })
                 .collect();
-            let port_entries: Vec<Entry<'_>> =
-                idx.iter().flat_map(|i| by_listener.remove(i).unwrap_or_default()).collect();
+            let port_entries: Vec<Entry<'_>> = idx
+                .iter()
+                .flat_map(|i| by_listener.remove(i).unwrap_or_default())
+                .collect();
             collect_clusters(set, &port_entries, &mut used);
-            out.routes.push(vhosts::route_configuration(&rc_name, &scopes, &port_entries));
-            out.listeners.push(listener::http_listener(&lname, ip, bind, &rc_name));
+            out.routes.push(vhosts::route_configuration(
+                &rc_name,
+                &scopes,
+                &port_entries,
+            ));
+            out.listeners
+                .push(listener::http_listener(&lname, ip, bind, &rc_name));
         } else {
             let mut chains = Vec::new();
             for &i in idx {
                 let l = &gw.listeners[i];
                 let rc_name = names::https_route_config(&gw.key, *port, &l.name);
-                let scopes = [Scope { listener: i, hostname: l.hostname.as_deref(), ctx: ctx(i) }];
+                let scopes = [Scope {
+                    listener: i,
+                    hostname: l.hostname.as_deref(),
+                    ctx: ctx(i),
+                }];
                 let own = by_listener.remove(&i).unwrap_or_default();
                 collect_clusters(set, &own, &mut used);
-                out.routes.push(vhosts::route_configuration(&rc_name, &scopes, &own));
+                out.routes
+                    .push(vhosts::route_configuration(&rc_name, &scopes, &own));
                 chains.push(listener::TlsChain {
                     name: rc_name.clone(),
                     hostname: l.hostname.as_deref(),
@@ -85,13 +105,16 @@ pub(crate) fn build(
                 });
             }
             // Envoy picks the chain by SNI; order them most specific first for readability.
-            chains.sort_by(|a, b| super::hostnames::cmp_listener_specificity(a.hostname, b.hostname));
-            out.listeners.push(listener::https_listener(&lname, ip, bind, &chains));
+            chains
+                .sort_by(|a, b| super::hostnames::cmp_listener_specificity(a.hostname, b.hostname));
+            out.listeners
+                .push(listener::https_listener(&lname, ip, bind, &chains));
         }
     }
     for t in used.values() {
         out.clusters.push(cluster::cluster(t));
-        out.endpoints.push(cluster::load_assignment(t, &backends::endpoints(set, t)));
+        out.endpoints
+            .push(cluster::load_assignment(t, &backends::endpoints(set, t)));
     }
     out.listeners.sort_by(|a, b| a.name.cmp(&b.name));
     out.routes.sort_by(|a, b| a.name.cmp(&b.name));
@@ -103,7 +126,8 @@ fn collect_clusters(_set: &ResourceSet, entries: &[Entry<'_>], used: &mut Cluste
         for rule in &e.route.rules {
             if let RuleAction::Forward { backends, .. } = &rule.action {
                 for b in backends {
-                    used.entry(b.target.cluster.clone()).or_insert_with(|| b.target.clone());
+                    used.entry(b.target.cluster.clone())
+                        .or_insert_with(|| b.target.clone());
                 }
             }
         }

@@ -37,7 +37,9 @@ pub fn permitted(set: &ResourceSet, from: RefFrom<'_>, to: RefTo<'_>) -> bool {
             }) && spec.to.iter().any(|t| {
                 t.group == to.group
                     && t.kind == to.kind
-                    && t.name.as_deref().is_none_or(|n| n.is_empty() || n == to.name)
+                    && t.name
+                        .as_deref()
+                        .is_none_or(|n| n.is_empty() || n == to.name)
             })
         })
 }
@@ -45,16 +47,25 @@ pub fn permitted(set: &ResourceSet, from: RefFrom<'_>, to: RefTo<'_>) -> bool {
 /// The key range of every object in one namespace of a `Store`.
 pub fn namespace_range(
     namespace: &str,
-) -> (std::ops::Bound<crate::model::ObjectKey>, std::ops::Bound<crate::model::ObjectKey>) {
+) -> (
+    std::ops::Bound<crate::model::ObjectKey>,
+    std::ops::Bound<crate::model::ObjectKey>,
+) {
     use std::ops::Bound;
     let start = crate::model::ObjectKey::new(namespace, "");
     let mut end_ns = namespace.to_string();
     end_ns.push('\u{0}');
-    (Bound::Included(start), Bound::Excluded(crate::model::ObjectKey::new(end_ns, "")))
+    (
+        Bound::Included(start),
+        Bound::Excluded(crate::model::ObjectKey::new(end_ns, "")),
+    )
 }
 
 /// Labels of a namespace (empty when the Namespace object is not known).
-pub fn namespace_labels<'a>(set: &'a ResourceSet, namespace: &str) -> Option<&'a BTreeMap<String, String>> {
+pub fn namespace_labels<'a>(
+    set: &'a ResourceSet,
+    namespace: &str,
+) -> Option<&'a BTreeMap<String, String>> {
     set.namespaces
         .get(&crate::model::ObjectKey::cluster(namespace))
         .and_then(|ns| ns.metadata.labels.as_ref())
@@ -69,7 +80,10 @@ pub fn selector_matches<'a>(
 ) -> bool {
     let empty = BTreeMap::new();
     let labels = labels.unwrap_or(&empty);
-    let labels_ok = match_labels.into_iter().flatten().all(|(k, v)| labels.get(k) == Some(v));
+    let labels_ok = match_labels
+        .into_iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
     labels_ok
         && match_expressions.all(|(key, operator, values)| {
             let value = labels.get(key);
@@ -83,4 +97,3 @@ pub fn selector_matches<'a>(
             }
         })
 }
-

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use envoy_types::pb::envoy::config::route::v3::{RouteConfiguration, VirtualHost};
 
-use super::envoy::route::{routes, ListenerCtx};
+use super::envoy::route::{ListenerCtx, routes};
 use super::hostnames;
 use super::names;
 use super::routes::http::{HttpMatchIr, HttpRouteIr, PathMatch};
@@ -32,7 +32,11 @@ pub(crate) struct Scope<'a> {
     pub ctx: ListenerCtx,
 }
 
-pub(crate) fn route_configuration(name: &str, scopes: &[Scope<'_>], entries: &[Entry<'_>]) -> RouteConfiguration {
+pub(crate) fn route_configuration(
+    name: &str,
+    scopes: &[Scope<'_>],
+    entries: &[Entry<'_>],
+) -> RouteConfiguration {
     let mut domains: BTreeSet<&str> = entries.iter().map(|e| e.hostname).collect();
     domains.extend(scopes.iter().map(|s| s.hostname.unwrap_or("*")));
 
@@ -52,14 +56,25 @@ pub(crate) fn route_configuration(name: &str, scopes: &[Scope<'_>], entries: &[E
             }
             for rule in &e.route.rules {
                 for (mi, m) in rule.matches.iter().enumerate() {
-                    candidates.push(Candidate { hostname: e.hostname, route: e.route, rule: rule.index, matcher: mi, m });
+                    candidates.push(Candidate {
+                        hostname: e.hostname,
+                        route: e.route,
+                        rule: rule.index,
+                        matcher: mi,
+                        m,
+                    });
                 }
             }
         }
         candidates.sort_by(precedence);
         let mut vh_routes = Vec::new();
         for c in &candidates {
-            let rule = &c.route.rules.iter().find(|r| r.index == c.rule).expect("rule index");
+            let rule = &c
+                .route
+                .rules
+                .iter()
+                .find(|r| r.index == c.rule)
+                .expect("rule index");
             let name = names::route(c.route.info.kind, &c.route.info.key, c.rule, c.matcher);
             vh_routes.extend(routes(&name, rule, c.m, owner.ctx));
         }

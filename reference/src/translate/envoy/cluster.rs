@@ -1,13 +1,13 @@
 //! Clusters (one per Service port) and their endpoint assignments.
 
-use envoy_types::pb::envoy::config::cluster::v3::{cluster, Cluster};
+use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster};
 use envoy_types::pb::envoy::config::core::v3::Http2ProtocolOptions;
 use envoy_types::pb::envoy::config::endpoint::v3::{
-    lb_endpoint, ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints,
+    ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
 };
 use envoy_types::pb::envoy::extensions::upstreams::http::v3::{
-    http_protocol_options::{explicit_http_config, ExplicitHttpConfig, UpstreamProtocolOptions},
     HttpProtocolOptions,
+    http_protocol_options::{ExplicitHttpConfig, UpstreamProtocolOptions, explicit_http_config},
 };
 
 use super::{ads_source, any, millis, socket_address};
@@ -34,19 +34,25 @@ pub(crate) fn cluster(t: &ClusterTarget) -> Cluster {
         let opts = HttpProtocolOptions {
             upstream_protocol_options: Some(UpstreamProtocolOptions::ExplicitHttpConfig(
                 ExplicitHttpConfig {
-                    protocol_config: Some(explicit_http_config::ProtocolConfig::Http2ProtocolOptions(
-                        Http2ProtocolOptions::default(),
-                    )),
+                    protocol_config: Some(
+                        explicit_http_config::ProtocolConfig::Http2ProtocolOptions(
+                            Http2ProtocolOptions::default(),
+                        ),
+                    ),
                 },
             )),
             ..Default::default()
         };
-        c.typed_extension_protocol_options.insert(HTTP_PROTOCOL_OPTIONS.to_string(), any(&opts));
+        c.typed_extension_protocol_options
+            .insert(HTTP_PROTOCOL_OPTIONS.to_string(), any(&opts));
     }
     c
 }
 
-pub(crate) fn load_assignment(t: &ClusterTarget, endpoints: &[(String, u32)]) -> ClusterLoadAssignment {
+pub(crate) fn load_assignment(
+    t: &ClusterTarget,
+    endpoints: &[(String, u32)],
+) -> ClusterLoadAssignment {
     ClusterLoadAssignment {
         cluster_name: t.cluster.clone(),
         endpoints: vec![LocalityLbEndpoints {

@@ -5,15 +5,18 @@
 //! port each get their own filter chain, selected by SNI, with their own certificates and route
 //! configuration.
 
-use envoy_types::pb::envoy::config::core::v3::{data_source, transport_socket, DataSource, TransportSocket};
+use envoy_types::pb::envoy::config::core::v3::{
+    DataSource, TransportSocket, data_source, transport_socket,
+};
 use envoy_types::pb::envoy::config::listener::v3::{
-    filter, listener_filter, Filter, FilterChain, FilterChainMatch, Listener, ListenerFilter,
+    Filter, FilterChain, FilterChainMatch, Listener, ListenerFilter, filter, listener_filter,
 };
 use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
 use envoy_types::pb::envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
+    HttpConnectionManager, HttpFilter, Rds,
     http_connection_manager::{CodecType, RouteSpecifier, UpgradeConfig},
-    http_filter, HttpConnectionManager, HttpFilter, Rds,
+    http_filter,
 };
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
     CommonTlsContext, DownstreamTlsContext, TlsCertificate,
@@ -33,10 +36,15 @@ fn http_connection_manager(stat_prefix: &str, route_config: &str) -> Filter {
         })),
         http_filters: vec![HttpFilter {
             name: "envoy.filters.http.router".into(),
-            config_type: Some(http_filter::ConfigType::TypedConfig(any(&Router::default()))),
+            config_type: Some(http_filter::ConfigType::TypedConfig(
+                any(&Router::default()),
+            )),
             ..Default::default()
         }],
-        upgrade_configs: vec![UpgradeConfig { upgrade_type: "websocket".into(), ..Default::default() }],
+        upgrade_configs: vec![UpgradeConfig {
+            upgrade_type: "websocket".into(),
+            ..Default::default()
+        }],
         ..Default::default()
     };
     Filter {
@@ -75,7 +83,9 @@ pub(crate) fn https_listener(name: &str, ip: &str, port: u32, chains: &[TlsChain
         address: Some(socket_address(ip, port)),
         listener_filters: vec![ListenerFilter {
             name: "envoy.filters.listener.tls_inspector".into(),
-            config_type: Some(listener_filter::ConfigType::TypedConfig(any(&TlsInspector::default()))),
+            config_type: Some(listener_filter::ConfigType::TypedConfig(any(
+                &TlsInspector::default(),
+            ))),
             ..Default::default()
         }],
         filter_chains: chains
@@ -87,7 +97,10 @@ pub(crate) fn https_listener(name: &str, ip: &str, port: u32, chains: &[TlsChain
                     ..Default::default()
                 }),
                 transport_socket: Some(tls_socket(c.certificates)),
-                filters: vec![http_connection_manager(&stat_prefix(&c.name), &c.route_config)],
+                filters: vec![http_connection_manager(
+                    &stat_prefix(&c.name),
+                    &c.route_config,
+                )],
                 ..Default::default()
             })
             .collect(),

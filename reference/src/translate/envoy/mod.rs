@@ -4,16 +4,19 @@ pub(crate) mod cluster;
 pub(crate) mod listener;
 pub(crate) mod route;
 
+use envoy_types::pb::envoy::config::core::v3::{Address, config_source, header_value_option};
 use envoy_types::pb::envoy::config::core::v3::{
-    address, socket_address::PortSpecifier, AggregatedConfigSource, ApiVersion, ConfigSource,
-    HeaderValue, HeaderValueOption, SocketAddress,
+    AggregatedConfigSource, ApiVersion, ConfigSource, HeaderValue, HeaderValueOption,
+    SocketAddress, address, socket_address::PortSpecifier,
 };
-use envoy_types::pb::envoy::config::core::v3::{config_source, header_value_option, Address};
 use envoy_types::pb::google::protobuf::{Any, Duration, UInt32Value};
 
 /// Pack a message into `Any` with its canonical type URL.
 pub(crate) fn any<M: prost::Message + prost::Name>(m: &M) -> Any {
-    Any { type_url: M::type_url(), value: m.encode_to_vec() }
+    Any {
+        type_url: M::type_url(),
+        value: m.encode_to_vec(),
+    }
 }
 
 /// Dynamic resources come over the same ADS stream as everything else.
@@ -38,7 +41,10 @@ pub(crate) fn socket_address(ip: &str, port: u32) -> Address {
 }
 
 pub(crate) fn millis(ms: u64) -> Duration {
-    Duration { seconds: (ms / 1000) as i64, nanos: ((ms % 1000) * 1_000_000) as i32 }
+    Duration {
+        seconds: (ms / 1000) as i64,
+        nanos: ((ms % 1000) * 1_000_000) as i32,
+    }
 }
 
 pub(crate) fn u32v(v: u32) -> UInt32Value {
@@ -49,8 +55,16 @@ pub(crate) fn u32v(v: u32) -> UInt32Value {
 pub(crate) fn header(name: &str, value: &str, overwrite: bool) -> HeaderValueOption {
     use header_value_option::HeaderAppendAction as A;
     HeaderValueOption {
-        header: Some(HeaderValue { key: name.to_string(), value: value.to_string(), ..Default::default() }),
-        append_action: if overwrite { A::OverwriteIfExistsOrAdd } else { A::AppendIfExistsOrAdd } as i32,
+        header: Some(HeaderValue {
+            key: name.to_string(),
+            value: value.to_string(),
+            ..Default::default()
+        }),
+        append_action: if overwrite {
+            A::OverwriteIfExistsOrAdd
+        } else {
+            A::AppendIfExistsOrAdd
+        } as i32,
         ..Default::default()
     }
 }

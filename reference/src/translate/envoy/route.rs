@@ -1,16 +1,16 @@
 //! Route entries for HTTPRoute rules.
 
-use envoy_types::pb::envoy::config::core::v3::{RuntimeFractionalPercent};
+use envoy_types::pb::envoy::config::core::v3::RuntimeFractionalPercent;
 use envoy_types::pb::envoy::config::route::v3::{
-    header_matcher::HeaderMatchSpecifier, query_parameter_matcher::QueryParameterMatchSpecifier,
-    redirect_action, route, route_action, route_match::PathSpecifier, weighted_cluster,
     DirectResponseAction, HeaderMatcher, QueryParameterMatcher, RedirectAction, RetryPolicy, Route,
-    RouteAction, RouteMatch, WeightedCluster,
+    RouteAction, RouteMatch, WeightedCluster, header_matcher::HeaderMatchSpecifier,
+    query_parameter_matcher::QueryParameterMatchSpecifier, redirect_action, route, route_action,
+    route_match::PathSpecifier, weighted_cluster,
 };
 use envoy_types::pb::envoy::r#type::matcher::v3::{
-    string_matcher::MatchPattern, RegexMatchAndSubstitute, RegexMatcher, StringMatcher,
+    RegexMatchAndSubstitute, RegexMatcher, StringMatcher, string_matcher::MatchPattern,
 };
-use envoy_types::pb::envoy::r#type::v3::{fractional_percent::DenominatorType, FractionalPercent};
+use envoy_types::pb::envoy::r#type::v3::{FractionalPercent, fractional_percent::DenominatorType};
 
 use super::{header, millis, u32v};
 use crate::translate::routes::http::{
@@ -28,7 +28,12 @@ pub(crate) struct ListenerCtx {
 /// The Envoy routes for one (rule, match) pair: usually one; two when part of the rule's
 /// weight belongs to invalid backends, whose share is answered with 500 by a first route that
 /// takes exactly that fraction of requests.
-pub(crate) fn routes(name: &str, rule: &HttpRuleIr, m: &HttpMatchIr, ctx: ListenerCtx) -> Vec<Route> {
+pub(crate) fn routes(
+    name: &str,
+    rule: &HttpRuleIr,
+    m: &HttpMatchIr,
+    ctx: ListenerCtx,
+) -> Vec<Route> {
     let base = Route {
         name: name.to_string(),
         r#match: Some(route_match(m)),
@@ -37,7 +42,10 @@ pub(crate) fn routes(name: &str, rule: &HttpRuleIr, m: &HttpMatchIr, ctx: Listen
     let mut out = Vec::new();
     let action = match &rule.action {
         RuleAction::Redirect(r) => route::Action::Redirect(redirect(r, m, ctx)),
-        RuleAction::Forward { backends, invalid_weight } => {
+        RuleAction::Forward {
+            backends,
+            invalid_weight,
+        } => {
             let valid: u64 = backends.iter().map(|b| u64::from(b.weight)).sum();
             if valid == 0 {
                 route::Action::DirectResponse(internal_error())
@@ -71,7 +79,10 @@ pub(crate) fn routes(name: &str, rule: &HttpRuleIr, m: &HttpMatchIr, ctx: Listen
 }
 
 fn internal_error() -> DirectResponseAction {
-    DirectResponseAction { status: 500, ..Default::default() }
+    DirectResponseAction {
+        status: 500,
+        ..Default::default()
+    }
 }
 
 fn apply_header_mods(r: &mut Route, req: &HeaderMods, resp: &HeaderMods) {
@@ -81,7 +92,9 @@ fn apply_header_mods(r: &mut Route, req: &HeaderMods, resp: &HeaderMods) {
     r.response_headers_to_remove = resp.remove.clone();
 }
 
-fn header_options(m: &HeaderMods) -> Vec<envoy_types::pb::envoy::config::core::v3::HeaderValueOption> {
+fn header_options(
+    m: &HeaderMods,
+) -> Vec<envoy_types::pb::envoy::config::core::v3::HeaderValueOption> {
     m.set
         .iter()
         .map(|(n, v)| header(n, v, true))
@@ -100,7 +113,10 @@ fn string_matcher(v: &ValueMatch) -> StringMatcher {
 }
 
 fn regex(s: &str) -> RegexMatcher {
-    RegexMatcher { regex: s.to_string(), ..Default::default() }
+    RegexMatcher {
+        regex: s.to_string(),
+        ..Default::default()
+    }
 }
 
 fn route_match(m: &HttpMatchIr) -> RouteMatch {
@@ -167,11 +183,17 @@ fn path_rewrite(modifier: &PathModifier, m: &HttpMatchIr) -> Option<RegexMatchAn
                 // Prefix `/`: `/rest` → `<replacement>/rest`.
                 ("^/".to_string(), format!("{replacement}/"))
             } else {
-                (format!("^{}", regex::escape(prefix)), replacement.to_string())
+                (
+                    format!("^{}", regex::escape(prefix)),
+                    replacement.to_string(),
+                )
             }
         }
     };
-    Some(RegexMatchAndSubstitute { pattern: Some(regex(&pattern)), substitution })
+    Some(RegexMatchAndSubstitute {
+        pattern: Some(regex(&pattern)),
+        substitution,
+    })
 }
 
 fn forward(rule: &HttpRuleIr, m: &HttpMatchIr, backends: &[WeightedBackend]) -> RouteAction {
@@ -202,7 +224,9 @@ fn forward(rule: &HttpRuleIr, m: &HttpMatchIr, backends: &[WeightedBackend]) -> 
         ..Default::default()
     };
     if let Some(h) = &rule.rewrite.hostname {
-        action.host_rewrite_specifier = Some(route_action::HostRewriteSpecifier::HostRewriteLiteral(h.clone()));
+        action.host_rewrite_specifier = Some(
+            route_action::HostRewriteSpecifier::HostRewriteLiteral(h.clone()),
+        );
     }
     if let Some(p) = &rule.rewrite.path {
         action.regex_rewrite = path_rewrite(p, m);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::RouteInfo;
 use crate::api::GATEWAY_GROUP;
 use crate::model::{ObjectKey, ResourceSet};
-use crate::translate::conditions::{reason, Problem};
+use crate::translate::conditions::{Problem, reason};
 use crate::translate::gateways::GatewayIr;
 use crate::translate::hostnames;
 
@@ -49,10 +49,16 @@ pub(crate) fn attach(
         };
         if let Ok(attachments) = &result {
             for a in attachments {
-                gateways[g].listeners[a.listener].attached_routes.insert(route.key.clone());
+                gateways[g].listeners[a.listener]
+                    .attached_routes
+                    .insert(route.key.clone());
             }
         }
-        outcomes.push(ParentOutcome { parent: i, gateway: g, result });
+        outcomes.push(ParentOutcome {
+            parent: i,
+            gateway: g,
+            result,
+        });
     }
     outcomes
 }
@@ -112,7 +118,10 @@ fn attach_one(
         .into_iter()
         .filter_map(|i| {
             let h = hostnames::intersect(gw.listeners[i].hostname.as_deref(), &route.hostnames);
-            (!h.is_empty()).then_some(Attachment { listener: i, hostnames: h })
+            (!h.is_empty()).then_some(Attachment {
+                listener: i,
+                hostnames: h,
+            })
         })
         .collect();
     if attachments.is_empty() {

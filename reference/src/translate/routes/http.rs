@@ -1,6 +1,7 @@
 //! HTTPRoute: from the API object to the rule IR the Envoy route builder consumes.
 
 use super::{ParentRefIr, RouteInfo};
+use crate::api::HttpRoute;
 use crate::api::httproutes::{
     HttpRouteRules, HttpRouteRulesBackendRefs, HttpRouteRulesFilters,
     HttpRouteRulesFiltersRequestRedirectPathType as RedirectPathType,
@@ -9,10 +10,9 @@ use crate::api::httproutes::{
     HttpRouteRulesMatchesHeadersType as HeaderType, HttpRouteRulesMatchesMethod as Method,
     HttpRouteRulesMatchesPathType as PathType, HttpRouteRulesMatchesQueryParamsType as QueryType,
 };
-use crate::api::HttpRoute;
 use crate::model::{ObjectKey, ResourceSet};
 use crate::translate::backends::{self, BackendRefIr, ClusterTarget};
-use crate::translate::conditions::{reason, Problem};
+use crate::translate::conditions::{Problem, reason};
 use crate::translate::duration;
 
 pub(crate) const KIND: &str = "HTTPRoute";
@@ -87,7 +87,10 @@ pub(crate) enum RuleAction {
     Redirect(Redirect),
     /// Forward to valid backends; `invalid_weight` is the weight of backends that could not be
     /// resolved, whose share of requests is answered with 500.
-    Forward { backends: Vec<WeightedBackend>, invalid_weight: u32 },
+    Forward {
+        backends: Vec<WeightedBackend>,
+        invalid_weight: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,10 +151,22 @@ pub(crate) fn translate(set: &ResourceSet, key: &ObjectKey, route: &HttpRoute) -
         .flatten()
         .enumerate()
         .map(|(index, rule)| {
-            translate_rule(set, &key.namespace, index, rule, &mut problem, &mut resolved_refs)
+            translate_rule(
+                set,
+                &key.namespace,
+                index,
+                rule,
+                &mut problem,
+                &mut resolved_refs,
+            )
         })
         .collect();
-    HttpRouteIr { info, rules, problem, resolved_refs }
+    HttpRouteIr {
+        info,
+        rules,
+        problem,
+        resolved_refs,
+    }
 }
 
 fn translate_rule(
@@ -192,7 +207,10 @@ fn translate_rule(
                     }
                 }
             }
-            RuleAction::Forward { backends, invalid_weight }
+            RuleAction::Forward {
+                backends,
+                invalid_weight,
+            }
         }
     };
 
@@ -209,9 +227,16 @@ fn translate_rule(
             }
         })
     };
-    let request_timeout_ms = parse_timeout(timeouts.and_then(|t| t.request.as_ref()), "request", problem);
-    let backend_timeout_ms =
-        parse_timeout(timeouts.and_then(|t| t.backend_request.as_ref()), "backendRequest", problem);
+    let request_timeout_ms = parse_timeout(
+        timeouts.and_then(|t| t.request.as_ref()),
+        "request",
+        problem,
+    );
+    let backend_timeout_ms = parse_timeout(
+        timeouts.and_then(|t| t.backend_request.as_ref()),
+        "backendRequest",
+        problem,
+    );
 
     HttpRuleIr {
         index,
@@ -250,7 +275,12 @@ fn resolve_backend(
         .flatten()
         .map(|f| serde_json::to_value(f).and_then(serde_json::from_value))
         .collect::<Result<_, _>>()
-        .map_err(|e| Problem::new(reason::UNSUPPORTED_VALUE, format!("backendRef filters: {e}")))?;
+        .map_err(|e| {
+            Problem::new(
+                reason::UNSUPPORTED_VALUE,
+                format!("backendRef filters: {e}"),
+            )
+        })?;
     let parsed = parse_filters(&filters)?;
     if parsed.redirect.is_some() || parsed.rewrite != Rewrite::default() {
         return Err(Problem::new(
@@ -267,7 +297,12 @@ fn resolve_backend(
 }
 
 fn default_match() -> HttpMatchIr {
-    HttpMatchIr { path: PathMatch::Prefix("/".into()), headers: Vec::new(), query: Vec::new(), method: None }
+    HttpMatchIr {
+        path: PathMatch::Prefix("/".into()),
+        headers: Vec::new(),
+        query: Vec::new(),
+        method: None,
+    }
 }
 
 fn translate_match(m: &HttpRouteRulesMatches) -> HttpMatchIr {
@@ -279,7 +314,11 @@ fn translate_match(m: &HttpRouteRulesMatches) -> HttpMatchIr {
                 PathType::Exact => PathMatch::Exact(value),
                 PathType::PathPrefix => {
                     let trimmed = value.trim_end_matches('/');
-                    PathMatch::Prefix(if trimmed.is_empty() { "/".into() } else { trimmed.into() })
+                    PathMatch::Prefix(if trimmed.is_empty() {
+                        "/".into()
+                    } else {
+                        trimmed.into()
+                    })
                 }
                 PathType::RegularExpression => PathMatch::Regex(value),
             }
@@ -310,11 +349,19 @@ fn translate_match(m: &HttpRouteRulesMatches) -> HttpMatchIr {
         };
         query.push((q.name.clone(), v));
     }
-    HttpMatchIr { path, headers, query, method: m.method.as_ref().map(method_name) }
+    HttpMatchIr {
+        path,
+        headers,
+        query,
+        method: m.method.as_ref().map(method_name),
+    }
 }
 
 fn method_name(m: &Method) -> String {
-    serde_json::to_value(m).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(m)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 #[derive(Default)]
@@ -329,11 +376,17 @@ fn parse_filters(filters: &[HttpRouteRulesFilters]) -> Result<ParsedFilters, Pro
     let mut out = ParsedFilters::default();
     for f in filters {
         let missing = |t: &str| {
-            Problem::new(reason::UNSUPPORTED_VALUE, format!("filter of type {t} has no {t} settings"))
+            Problem::new(
+                reason::UNSUPPORTED_VALUE,
+                format!("filter of type {t} has no {t} settings"),
+            )
         };
         match f.r#type {
             FilterType::RequestHeaderModifier => {
-                let m = f.request_header_modifier.as_ref().ok_or_else(|| missing("RequestHeaderModifier"))?;
+                let m = f
+                    .request_header_modifier
+                    .as_ref()
+                    .ok_or_else(|| missing("RequestHeaderModifier"))?;
                 out.request_headers = header_mods(
                     m.set.iter().flatten().map(|h| (&h.name, &h.value)),
                     m.add.iter().flatten().map(|h| (&h.name, &h.value)),
@@ -341,7 +394,10 @@ fn parse_filters(filters: &[HttpRouteRulesFilters]) -> Result<ParsedFilters, Pro
                 );
             }
             FilterType::ResponseHeaderModifier => {
-                let m = f.response_header_modifier.as_ref().ok_or_else(|| missing("ResponseHeaderModifier"))?;
+                let m = f
+                    .response_header_modifier
+                    .as_ref()
+                    .ok_or_else(|| missing("ResponseHeaderModifier"))?;
                 out.response_headers = header_mods(
                     m.set.iter().flatten().map(|h| (&h.name, &h.value)),
                     m.add.iter().flatten().map(|h| (&h.name, &h.value)),
@@ -349,16 +405,19 @@ fn parse_filters(filters: &[HttpRouteRulesFilters]) -> Result<ParsedFilters, Pro
                 );
             }
             FilterType::RequestRedirect => {
-                let r = f.request_redirect.as_ref().ok_or_else(|| missing("RequestRedirect"))?;
+                let r = f
+                    .request_redirect
+                    .as_ref()
+                    .ok_or_else(|| missing("RequestRedirect"))?;
                 let path = match &r.path {
                     None => None,
                     Some(p) => Some(match p.r#type {
-                        RedirectPathType::ReplaceFullPath => {
-                            PathModifier::Full(p.replace_full_path.clone().unwrap_or_else(|| "/".into()))
-                        }
-                        RedirectPathType::ReplacePrefixMatch => {
-                            PathModifier::Prefix(p.replace_prefix_match.clone().unwrap_or_else(|| "/".into()))
-                        }
+                        RedirectPathType::ReplaceFullPath => PathModifier::Full(
+                            p.replace_full_path.clone().unwrap_or_else(|| "/".into()),
+                        ),
+                        RedirectPathType::ReplacePrefixMatch => PathModifier::Prefix(
+                            p.replace_prefix_match.clone().unwrap_or_else(|| "/".into()),
+                        ),
                     }),
                 };
                 let status = match r.status_code.unwrap_or(302) {
@@ -382,16 +441,19 @@ fn parse_filters(filters: &[HttpRouteRulesFilters]) -> Result<ParsedFilters, Pro
                 });
             }
             FilterType::UrlRewrite => {
-                let r = f.url_rewrite.as_ref().ok_or_else(|| missing("URLRewrite"))?;
+                let r = f
+                    .url_rewrite
+                    .as_ref()
+                    .ok_or_else(|| missing("URLRewrite"))?;
                 out.rewrite = Rewrite {
                     hostname: r.hostname.clone(),
                     path: r.path.as_ref().map(|p| match p.r#type {
-                        RewritePathType::ReplaceFullPath => {
-                            PathModifier::Full(p.replace_full_path.clone().unwrap_or_else(|| "/".into()))
-                        }
-                        RewritePathType::ReplacePrefixMatch => {
-                            PathModifier::Prefix(p.replace_prefix_match.clone().unwrap_or_else(|| "/".into()))
-                        }
+                        RewritePathType::ReplaceFullPath => PathModifier::Full(
+                            p.replace_full_path.clone().unwrap_or_else(|| "/".into()),
+                        ),
+                        RewritePathType::ReplacePrefixMatch => PathModifier::Prefix(
+                            p.replace_prefix_match.clone().unwrap_or_else(|| "/".into()),
+                        ),
                     }),
                 };
             }
@@ -419,8 +481,16 @@ fn header_mods<'a>(
     remove: Option<&[String]>,
 ) -> HeaderMods {
     HeaderMods {
-        set: set.map(|(n, v)| (n.to_ascii_lowercase(), v.clone())).collect(),
-        add: add.map(|(n, v)| (n.to_ascii_lowercase(), v.clone())).collect(),
-        remove: remove.unwrap_or(&[]).iter().map(|n| n.to_ascii_lowercase()).collect(),
+        set: set
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+            .collect(),
+        add: add
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+            .collect(),
+        remove: remove
+            .unwrap_or(&[])
+            .iter()
+            .map(|n| n.to_ascii_lowercase())
+            .collect(),
     }
 }

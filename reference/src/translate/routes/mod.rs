@@ -8,7 +8,7 @@ pub(crate) mod attach;
 pub(crate) mod http;
 pub(crate) mod status;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::api::GATEWAY_GROUP;
 use crate::model::ObjectKey;

@@ -1,11 +1,11 @@
 //! Route status: one `status.parents` entry per parentRef that names a Gateway of ours.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::attach::ParentOutcome;
 use super::RouteInfo;
+use super::attach::ParentOutcome;
 use crate::api::GATEWAY_GROUP;
-use crate::translate::conditions::{condition, kind, reason, Problem};
+use crate::translate::conditions::{Problem, condition, kind, reason};
 use crate::translate::output::{ObjectRef, StatusPatch, StatusUpdate};
 
 pub(crate) fn route_status(
