@@ -1,0 +1,466 @@
+//! Loading scenarios: reading files, resolving `base:` and `resourceFiles:`, discovering every
+//! scenario under a directory, and rejecting duplicate names in a run.
+
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::doc::Doc;
+use super::error::{LoadErrors, Location, ScenarioError, Source, YamlPath};
+use super::features::{Feature, Level, Profile};
+use super::locate::locate;
+use super::object::{HarnessObject, Object, TestCertificate};
+use super::step::Step;
+use super::validate::{check_object_references, check_step, resolve_object, Catalog};
+use super::values::KnownFeature;
+
+/// The file as written; everything scenario-level is strict.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ScenarioFile {
+    name: String,
+    description: String,
+    features: Vec<KnownFeature>,
+    #[serde(default)]
+    provisional: bool,
+    #[serde(default)]
+    slow: bool,
+    #[serde(default)]
+    base: Option<String>,
+    #[serde(default)]
+    resources: Vec<Object>,
+    #[serde(default)]
+    resource_files: Vec<String>,
+    steps: Vec<Step>,
+    #[serde(default)]
+    generated: Option<Generated>,
+}
+
+/// Set on the fuzzer's regression scenarios.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Generated {
+    pub seed: String,
+    pub property: String,
+}
+
+/// A value with the place it was written.
+#[derive(Clone, Debug)]
+pub struct Located<T> {
+    pub source: Source,
+    pub value: T,
+}
+
+/// A base fixture: objects applied once per run before any scenario that names it.
+#[derive(Debug)]
+pub struct Fixture {
+    pub name: String,
+    pub path: PathBuf,
+    pub objects: Vec<Object>,
+}
+
+/// A loaded and validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub path: PathBuf,
+    pub name: String,
+    pub description: String,
+    pub features: Vec<&'static Feature>,
+    pub provisional: bool,
+    pub slow: bool,
+    /// Shared by every scenario of a run that names the same base.
+    pub base: Option<Arc<Fixture>>,
+    /// Objects applied before the first step: `resources`, then each of `resourceFiles` in order.
+    pub resources: Vec<Object>,
+    /// `resourceFiles`, resolved against the scenario's directory.
+    pub resource_files: Vec<PathBuf>,
+    pub steps: Vec<Located<Step>>,
+    pub generated: Option<Generated>,
+    name_location: Option<Location>,
+}
+
+impl Scenario {
+    /// Loads one scenario, resolving `base:` in the project's `scenarios/base/`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        Scenario::load_with(path, &LoadOptions::default())
+    }
+
+    pub fn load_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Scenario, ScenarioError> {
+        Loader::new(options.clone()).load(path.as_ref())
+    }
+
+    pub fn feature_names(&self) -> Vec<&'static str> {
+        self.features.iter().map(|f| f.name).collect()
+    }
+
+    /// How `profile` counts this scenario (see [`Profile::level`]).
+    pub fn level(&self, profile: Profile) -> Option<Level> {
+        profile.level(&self.feature_names())
+    }
+
+    /// The scenario's own objects: `resources`, resource files and every `apply` step, in order.
+    pub fn own_objects(&self) -> impl Iterator<Item = &Object> {
+        let applied = self.steps.iter().flat_map(|s| match &s.value {
+            Step::Apply(objects) => objects.as_slice(),
+            _ => &[],
+        });
+        self.resources.iter().chain(applied)
+    }
+
+    /// Every object the scenario can refer to: its base's, then its own.
+    pub fn all_objects(&self) -> impl Iterator<Item = &Object> {
+        self.base.iter().flat_map(|b| b.objects.iter()).chain(self.own_objects())
+    }
+
+    /// The TestCertificates a `trust` value names: `namespace/name`, or a bare name in any
+    /// namespace.
+    pub fn trusted_certificates(&self, trust: &str) -> Vec<&TestCertificate> {
+        let mut catalog = Catalog::default();
+        catalog.add(self.all_objects());
+        catalog.certificates_named(trust)
+    }
+
+    /// Every TestCertificate of the base and the scenario.
+    pub fn test_certificates(&self) -> impl Iterator<Item = &TestCertificate> {
+        self.all_objects().filter_map(|o| match o.harness() {
+            Some(HarnessObject::TestCertificate(c)) => Some(c),
+            _ => None,
+        })
+    }
+}
+
+/// Where `base:` names are resolved.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// `--base-dir`; the project's `scenarios/base/` when `None`.
+    pub base_dir: Option<PathBuf>,
+}
+
+impl LoadOptions {
+    pub fn base_dir(&self) -> PathBuf {
+        self.base_dir.clone().unwrap_or_else(|| default_scenarios_dir().join("base"))
+    }
+}
+
+/// The project's `scenarios/` directory (the default of `gatesim run`).
+pub fn default_scenarios_dir() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map_or_else(|| PathBuf::from("scenarios"), |root| root.join("scenarios"))
+}
+
+/// Loads scenarios, sharing base fixtures between them.
+pub struct Loader {
+    options: LoadOptions,
+    bases: HashMap<PathBuf, Arc<Fixture>>,
+}
+
+fn read(path: &Path) -> Result<String, ScenarioError> {
+    std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        file: path.to_owned(),
+        source,
+    })
+}
+
+impl Loader {
+    pub fn new(options: LoadOptions) -> Loader {
+        Loader {
+            options,
+            bases: HashMap::new(),
+        }
+    }
+
+    pub fn load(&mut self, path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = read(path)?;
+        let file: ScenarioFile = serde_yaml::from_str(&text).map_err(|e| ScenarioError::from_yaml(path, &e))?;
+        let doc = Doc {
+            file: path,
+            text: &text,
+            document: 0,
+        };
+        let root = YamlPath::root();
+        check_identity(doc, &file)?;
+
+        let base = match &file.base {
+            Some(name) => Some(self.base(doc, name)?),
+            None => None,
+        };
+
+        let mut resources = Vec::new();
+        for (i, object) in file.resources.into_iter().enumerate() {
+            resources.push(resolve_object(doc, &root.key("resources").index(i), object)?);
+        }
+        let directory = path.parent().unwrap_or(Path::new("."));
+        let mut resource_files = Vec::new();
+        let mut file_texts = Vec::new();
+        for (i, relative) in file.resource_files.iter().enumerate() {
+            let resolved = directory.join(relative);
+            if !resolved.is_file() {
+                return Err(doc.error(
+                    &root.key("resourceFiles").index(i),
+                    format!("no resource file `{}`", resolved.display()),
+                ));
+            }
+            file_texts.push((resolved.clone(), read(&resolved)?));
+            resource_files.push(resolved);
+        }
+        // (index into file_texts, document index, object)
+        let mut file_objects: Vec<(usize, usize, Object)> = Vec::new();
+        for (f, (file_path, file_text)) in file_texts.iter().enumerate() {
+            for (document, object) in parse_resource_file(file_path, file_text)? {
+                let file_doc = Doc {
+                    file: file_path,
+                    text: file_text,
+                    document,
+                };
+                file_objects.push((f, document, resolve_object(file_doc, &root, object)?));
+            }
+        }
+
+        let mut steps = Vec::new();
+        for (k, step) in file.steps.into_iter().enumerate() {
+            let at = root.key("steps").index(k);
+            let step = match step {
+                Step::Apply(objects) => Step::Apply(
+                    objects
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, o)| resolve_object(doc, &at.key("apply").index(i), o))
+                        .collect::<Result<_, _>>()?,
+                ),
+                other => other,
+            };
+            steps.push(Located {
+                source: doc.source(&at),
+                value: step,
+            });
+        }
+
+        // Cross-references, against the base's objects and the scenario's own.
+        let mut catalog = Catalog::default();
+        if let Some(base) = &base {
+            catalog.add(&base.objects);
+        }
+        catalog.add(&resources);
+        catalog.add(file_objects.iter().map(|(_, _, o)| o));
+        for step in &steps {
+            if let Step::Apply(objects) = &step.value {
+                catalog.add(objects);
+            }
+        }
+        let mut own: Vec<(Doc<'_>, YamlPath, &Object)> = Vec::new();
+        own.extend(resources.iter().enumerate().map(|(i, o)| (doc, root.key("resources").index(i), o)));
+        for (f, document, object) in &file_objects {
+            let (file_path, file_text) = &file_texts[*f];
+            let file_doc = Doc {
+                file: file_path,
+                text: file_text,
+                document: *document,
+            };
+            own.push((file_doc, root.clone(), object));
+        }
+        check_object_references(&catalog, &own)?;
+        for (k, step) in steps.iter().enumerate() {
+            let at = root.key("steps").index(k);
+            if let Step::Apply(objects) = &step.value {
+                let applied: Vec<_> = objects.iter().enumerate().map(|(i, o)| (doc, at.key("apply").index(i), o)).collect();
+                check_object_references(&catalog, &applied)?;
+            }
+            check_step(doc, &at, &step.value, &catalog)?;
+        }
+
+        resources.extend(file_objects.into_iter().map(|(_, _, o)| o));
+        Ok(Scenario {
+            path: path.to_owned(),
+            name: file.name,
+            description: file.description,
+            features: file.features.into_iter().map(|f| f.0).collect(),
+            provisional: file.provisional,
+            slow: file.slow,
+            base,
+            resources,
+            resource_files,
+            steps,
+            generated: file.generated,
+            name_location: locate(&text, 0, &root.key("name")),
+        })
+    }
+
+    /// The fixture `name` (cached for the run), or an error at the scenario's `base` node.
+    fn base(&mut self, doc: Doc<'_>, name: &str) -> Result<Arc<Fixture>, ScenarioError> {
+        let at = YamlPath::root().key("base");
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+        if !valid || name.starts_with('.') {
+            return Err(doc.error(&at, format!("a base is named by its file name without `.yaml`, got `{name}`")));
+        }
+        let path = self.options.base_dir().join(format!("{name}.yaml"));
+        if let Some(fixture) = self.bases.get(&path) {
+            return Ok(Arc::clone(fixture));
+        }
+        if !path.is_file() {
+            return Err(doc.error(&at, format!("base `{name}` does not exist: no file {}", path.display())));
+        }
+        let fixture = Arc::new(load_fixture(name, &path)?);
+        self.bases.insert(path, Arc::clone(&fixture));
+        Ok(fixture)
+    }
+
+    /// Loads every scenario under `paths` (files or directories), reporting every broken file
+    /// and every name used twice.
+    pub fn load_all(&mut self, paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
+        let files = discover(paths, &self.options)?;
+        let mut scenarios: Vec<Scenario> = Vec::new();
+        let mut errors = Vec::new();
+        for file in files {
+            match self.load(&file) {
+                Ok(scenario) => {
+                    if let Some(first) = scenarios.iter().find(|s| s.name == scenario.name) {
+                        errors.push(ScenarioError::invalid(
+                            &scenario.path,
+                            scenario.name_location,
+                            format!(
+                                "name: duplicate scenario name `{}`, also used by {}",
+                                scenario.name,
+                                first.path.display()
+                            ),
+                        ));
+                    } else {
+                        scenarios.push(scenario);
+                    }
+                }
+                Err(error) => errors.push(error),
+            }
+        }
+        if errors.is_empty() { Ok(scenarios) } else { Err(LoadErrors(errors)) }
+    }
+}
+
+/// The objects of a multi-document file, with their document index; empty documents are skipped.
+fn parse_resource_file(path: &Path, text: &str) -> Result<Vec<(usize, Object)>, ScenarioError> {
+    let mut objects = Vec::new();
+    for (document, deserializer) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let object = Object::deserialize(deserializer).map_err(|e| ScenarioError::from_yaml(path, &e))?;
+        if !object.value().is_null() {
+            objects.push((document, object));
+        }
+    }
+    Ok(objects)
+}
+
+fn load_fixture(name: &str, path: &Path) -> Result<Fixture, ScenarioError> {
+    let text = read(path)?;
+    let raw: Vec<Object> = serde_yaml::from_str(&text).map_err(|e| ScenarioError::from_yaml(path, &e))?;
+    let doc = Doc {
+        file: path,
+        text: &text,
+        document: 0,
+    };
+    let root = YamlPath::root();
+    let objects = raw
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| resolve_object(doc, &root.index(i), o))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut catalog = Catalog::default();
+    catalog.add(&objects);
+    let listed: Vec<_> = objects.iter().enumerate().map(|(i, o)| (doc, root.index(i), o)).collect();
+    check_object_references(&catalog, &listed)?;
+    Ok(Fixture {
+        name: name.to_owned(),
+        path: path.to_owned(),
+        objects,
+    })
+}
+
+fn check_identity(doc: Doc<'_>, file: &ScenarioFile) -> Result<(), ScenarioError> {
+    let root = YamlPath::root();
+    let valid_name = !file.name.is_empty()
+        && file.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if !valid_name {
+        return Err(doc.error(
+            &root.key("name"),
+            format!("a scenario name uses letters, digits, `-`, `_` and `.` only, got `{}`", file.name),
+        ));
+    }
+    if file.description.trim().is_empty() {
+        return Err(doc.error(&root.key("description"), "describe what the scenario checks"));
+    }
+    if file.features.is_empty() {
+        return Err(doc.error(&root.key("features"), "list at least one feature (Gateway, HTTPRoute, ...)"));
+    }
+    for (i, feature) in file.features.iter().enumerate() {
+        if file.features[..i].contains(feature) {
+            return Err(doc.error(&root.key("features").index(i), format!("feature `{}` is listed twice", feature.0.name)));
+        }
+    }
+    if file.steps.is_empty() {
+        return Err(doc.error(&root.key("steps"), "list at least one step"));
+    }
+    Ok(())
+}
+
+/// Every scenario file under `paths`: files as given, and every `*.yaml` below each directory
+/// (sorted, hidden entries skipped), except the base directory and a `base/` directly under a
+/// given directory, whose files are fixtures rather than scenarios.
+pub fn discover(paths: &[PathBuf], options: &LoadOptions) -> Result<Vec<PathBuf>, LoadErrors> {
+    let base_dir = std::fs::canonicalize(options.base_dir()).ok();
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        if path.is_file() {
+            files.push(path.clone());
+            continue;
+        }
+        if !path.is_dir() {
+            errors.push(ScenarioError::Read {
+                file: path.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+            });
+            continue;
+        }
+        let skip = [base_dir.clone(), std::fs::canonicalize(path.join("base")).ok()];
+        if let Err(error) = walk(path, &skip, &mut files) {
+            errors.push(error);
+        }
+    }
+    if errors.is_empty() { Ok(files) } else { Err(LoadErrors(errors)) }
+}
+
+fn walk(dir: &Path, skip: &[Option<PathBuf>], files: &mut Vec<PathBuf>) -> Result<(), ScenarioError> {
+    let read_error = |source| ScenarioError::Read {
+        file: dir.to_owned(),
+        source,
+    };
+    let canonical = std::fs::canonicalize(dir).map_err(read_error)?;
+    if skip.iter().flatten().any(|s| *s == canonical) {
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read_error)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(read_error)?;
+    entries.sort();
+    for entry in entries {
+        let hidden = entry.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if entry.is_dir() {
+            walk(&entry, skip, files)?;
+        } else if entry.extension().is_some_and(|e| e == "yaml") {
+            files.push(entry);
+        }
+    }
+    Ok(())
+}
+
+/// Loads every scenario under one directory.
+pub fn load_dir(dir: impl AsRef<Path>, options: &LoadOptions) -> Result<Vec<Scenario>, LoadErrors> {
+    Loader::new(options.clone()).load_all(&[dir.as_ref().to_owned()])
+}
+
+/// Loads every scenario under `paths`, as one run.
+pub fn load_all(paths: &[PathBuf], options: &LoadOptions) -> Result<Vec<Scenario>, LoadErrors> {
+    Loader::new(options.clone()).load_all(paths)
+}
