@@ -4,6 +4,7 @@
 use serde::de::DeserializeOwned;
 use std::fmt::Display;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::error::{ScenarioError, Source, YamlPath};
 use super::locate::{deserialize_at, locate};
@@ -11,7 +12,7 @@ use super::locate::{deserialize_at, locate};
 #[derive(Clone, Copy)]
 pub(crate) struct Doc<'a> {
     pub file: &'a Path,
-    pub text: &'a str,
+    pub text: &'a Arc<str>,
     /// 0-based document index in a multi-document file.
     pub document: usize,
 }
@@ -29,10 +30,7 @@ impl Doc<'_> {
     }
 
     pub fn source(&self, path: &YamlPath) -> Source {
-        Source {
-            file: self.file.to_owned(),
-            location: locate(self.text, self.document, path),
-        }
+        Source::new(self.file, self.text, self.document, path)
     }
 
     /// Deserializes the node at `path` as `T`, with serde_yaml's exact errors.

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 /// A 1-based position in a YAML file, as shown to users (`file:line:column`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -26,16 +27,76 @@ impl Location {
     }
 }
 
-/// Where an object or step was written: the file and the position of its node.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where an object or step was written: its file and, computed on first use, the position of its
+/// node. Positions cost a walk of the file each, and most are only ever shown in failure output.
+#[derive(Clone)]
 pub struct Source {
-    pub file: PathBuf,
-    pub location: Option<Location>,
+    file: PathBuf,
+    node: Option<Node>,
+}
+
+#[derive(Clone)]
+struct Node {
+    text: Arc<str>,
+    document: usize,
+    path: YamlPath,
+    location: Arc<OnceLock<Option<Location>>>,
+}
+
+impl Source {
+    pub(crate) fn new(file: &Path, text: &Arc<str>, document: usize, path: &YamlPath) -> Source {
+        Source {
+            file: file.to_owned(),
+            node: Some(Node {
+                text: Arc::clone(text),
+                document,
+                path: path.clone(),
+                location: Arc::default(),
+            }),
+        }
+    }
+
+    pub(crate) fn unknown() -> Source {
+        Source {
+            file: PathBuf::new(),
+            node: None,
+        }
+    }
+
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// The YAML path of the node within its document.
+    pub fn path(&self) -> Option<&YamlPath> {
+        self.node.as_ref().map(|n| &n.path)
+    }
+
+    pub fn location(&self) -> Option<Location> {
+        let node = self.node.as_ref()?;
+        *node
+            .location
+            .get_or_init(|| super::locate::locate(&node.text, node.document, &node.path))
+    }
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Source({self})")
+    }
+}
+
+impl PartialEq for Source {
+    fn eq(&self, other: &Source) -> bool {
+        self.file == other.file
+            && self.path() == other.path()
+            && self.location() == other.location()
+    }
 }
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.location {
+        match self.location() {
             Some(location) => write!(f, "{}:{location}", self.file.display()),
             None => write!(f, "{}", self.file.display()),
         }

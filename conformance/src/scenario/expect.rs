@@ -257,9 +257,16 @@ impl HttpCase {
             return name.clone();
         }
         let host = self.request.host.as_deref().unwrap_or_default();
-        let headers = if self.request.headers.is_empty() { "" } else { " with headers" };
+        let headers = if self.request.headers.is_empty() {
+            ""
+        } else {
+            " with headers"
+        };
         match &self.backend {
-            Some(backend) => format!("{index} request to '{host}{}'{headers} should go to {backend}", self.request.path),
+            Some(backend) => format!(
+                "{index} request to '{host}{}'{headers} should go to {backend}",
+                self.request.path
+            ),
             None => format!(
                 "{index} request to '{host}{}'{headers} should receive one of {:?}",
                 self.request.path,

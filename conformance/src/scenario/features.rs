@@ -84,19 +84,31 @@ pub static FEATURES: &[Feature] = &[
     stable("GatewayPort8080", GatewayExtended),
     stable("GatewayStaticAddresses", GatewayExtended),
     stable("GatewayHTTPListenerIsolation", GatewayExtended),
-    stable("GatewayHTTPSListenerDetectMisdirectedRequests", GatewayExtended),
+    stable(
+        "GatewayHTTPSListenerDetectMisdirectedRequests",
+        GatewayExtended,
+    ),
     stable("GatewayInfrastructurePropagation", GatewayExtended),
     stable("GatewayAddressEmpty", GatewayExtended),
     stable("GatewayBackendClientCertificate", GatewayExtended),
-    stable("GatewayFrontendClientCertificateValidation", GatewayExtended),
-    stable("GatewayFrontendClientCertificateValidationInsecureFallback", GatewayExtended),
+    stable(
+        "GatewayFrontendClientCertificateValidation",
+        GatewayExtended,
+    ),
+    stable(
+        "GatewayFrontendClientCertificateValidationInsecureFallback",
+        GatewayExtended,
+    ),
     stable("ListenerSet", GatewayExtended),
     // ReferenceGrant
     stable("ReferenceGrant", ReferenceGrantCore),
     // HTTPRoute
     stable("HTTPRoute", HttpRouteCore),
     experimental("HTTPRouteDestinationPortMatching", HttpRouteExtended),
-    stable("HTTPRouteBackendRequestHeaderModification", HttpRouteExtended),
+    stable(
+        "HTTPRouteBackendRequestHeaderModification",
+        HttpRouteExtended,
+    ),
     stable("HTTPRouteQueryParamMatching", HttpRouteExtended),
     stable("HTTPRouteMethodMatching", HttpRouteExtended),
     stable("HTTPRouteResponseHeaderModification", HttpRouteExtended),
@@ -142,7 +154,10 @@ pub static FEATURES: &[Feature] = &[
     stable("MeshHTTPRouteSchemeRedirect", MeshExtended),
     stable("MeshHTTPRouteRedirectPort", MeshExtended),
     stable("MeshHTTPRouteRedirectPath", MeshExtended),
-    stable("MeshHTTPRouteBackendRequestHeaderModification", MeshExtended),
+    stable(
+        "MeshHTTPRouteBackendRequestHeaderModification",
+        MeshExtended,
+    ),
     stable("MeshHTTPRouteQueryParamMatching", MeshExtended),
     stable("MeshHTTPRouteNamedRouteRule", MeshExtended),
     // K8sGateway extension resources
@@ -166,7 +181,12 @@ pub fn suggest(name: &str) -> Option<&'static str> {
     let lowered = name.to_ascii_lowercase();
     FEATURES
         .iter()
-        .map(|f| (edit_distance(&lowered, &f.name.to_ascii_lowercase()), f.name))
+        .map(|f| {
+            (
+                edit_distance(&lowered, &f.name.to_ascii_lowercase()),
+                f.name,
+            )
+        })
         .filter(|(distance, _)| *distance <= 3)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, name)| name)
@@ -180,7 +200,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
             diagonal = above;
         }
     }
@@ -245,7 +267,12 @@ impl Profile {
     /// The upstream feature sets whose members are this profile's extended features.
     fn extended_sets(self) -> &'static [FeatureSet] {
         match self {
-            Profile::GatewayHttp => &[GatewayExtended, HttpRouteExtended, BackendTlsPolicyCore, BackendTlsPolicyExtended],
+            Profile::GatewayHttp => &[
+                GatewayExtended,
+                HttpRouteExtended,
+                BackendTlsPolicyCore,
+                BackendTlsPolicyExtended,
+            ],
             Profile::GatewayGrpc => &[GatewayExtended],
             Profile::GatewayTls => &[GatewayExtended, TlsRouteExtended],
             Profile::GatewayTcp => &[GatewayExtended, TcpRouteExtended],
@@ -297,7 +324,9 @@ impl fmt::Display for Profile {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("unknown conformance profile `{0}`, expected one of GATEWAY-HTTP, GATEWAY-GRPC, GATEWAY-TLS, GATEWAY-TCP, GATEWAY-UDP, MESH-HTTP, MESH-GRPC")]
+#[error(
+    "unknown conformance profile `{0}`, expected one of GATEWAY-HTTP, GATEWAY-GRPC, GATEWAY-TLS, GATEWAY-TCP, GATEWAY-UDP, MESH-HTTP, MESH-GRPC"
+)]
 pub struct UnknownProfile(pub String);
 
 impl FromStr for Profile {
@@ -320,7 +349,11 @@ mod tests {
         let upstream = FEATURES.iter().filter(|f| f.is_upstream()).count();
         assert_eq!(upstream, 58);
         for (i, f) in FEATURES.iter().enumerate() {
-            assert!(FEATURES[i + 1..].iter().all(|g| g.name != f.name), "{} twice", f.name);
+            assert!(
+                FEATURES[i + 1..].iter().all(|g| g.name != f.name),
+                "{} twice",
+                f.name
+            );
         }
         assert_eq!(FEATURES.len(), 66);
     }
@@ -329,26 +362,50 @@ mod tests {
     fn levels_follow_upstream_is_test_extended() {
         let http = Profile::GatewayHttp;
         assert_eq!(http.level(&["Gateway"]), Some(Level::Core));
-        assert_eq!(http.level(&["Gateway", "HTTPRoute", "ReferenceGrant"]), Some(Level::Core));
-        assert_eq!(http.level(&["Gateway", "HTTPRoute", "HTTPRouteCORS"]), Some(Level::Extended));
-        assert_eq!(http.level(&["Gateway", "HTTPRoute", "BackendTLSPolicy"]), Some(Level::Extended));
+        assert_eq!(
+            http.level(&["Gateway", "HTTPRoute", "ReferenceGrant"]),
+            Some(Level::Core)
+        );
+        assert_eq!(
+            http.level(&["Gateway", "HTTPRoute", "HTTPRouteCORS"]),
+            Some(Level::Extended)
+        );
+        assert_eq!(
+            http.level(&["Gateway", "HTTPRoute", "BackendTLSPolicy"]),
+            Some(Level::Extended)
+        );
         assert_eq!(http.level(&["Gateway", "HTTPRoute", "TLSRoute"]), None);
-        assert_eq!(Profile::GatewayGrpc.level(&["Gateway", "GRPCRoute", "GRPCRouteNamedRouteRule"]), None);
-        assert_eq!(Profile::GatewayTcp.level(&["Gateway", "TCPRoute"]), Some(Level::Core));
-        assert_eq!(Profile::GatewayTls.level(&["Gateway", "TLSRoute", "TLSRouteModeMixed"]), Some(Level::Extended));
+        assert_eq!(
+            Profile::GatewayGrpc.level(&["Gateway", "GRPCRoute", "GRPCRouteNamedRouteRule"]),
+            None
+        );
+        assert_eq!(
+            Profile::GatewayTcp.level(&["Gateway", "TCPRoute"]),
+            Some(Level::Core)
+        );
+        assert_eq!(
+            Profile::GatewayTls.level(&["Gateway", "TLSRoute", "TLSRouteModeMixed"]),
+            Some(Level::Extended)
+        );
         assert_eq!(http.level(&["Gateway", "K8sGatewayRouteOption"]), None);
     }
 
     #[test]
     fn suggestions_catch_typos_only() {
-        assert_eq!(suggest("HTTPRouteQueryParamMatchin"), Some("HTTPRouteQueryParamMatching"));
+        assert_eq!(
+            suggest("HTTPRouteQueryParamMatchin"),
+            Some("HTTPRouteQueryParamMatching")
+        );
         assert_eq!(suggest("httproute"), Some("HTTPRoute"));
         assert_eq!(suggest("CompletelyDifferent"), None);
     }
 
     #[test]
     fn profiles_parse_by_upstream_name() {
-        assert_eq!("GATEWAY-HTTP".parse::<Profile>().unwrap(), Profile::GatewayHttp);
+        assert_eq!(
+            "GATEWAY-HTTP".parse::<Profile>().unwrap(),
+            Profile::GatewayHttp
+        );
         assert!("gateway-http".parse::<Profile>().is_err());
     }
 }

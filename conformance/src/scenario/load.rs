@@ -2,7 +2,7 @@
 //! scenario under a directory, and rejecting duplicate names in a run.
 
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use super::features::{Feature, Level, Profile};
 use super::locate::locate;
 use super::object::{HarnessObject, Object, TestCertificate};
 use super::step::Step;
-use super::validate::{check_object_references, check_step, resolve_object, Catalog};
+use super::validate::{Catalog, check_object_references, check_step, resolve_object};
 use super::values::KnownFeature;
 
 /// The file as written; everything scenario-level is strict.
@@ -86,7 +86,10 @@ impl Scenario {
         Scenario::load_with(path, &LoadOptions::default())
     }
 
-    pub fn load_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Scenario, ScenarioError> {
+    pub fn load_with(
+        path: impl AsRef<Path>,
+        options: &LoadOptions,
+    ) -> Result<Scenario, ScenarioError> {
         Loader::new(options.clone()).load(path.as_ref())
     }
 
@@ -110,7 +113,10 @@ impl Scenario {
 
     /// Every object the scenario can refer to: its base's, then its own.
     pub fn all_objects(&self) -> impl Iterator<Item = &Object> {
-        self.base.iter().flat_map(|b| b.objects.iter()).chain(self.own_objects())
+        self.base
+            .iter()
+            .flat_map(|b| b.objects.iter())
+            .chain(self.own_objects())
     }
 
     /// The TestCertificates a `trust` value names: `namespace/name`, or a bare name in any
@@ -139,14 +145,18 @@ pub struct LoadOptions {
 
 impl LoadOptions {
     pub fn base_dir(&self) -> PathBuf {
-        self.base_dir.clone().unwrap_or_else(|| default_scenarios_dir().join("base"))
+        self.base_dir
+            .clone()
+            .unwrap_or_else(|| default_scenarios_dir().join("base"))
     }
 }
 
 /// The project's `scenarios/` directory (the default of `gatesim run`).
 pub fn default_scenarios_dir() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map_or_else(|| PathBuf::from("scenarios"), |root| root.join("scenarios"))
+    manifest
+        .parent()
+        .map_or_else(|| PathBuf::from("scenarios"), |root| root.join("scenarios"))
 }
 
 /// Loads scenarios, sharing base fixtures between them.
@@ -155,11 +165,14 @@ pub struct Loader {
     bases: HashMap<PathBuf, Arc<Fixture>>,
 }
 
-fn read(path: &Path) -> Result<String, ScenarioError> {
-    std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        file: path.to_owned(),
-        source,
-    })
+/// Shared, because every `Source` of the file keeps the text to locate its node on demand.
+fn read(path: &Path) -> Result<Arc<str>, ScenarioError> {
+    std::fs::read_to_string(path)
+        .map(Arc::from)
+        .map_err(|source| ScenarioError::Read {
+            file: path.to_owned(),
+            source,
+        })
 }
 
 impl Loader {
@@ -172,7 +185,8 @@ impl Loader {
 
     pub fn load(&mut self, path: &Path) -> Result<Scenario, ScenarioError> {
         let text = read(path)?;
-        let file: ScenarioFile = serde_yaml::from_str(&text).map_err(|e| ScenarioError::from_yaml(path, &e))?;
+        let file: ScenarioFile =
+            serde_yaml::from_str(&text).map_err(|e| ScenarioError::from_yaml(path, &e))?;
         let doc = Doc {
             file: path,
             text: &text,
@@ -188,7 +202,11 @@ impl Loader {
 
         let mut resources = Vec::new();
         for (i, object) in file.resources.into_iter().enumerate() {
-            resources.push(resolve_object(doc, &root.key("resources").index(i), object)?);
+            resources.push(resolve_object(
+                doc,
+                &root.key("resources").index(i),
+                object,
+            )?);
         }
         let directory = path.parent().unwrap_or(Path::new("."));
         let mut resource_files = Vec::new();
@@ -249,7 +267,12 @@ impl Loader {
             }
         }
         let mut own: Vec<(Doc<'_>, YamlPath, &Object)> = Vec::new();
-        own.extend(resources.iter().enumerate().map(|(i, o)| (doc, root.key("resources").index(i), o)));
+        own.extend(
+            resources
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (doc, root.key("resources").index(i), o)),
+        );
         for (f, document, object) in &file_objects {
             let (file_path, file_text) = &file_texts[*f];
             let file_doc = Doc {
@@ -263,7 +286,11 @@ impl Loader {
         for (k, step) in steps.iter().enumerate() {
             let at = root.key("steps").index(k);
             if let Step::Apply(objects) = &step.value {
-                let applied: Vec<_> = objects.iter().enumerate().map(|(i, o)| (doc, at.key("apply").index(i), o)).collect();
+                let applied: Vec<_> = objects
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| (doc, at.key("apply").index(i), o))
+                    .collect();
                 check_object_references(&catalog, &applied)?;
             }
             check_step(doc, &at, &step.value, &catalog)?;
@@ -289,16 +316,25 @@ impl Loader {
     /// The fixture `name` (cached for the run), or an error at the scenario's `base` node.
     fn base(&mut self, doc: Doc<'_>, name: &str) -> Result<Arc<Fixture>, ScenarioError> {
         let at = YamlPath::root().key("base");
-        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
         if !valid || name.starts_with('.') {
-            return Err(doc.error(&at, format!("a base is named by its file name without `.yaml`, got `{name}`")));
+            return Err(doc.error(
+                &at,
+                format!("a base is named by its file name without `.yaml`, got `{name}`"),
+            ));
         }
         let path = self.options.base_dir().join(format!("{name}.yaml"));
         if let Some(fixture) = self.bases.get(&path) {
             return Ok(Arc::clone(fixture));
         }
         if !path.is_file() {
-            return Err(doc.error(&at, format!("base `{name}` does not exist: no file {}", path.display())));
+            return Err(doc.error(
+                &at,
+                format!("no base fixture `{name}` (looked for {})", path.display()),
+            ));
         }
         let fixture = Arc::new(load_fixture(name, &path)?);
         self.bases.insert(path, Arc::clone(&fixture));
@@ -306,32 +342,50 @@ impl Loader {
     }
 
     /// Loads every scenario under `paths` (files or directories), reporting every broken file
-    /// and every name used twice.
+    /// and every name used twice. A file that a scenario of the run names in `resourceFiles` is
+    /// a resource file, not a scenario, wherever it lives.
     pub fn load_all(&mut self, paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
         let files = discover(paths, &self.options)?;
+        let results: Vec<(PathBuf, Result<Scenario, ScenarioError>)> = files
+            .into_iter()
+            .map(|file| (file.clone(), self.load(&file)))
+            .collect();
+        let resource_files: HashSet<PathBuf> = results
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .flat_map(|s| {
+                s.resource_files
+                    .iter()
+                    .filter_map(|f| std::fs::canonicalize(f).ok())
+            })
+            .collect();
         let mut scenarios: Vec<Scenario> = Vec::new();
         let mut errors = Vec::new();
-        for file in files {
-            match self.load(&file) {
-                Ok(scenario) => {
-                    if let Some(first) = scenarios.iter().find(|s| s.name == scenario.name) {
-                        errors.push(ScenarioError::invalid(
-                            &scenario.path,
-                            scenario.name_location,
-                            format!(
-                                "name: duplicate scenario name `{}`, also used by {}",
-                                scenario.name,
-                                first.path.display()
-                            ),
-                        ));
-                    } else {
-                        scenarios.push(scenario);
-                    }
-                }
+        for (file, result) in results {
+            if std::fs::canonicalize(&file).is_ok_and(|f| resource_files.contains(&f)) {
+                continue;
+            }
+            match result {
+                Ok(scenario) => match scenarios.iter().find(|s| s.name == scenario.name) {
+                    Some(first) => errors.push(ScenarioError::invalid(
+                        &scenario.path,
+                        scenario.name_location,
+                        format!(
+                            "name: duplicate scenario name `{}`, also used by {}",
+                            scenario.name,
+                            first.path.display()
+                        ),
+                    )),
+                    None => scenarios.push(scenario),
+                },
                 Err(error) => errors.push(error),
             }
         }
-        if errors.is_empty() { Ok(scenarios) } else { Err(LoadErrors(errors)) }
+        if errors.is_empty() {
+            Ok(scenarios)
+        } else {
+            Err(LoadErrors(errors))
+        }
     }
 }
 
@@ -339,7 +393,8 @@ impl Loader {
 fn parse_resource_file(path: &Path, text: &str) -> Result<Vec<(usize, Object)>, ScenarioError> {
     let mut objects = Vec::new();
     for (document, deserializer) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let object = Object::deserialize(deserializer).map_err(|e| ScenarioError::from_yaml(path, &e))?;
+        let object =
+            Object::deserialize(deserializer).map_err(|e| ScenarioError::from_yaml(path, &e))?;
         if !object.value().is_null() {
             objects.push((document, object));
         }
@@ -349,7 +404,8 @@ fn parse_resource_file(path: &Path, text: &str) -> Result<Vec<(usize, Object)>, 
 
 fn load_fixture(name: &str, path: &Path) -> Result<Fixture, ScenarioError> {
     let text = read(path)?;
-    let raw: Vec<Object> = serde_yaml::from_str(&text).map_err(|e| ScenarioError::from_yaml(path, &e))?;
+    let raw: Vec<Object> =
+        serde_yaml::from_str(&text).map_err(|e| ScenarioError::from_yaml(path, &e))?;
     let doc = Doc {
         file: path,
         text: &text,
@@ -363,7 +419,11 @@ fn load_fixture(name: &str, path: &Path) -> Result<Fixture, ScenarioError> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut catalog = Catalog::default();
     catalog.add(&objects);
-    let listed: Vec<_> = objects.iter().enumerate().map(|(i, o)| (doc, root.index(i), o)).collect();
+    let listed: Vec<_> = objects
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (doc, root.index(i), o))
+        .collect();
     check_object_references(&catalog, &listed)?;
     Ok(Fixture {
         name: name.to_owned(),
@@ -375,22 +435,37 @@ fn load_fixture(name: &str, path: &Path) -> Result<Fixture, ScenarioError> {
 fn check_identity(doc: Doc<'_>, file: &ScenarioFile) -> Result<(), ScenarioError> {
     let root = YamlPath::root();
     let valid_name = !file.name.is_empty()
-        && file.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+        && file
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
     if !valid_name {
         return Err(doc.error(
             &root.key("name"),
-            format!("a scenario name uses letters, digits, `-`, `_` and `.` only, got `{}`", file.name),
+            format!(
+                "a scenario name uses letters, digits, `-`, `_` and `.` only, got `{}`",
+                file.name
+            ),
         ));
     }
     if file.description.trim().is_empty() {
-        return Err(doc.error(&root.key("description"), "describe what the scenario checks"));
+        return Err(doc.error(
+            &root.key("description"),
+            "describe what the scenario checks",
+        ));
     }
     if file.features.is_empty() {
-        return Err(doc.error(&root.key("features"), "list at least one feature (Gateway, HTTPRoute, ...)"));
+        return Err(doc.error(
+            &root.key("features"),
+            "list at least one feature (Gateway, HTTPRoute, ...)",
+        ));
     }
     for (i, feature) in file.features.iter().enumerate() {
         if file.features[..i].contains(feature) {
-            return Err(doc.error(&root.key("features").index(i), format!("feature `{}` is listed twice", feature.0.name)));
+            return Err(doc.error(
+                &root.key("features").index(i),
+                format!("feature `{}` is listed twice", feature.0.name),
+            ));
         }
     }
     if file.steps.is_empty() {
@@ -414,19 +489,33 @@ pub fn discover(paths: &[PathBuf], options: &LoadOptions) -> Result<Vec<PathBuf>
         if !path.is_dir() {
             errors.push(ScenarioError::Read {
                 file: path.clone(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file or directory",
+                ),
             });
             continue;
         }
-        let skip = [base_dir.clone(), std::fs::canonicalize(path.join("base")).ok()];
+        let skip = [
+            base_dir.clone(),
+            std::fs::canonicalize(path.join("base")).ok(),
+        ];
         if let Err(error) = walk(path, &skip, &mut files) {
             errors.push(error);
         }
     }
-    if errors.is_empty() { Ok(files) } else { Err(LoadErrors(errors)) }
+    if errors.is_empty() {
+        Ok(files)
+    } else {
+        Err(LoadErrors(errors))
+    }
 }
 
-fn walk(dir: &Path, skip: &[Option<PathBuf>], files: &mut Vec<PathBuf>) -> Result<(), ScenarioError> {
+fn walk(
+    dir: &Path,
+    skip: &[Option<PathBuf>],
+    files: &mut Vec<PathBuf>,
+) -> Result<(), ScenarioError> {
     let read_error = |source| ScenarioError::Read {
         file: dir.to_owned(),
         source,
@@ -442,7 +531,10 @@ fn walk(dir: &Path, skip: &[Option<PathBuf>], files: &mut Vec<PathBuf>) -> Resul
         .map_err(read_error)?;
     entries.sort();
     for entry in entries {
-        let hidden = entry.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        let hidden = entry
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
         if hidden {
             continue;
         }

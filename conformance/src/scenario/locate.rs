@@ -6,7 +6,9 @@
 //! that can only run after the whole file is parsed (dangling references, duplicate names, ...)
 //! and exact, path-prefixed errors for objects typed only once their `kind` is known.
 
-use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -112,7 +114,10 @@ struct Walk<'p, S> {
 impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Walk<'_, S> {
     type Value = Option<S::Value>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
         if self.rest.is_empty() {
             return self.seed.deserialize(deserializer).map(Some);
         }
@@ -134,7 +139,10 @@ impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Walk<'_, S> {
         while let Some(KeyText(key)) = map.next_key()? {
             match (head, seed.take()) {
                 (Segment::Key(wanted), Some(s)) if *wanted == key => {
-                    found = map.next_value_seed(Walk { rest: tail, seed: s })?;
+                    found = map.next_value_seed(Walk {
+                        rest: tail,
+                        seed: s,
+                    })?;
                 }
                 (_, unused) => {
                     seed = unused;
@@ -153,7 +161,10 @@ impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Walk<'_, S> {
         loop {
             let more = match (head, seed.take()) {
                 (Segment::Index(wanted), Some(s)) if *wanted == index => {
-                    match seq.next_element_seed(Walk { rest: tail, seed: s })? {
+                    match seq.next_element_seed(Walk {
+                        rest: tail,
+                        seed: s,
+                    })? {
                         Some(value) => {
                             found = value;
                             true
@@ -238,7 +249,8 @@ impl Visitor<'_> for KeyTextVisitor {
 mod tests {
     use super::*;
 
-    const DOC: &str = "name: a\nsteps:\n- apply:\n  - {a: 1, b: [x, y]}\n  - kind: Foo\n    spec: {z: 3}\n";
+    const DOC: &str =
+        "name: a\nsteps:\n- apply:\n  - {a: 1, b: [x, y]}\n  - kind: Foo\n    spec: {z: 3}\n";
 
     fn path(segments: &[Segment]) -> YamlPath {
         let mut p = YamlPath::root();
@@ -257,31 +269,73 @@ mod tests {
 
     #[test]
     fn locates_nodes_in_block_and_flow_style() {
-        let z = path(&[k("steps"), Segment::Index(0), k("apply"), Segment::Index(1), k("spec"), k("z")]);
-        assert_eq!(locate(DOC, 0, &z), Some(Location { line: 6, column: 15 }));
-        let y = path(&[k("steps"), Segment::Index(0), k("apply"), Segment::Index(0), k("b"), Segment::Index(1)]);
-        assert_eq!(locate(DOC, 0, &y), Some(Location { line: 4, column: 19 }));
+        let z = path(&[
+            k("steps"),
+            Segment::Index(0),
+            k("apply"),
+            Segment::Index(1),
+            k("spec"),
+            k("z"),
+        ]);
+        assert_eq!(
+            locate(DOC, 0, &z),
+            Some(Location {
+                line: 6,
+                column: 15
+            })
+        );
+        let y = path(&[
+            k("steps"),
+            Segment::Index(0),
+            k("apply"),
+            Segment::Index(0),
+            k("b"),
+            Segment::Index(1),
+        ]);
+        assert_eq!(
+            locate(DOC, 0, &y),
+            Some(Location {
+                line: 4,
+                column: 19
+            })
+        );
         let second = path(&[k("steps"), Segment::Index(0), k("apply"), Segment::Index(1)]);
-        assert_eq!(locate(DOC, 0, &second), Some(Location { line: 5, column: 5 }));
+        assert_eq!(
+            locate(DOC, 0, &second),
+            Some(Location { line: 5, column: 5 })
+        );
     }
 
     #[test]
     fn missing_paths_have_no_location() {
         assert_eq!(locate(DOC, 0, &path(&[k("nope")])), None);
         assert_eq!(locate(DOC, 0, &path(&[k("name"), k("deeper")])), None);
-        assert_eq!(locate(DOC, 0, &path(&[k("steps"), Segment::Index(7)])), None);
+        assert_eq!(
+            locate(DOC, 0, &path(&[k("steps"), Segment::Index(7)])),
+            None
+        );
         assert_eq!(locate(DOC, 1, &path(&[k("name")])), None);
     }
 
     #[test]
     fn locates_in_later_documents() {
         let doc = "a: 1\n---\nb:\n  c: 2\n";
-        assert_eq!(locate(doc, 1, &path(&[k("b"), k("c")])), Some(Location { line: 4, column: 6 }));
+        assert_eq!(
+            locate(doc, 1, &path(&[k("b"), k("c")])),
+            Some(Location { line: 4, column: 6 })
+        );
     }
 
     #[test]
     fn deserializes_a_subtree_with_full_paths_in_errors() {
-        let p = path(&[k("steps"), Segment::Index(0), k("apply"), Segment::Index(1), k("spec"), k("z")]);
+        let p = path(&[
+            k("steps"),
+            Segment::Index(0),
+            k("apply"),
+            Segment::Index(1),
+            k("spec"),
+            k("z"),
+        ]);
         let z: Option<u32> = deserialize_at(DOC, 0, &p).unwrap();
         assert_eq!(z, Some(3));
         let error = deserialize_at::<bool>(DOC, 0, &p).unwrap_err();

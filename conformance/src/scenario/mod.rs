@@ -16,17 +16,20 @@ mod values;
 
 pub use error::{LoadErrors, Location, ScenarioError, Segment, Source, YamlPath};
 pub use expect::{
-    defaults, AncestorExpectation, BackendView, ConditionExpectation, ExpectHttp, ExpectWeights, ExpectedRequest,
-    ExpectedResponse, HttpCase, HttpRequest, ListenerExpectation, Mirror, ParentExpectation, ParentRefExpectation,
-    Protocol, Redirect, RouteGroupKind, Scheme, StatusExpectation,
+    AncestorExpectation, BackendView, ConditionExpectation, ExpectHttp, ExpectWeights,
+    ExpectedRequest, ExpectedResponse, HttpCase, HttpRequest, ListenerExpectation, Mirror,
+    ParentExpectation, ParentRefExpectation, Protocol, Redirect, RouteGroupKind, Scheme,
+    StatusExpectation, defaults,
 };
 pub use features::{Feature, Level, Profile};
 pub use load::{
-    default_scenarios_dir, discover, load_all, load_dir, Fixture, Generated, LoadOptions, Loader, Located, Scenario,
+    Fixture, Generated, LoadOptions, Loader, Located, Scenario, default_scenarios_dir, discover,
+    load_all, load_dir,
 };
 pub use object::{
-    scope_of, CertificateUsage, EchoBackend, EchoBackendSpec, EchoMode, EchoPort, EchoTls, HarnessMetadata,
-    HarnessObject, Object, ObjectRef, Scope, TestCertificate, TestCertificateSpec, HARNESS_API_VERSION, HARNESS_GROUP,
+    CertificateUsage, EchoBackend, EchoBackendSpec, EchoMode, EchoPort, EchoTls,
+    HARNESS_API_VERSION, HARNESS_GROUP, HarnessMetadata, HarnessObject, Object, ObjectRef, Scope,
+    TestCertificate, TestCertificateSpec, scope_of,
 };
-pub use step::{FillEndpoints, PatchEntry, Step, STEP_KEYS};
+pub use step::{FillEndpoints, PatchEntry, STEP_KEYS, Step};
 pub use values::{ConditionStatus, GatewayRef, TimeSpan};

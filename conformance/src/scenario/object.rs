@@ -26,10 +26,7 @@ impl<'de> Deserialize<'de> for Object {
         Ok(Object {
             value: serde_json::Value::deserialize(deserializer)?,
             harness: None,
-            source: Source {
-                file: Default::default(),
-                location: None,
-            },
+            source: Source::unknown(),
         })
     }
 }
@@ -51,7 +48,9 @@ impl Object {
     }
 
     fn text(&self, pointer: &str) -> Option<&str> {
-        self.value.pointer(pointer).and_then(serde_json::Value::as_str)
+        self.value
+            .pointer(pointer)
+            .and_then(serde_json::Value::as_str)
     }
 
     pub fn api_version(&self) -> &str {

@@ -2,8 +2,8 @@
 //! from YAML tags (`!apply`), so the map form is read here by hand, which also lets an empty map,
 //! a second key or a misspelt key be reported at its own position.
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use std::fmt;
 
 use super::expect::{ExpectHttp, ExpectWeights, StatusExpectation};
@@ -88,7 +88,11 @@ impl<'de> Deserialize<'de> for Step {
 }
 
 fn key_list() -> String {
-    STEP_KEYS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+    STEP_KEYS
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 struct StepVisitor;
@@ -97,7 +101,11 @@ impl<'de> Visitor<'de> for StepVisitor {
     type Value = Step;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a step: a map with exactly one key, one of {}", key_list())
+        write!(
+            f,
+            "a step: a map with exactly one key, one of {}",
+            key_list()
+        )
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Step, A::Error> {

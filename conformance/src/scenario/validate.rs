@@ -5,25 +5,37 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::doc::Doc;
 use super::error::{ScenarioError, YamlPath};
-use super::expect::{ExpectHttp, ExpectWeights, HttpCase, HttpRequest, Protocol, Scheme, StatusExpectation};
+use super::expect::{
+    ExpectHttp, ExpectWeights, HttpCase, HttpRequest, Protocol, Scheme, StatusExpectation,
+};
 use super::object::{
-    scope_of, CertificateUsage, EchoBackend, HarnessObject, Object, Scope, TestCertificate, HARNESS_API_VERSION,
-    HARNESS_GROUP,
+    CertificateUsage, EchoBackend, HARNESS_API_VERSION, HARNESS_GROUP, HarnessObject, Object,
+    Scope, TestCertificate, scope_of,
 };
 use super::step::{FillEndpoints, Step};
 
 type Checked = Result<(), ScenarioError>;
 
 /// Checks an object's shape, types the harness kinds and records where the object was written.
-pub(crate) fn resolve_object(doc: Doc<'_>, path: &YamlPath, object: Object) -> Result<Object, ScenarioError> {
+pub(crate) fn resolve_object(
+    doc: Doc<'_>,
+    path: &YamlPath,
+    object: Object,
+) -> Result<Object, ScenarioError> {
     let value = object.value();
     if !value.is_object() {
-        return Err(doc.error(path, "an object must be a mapping with `apiVersion`, `kind` and `metadata`"));
+        return Err(doc.error(
+            path,
+            "an object must be a mapping with `apiVersion`, `kind` and `metadata`",
+        ));
     }
     let text_field = |key: &str| -> Result<(), ScenarioError> {
         match value.get(key) {
             Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(()),
-            Some(_) => Err(doc.error(&path.key(key), format!("`{key}` must be a non-empty string"))),
+            Some(_) => Err(doc.error(
+                &path.key(key),
+                format!("`{key}` must be a non-empty string"),
+            )),
             None => Err(doc.error(path, format!("missing field `{key}`"))),
         }
     };
@@ -37,12 +49,16 @@ pub(crate) fn resolve_object(doc: Doc<'_>, path: &YamlPath, object: Object) -> R
     }
     match value.pointer("/metadata/name") {
         Some(serde_json::Value::String(s)) if !s.is_empty() => {}
-        Some(_) => return Err(doc.error(&metadata.key("name"), "`name` must be a non-empty string")),
+        Some(_) => {
+            return Err(doc.error(&metadata.key("name"), "`name` must be a non-empty string"));
+        }
         None => return Err(doc.error(&metadata, "missing field `name`")),
     }
     match value.pointer("/metadata/namespace") {
         None | Some(serde_json::Value::String(_)) => {}
-        Some(_) => return Err(doc.error(&metadata.key("namespace"), "`namespace` must be a string")),
+        Some(_) => {
+            return Err(doc.error(&metadata.key("namespace"), "`namespace` must be a string"));
+        }
     }
     if scope_of(object.kind()) == Some(Scope::Cluster) && object.namespace().is_some() {
         return Err(doc.error(
@@ -59,11 +75,18 @@ pub(crate) fn resolve_object(doc: Doc<'_>, path: &YamlPath, object: Object) -> R
     Ok(object.resolved(harness, source))
 }
 
-fn typed_harness(doc: Doc<'_>, path: &YamlPath, object: &Object) -> Result<HarnessObject, ScenarioError> {
+fn typed_harness(
+    doc: Doc<'_>,
+    path: &YamlPath,
+    object: &Object,
+) -> Result<HarnessObject, ScenarioError> {
     if object.api_version() != HARNESS_API_VERSION {
         return Err(doc.error(
             &path.key("apiVersion"),
-            format!("unsupported apiVersion `{}`, expected `{HARNESS_API_VERSION}`", object.api_version()),
+            format!(
+                "unsupported apiVersion `{}`, expected `{HARNESS_API_VERSION}`",
+                object.api_version()
+            ),
         ));
     }
     match object.kind() {
@@ -87,7 +110,10 @@ fn typed_harness(doc: Doc<'_>, path: &YamlPath, object: &Object) -> Result<Harne
 fn check_echo_backend(doc: Doc<'_>, spec: &YamlPath, backend: &EchoBackend) -> Checked {
     let s = &backend.spec;
     if s.replicas == 0 {
-        return Err(doc.error(&spec.key("replicas"), "an EchoBackend needs at least one replica"));
+        return Err(doc.error(
+            &spec.key("replicas"),
+            "an EchoBackend needs at least one replica",
+        ));
     }
     if s.ports.is_empty() {
         return Err(doc.error(&spec.key("ports"), "an EchoBackend needs at least one port"));
@@ -103,7 +129,10 @@ fn check_echo_backend(doc: Doc<'_>, spec: &YamlPath, backend: &EchoBackend) -> C
             return Err(doc.error(&at.key("targetPort"), "port 0 is not a valid port"));
         }
         if !ports.insert(port.port) {
-            return Err(doc.error(&at.key("port"), format!("port {} is listed twice", port.port)));
+            return Err(doc.error(
+                &at.key("port"),
+                format!("port {} is listed twice", port.port),
+            ));
         }
         if let Some(name) = &port.name
             && !names.insert(name.as_str())
@@ -186,7 +215,9 @@ impl<'a> Catalog<'a> {
         self.certificates
             .iter()
             .copied()
-            .filter(|c| c.metadata.name == name && namespace.is_none_or(|ns| c.metadata.namespace == ns))
+            .filter(|c| {
+                c.metadata.name == name && namespace.is_none_or(|ns| c.metadata.namespace == ns)
+            })
             .collect()
     }
 
@@ -212,15 +243,26 @@ pub(crate) fn check_object_references(
 ) -> Checked {
     let mut seen: BTreeMap<(String, String, Option<String>, String), ()> = BTreeMap::new();
     for (doc, path, object) in objects {
-        let group = object.api_version().split_once('/').map_or("", |(g, _)| g).to_owned();
-        let key = (group, object.kind().to_owned(), object.namespace().map(str::to_owned), object.name().to_owned());
+        let group = object
+            .api_version()
+            .split_once('/')
+            .map_or("", |(g, _)| g)
+            .to_owned();
+        let key = (
+            group,
+            object.kind().to_owned(),
+            object.namespace().map(str::to_owned),
+            object.name().to_owned(),
+        );
         if seen.insert(key, ()).is_some() {
             return Err(doc.error(path, format!("{object} is listed twice")));
         }
         match object.harness() {
             Some(HarnessObject::EchoBackend(b)) => {
                 if let Some(tls) = &b.spec.tls
-                    && catalog.certificate(&b.metadata.namespace, &tls.certificate).is_none()
+                    && catalog
+                        .certificate(&b.metadata.namespace, &tls.certificate)
+                        .is_none()
                 {
                     return Err(doc.error(
                         &path.key("spec").key("tls").key("certificate"),
@@ -258,10 +300,14 @@ pub(crate) fn check_object_references(
 
 fn check_namespace(doc: Doc<'_>, path: &YamlPath, kind: &str, namespace: Option<&str>) -> Checked {
     match (scope_of(kind), namespace) {
-        (Some(Scope::Cluster), Some(_)) => {
-            Err(doc.error(&path.key("namespace"), format!("{kind} is cluster-scoped and takes no namespace")))
-        }
-        (Some(Scope::Namespaced), None) => Err(doc.error(path, format!("missing field `namespace` ({kind} is namespaced)"))),
+        (Some(Scope::Cluster), Some(_)) => Err(doc.error(
+            &path.key("namespace"),
+            format!("{kind} is cluster-scoped and takes no namespace"),
+        )),
+        (Some(Scope::Namespaced), None) => Err(doc.error(
+            path,
+            format!("missing field `namespace` ({kind} is namespaced)"),
+        )),
         _ => Ok(()),
     }
 }
@@ -274,7 +320,12 @@ fn non_empty<T>(doc: Doc<'_>, path: &YamlPath, list: &[T], what: &str) -> Checke
 }
 
 /// Checks one step; `path` is the step's own (`steps[3]`).
-pub(crate) fn check_step(doc: Doc<'_>, path: &YamlPath, step: &Step, catalog: &Catalog<'_>) -> Checked {
+pub(crate) fn check_step(
+    doc: Doc<'_>,
+    path: &YamlPath,
+    step: &Step,
+    catalog: &Catalog<'_>,
+) -> Checked {
     let at = path.key(step.key());
     match step {
         Step::Apply(objects) => non_empty(doc, &at, objects, "object"),
@@ -283,7 +334,10 @@ pub(crate) fn check_step(doc: Doc<'_>, path: &YamlPath, step: &Step, catalog: &C
             for (i, entry) in entries.iter().enumerate() {
                 check_namespace(doc, &at.index(i), &entry.kind, entry.namespace.as_deref())?;
                 if !entry.patch.is_object() {
-                    return Err(doc.error(&at.index(i).key("patch"), "a JSON merge patch of an object must be a mapping"));
+                    return Err(doc.error(
+                        &at.index(i).key("patch"),
+                        "a JSON merge patch of an object must be a mapping",
+                    ));
                 }
             }
             Ok(())
@@ -309,11 +363,19 @@ pub(crate) fn check_step(doc: Doc<'_>, path: &YamlPath, step: &Step, catalog: &C
 }
 
 fn check_fill(doc: Doc<'_>, at: &YamlPath, fill: &FillEndpoints, catalog: &Catalog<'_>) -> Checked {
-    non_empty(doc, &at.key("endpointSlices"), &fill.endpoint_slices, "EndpointSlice")?;
+    non_empty(
+        doc,
+        &at.key("endpointSlices"),
+        &fill.endpoint_slices,
+        "EndpointSlice",
+    )?;
     if !catalog.has_backend(&fill.namespace, &fill.backend) {
         return Err(doc.error(
             &at.key("backend"),
-            format!("no EchoBackend `{}` in namespace `{}`", fill.backend, fill.namespace),
+            format!(
+                "no EchoBackend `{}` in namespace `{}`",
+                fill.backend, fill.namespace
+            ),
         ));
     }
     Ok(())
@@ -321,21 +383,48 @@ fn check_fill(doc: Doc<'_>, at: &YamlPath, fill: &FillEndpoints, catalog: &Catal
 
 fn check_status(doc: Doc<'_>, at: &YamlPath, entry: &StatusExpectation) -> Checked {
     check_namespace(doc, at, &entry.kind, entry.namespace.as_deref())?;
-    if entry.exact && entry.listeners.is_none() && entry.parents.is_none() && entry.ancestors.is_none() {
-        return Err(doc.error(&at.key("exact"), "`exact` applies to `listeners`, `parents` or `ancestors`; list one of them"));
+    if entry.exact
+        && entry.listeners.is_none()
+        && entry.parents.is_none()
+        && entry.ancestors.is_none()
+    {
+        return Err(doc.error(
+            &at.key("exact"),
+            "`exact` applies to `listeners`, `parents` or `ancestors`; list one of them",
+        ));
     }
     let condition_lists = entry
         .conditions
         .iter()
         .map(|c| (at.key("conditions"), c))
-        .chain(entry.parents.iter().flatten().enumerate().map(|(i, p)| (at.key("parents").index(i).key("conditions"), &p.conditions)))
-        .chain(entry.listeners.iter().flatten().enumerate().map(|(i, l)| (at.key("listeners").index(i).key("conditions"), &l.conditions)))
-        .chain(entry.ancestors.iter().flatten().enumerate().map(|(i, a)| (at.key("ancestors").index(i).key("conditions"), &a.conditions)));
+        .chain(
+            entry
+                .parents
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, p)| (at.key("parents").index(i).key("conditions"), &p.conditions)),
+        )
+        .chain(entry.listeners.iter().flatten().enumerate().map(|(i, l)| {
+            (
+                at.key("listeners").index(i).key("conditions"),
+                &l.conditions,
+            )
+        }))
+        .chain(entry.ancestors.iter().flatten().enumerate().map(|(i, a)| {
+            (
+                at.key("ancestors").index(i).key("conditions"),
+                &a.conditions,
+            )
+        }));
     for (path, conditions) in condition_lists {
         let mut types = BTreeSet::new();
         for (i, condition) in conditions.iter().enumerate() {
             if !types.insert(condition.type_.as_str()) {
-                return Err(doc.error(&path.index(i).key("type"), format!("condition `{}` is listed twice", condition.type_)));
+                return Err(doc.error(
+                    &path.index(i).key("type"),
+                    format!("condition `{}` is listed twice", condition.type_),
+                ));
             }
         }
     }
@@ -343,31 +432,54 @@ fn check_status(doc: Doc<'_>, at: &YamlPath, entry: &StatusExpectation) -> Check
         let mut names = BTreeSet::new();
         for (i, listener) in listeners.iter().enumerate() {
             if !names.insert(listener.name.as_str()) {
-                return Err(doc.error(&at.key("listeners").index(i).key("name"), format!("listener `{}` is listed twice", listener.name)));
+                return Err(doc.error(
+                    &at.key("listeners").index(i).key("name"),
+                    format!("listener `{}` is listed twice", listener.name),
+                ));
             }
         }
     }
     Ok(())
 }
 
-fn check_request(doc: Doc<'_>, at: &YamlPath, request: &HttpRequest, catalog: &Catalog<'_>) -> Checked {
+fn check_request(
+    doc: Doc<'_>,
+    at: &YamlPath,
+    request: &HttpRequest,
+    catalog: &Catalog<'_>,
+) -> Checked {
     if !request.path.starts_with('/') {
-        return Err(doc.error(&at.key("path"), format!("a request path starts with `/`, got `{}`", request.path)));
+        return Err(doc.error(
+            &at.key("path"),
+            format!("a request path starts with `/`, got `{}`", request.path),
+        ));
     }
     if request.scheme != Scheme::Https {
-        for (field, set) in [("sni", request.sni.is_some()), ("trust", request.trust.is_some())] {
+        for (field, set) in [
+            ("sni", request.sni.is_some()),
+            ("trust", request.trust.is_some()),
+        ] {
             if set {
-                return Err(doc.error(&at.key(field), format!("`{field}` applies to HTTPS only; add `scheme: https`")));
+                return Err(doc.error(
+                    &at.key(field),
+                    format!("`{field}` applies to HTTPS only; add `scheme: https`"),
+                ));
             }
         }
     }
     if request.scheme == Scheme::Https && request.protocol == Protocol::H2c {
-        return Err(doc.error(&at.key("protocol"), "h2c is cleartext HTTP/2 and cannot be used with `scheme: https`"));
+        return Err(doc.error(
+            &at.key("protocol"),
+            "h2c is cleartext HTTP/2 and cannot be used with `scheme: https`",
+        ));
     }
     if let Some(trust) = &request.trust
         && catalog.certificates_named(trust).is_empty()
     {
-        return Err(doc.error(&at.key("trust"), format!("no TestCertificate `{trust}` in this scenario or its base")));
+        return Err(doc.error(
+            &at.key("trust"),
+            format!("no TestCertificate `{trust}` in this scenario or its base"),
+        ));
     }
     Ok(())
 }
@@ -387,23 +499,41 @@ fn check_case(doc: Doc<'_>, at: &YamlPath, case: &HttpCase, catalog: &Catalog<'_
     check_request(doc, &at.key("request"), &case.request, catalog)?;
     let response = at.key("response");
     if case.response.status.is_some() && case.response.statuses.is_some() {
-        return Err(doc.error(&response.key("statuses"), "give `status` or `statuses`, not both"));
+        return Err(doc.error(
+            &response.key("statuses"),
+            "give `status` or `statuses`, not both",
+        ));
     }
     if case.response.statuses.as_ref().is_some_and(Vec::is_empty) {
         return Err(doc.error(&response.key("statuses"), "list at least one status"));
     }
     let codes = case.response.statuses();
     if let Some(bad) = codes.iter().find(|c| !(100..=599).contains(*c)) {
-        let field = if case.response.statuses.is_some() { "statuses" } else { "status" };
-        return Err(doc.error(&response.key(field), format!("{bad} is not an HTTP status code")));
+        let field = if case.response.statuses.is_some() {
+            "statuses"
+        } else {
+            "status"
+        };
+        return Err(doc.error(
+            &response.key(field),
+            format!("{bad} is not an HTTP status code"),
+        ));
     }
     if case.redirect.is_some() && !codes.iter().any(|c| (300..=399).contains(c)) {
-        return Err(doc.error(&at.key("redirect"), "`redirect` is checked on 3xx replies; expect a 3xx status"));
+        return Err(doc.error(
+            &at.key("redirect"),
+            "`redirect` is checked on 3xx replies; expect a 3xx status",
+        ));
     }
     Ok(())
 }
 
-fn check_weights(doc: Doc<'_>, at: &YamlPath, weights: &ExpectWeights, catalog: &Catalog<'_>) -> Checked {
+fn check_weights(
+    doc: Doc<'_>,
+    at: &YamlPath,
+    weights: &ExpectWeights,
+    catalog: &Catalog<'_>,
+) -> Checked {
     check_request(doc, &at.key("request"), &weights.request, catalog)?;
     let distribution = at.key("distribution");
     if weights.distribution.is_empty() {
@@ -411,12 +541,19 @@ fn check_weights(doc: Doc<'_>, at: &YamlPath, weights: &ExpectWeights, catalog: 
     }
     for (backend, share) in &weights.distribution {
         if !(0.0..=1.0).contains(share) {
-            return Err(doc.error(&distribution.key(backend), format!("a share is between 0 and 1, got {share}")));
+            return Err(doc.error(
+                &distribution.key(backend),
+                format!("a share is between 0 and 1, got {share}"),
+            ));
         }
     }
     let total: f64 = weights.distribution.values().sum();
     if (total - 1.0).abs() > 1e-6 {
-        return Err(doc.error(&distribution, format!("the shares must add up to 1, they add up to {total}")));
+        let shown = (total * 1e6).round() / 1e6;
+        return Err(doc.error(
+            &distribution,
+            format!("the shares must add up to 1, they add up to {shown}"),
+        ));
     }
     for (field, value) in [("samples", weights.samples), ("attempts", weights.attempts)] {
         if value == Some(0) {
@@ -426,7 +563,10 @@ fn check_weights(doc: Doc<'_>, at: &YamlPath, weights: &ExpectWeights, catalog: 
     if let Some(tolerance) = weights.tolerance
         && !(tolerance > 0.0 && tolerance < 1.0)
     {
-        return Err(doc.error(&at.key("tolerance"), format!("a tolerance is between 0 and 1, got {tolerance}")));
+        return Err(doc.error(
+            &at.key("tolerance"),
+            format!("a tolerance is between 0 and 1, got {tolerance}"),
+        ));
     }
     Ok(())
 }

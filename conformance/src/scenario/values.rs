@@ -23,7 +23,12 @@ impl fmt::Display for GatewayRef {
 impl GatewayRef {
     fn parse(text: &str) -> Option<GatewayRef> {
         let (namespace, name) = text.split_once('/')?;
-        let valid = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        let valid = |part: &str| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        };
         (valid(namespace) && valid(name)).then(|| GatewayRef {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
@@ -40,8 +45,9 @@ impl<'de> Deserialize<'de> for GatewayRef {
                 f.write_str("a Gateway as `namespace/name`")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<GatewayRef, E> {
-                GatewayRef::parse(v)
-                    .ok_or_else(|| E::custom(format!("expected a Gateway as `namespace/name`, got `{v}`")))
+                GatewayRef::parse(v).ok_or_else(|| {
+                    E::custom(format!("expected a Gateway as `namespace/name`, got `{v}`"))
+                })
             }
         }
         deserializer.deserialize_str(V)
@@ -61,13 +67,17 @@ impl TimeSpan {
             return None;
         }
         while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             if digits == 0 {
                 return None;
             }
             let amount: u64 = rest[..digits].parse().ok()?;
             rest = &rest[digits..];
-            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
             let unit = match &rest[..unit_len] {
                 "h" => Duration::from_secs(3600),
                 "m" => Duration::from_secs(60),
@@ -149,7 +159,11 @@ impl<'de> Deserialize<'de> for ConditionStatus {
                 f.write_str("a condition status: \"True\", \"False\" or \"Unknown\"")
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<ConditionStatus, E> {
-                Ok(if v { ConditionStatus::True } else { ConditionStatus::False })
+                Ok(if v {
+                    ConditionStatus::True
+                } else {
+                    ConditionStatus::False
+                })
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ConditionStatus, E> {
                 match v {
