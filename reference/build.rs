@@ -40,9 +40,7 @@ fn main() {
     .collect();
     let mut compiler = protox::Compiler::new(&includes).expect("protox include paths");
     compiler.include_imports(true).include_source_info(false);
-    compiler
-        .open_files(ROOTS)
-        .unwrap_or_else(|e| panic!("compiling Envoy protos: {e:?}"));
+    compiler.open_files(ROOTS).unwrap_or_else(|e| panic!("compiling Envoy protos: {e:?}"));
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("envoy_descriptor.bin");
     std::fs::write(&out, compiler.encode_file_descriptor_set()).expect("writing descriptor set");
 }
@@ -59,11 +57,7 @@ fn envoy_types_proto_dir() -> PathBuf {
         .arg(manifest_dir.join("Cargo.toml"))
         .output()
         .expect("running cargo metadata");
-    assert!(
-        out.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
     let manifest = meta["packages"]
         .as_array()

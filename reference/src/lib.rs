@@ -2,6 +2,6 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod infra;
 pub mod model;
+pub mod infra;
 pub mod translate;

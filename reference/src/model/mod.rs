@@ -30,18 +30,12 @@ pub struct ObjectKey {
 
 impl ObjectKey {
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        Self {
-            namespace: namespace.into(),
-            name: name.into(),
-        }
+        Self { namespace: namespace.into(), name: name.into() }
     }
 
     /// Key of a cluster-scoped object.
     pub fn cluster(name: impl Into<String>) -> Self {
-        Self {
-            namespace: String::new(),
-            name: name.into(),
-        }
+        Self { namespace: String::new(), name: name.into() }
     }
 
     pub fn of<K: Resource>(obj: &K) -> Self {
@@ -74,10 +68,7 @@ pub struct ControllerConfig {
 
 impl Default for ControllerConfig {
     fn default() -> Self {
-        Self {
-            controller_name: crate::api::DEFAULT_CONTROLLER_NAME.to_string(),
-            port_offset: 0,
-        }
+        Self { controller_name: crate::api::DEFAULT_CONTROLLER_NAME.to_string(), port_offset: 0 }
     }
 }
 
@@ -107,9 +98,7 @@ pub struct ResourceSet {
 
 /// A kind the `ResourceSet` stores. Implemented once per kind so that providers insert and
 /// remove objects through one generic path.
-pub trait StoredKind:
-    Resource<DynamicType = ()> + Clone + DeserializeOwned + Send + Sync + 'static
-{
+pub trait StoredKind: Resource<DynamicType = ()> + Clone + DeserializeOwned + Send + Sync + 'static {
     fn store(set: &ResourceSet) -> &Store<Self>;
     fn store_mut(set: &mut ResourceSet) -> &mut Store<Self>;
 }

@@ -53,9 +53,7 @@ impl AnyObject {
             .to_string();
         let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
         let obj = match (group, kind.as_str()) {
-            ("gateway.networking.k8s.io", "GatewayClass") => {
-                Self::GatewayClass(decode(value, &kind)?)
-            }
+            ("gateway.networking.k8s.io", "GatewayClass") => Self::GatewayClass(decode(value, &kind)?),
             ("gateway.networking.k8s.io", "Gateway") => Self::Gateway(decode(value, &kind)?),
             ("gateway.networking.k8s.io", "HTTPRoute") => Self::HttpRoute(decode(value, &kind)?),
             ("gateway.networking.k8s.io", "ReferenceGrant") => {
@@ -81,16 +79,11 @@ fn decode<K: DeserializeOwned>(mut value: Value, kind: &str) -> Result<Box<K>, M
     // Typed decoding checks apiVersion against the type's own version; Gateway API objects
     // written at v1beta1 carry the same schema, so normalise before decoding.
     if let Some(v) = value.get_mut("apiVersion")
-        && v.as_str()
-            .is_some_and(|s| s.starts_with("gateway.networking.k8s.io/"))
+        && v.as_str().is_some_and(|s| s.starts_with("gateway.networking.k8s.io/"))
     {
         *v = Value::String("gateway.networking.k8s.io/v1".into());
     }
     serde_json::from_value(value)
         .map(Box::new)
-        .map_err(|source| ModelError::Invalid {
-            kind: kind.to_string(),
-            name,
-            source,
-        })
+        .map_err(|source| ModelError::Invalid { kind: kind.to_string(), name, source })
 }
