@@ -954,6 +954,20 @@ fn the_registry_counts_upstreams_suite_as_upstream_does() {
     );
 }
 
+#[test]
+fn scenarios_of_upstream_tests_list_exactly_their_features() {
+    for s in suite() {
+        let Some((_, upstream)) = UPSTREAM_TESTS.iter().find(|(name, _)| *name == s.name) else {
+            continue;
+        };
+        let mut ours = s.feature_names();
+        let mut theirs = upstream.to_vec();
+        ours.sort_unstable();
+        theirs.sort_unstable();
+        assert_eq!(ours, theirs, "{}", s.name);
+    }
+}
+
 // ---- Loading ----------------------------------------------------------------------------------
 
 /// A scratch directory with a `base/` directory, as a suite has.
