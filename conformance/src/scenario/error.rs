@@ -72,6 +72,20 @@ impl Source {
         self.node.as_ref().map(|n| &n.path)
     }
 
+    /// An error about the node at `keys` below this one, positioned there.
+    pub(crate) fn error_at(&self, keys: &[&str], message: impl fmt::Display) -> ScenarioError {
+        let Some(node) = &self.node else {
+            return ScenarioError::invalid(&self.file, None, message.to_string());
+        };
+        let path = keys.iter().fold(node.path.clone(), |p, k| p.key(k));
+        let doc = super::doc::Doc {
+            file: &self.file,
+            text: &node.text,
+            document: node.document,
+        };
+        doc.error(&path, message)
+    }
+
     pub fn location(&self) -> Option<Location> {
         let node = self.node.as_ref()?;
         *node

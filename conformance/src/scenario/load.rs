@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::doc::Doc;
-use super::error::{LoadErrors, Location, ScenarioError, Source, YamlPath};
+use super::error::{LoadErrors, ScenarioError, Source, YamlPath};
 use super::features::{Feature, Level, Profile};
-use super::locate::locate;
 use super::object::{HarnessObject, Object, TestCertificate};
 use super::step::Step;
 use super::validate::{Catalog, check_object_references, check_step, resolve_object};
@@ -77,7 +76,7 @@ pub struct Scenario {
     pub resource_files: Vec<PathBuf>,
     pub steps: Vec<Located<Step>>,
     pub generated: Option<Generated>,
-    name_location: Option<Location>,
+    name_source: Source,
 }
 
 impl Scenario {
@@ -194,109 +193,37 @@ impl Loader {
         };
         let root = YamlPath::root();
         check_identity(doc, &file)?;
-
         let base = match &file.base {
             Some(name) => Some(self.base(doc, name)?),
             None => None,
         };
-
-        let mut resources = Vec::new();
-        for (i, object) in file.resources.into_iter().enumerate() {
-            resources.push(resolve_object(
-                doc,
-                &root.key("resources").index(i),
-                object,
-            )?);
+        let mut resources = resolve_objects(doc, &root.key("resources"), file.resources)?;
+        let resource_files = resolve_resource_files(doc, &file.resource_files)?;
+        for resource_file in &resource_files {
+            resources.extend(load_resource_file(resource_file)?);
         }
-        let directory = path.parent().unwrap_or(Path::new("."));
-        let mut resource_files = Vec::new();
-        let mut file_texts = Vec::new();
-        for (i, relative) in file.resource_files.iter().enumerate() {
-            let resolved = directory.join(relative);
-            if !resolved.is_file() {
-                return Err(doc.error(
-                    &root.key("resourceFiles").index(i),
-                    format!("no resource file `{}`", resolved.display()),
-                ));
-            }
-            file_texts.push((resolved.clone(), read(&resolved)?));
-            resource_files.push(resolved);
-        }
-        // (index into file_texts, document index, object)
-        let mut file_objects: Vec<(usize, usize, Object)> = Vec::new();
-        for (f, (file_path, file_text)) in file_texts.iter().enumerate() {
-            for (document, object) in parse_resource_file(file_path, file_text)? {
-                let file_doc = Doc {
-                    file: file_path,
-                    text: file_text,
-                    document,
-                };
-                file_objects.push((f, document, resolve_object(file_doc, &root, object)?));
-            }
-        }
-
-        let mut steps = Vec::new();
-        for (k, step) in file.steps.into_iter().enumerate() {
-            let at = root.key("steps").index(k);
-            let step = match step {
-                Step::Apply(objects) => Step::Apply(
-                    objects
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, o)| resolve_object(doc, &at.key("apply").index(i), o))
-                        .collect::<Result<_, _>>()?,
-                ),
-                other => other,
-            };
-            steps.push(Located {
-                source: doc.source(&at),
-                value: step,
-            });
-        }
+        let steps = resolve_steps(doc, file.steps)?;
 
         // Cross-references, against the base's objects and the scenario's own.
+        let applied = || {
+            steps.iter().flat_map(|s| match &s.value {
+                Step::Apply(objects) => objects.as_slice(),
+                _ => &[],
+            })
+        };
         let mut catalog = Catalog::default();
         if let Some(base) = &base {
             catalog.add(&base.objects);
         }
-        catalog.add(&resources);
-        catalog.add(file_objects.iter().map(|(_, _, o)| o));
-        for step in &steps {
-            if let Step::Apply(objects) = &step.value {
-                catalog.add(objects);
-            }
-        }
-        let mut own: Vec<(Doc<'_>, YamlPath, &Object)> = Vec::new();
-        own.extend(
-            resources
-                .iter()
-                .enumerate()
-                .map(|(i, o)| (doc, root.key("resources").index(i), o)),
-        );
-        for (f, document, object) in &file_objects {
-            let (file_path, file_text) = &file_texts[*f];
-            let file_doc = Doc {
-                file: file_path,
-                text: file_text,
-                document: *document,
-            };
-            own.push((file_doc, root.clone(), object));
-        }
-        check_object_references(&catalog, &own)?;
+        catalog.add(resources.iter().chain(applied()));
+        check_object_references(&catalog, &resources)?;
         for (k, step) in steps.iter().enumerate() {
-            let at = root.key("steps").index(k);
             if let Step::Apply(objects) = &step.value {
-                let applied: Vec<_> = objects
-                    .iter()
-                    .enumerate()
-                    .map(|(i, o)| (doc, at.key("apply").index(i), o))
-                    .collect();
-                check_object_references(&catalog, &applied)?;
+                check_object_references(&catalog, objects)?;
             }
-            check_step(doc, &at, &step.value, &catalog)?;
+            check_step(doc, &root.key("steps").index(k), &step.value, &catalog)?;
         }
 
-        resources.extend(file_objects.into_iter().map(|(_, _, o)| o));
         Ok(Scenario {
             path: path.to_owned(),
             name: file.name,
@@ -309,7 +236,7 @@ impl Loader {
             resource_files,
             steps,
             generated: file.generated,
-            name_location: locate(&text, 0, &root.key("name")),
+            name_source: doc.source(&root.key("name")),
         })
     }
 
@@ -369,7 +296,7 @@ impl Loader {
                 Ok(scenario) => match scenarios.iter().find(|s| s.name == scenario.name) {
                     Some(first) => errors.push(ScenarioError::invalid(
                         &scenario.path,
-                        scenario.name_location,
+                        scenario.name_source.location(),
                         format!(
                             "name: duplicate scenario name `{}`, also used by {}",
                             scenario.name,
@@ -389,17 +316,70 @@ impl Loader {
     }
 }
 
-/// The objects of a multi-document file, with their document index; empty documents are skipped.
-fn parse_resource_file(path: &Path, text: &str) -> Result<Vec<(usize, Object)>, ScenarioError> {
+fn resolve_objects(
+    doc: Doc<'_>,
+    at: &YamlPath,
+    objects: Vec<Object>,
+) -> Result<Vec<Object>, ScenarioError> {
+    objects
+        .into_iter()
+        .enumerate()
+        .map(|(i, object)| resolve_object(doc, &at.index(i), object))
+        .collect()
+}
+
+/// `resourceFiles`, resolved against the scenario's directory; each must exist.
+fn resolve_resource_files(doc: Doc<'_>, listed: &[String]) -> Result<Vec<PathBuf>, ScenarioError> {
+    let directory = doc.file.parent().unwrap_or(Path::new("."));
+    let mut resolved = Vec::new();
+    for (i, relative) in listed.iter().enumerate() {
+        let path = directory.join(relative);
+        if !path.is_file() {
+            return Err(doc.error(
+                &YamlPath::root().key("resourceFiles").index(i),
+                format!("no resource file `{}`", path.display()),
+            ));
+        }
+        resolved.push(path);
+    }
+    Ok(resolved)
+}
+
+/// The objects of a multi-document file, in order; empty documents are skipped.
+fn load_resource_file(path: &Path) -> Result<Vec<Object>, ScenarioError> {
+    let text = read(path)?;
     let mut objects = Vec::new();
-    for (document, deserializer) in serde_yaml::Deserializer::from_str(text).enumerate() {
+    for (document, deserializer) in serde_yaml::Deserializer::from_str(&text).enumerate() {
         let object =
             Object::deserialize(deserializer).map_err(|e| ScenarioError::from_yaml(path, &e))?;
-        if !object.value().is_null() {
-            objects.push((document, object));
+        if object.value().is_null() {
+            continue;
         }
+        let doc = Doc {
+            file: path,
+            text: &text,
+            document,
+        };
+        objects.push(resolve_object(doc, &YamlPath::root(), object)?);
     }
     Ok(objects)
+}
+
+/// Positions every step and types the objects of `apply` steps.
+fn resolve_steps(doc: Doc<'_>, steps: Vec<Step>) -> Result<Vec<Located<Step>>, ScenarioError> {
+    let mut resolved = Vec::new();
+    for (k, step) in steps.into_iter().enumerate() {
+        let at = YamlPath::root().key("steps").index(k);
+        let value = match step {
+            Step::Apply(objects) => Step::Apply(resolve_objects(doc, &at.key("apply"), objects)?),
+            other => other,
+        };
+        resolved.push(Located {
+            source: doc.source(&at),
+            value,
+        });
+    }
+    Ok(resolved)
 }
 
 fn load_fixture(name: &str, path: &Path) -> Result<Fixture, ScenarioError> {
@@ -411,20 +391,10 @@ fn load_fixture(name: &str, path: &Path) -> Result<Fixture, ScenarioError> {
         text: &text,
         document: 0,
     };
-    let root = YamlPath::root();
-    let objects = raw
-        .into_iter()
-        .enumerate()
-        .map(|(i, o)| resolve_object(doc, &root.index(i), o))
-        .collect::<Result<Vec<_>, _>>()?;
+    let objects = resolve_objects(doc, &YamlPath::root(), raw)?;
     let mut catalog = Catalog::default();
     catalog.add(&objects);
-    let listed: Vec<_> = objects
-        .iter()
-        .enumerate()
-        .map(|(i, o)| (doc, root.index(i), o))
-        .collect();
-    check_object_references(&catalog, &listed)?;
+    check_object_references(&catalog, &objects)?;
     Ok(Fixture {
         name: name.to_owned(),
         path: path.to_owned(),

@@ -1,7 +1,7 @@
 //! Semantic checks: what the schema cannot say. Each check knows the YAML path of what it looks
 //! at, so its error points at the offending node.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::doc::Doc;
 use super::error::{ScenarioError, YamlPath};
@@ -237,25 +237,16 @@ impl<'a> Catalog<'a> {
 
 /// Checks the references harness objects make (backend certificates, issuers) and that no object
 /// is listed twice.
-pub(crate) fn check_object_references(
+pub(crate) fn check_object_references<'o>(
     catalog: &Catalog<'_>,
-    objects: &[(Doc<'_>, YamlPath, &Object)],
+    objects: impl IntoIterator<Item = &'o Object>,
 ) -> Checked {
-    let mut seen: BTreeMap<(String, String, Option<String>, String), ()> = BTreeMap::new();
-    for (doc, path, object) in objects {
-        let group = object
-            .api_version()
-            .split_once('/')
-            .map_or("", |(g, _)| g)
-            .to_owned();
-        let key = (
-            group,
-            object.kind().to_owned(),
-            object.namespace().map(str::to_owned),
-            object.name().to_owned(),
-        );
-        if seen.insert(key, ()).is_some() {
-            return Err(doc.error(path, format!("{object} is listed twice")));
+    let mut seen = BTreeSet::new();
+    for object in objects {
+        let source = object.source();
+        let group = object.api_version().split_once('/').map_or("", |(g, _)| g);
+        if !seen.insert((group, object.kind(), object.namespace(), object.name())) {
+            return Err(source.error_at(&[], format!("{object} is listed twice")));
         }
         match object.harness() {
             Some(HarnessObject::EchoBackend(b)) => {
@@ -264,8 +255,8 @@ pub(crate) fn check_object_references(
                         .certificate(&b.metadata.namespace, &tls.certificate)
                         .is_none()
                 {
-                    return Err(doc.error(
-                        &path.key("spec").key("tls").key("certificate"),
+                    return Err(source.error_at(
+                        &["spec", "tls", "certificate"],
                         format!(
                             "no TestCertificate `{}` in namespace `{}`",
                             tls.certificate, b.metadata.namespace
@@ -275,20 +266,17 @@ pub(crate) fn check_object_references(
             }
             Some(HarnessObject::TestCertificate(c)) => {
                 if let Some((namespace, name)) = c.spec.issuer_ref(&c.metadata.namespace) {
-                    match catalog.certificate(namespace, name) {
-                        Some(issuer) if issuer.spec.authority => {}
-                        Some(_) => {
-                            return Err(doc.error(
-                                &path.key("spec").key("issuer"),
-                                format!("TestCertificate `{namespace}/{name}` is not an authority (`authority: true`)"),
-                            ));
-                        }
-                        None => {
-                            return Err(doc.error(
-                                &path.key("spec").key("issuer"),
-                                format!("no TestCertificate `{name}` in namespace `{namespace}`"),
-                            ));
-                        }
+                    let problem = match catalog.certificate(namespace, name) {
+                        Some(issuer) if issuer.spec.authority => None,
+                        Some(_) => Some(format!(
+                            "TestCertificate `{namespace}/{name}` is not an authority (`authority: true`)"
+                        )),
+                        None => Some(format!(
+                            "no TestCertificate `{name}` in namespace `{namespace}`"
+                        )),
+                    };
+                    if let Some(problem) = problem {
+                        return Err(source.error_at(&["spec", "issuer"], problem));
                     }
                 }
             }
