@@ -1327,3 +1327,144 @@ fn unreadable_paths_name_the_file() {
     );
     assert!(Path::new(&scratch.path("absent.yaml")).parent().is_some());
 }
+
+#[test]
+fn every_step_kind_and_optional_field_parses() {
+    let text = r#"
+name: EveryStep
+description: one of each step, with every optional field
+features: [Gateway, HTTPRoute]
+provisional: true
+slow: true
+generated: {seed: "0xfeed", property: routing-matches-oracle}
+steps:
+- apply:
+  - apiVersion: gatesim.dev/v1alpha1
+    kind: TestCertificate
+    metadata: {name: ca, namespace: ns}
+    spec: {authority: true}
+  - apiVersion: gatesim.dev/v1alpha1
+    kind: TestCertificate
+    metadata: {name: leaf, namespace: ns}
+    spec: {dnsNames: [a.example], uris: ["spiffe://a/b"], issuer: ns/ca, ca: true}
+  - apiVersion: gatesim.dev/v1alpha1
+    kind: EchoBackend
+    metadata: {name: echo, namespace: ns, labels: {tier: test}}
+    spec:
+      replicas: 3
+      mode: tcp
+      ports: [{name: plain, port: 3000, targetPort: 3000}, {name: tls, port: 8443, targetPort: 8443}]
+      tls: {certificate: leaf, targetPorts: [8443]}
+- patch:
+  - {apiVersion: gateway.networking.k8s.io/v1, kind: HTTPRoute, namespace: ns, name: r, patch: {spec: {hostnames: [a]}}}
+- delete:
+  - {kind: GatewayClass, name: gc}
+- fill-endpoints: {namespace: ns, backend: echo, endpointSlices: [s-ip4, s-ip6]}
+- expect-status:
+  - kind: BackendTLSPolicy
+    namespace: ns
+    name: p
+    timeout: 1m30s
+    exact: true
+    ancestors:
+    - ancestorRef: {name: gw, namespace: ns, sectionName: https}
+      conditions: [{type: Accepted, status: True, reason: Accepted}]
+  - kind: Gateway
+    namespace: ns
+    name: gw
+    listeners:
+    - name: https
+      attachedRoutes: 2
+      supportedKinds: [{group: gateway.networking.k8s.io, kind: HTTPRoute}, {kind: GRPCRoute}]
+- expect-http:
+    gateway: ns/gw
+    listener: https
+    consecutive: 5
+    within: 45s
+    cases:
+    - name: everything
+      request:
+        host: a.example
+        method: POST
+        path: /p?q=1
+        headers: {x-a: b}
+        scheme: https
+        sni: a.example
+        trust: ns/leaf
+        protocol: h2
+        body: hello
+      expectedRequest:
+        host: a.example
+        path: /v2/p?q=1
+        method: POST
+        headers: {x-added: v}
+        absentHeaders: [x-a]
+      backend: echo
+      namespace: ns
+      response:
+        statuses: [301, 302]
+        headers: {x-h: v}
+        absentHeaders: [x-gone]
+        body: moved
+        bodyContains: mov
+      redirect: {scheme: https, host: b.example, port: 8443, path: /new}
+      mirroredTo: [{backend: echo, namespace: ns}]
+- expect-weights:
+    gateway: ns/gw
+    listener: https
+    request: {path: /, scheme: https, trust: leaf}
+    samples: 200
+    distribution: {echo: 1.0}
+    tolerance: 0.1
+    attempts: 3
+"#;
+    let scratch = Scratch::new(&[("s.yaml", text)]);
+    let s = scratch.load("s.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.provisional && s.slow);
+    assert_eq!(
+        s.generated.as_ref().map(|g| g.seed.as_str()),
+        Some("0xfeed")
+    );
+    let keys: Vec<&str> = s.steps.iter().map(|step| step.value.key()).collect();
+    assert_eq!(keys, scenario::STEP_KEYS);
+    let Step::Apply(objects) = &s.steps[0].value else {
+        panic!("apply first")
+    };
+    let Some(HarnessObject::EchoBackend(echo)) = objects[2].harness() else {
+        panic!("typed EchoBackend")
+    };
+    assert_eq!((echo.spec.replicas, echo.spec.mode), (3, EchoMode::Tcp));
+    assert_eq!(s.test_certificates().count(), 2);
+    let Step::ExpectStatus(entries) = &s.steps[4].value else {
+        panic!("expect-status fifth")
+    };
+    assert_eq!(entries[0].timeout(), Duration::from_secs(90));
+    assert_eq!(
+        entries[1].listeners.as_ref().unwrap()[0]
+            .supported_kinds
+            .as_ref()
+            .unwrap()[1]
+            .group(),
+        "gateway.networking.k8s.io"
+    );
+    let Step::ExpectHttp(http) = &s.steps[5].value else {
+        panic!("expect-http sixth")
+    };
+    assert_eq!(
+        (http.consecutive(), http.within()),
+        (5, Duration::from_secs(45))
+    );
+    let case = &http.cases[0];
+    assert_eq!(case.response.statuses(), [301, 302]);
+    let seen = case.expected_request();
+    assert_eq!(
+        (seen.host, seen.path, seen.method),
+        (Some("a.example"), "/v2/p?q=1", "POST")
+    );
+    assert_eq!(seen.absent_headers, ["x-a"]);
+    assert_eq!(s.trusted_certificates("ns/leaf").len(), 1);
+    let Step::ExpectWeights(w) = &s.steps[6].value else {
+        panic!("expect-weights last")
+    };
+    assert_eq!((w.samples(), w.tolerance(), w.attempts()), (200, 0.1, 3));
+}

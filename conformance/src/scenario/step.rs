@@ -122,7 +122,8 @@ impl<'de> Visitor<'de> for StepVisitor {
             "fill-endpoints" => Step::FillEndpoints(map.next_value()?),
             "expect-status" => Step::ExpectStatus(map.next_value()?),
             "expect-http" => Step::ExpectHttp(map.next_value()?),
-            _ => Step::ExpectWeights(map.next_value()?),
+            "expect-weights" => Step::ExpectWeights(map.next_value()?),
+            other => return Err(de::Error::unknown_field(other, STEP_KEYS)),
         };
         // A second key is rejected by the key seed itself, at the key's position.
         map.next_key_seed(StepKey { first: Some(key) })?;
