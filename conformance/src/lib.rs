@@ -1,5 +1,7 @@
+//! gatesim conformance and simulation harness.
 #![forbid(unsafe_code)]
 
 pub mod certs;
 pub mod echo;
 pub mod probe;
+pub mod scenario;

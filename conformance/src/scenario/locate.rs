@@ -1,0 +1,347 @@
+//! Finding a node of a YAML document by path, with nothing but serde_yaml's public API.
+//!
+//! serde_yaml exposes no spans, but it does stamp every error raised while a node is being
+//! deserialized with that node's position. Walking the document along a path and raising an error
+//! (or running a real deserializer) at the target node therefore yields exact positions for checks
+//! that can only run after the whole file is parsed (dangling references, duplicate names, ...)
+//! and exact, path-prefixed errors for objects typed only once their `kind` is known.
+
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
+use std::fmt;
+use std::marker::PhantomData;
+
+use super::error::{Location, Segment, YamlPath};
+
+const SENTINEL: &str = "gatesim-locate-sentinel";
+
+/// The position of the node at `path` in document `document` (0-based) of `source`.
+pub(crate) fn locate(source: &str, document: usize, path: &YamlPath) -> Option<Location> {
+    let deserializer = serde_yaml::Deserializer::from_str(source).nth(document)?;
+    let walk = Walk {
+        rest: path.segments(),
+        seed: Sentinel,
+    };
+    match walk.deserialize(deserializer) {
+        Err(error) if error.to_string().contains(SENTINEL) => Location::of(&error),
+        _ => None,
+    }
+}
+
+/// Deserializes the node at `path` in document `document` of `source` as `T`. serde_yaml's
+/// errors then carry the node's full path and exact position. `Ok(None)`: no such node.
+pub(crate) fn deserialize_at<T: DeserializeOwned>(
+    source: &str,
+    document: usize,
+    path: &YamlPath,
+) -> Result<Option<T>, serde_yaml::Error> {
+    let Some(deserializer) = serde_yaml::Deserializer::from_str(source).nth(document) else {
+        return Ok(None);
+    };
+    Walk {
+        rest: path.segments(),
+        seed: PhantomData::<T>,
+    }
+    .deserialize(deserializer)
+}
+
+/// Fails on whatever node it is given, so that serde_yaml records that node's position.
+struct Sentinel;
+
+impl<'de> DeserializeSeed<'de> for Sentinel {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+fn sentinel<E: de::Error>() -> Result<(), E> {
+    Err(E::custom(SENTINEL))
+}
+
+impl<'de> Visitor<'de> for Sentinel {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any node")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        sentinel()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        sentinel()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        sentinel()
+    }
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<(), E> {
+        sentinel()
+    }
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<(), E> {
+        sentinel()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        sentinel()
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        sentinel()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        sentinel()
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        sentinel()
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        sentinel()
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        sentinel()
+    }
+    fn visit_enum<A: de::EnumAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        sentinel()
+    }
+}
+
+/// Walks `rest` down the document, then hands the target node to `seed`.
+struct Walk<'p, S> {
+    rest: &'p [Segment],
+    seed: S,
+}
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Walk<'_, S> {
+    type Value = Option<S::Value>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        if self.rest.is_empty() {
+            return self.seed.deserialize(deserializer).map(Some);
+        }
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Walk<'_, S> {
+    type Value = Option<S::Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a mapping or a sequence")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (head, tail) = (&self.rest[0], &self.rest[1..]);
+        let mut seed = Some(self.seed);
+        let mut found = None;
+        while let Some(KeyText(key)) = map.next_key()? {
+            match (head, seed.take()) {
+                (Segment::Key(wanted), Some(s)) if *wanted == key => {
+                    found = map.next_value_seed(Walk {
+                        rest: tail,
+                        seed: s,
+                    })?;
+                }
+                (_, unused) => {
+                    seed = unused;
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let (head, tail) = (&self.rest[0], &self.rest[1..]);
+        let mut seed = Some(self.seed);
+        let mut found = None;
+        let mut index = 0;
+        loop {
+            let more = match (head, seed.take()) {
+                (Segment::Index(wanted), Some(s)) if *wanted == index => {
+                    match seq.next_element_seed(Walk {
+                        rest: tail,
+                        seed: s,
+                    })? {
+                        Some(value) => {
+                            found = value;
+                            true
+                        }
+                        None => false,
+                    }
+                }
+                (_, unused) => {
+                    seed = unused;
+                    seq.next_element::<IgnoredAny>()?.is_some()
+                }
+            };
+            if !more {
+                return Ok(found);
+            }
+            index += 1;
+        }
+    }
+
+    // Scalars have no children: the path does not exist.
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// A mapping key of any scalar type, as text.
+struct KeyText(String);
+
+impl<'de> de::Deserialize<'de> for KeyText {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(KeyTextVisitor)
+    }
+}
+
+struct KeyTextVisitor;
+
+impl Visitor<'_> for KeyTextVisitor {
+    type Value = KeyText;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a scalar mapping key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyText, E> {
+        Ok(KeyText(v.to_owned()))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<KeyText, E> {
+        Ok(KeyText(v.to_string()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<KeyText, E> {
+        Ok(KeyText(v.to_string()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<KeyText, E> {
+        Ok(KeyText(v.to_string()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<KeyText, E> {
+        Ok(KeyText(v.to_string()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<KeyText, E> {
+        Ok(KeyText("null".to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str =
+        "name: a\nsteps:\n- apply:\n  - {a: 1, b: [x, y]}\n  - kind: Foo\n    spec: {z: 3}\n";
+
+    fn path(segments: &[Segment]) -> YamlPath {
+        let mut p = YamlPath::root();
+        for s in segments {
+            p = match s {
+                Segment::Key(k) => p.key(k),
+                Segment::Index(i) => p.index(*i),
+            };
+        }
+        p
+    }
+
+    fn k(s: &str) -> Segment {
+        Segment::Key(s.to_owned())
+    }
+
+    #[test]
+    fn locates_nodes_in_block_and_flow_style() {
+        let z = path(&[
+            k("steps"),
+            Segment::Index(0),
+            k("apply"),
+            Segment::Index(1),
+            k("spec"),
+            k("z"),
+        ]);
+        assert_eq!(
+            locate(DOC, 0, &z),
+            Some(Location {
+                line: 6,
+                column: 15
+            })
+        );
+        let y = path(&[
+            k("steps"),
+            Segment::Index(0),
+            k("apply"),
+            Segment::Index(0),
+            k("b"),
+            Segment::Index(1),
+        ]);
+        assert_eq!(
+            locate(DOC, 0, &y),
+            Some(Location {
+                line: 4,
+                column: 19
+            })
+        );
+        let second = path(&[k("steps"), Segment::Index(0), k("apply"), Segment::Index(1)]);
+        assert_eq!(
+            locate(DOC, 0, &second),
+            Some(Location { line: 5, column: 5 })
+        );
+    }
+
+    #[test]
+    fn missing_paths_have_no_location() {
+        assert_eq!(locate(DOC, 0, &path(&[k("nope")])), None);
+        assert_eq!(locate(DOC, 0, &path(&[k("name"), k("deeper")])), None);
+        assert_eq!(
+            locate(DOC, 0, &path(&[k("steps"), Segment::Index(7)])),
+            None
+        );
+        assert_eq!(locate(DOC, 1, &path(&[k("name")])), None);
+    }
+
+    #[test]
+    fn locates_in_later_documents() {
+        let doc = "a: 1\n---\nb:\n  c: 2\n";
+        assert_eq!(
+            locate(doc, 1, &path(&[k("b"), k("c")])),
+            Some(Location { line: 4, column: 6 })
+        );
+    }
+
+    #[test]
+    fn deserializes_a_subtree_with_full_paths_in_errors() {
+        let p = path(&[
+            k("steps"),
+            Segment::Index(0),
+            k("apply"),
+            Segment::Index(1),
+            k("spec"),
+            k("z"),
+        ]);
+        let z: Option<u32> = deserialize_at(DOC, 0, &p).unwrap();
+        assert_eq!(z, Some(3));
+        let error = deserialize_at::<bool>(DOC, 0, &p).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "steps[0].apply[1].spec.z: invalid type: integer `3`, expected a boolean at line 6 column 15"
+        );
+    }
+}

@@ -1,0 +1,326 @@
+//! Objects of a scenario. Kubernetes objects stay untyped (`serde_json::Value`): a scenario may
+//! carry any kind, and the API server, not the parser, is the judge of their schema. The two
+//! harness kinds (group `gatesim.dev`) are typed and strict, since every target materializes them.
+
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::error::Source;
+
+pub const HARNESS_GROUP: &str = "gatesim.dev";
+pub const HARNESS_API_VERSION: &str = "gatesim.dev/v1alpha1";
+
+/// One object as written in `resources`, a resource file, a base fixture or an `apply` step.
+#[derive(Clone, Debug)]
+pub struct Object {
+    value: serde_json::Value,
+    harness: Option<HarnessObject>,
+    source: Source,
+}
+
+impl<'de> Deserialize<'de> for Object {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Shape checks and typing of harness kinds need the object's path for exact error
+        // positions; the loader does them right after parsing (see `load::resolve_object`).
+        Ok(Object {
+            value: serde_json::Value::deserialize(deserializer)?,
+            harness: None,
+            source: Source::unknown(),
+        })
+    }
+}
+
+impl Object {
+    pub(crate) fn resolved(mut self, harness: Option<HarnessObject>, source: Source) -> Object {
+        self.harness = harness;
+        self.source = source;
+        self
+    }
+
+    /// The object exactly as written.
+    pub fn value(&self) -> &serde_json::Value {
+        &self.value
+    }
+
+    pub fn into_value(self) -> serde_json::Value {
+        self.value
+    }
+
+    fn text(&self, pointer: &str) -> Option<&str> {
+        self.value
+            .pointer(pointer)
+            .and_then(serde_json::Value::as_str)
+    }
+
+    pub fn api_version(&self) -> &str {
+        self.text("/apiVersion").unwrap_or_default()
+    }
+
+    pub fn kind(&self) -> &str {
+        self.text("/kind").unwrap_or_default()
+    }
+
+    pub fn name(&self) -> &str {
+        self.text("/metadata/name").unwrap_or_default()
+    }
+
+    pub fn namespace(&self) -> Option<&str> {
+        self.text("/metadata/namespace")
+    }
+
+    /// The typed object, for the harness kinds (EchoBackend, TestCertificate).
+    pub fn harness(&self) -> Option<&HarnessObject> {
+        self.harness.as_ref()
+    }
+
+    /// Where the object was written.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// A reference to this object, as `patch`, `delete` and `expect-status` name objects.
+    pub fn object_ref(&self) -> ObjectRef {
+        ObjectRef {
+            api_version: Some(self.api_version().to_owned()),
+            kind: self.kind().to_owned(),
+            namespace: self.namespace().map(str::to_owned),
+            name: self.name().to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Object {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.namespace() {
+            Some(ns) => write!(f, "{} {ns}/{}", self.kind(), self.name()),
+            None => write!(f, "{} {}", self.kind(), self.name()),
+        }
+    }
+}
+
+/// The typed harness kinds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HarnessObject {
+    EchoBackend(EchoBackend),
+    TestCertificate(TestCertificate),
+}
+
+impl HarnessObject {
+    pub fn metadata(&self) -> &HarnessMetadata {
+        match self {
+            HarnessObject::EchoBackend(b) => &b.metadata,
+            HarnessObject::TestCertificate(c) => &c.metadata,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HarnessMetadata {
+    pub name: String,
+    pub namespace: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A Service with pods answering like upstream's echo-basic.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EchoBackend {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: HarnessMetadata,
+    pub spec: EchoBackendSpec,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EchoBackendSpec {
+    #[serde(default = "one")]
+    pub replicas: u32,
+    #[serde(default)]
+    pub mode: EchoMode,
+    pub ports: Vec<EchoPort>,
+    #[serde(default)]
+    pub tls: Option<EchoTls>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EchoMode {
+    #[default]
+    Http,
+    Grpc,
+    Tcp,
+}
+
+/// A Service port and the port the echo replicas listen on.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EchoPort {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub port: u16,
+    pub target_port: u16,
+    /// `kubernetes.io/h2c` makes the replica serve cleartext HTTP/2 on this target port (upstream's
+    /// echo-basic serves h2c on 3001); `kubernetes.io/ws` only labels the Service port.
+    #[serde(default)]
+    pub app_protocol: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EchoTls {
+    /// A TestCertificate in the backend's namespace.
+    pub certificate: String,
+    /// Addition to the format: the target ports served with TLS; all of them when absent. Lets one
+    /// backend serve plaintext and TLS side by side, as upstream's tcp-backend does (3000, 8443).
+    #[serde(default)]
+    pub target_ports: Option<Vec<u16>>,
+}
+
+/// A certificate generated at run time.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TestCertificate {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: HarnessMetadata,
+    pub spec: TestCertificateSpec,
+}
+
+/// `dnsNames` and `ca` are the format's; `uris`, `authority`, `issuer` and `usage` are additions
+/// that let a fixture express upstream's CA-signed and client certificates (see scenarios/README.md).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TestCertificateSpec {
+    #[serde(default)]
+    pub dns_names: Vec<String>,
+    /// URI subject alternative names (`spiffe://...`).
+    #[serde(default)]
+    pub uris: Vec<String>,
+    /// Also publish the issuing CA as ConfigMap `<name>-ca` (key `ca.crt`).
+    #[serde(default)]
+    pub ca: bool,
+    /// This certificate is a CA: published as ConfigMap `<name>` with key `ca.crt` (as upstream's
+    /// CA ConfigMaps), not as a Secret, and other certificates may name it as `issuer`.
+    #[serde(default)]
+    pub authority: bool,
+    /// The authority that signs this certificate: `name` (same namespace) or `namespace/name`.
+    /// Without one the certificate is self-signed.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub usage: CertificateUsage,
+}
+
+impl TestCertificateSpec {
+    /// The issuer as (namespace, name), resolving a bare name against `own_namespace`.
+    pub fn issuer_ref<'a>(&'a self, own_namespace: &'a str) -> Option<(&'a str, &'a str)> {
+        self.issuer
+            .as_deref()
+            .map(|issuer| issuer.split_once('/').unwrap_or((own_namespace, issuer)))
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CertificateUsage {
+    #[default]
+    Server,
+    Client,
+}
+
+/// An object named by `patch`, `delete` or `expect-status`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ObjectRef {
+    /// Needed only when the kind name alone is ambiguous.
+    #[serde(default)]
+    pub api_version: Option<String>,
+    pub kind: String,
+    /// Left out for cluster-scoped kinds.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// Whether a kind lives in a namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Namespaced,
+    Cluster,
+}
+
+/// The scope of kinds whose scope is known; `None` for anything else (custom resources the
+/// parser has never heard of), which is then not checked.
+pub fn scope_of(kind: &str) -> Option<Scope> {
+    const CLUSTER: &[&str] = &[
+        "GatewayClass",
+        "Namespace",
+        "CustomResourceDefinition",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Node",
+        "PersistentVolume",
+        "StorageClass",
+        "IngressClass",
+        "PriorityClass",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+    ];
+    const NAMESPACED: &[&str] = &[
+        "Gateway",
+        "HTTPRoute",
+        "GRPCRoute",
+        "TLSRoute",
+        "TCPRoute",
+        "UDPRoute",
+        "ReferenceGrant",
+        "BackendTLSPolicy",
+        "ListenerSet",
+        "XListenerSet",
+        "XBackendTrafficPolicy",
+        "Service",
+        "Secret",
+        "ConfigMap",
+        "EndpointSlice",
+        "Endpoints",
+        "Pod",
+        "Deployment",
+        "ServiceAccount",
+        "EchoBackend",
+        "TestCertificate",
+        "RouteOption",
+        "VirtualHostOption",
+        "ListenerOption",
+        "HttpListenerOption",
+        "DirectResponse",
+        "Upstream",
+        "GatewayParameters",
+        "Settings",
+    ];
+    if CLUSTER.contains(&kind) {
+        Some(Scope::Cluster)
+    } else if NAMESPACED.contains(&kind) {
+        Some(Scope::Namespaced)
+    } else {
+        None
+    }
+}
