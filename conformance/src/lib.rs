@@ -3,5 +3,6 @@
 
 pub mod certs;
 pub mod echo;
+pub mod outcome;
 pub mod probe;
 pub mod scenario;
