@@ -2,9 +2,10 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::provider::status::StatusMetrics;
 use crate::xds::{NodeStatus, SnapshotCache};
 
 /// Upper bounds (seconds) of the translation duration histogram: from a handful of routes to
@@ -27,8 +28,8 @@ struct Inner {
     routes: AtomicU64,
     gateways: AtomicU64,
     translation_errors: AtomicU64,
-    status_writes: AtomicU64,
-    status_write_errors: AtomicU64,
+    /// The status writer's own counters, when there is a writer (Kubernetes provider).
+    status: OnceLock<Arc<StatusMetrics>>,
 }
 
 /// What the controller records about its own work. Clones share the counters.
@@ -72,14 +73,9 @@ impl Metrics {
             .fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A status write to the API server, successful or not.
-    pub fn record_status_write(&self, ok: bool) {
-        let counter = if ok {
-            &self.inner.status_writes
-        } else {
-            &self.inner.status_write_errors
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+    /// Publish the status writer's counters with the rest.
+    pub fn attach_status(&self, status: Arc<StatusMetrics>) {
+        let _ = self.inner.status.set(status);
     }
 
     /// The whole exposition: these counters and the xDS state of every node.
@@ -130,18 +126,19 @@ impl Metrics {
             "Translation errors.",
             load(&i.translation_errors),
         );
-        out.single(
-            "gatesim_status_writes_total",
-            "counter",
-            "Status writes.",
-            load(&i.status_writes),
-        );
-        out.single(
-            "gatesim_status_write_errors_total",
-            "counter",
-            "Status writes that failed.",
-            load(&i.status_write_errors),
-        );
+        if let Some(status) = i.status.get() {
+            let c = status.counts();
+            let rows: [(&str, &str, u64); 5] = [
+                ("gatesim_status_writes_total", "Status patches written.", c.written),
+                ("gatesim_status_unchanged_total", "Status updates that needed no write.", c.unchanged),
+                ("gatesim_status_gone_total", "Status updates for objects that no longer exist.", c.gone),
+                ("gatesim_status_retries_total", "Status writes retried after a conflict or error.", c.retried),
+                ("gatesim_status_write_errors_total", "Status writes that failed for good.", c.failed),
+            ];
+            for (name, help, value) in rows {
+                out.single(name, "counter", help, value as f64);
+            }
+        }
     }
 }
 

@@ -119,7 +119,9 @@ mod tests {
         let cache = SnapshotCache::new();
         cache.set("ns/gw", Snapshot::empty(3));
         let metrics = Metrics::new();
-        metrics.record_status_write(false);
+        let status = std::sync::Arc::new(crate::provider::status::StatusMetrics::default());
+        status.failed.store(1, std::sync::atomic::Ordering::Relaxed);
+        metrics.attach_status(status);
         let server = serve(
             "127.0.0.1:0".parse().expect("addr"),
             router(AdminState::new(cache, metrics)),
