@@ -30,6 +30,7 @@ mod http;
 pub mod kinds;
 mod managed;
 mod meta;
+mod openapi;
 mod patch;
 mod selector;
 mod server;

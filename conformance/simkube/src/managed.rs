@@ -4,7 +4,7 @@
 //! fields they change to the updating manager; applies replace the applier's set (see
 //! [`crate::patch::apply`]). Field sets use the simplified model of [`crate::fields`].
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::fields::{self, FieldSet};
 
@@ -210,7 +210,7 @@ pub fn without_times(obj: &Value) -> Value {
 
 /// The managed-fields entries as a JSON map keyed by manager, for assertions.
 #[cfg(test)]
-pub fn summary(obj: &Value) -> Map<String, Value> {
+pub fn summary(obj: &Value) -> serde_json::Map<String, Value> {
     read(obj)
         .into_iter()
         .map(|e| {

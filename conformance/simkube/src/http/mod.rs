@@ -18,7 +18,7 @@ use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
-use crate::discovery;
+use crate::{discovery, openapi};
 use crate::error::ApiError;
 use crate::server::Core;
 use route::Route;
@@ -36,6 +36,8 @@ async fn handle(State(core): State<Arc<Core>>, req: Request) -> Response {
         Route::Groups => Some(discovery::group_list()),
         Route::Group(g) => discovery::group(&g),
         Route::ResourceList { group, version } => discovery::resource_list(&group, &version),
+        Route::OpenApiIndex => Some(openapi::index()),
+        Route::OpenApi(gv) => openapi::group_version(&gv),
         Route::Health => {
             return Response::new(Body::from("ok"));
         }

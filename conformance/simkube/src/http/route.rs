@@ -24,6 +24,10 @@ pub enum Route {
     Resource(ResourcePath),
     /// `/simkube/v1/<rest>`: the fault and counter API.
     Admin(String),
+    /// `/openapi/v3`.
+    OpenApiIndex,
+    /// `/openapi/v3/<group version path>`.
+    OpenApi(String),
     /// `/healthz`, `/readyz`, `/livez`.
     Health,
     /// Nothing served.
@@ -59,6 +63,8 @@ pub fn parse(table: &KindTable, path: &str) -> Route {
         ["api", version, rest @ ..] => resource(table, "", version, rest),
         ["apis", group, version, rest @ ..] => resource(table, group, version, rest),
         ["simkube", "v1", rest @ ..] => Route::Admin(rest.join("/")),
+        ["openapi", "v3"] => Route::OpenApiIndex,
+        ["openapi", "v3", rest @ ..] => Route::OpenApi(rest.join("/")),
         _ => Route::NotFound,
     }
 }

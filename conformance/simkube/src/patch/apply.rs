@@ -23,6 +23,10 @@ pub struct Applied {
 }
 
 /// Applies `config` (already narrowed to the part the target may change) for `writer`.
+///
+/// `finalize` applies server defaults to the merged object before conflicts are judged,
+/// so a field is only in conflict when the apply would really change its value (an
+/// atomic list that the server filled defaults into is not).
 pub fn apply(
     spec: &KindSpec,
     name: &str,
@@ -30,35 +34,11 @@ pub fn apply(
     config: &Value,
     force: bool,
     writer: &Writer<'_>,
+    finalize: &mut dyn FnMut(&mut Value),
 ) -> Result<Applied, ApiError> {
     let applied = fields::leaf_paths(config);
     let mut entries = current.map(managed::read).unwrap_or_default();
     let mut object = current.cloned().unwrap_or_else(|| json!({}));
-
-    let mut conflicts: Vec<(usize, FieldPath)> = Vec::new();
-    for (i, e) in entries.iter().enumerate() {
-        if e.manager == writer.manager {
-            continue;
-        }
-        for p in &applied {
-            let owned = e.fields.iter().any(|q| fields::overlaps(p, q));
-            if owned && fields::get(&object, p) != fields::get(config, p) {
-                conflicts.push((i, p.clone()));
-            }
-        }
-    }
-    if !conflicts.is_empty() {
-        if !force {
-            let listed: Vec<(String, String)> = conflicts
-                .iter()
-                .map(|(i, p)| (entries[*i].manager.clone(), format!(".{}", p.join("."))))
-                .collect();
-            return Err(ApiError::apply_conflicts(spec, name, &listed));
-        }
-        for (i, p) in &conflicts {
-            entries[*i].fields.retain(|q| !fields::overlaps(q, p));
-        }
-    }
 
     let is_self = |e: &Entry| {
         e.manager == writer.manager
@@ -81,6 +61,33 @@ pub fn apply(
         }
     }
     merge_config(&mut object, config);
+    finalize(&mut object);
+
+    let before = current.cloned().unwrap_or(Value::Null);
+    let mut conflicts: Vec<(usize, FieldPath)> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if e.manager == writer.manager {
+            continue;
+        }
+        for p in &applied {
+            let owned = e.fields.iter().any(|q| fields::overlaps(p, q));
+            if owned && fields::get(&before, p) != fields::get(&object, p) {
+                conflicts.push((i, p.clone()));
+            }
+        }
+    }
+    if !conflicts.is_empty() {
+        if !force {
+            let listed: Vec<(String, String)> = conflicts
+                .iter()
+                .map(|(i, p)| (entries[*i].manager.clone(), format!(".{}", p.join("."))))
+                .collect();
+            return Err(ApiError::apply_conflicts(spec, name, &listed));
+        }
+        for (i, p) in &conflicts {
+            entries[*i].fields.retain(|q| !fields::overlaps(q, p));
+        }
+    }
 
     let entry = managed::entry_mut(&mut entries, writer, Operation::Apply);
     entry.fields = applied;
@@ -131,7 +138,7 @@ mod tests {
     }
 
     fn apply_as(current: Option<&Value>, config: Value, manager: &str, force: bool) -> Result<Value, ApiError> {
-        let out = apply(gateway_spec(), "gw", current, &config, force, &writer(manager))?;
+        let out = apply(gateway_spec(), "gw", current, &config, force, &writer(manager), &mut |_| {})?;
         let mut object = out.object;
         managed::write(&mut object, &out.entries);
         Ok(object)

@@ -169,17 +169,25 @@ impl Store {
         };
         let mut st = self.lock();
         let key = Store::key(at.namespace, name);
-        match st.kinds[kind].objects.get(&key).cloned() {
+        let existing = st.kinds[kind].objects.get(&key).cloned();
+        if existing.is_none() {
+            if target == Target::Status {
+                return Err(ApiError::not_found(spec, name));
+            }
+            self.check_namespace(&st, kind, at.namespace)?;
+        }
+        let mut finalize = |obj: &mut Value| {
+            defaults::apply(spec, obj, existing.as_deref(), &mut st.alloc)
+        };
+        match existing.clone() {
             Some(old) => {
-                let applied = patch::apply::apply(spec, name, Some(&old), &config, force, &writer)?;
+                let applied = patch::apply::apply(spec, name, Some(&old), &config, force, &writer, &mut finalize)?;
                 let ownership = Ownership::Apply(applied.entries);
                 let obj = self.replace(&mut st, kind, key, old, applied.object, target, ownership, at, ctx)?;
                 Ok((obj, false))
             }
-            None if target == Target::Status => Err(ApiError::not_found(spec, name)),
             None => {
-                self.check_namespace(&st, kind, at.namespace)?;
-                let applied = patch::apply::apply(spec, name, None, &config, force, &writer)?;
+                let applied = patch::apply::apply(spec, name, None, &config, force, &writer, &mut finalize)?;
                 let mut obj = prepare::for_create(spec, applied.object, &now)?;
                 defaults::apply(spec, &mut obj, None, &mut st.alloc);
                 managed::write(&mut obj, &applied.entries);
