@@ -112,6 +112,7 @@ pub(super) fn serve(
             WatchFrom::Version(v) => v,
         },
         sent: 0,
+        epoch: core.faults.epoch(),
     };
     let guard = core.faults.watch_opened();
     tokio::spawn(async move {
@@ -134,6 +135,9 @@ struct WatchStream {
     /// back, and bookmarks never claim less.
     last_rv: u64,
     sent: u64,
+    /// Changes when watches are dropped; subscribed before the stream starts so a drop
+    /// right after the request is not missed.
+    epoch: tokio::sync::watch::Receiver<u64>,
 }
 
 /// Why a stream stopped early: the client went away.
@@ -159,7 +163,7 @@ impl WatchStream {
         let _ = self.start(sub.initial, sub.replay, initial_events).await;
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
-        let mut epoch = self.core.faults.epoch();
+        let mut epoch = self.epoch.clone();
         let mut shutdown = self.core.shutdown.clone();
         let mut ticker = tokio::time::interval(self.core.config.bookmark_interval);
         ticker.tick().await;
