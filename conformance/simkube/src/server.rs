@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use serde_json::json;
@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::faults::{FaultState, Faults, Stats};
 use crate::kinds::KindTable;
 use crate::store::prepare::Location;
-use crate::store::{Store, StoreConfig, WriteCtx};
+use crate::store::{Reaper, Store, StoreConfig, WriteCtx};
 
 /// How to run a simkube server.
 #[derive(Debug, Clone)]
@@ -30,6 +30,12 @@ pub struct Config {
     pub bookmark_interval: Duration,
     /// Namespaces that exist from the start, as in a fresh cluster.
     pub namespaces: Vec<String>,
+    /// How long a deleted namespace stays `Terminating` with its contents before they are
+    /// deleted, as the namespace controller of a real cluster takes a moment. Zero deletes
+    /// the contents within the DELETE request. The default leaves time for
+    /// `kubectl delete -f` to delete a manifest's objects after their namespace, which a
+    /// real cluster allows.
+    pub namespace_cleanup_delay: Duration,
 }
 
 impl Default for Config {
@@ -43,6 +49,7 @@ impl Default for Config {
                 .into_iter()
                 .map(String::from)
                 .collect(),
+            namespace_cleanup_delay: Duration::from_millis(250),
         }
     }
 }
@@ -84,22 +91,34 @@ impl SimKube {
             addr: config.addr,
             source,
         })?;
-        let store = Store::new(
-            KindTable::new(),
-            StoreConfig {
-                history: config.history.max(1),
-                watch_buffer: config.watch_buffer,
-            },
-        );
-        seed_namespaces(&store, &config.namespaces)?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let core = Arc::new(Core {
-            store,
-            faults: Arc::new(FaultState::new()),
-            config,
-            shutdown: shutdown_rx.clone(),
-            addr,
+        let store_config = StoreConfig {
+            history: config.history.max(1),
+            watch_buffer: config.watch_buffer,
+        };
+        let delay = config.namespace_cleanup_delay;
+        let core = Arc::new_cyclic(|weak: &Weak<Core>| {
+            let reaper: Option<Reaper> = (!delay.is_zero()).then(|| {
+                let weak = weak.clone();
+                Box::new(move |ns: String| {
+                    let weak = weak.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        if let Some(core) = weak.upgrade() {
+                            core.store.reap_namespace(&ns);
+                        }
+                    });
+                }) as Reaper
+            });
+            Core {
+                store: Store::new(KindTable::new(), store_config, reaper),
+                faults: Arc::new(FaultState::new()),
+                config,
+                shutdown: shutdown_rx.clone(),
+                addr,
+            }
         });
+        seed_namespaces(&core.store, &core.config.namespaces)?;
         let app = crate::http::router(core.clone());
         let mut stop = shutdown_rx;
         let task = tokio::spawn(async move {

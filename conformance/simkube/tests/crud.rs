@@ -4,8 +4,9 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
-use common::{namespace, start, status};
+use common::{eventually, namespace, start, status};
 use gateway_api::gateways::Gateway;
 use gateway_api::httproutes::HttpRoute;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
@@ -423,18 +424,25 @@ async fn deleting_a_namespace_deletes_its_contents() {
     cms("doomed").create(&PostParams::default(), &held).await.unwrap();
 
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces.delete("doomed", &DeleteParams::default()).await.unwrap();
-    let ns = namespaces.get("doomed").await.unwrap();
-    assert_eq!(ns.status.unwrap().phase.as_deref(), Some("Terminating"));
-    assert_eq!(status(gws.get("gw").await).reason, "NotFound");
-    assert_eq!(status(cms("doomed").get("c").await).reason, "NotFound");
-    assert!(cms("doomed").get("held").await.unwrap().metadata.deletion_timestamp.is_some());
+    let marked = namespaces.delete("doomed", &DeleteParams::default()).await.unwrap().left().unwrap();
+    assert_eq!(marked.status.unwrap().phase.as_deref(), Some("Terminating"));
+    // Like a real namespace controller, the cleanup comes a moment later; meanwhile
+    // nothing new may be created there.
     let s = status(
         cms("doomed")
             .create(&PostParams::default(), &obj(json!({"metadata": {"name": "late"}})))
             .await,
     );
     assert_eq!((s.code, s.reason.as_str()), (403, "Forbidden"));
+    eventually("the namespace contents to go", Duration::from_secs(5), || {
+        let gws = gws.clone();
+        async move { gws.get_opt("gw").await.unwrap().is_none().then_some(()) }
+    })
+    .await;
+    assert_eq!(status(cms("doomed").get("c").await).reason, "NotFound");
+    assert!(cms("doomed").get("held").await.unwrap().metadata.deletion_timestamp.is_some());
+    let ns = namespaces.get("doomed").await.unwrap();
+    assert_eq!(ns.status.unwrap().phase.as_deref(), Some("Terminating"), "held open by a finalizer");
 
     cms("doomed")
         .patch("held", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))

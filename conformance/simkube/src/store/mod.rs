@@ -75,11 +75,17 @@ pub struct StoreConfig {
     pub watch_buffer: usize,
 }
 
+/// Called with the name of a namespace marked for deletion; it must arrange for
+/// [`Store::reap_namespace`] to run later, as a real namespace controller would.
+pub type Reaper = Box<dyn Fn(String) + Send + Sync>;
+
 /// The object store.
 pub struct Store {
     table: KindTable,
     config: StoreConfig,
     state: Mutex<State>,
+    /// `None`: a deleted namespace's contents go within the same request.
+    reaper: Option<Reaper>,
 }
 
 /// One page of a list.
@@ -137,7 +143,7 @@ pub fn parse_rv(text: &str) -> Result<u64, ApiError> {
 
 impl Store {
     /// An empty store serving the kinds of `table`.
-    pub fn new(table: KindTable, config: StoreConfig) -> Self {
+    pub fn new(table: KindTable, config: StoreConfig, reaper: Option<Reaper>) -> Self {
         let kinds = crate::kinds::KINDS
             .iter()
             .map(|_| KindState {
@@ -156,6 +162,7 @@ impl Store {
                 alloc: Allocator::default(),
                 writes: 0,
             }),
+            reaper,
         }
     }
 

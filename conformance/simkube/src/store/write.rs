@@ -348,10 +348,31 @@ impl Store {
         let marked = self.commit(st, kind, key.clone(), marked, Some(old), EventType::Modified);
         if is_namespace {
             let ns = key.1.clone();
-            self.delete_namespace_contents(st, &ns);
-            self.finish_namespace(st, &ns);
+            match &self.reaper {
+                Some(reaper) => reaper(ns),
+                None => self.reap_locked(st, &ns),
+            }
         }
         marked
+    }
+
+    /// Deletes the contents of a terminating namespace, and the namespace itself once it
+    /// is empty and has no finalizers.
+    pub fn reap_namespace(&self, ns: &str) {
+        let mut st = self.lock();
+        self.reap_locked(&mut st, ns);
+    }
+
+    fn reap_locked(&self, st: &mut State, ns: &str) {
+        let nk = self.table.namespace_kind();
+        let terminating = st.kinds[nk]
+            .objects
+            .get(&Store::key(None, ns))
+            .is_some_and(|o| meta::is_deleting(o));
+        if terminating {
+            self.delete_namespace_contents(st, ns);
+            self.finish_namespace(st, ns);
+        }
     }
 
     fn delete_namespace_contents(&self, st: &mut State, ns: &str) {
