@@ -114,6 +114,11 @@ pub static KINDS: &[KindSpec] = &[
     row(CORE, &["v1"], "ConfigMap", "configmaps", "configmap", &["cm"], NS, NO_STATUS, BUILTIN),
     row(CORE, &["v1"], "Pod", "pods", "pod", &["po"], NS, STATUS, BUILTIN),
     row(CORE, &["v1"], "Endpoints", "endpoints", "endpoints", &["ep"], NS, NO_STATUS, BUILTIN),
+    row(CORE, &["v1"], "Event", "events", "event", &["ev"], NS, NO_STATUS, BUILTIN),
+    // Events and leases, which controllers write (kube-runtime's event recorder, leader
+    // election).
+    row("events.k8s.io", &["v1"], "Event", "events", "event", &["ev"], NS, NO_STATUS, BUILTIN),
+    row("coordination.k8s.io", &["v1"], "Lease", "leases", "lease", &[], NS, NO_STATUS, BUILTIN),
     // discovery.k8s.io and apps
     row(
         "discovery.k8s.io",

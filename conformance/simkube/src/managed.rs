@@ -188,24 +188,51 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, writer: &Writer<'_>) 
     write(new, &entries);
 }
 
-/// A copy of the entries' JSON with the timestamps removed, so that a write whose only
-/// effect is a newer `time` counts as a no-op.
-pub fn without_times(obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if let Some(Value::Array(list)) = v
-        .get_mut("metadata")
-        .and_then(|m| m.get_mut("managedFields"))
-    {
-        for e in list.iter_mut() {
-            if let Some(m) = e.as_object_mut() {
-                m.remove("time");
+/// Whether two versions of an object are the same but for their resourceVersion and the
+/// managedFields timestamps: such a write is a no-op, as upstream treats it.
+pub fn same_but_times(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().all(|(k, va)| match b.get(k) {
+        None => false,
+        Some(vb) if k == "metadata" => same_metadata(va, vb),
+        Some(vb) => va == vb,
+    })
+}
+
+fn same_metadata(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let keys = |m: &'_ serde_json::Map<String, Value>| {
+        m.keys()
+            .filter(|k| *k != "resourceVersion")
+            .count()
+    };
+    if keys(a) != keys(b) {
+        return false;
+    }
+    a.iter().filter(|(k, _)| *k != "resourceVersion").all(|(k, va)| match (k.as_str(), b.get(k)) {
+        (_, None) => false,
+        ("managedFields", Some(vb)) => match (va.as_array(), vb.as_array()) {
+            (Some(ea), Some(eb)) => {
+                ea.len() == eb.len()
+                    && ea.iter().zip(eb).all(|(x, y)| {
+                        let (Some(x), Some(y)) = (x.as_object(), y.as_object()) else {
+                            return x == y;
+                        };
+                        x.len() == y.len()
+                            && x.iter().all(|(k, v)| k == "time" || y.get(k) == Some(v))
+                    })
             }
-        }
-    }
-    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("resourceVersion");
-    }
-    v
+            _ => va == vb,
+        },
+        (_, Some(vb)) => va == vb,
+    })
 }
 
 /// The managed-fields entries as a JSON map keyed by manager, for assertions.
@@ -238,6 +265,17 @@ mod tests {
             subresource: None,
             now: "2024-01-01T00:00:00Z",
         }
+    }
+
+    #[test]
+    fn only_times_and_versions_may_differ_in_a_no_op() {
+        let a = json!({"metadata": {"resourceVersion": "1", "managedFields": [{"manager": "m", "time": "t1"}]}, "spec": {"x": 1}});
+        let mut b = json!({"metadata": {"resourceVersion": "2", "managedFields": [{"manager": "m", "time": "t2"}]}, "spec": {"x": 1}});
+        assert!(same_but_times(&a, &b));
+        b["metadata"]["managedFields"][0]["manager"] = json!("n");
+        assert!(!same_but_times(&a, &b));
+        let c = json!({"metadata": {"resourceVersion": "1", "managedFields": [{"manager": "m", "time": "t1"}]}, "spec": {"x": 2}});
+        assert!(!same_but_times(&a, &c));
     }
 
     #[test]

@@ -62,6 +62,22 @@ fn field_manager(params: &HashMap<String, String>, headers: &HeaderMap) -> Strin
         .collect()
 }
 
+/// Bodies must be JSON: simkube has no protobuf or CBOR codecs for built-in types.
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    if media.is_empty() || media == "application/json" || media == "*/*" {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_media_type(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json (got {media})"
+        )))
+    }
+}
+
 fn is_true(params: &HashMap<String, String>, key: &str) -> bool {
     params
         .get(key)
@@ -175,11 +191,13 @@ async fn serve(core: Arc<Core>, rp: ResourcePath, req: Request) -> Result<Respon
             watch::serve(core.clone(), &rp, sel, &params, view)
         }
         Verb::Create => {
+            require_json(&parts.headers)?;
             let body = parse_body(&read_body(body).await?, false)?;
             let obj = store.create(rp.kind, &at, body, &ctx)?;
             Ok(json_response(StatusCode::CREATED, &view.object(&obj)))
         }
         Verb::Update => {
+            require_json(&parts.headers)?;
             let body = parse_body(&read_body(body).await?, false)?;
             let obj = store.update(rp.kind, &at, body, write_target, &ctx)?;
             Ok(json_response(StatusCode::OK, &view.object(&obj)))

@@ -313,7 +313,7 @@ impl Store {
             ),
             Ownership::Apply(entries) => managed::write(&mut new, &entries),
         }
-        if managed::without_times(&new) == managed::without_times(&old) {
+        if managed::same_but_times(&new, &old) {
             // A no-op write changes nothing, not even the resource version.
             return Ok(old);
         }
