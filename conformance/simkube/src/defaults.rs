@@ -105,7 +105,10 @@ mod tests {
     use crate::kinds::KINDS;
 
     fn spec(kind: &str) -> &'static KindSpec {
-        KINDS.iter().find(|k| k.kind == kind && k.group.is_empty()).unwrap()
+        KINDS
+            .iter()
+            .find(|k| k.kind == kind && k.group.is_empty())
+            .unwrap()
     }
 
     #[test]
@@ -125,7 +128,10 @@ mod tests {
     fn namespaces_carry_their_name_label() {
         let mut ns = json!({"metadata": {"name": "team-a"}});
         apply(spec("Namespace"), &mut ns, None, &mut Allocator::default());
-        assert_eq!(ns["metadata"]["labels"][NAMESPACE_NAME_LABEL], json!("team-a"));
+        assert_eq!(
+            ns["metadata"]["labels"][NAMESPACE_NAME_LABEL],
+            json!("team-a")
+        );
         assert_eq!(ns["status"]["phase"], json!("Active"));
     }
 }

@@ -139,7 +139,8 @@ mod tests {
         assert!(names.contains(&"gateways") && names.contains(&"gateways/status"));
         assert!(names.contains(&"referencegrants") && !names.contains(&"referencegrants/status"));
         assert!(!names.contains(&"grpcroutes"), "GRPCRoute is v1 only");
-        let gw = &doc["resources"].as_array().unwrap()[names.iter().position(|n| *n == "gateways").unwrap()];
+        let gw = &doc["resources"].as_array().unwrap()
+            [names.iter().position(|n| *n == "gateways").unwrap()];
         assert_eq!(gw["shortNames"], json!(["gtw"]));
     }
 
@@ -147,6 +148,12 @@ mod tests {
     fn unknown_groups_and_versions_are_absent() {
         assert!(group("example.com").is_none());
         assert!(resource_list("apps", "v1beta1").is_none());
-        assert!(group_list()["groups"].as_array().unwrap().iter().all(|g| g["name"] != ""));
+        assert!(
+            group_list()["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|g| g["name"] != "")
+        );
     }
 }

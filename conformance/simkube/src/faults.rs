@@ -71,9 +71,10 @@ impl Matcher {
 
     fn matches(&self, verb: Verb, resource: &str) -> bool {
         self.verb.is_none_or(|v| v == verb)
-            && self.resource.as_deref().is_none_or(|r| {
-                r == resource || resource.split('/').next() == Some(r)
-            })
+            && self
+                .resource
+                .as_deref()
+                .is_none_or(|r| r == resource || resource.split('/').next() == Some(r))
     }
 }
 
@@ -368,7 +369,11 @@ mod tests {
         assert!(m.matches(Verb::Patch, "gateways/status"));
         assert!(m.matches(Verb::Patch, "gateways"));
         assert!(!m.matches(Verb::Update, "gateways"));
-        assert!(!Matcher::any().on("gateways/status").matches(Verb::Get, "gateways"));
+        assert!(
+            !Matcher::any()
+                .on("gateways/status")
+                .matches(Verb::Get, "gateways")
+        );
     }
 
     #[test]
@@ -383,8 +388,19 @@ mod tests {
             .unwrap();
         assert!(state.on_request(Verb::Get, "pods").1.is_none());
         assert_eq!(state.on_request(Verb::List, "pods").1.unwrap().code, 500);
-        assert_eq!(state.on_request(Verb::List, "pods").1.unwrap().reason, "InternalError");
+        assert_eq!(
+            state.on_request(Verb::List, "pods").1.unwrap().reason,
+            "InternalError"
+        );
         assert!(state.on_request(Verb::List, "pods").1.is_none());
-        assert!(state.add_error(ErrorFault { matcher: Matcher::any(), code: 299, count: 1 }).is_err());
+        assert!(
+            state
+                .add_error(ErrorFault {
+                    matcher: Matcher::any(),
+                    code: 299,
+                    count: 1
+                })
+                .is_err()
+        );
     }
 }

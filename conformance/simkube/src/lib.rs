@@ -37,5 +37,7 @@ mod server;
 mod store;
 
 pub use error::{ApiError, Error};
-pub use faults::{ActiveFaults, ErrorFault, Faults, LatencyFault, Matcher, RequestCount, Stats, Verb};
+pub use faults::{
+    ActiveFaults, ErrorFault, Faults, LatencyFault, Matcher, RequestCount, Stats, Verb,
+};
 pub use server::{Config, SimKube};

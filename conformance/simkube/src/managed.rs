@@ -209,30 +209,30 @@ fn same_metadata(a: &Value, b: &Value) -> bool {
         return a == b;
     };
     let keys = |m: &'_ serde_json::Map<String, Value>| {
-        m.keys()
-            .filter(|k| *k != "resourceVersion")
-            .count()
+        m.keys().filter(|k| *k != "resourceVersion").count()
     };
     if keys(a) != keys(b) {
         return false;
     }
-    a.iter().filter(|(k, _)| *k != "resourceVersion").all(|(k, va)| match (k.as_str(), b.get(k)) {
-        (_, None) => false,
-        ("managedFields", Some(vb)) => match (va.as_array(), vb.as_array()) {
-            (Some(ea), Some(eb)) => {
-                ea.len() == eb.len()
-                    && ea.iter().zip(eb).all(|(x, y)| {
-                        let (Some(x), Some(y)) = (x.as_object(), y.as_object()) else {
-                            return x == y;
-                        };
-                        x.len() == y.len()
-                            && x.iter().all(|(k, v)| k == "time" || y.get(k) == Some(v))
-                    })
-            }
-            _ => va == vb,
-        },
-        (_, Some(vb)) => va == vb,
-    })
+    a.iter()
+        .filter(|(k, _)| *k != "resourceVersion")
+        .all(|(k, va)| match (k.as_str(), b.get(k)) {
+            (_, None) => false,
+            ("managedFields", Some(vb)) => match (va.as_array(), vb.as_array()) {
+                (Some(ea), Some(eb)) => {
+                    ea.len() == eb.len()
+                        && ea.iter().zip(eb).all(|(x, y)| {
+                            let (Some(x), Some(y)) = (x.as_object(), y.as_object()) else {
+                                return x == y;
+                            };
+                            x.len() == y.len()
+                                && x.iter().all(|(k, v)| k == "time" || y.get(k) == Some(v))
+                        })
+                }
+                _ => va == vb,
+            },
+            (_, Some(vb)) => va == vb,
+        })
 }
 
 /// The managed-fields entries as a JSON map keyed by manager, for assertions.

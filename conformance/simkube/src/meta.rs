@@ -190,9 +190,6 @@ mod tests {
     fn generated_suffixes_use_the_upstream_alphabet() {
         let s = generated_suffix();
         assert_eq!(s.len(), 5);
-        assert!(
-            s.chars()
-                .all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c))
-        );
+        assert!(s.chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)));
     }
 }

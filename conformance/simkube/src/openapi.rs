@@ -44,9 +44,16 @@ pub fn group_version(path: &str) -> Option<Value> {
         _ => return None,
     };
     let mut paths = Map::new();
-    for spec in KINDS.iter().filter(|k| k.group == group && k.serves(version)) {
+    for spec in KINDS
+        .iter()
+        .filter(|k| k.group == group && k.serves(version))
+    {
         let collection = if spec.namespaced {
-            format!("/{}/namespaces/{{namespace}}/{}", gv_path(group, version), spec.plural)
+            format!(
+                "/{}/namespaces/{{namespace}}/{}",
+                gv_path(group, version),
+                spec.plural
+            )
         } else {
             format!("/{}/{}", gv_path(group, version), spec.plural)
         };
@@ -96,8 +103,12 @@ mod tests {
             assert!(!doc["paths"].as_object().unwrap().is_empty());
         }
         let gw = group_version("apis/gateway.networking.k8s.io/v1").unwrap();
-        let op = &gw["paths"]["/apis/gateway.networking.k8s.io/v1/namespaces/{namespace}/gateways/{name}"]["patch"];
-        assert_eq!(op["x-kubernetes-group-version-kind"]["kind"], json!("Gateway"));
+        let op = &gw["paths"]["/apis/gateway.networking.k8s.io/v1/namespaces/{namespace}/gateways/{name}"]
+            ["patch"];
+        assert_eq!(
+            op["x-kubernetes-group-version-kind"]["kind"],
+            json!("Gateway")
+        );
         assert!(group_version("apis/example.com/v1").is_none());
     }
 }

@@ -51,12 +51,12 @@ impl LabelSelector {
             Requirement::NotIn(k, set) => !get(k).is_some_and(|v| set.contains(v)),
             Requirement::Exists(k) => get(k).is_some(),
             Requirement::DoesNotExist(k) => get(k).is_none(),
-            Requirement::GreaterThan(k, n) => {
-                get(k).and_then(|v| v.parse::<i64>().ok()).is_some_and(|v| v > *n)
-            }
-            Requirement::LessThan(k, n) => {
-                get(k).and_then(|v| v.parse::<i64>().ok()).is_some_and(|v| v < *n)
-            }
+            Requirement::GreaterThan(k, n) => get(k)
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_some_and(|v| v > *n),
+            Requirement::LessThan(k, n) => get(k)
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_some_and(|v| v < *n),
         })
     }
 }
@@ -99,21 +99,29 @@ fn parse_requirement(part: &str) -> Result<Requirement, ApiError> {
         return Ok(Requirement::DoesNotExist(valid_key(key.trim(), part)?));
     }
     for (op, build) in [
-        ("==", Requirement::Equals as fn(String, String) -> Requirement),
+        (
+            "==",
+            Requirement::Equals as fn(String, String) -> Requirement,
+        ),
         ("!=", Requirement::NotEquals),
         ("=", Requirement::Equals),
     ] {
         if let Some((k, v)) = part.split_once(op) {
-            return Ok(build(valid_key(k.trim(), part)?, valid_value(v.trim(), part)?));
+            return Ok(build(
+                valid_key(k.trim(), part)?,
+                valid_value(v.trim(), part)?,
+            ));
         }
     }
     for (op, greater) in [(">", true), ("<", false)] {
         if let Some((k, v)) = part.split_once(op) {
             let key = valid_key(k.trim(), part)?;
-            let n: i64 = v
-                .trim()
-                .parse()
-                .map_err(|_| parse_error(part, "for 'gt', 'lt' operators, exactly one integer value is required"))?;
+            let n: i64 = v.trim().parse().map_err(|_| {
+                parse_error(
+                    part,
+                    "for 'gt', 'lt' operators, exactly one integer value is required",
+                )
+            })?;
             return Ok(if greater {
                 Requirement::GreaterThan(key, n)
             } else {
@@ -309,7 +317,11 @@ mod tests {
         let f = FieldSelector::parse("metadata.name=a,metadata.namespace!=other").unwrap();
         assert!(f.matches(&o));
         assert_eq!(f.exact_name(), Some("a"));
-        assert!(!FieldSelector::parse("metadata.name!=a").unwrap().matches(&o));
+        assert!(
+            !FieldSelector::parse("metadata.name!=a")
+                .unwrap()
+                .matches(&o)
+        );
         assert_eq!(FieldSelector::parse("spec.x=1").unwrap_err().code, 400);
     }
 }

@@ -4,32 +4,14 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use common::{eventually, namespace, start, status};
+use common::{gateway, namespace, obj, start, status};
 use gateway_api::gateways::Gateway;
 use gateway_api::httproutes::HttpRoute;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
-use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
-
-fn obj<K: DeserializeOwned>(v: Value) -> K {
-    serde_json::from_value(v).expect("test object deserializes")
-}
-
-fn gateway(name: &str, listeners: &[&str]) -> Gateway {
-    let listeners: Vec<Value> = listeners
-        .iter()
-        .map(|l| json!({"name": l, "port": 80, "protocol": "HTTP"}))
-        .collect();
-    obj(json!({
-        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-        "metadata": {"name": name},
-        "spec": {"gatewayClassName": "sim", "listeners": listeners}
-    }))
-}
+use serde_json::json;
 
 fn rv(meta: &kube::core::ObjectMeta) -> u64 {
     meta.resource_version
@@ -55,22 +37,37 @@ async fn objects_round_trip_with_server_metadata() {
     assert!(meta.uid.as_deref().is_some_and(|u| u.len() == 36));
     assert_eq!(meta.generation, Some(1));
     assert_eq!(meta.namespace.as_deref(), Some("app"));
-    assert!(meta.creation_timestamp.is_some(), "creationTimestamp parses as RFC 3339");
+    assert!(
+        meta.creation_timestamp.is_some(),
+        "creationTimestamp parses as RFC 3339"
+    );
     assert!(meta.managed_fields.as_ref().is_some_and(|m| !m.is_empty()));
     let first_rv = rv(meta);
 
     let fetched = svcs.get("web").await.unwrap();
     assert_eq!(fetched.metadata.uid, created.metadata.uid);
-    assert!(fetched.spec.as_ref().unwrap().cluster_ip.is_some(), "a cluster IP is allocated");
+    assert!(
+        fetched.spec.as_ref().unwrap().cluster_ip.is_some(),
+        "a cluster IP is allocated"
+    );
 
     let mut changed = fetched.clone();
     changed.metadata.labels = Some([("a".to_string(), "2".to_string())].into());
-    let replaced = svcs.replace("web", &PostParams::default(), &changed).await.unwrap();
-    assert!(rv(&replaced.metadata) > first_rv, "resourceVersion is monotonic");
+    let replaced = svcs
+        .replace("web", &PostParams::default(), &changed)
+        .await
+        .unwrap();
+    assert!(
+        rv(&replaced.metadata) > first_rv,
+        "resourceVersion is monotonic"
+    );
 
     // generateName
     let generated = svcs
-        .create(&PostParams::default(), &obj(json!({"metadata": {"generateName": "gen-"}})))
+        .create(
+            &PostParams::default(),
+            &obj(json!({"metadata": {"generateName": "gen-"}})),
+        )
         .await
         .unwrap();
     let name = generated.metadata.name.unwrap();
@@ -84,10 +81,17 @@ async fn objects_round_trip_with_server_metadata() {
     let all: Api<Namespace> = Api::all(client);
     let ns = all.get("app").await.unwrap();
     assert_eq!(
-        ns.metadata.labels.unwrap().get("kubernetes.io/metadata.name").map(String::as_str),
+        ns.metadata
+            .labels
+            .unwrap()
+            .get("kubernetes.io/metadata.name")
+            .map(String::as_str),
         Some("app")
     );
-    assert!(all.get("default").await.is_ok(), "default namespace exists from the start");
+    assert!(
+        all.get("default").await.is_ok(),
+        "default namespace exists from the start"
+    );
 }
 
 #[tokio::test]
@@ -104,7 +108,11 @@ async fn errors_are_statuses_with_the_real_codes_and_reasons() {
     let missing: Api<ConfigMap> = Api::namespaced(client.clone(), "nope");
     let s = status(missing.create(&PostParams::default(), &cm).await);
     assert_eq!((s.code, s.reason.as_str()), (404, "NotFound"));
-    assert!(s.message.contains("namespaces \"nope\" not found"), "{}", s.message);
+    assert!(
+        s.message.contains("namespaces \"nope\" not found"),
+        "{}",
+        s.message
+    );
 
     let bad: ConfigMap = obj(json!({"metadata": {"name": "Not_Valid"}}));
     let s = status(cms.create(&PostParams::default(), &bad).await);
@@ -118,17 +126,30 @@ async fn errors_are_statuses_with_the_real_codes_and_reasons() {
     assert_eq!((s.code, s.reason.as_str()), (404, "NotFound"));
 
     let gws: Api<Gateway> = Api::namespaced(client.clone(), "app");
-    gws.create(&PostParams::default(), &gateway("gw", &["a"])).await.unwrap();
+    gws.create(&PostParams::default(), &gateway("gw", &["a"]))
+        .await
+        .unwrap();
     let s = status(
-        gws.patch("gw", &PatchParams::default(), &Patch::Strategic(json!({"metadata": {"labels": {"x": "y"}}})))
-            .await,
+        gws.patch(
+            "gw",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"metadata": {"labels": {"x": "y"}}})),
+        )
+        .await,
     );
     assert_eq!((s.code, s.reason.as_str()), (415, "UnsupportedMediaType"));
 
     let s = status(
-        gws.patch("gw", &PatchParams::default(), &Patch::<()>::Json(
-            serde_json::from_value(json!([{"op": "test", "path": "/spec/gatewayClassName", "value": "other"}])).unwrap(),
-        ))
+        gws.patch(
+            "gw",
+            &PatchParams::default(),
+            &Patch::<()>::Json(
+                serde_json::from_value(
+                    json!([{"op": "test", "path": "/spec/gatewayClassName", "value": "other"}]),
+                )
+                .unwrap(),
+            ),
+        )
         .await,
     );
     assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
@@ -137,10 +158,13 @@ async fn errors_are_statuses_with_the_real_codes_and_reasons() {
     assert_eq!((s.code, s.reason.as_str()), (400, "BadRequest"));
 
     // A verb the resource does not have.
-    let req = http::Request::post(format!("{}/api/v1/namespaces/app/configmaps/c", server.url()))
-        .header("content-type", "application/json")
-        .body(b"{}".to_vec())
-        .unwrap();
+    let req = http::Request::post(format!(
+        "{}/api/v1/namespaces/app/configmaps/c",
+        server.url()
+    ))
+    .header("content-type", "application/json")
+    .body(b"{}".to_vec())
+    .unwrap();
     let s = status(client.request::<ConfigMap>(req).await);
     assert_eq!((s.code, s.reason.as_str()), (405, "MethodNotAllowed"));
 }
@@ -158,9 +182,12 @@ async fn label_and_field_selectors_and_paging() {
         ("e", json!({})),
     ];
     for (name, l) in &labels {
-        cms.create(&PostParams::default(), &obj(json!({"metadata": {"name": name, "labels": l}})))
-            .await
-            .unwrap();
+        cms.create(
+            &PostParams::default(),
+            &obj(json!({"metadata": {"name": name, "labels": l}})),
+        )
+        .await
+        .unwrap();
     }
     let names = |sel: &'static str| {
         let cms = cms.clone();
@@ -203,7 +230,15 @@ async fn label_and_field_selectors_and_paging() {
 
     // All-namespaces list.
     let everywhere: Api<ConfigMap> = Api::all(client);
-    assert_eq!(everywhere.list(&ListParams::default()).await.unwrap().items.len(), 5);
+    assert_eq!(
+        everywhere
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        5
+    );
 }
 
 #[tokio::test]
@@ -214,7 +249,10 @@ async fn status_subresource_and_generation_rules() {
     let mut with_status = serde_json::to_value(gateway("gw", &["a"])).unwrap();
     with_status["status"] = json!({"conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted",
         "message": "", "lastTransitionTime": "2024-01-01T00:00:00Z"}]});
-    let created = gws.create(&PostParams::default(), &obj(with_status)).await.unwrap();
+    let created = gws
+        .create(&PostParams::default(), &obj(with_status))
+        .await
+        .unwrap();
     assert!(created.status.is_none(), "status is ignored on create");
     assert_eq!(created.metadata.generation, Some(1));
 
@@ -227,8 +265,15 @@ async fn status_subresource_and_generation_rules() {
         .await
         .unwrap();
     let after_v = serde_json::to_value(&after).unwrap();
-    assert_eq!(after_v["status"]["conditions"][0]["type"], json!("Programmed"));
-    assert_eq!(after_v["spec"]["gatewayClassName"], json!("sim"), "status writes leave spec alone");
+    assert_eq!(
+        after_v["status"]["conditions"][0]["type"],
+        json!("Programmed")
+    );
+    assert_eq!(
+        after_v["spec"]["gatewayClassName"],
+        json!("sim"),
+        "status writes leave spec alone"
+    );
     assert_eq!(after.metadata.generation, Some(1));
     assert!(rv(&after.metadata) > rv(&created.metadata));
 
@@ -246,7 +291,11 @@ async fn status_subresource_and_generation_rules() {
 
     // Spec change: generation bump.
     let respec = gws
-        .patch("gw", &PatchParams::default(), &Patch::Merge(json!({"spec": {"gatewayClassName": "other"}})))
+        .patch(
+            "gw",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"gatewayClassName": "other"}})),
+        )
         .await
         .unwrap();
     assert_eq!(respec.metadata.generation, Some(2));
@@ -256,7 +305,10 @@ async fn status_subresource_and_generation_rules() {
     let mut v = serde_json::to_value(&full).unwrap();
     v["status"]["conditions"][0]["observedGeneration"] = json!(2);
     full = obj(v);
-    let replaced = gws.replace_status("gw", &PostParams::default(), &full).await.unwrap();
+    let replaced = gws
+        .replace_status("gw", &PostParams::default(), &full)
+        .await
+        .unwrap();
     assert_eq!(
         serde_json::to_value(&replaced).unwrap()["status"]["conditions"][0]["observedGeneration"],
         json!(2)
@@ -264,8 +316,14 @@ async fn status_subresource_and_generation_rules() {
     assert_eq!(replaced.metadata.generation, Some(2));
 
     // A no-op write does not move the resource version.
-    let again = gws.replace_status("gw", &PostParams::default(), &replaced).await.unwrap();
-    assert_eq!(again.metadata.resource_version, replaced.metadata.resource_version);
+    let again = gws
+        .replace_status("gw", &PostParams::default(), &replaced)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.metadata.resource_version,
+        replaced.metadata.resource_version
+    );
 }
 
 #[tokio::test]
@@ -277,26 +335,51 @@ async fn server_side_apply_drops_fields_no_longer_applied() {
 
     let mut first = serde_json::to_value(gateway("gw", &["http", "https"])).unwrap();
     first["metadata"]["labels"] = json!({"keep": "1", "drop": "1"});
-    let created = gws.patch("gw", &harness, &Patch::Apply(&first)).await.unwrap();
+    let created = gws
+        .patch("gw", &harness, &Patch::Apply(&first))
+        .await
+        .unwrap();
     assert_eq!(created.spec.listeners.len(), 2, "apply creates when absent");
 
     let mut second = serde_json::to_value(gateway("gw", &["http"])).unwrap();
     second["metadata"]["labels"] = json!({"keep": "1"});
-    let reapplied = gws.patch("gw", &harness, &Patch::Apply(&second)).await.unwrap();
-    let names: Vec<&str> = reapplied.spec.listeners.iter().map(|l| l.name.as_str()).collect();
+    let reapplied = gws
+        .patch("gw", &harness, &Patch::Apply(&second))
+        .await
+        .unwrap();
+    let names: Vec<&str> = reapplied
+        .spec
+        .listeners
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
     assert_eq!(names, ["http"], "a removed listener goes");
     let labels = reapplied.metadata.labels.clone().unwrap();
-    assert!(labels.contains_key("keep") && !labels.contains_key("drop"), "{labels:?}");
+    assert!(
+        labels.contains_key("keep") && !labels.contains_key("drop"),
+        "{labels:?}"
+    );
     assert_eq!(reapplied.metadata.generation, Some(2));
 
     // Another manager changing an applied field conflicts, unless forced.
     let mut rival = serde_json::to_value(gateway("gw", &["http"])).unwrap();
     rival["spec"]["gatewayClassName"] = json!("rival");
-    let s = status(gws.patch("gw", &PatchParams::apply("rival"), &Patch::Apply(&rival)).await);
+    let s = status(
+        gws.patch("gw", &PatchParams::apply("rival"), &Patch::Apply(&rival))
+            .await,
+    );
     assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"));
-    assert!(s.message.contains("conflict with \"harness\""), "{}", s.message);
+    assert!(
+        s.message.contains("conflict with \"harness\""),
+        "{}",
+        s.message
+    );
     let forced = gws
-        .patch("gw", &PatchParams::apply("rival").force(), &Patch::Apply(&rival))
+        .patch(
+            "gw",
+            &PatchParams::apply("rival").force(),
+            &Patch::Apply(&rival),
+        )
         .await
         .unwrap();
     assert_eq!(forced.spec.gateway_class_name, "rival");
@@ -308,7 +391,11 @@ async fn server_side_apply_drops_fields_no_longer_applied() {
         "status": {"addresses": [{"type": "IPAddress", "value": "127.0.10.1"}]}
     });
     let with_status = gws
-        .patch_status("gw", &PatchParams::apply("controller").force(), &Patch::Apply(&status_cfg))
+        .patch_status(
+            "gw",
+            &PatchParams::apply("controller").force(),
+            &Patch::Apply(&status_cfg),
+        )
         .await
         .unwrap();
     assert_eq!(with_status.spec.gateway_class_name, "rival");
@@ -320,10 +407,16 @@ async fn server_side_apply_drops_fields_no_longer_applied() {
         .into_iter()
         .filter_map(|m| m.manager)
         .collect();
-    assert!(managers.contains("controller") && managers.contains("harness"), "{managers:?}");
+    assert!(
+        managers.contains("controller") && managers.contains("harness"),
+        "{managers:?}"
+    );
 
     // fieldManager is required for apply.
-    let s = status(gws.patch("gw", &PatchParams::default(), &Patch::Apply(&second)).await);
+    let s = status(
+        gws.patch("gw", &PatchParams::default(), &Patch::Apply(&second))
+            .await,
+    );
     assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
 }
 
@@ -332,28 +425,43 @@ async fn stale_resource_versions_conflict() {
     let (_server, client) = start().await;
     namespace(&client, "occ").await;
     let routes: Api<HttpRoute> = Api::namespaced(client, "occ");
-    let route: HttpRoute = obj(json!({"metadata": {"name": "r"}, "spec": {"hostnames": ["a.example"]}}));
+    let route: HttpRoute =
+        obj(json!({"metadata": {"name": "r"}, "spec": {"hostnames": ["a.example"]}}));
     routes.create(&PostParams::default(), &route).await.unwrap();
 
     let mine = routes.get("r").await.unwrap();
     let theirs = routes.get("r").await.unwrap();
     let mut a = mine.clone();
     a.spec.hostnames = Some(vec!["b.example".into()]);
-    routes.replace("r", &PostParams::default(), &a).await.unwrap();
+    routes
+        .replace("r", &PostParams::default(), &a)
+        .await
+        .unwrap();
     let mut b = theirs.clone();
     b.spec.hostnames = Some(vec!["c.example".into()]);
     let s = status(routes.replace("r", &PostParams::default(), &b).await);
     assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"));
-    assert!(s.message.contains("the object has been modified"), "{}", s.message);
+    assert!(
+        s.message.contains("the object has been modified"),
+        "{}",
+        s.message
+    );
 
     let stale = json!({"metadata": {"resourceVersion": theirs.metadata.resource_version},
                        "spec": {"hostnames": ["d.example"]}});
-    let s = status(routes.patch("r", &PatchParams::default(), &Patch::Merge(&stale)).await);
+    let s = status(
+        routes
+            .patch("r", &PatchParams::default(), &Patch::Merge(&stale))
+            .await,
+    );
     assert_eq!(s.reason, "Conflict");
 
     // Without a resourceVersion the update is unconditional.
     b.metadata.resource_version = None;
-    let forced = routes.replace("r", &PostParams::default(), &b).await.unwrap();
+    let forced = routes
+        .replace("r", &PostParams::default(), &b)
+        .await
+        .unwrap();
     assert_eq!(forced.spec.hostnames, Some(vec!["c.example".to_string()]));
 }
 
@@ -362,9 +470,16 @@ async fn gateway_is_one_object_at_v1_and_v1beta1() {
     let (_server, client) = start().await;
     namespace(&client, "views").await;
     let v1: Api<Gateway> = Api::namespaced(client.clone(), "views");
-    let created = v1.create(&PostParams::default(), &gateway("gw", &["a"])).await.unwrap();
+    let created = v1
+        .create(&PostParams::default(), &gateway("gw", &["a"]))
+        .await
+        .unwrap();
 
-    let beta = ApiResource::from_gvk(&GroupVersionKind::gvk("gateway.networking.k8s.io", "v1beta1", "Gateway"));
+    let beta = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "gateway.networking.k8s.io",
+        "v1beta1",
+        "Gateway",
+    ));
     let v1beta1: Api<DynamicObject> = Api::namespaced_with(client.clone(), "views", &beta);
     let seen = v1beta1.get("gw").await.unwrap();
     assert_eq!(
@@ -376,7 +491,11 @@ async fn gateway_is_one_object_at_v1_and_v1beta1() {
 
     // Writes through either version land in the same object.
     v1beta1
-        .patch("gw", &PatchParams::default(), &Patch::Merge(json!({"spec": {"gatewayClassName": "beta"}})))
+        .patch(
+            "gw",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"gatewayClassName": "beta"}})),
+        )
         .await
         .unwrap();
     assert_eq!(v1.get("gw").await.unwrap().spec.gateway_class_name, "beta");
@@ -384,7 +503,11 @@ async fn gateway_is_one_object_at_v1_and_v1beta1() {
     assert_eq!(listed.items.len(), 1);
 
     // GRPCRoute is not served at v1beta1.
-    let grpc_beta = ApiResource::from_gvk(&GroupVersionKind::gvk("gateway.networking.k8s.io", "v1beta1", "GRPCRoute"));
+    let grpc_beta = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "gateway.networking.k8s.io",
+        "v1beta1",
+        "GRPCRoute",
+    ));
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "views", &grpc_beta);
     assert_eq!(status(api.list(&ListParams::default()).await).code, 404);
 
@@ -395,87 +518,19 @@ async fn gateway_is_one_object_at_v1_and_v1beta1() {
         .find(|g| g.name() == "gateway.networking.k8s.io")
         .expect("gateway group discovered");
     let versions: Vec<&str> = group.versions().collect();
-    assert!(versions.contains(&"v1") && versions.contains(&"v1beta1"), "{versions:?}");
+    assert!(
+        versions.contains(&"v1") && versions.contains(&"v1beta1"),
+        "{versions:?}"
+    );
     assert_eq!(group.preferred_version_or_latest(), "v1");
     let (_, caps) = group
         .recommended_resources()
         .into_iter()
         .find(|(ar, _)| ar.kind == "Gateway")
         .unwrap();
-    assert!(caps.subresources.iter().any(|(ar, _)| ar.plural == "status"));
-}
-
-#[tokio::test]
-async fn deleting_a_namespace_deletes_its_contents() {
-    let (_server, client) = start().await;
-    namespace(&client, "doomed").await;
-    namespace(&client, "kept").await;
-    let cms = |ns: &str| Api::<ConfigMap>::namespaced(client.clone(), ns);
-    for ns in ["doomed", "kept"] {
-        cms(ns)
-            .create(&PostParams::default(), &obj(json!({"metadata": {"name": "c"}})))
-            .await
-            .unwrap();
-    }
-    let gws: Api<Gateway> = Api::namespaced(client.clone(), "doomed");
-    gws.create(&PostParams::default(), &gateway("gw", &["a"])).await.unwrap();
-    // One object holds the namespace open with a finalizer.
-    let held: ConfigMap = obj(json!({"metadata": {"name": "held", "finalizers": ["test/hold"]}}));
-    cms("doomed").create(&PostParams::default(), &held).await.unwrap();
-
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let marked = namespaces.delete("doomed", &DeleteParams::default()).await.unwrap().left().unwrap();
-    assert_eq!(marked.status.unwrap().phase.as_deref(), Some("Terminating"));
-    // Like a real namespace controller, the cleanup comes a moment later; meanwhile
-    // nothing new may be created there.
-    let s = status(
-        cms("doomed")
-            .create(&PostParams::default(), &obj(json!({"metadata": {"name": "late"}})))
-            .await,
+    assert!(
+        caps.subresources
+            .iter()
+            .any(|(ar, _)| ar.plural == "status")
     );
-    assert_eq!((s.code, s.reason.as_str()), (403, "Forbidden"));
-    eventually("the namespace contents to go", Duration::from_secs(5), || {
-        let gws = gws.clone();
-        async move { gws.get_opt("gw").await.unwrap().is_none().then_some(()) }
-    })
-    .await;
-    assert_eq!(status(cms("doomed").get("c").await).reason, "NotFound");
-    assert!(cms("doomed").get("held").await.unwrap().metadata.deletion_timestamp.is_some());
-    let ns = namespaces.get("doomed").await.unwrap();
-    assert_eq!(ns.status.unwrap().phase.as_deref(), Some("Terminating"), "held open by a finalizer");
-
-    cms("doomed")
-        .patch("held", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
-        .await
-        .unwrap();
-    assert_eq!(status(namespaces.get("doomed").await).reason, "NotFound");
-    assert!(cms("kept").get("c").await.is_ok(), "other namespaces are untouched");
-}
-
-#[tokio::test]
-async fn finalizers_hold_deletion_until_removed() {
-    let (_server, client) = start().await;
-    namespace(&client, "fin").await;
-    let routes: Api<HttpRoute> = Api::namespaced(client, "fin");
-    let route: HttpRoute = obj(json!({"metadata": {"name": "r", "finalizers": ["gatesim.dev/cleanup"]}, "spec": {}}));
-    let created = routes.create(&PostParams::default(), &route).await.unwrap();
-
-    let marked = routes.delete("r", &DeleteParams::default()).await.unwrap().left().unwrap();
-    assert!(marked.metadata.deletion_timestamp.is_some());
-    assert_eq!(marked.metadata.generation, Some(2), "marking for deletion bumps generation");
-    let still = routes.get("r").await.unwrap();
-    assert_eq!(still.metadata.uid, created.metadata.uid);
-
-    let s = status(
-        routes
-            .patch("r", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": ["gatesim.dev/cleanup", "new"]}})))
-            .await,
-    );
-    assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
-
-    routes
-        .patch("r", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": []}})))
-        .await
-        .unwrap();
-    assert_eq!(status(routes.get("r").await).reason, "NotFound");
 }

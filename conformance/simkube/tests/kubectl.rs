@@ -14,7 +14,10 @@ use serde_json::Value;
 
 /// kubectl from `$KUBECTL`, `PATH` or `/usr/bin/kubectl`.
 fn find_kubectl() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("KUBECTL").map(PathBuf::from).filter(|p| p.is_file()) {
+    if let Some(p) = std::env::var_os("KUBECTL")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+    {
         return Some(p);
     }
     let from_path = std::env::var_os("PATH").and_then(|paths| {
@@ -126,18 +129,31 @@ async fn kubectl_apply_get_patch_delete() {
     // Client-side apply creates everything.
     let manifest = write(dir.path(), "m.yaml", MANIFEST);
     let out = kubectl.run(&["apply", "-f", &manifest]).await;
-    assert!(out.contains("gateway.gateway.networking.k8s.io/gw created"), "{out}");
+    assert!(
+        out.contains("gateway.gateway.networking.k8s.io/gw created"),
+        "{out}"
+    );
     let gws: Api<Gateway> = Api::namespaced(client.clone(), "kc");
     assert_eq!(gws.get("gw").await.unwrap().spec.listeners.len(), 2);
 
     // get -o yaml, short names, and another served version.
-    let yaml = kubectl.run(&["get", "gtw", "gw", "-n", "kc", "-o", "yaml"]).await;
+    let yaml = kubectl
+        .run(&["get", "gtw", "gw", "-n", "kc", "-o", "yaml"])
+        .await;
     let doc: Value = serde_yaml::from_str(&yaml).unwrap();
     assert_eq!(doc["apiVersion"], "gateway.networking.k8s.io/v1");
     assert_eq!(doc["spec"]["gatewayClassName"], "sim");
     assert_eq!(doc["metadata"]["labels"]["team"], "edge");
     let beta = kubectl
-        .run(&["get", "gateways.v1beta1.gateway.networking.k8s.io", "gw", "-n", "kc", "-o", "jsonpath={.apiVersion}"])
+        .run(&[
+            "get",
+            "gateways.v1beta1.gateway.networking.k8s.io",
+            "gw",
+            "-n",
+            "kc",
+            "-o",
+            "jsonpath={.apiVersion}",
+        ])
         .await;
     assert_eq!(beta, "gateway.networking.k8s.io/v1beta1");
     let table = kubectl.run(&["get", "httproutes,svc", "-n", "kc"]).await;
@@ -145,23 +161,53 @@ async fn kubectl_apply_get_patch_delete() {
 
     // Re-apply without a listener: kubectl's three-way merge removes it.
     let trimmed = MANIFEST.replace("  - name: other\n    port: 8080\n    protocol: HTTP\n", "");
-    let out = kubectl.run(&["apply", "-f", &write(dir.path(), "m2.yaml", &trimmed)]).await;
-    assert!(out.contains("gateway.gateway.networking.k8s.io/gw configured"), "{out}");
+    let out = kubectl
+        .run(&["apply", "-f", &write(dir.path(), "m2.yaml", &trimmed)])
+        .await;
+    assert!(
+        out.contains("gateway.gateway.networking.k8s.io/gw configured"),
+        "{out}"
+    );
     let gw = gws.get("gw").await.unwrap();
     assert_eq!(gw.spec.listeners.len(), 1);
     assert_eq!(gw.metadata.generation, Some(2));
 
     // Server-side apply and patches.
-    let out = kubectl.run(&["apply", "--server-side", "--force-conflicts", "-f", &manifest]).await;
+    let out = kubectl
+        .run(&[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            &manifest,
+        ])
+        .await;
     assert!(out.contains("serverside-applied"), "{out}");
     assert_eq!(gws.get("gw").await.unwrap().spec.listeners.len(), 2);
     kubectl
-        .run(&["patch", "httproute", "route", "-n", "kc", "--type", "merge", "-p", r#"{"spec":{"hostnames":["b.example"]}}"#])
+        .run(&[
+            "patch",
+            "httproute",
+            "route",
+            "-n",
+            "kc",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"hostnames":["b.example"]}}"#,
+        ])
         .await;
     let routes: Api<HttpRoute> = Api::namespaced(client.clone(), "kc");
-    assert_eq!(routes.get("route").await.unwrap().spec.hostnames, Some(vec!["b.example".to_string()]));
-    kubectl.run(&["label", "svc", "echo", "-n", "kc", "tier=backend"]).await;
-    let labelled = kubectl.run(&["get", "svc", "-n", "kc", "-l", "tier=backend", "-o", "name"]).await;
+    assert_eq!(
+        routes.get("route").await.unwrap().spec.hostnames,
+        Some(vec!["b.example".to_string()])
+    );
+    kubectl
+        .run(&["label", "svc", "echo", "-n", "kc", "tier=backend"])
+        .await;
+    let labelled = kubectl
+        .run(&["get", "svc", "-n", "kc", "-l", "tier=backend", "-o", "name"])
+        .await;
     assert_eq!(labelled.trim(), "service/echo");
 
     // Delete everything, namespace included (kubectl waits for the deletions).

@@ -88,8 +88,19 @@ async fn apply_throughput_and_watch_latency() {
     assert_eq!(listed.items.len(), OBJECTS);
 
     // Re-applying an unchanged object is a no-op: no new resource version, no event.
-    let again = routes.patch("route-0", &pp, &Patch::Apply(route(0))).await.unwrap();
-    assert_eq!(again.metadata.resource_version, applied.iter().find(|r| r.metadata.name.as_deref() == Some("route-0")).unwrap().metadata.resource_version);
+    let again = routes
+        .patch("route-0", &pp, &Patch::Apply(route(0)))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.metadata.resource_version,
+        applied
+            .iter()
+            .find(|r| r.metadata.name.as_deref() == Some("route-0"))
+            .unwrap()
+            .metadata
+            .resource_version
+    );
 
     // Write-to-event latency, one write at a time.
     let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
@@ -99,7 +110,10 @@ async fn apply_throughput_and_watch_latency() {
         let mut changed = route(i);
         changed["spec"]["hostnames"] = json!([format!("changed{i}.example")]);
         pending.insert(name.clone(), Instant::now());
-        routes.patch(&name, &pp, &Patch::Apply(changed)).await.unwrap();
+        routes
+            .patch(&name, &pp, &Patch::Apply(changed))
+            .await
+            .unwrap();
         loop {
             let ev = tokio::time::timeout(Duration::from_secs(5), events.try_next())
                 .await
@@ -119,7 +133,11 @@ async fn apply_throughput_and_watch_latency() {
     println!(
         "simkube perf ({} build): {OBJECTS} HTTPRoutes by server-side apply ({CONCURRENCY} in flight) in {:.2?} = {:.0} objects/s; \
          list of {OBJECTS} in {:.2?}; write-to-watch-event latency p50 {:.2?} p99 {:.2?} max {:.2?}",
-        if cfg!(debug_assertions) { "debug" } else { "release" },
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
         apply_time,
         OBJECTS as f64 / apply_time.as_secs_f64(),
         list_time,

@@ -10,9 +10,11 @@ use common::{eventually, namespace, start, start_with};
 use futures::{StreamExt, TryStreamExt};
 use gatesim_simkube::{Config, ErrorFault, Faults, LatencyFault, Matcher, SimKube, Verb};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
-use kube::runtime::reflector::{self, Store};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
 use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -45,8 +47,8 @@ fn spawn_watcher(
 /// Runs a reflector (with kube's default backoff) in the background.
 fn spawn_reflector(api: Api<ConfigMap>) -> Store<ConfigMap> {
     let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
-        .default_backoff();
+    let stream =
+        reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
     tokio::spawn(async move {
         let mut stream = stream.boxed();
         while stream.next().await.is_some() {}
@@ -93,18 +95,22 @@ async fn wait_converged(store: &Store<ConfigMap>, api: &Api<ConfigMap>, what: &s
 /// Keeps dropping watch streams until every injected error has been served: a fault on
 /// the watch verb only fires when the watcher reconnects.
 async fn drop_until_served(faults: &Faults) {
-    eventually("every injected fault to be served", Duration::from_secs(30), || {
-        let done = faults.active().errors.is_empty();
-        if !done {
-            faults.drop_watches();
-        }
-        async move {
+    eventually(
+        "every injected fault to be served",
+        Duration::from_secs(30),
+        || {
+            let done = faults.active().errors.is_empty();
             if !done {
-                tokio::time::sleep(Duration::from_millis(150)).await;
+                faults.drop_watches();
             }
-            done.then_some(())
-        }
-    })
+            async move {
+                if !done {
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                }
+                done.then_some(())
+            }
+        },
+    )
     .await;
 }
 
@@ -126,17 +132,29 @@ async fn watcher_resumes_after_dropped_streams_without_missing_events() {
     let mut expected = BTreeSet::new();
     for i in 0..150 {
         let name = format!("cm-{i}");
-        let created = api.create(&PostParams::default(), &cm(&name, "0")).await.unwrap();
+        let created = api
+            .create(&PostParams::default(), &cm(&name, "0"))
+            .await
+            .unwrap();
         expected.insert((name.clone(), rv_of(&created), false));
         if i % 3 == 0 {
             let patched = api
-                .patch(&name, &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "1"}})))
+                .patch(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"data": {"v": "1"}})),
+                )
                 .await
                 .unwrap();
             expected.insert((name.clone(), rv_of(&patched), false));
         }
         if i % 5 == 0 {
-            let deleted = api.delete(&name, &DeleteParams::default()).await.unwrap().left().unwrap();
+            let deleted = api
+                .delete(&name, &DeleteParams::default())
+                .await
+                .unwrap()
+                .left()
+                .unwrap();
             expected.insert((name.clone(), rv_of(&deleted), true));
         }
         if i % 25 == 12 {
@@ -168,7 +186,11 @@ async fn watcher_resumes_after_dropped_streams_without_missing_events() {
     assert_eq!(seen, expected, "every change exactly once, nothing extra");
 
     let stats = server.stats();
-    assert_eq!(stats.requests(Verb::List, "configmaps"), 1, "resumed without relisting");
+    assert_eq!(
+        stats.requests(Verb::List, "configmaps"),
+        1,
+        "resumed without relisting"
+    );
     assert!(stats.requests(Verb::Watch, "configmaps") >= 2, "{stats:?}");
     assert!(stats.watches_dropped >= 1, "{stats:?}");
 }
@@ -179,7 +201,9 @@ async fn watcher_relists_after_410_and_converges() {
     namespace(&client, "g").await;
     let api: Api<ConfigMap> = Api::namespaced(client, "g");
     for i in 0..20 {
-        api.create(&PostParams::default(), &cm(&format!("cm-{i}"), "0")).await.unwrap();
+        api.create(&PostParams::default(), &cm(&format!("cm-{i}"), "0"))
+            .await
+            .unwrap();
     }
     let store = spawn_reflector(api.clone());
     wait_converged(&store, &api, "initial sync").await;
@@ -193,11 +217,19 @@ async fn watcher_relists_after_410_and_converges() {
     });
     faults.drop_watches();
     for i in 0..5 {
-        api.delete(&format!("cm-{i}"), &DeleteParams::default()).await.unwrap();
-        api.patch(&format!("cm-{}", i + 5), &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "2"}})))
+        api.delete(&format!("cm-{i}"), &DeleteParams::default())
             .await
             .unwrap();
-        api.create(&PostParams::default(), &cm(&format!("new-{i}"), "0")).await.unwrap();
+        api.patch(
+            &format!("cm-{}", i + 5),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"v": "2"}})),
+        )
+        .await
+        .unwrap();
+        api.create(&PostParams::default(), &cm(&format!("new-{i}"), "0"))
+            .await
+            .unwrap();
     }
     faults.compact_history();
     wait_converged(&store, &api, "convergence after 410").await;
@@ -253,7 +285,12 @@ async fn reflector_converges_through_injected_faults() {
         matcher: Matcher::any(),
         millis: 15,
     });
-    for (verb, code, count) in [(Verb::List, 500, 2), (Verb::Watch, 410, 2), (Verb::Watch, 500, 1), (Verb::Update, 409, 3)] {
+    for (verb, code, count) in [
+        (Verb::List, 500, 2),
+        (Verb::Watch, 410, 2),
+        (Verb::Watch, 500, 1),
+        (Verb::Update, 409, 3),
+    ] {
         faults
             .inject_error(ErrorFault {
                 matcher: Matcher::verb(verb).on("configmaps"),
@@ -266,7 +303,9 @@ async fn reflector_converges_through_injected_faults() {
     let mut conflicts = 0;
     for i in 0..30 {
         let name = format!("cm-{i}");
-        api.create(&PostParams::default(), &cm(&name, "0")).await.unwrap();
+        api.create(&PostParams::default(), &cm(&name, "0"))
+            .await
+            .unwrap();
         if i % 4 == 0 {
             conflicts += update_with_retry(&api, &name, "1").await;
         }
@@ -292,10 +331,17 @@ async fn bookmarks_arrive_when_asked_for() {
     .await;
     namespace(&client, "b").await;
     let api: Api<ConfigMap> = Api::namespaced(client, "b");
-    let created = api.create(&PostParams::default(), &cm("a", "0")).await.unwrap();
+    let created = api
+        .create(&PostParams::default(), &cm("a", "0"))
+        .await
+        .unwrap();
     let created_rv: u64 = rv_of(&created).parse().unwrap();
 
-    let mut stream = api.watch(&WatchParams::default(), "0").await.unwrap().boxed();
+    let mut stream = api
+        .watch(&WatchParams::default(), "0")
+        .await
+        .unwrap()
+        .boxed();
     let mut added = false;
     let bookmark_rv = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
@@ -312,12 +358,18 @@ async fn bookmarks_arrive_when_asked_for() {
     assert!(bookmark_rv.parse::<u64>().unwrap() >= created_rv);
 
     let mut quiet = api
-        .watch(&WatchParams::default().disable_bookmarks(), &created_rv.to_string())
+        .watch(
+            &WatchParams::default().disable_bookmarks(),
+            &created_rv.to_string(),
+        )
         .await
         .unwrap()
         .boxed();
     let nothing = tokio::time::timeout(Duration::from_millis(400), quiet.try_next()).await;
-    assert!(nothing.is_err(), "no bookmarks unless asked for: {nothing:?}");
+    assert!(
+        nothing.is_err(),
+        "no bookmarks unless asked for: {nothing:?}"
+    );
 }
 
 #[tokio::test]
@@ -326,7 +378,9 @@ async fn streaming_list_ends_initial_events_with_a_bookmark() {
     namespace(&client, "s").await;
     let api: Api<ConfigMap> = Api::namespaced(client, "s");
     for name in ["a", "b", "c"] {
-        api.create(&PostParams::default(), &cm(name, "0")).await.unwrap();
+        api.create(&PostParams::default(), &cm(name, "0"))
+            .await
+            .unwrap();
     }
     let mut events = spawn_watcher(api.clone(), watcher::Config::default().streaming_lists());
     let mut initial = BTreeSet::new();
@@ -341,12 +395,18 @@ async fn streaming_list_ends_initial_events_with_a_bookmark() {
         }
     }
     assert_eq!(initial, ["a", "b", "c"].map(String::from).into());
-    api.create(&PostParams::default(), &cm("d", "0")).await.unwrap();
+    api.create(&PostParams::default(), &cm("d", "0"))
+        .await
+        .unwrap();
     match events.recv().await.unwrap().unwrap() {
         watcher::Event::Apply(c) => assert_eq!(c.metadata.name.as_deref(), Some("d")),
         other => panic!("unexpected {other:?}"),
     }
-    assert_eq!(server.stats().requests(Verb::List, "configmaps"), 0, "no list was needed");
+    assert_eq!(
+        server.stats().requests(Verb::List, "configmaps"),
+        0,
+        "no list was needed"
+    );
 }
 
 #[tokio::test]
@@ -354,10 +414,19 @@ async fn watch_from_a_compacted_version_is_410_expired() {
     let (server, client) = start().await;
     namespace(&client, "x").await;
     let api: Api<ConfigMap> = Api::namespaced(client, "x");
-    let first = api.create(&PostParams::default(), &cm("a", "0")).await.unwrap();
-    api.create(&PostParams::default(), &cm("b", "0")).await.unwrap();
+    let first = api
+        .create(&PostParams::default(), &cm("a", "0"))
+        .await
+        .unwrap();
+    api.create(&PostParams::default(), &cm("b", "0"))
+        .await
+        .unwrap();
     server.faults().compact_history();
-    let mut stream = api.watch(&WatchParams::default(), &rv_of(&first)).await.unwrap().boxed();
+    let mut stream = api
+        .watch(&WatchParams::default(), &rv_of(&first))
+        .await
+        .unwrap()
+        .boxed();
     match stream.try_next().await.unwrap().unwrap() {
         WatchEvent::Error(e) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
         other => panic!("expected a 410 ERROR event, got {other:?}"),
@@ -369,17 +438,36 @@ async fn selector_watches_see_objects_enter_and_leave() {
     let (_server, client) = start().await;
     namespace(&client, "l").await;
     let api: Api<ConfigMap> = Api::namespaced(client, "l");
-    let start_rv = rv_of(&api.create(&PostParams::default(), &cm("a", "0")).await.unwrap());
+    let start_rv = rv_of(
+        &api.create(&PostParams::default(), &cm("a", "0"))
+            .await
+            .unwrap(),
+    );
     let mut stream = api
-        .watch(&WatchParams::default().labels("team=x").disable_bookmarks(), &start_rv)
+        .watch(
+            &WatchParams::default().labels("team=x").disable_bookmarks(),
+            &start_rv,
+        )
         .await
         .unwrap()
         .boxed();
     let label = |v: Option<&str>| Patch::Merge(json!({"metadata": {"labels": {"team": v}}}));
-    api.patch("a", &PatchParams::default(), &label(Some("x"))).await.unwrap();
-    api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "1"}}))).await.unwrap();
-    api.patch("a", &PatchParams::default(), &label(Some("y"))).await.unwrap();
-    api.patch("a", &PatchParams::default(), &label(None)).await.unwrap();
+    api.patch("a", &PatchParams::default(), &label(Some("x")))
+        .await
+        .unwrap();
+    api.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"v": "1"}})),
+    )
+    .await
+    .unwrap();
+    api.patch("a", &PatchParams::default(), &label(Some("y")))
+        .await
+        .unwrap();
+    api.patch("a", &PatchParams::default(), &label(None))
+        .await
+        .unwrap();
     let mut kinds = Vec::new();
     for _ in 0..3 {
         let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
@@ -402,9 +490,14 @@ async fn metadata_watchers_get_partial_objects() {
     let (_server, client) = start().await;
     namespace(&client, "m").await;
     let api: Api<ConfigMap> = Api::namespaced(client, "m");
-    api.create(&PostParams::default(), &cm("a", "0")).await.unwrap();
-    let meta_api: Api<PartialObjectMeta<ConfigMap>> = Api::namespaced(api.clone().into_client(), "m");
-    let mut stream = watcher(meta_api, watcher::Config::default()).applied_objects().boxed();
+    api.create(&PostParams::default(), &cm("a", "0"))
+        .await
+        .unwrap();
+    let meta_api: Api<PartialObjectMeta<ConfigMap>> =
+        Api::namespaced(api.clone().into_client(), "m");
+    let mut stream = watcher(meta_api, watcher::Config::default())
+        .applied_objects()
+        .boxed();
     let first = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
         .await
         .unwrap()
@@ -422,11 +515,17 @@ async fn shutdown_ends_open_watches() {
     let server = SimKube::start(Config::default()).await.unwrap();
     let client = common::client_for(&server);
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let mut stream = api.watch(&WatchParams::default(), "0").await.unwrap().boxed();
+    let mut stream = api
+        .watch(&WatchParams::default(), "0")
+        .await
+        .unwrap()
+        .boxed();
     tokio::time::timeout(Duration::from_secs(5), server.shutdown())
         .await
         .expect("shutdown does not wait for watches")
         .unwrap();
-    let end = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .unwrap();
     assert!(end.is_none() || end.unwrap().is_err(), "the stream ended");
 }

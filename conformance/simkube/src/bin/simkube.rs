@@ -42,7 +42,10 @@ async fn main() -> anyhow::Result<()> {
         server
             .write_kubeconfig(path)
             .with_context(|| format!("writing kubeconfig to {}", path.display()))?;
-        println!("kubeconfig written to {} (kubectl --kubeconfig {0} get ns)", path.display());
+        println!(
+            "kubeconfig written to {} (kubectl --kubeconfig {0} get ns)",
+            path.display()
+        );
     }
     tokio::signal::ctrl_c()
         .await

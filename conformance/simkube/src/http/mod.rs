@@ -18,9 +18,9 @@ use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
-use crate::{discovery, openapi};
 use crate::error::ApiError;
 use crate::server::Core;
+use crate::{discovery, openapi};
 use route::Route;
 
 /// The router serving `core`.

@@ -143,10 +143,20 @@ mod tests {
                          "metadata": {"name": "a"}, "spec": {"x": 1}});
         let beta = View::new(spec, "v1beta1", "application/json");
         let shown = serde_json::to_value(beta.object(&obj)).unwrap();
-        assert_eq!(shown["apiVersion"], json!("gateway.networking.k8s.io/v1beta1"));
+        assert_eq!(
+            shown["apiVersion"],
+            json!("gateway.networking.k8s.io/v1beta1")
+        );
         assert_eq!(shown["spec"], json!({"x": 1}));
-        let meta = View::new(spec, "v1", "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1");
+        let meta = View::new(
+            spec,
+            "v1",
+            "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+        );
         let shown = serde_json::to_value(meta.object(&obj)).unwrap();
-        assert_eq!(shown, json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "a"}}));
+        assert_eq!(
+            shown,
+            json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "a"}})
+        );
     }
 }

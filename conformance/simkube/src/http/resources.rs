@@ -79,9 +79,7 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 fn is_true(params: &HashMap<String, String>, key: &str) -> bool {
-    params
-        .get(key)
-        .is_some_and(|v| v == "true" || v == "1")
+    params.get(key).is_some_and(|v| v == "true" || v == "1")
 }
 
 fn selectors(params: &HashMap<String, String>, name: Option<&str>) -> Result<Selectors, ApiError> {
@@ -221,7 +219,11 @@ async fn serve(core: Arc<Core>, rp: ResourcePath, req: Request) -> Result<Respon
                 }
                 let force = is_true(&params, "force");
                 let (obj, created) = store.apply(rp.kind, &at, &body, force, write_target, &ctx)?;
-                let code = if created { StatusCode::CREATED } else { StatusCode::OK };
+                let code = if created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                };
                 return Ok(json_response(code, &view.object(&obj)));
             }
             let obj = store.patch(rp.kind, &at, patch_type, &body, write_target, &ctx)?;
@@ -238,7 +240,8 @@ async fn serve(core: Arc<Core>, rp: ResourcePath, req: Request) -> Result<Respon
             Ok(json_response(StatusCode::OK, &view.object(&obj)))
         }
         Verb::Deletecollection => {
-            let deleted = store.delete_collection(rp.kind, at.namespace, &selectors(&params, None)?, &ctx)?;
+            let deleted =
+                store.delete_collection(rp.kind, at.namespace, &selectors(&params, None)?, &ctx)?;
             Ok(json_response(
                 StatusCode::OK,
                 &ListOut {

@@ -134,7 +134,10 @@ mod tests {
         let t = KindTable::new();
         let r = res("/apis/gateway.networking.k8s.io/v1beta1/namespaces/ns/gateways/gw/status");
         assert_eq!(t.spec(r.kind).kind, "Gateway");
-        assert_eq!((r.namespace.as_deref(), r.name.as_deref()), (Some("ns"), Some("gw")));
+        assert_eq!(
+            (r.namespace.as_deref(), r.name.as_deref()),
+            (Some("ns"), Some("gw"))
+        );
         assert_eq!(r.subresource.as_deref(), Some("status"));
 
         let r = res("/api/v1/namespaces/ns/status");

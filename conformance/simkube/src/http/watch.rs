@@ -43,8 +43,8 @@ struct EventOut<'a, O: Serialize> {
 }
 
 fn encode<O: Serialize>(kind: &str, object: O) -> Bytes {
-    let mut line = serde_json::to_vec(&EventOut { kind, object })
-        .expect("watch events are plain JSON");
+    let mut line =
+        serde_json::to_vec(&EventOut { kind, object }).expect("watch events are plain JSON");
     line.push(b'\n');
     Bytes::from(line)
 }
@@ -73,9 +73,7 @@ pub(super) fn serve(
     params: &HashMap<String, String>,
     view: View,
 ) -> Result<Response, ApiError> {
-    let initial_events = params
-        .get("sendInitialEvents")
-        .is_some_and(|v| v == "true");
+    let initial_events = params.get("sendInitialEvents").is_some_and(|v| v == "true");
     let from = match params.get("resourceVersion").map(String::as_str) {
         _ if initial_events => WatchFrom::Now,
         None | Some("" | "0") => WatchFrom::Now,
@@ -117,9 +115,7 @@ pub(super) fn serve(
     let guard = core.faults.watch_opened();
     tokio::spawn(async move {
         let _guard = guard;
-        stream
-            .run(sub, initial_events, bookmarks, timeout)
-            .await;
+        stream.run(sub, initial_events, bookmarks, timeout).await;
     });
     let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>));
     Ok(streaming_response(body))

@@ -137,8 +137,21 @@ mod tests {
         }
     }
 
-    fn apply_as(current: Option<&Value>, config: Value, manager: &str, force: bool) -> Result<Value, ApiError> {
-        let out = apply(gateway_spec(), "gw", current, &config, force, &writer(manager), &mut |_| {})?;
+    fn apply_as(
+        current: Option<&Value>,
+        config: Value,
+        manager: &str,
+        force: bool,
+    ) -> Result<Value, ApiError> {
+        let out = apply(
+            gateway_spec(),
+            "gw",
+            current,
+            &config,
+            force,
+            &writer(manager),
+            &mut |_| {},
+        )?;
         let mut object = out.object;
         managed::write(&mut object, &out.entries);
         Ok(object)
@@ -168,17 +181,51 @@ mod tests {
 
     #[test]
     fn fields_shared_with_another_manager_survive_and_conflicts_need_force() {
-        let base = apply_as(None, json!({"metadata": {"name": "gw"}, "spec": {"a": 1, "b": 2}}), "one", false).unwrap();
+        let base = apply_as(
+            None,
+            json!({"metadata": {"name": "gw"}, "spec": {"a": 1, "b": 2}}),
+            "one",
+            false,
+        )
+        .unwrap();
         // Same value: shared ownership, no conflict.
-        let shared = apply_as(Some(&base), json!({"metadata": {"name": "gw"}, "spec": {"a": 1}}), "two", false).unwrap();
+        let shared = apply_as(
+            Some(&base),
+            json!({"metadata": {"name": "gw"}, "spec": {"a": 1}}),
+            "two",
+            false,
+        )
+        .unwrap();
         // "one" stops listing a: "two" still owns it, so it stays.
-        let kept = apply_as(Some(&shared), json!({"metadata": {"name": "gw"}, "spec": {"b": 2}}), "one", false).unwrap();
+        let kept = apply_as(
+            Some(&shared),
+            json!({"metadata": {"name": "gw"}, "spec": {"b": 2}}),
+            "one",
+            false,
+        )
+        .unwrap();
         assert_eq!(kept["spec"]["a"], json!(1));
         // Different value: conflict, unless forced.
-        let err = apply_as(Some(&kept), json!({"metadata": {"name": "gw"}, "spec": {"b": 3}}), "two", false).unwrap_err();
+        let err = apply_as(
+            Some(&kept),
+            json!({"metadata": {"name": "gw"}, "spec": {"b": 3}}),
+            "two",
+            false,
+        )
+        .unwrap_err();
         assert_eq!(err.code, 409);
-        assert!(err.message.contains("conflict with \"one\": .spec.b"), "{}", err.message);
-        let forced = apply_as(Some(&kept), json!({"metadata": {"name": "gw"}, "spec": {"b": 3}}), "two", true).unwrap();
+        assert!(
+            err.message.contains("conflict with \"one\": .spec.b"),
+            "{}",
+            err.message
+        );
+        let forced = apply_as(
+            Some(&kept),
+            json!({"metadata": {"name": "gw"}, "spec": {"b": 3}}),
+            "two",
+            true,
+        )
+        .unwrap();
         assert_eq!(forced["spec"]["b"], json!(3));
         let owners = managed::summary(&forced);
         assert!(owners.get("one/Apply").is_none(), "{owners:?}");

@@ -49,9 +49,7 @@ pub fn parse_body(body: &[u8], yaml_allowed: bool) -> Result<Value, ApiError> {
     match serde_json::from_slice(body) {
         Ok(v) => Ok(v),
         Err(json_err) if yaml_allowed => serde_yaml::from_slice::<Value>(body).map_err(|e| {
-            ApiError::bad_request(format!(
-                "error decoding YAML: {e} (as JSON: {json_err})"
-            ))
+            ApiError::bad_request(format!("error decoding YAML: {e} (as JSON: {json_err})"))
         }),
         Err(e) => Err(ApiError::bad_request(format!(
             "error decoding request body: {e}"
@@ -71,13 +69,13 @@ pub fn patch_object(
         PatchType::Json => {
             let ops: json_patch::Patch = serde_json::from_slice(body)
                 .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
-            json_patch::patch(&mut out, &ops).map_err(|e| {
-                ApiError {
-                    code: 422,
-                    reason: "Invalid",
-                    message: format!("the server rejected our request due to an error in our request: {e}"),
-                    details: None,
-                }
+            json_patch::patch(&mut out, &ops).map_err(|e| ApiError {
+                code: 422,
+                reason: "Invalid",
+                message: format!(
+                    "the server rejected our request due to an error in our request: {e}"
+                ),
+                details: None,
             })?;
         }
         PatchType::Merge => json_patch::merge(&mut out, &parse_body(body, false)?),
@@ -91,7 +89,9 @@ pub fn patch_object(
             strategic::apply(&mut out, &parse_body(body, false)?);
         }
         PatchType::Apply => {
-            return Err(ApiError::internal("apply patches go through server-side apply"));
+            return Err(ApiError::internal(
+                "apply patches go through server-side apply",
+            ));
         }
     }
     if !out.is_object() {

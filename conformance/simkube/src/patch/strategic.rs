@@ -13,8 +13,13 @@ use serde_json::{Map, Value};
 /// The key elements of the list field `field` merge by, given one element.
 fn merge_key(field: &str, element: &Map<String, Value>) -> Option<&'static str> {
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env"
-        | "imagePullSecrets" | "envFrom" => "name",
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
+        | "imagePullSecrets"
+        | "envFrom" => "name",
         "volumeMounts" | "volumeDevices" => "mountPath",
         "hostAliases" => "ip",
         "conditions" => "type",

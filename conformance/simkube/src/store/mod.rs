@@ -182,7 +182,12 @@ impl Store {
     }
 
     /// One object.
-    pub fn get(&self, kind: KindId, namespace: Option<&str>, name: &str) -> Result<Arc<Value>, ApiError> {
+    pub fn get(
+        &self,
+        kind: KindId,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Arc<Value>, ApiError> {
         let st = self.lock();
         st.kinds[kind]
             .objects
@@ -201,7 +206,10 @@ impl Store {
     ) -> Result<ListPage, ApiError> {
         let st = self.lock();
         let ks = &st.kinds[kind];
-        let rv = match (opts.resource_version.as_deref(), opts.version_match.as_deref()) {
+        let rv = match (
+            opts.resource_version.as_deref(),
+            opts.version_match.as_deref(),
+        ) {
             (Some(v), Some("Exact")) => {
                 let asked = parse_rv(v)?;
                 let last_change = ks.history.back().map_or(ks.compacted, |c| c.rv);

@@ -39,19 +39,31 @@ pub struct Location<'a> {
 
 /// Checks the body's type and identity against the URL and sets them for storage: the
 /// storage `apiVersion`, the `kind`, the URL's namespace and name.
-pub fn normalize_body(spec: &KindSpec, mut body: Value, at: &Location<'_>) -> Result<Value, ApiError> {
+pub fn normalize_body(
+    spec: &KindSpec,
+    mut body: Value,
+    at: &Location<'_>,
+) -> Result<Value, ApiError> {
     let Some(map) = body.as_object_mut() else {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     };
     let expected_version = spec.api_version(at.version);
-    if let Some(v) = map.get("apiVersion").and_then(Value::as_str).filter(|v| !v.is_empty())
+    if let Some(v) = map
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
         && v != expected_version
     {
         return Err(ApiError::bad_request(format!(
             "the API version in the data ({v}) does not match the expected API version ({expected_version})"
         )));
     }
-    if let Some(k) = map.get("kind").and_then(Value::as_str).filter(|k| !k.is_empty())
+    if let Some(k) = map
+        .get("kind")
+        .and_then(Value::as_str)
+        .filter(|k| !k.is_empty())
         && k != spec.kind
     {
         return Err(ApiError::bad_request(format!(
@@ -156,7 +168,11 @@ fn validate_name(spec: &KindSpec, name: &str) -> Result<(), ApiError> {
         meta::invalid_subdomain(name)
     };
     match problem {
-        Some(why) => Err(ApiError::invalid(spec, name, &[("metadata.name".into(), why)])),
+        Some(why) => Err(ApiError::invalid(
+            spec,
+            name,
+            &[("metadata.name".into(), why)],
+        )),
         None => Ok(()),
     }
 }
@@ -282,7 +298,9 @@ pub fn narrow_apply_config(spec: &KindSpec, config: &Value, target: Target) -> V
         Target::Status => {
             map.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status"));
             if let Some(Value::Object(m)) = map.get_mut("metadata") {
-                m.retain(|k, _| matches!(k.as_str(), "name" | "namespace" | "resourceVersion" | "uid"));
+                m.retain(|k, _| {
+                    matches!(k.as_str(), "name" | "namespace" | "resourceVersion" | "uid")
+                });
             }
         }
     }
@@ -316,14 +334,22 @@ mod tests {
         relabeled["status"] = json!({"ignored": true});
         let out = for_update(gateway(), &stored(), relabeled, Target::Main).unwrap();
         assert_eq!(out["metadata"]["generation"], json!(3));
-        assert_eq!(out["status"], json!({"conditions": []}), "main writes keep status");
+        assert_eq!(
+            out["status"],
+            json!({"conditions": []}),
+            "main writes keep status"
+        );
 
         let mut status = stored();
         status["status"] = json!({"conditions": [{"type": "Accepted"}]});
         status["spec"] = json!({"ignored": true});
         let out = for_update(gateway(), &stored(), status, Target::Status).unwrap();
         assert_eq!(out["metadata"]["generation"], json!(3));
-        assert_eq!(out["spec"], json!({"gatewayClassName": "c"}), "status writes keep spec");
+        assert_eq!(
+            out["spec"],
+            json!({"gatewayClassName": "c"}),
+            "status writes keep spec"
+        );
         assert_eq!(out["status"]["conditions"][0]["type"], json!("Accepted"));
     }
 
@@ -346,7 +372,11 @@ mod tests {
             version: "v1beta1",
         };
         let ok = normalize_body(gateway(), json!({"metadata": {}}), &at).unwrap();
-        assert_eq!(ok["apiVersion"], json!("gateway.networking.k8s.io/v1"), "stored at v1");
+        assert_eq!(
+            ok["apiVersion"],
+            json!("gateway.networking.k8s.io/v1"),
+            "stored at v1"
+        );
         assert_eq!(ok["metadata"], json!({"name": "gw", "namespace": "ns"}));
         for bad in [
             json!({"kind": "Service"}),
@@ -356,7 +386,13 @@ mod tests {
             json!({"metadata": {"labels": {"a": 1}}}),
             json!([1]),
         ] {
-            assert_eq!(normalize_body(gateway(), bad.clone(), &at).unwrap_err().code, 400, "{bad}");
+            assert_eq!(
+                normalize_body(gateway(), bad.clone(), &at)
+                    .unwrap_err()
+                    .code,
+                400,
+                "{bad}"
+            );
         }
     }
 }

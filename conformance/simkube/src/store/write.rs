@@ -112,7 +112,17 @@ impl Store {
         let incoming = prepare::normalize_body(spec, body, at)?;
         let mut st = self.lock();
         let (key, old) = self.existing(&st, kind, at)?;
-        self.replace(&mut st, kind, key, old, incoming, target, Ownership::Update, at, ctx)
+        self.replace(
+            &mut st,
+            kind,
+            key,
+            old,
+            incoming,
+            target,
+            Ownership::Update,
+            at,
+            ctx,
+        )
     }
 
     /// Patches an object with a JSON, merge or strategic patch.
@@ -133,7 +143,17 @@ impl Store {
         seen["apiVersion"] = Value::String(spec.api_version(at.version));
         let patched = patch::patch_object(spec, &seen, patch_type, body)?;
         let incoming = prepare::normalize_body(spec, patched, at)?;
-        self.replace(&mut st, kind, key, old, incoming, target, Ownership::Update, at, ctx)
+        self.replace(
+            &mut st,
+            kind,
+            key,
+            old,
+            incoming,
+            target,
+            Ownership::Update,
+            at,
+            ctx,
+        )
     }
 
     /// Server-side apply; creates the object when absent. Returns whether it created.
@@ -150,7 +170,11 @@ impl Store {
         let spec = self.spec(kind);
         let config = patch::parse_body(body, true)?;
         for required in ["apiVersion", "kind"] {
-            if config.get(required).and_then(Value::as_str).is_none_or(str::is_empty) {
+            if config
+                .get(required)
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
                 return Err(ApiError::bad_request(format!(
                     "{required} must be set in an apply configuration"
                 )));
@@ -176,25 +200,46 @@ impl Store {
             }
             self.check_namespace(&st, kind, at.namespace)?;
         }
-        let mut finalize = |obj: &mut Value| {
-            defaults::apply(spec, obj, existing.as_deref(), &mut st.alloc)
-        };
+        let mut finalize =
+            |obj: &mut Value| defaults::apply(spec, obj, existing.as_deref(), &mut st.alloc);
         match existing.clone() {
             Some(old) => {
-                let applied = patch::apply::apply(spec, name, Some(&old), &config, force, &writer, &mut finalize)?;
+                let applied = patch::apply::apply(
+                    spec,
+                    name,
+                    Some(&old),
+                    &config,
+                    force,
+                    &writer,
+                    &mut finalize,
+                )?;
                 let ownership = Ownership::Apply(applied.entries);
-                let obj = self.replace(&mut st, kind, key, old, applied.object, target, ownership, at, ctx)?;
+                let obj = self.replace(
+                    &mut st,
+                    kind,
+                    key,
+                    old,
+                    applied.object,
+                    target,
+                    ownership,
+                    at,
+                    ctx,
+                )?;
                 Ok((obj, false))
             }
             None => {
-                let applied = patch::apply::apply(spec, name, None, &config, force, &writer, &mut finalize)?;
+                let applied =
+                    patch::apply::apply(spec, name, None, &config, force, &writer, &mut finalize)?;
                 let mut obj = prepare::for_create(spec, applied.object, &now)?;
                 defaults::apply(spec, &mut obj, None, &mut st.alloc);
                 managed::write(&mut obj, &applied.entries);
                 if ctx.dry_run {
                     return Ok((Arc::new(obj), true));
                 }
-                Ok((self.commit(&mut st, kind, key, obj, None, EventType::Added), true))
+                Ok((
+                    self.commit(&mut st, kind, key, obj, None, EventType::Added),
+                    true,
+                ))
             }
         }
     }
@@ -212,7 +257,10 @@ impl Store {
         let mut st = self.lock();
         let (key, old) = self.existing(&st, kind, at)?;
         let name = at.name.unwrap_or_default();
-        if opts.uid.as_deref().is_some_and(|u| Some(u) != meta::meta_str(&old, "uid"))
+        if opts
+            .uid
+            .as_deref()
+            .is_some_and(|u| Some(u) != meta::meta_str(&old, "uid"))
             || opts
                 .resource_version
                 .as_deref()
@@ -254,7 +302,12 @@ impl Store {
             .collect())
     }
 
-    fn existing(&self, st: &State, kind: KindId, at: &Location<'_>) -> Result<(Key, Arc<Value>), ApiError> {
+    fn existing(
+        &self,
+        st: &State,
+        kind: KindId,
+        at: &Location<'_>,
+    ) -> Result<(Key, Arc<Value>), ApiError> {
         let name = at.name.unwrap_or_default();
         let key = Store::key(at.namespace, name);
         let old = st.kinds[kind]
@@ -266,7 +319,12 @@ impl Store {
     }
 
     /// Namespaced objects need their namespace, and not a terminating one.
-    fn check_namespace(&self, st: &State, kind: KindId, namespace: Option<&str>) -> Result<(), ApiError> {
+    fn check_namespace(
+        &self,
+        st: &State,
+        kind: KindId,
+        namespace: Option<&str>,
+    ) -> Result<(), ApiError> {
         if !self.spec(kind).namespaced {
             return Ok(());
         }
@@ -337,7 +395,10 @@ impl Store {
         let mut marked = (*old).clone();
         let g = meta::generation(&old);
         let m = meta::metadata_mut(&mut marked);
-        m.insert("deletionTimestamp".into(), Value::String(meta::now_rfc3339()));
+        m.insert(
+            "deletionTimestamp".into(),
+            Value::String(meta::now_rfc3339()),
+        );
         m.insert("deletionGracePeriodSeconds".into(), Value::from(0));
         if g > 0 {
             m.insert("generation".into(), Value::from(g + 1));
@@ -345,7 +406,14 @@ impl Store {
         if is_namespace {
             marked["status"] = json!({"phase": "Terminating"});
         }
-        let marked = self.commit(st, kind, key.clone(), marked, Some(old), EventType::Modified);
+        let marked = self.commit(
+            st,
+            kind,
+            key.clone(),
+            marked,
+            Some(old),
+            EventType::Modified,
+        );
         if is_namespace {
             let ns = key.1.clone();
             match &self.reaper {
@@ -420,7 +488,14 @@ impl Store {
 
     /// Removes an object from storage, `last` being its final state; a terminating
     /// namespace it leaves empty goes too.
-    fn remove(&self, st: &mut State, kind: KindId, key: Key, last: Value, previous: Arc<Value>) -> Arc<Value> {
+    fn remove(
+        &self,
+        st: &mut State,
+        kind: KindId,
+        key: Key,
+        last: Value,
+        previous: Arc<Value>,
+    ) -> Arc<Value> {
         let ns = key.0.clone();
         let removed = self.commit(st, kind, key, last, Some(previous), EventType::Deleted);
         if self.spec(kind).namespaced {
@@ -442,7 +517,8 @@ impl Store {
         st.rv += 1;
         st.writes += 1;
         let rv = st.rv;
-        meta::metadata_mut(&mut obj).insert("resourceVersion".into(), Value::String(rv.to_string()));
+        meta::metadata_mut(&mut obj)
+            .insert("resourceVersion".into(), Value::String(rv.to_string()));
         let obj = Arc::new(obj);
         let history_limit = self.config.history;
         let ks = &mut st.kinds[kind];

@@ -5,10 +5,12 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use gatesim_simkube::{Config, SimKube};
+use gateway_api::gateways::Gateway;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
 use kube::{Client, Error};
-use serde_json::json;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 /// A server with default settings and a client for it.
 pub async fn start() -> (SimKube, Client) {
@@ -58,7 +60,28 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A typed object from JSON.
+pub fn obj<K: DeserializeOwned>(v: Value) -> K {
+    serde_json::from_value(v).expect("test object deserializes")
+}
+
+/// A Gateway of class `sim` with HTTP listeners on port 80.
+pub fn gateway(name: &str, listeners: &[&str]) -> Gateway {
+    let listeners: Vec<Value> = listeners
+        .iter()
+        .map(|l| json!({"name": l, "port": 80, "protocol": "HTTP"}))
+        .collect();
+    obj(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": name},
+        "spec": {"gatewayClassName": "sim", "listeners": listeners}
+    }))
 }
