@@ -12,6 +12,36 @@
 //! injected `409`/`410`/`500` answers and latency, so that clients are tested on what real
 //! servers do to them.
 //!
+//! # How close to a real server
+//!
+//! Faithful where controllers and the harness can tell: resource versions are one global
+//! sequence; `generation` moves only for changes outside `metadata` and `status`;
+//! no-op writes change nothing; finalizers hold deletions; namespaces terminate and
+//! take their contents with them (after [`Config::namespace_cleanup_delay`], as a
+//! namespace controller would); watches resume from any retained version, send
+//! bookmarks and the streaming-list end marker, and answer `410 Expired` past the
+//! retained history; errors carry upstream's codes, reasons and wording.
+//!
+//! Simplified, on purpose:
+//! - **Server-side apply** tracks ownership of map fields and treats every list as atomic
+//!   (owned and replaced whole) instead of using per-kind list-map keys. Re-applying drops
+//!   what the applier no longer lists (unless another manager owns it), another
+//!   manager's field with a different value is a conflict unless `force`, and ordinary
+//!   writes take ownership of what they change.
+//! - **Strategic merge patch** merges lists by key only for a fixed table of well-known
+//!   fields (`containers`, `ports`, `conditions`, ...), replaces other lists, and honours
+//!   the directives kubectl sends. Custom resources refuse it with `415`, as upstream.
+//! - **No schemas**: no validation of unknown fields (`fieldValidation` is accepted),
+//!   no CRD defaulting, no conversion between versions (every version of a kind shares
+//!   one storage and only `apiVersion` is rewritten). Server defaults exist only for
+//!   Namespaces (name label, phase) and Services (type, cluster IP, port defaults).
+//! - **JSON only**: bodies in protobuf or CBOR get `415`, so typed kubectl generators
+//!   (`kubectl create configmap`) fail; `kubectl apply/get/patch/label/delete` work.
+//! - **Lists** page by key; a continue token is not a consistent snapshot, and an
+//!   `Exact` list is served only when the kind has not changed since that version.
+//! - No garbage collection of `ownerReferences` (`propagationPolicy` is accepted and
+//!   ignored), no authentication, no admission.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), gatesim_simkube::Error> {
 //! let server = gatesim_simkube::SimKube::start(Default::default()).await?;

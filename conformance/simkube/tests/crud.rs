@@ -534,3 +534,23 @@ async fn gateway_is_one_object_at_v1_and_v1beta1() {
             .any(|(ar, _)| ar.plural == "status")
     );
 }
+
+#[tokio::test]
+async fn the_written_kubeconfig_configures_kube_clients() {
+    let (server, _) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&path).unwrap();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(config.default_namespace, "default");
+    let client = kube::Client::try_from(config).unwrap();
+    let version = client.apiserver_version().await.unwrap();
+    assert_eq!(version.major, "1");
+    let cms: Api<ConfigMap> = Api::default_namespaced(client);
+    cms.create(&PostParams::default(), &obj(json!({"metadata": {"name": "via-kubeconfig"}})))
+        .await
+        .unwrap();
+}
