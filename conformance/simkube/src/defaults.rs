@@ -1,4 +1,5 @@
-//! The few server-side defaults clients read back: a Namespace's name label and phase, a
+//! Server-side defaults: the Gateway API schema defaults (see [`crate::crd_defaults`]),
+//! and the few built-in ones clients read back: a Namespace's name label and phase, a
 //! Service's type, cluster IP and port defaults.
 //!
 //! Cluster IPs come from 10.96.0.0/16 like a kind cluster's; nothing ever connects to
@@ -33,7 +34,7 @@ pub fn apply(spec: &KindSpec, obj: &mut Value, old: Option<&Value>, alloc: &mut 
     match (spec.group, spec.kind) {
         ("", "Namespace") => namespace(obj, old.is_none()),
         ("", "Service") => service(obj, old, alloc),
-        _ => {}
+        (group, kind) => crate::crd_defaults::apply(group, kind, obj),
     }
 }
 

@@ -32,9 +32,10 @@
 //!   fields (`containers`, `ports`, `conditions`, ...), replaces other lists, and honours
 //!   the directives kubectl sends. Custom resources refuse it with `415`, as upstream.
 //! - **No schemas**: no validation of unknown fields (`fieldValidation` is accepted),
-//!   no CRD defaulting, no conversion between versions (every version of a kind shares
-//!   one storage and only `apiVersion` is rewritten). Server defaults exist only for
-//!   Namespaces (name label, phase) and Services (type, cluster IP, port defaults).
+//!   no conversion between versions (every version of a kind shares one storage and
+//!   only `apiVersion` is rewritten). Defaults are a table: the Gateway API CRDs'
+//!   declared defaults, Namespaces (name label, phase) and Services (type, cluster IP,
+//!   port defaults); K8sGateway kinds get none.
 //! - **JSON only**: bodies in protobuf or CBOR get `415`, so typed kubectl generators
 //!   (`kubectl create configmap`) fail; `kubectl apply/get/patch/label/delete` work.
 //! - **Lists** page by key; a continue token is not a consistent snapshot, and an
@@ -51,6 +52,7 @@
 //! # Ok(()) }
 //! ```
 
+mod crd_defaults;
 mod defaults;
 mod discovery;
 mod error;

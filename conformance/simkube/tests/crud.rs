@@ -550,7 +550,42 @@ async fn the_written_kubeconfig_configures_kube_clients() {
     let version = client.apiserver_version().await.unwrap();
     assert_eq!(version.major, "1");
     let cms: Api<ConfigMap> = Api::default_namespaced(client);
-    cms.create(&PostParams::default(), &obj(json!({"metadata": {"name": "via-kubeconfig"}})))
-        .await
-        .unwrap();
+    cms.create(
+        &PostParams::default(),
+        &obj(json!({"metadata": {"name": "via-kubeconfig"}})),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn gateway_api_schema_defaults_are_filled_in() {
+    let (_server, client) = start().await;
+    namespace(&client, "defaults").await;
+    let routes: Api<HttpRoute> = Api::namespaced(client, "defaults");
+    let cfg = json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": "r"},
+        "spec": {"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": [{"name": "svc", "port": 80}]}]}
+    });
+    let pp = PatchParams::apply("harness");
+    let created = routes.patch("r", &pp, &Patch::Apply(&cfg)).await.unwrap();
+    let v = serde_json::to_value(&created).unwrap();
+    assert_eq!(v["spec"]["parentRefs"][0]["kind"], json!("Gateway"));
+    assert_eq!(
+        v["spec"]["parentRefs"][0]["group"],
+        json!("gateway.networking.k8s.io")
+    );
+    assert_eq!(
+        v["spec"]["rules"][0]["matches"],
+        json!([{"path": {"type": "PathPrefix", "value": "/"}}])
+    );
+    assert_eq!(v["spec"]["rules"][0]["backendRefs"][0]["weight"], json!(1));
+    // Re-applying the same configuration is a no-op despite the defaults.
+    let again = routes.patch("r", &pp, &Patch::Apply(&cfg)).await.unwrap();
+    assert_eq!(
+        again.metadata.resource_version,
+        created.metadata.resource_version
+    );
+    assert_eq!(again.metadata.generation, Some(1));
 }

@@ -161,7 +161,11 @@ impl WatchStream {
         tokio::pin!(deadline);
         let mut epoch = self.epoch.clone();
         let mut shutdown = self.core.shutdown.clone();
-        let period = self.core.config.bookmark_interval.max(Duration::from_millis(10));
+        let period = self
+            .core
+            .config
+            .bookmark_interval
+            .max(Duration::from_millis(10));
         let mut ticker = tokio::time::interval(period);
         ticker.tick().await;
         loop {
