@@ -122,6 +122,10 @@ async fn errors_are_statuses_with_the_real_codes_and_reasons() {
     let s = status(cms.create(&PostParams::default(), &other_ns).await);
     assert_eq!((s.code, s.reason.as_str()), (400, "BadRequest"));
 
+    let with_rv: ConfigMap = obj(json!({"metadata": {"name": "e", "resourceVersion": "5"}}));
+    let s = status(cms.create(&PostParams::default(), &with_rv).await);
+    assert_eq!((s.code, s.reason.as_str()), (400, "BadRequest"));
+
     let s = status(cms.delete("absent", &DeleteParams::default()).await);
     assert_eq!((s.code, s.reason.as_str()), (404, "NotFound"));
 

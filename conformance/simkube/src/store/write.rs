@@ -49,7 +49,7 @@ impl DeleteOptions {
     }
 }
 
-/// What the new object replaces.
+/// How a write records field ownership.
 enum Ownership {
     /// Record the fields this write changed as the writer's.
     Update,
@@ -72,6 +72,11 @@ impl Store {
     ) -> Result<Arc<Value>, ApiError> {
         let spec = self.spec(kind);
         let now = meta::now_rfc3339();
+        if meta::resource_version(&body).is_some() {
+            return Err(ApiError::bad_request(
+                "resourceVersion should not be set on objects to be created",
+            ));
+        }
         let obj = prepare::normalize_body(spec, body, at)?;
         let mut obj = prepare::for_create(spec, obj, &now)?;
         let mut st = self.lock();
