@@ -253,7 +253,9 @@ mod tests {
         m.record_translation(Duration::from_micros(700), 3, 1);
         m.record_translation(Duration::from_millis(30), 5, 2);
         m.record_translation_error();
-        m.record_status_write(true);
+        let status = Arc::new(StatusMetrics::default());
+        status.written.store(1, Ordering::Relaxed);
+        m.attach_status(status);
         let text = m.render(&SnapshotCache::new());
         assert!(
             text.contains("gatesim_translation_duration_seconds_bucket{le=\"0.0005\"} 0\n"),
