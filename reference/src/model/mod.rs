@@ -217,6 +217,29 @@ impl ResourceSet {
         K::store(self).get(key)
     }
 
+    /// Add every object of `other` (replacing objects with the same key), as if both had been
+    /// read together. The revision is the larger of the two.
+    pub fn merge(&mut self, other: ResourceSet) {
+        struct Merge<'a> {
+            into: &'a mut ResourceSet,
+            from: ResourceSet,
+        }
+        impl KindVisitorMut for Merge<'_> {
+            fn visit<K: StoredKind>(&mut self) {
+                let taken = std::mem::take(K::store_mut(&mut self.from));
+                K::store_mut(self.into).extend(taken);
+            }
+        }
+        let revision = self.revision.max(other.revision);
+        let addresses = other.gateway_addresses.clone();
+        visit_all_kinds(&mut Merge {
+            into: self,
+            from: other,
+        });
+        self.gateway_addresses.extend(addresses);
+        self.revision = revision;
+    }
+
     /// Insert an object of any stored kind.
     pub fn insert_any(&mut self, obj: AnyObject) {
         match obj {

@@ -10,16 +10,8 @@ use std::time::{Duration, Instant};
 /// Envoy, or `None` after a loud SKIP line; with `GATESIM_REQUIRE_ALL=1` a missing Envoy fails
 /// the test instead.
 pub fn envoy_or_skip(test: &str) -> Option<PathBuf> {
-    match gatesim_reference::infra::envoy::locate() {
-        Ok(path) => Some(path),
-        Err(e) if std::env::var("GATESIM_REQUIRE_ALL").as_deref() == Ok("1") => {
-            panic!("{test}: Envoy is required (GATESIM_REQUIRE_ALL=1) but unavailable: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIP: {test}: Envoy unavailable: {e}");
-            None
-        }
-    }
+    gatesim_reference::infra::envoy::locate_or_skip(test)
+        .unwrap_or_else(|e| panic!("{test}: Envoy is required (GATESIM_REQUIRE_ALL=1): {e}"))
 }
 
 /// Log what the library logs, interleaved with the test's output.

@@ -38,16 +38,8 @@ use tokio::process::{Child, Command};
 
 /// The Envoy binary, or `None` after a loud SKIP line (a failure when `GATESIM_REQUIRE_ALL=1`).
 pub fn envoy_binary() -> Option<PathBuf> {
-    match gatesim_reference::infra::envoy::locate() {
-        Ok(p) => Some(p),
-        Err(e) if std::env::var("GATESIM_REQUIRE_ALL").as_deref() == Ok("1") => {
-            panic!("GATESIM_REQUIRE_ALL=1 but Envoy is unavailable: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIP: real-Envoy xDS test: Envoy is unavailable: {e}");
-            None
-        }
-    }
+    gatesim_reference::infra::envoy::locate_or_skip("real-Envoy xDS test")
+        .unwrap_or_else(|e| panic!("Envoy is required (GATESIM_REQUIRE_ALL=1): {e}"))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

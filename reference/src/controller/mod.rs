@@ -1,0 +1,325 @@
+//! The running controller: inputs from a provider, translation, xDS to the proxies, status
+//! back to the inputs, and the proxies themselves. Wiring only; each part lives in its own
+//! module.
+//!
+//! One loop owns translation. It reads the latest `ResourceSet` (bursts coalesce in the
+//! provider's watch channel), assigns Gateway addresses, translates, hands each Gateway's
+//! snapshot to the xDS cache, and passes statuses and the set of wanted proxies on to their own
+//! tasks, so that neither a slow API server nor a slow Envoy start holds translation back.
+
+mod state;
+
+pub use state::ControllerState;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::admin::{self, AdminState, Metrics};
+use crate::infra::addresses::AddressAllocator;
+use crate::infra::host::{self, HostConfig, HostInfra, ProxySpec};
+use crate::model::{ControllerConfig, ObjectKey, ResourceSet};
+use crate::provider::Snapshots;
+use crate::provider::file::FileProvider;
+use crate::provider::kubernetes::KubernetesProvider;
+use crate::provider::status::{StatusWriter, StatusWriterConfig};
+use crate::translate::{self, StatusUpdate};
+use crate::xds::{self, Snapshot, SnapshotCache};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("starting the file provider: {0}")]
+    File(#[from] crate::provider::file::FileProviderError),
+    #[error("starting the xDS server: {0}")]
+    Xds(#[from] xds::ServeError),
+    #[error("starting the admin endpoint: {0}")]
+    Admin(#[from] admin::AdminError),
+    #[error("starting the host proxies: {0}")]
+    Host(#[from] host::HostError),
+}
+
+/// Where the controller's inputs come from.
+pub enum Source {
+    /// A directory (or file) of YAML, reloaded on change.
+    File(PathBuf),
+    /// A Kubernetes API server; status is written back to it.
+    Kubernetes(kube::Client),
+}
+
+/// Who runs the proxies.
+#[derive(Clone, Debug)]
+pub enum Infra {
+    /// One Envoy process per Gateway on this host.
+    Host(HostConfig),
+    /// Proxies are run by someone else; they connect to the xDS address.
+    None,
+}
+
+pub struct ControllerOptions {
+    pub source: Source,
+    /// For `Infra::Host`, `xds_addr` in the config is replaced by the bound xDS address.
+    pub infra: Infra,
+    pub xds_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub config: ControllerConfig,
+}
+
+/// A running controller. Dropping it stops everything; `shutdown` also stops the proxies
+/// gracefully.
+pub struct Controller {
+    xds: xds::ServerHandle,
+    admin: xds::ServerHandle,
+    cache: SnapshotCache,
+    state: ControllerState,
+    infra: Option<Arc<HostInfra>>,
+    tasks: Vec<JoinHandle<()>>,
+    _provider: ProviderGuard,
+}
+
+/// Keeps the provider (and its status writer) alive for as long as the controller runs.
+#[allow(dead_code)]
+enum ProviderGuard {
+    File(FileProvider),
+    Kubernetes(KubernetesProvider, StatusWriter),
+}
+
+impl Controller {
+    pub async fn start(opts: ControllerOptions) -> Result<Self, ControllerError> {
+        let cache = SnapshotCache::new();
+        let metrics = Metrics::new();
+        let state = ControllerState::default();
+        let xds = xds::serve(opts.xds_addr, cache.clone()).await?;
+
+        let (snapshots, guard, status_tx) = match opts.source {
+            Source::File(path) => {
+                let (snapshots, provider) = FileProvider::start(path, opts.config.clone())?;
+                state.watch_file_errors(provider.errors());
+                (snapshots, ProviderGuard::File(provider), None)
+            }
+            Source::Kubernetes(client) => {
+                let (snapshots, provider) =
+                    KubernetesProvider::start(client.clone(), opts.config.clone());
+                let (tx, rx) = mpsc::channel(16);
+                let writer = StatusWriter::spawn(
+                    client,
+                    snapshots.clone(),
+                    rx,
+                    StatusWriterConfig::default(),
+                );
+                metrics.attach_status(writer.metrics());
+                (
+                    snapshots,
+                    ProviderGuard::Kubernetes(provider, writer),
+                    Some(tx),
+                )
+            }
+        };
+
+        let mut tasks = Vec::new();
+        let infra = match opts.infra {
+            Infra::Host(mut cfg) => {
+                cfg.xds_addr = xds.local_addr();
+                Some(Arc::new(HostInfra::new(cfg)?))
+            }
+            Infra::None => None,
+        };
+        let (proxies_tx, proxies_rx) = watch::channel(Arc::new(std::collections::BTreeMap::new()));
+        if let Some(infra) = &infra {
+            tasks.push(tokio::spawn(reconcile_proxies(
+                Arc::clone(infra),
+                proxies_rx,
+            )));
+        }
+
+        let router: Router = admin::router(AdminState::new(cache.clone(), metrics.clone()))
+            .merge(state.router(infra.clone()));
+        let admin = admin::serve(opts.admin_addr, router).await?;
+
+        let ctx = LoopContext {
+            cache: cache.clone(),
+            metrics,
+            state: state.clone(),
+            status_tx,
+            proxies_tx,
+            allocate: infra.is_some(),
+            config: opts.config,
+        };
+        tasks.push(tokio::spawn(translate_loop(snapshots, ctx)));
+
+        tracing::info!(xds = %xds.local_addr(), admin = %admin.local_addr(), "controller running");
+        Ok(Self {
+            xds,
+            admin,
+            cache,
+            state,
+            infra,
+            tasks,
+            _provider: guard,
+        })
+    }
+
+    pub fn xds_addr(&self) -> SocketAddr {
+        self.xds.local_addr()
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.local_addr()
+    }
+
+    pub fn cache(&self) -> &SnapshotCache {
+        &self.cache
+    }
+
+    pub fn state(&self) -> &ControllerState {
+        &self.state
+    }
+
+    pub fn infra(&self) -> Option<&Arc<HostInfra>> {
+        self.infra.as_ref()
+    }
+
+    /// Stop translating, then stop the proxies gracefully.
+    pub async fn shutdown(mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        if let Some(infra) = self.infra.take() {
+            infra.shutdown().await;
+        }
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+struct LoopContext {
+    cache: SnapshotCache,
+    metrics: Metrics,
+    state: ControllerState,
+    status_tx: Option<mpsc::Sender<Vec<StatusUpdate>>>,
+    proxies_tx: watch::Sender<Arc<std::collections::BTreeMap<ObjectKey, ProxySpec>>>,
+    /// Assign loopback addresses (host proxies); without, listeners bind 0.0.0.0.
+    allocate: bool,
+    config: ControllerConfig,
+}
+
+async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext) {
+    let mut allocator = AddressAllocator::new();
+    let mut nodes: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let latest = snapshots.borrow_and_update().clone();
+        let ctx_ref = &ctx;
+        let prepared = prepare(&latest, &mut allocator, ctx_ref);
+        let started = Instant::now();
+        // Translation is CPU work; keep it off the async workers.
+        let (set, translation) = match tokio::task::spawn_blocking(move || {
+            let t = translate::translate(&prepared);
+            (prepared, t)
+        })
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "translation panicked");
+                ctx.metrics.record_translation_error();
+                if snapshots.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        ctx.metrics.record_translation(
+            started.elapsed(),
+            set.http_routes.len(),
+            translation.proxies.len(),
+        );
+
+        let mut current = BTreeSet::new();
+        for proxy in translation.proxies.values() {
+            match Snapshot::from_proxy(set.revision, proxy) {
+                Ok(s) => {
+                    ctx.cache.set(&proxy.node_id, s);
+                    current.insert(proxy.node_id.clone());
+                }
+                Err(e) => {
+                    tracing::error!(node = %proxy.node_id, error = %e, "translated configuration is inconsistent");
+                    ctx.metrics.record_translation_error();
+                }
+            }
+        }
+        for gone in nodes.difference(&current) {
+            ctx.cache.remove(gone);
+        }
+        nodes = current;
+
+        if ctx.allocate {
+            let wanted = translation
+                .proxies
+                .iter()
+                .filter_map(|(k, p)| {
+                    p.address
+                        .as_ref()
+                        .map(|a| (k.clone(), ProxySpec::for_gateway(k, a.clone())))
+                })
+                .collect();
+            ctx.proxies_tx.send_replace(Arc::new(wanted));
+        }
+        ctx.state.publish(&set, &translation);
+        if let Some(tx) = &ctx.status_tx
+            && tx.send(translation.statuses).await.is_err()
+        {
+            tracing::warn!("status writer stopped");
+        }
+
+        if snapshots.changed().await.is_err() {
+            tracing::info!("provider stopped; translation loop ends");
+            return;
+        }
+    }
+}
+
+/// The snapshot as translation needs it: this controller's settings, and addresses for the
+/// Gateways it manages.
+fn prepare(
+    latest: &ResourceSet,
+    allocator: &mut AddressAllocator,
+    ctx: &LoopContext,
+) -> ResourceSet {
+    let mut set = latest.clone();
+    set.config = ctx.config.clone();
+    if ctx.allocate {
+        let managed = translate::managed_gateways(&set);
+        if let Err(e) = allocator.sync(managed.iter()) {
+            tracing::error!(error = %e, "out of proxy addresses");
+        }
+        set.gateway_addresses = allocator.address_strings();
+    }
+    set
+}
+
+async fn reconcile_proxies(
+    infra: Arc<HostInfra>,
+    mut wanted: watch::Receiver<Arc<std::collections::BTreeMap<ObjectKey, ProxySpec>>>,
+) {
+    loop {
+        let desired = wanted.borrow_and_update().clone();
+        let report = infra.reconcile(&desired).await;
+        for (gw, why) in &report.failed {
+            tracing::error!(gateway = %gw, reason = %why, "proxy did not start");
+        }
+        if wanted.changed().await.is_err() {
+            return;
+        }
+    }
+}

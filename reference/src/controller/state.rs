@@ -1,0 +1,129 @@
+//! What the controller shows about itself on its admin endpoint, besides xDS and metrics:
+//! the status it computed (the only place to read it with the file provider), input errors,
+//! the proxies it runs, and the configuration it serves.
+
+use std::sync::{Arc, RwLock};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::infra::host::HostInfra;
+use crate::model::ResourceSet;
+use crate::provider::file::Diagnostic;
+use crate::render;
+use crate::translate::Translation;
+
+#[derive(Default)]
+struct Inner {
+    translation: Option<Arc<Translation>>,
+    revision: u64,
+    errors: Vec<String>,
+}
+
+/// Shared view of the latest translation and input errors.
+#[derive(Clone, Default)]
+pub struct ControllerState {
+    inner: Arc<RwLock<Inner>>,
+}
+
+impl ControllerState {
+    pub(super) fn publish(&self, set: &ResourceSet, translation: &Translation) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.translation = Some(Arc::new(translation.clone()));
+        inner.revision = set.revision;
+    }
+
+    /// Mirror the file provider's current errors.
+    pub(super) fn watch_file_errors(&self, mut errors: watch::Receiver<Vec<Diagnostic>>) {
+        let inner = Arc::clone(&self.inner);
+        let update = move |list: &[Diagnostic]| {
+            let rendered: Vec<String> = list.iter().map(ToString::to_string).collect();
+            for e in &rendered {
+                tracing::error!("{e}");
+            }
+            inner.write().unwrap_or_else(|e| e.into_inner()).errors = rendered;
+        };
+        update(&errors.borrow_and_update());
+        tokio::spawn(async move {
+            while errors.changed().await.is_ok() {
+                let list = errors.borrow_and_update().clone();
+                update(&list);
+            }
+        });
+    }
+
+    /// The input revision of the latest translation.
+    pub fn revision(&self) -> u64 {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .revision
+    }
+
+    /// The latest translation, if any.
+    pub fn translation(&self) -> Option<Arc<Translation>> {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .translation
+            .clone()
+    }
+
+    /// The current input errors (file provider), as `file:line:col: message`.
+    pub fn errors(&self) -> Vec<String> {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .errors
+            .clone()
+    }
+
+    pub(super) fn router(&self, infra: Option<Arc<HostInfra>>) -> Router {
+        Router::new()
+            .route("/status", get(status))
+            .route("/config", get(config))
+            .route("/errors", get(errors))
+            .with_state(self.clone())
+            .route(
+                "/proxies",
+                get(move || {
+                    let infra = infra.clone();
+                    async move { Json(infra.map(|i| json!(i.proxies())).unwrap_or(json!([]))) }
+                }),
+            )
+    }
+}
+
+/// `GET /status`: every status this controller wants written, as the objects would read.
+async fn status(State(state): State<ControllerState>) -> impl IntoResponse {
+    match state.translation() {
+        None => Json(json!({"revision": 0, "statuses": []})),
+        Some(t) => {
+            let rendered = render::translation(&t)
+                .map(|v| v["statuses"].clone())
+                .unwrap_or(Value::Null);
+            Json(json!({"revision": state.revision(), "statuses": rendered}))
+        }
+    }
+}
+
+/// `GET /config`: every Gateway's xDS resources, as `gatesim-controller translate` prints them.
+async fn config(State(state): State<ControllerState>) -> axum::response::Response {
+    match state.translation().map(|t| render::translation(&t)) {
+        None => Json(json!({"gateways": {}})).into_response(),
+        Some(Ok(v)) => {
+            Json(json!({"revision": state.revision(), "gateways": v["gateways"]})).into_response()
+        }
+        Some(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `GET /errors`: input errors that keep the last good configuration serving.
+async fn errors(State(state): State<ControllerState>) -> Json<Value> {
+    Json(json!({"errors": state.errors()}))
+}
