@@ -138,21 +138,45 @@ impl TestCertificate {
         if dns_names.is_empty() {
             return Err(CertError::NoNames);
         }
+        let mut authority = TestCertificate::authority()?;
+        let leaf = authority.issue(dns_names)?;
+        authority.cert_pem = leaf.cert_pem;
+        authority.key_pem = leaf.key_pem;
+        authority.ca = ca;
+        Ok(authority)
+    }
+
+    /// A certificate authority alone: `cert_pem` and `key_pem` are the CA's own, so it can be
+    /// published as a CA bundle and named as the issuer of other certificates.
+    pub fn authority() -> Result<Self, CertError> {
         let ca_key = KeyPair::generate()?;
         let ca_params = ca_params(&ca_key)?;
         let ca_cert = ca_params.self_signed(&ca_key)?;
         let ca_key_pem = ca_key.serialize_pem();
-        let issuer = Issuer::new(ca_params.clone(), ca_key);
+        Ok(TestCertificate {
+            cert_pem: ca_cert.pem(),
+            key_pem: ca_key_pem.clone(),
+            ca_cert_pem: ca_cert.pem(),
+            ca: false,
+            ca_params,
+            ca_key_pem,
+        })
+    }
 
+    /// A server leaf for `names`, signed by this certificate's CA (which it shares, so the
+    /// same trust anchor verifies both).
+    pub fn issue(&self, names: &[String]) -> Result<TestCertificate, CertError> {
+        if names.is_empty() {
+            return Err(CertError::NoNames);
+        }
+        let ca_key = KeyPair::from_pem(&self.ca_key_pem)?;
+        let issuer = Issuer::new(self.ca_params.clone(), ca_key);
         let mut leaf = CertificateParams::new(Vec::<String>::new())?;
-        leaf.subject_alt_names = dns_names
-            .iter()
-            .map(|n| san_for(n))
-            .collect::<Result<_, _>>()?;
+        leaf.subject_alt_names = names.iter().map(|n| san_for(n)).collect::<Result<_, _>>()?;
         leaf.distinguished_name
             .push(DnType::OrganizationName, "gatesim");
         leaf.distinguished_name
-            .push(DnType::CommonName, dns_names[0].as_str());
+            .push(DnType::CommonName, names[0].as_str());
         leaf.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::KeyEncipherment,
@@ -161,14 +185,13 @@ impl TestCertificate {
         leaf.use_authority_key_identifier_extension = true;
         let leaf_key = KeyPair::generate()?;
         let leaf_cert = leaf.signed_by(&leaf_key, &issuer)?;
-
         Ok(TestCertificate {
             cert_pem: leaf_cert.pem(),
             key_pem: leaf_key.serialize_pem(),
-            ca_cert_pem: ca_cert.pem(),
-            ca,
-            ca_params,
-            ca_key_pem,
+            ca_cert_pem: self.ca_cert_pem.clone(),
+            ca: false,
+            ca_params: self.ca_params.clone(),
+            ca_key_pem: self.ca_key_pem.clone(),
         })
     }
 

@@ -5,4 +5,6 @@ pub mod certs;
 pub mod echo;
 pub mod outcome;
 pub mod probe;
+pub mod run;
 pub mod scenario;
+pub mod target;

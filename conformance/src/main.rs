@@ -1,1 +1,26 @@
-fn main() {}
+//! `gatesim`: runs conformance scenarios against an implementation.
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => cli::run(*args),
+        Command::List(args) => cli::list(args),
+        Command::Check(args) => cli::check(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gatesim: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

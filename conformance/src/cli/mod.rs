@@ -1,0 +1,328 @@
+//! The `gatesim` commands: wiring of the library's loader, targets and engine.
+
+pub mod args;
+mod output;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use gatesim_conformance::outcome::{Outcome, ScenarioResult};
+use gatesim_conformance::run::{self, Environment, Plan, SelectionFlags, Settings};
+use gatesim_conformance::scenario::{LoadOptions, Loader, Profile, Scenario, default_scenarios_dir};
+use gatesim_conformance::target::{
+    ClusterOptions, ClusterTarget, RunClass, SimOptions, SimTarget, Target,
+};
+
+use args::{CheckArgs, ListArgs, RunArgs, SelectionArgs, TargetKind};
+use output::{Implementation, RunInfo};
+
+const REPOSITORY: &str = "https://github.com/gatesim/gatesim";
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "error",
+        1 => "warn",
+        2 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn flags(selection: &SelectionArgs) -> SelectionFlags {
+    SelectionFlags {
+        supported_features: selection.supported_features.clone(),
+        exempt_features: selection.exempt_features.clone(),
+        all_features: selection.all_features,
+        profiles: selection.conformance_profiles.clone(),
+        run_test: selection.run_test.clone(),
+        skip_tests: selection.skip_tests.clone(),
+        skip_provisional: selection.skip_provisional_tests,
+    }
+}
+
+/// Loads every scenario under the given paths (the project's suite by default); every broken
+/// file is reported with its position.
+fn load(paths: &[PathBuf], base_dir: Option<&Path>) -> Result<(Vec<Scenario>, Vec<PathBuf>)> {
+    let paths = if paths.is_empty() {
+        vec![default_scenarios_dir()]
+    } else {
+        paths.to_vec()
+    };
+    let mut loader = Loader::new(LoadOptions {
+        base_dir: base_dir.map(Path::to_path_buf),
+    });
+    match loader.load_all(&paths) {
+        Ok(scenarios) => Ok((scenarios, paths)),
+        Err(errors) => bail!("the scenarios do not load:\n{errors}"),
+    }
+}
+
+/// The directory progress lines show paths relative to.
+fn display_root(paths: &[PathBuf]) -> Option<PathBuf> {
+    match paths {
+        [one] if one.is_dir() => Some(one.clone()),
+        _ => std::env::current_dir().ok(),
+    }
+}
+
+pub fn check(args: CheckArgs) -> Result<ExitCode> {
+    let (scenarios, _) = load(&args.paths, args.base_dir.as_deref())?;
+    let steps: usize = scenarios.iter().map(|s| s.steps.len()).sum();
+    println!(
+        "ok: {} scenarios, {steps} steps, every file valid",
+        scenarios.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn list(args: ListArgs) -> Result<ExitCode> {
+    let flags = flags(&args.selection);
+    flags.validate()?;
+    let (scenarios, _) = load(&args.selection.paths, args.selection.base_dir.as_deref())?;
+    let (inferred, source) = if flags.infers_features() {
+        (
+            gatesim_reference::translate::features::SUPPORTED
+                .iter()
+                .map(|f| (*f).to_owned())
+                .collect::<Vec<_>>(),
+            "what the sim target's GatewayClass reports",
+        )
+    } else {
+        (Vec::new(), "from the flags")
+    };
+    let supported = flags.supported(&inferred);
+    println!(
+        "supported features ({source}): {}",
+        supported.iter().cloned().collect::<Vec<_>>().join(", ")
+    );
+    let plan = Plan::new(scenarios, &flags, supported);
+    println!(
+        "\n{:<52} {:<10} {:<24} features",
+        "scenario", "HTTP", "decision"
+    );
+    for (scenario, decision) in &plan.entries {
+        let level = match scenario.level(Profile::GatewayHttp) {
+            Some(gatesim_conformance::scenario::Level::Core) => "core",
+            Some(gatesim_conformance::scenario::Level::Extended) => "extended",
+            None => "-",
+        };
+        let decision = match decision {
+            run::Decision::Run => "run".to_owned(),
+            run::Decision::Skip(why) => format!("skip: {why}"),
+            run::Decision::Unsupported(missing) => format!("unsupported: {}", missing.join(",")),
+        };
+        println!(
+            "{:<52} {:<10} {:<24} {}",
+            scenario.name,
+            level,
+            decision,
+            scenario.feature_names().join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn implementation(args: &RunArgs) -> Result<Implementation> {
+    let sim = args.target == TargetKind::Sim;
+    let pick = |given: &Option<String>, default: &str, flag: &str| -> Result<String> {
+        match (given, sim, &args.report_output) {
+            (Some(v), _, _) => Ok(v.clone()),
+            (None, true, _) | (None, false, None) => Ok(default.to_owned()),
+            (None, false, Some(_)) => {
+                bail!("--report-output needs --{flag} describing the implementation under test")
+            }
+        }
+    };
+    let contact = if !args.contact.is_empty() {
+        args.contact.clone()
+    } else if sim || args.report_output.is_none() {
+        vec![format!("{REPOSITORY}/issues")]
+    } else {
+        bail!("--report-output needs --contact describing the implementation under test")
+    };
+    Ok(Implementation {
+        organization: pick(&args.organization, "gatesim", "organization")?,
+        project: pick(&args.project, "gatesim-reference", "project")?,
+        url: pick(&args.url, REPOSITORY, "url")?,
+        version: pick(
+            &args.implementation_version,
+            &format!("v{}", env!("CARGO_PKG_VERSION")),
+            "version",
+        )?,
+        contact,
+    })
+}
+
+async fn start_target(args: &RunArgs) -> Result<Target> {
+    match args.target {
+        TargetKind::Sim => {
+            let class = RunClass {
+                gateway_class: args
+                    .gateway_class
+                    .clone()
+                    .unwrap_or_else(|| "gatesim".to_owned()),
+                controller_name: args.controller_name.clone(),
+            };
+            let mut options = SimOptions::new(class);
+            options.envoy = args.envoy.clone();
+            options.envoy_log_level = args.envoy_log_level.clone();
+            let sim = SimTarget::start(options)
+                .await
+                .context("starting the sim target")?;
+            Ok(Target::Sim(Box::new(sim)))
+        }
+        TargetKind::Cluster => {
+            let cluster = ClusterTarget::connect(ClusterOptions {
+                kubeconfig: args.kubeconfig.clone(),
+                gateway_class: args
+                    .gateway_class
+                    .clone()
+                    .unwrap_or_else(|| "gateway-conformance".to_owned()),
+                echo_image: args.echo_image.clone(),
+                ready_timeout: Duration::from_secs(300),
+            })
+            .await
+            .context("connecting to the cluster")?;
+            Ok(Target::Cluster(cluster))
+        }
+        TargetKind::Kind => bail!(
+            "the kind target is not available yet; create the cluster yourself and use \
+             --target cluster --kubeconfig <its kubeconfig>"
+        ),
+    }
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    init_logging(args.verbose);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: RunArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let flags = flags(&args.selection);
+    flags.validate()?;
+    let implementation = implementation(&args)?;
+    let (scenarios, paths) = load(&args.selection.paths, args.selection.base_dir.as_deref())?;
+    let root = display_root(&paths);
+
+    let target = start_target(&args).await?;
+    let target_started = started.elapsed();
+    let target_lines = target.header();
+    let class = target.class().clone();
+    let settings = Settings {
+        consecutive: args.consecutive,
+        within: args.within,
+        poll_interval: match target {
+            Target::Sim(_) => Duration::from_millis(20),
+            Target::Cluster(_) => Duration::from_millis(100),
+        },
+        ..Settings::default()
+    };
+    let env = Arc::new(Environment::new(target, settings));
+    let (inferred, features_source) = if flags.infers_features() {
+        let features = env
+            .class_features(Duration::from_secs(180))
+            .await
+            .context("reading the GatewayClass's supported features")?;
+        (
+            features,
+            format!("from GatewayClass {} status", class.gateway_class),
+        )
+    } else {
+        (Vec::new(), "from the flags".to_owned())
+    };
+    let plan = Plan::new(scenarios, &flags, flags.supported(&inferred));
+    let to_run = plan.to_run();
+    let not_run = plan.not_run();
+    let info = RunInfo {
+        target: env.target().name().to_owned(),
+        target_lines,
+        gateway_class: class.gateway_class.clone(),
+        controller: class.controller_name.clone(),
+        supported: plan.supported.clone(),
+        features_source,
+        profiles: flags.profiles.clone(),
+        implementation,
+        mode: args.mode.clone(),
+    };
+    let skipped = not_run
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Skipped { .. }))
+        .count();
+    output::header(
+        &info,
+        (to_run.len(), skipped, not_run.len() - skipped),
+        args.concurrency,
+    );
+    output::setup_line("target up", target_started);
+    for (name, result) in run::prepare_bases(&env, &to_run).await {
+        match result {
+            Ok(took) => output::setup_line(&format!("base {name}"), took),
+            Err(e) => println!("  base {name} FAILED: {e}"),
+        }
+    }
+    let setup = started.elapsed();
+    println!();
+
+    let scenarios_started = Instant::now();
+    let run_results = run::run_all(Arc::clone(&env), &to_run, args.concurrency, |r| {
+        output::progress(r, root.as_deref());
+    })
+    .await;
+    let scenarios_took = scenarios_started.elapsed();
+
+    let mut results: Vec<ScenarioResult> = Vec::new();
+    let mut ran = run_results.into_iter();
+    let mut skipped_results = not_run.into_iter();
+    for (_, decision) in &plan.entries {
+        let next = if *decision == run::Decision::Run {
+            ran.next()
+        } else {
+            skipped_results.next()
+        };
+        results.extend(next);
+    }
+
+    output::failures(&results);
+    let teardown_started = Instant::now();
+    match Arc::try_unwrap(env) {
+        Ok(env) => env.shutdown().await,
+        Err(_) => tracing::warn!("environment still in use at shutdown"),
+    }
+    let teardown = teardown_started.elapsed();
+    output::summary(&info, &results, started.elapsed());
+    println!(
+        "time: setup {:.2}s (target {:.2}s), scenarios {:.2}s, teardown {:.2}s",
+        setup.as_secs_f64(),
+        target_started.as_secs_f64(),
+        scenarios_took.as_secs_f64(),
+        teardown.as_secs_f64()
+    );
+    if let Some(path) = &args.report_output {
+        output::write_report(path, &info, &results)?;
+        println!("report: {}", path.display());
+    }
+    if let Some(path) = &args.junit {
+        output::write_junit(path, &info.target, &results)?;
+        println!("junit: {}", path.display());
+    }
+    let failed = results.iter().any(|r| r.outcome.is_failure());
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,363 @@
+//! One scenario, start to end: its resources, each step in order, and the removal of what it
+//! created. Every write's resource version feeds the ACK barrier; every write's generation
+//! before and after feeds `generationChanged`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::env::Environment;
+use super::status::{self, StatusContext};
+use crate::outcome::{Failure, Outcome, ScenarioResult};
+use crate::scenario::{GatewayRef, Object, ObjectRef, Scenario, StatusExpectation, Step};
+use crate::target::{TargetError, Written};
+
+/// A failed step, before it is placed in the scenario.
+#[derive(Debug)]
+pub(super) struct StepFailure {
+    pub case: Option<String>,
+    pub message: String,
+    pub related: Option<String>,
+}
+
+impl From<TargetError> for StepFailure {
+    fn from(e: TargetError) -> Self {
+        StepFailure {
+            case: None,
+            message: e.to_string(),
+            related: None,
+        }
+    }
+}
+
+/// The state of one running scenario.
+pub(super) struct Execution<'a> {
+    pub env: &'a Environment,
+    pub scenario: &'a Scenario,
+    /// The highest resource version the controller must have seen before probing.
+    pub revision: u64,
+    /// Generation before the latest write, by (kind, namespace, name).
+    generations: HashMap<(String, String, String), Option<i64>>,
+}
+
+fn generation_key(kind: &str, namespace: Option<&str>, name: &str) -> (String, String, String) {
+    (
+        kind.to_owned(),
+        namespace.unwrap_or_default().to_owned(),
+        name.to_owned(),
+    )
+}
+
+/// The status part of an object, for failure reports.
+pub(super) fn status_yaml(object: &Value) -> String {
+    let view = json!({
+        "generation": object.pointer("/metadata/generation"),
+        "status": object.get("status"),
+    });
+    serde_yaml::to_string(&view).unwrap_or_else(|e| format!("(unprintable status: {e})"))
+}
+
+impl<'a> Execution<'a> {
+    pub fn new(env: &'a Environment, scenario: &'a Scenario, base_revision: u64) -> Self {
+        Execution {
+            env,
+            scenario,
+            revision: base_revision,
+            generations: HashMap::new(),
+        }
+    }
+
+    fn record(&mut self, written: Vec<Written>) {
+        for w in written {
+            if self.env.target().counts_for_barrier(&w)
+                && let Some(rv) = w.resource_version
+            {
+                self.revision = self.revision.max(rv);
+            }
+            if !w.deleted {
+                self.generations.insert(
+                    generation_key(&w.kind, w.namespace.as_deref(), &w.name),
+                    w.generation_before,
+                );
+            }
+        }
+    }
+
+    async fn apply(&mut self, object: &Object) -> Result<(), StepFailure> {
+        let written = self
+            .env
+            .target()
+            .apply(object, self.env.certs())
+            .await
+            .map_err(|e| StepFailure {
+                case: Some(object.to_string()),
+                message: format!("applying {object} ({}): {e}", object.source()),
+                related: None,
+            })?;
+        self.record(written);
+        Ok(())
+    }
+
+    /// Runs the scenario and removes its objects; the result's duration excludes removal.
+    pub async fn run(mut self) -> ScenarioResult {
+        let started = Instant::now();
+        let outcome = match self.run_steps().await {
+            Ok(()) => Outcome::Passed,
+            Err(failure) => Outcome::Failed(failure),
+        };
+        let duration = started.elapsed();
+        let cleanup = self.cleanup().await;
+        let outcome = match (outcome, cleanup) {
+            (Outcome::Passed, Err(message)) => Outcome::Failed(Failure {
+                step: None,
+                case: None,
+                message: format!("removing the scenario's objects: {message}"),
+                related_status: None,
+            }),
+            (outcome, _) => outcome,
+        };
+        ScenarioResult {
+            name: self.scenario.name.clone(),
+            description: self.scenario.description.clone(),
+            path: self.scenario.path.clone(),
+            features: self
+                .scenario
+                .feature_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            provisional: self.scenario.provisional,
+            outcome,
+            duration,
+        }
+    }
+
+    async fn run_steps(&mut self) -> Result<(), Failure> {
+        let scenario = self.scenario;
+        for object in &scenario.resources {
+            self.apply(object).await.map_err(|f| Failure {
+                step: None,
+                case: f.case,
+                message: f.message,
+                related_status: f.related,
+            })?;
+        }
+        for (index, step) in scenario.steps.iter().enumerate() {
+            let result = self.step(&step.value).await;
+            if let Err(f) = result {
+                return Err(Failure {
+                    step: Some((index, step.value.key().to_owned())),
+                    case: f.case,
+                    message: format!("at {}\n{}", step.source, f.message),
+                    related_status: f.related,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn step(&mut self, step: &Step) -> Result<(), StepFailure> {
+        let target = self.env.target();
+        match step {
+            Step::Apply(objects) => {
+                for object in objects {
+                    self.apply(object).await?;
+                }
+            }
+            Step::Patch(entries) => {
+                for entry in entries {
+                    let written = target.patch(entry).await.map_err(|e| StepFailure {
+                        case: Some(entry.target().to_string()),
+                        message: e.to_string(),
+                        related: None,
+                    })?;
+                    self.record(written);
+                }
+            }
+            Step::Delete(refs) => {
+                for r in refs {
+                    let written =
+                        target
+                            .delete(r, self.env.certs())
+                            .await
+                            .map_err(|e| StepFailure {
+                                case: Some(r.to_string()),
+                                message: e.to_string(),
+                                related: None,
+                            })?;
+                    self.record(written);
+                }
+            }
+            Step::FillEndpoints(fill) => {
+                let written = target.fill_endpoints(fill).await?;
+                self.record(written);
+            }
+            Step::ExpectStatus(entries) => self.expect_status(entries).await?,
+            Step::ExpectHttp(http) => self.expect_http(http).await?,
+            Step::ExpectWeights(weights) => self.expect_weights(weights).await?,
+        }
+        Ok(())
+    }
+
+    /// Polls every entry until all match; an entry that does not match by its own timeout
+    /// fails the step with what is wrong and the status as read.
+    async fn expect_status(&self, entries: &[StatusExpectation]) -> Result<(), StepFailure> {
+        let started = Instant::now();
+        let mut pending: Vec<&StatusExpectation> = entries.iter().collect();
+        let mut pause = Duration::from_millis(2);
+        let controller = &self.env.target().class().controller_name;
+        loop {
+            let mut still = Vec::new();
+            for entry in pending {
+                let target = entry.target();
+                let (problems, object) = match self.env.target().driver().get(&target).await {
+                    Ok(Some(object)) => {
+                        let key = generation_key(
+                            &entry.kind,
+                            entry.namespace.as_deref(),
+                            &entry.name,
+                        );
+                        let ctx = StatusContext {
+                            controller_name: controller,
+                            generation_before: self.generations.get(&key).copied(),
+                        };
+                        (status::check(entry, &object, ctx), Some(object))
+                    }
+                    Ok(None) => (vec!["the object does not exist".to_owned()], None),
+                    Err(e) => (vec![format!("reading it failed: {e}")], None),
+                };
+                if problems.is_empty() {
+                    continue;
+                }
+                if started.elapsed() >= entry.timeout() {
+                    let mut message = format!(
+                        "{target} did not reach the expected status within {:?}:",
+                        entry.timeout()
+                    );
+                    for p in &problems {
+                        message.push_str(&format!("\n  - {p}"));
+                    }
+                    return Err(StepFailure {
+                        case: Some(target.to_string()),
+                        message,
+                        related: object.as_ref().map(status_yaml),
+                    });
+                }
+                still.push(entry);
+            }
+            if still.is_empty() {
+                return Ok(());
+            }
+            pending = still;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// The status of a Gateway and of the scenario's routes, for failures about traffic.
+    pub(super) async fn related_status(&self, gateway: Option<&GatewayRef>) -> Option<String> {
+        let mut refs = Vec::new();
+        if let Some(gw) = gateway {
+            refs.push(ObjectRef {
+                api_version: Some("gateway.networking.k8s.io/v1".to_owned()),
+                kind: "Gateway".to_owned(),
+                namespace: Some(gw.namespace.clone()),
+                name: gw.name.clone(),
+            });
+        }
+        for object in self.scenario.own_objects() {
+            if object.kind().ends_with("Route") && !refs.contains(&object.object_ref()) {
+                refs.push(object.object_ref());
+            }
+        }
+        let mut shown = BTreeMap::new();
+        for r in refs {
+            if let Ok(Some(object)) = self.env.target().driver().get(&r).await {
+                let view = json!({
+                    "generation": object.pointer("/metadata/generation"),
+                    "status": object.get("status"),
+                });
+                shown.insert(r.to_string(), view);
+            }
+        }
+        if shown.is_empty() {
+            return None;
+        }
+        serde_yaml::to_string(&shown).ok()
+    }
+
+    /// Deletes what the scenario created, newest first, and waits until it is gone; objects
+    /// of the base that the scenario changed get their base version back instead.
+    async fn cleanup(&mut self) -> Result<(), String> {
+        let scenario = self.scenario;
+        let base: HashMap<ObjectRef, &Object> = scenario
+            .base
+            .iter()
+            .flat_map(|b| b.objects.iter())
+            .map(|o| (plain_ref(&o.object_ref()), o))
+            .collect();
+        let mut own: Vec<ObjectRef> = Vec::new();
+        let mut restore: Vec<&Object> = Vec::new();
+        let touched = scenario
+            .own_objects()
+            .map(Object::object_ref)
+            .chain(scenario.steps.iter().flat_map(|s| match &s.value {
+                Step::Patch(entries) => entries.iter().map(|e| e.target()).collect(),
+                _ => Vec::new(),
+            }));
+        for r in touched {
+            let key = plain_ref(&r);
+            if let Some(original) = base.get(&key) {
+                if !restore.iter().any(|o| o.object_ref() == original.object_ref()) {
+                    restore.push(original);
+                }
+            } else if !own.iter().any(|o| plain_ref(o) == key) {
+                own.push(r);
+            }
+        }
+        let mut errors = Vec::new();
+        let target = self.env.target();
+        let mut deleted = Vec::new();
+        for r in own.iter().rev() {
+            match target.delete(r, self.env.certs()).await {
+                Ok(written) => {
+                    self.record(written);
+                    deleted.push(r);
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        for original in restore {
+            match target.apply(original, self.env.certs()).await {
+                Ok(written) => self.record(written),
+                Err(e) => errors.push(format!("restoring {original}: {e}")),
+            }
+        }
+        let timeout = self.env.settings().cleanup_timeout;
+        for r in deleted {
+            if r.api_version
+                .as_deref()
+                .is_some_and(|v| v.starts_with(crate::scenario::HARNESS_GROUP))
+            {
+                continue;
+            }
+            if let Err(e) = target.driver().wait_gone(r, timeout).await {
+                errors.push(e.to_string());
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+}
+
+/// A reference without its apiVersion, for comparing objects however they were named.
+fn plain_ref(r: &ObjectRef) -> ObjectRef {
+    ObjectRef {
+        api_version: None,
+        ..r.clone()
+    }
+}

@@ -1,0 +1,276 @@
+//! `expect-http` and `expect-weights`: the format's cases mapped onto the probe, sent to the
+//! Gateway's address once the target says the configuration is in place (the ACK barrier on
+//! `sim`), then repeated until consistent as upstream's `AwaitConvergence` does.
+
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+
+use super::exec::{Execution, StepFailure};
+use crate::probe::{
+    self, Convergence, Expectation, ExpectedRedirect, ExpectedRequest, ProbeRequest,
+    WeightSampling,
+};
+use crate::scenario::{
+    ExpectHttp, ExpectWeights, GatewayRef, HttpCase, HttpRequest, Protocol, Scheme, defaults,
+};
+use crate::target::BarrierError;
+
+/// How long a Gateway may take to get an address (upstream `GatewayMustHaveAddress`).
+const ADDRESS_TIMEOUT: Duration = Duration::from_secs(180);
+
+impl Execution<'_> {
+    fn convergence(&self, consecutive: Option<u32>, within: Option<Duration>) -> Convergence {
+        let settings = self.env.settings();
+        Convergence {
+            consecutive: consecutive
+                .or(settings.consecutive)
+                .unwrap_or(defaults::CONSECUTIVE),
+            within: within.or(settings.within).unwrap_or(defaults::WITHIN),
+            poll_interval: settings.poll_interval,
+        }
+    }
+
+    /// The ACK barrier for one Gateway: a NACK fails the step at once; a barrier that does not
+    /// lift in time is noted and the probes decide.
+    async fn barrier(&self, gateway: &GatewayRef, bound: Duration) -> Result<Option<String>, StepFailure> {
+        match self
+            .env
+            .target()
+            .await_acked(gateway, self.revision, bound)
+            .await
+        {
+            Ok(()) => Ok(None),
+            Err(e @ BarrierError::Rejected { .. }) => Err(StepFailure {
+                case: None,
+                message: e.to_string(),
+                related: self.related_status(Some(gateway)).await,
+            }),
+            Err(e @ BarrierError::Timeout { .. }) => Ok(Some(e.to_string())),
+        }
+    }
+
+    pub(super) async fn expect_http(&self, step: &ExpectHttp) -> Result<(), StepFailure> {
+        let conv = self.convergence(step.consecutive, step.within.map(|t| t.0));
+        let addr = self
+            .env
+            .target()
+            .gateway_endpoint(&step.gateway, step.listener.as_deref(), ADDRESS_TIMEOUT)
+            .await
+            .map_err(|e| StepFailure {
+                case: None,
+                message: e.to_string(),
+                related: None,
+            })?;
+        let note = self.barrier(&step.gateway, conv.within).await?;
+        let runs = step.cases.iter().enumerate().map(|(i, case)| {
+            let conv = conv;
+            async move { (i, self.run_case(addr, case, &conv).await) }
+        });
+        for (i, result) in join_all(runs).await {
+            if let Err(mut message) = result {
+                if let Some(note) = &note {
+                    message.push_str(&format!("\n(ACK barrier: {note})"));
+                }
+                return Err(StepFailure {
+                    case: Some(step.cases[i].display_name(i)),
+                    message,
+                    related: self.related_status(Some(&step.gateway)).await,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_case(
+        &self,
+        addr: std::net::SocketAddr,
+        case: &HttpCase,
+        conv: &Convergence,
+    ) -> Result<(), String> {
+        let started = Instant::now();
+        let req = self.probe_request(addr, &case.request)?;
+        let exp = self.expectation(case);
+        probe::await_consistent(&req, &exp, conv)
+            .await
+            .map_err(|e| e.to_string())?;
+        for mirror in &case.mirrored_to {
+            self.await_mirror(&mirror.namespace, &mirror.backend, &case.request.path, started, conv)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Mirrored copies arrive on their own schedule; wait for one within the bound.
+    async fn await_mirror(
+        &self,
+        namespace: &str,
+        backend: &str,
+        path: &str,
+        since: Instant,
+        conv: &Convergence,
+    ) -> Result<(), String> {
+        let deadline = since + conv.within;
+        loop {
+            match self
+                .env
+                .target()
+                .saw_request(namespace, backend, path, since)
+                .await
+            {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => return Err(format!("mirroredTo {namespace}/{backend}: {e}")),
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "mirroredTo: expected backend {namespace}/{backend} to receive a copy of the \
+                     request for {path:?} within {:?}, but none of its replicas saw one",
+                    conv.within
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn probe_request(
+        &self,
+        addr: std::net::SocketAddr,
+        request: &HttpRequest,
+    ) -> Result<ProbeRequest, String> {
+        let mut req = ProbeRequest::new(addr, request.path.clone());
+        req.scheme = match request.scheme {
+            Scheme::Http => probe::Scheme::Http,
+            Scheme::Https => probe::Scheme::Https,
+        };
+        req.protocol = match request.protocol {
+            Protocol::Http1 => probe::Protocol::Http1,
+            Protocol::H2 => probe::Protocol::H2,
+            Protocol::H2c => probe::Protocol::H2c,
+        };
+        req.host = request.host.clone();
+        req.method = request.method().to_owned();
+        req.headers = request
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        req.body = request.body.clone().map(String::into_bytes);
+        req.sni = request.sni.clone();
+        req.timeout = self.env.settings().request_timeout;
+        if request.scheme == Scheme::Https {
+            req.trust = self.trust(request.trust.as_deref())?;
+        }
+        Ok(req)
+    }
+
+    /// CA bundles to trust: the named TestCertificates, or every one of the run.
+    fn trust(&self, named: Option<&str>) -> Result<Vec<String>, String> {
+        let certs = self.env.certs();
+        let Some(name) = named else {
+            return Ok(certs.all_trust());
+        };
+        let pems: Vec<String> = self
+            .scenario
+            .trusted_certificates(name)
+            .into_iter()
+            .filter_map(|c| certs.get(&c.metadata.namespace, &c.metadata.name))
+            .map(|c| c.ca_cert_pem.clone())
+            .collect();
+        if pems.is_empty() {
+            return Err(format!(
+                "trust: no generated TestCertificate named {name:?} in this run"
+            ));
+        }
+        Ok(pems)
+    }
+
+    fn expectation(&self, case: &HttpCase) -> Expectation {
+        let view = case.expected_request();
+        let offset = self.env.target().port_offset();
+        Expectation {
+            statuses: case.response.statuses(),
+            request: Some(ExpectedRequest {
+                host: view.host.map(str::to_owned),
+                method: Some(view.method.to_owned()),
+                path: Some(view.path.to_owned()),
+                headers: view
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                absent_headers: view.absent_headers.to_vec(),
+                ..ExpectedRequest::default()
+            }),
+            backend: case.backend.clone(),
+            namespace: case.namespace.clone(),
+            headers: case
+                .response
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            absent_headers: case.response.absent_headers.clone(),
+            body: case.response.body.clone(),
+            body_contains: case.response.body_contains.clone(),
+            redirect: case.redirect.as_ref().map(|r| ExpectedRedirect {
+                scheme: r.scheme.clone(),
+                host: r.host.clone(),
+                // Low ports are shifted where they cannot be bound; so are the ports that
+                // redirects name.
+                port: r
+                    .port
+                    .map(|p| if p < 1024 { p.saturating_add(offset) } else { p }),
+                path: r.path.clone(),
+            }),
+            protocol: None,
+        }
+    }
+
+    pub(super) async fn expect_weights(&self, step: &ExpectWeights) -> Result<(), StepFailure> {
+        let conv = self.convergence(None, None);
+        let addr = self
+            .env
+            .target()
+            .gateway_endpoint(&step.gateway, step.listener.as_deref(), ADDRESS_TIMEOUT)
+            .await
+            .map_err(|e| StepFailure {
+                case: None,
+                message: e.to_string(),
+                related: None,
+            })?;
+        let note = self.barrier(&step.gateway, conv.within).await?;
+        let req = self
+            .probe_request(addr, &step.request)
+            .map_err(|message| StepFailure {
+                case: None,
+                message,
+                related: None,
+            })?;
+        let sampling = WeightSampling {
+            distribution: step.distribution.clone(),
+            samples: step.samples() as usize,
+            concurrency: 10,
+            tolerance: step.tolerance(),
+            attempts: step.attempts(),
+        };
+        let check = Expectation {
+            statuses: vec![200],
+            ..Expectation::default()
+        };
+        match probe::sample_weights(&req, &check, &sampling).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let mut message = e.to_string();
+                if let Some(note) = note {
+                    message.push_str(&format!("\n(ACK barrier: {note})"));
+                }
+                Err(StepFailure {
+                    case: None,
+                    message,
+                    related: self.related_status(Some(&step.gateway)).await,
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The engine: decide what runs, apply base fixtures once, run scenarios side by side where
+//! they cannot disturb each other (see [`schedule`]), and turn each into a [`ScenarioResult`].
+
+mod env;
+mod exec;
+mod http;
+pub mod schedule;
+pub mod select;
+pub mod status;
+
+pub use env::{Environment, Settings};
+pub use select::{Decision, SelectionFlags};
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+
+use crate::outcome::{Outcome, ScenarioResult};
+use crate::scenario::Scenario;
+
+/// Every scenario of a run with what happens to it.
+pub struct Plan {
+    pub supported: BTreeSet<String>,
+    pub entries: Vec<(Arc<Scenario>, Decision)>,
+}
+
+impl Plan {
+    pub fn new(scenarios: Vec<Scenario>, flags: &SelectionFlags, supported: BTreeSet<String>) -> Plan {
+        let entries = scenarios
+            .into_iter()
+            .map(|s| {
+                let decision = select::decide(&s, flags, &supported);
+                (Arc::new(s), decision)
+            })
+            .collect();
+        Plan { supported, entries }
+    }
+
+    pub fn to_run(&self) -> Vec<Arc<Scenario>> {
+        self.entries
+            .iter()
+            .filter(|(_, d)| *d == Decision::Run)
+            .map(|(s, _)| Arc::clone(s))
+            .collect()
+    }
+
+    /// Results for the scenarios that are not run.
+    pub fn not_run(&self) -> Vec<ScenarioResult> {
+        self.entries
+            .iter()
+            .filter_map(|(s, d)| {
+                let outcome = match d {
+                    Decision::Run => return None,
+                    Decision::Skip(reason) => Outcome::Skipped {
+                        reason: reason.clone(),
+                    },
+                    Decision::Unsupported(missing) => Outcome::Unsupported {
+                        missing: missing.clone(),
+                    },
+                };
+                Some(result_without_run(s, outcome))
+            })
+            .collect()
+    }
+}
+
+pub fn result_without_run(scenario: &Scenario, outcome: Outcome) -> ScenarioResult {
+    ScenarioResult {
+        name: scenario.name.clone(),
+        description: scenario.description.clone(),
+        path: scenario.path.clone(),
+        features: scenario
+            .feature_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        provisional: scenario.provisional,
+        outcome,
+        duration: Duration::ZERO,
+    }
+}
+
+/// Applies every base fixture the scenarios name (once each); returns how long each took.
+pub async fn prepare_bases(
+    env: &Environment,
+    scenarios: &[Arc<Scenario>],
+) -> Vec<(String, Result<Duration, String>)> {
+    let mut done: Vec<(String, Result<Duration, String>)> = Vec::new();
+    for scenario in scenarios {
+        if let Some(base) = &scenario.base
+            && !done.iter().any(|(name, _)| *name == base.name)
+        {
+            let result = env.ensure_base(base).await.map(|(_, took)| took);
+            done.push((base.name.clone(), result));
+        }
+    }
+    done
+}
+
+/// Runs `scenarios`, at most `concurrency` at once and never two that clash, calling
+/// `on_done` as each finishes. Results come back in the order of `scenarios`.
+pub async fn run_all(
+    env: Arc<Environment>,
+    scenarios: &[Arc<Scenario>],
+    concurrency: usize,
+    mut on_done: impl FnMut(&ScenarioResult),
+) -> Vec<ScenarioResult> {
+    let claims: Vec<schedule::Claims> = scenarios.iter().map(|s| schedule::claims(s)).collect();
+    let contention = schedule::contention(&claims);
+    let mut pending: Vec<usize> = (0..scenarios.len()).collect();
+    pending.sort_by_key(|&i| (Reverse(contention[i]), i));
+    let mut results: Vec<Option<ScenarioResult>> = vec![None; scenarios.len()];
+    let mut running = JoinSet::new();
+    let mut tasks = HashMap::new();
+    let concurrency = concurrency.max(1);
+    loop {
+        let mut i = 0;
+        while running.len() < concurrency && i < pending.len() {
+            let index = pending[i];
+            match env.locks().try_acquire(&claims[index]) {
+                Some(guard) => {
+                    pending.remove(i);
+                    let env = Arc::clone(&env);
+                    let scenario = Arc::clone(&scenarios[index]);
+                    let handle = running.spawn(async move {
+                        let result = env.run_unlocked(&scenario).await;
+                        drop(guard);
+                        (index, result)
+                    });
+                    tasks.insert(handle.id(), index);
+                }
+                None => i += 1,
+            }
+        }
+        let Some(joined) = running.join_next_with_id().await else {
+            break;
+        };
+        let (index, result) = match joined {
+            Ok((_, done)) => done,
+            Err(e) => {
+                let Some(&index) = tasks.get(&e.id()) else {
+                    continue;
+                };
+                let failure = crate::outcome::Failure {
+                    step: None,
+                    case: None,
+                    message: format!("the scenario's task failed: {e}"),
+                    related_status: None,
+                };
+                (index, result_without_run(&scenarios[index], Outcome::Failed(failure)))
+            }
+        };
+        on_done(&result);
+        results[index] = Some(result);
+    }
+    results
+        .into_iter()
+        .zip(scenarios)
+        .map(|(r, s)| r.unwrap_or_else(|| result_without_run(s, Outcome::Skipped {
+            reason: "not run".to_owned(),
+        })))
+        .collect()
+}

@@ -1,0 +1,303 @@
+//! The `sim` target: one machine as a cluster. simkube is the API server, the reference
+//! controller runs in this process with its Kubernetes provider pointed at simkube and one
+//! Envoy per Gateway on this host, and echo replicas run in-process, each on its own
+//! loopback address, published through the API like pods of a real cluster.
+//!
+//! Convergence needs no polling of the data plane: the controller's xDS cache knows which
+//! input revision each Envoy has ACKed, so before probing, the harness waits for the ACK of the
+//! revision holding its latest write (see [`SimTarget::await_acked`]).
+
+mod backends;
+mod endpoints;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
+use gatesim_reference::infra::host::HostConfig;
+use gatesim_reference::infra::ports::{self, PortPrivileges};
+use gatesim_reference::model::{ControllerConfig, KindVisitor, StoredKind, visit_kind};
+use gatesim_reference::xds::WaitError;
+use gatesim_simkube::{Faults, SimKube};
+use serde_json::json;
+
+use super::driver::{Driver, RunClass, Written};
+use super::{BarrierError, TargetError};
+use crate::certs::CertError;
+use crate::echo::SeenRequest;
+use crate::scenario::{EchoBackend, FillEndpoints, GatewayRef, ObjectRef};
+
+pub use backends::Backends;
+use endpoints::EndpointsController;
+
+/// How to start a sim environment.
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    pub class: RunClass,
+    /// The Envoy binary; found (or installed) by `infra::envoy::locate` when `None`.
+    pub envoy: Option<PathBuf>,
+    /// Envoy's log level for the proxies.
+    pub envoy_log_level: String,
+}
+
+impl SimOptions {
+    pub fn new(class: RunClass) -> SimOptions {
+        SimOptions {
+            class,
+            envoy: None,
+            envoy_log_level: "warning".to_owned(),
+        }
+    }
+}
+
+/// A running sim environment.
+pub struct SimTarget {
+    driver: Arc<Driver>,
+    simkube: Option<SimKube>,
+    controller: Option<Controller>,
+    backends: Backends,
+    envoy: PathBuf,
+    envoy_version: String,
+    privileges: PortPrivileges,
+    work_dir: PathBuf,
+}
+
+/// Whether the controller watches a kind: only writes it sees raise the revision its
+/// proxies ACK, so only those count for the barrier.
+struct Watched;
+
+impl KindVisitor for Watched {
+    type Output = ();
+    fn visit<K: StoredKind>(self) {}
+}
+
+fn kube_client(url: &str) -> Result<kube::Client, TargetError> {
+    let url = url
+        .parse()
+        .map_err(|e| TargetError::Invalid(format!("simkube URL {url}: {e}")))?;
+    kube::Client::try_from(kube::Config::new(url))
+        .map_err(|source| TargetError::Client { source })
+}
+
+impl SimTarget {
+    /// Starts simkube, the controller and the run's GatewayClass.
+    pub async fn start(options: SimOptions) -> Result<SimTarget, TargetError> {
+        let envoy = match options.envoy.clone() {
+            Some(path) => path,
+            None => tokio::task::spawn_blocking(gatesim_reference::infra::envoy::locate)
+                .await
+                .map_err(|e| TargetError::Invalid(format!("finding Envoy: {e}")))?
+                .map_err(|e| TargetError::Envoy(e.to_string()))?,
+        };
+        let envoy_version = envoy_version(&envoy).await;
+        let privileges = ports::detect();
+        let simkube = SimKube::start(gatesim_simkube::Config::default())
+            .await
+            .map_err(|e| TargetError::Invalid(format!("starting simkube: {e}")))?;
+        let work_dir = std::env::temp_dir().join(format!(
+            "gatesim-sim-{}-{}",
+            std::process::id(),
+            simkube.addr().port()
+        ));
+        std::fs::create_dir_all(&work_dir).map_err(|e| {
+            TargetError::Invalid(format!("creating {}: {e}", work_dir.display()))
+        })?;
+        let mut host = HostConfig::new(
+            envoy.clone(),
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            work_dir.clone(),
+        );
+        host.log_level = options.envoy_log_level.clone();
+        let controller = Controller::start(ControllerOptions {
+            source: Source::Kubernetes(kube_client(&simkube.url())?),
+            infra: Infra::Host(host),
+            xds_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            config: ControllerConfig {
+                controller_name: options.class.controller_name.clone(),
+                port_offset: privileges.port_offset(),
+            },
+        })
+        .await
+        .map_err(|e| TargetError::Invalid(format!("starting the reference controller: {e}")))?;
+        let driver = Arc::new(
+            Driver::connect(
+                kube_client(&simkube.url())?,
+                "gatesim-harness",
+                options.class.clone(),
+            )
+            .await?,
+        );
+        driver
+            .apply(&json!({
+                "apiVersion": "gateway.networking.k8s.io/v1",
+                "kind": "GatewayClass",
+                "metadata": {"name": options.class.gateway_class},
+                "spec": {
+                    "controllerName": options.class.controller_name,
+                    "description": "The gatesim sim target's GatewayClass.",
+                },
+            }))
+            .await?;
+        Ok(SimTarget {
+            backends: Backends::new(
+                Arc::clone(&driver),
+                EndpointsController::new(Arc::clone(&driver)),
+            ),
+            driver,
+            simkube: Some(simkube),
+            controller: Some(controller),
+            envoy,
+            envoy_version,
+            privileges,
+            work_dir,
+        })
+    }
+
+    pub fn driver(&self) -> &Arc<Driver> {
+        &self.driver
+    }
+
+    pub fn backends(&self) -> &Backends {
+        &self.backends
+    }
+
+    /// Fault injection into the simulated API server.
+    pub fn faults(&self) -> Option<Faults> {
+        self.simkube.as_ref().map(SimKube::faults)
+    }
+
+    pub fn simkube_url(&self) -> Option<String> {
+        self.simkube.as_ref().map(SimKube::url)
+    }
+
+    pub fn controller_admin(&self) -> Option<SocketAddr> {
+        self.controller.as_ref().map(Controller::admin_addr)
+    }
+
+    pub fn port_offset(&self) -> u16 {
+        self.privileges.port_offset()
+    }
+
+    pub fn header(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "envoy".to_owned(),
+                format!("{} ({})", self.envoy_version, self.envoy.display()),
+            ),
+            ("ports".to_owned(), self.privileges.describe()),
+            (
+                "api server".to_owned(),
+                format!(
+                    "simkube at {}",
+                    self.simkube_url().unwrap_or_else(|| "-".to_owned())
+                ),
+            ),
+        ]
+    }
+
+    /// Whether the controller sees writes of this kind.
+    pub fn counts_for_barrier(written: &Written) -> bool {
+        visit_kind(&written.group, &written.kind, Watched).is_some()
+    }
+
+    /// The ACK barrier: waits until the Gateway's Envoy has ACKed a configuration built from
+    /// input revision `revision` or later. Returns at once with Envoy's message on a NACK.
+    pub async fn await_acked(
+        &self,
+        gateway: &GatewayRef,
+        revision: u64,
+        bound: Duration,
+    ) -> Result<(), BarrierError> {
+        let Some(controller) = &self.controller else {
+            return Ok(());
+        };
+        let node = gatesim_reference::translate::node_id(
+            &gatesim_reference::model::ObjectKey::new(&gateway.namespace, &gateway.name),
+        );
+        match controller.cache().wait_acked(&node, revision, bound).await {
+            Ok(_) => Ok(()),
+            Err(WaitError::Rejected { rejection, .. }) => Err(BarrierError::Rejected {
+                node,
+                revision,
+                message: format!("{} rejected: {}", rejection.ty, rejection.message),
+            }),
+            Err(WaitError::Timeout {
+                acked, streams, ..
+            }) => Err(BarrierError::Timeout {
+                node,
+                revision,
+                acked,
+                connected: streams > 0,
+                after: bound,
+            }),
+        }
+    }
+
+    pub async fn materialize_backend(
+        &self,
+        backend: &EchoBackend,
+        certs: &super::CertStore,
+    ) -> Result<Vec<Written>, TargetError> {
+        self.backends.start(backend, certs).await
+    }
+
+    pub async fn remove_backend(&self, target: &ObjectRef) -> Result<Vec<Written>, TargetError> {
+        self.backends.stop(target).await
+    }
+
+    pub async fn service_written(&self, written: &Written) -> Result<Vec<Written>, TargetError> {
+        self.backends.endpoints().service_changed(written).await
+    }
+
+    pub async fn fill_endpoints(&self, fill: &FillEndpoints) -> Result<Vec<Written>, TargetError> {
+        let endpoints = self.backends.endpoints_of(&fill.namespace, &fill.backend);
+        super::write_endpoints(&self.driver, fill, &endpoints).await
+    }
+
+    pub fn seen_requests(&self, namespace: &str, backend: &str) -> Option<Vec<SeenRequest>> {
+        self.backends.seen_requests(namespace, backend)
+    }
+
+    /// Stops the proxies gracefully, then the echo replicas and the API server.
+    pub async fn shutdown(mut self) {
+        if let Some(controller) = self.controller.take() {
+            controller.shutdown().await;
+        }
+        self.backends.stop_all().await;
+        if let Some(simkube) = self.simkube.take() {
+            let _ = simkube.shutdown().await;
+        }
+        let _ = std::fs::remove_dir_all(&self.work_dir);
+    }
+}
+
+async fn envoy_version(envoy: &std::path::Path) -> String {
+    let out = tokio::process::Command::new(envoy)
+        .arg("--version")
+        .output()
+        .await;
+    match out {
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            // "envoy  version: <sha>/1.40.0/Clean/RELEASE/BoringSSL"
+            text.split("version:")
+                .nth(1)
+                .and_then(|v| v.trim().split('/').nth(1))
+                .map(|v| format!("Envoy {v}"))
+                .unwrap_or_else(|| text.trim().to_owned())
+        }
+        Err(e) => format!("Envoy (version unknown: {e})"),
+    }
+}
+
+impl From<CertError> for TargetError {
+    fn from(source: CertError) -> Self {
+        TargetError::Certificate {
+            name: String::new(),
+            source,
+        }
+    }
+}
