@@ -110,7 +110,7 @@ impl Environment {
 
     async fn apply_fixture(&self, fixture: &Fixture) -> Result<u64, TargetError> {
         let mut revision = 0;
-        for object in &fixture.objects {
+        for object in super::apply_order(&fixture.objects) {
             for w in self.target.apply(object, &self.certs).await? {
                 if self.target.counts_for_barrier(&w)
                     && let Some(rv) = w.resource_version

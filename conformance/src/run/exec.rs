@@ -135,7 +135,7 @@ impl<'a> Execution<'a> {
 
     async fn run_steps(&mut self) -> Result<(), Failure> {
         let scenario = self.scenario;
-        for object in &scenario.resources {
+        for object in super::apply_order(&scenario.resources) {
             self.apply(object).await.map_err(|f| Failure {
                 step: None,
                 case: f.case,
@@ -161,7 +161,7 @@ impl<'a> Execution<'a> {
         let target = self.env.target();
         match step {
             Step::Apply(objects) => {
-                for object in objects {
+                for object in super::apply_order(objects) {
                     self.apply(object).await?;
                 }
             }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use crate::outcome::{Outcome, ScenarioResult};
-use crate::scenario::Scenario;
+use crate::scenario::{HarnessObject, Object, Scenario};
 
 /// Every scenario of a run with what happens to it.
 pub struct Plan {
@@ -65,6 +65,19 @@ impl Plan {
             })
             .collect()
     }
+}
+
+/// Objects in the order they can be applied: Namespaces first, then TestCertificates (echo
+/// backends serve them and Gateways reference them), then everything else as written.
+pub fn apply_order(objects: &[Object]) -> Vec<&Object> {
+    let rank = |o: &Object| match (o.kind(), o.harness()) {
+        ("Namespace", None) => 0,
+        (_, Some(HarnessObject::TestCertificate(_))) => 1,
+        _ => 2,
+    };
+    let mut ordered: Vec<&Object> = objects.iter().collect();
+    ordered.sort_by_key(|o| rank(o));
+    ordered
 }
 
 pub fn result_without_run(scenario: &Scenario, outcome: Outcome) -> ScenarioResult {

@@ -189,6 +189,14 @@ impl SimTarget {
             ),
             ("ports".to_owned(), self.privileges.describe()),
             (
+                "controller".to_owned(),
+                format!(
+                    "in-process, admin http://{}",
+                    self.controller_admin()
+                        .map_or_else(|| "-".to_owned(), |a| a.to_string())
+                ),
+            ),
+            (
                 "api server".to_owned(),
                 format!(
                     "simkube at {}",
