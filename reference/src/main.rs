@@ -63,6 +63,10 @@ struct RunArgs {
     /// Where host proxies keep their bootstrap, logs and admin address.
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// Gateways get loopback addresses 127.N.10.1 and up; give controllers running side by
+    /// side on one machine different N.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    address_network: u8,
     /// Use incremental (delta) xDS instead of state-of-the-world.
     #[arg(long)]
     delta: bool,
@@ -171,6 +175,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             xds_addr: args.xds_addr,
             admin_addr: args.admin_addr,
             config,
+            address_network: args.address_network,
         })
         .await
         .context("starting the controller")?;
