@@ -81,6 +81,13 @@ pub fn locate() -> Result<PathBuf, EnvoyError> {
     if let Some(p) = find()? {
         return Ok(p);
     }
+    // Threads of one process (parallel tests) install once; other processes are handled by
+    // the staging-and-rename in `provision`.
+    static PROVISIONING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = PROVISIONING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = find()? {
+        return Ok(p);
+    }
     provision(&cache_dir())
 }
 
