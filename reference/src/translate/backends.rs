@@ -114,7 +114,11 @@ pub(crate) fn endpoints(set: &ResourceSet, target: &ClusterTarget) -> Vec<(Strin
             .labels
             .as_ref()
             .and_then(|l| l.get("kubernetes.io/service-name"));
-        if owner.map(String::as_str) != Some(target.service.name.as_str()) {
+        // Envoy takes IP endpoints only: an FQDN slice (or a malformed address) would be
+        // rejected, and with it every other resource of the push.
+        if owner.map(String::as_str) != Some(target.service.name.as_str())
+            || !matches!(slice.address_type.as_str(), "IPv4" | "IPv6")
+        {
             continue;
         }
         let Some(port) = slice
@@ -135,7 +139,9 @@ pub(crate) fn endpoints(set: &ResourceSet, target: &ClusterTarget) -> Vec<(Strin
                 continue;
             }
             for addr in &ep.addresses {
-                out.push((addr.clone(), port));
+                if let Ok(ip) = addr.parse::<std::net::IpAddr>() {
+                    out.push((ip.to_string(), port));
+                }
             }
         }
     }
