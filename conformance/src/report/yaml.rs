@@ -50,7 +50,8 @@ fn write_entry(out: &mut String, key: &str, value: &Value, indent: usize) {
             }
         }
         other => {
-            let _ = writeln!(out, "{pad}{key}: {}", inline(other));
+            let start = indent + key.chars().count() + 2;
+            let _ = writeln!(out, "{pad}{key}: {}", fold(&inline(other), start, indent + 2));
         }
     }
 }
@@ -73,7 +74,7 @@ fn write_item(out: &mut String, item: &Value, indent: usize) {
             block
         }
         other => {
-            let _ = writeln!(out, "{pad}- {}", inline(other));
+            let _ = writeln!(out, "{pad}- {}", fold(&inline(other), indent + 2, indent + 2));
             return;
         }
     };
@@ -90,6 +91,43 @@ fn inline(value: &Value) -> String {
         Value::Array(_) => "[]".to_owned(),
         Value::Object(_) => "{}".to_owned(),
     }
+}
+
+/// go-yaml's line folding (libyaml's `best_width` of 80): a plain or single-quoted scalar breaks
+/// at a single space once the line has passed 80 columns, continuing at `indent`. Readers join
+/// the lines back with one space, so the value is unchanged. Double-quoted scalars, which only
+/// carry escapes or short typed-looking values here, are left on one line.
+fn fold(scalar: &str, start_column: usize, indent: usize) -> String {
+    const BEST_WIDTH: usize = 80;
+    let chars: Vec<char> = scalar.chars().collect();
+    if chars.first() == Some(&'"') {
+        return scalar.to_owned();
+    }
+    // In a quoted scalar the quotes themselves are never folded next to.
+    let quoted = chars.first() == Some(&'\'');
+    let (first, last) = if quoted {
+        (2, chars.len().saturating_sub(3))
+    } else {
+        (0, chars.len().saturating_sub(1))
+    };
+    let mut out = String::with_capacity(scalar.len());
+    let mut column = start_column;
+    for (i, &c) in chars.iter().enumerate() {
+        let breakable = c == ' '
+            && (first..=last).contains(&i)
+            && i > 0
+            && chars[i - 1] != ' '
+            && chars.get(i + 1).is_some_and(|n| *n != ' ');
+        if breakable && column > BEST_WIDTH {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            column = indent;
+        } else {
+            out.push(c);
+            column += 1;
+        }
+    }
+    out
 }
 
 /// A string scalar, plain when YAML reads it back as the same string, otherwise quoted.
@@ -211,6 +249,25 @@ mod tests {
             to_string(&doc),
             "a: null\nb:\n  a:\n  - x\n  - j: []\n    k: v\n  z: 1\nc:\n- - 1\n  - 2\nd: {}\n"
         );
+    }
+
+    #[test]
+    fn long_values_fold_past_eighty_columns_like_go_yaml() {
+        let summary = "Core tests partially succeeded with 10 test skips. Extended tests partially succeeded with 1 test skips.";
+        let doc = json!({"profiles": [{"summary": summary}], "quoted": format!("@{summary}")});
+        let text = to_string(&doc);
+        assert_eq!(
+            text,
+            concat!(
+                "profiles:\n",
+                "- summary: Core tests partially succeeded with 10 test skips. Extended tests partially\n",
+                "    succeeded with 1 test skips.\n",
+                "quoted: '@Core tests partially succeeded with 10 test skips. Extended tests partially\n",
+                "  succeeded with 1 test skips.'\n",
+            )
+        );
+        let back: Value = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(back, doc);
     }
 
     #[test]
