@@ -105,13 +105,23 @@ fn unsupported_tests_are_not_counted_and_their_features_are_listed() {
         .passed(),
     );
     results.push(
-        scenario("HTTPRouteCORS", "httproute", &["HTTPRoute", "HTTPRouteCORS"])
-            .unsupported(&["HTTPRouteCORS"]),
+        scenario(
+            "HTTPRouteCORS",
+            "httproute",
+            &["HTTPRoute", "HTTPRouteCORS"],
+        )
+        .unsupported(&["HTTPRouteCORS"]),
     );
-    let report = build(&results, &options(&[HTTP], &["HTTPRouteQueryParamMatching"]));
+    let report = build(
+        &results,
+        &options(&[HTTP], &["HTTPRouteQueryParamMatching"]),
+    );
     let http = &report.profiles[0];
     assert_eq!(http.core.statistics, stats(37, 0, 0));
-    let extended = http.extended.as_ref().expect("an extended test was counted");
+    let extended = http
+        .extended
+        .as_ref()
+        .expect("an extended test was counted");
     assert_eq!(extended.status.statistics, stats(1, 0, 0));
     assert_eq!(extended.status.result, RunResult::Success);
     assert_eq!(extended.supported_features, ["HTTPRouteQueryParamMatching"]);
@@ -139,8 +149,12 @@ fn unsupported_tests_are_not_counted_and_their_features_are_listed() {
 fn an_unsupported_extended_test_alone_opens_no_extended_section() {
     let mut results = core_all_passed();
     results.push(
-        scenario("HTTPRouteCORS", "httproute", &["HTTPRoute", "HTTPRouteCORS"])
-            .unsupported(&["HTTPRouteCORS"]),
+        scenario(
+            "HTTPRouteCORS",
+            "httproute",
+            &["HTTPRoute", "HTTPRouteCORS"],
+        )
+        .unsupported(&["HTTPRouteCORS"]),
     );
     let report = build(&results, &options(&[HTTP], &[]));
     assert_eq!(report.profiles[0].extended, None);
@@ -212,7 +226,12 @@ fn core_and_extended_follow_is_test_extended() {
             &["GatewayInfrastructurePropagation"],
         )
         .passed(),
-        scenario("HTTPRouteDisallowedKind", "httproute", &["HTTPRoute", "TLSRoute"]).passed(),
+        scenario(
+            "HTTPRouteDisallowedKind",
+            "httproute",
+            &["HTTPRoute", "TLSRoute"],
+        )
+        .passed(),
         scenario(
             "TLSRouteMixed",
             "tlsroute",
@@ -238,7 +257,9 @@ fn core_and_extended_follow_is_test_extended() {
         let p = report.profile(name).unwrap();
         (
             p.core.statistics.passed,
-            p.extended.as_ref().map_or(0, |e| e.status.statistics.passed),
+            p.extended
+                .as_ref()
+                .map_or(0, |e| e.status.statistics.passed),
         )
     };
     // GatewayInfrastructure (extended everywhere) and the BackendTLSPolicy test (extended in
@@ -270,7 +291,10 @@ fn counting_does_not_depend_on_the_order_results_arrive_in() {
     assert_eq!(forward, backward);
     assert_eq!(
         forward.profiles[0].core.skipped_tests,
-        ["GatewayClassObservedGenerationBump", "GatewayModifyListeners"]
+        [
+            "GatewayClassObservedGenerationBump",
+            "GatewayModifyListeners"
+        ]
     );
 }
 
@@ -301,7 +325,12 @@ fn supported_features_follow_the_selection_flags() {
     let mut opts = options(&[HTTP], &[]);
     opts.features = all;
     let results = vec![
-        scenario("HTTPRouteRetry", "httproute", &["HTTPRoute", "HTTPRouteRetry"]).passed(),
+        scenario(
+            "HTTPRouteRetry",
+            "httproute",
+            &["HTTPRoute", "HTTPRouteRetry"],
+        )
+        .passed(),
     ];
     let report = build(&results, &opts);
     let extended = report.profiles[0].extended.as_ref().unwrap();
@@ -343,8 +372,12 @@ fn shape_results() -> Vec<ScenarioResult> {
         )
         .provisional()
         .passed(),
-        scenario("HTTPRouteCORS", "httproute", &["HTTPRoute", "HTTPRouteCORS"])
-            .unsupported(&["HTTPRouteCORS"]),
+        scenario(
+            "HTTPRouteCORS",
+            "httproute",
+            &["HTTPRoute", "HTTPRouteCORS"],
+        )
+        .unsupported(&["HTTPRouteCORS"]),
         scenario("GRPCExactMethodMatching", "grpcroute", &["GRPCRoute"]).passed(),
         scenario(
             "GRPCRouteNamedRule",

@@ -104,7 +104,11 @@ pub struct Status {
     #[serde(rename = "failedTests", skip_serializing_if = "Vec::is_empty", default)]
     pub failed_tests: Vec<String>,
     pub result: RunResult,
-    #[serde(rename = "skippedTests", skip_serializing_if = "Vec::is_empty", default)]
+    #[serde(
+        rename = "skippedTests",
+        skip_serializing_if = "Vec::is_empty",
+        default
+    )]
     pub skipped_tests: Vec<String>,
     pub statistics: Statistics,
 }
@@ -401,10 +405,7 @@ fn level_summary(status: &Status) -> String {
             "partially succeeded with {} test skips",
             status.statistics.skipped
         ),
-        RunResult::Failure => format!(
-            "failed with {} test failures",
-            status.statistics.failed
-        ),
+        RunResult::Failure => format!("failed with {} test failures", status.statistics.failed),
     }
 }
 
@@ -424,7 +425,10 @@ impl ConformanceReport {
     }
 }
 
-fn empty_as_null<S: Serializer, T: Serialize>(items: &[T], serializer: S) -> Result<S::Ok, S::Error> {
+fn empty_as_null<S: Serializer, T: Serialize>(
+    items: &[T],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     if items.is_empty() {
         serializer.serialize_none()
     } else {

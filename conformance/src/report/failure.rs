@@ -86,7 +86,11 @@ mod tests {
     #[test]
     fn headline_names_what_is_known() {
         assert_eq!(
-            headline(&failure(Some((2, "expect-http")), Some("exact"), "expected 200\ngot 404")),
+            headline(&failure(
+                Some((2, "expect-http")),
+                Some("exact"),
+                "expected 200\ngot 404"
+            )),
             "steps[2].expect-http case exact: expected 200"
         );
         assert_eq!(headline(&failure(None, None, "boom")), "boom");

@@ -46,7 +46,12 @@ fn counts(name: &str, results: &[&ScenarioResult]) -> String {
     let failures = results.iter().filter(|r| r.outcome.is_failure()).count();
     let skipped = results
         .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Skipped { .. } | Outcome::Unsupported { .. }))
+        .filter(|r| {
+            matches!(
+                r.outcome,
+                Outcome::Skipped { .. } | Outcome::Unsupported { .. }
+            )
+        })
         .count();
     let time: Duration = results.iter().map(|r| r.duration).sum();
     format!(
@@ -69,11 +74,7 @@ fn write_case(out: &mut String, group: &str, result: &ScenarioResult) {
         Outcome::Passed => out.push_str("/>\n"),
         Outcome::Failed(f) => {
             let kind = f.step.as_ref().map_or("failure", |(_, key)| key.as_str());
-            let body = format!(
-                "file: {}\n{}",
-                result.path.display(),
-                failure::details(f)
-            );
+            let body = format!("file: {}\n{}", result.path.display(), failure::details(f));
             let _ = write!(
                 out,
                 ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
@@ -84,7 +85,10 @@ fn write_case(out: &mut String, group: &str, result: &ScenarioResult) {
         }
         Outcome::Skipped { reason } => skipped(out, reason),
         Outcome::Unsupported { missing } => {
-            skipped(out, &format!("unsupported features: {}", missing.join(", ")));
+            skipped(
+                out,
+                &format!("unsupported features: {}", missing.join(", ")),
+            );
         }
     }
 }

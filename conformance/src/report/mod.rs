@@ -10,8 +10,8 @@ pub mod terminal;
 mod yaml;
 
 pub use conformance::{
-    ApiChannel, ConformanceReport, ExtendedStatus, FeatureSelection, Implementation,
-    ProfileReport, ReportOptions, RunResult, Statistics, Status, build,
+    ApiChannel, ConformanceReport, ExtendedStatus, FeatureSelection, Implementation, ProfileReport,
+    ReportOptions, RunResult, Statistics, Status, build,
 };
 
 /// Why a report could not be produced or read.

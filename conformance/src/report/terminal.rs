@@ -103,9 +103,23 @@ pub fn summary(
         );
         let _ = writeln!(out, "{}", style.paint(BOLD, &header));
         for profile in &report.profiles {
-            row(&mut out, &profile.name, "core", &profile.core, name_width, style);
+            row(
+                &mut out,
+                &profile.name,
+                "core",
+                &profile.core,
+                name_width,
+                style,
+            );
             if let Some(extended) = &profile.extended {
-                row(&mut out, "", "extended", &extended.status, name_width, style);
+                row(
+                    &mut out,
+                    "",
+                    "extended",
+                    &extended.status,
+                    name_width,
+                    style,
+                );
             }
         }
     }
@@ -113,7 +127,14 @@ pub fn summary(
     out
 }
 
-fn row(out: &mut String, name: &str, level: &str, status: &Status, name_width: usize, style: Style) {
+fn row(
+    out: &mut String,
+    name: &str,
+    level: &str,
+    status: &Status,
+    name_width: usize,
+    style: Style,
+) {
     let s = status.statistics;
     let colour = match status.result {
         RunResult::Success => GREEN,
@@ -132,8 +153,13 @@ fn row(out: &mut String, name: &str, level: &str, status: &Status, name_width: u
 
 fn totals(results: &[ScenarioResult], wall: Duration) -> String {
     let count = |f: fn(&Outcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
+    let noun = if results.len() == 1 {
+        "scenario"
+    } else {
+        "scenarios"
+    };
     format!(
-        "{} scenarios in {}: {} passed, {} failed, {} skipped, {} unsupported",
+        "{} {noun} in {}: {} passed, {} failed, {} skipped, {} unsupported",
         results.len(),
         human(wall),
         count(|o| matches!(o, Outcome::Passed)),

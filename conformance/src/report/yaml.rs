@@ -51,7 +51,11 @@ fn write_entry(out: &mut String, key: &str, value: &Value, indent: usize) {
         }
         other => {
             let start = indent + key.chars().count() + 2;
-            let _ = writeln!(out, "{pad}{key}: {}", fold(&inline(other), start, indent + 2));
+            let _ = writeln!(
+                out,
+                "{pad}{key}: {}",
+                fold(&inline(other), start, indent + 2)
+            );
         }
     }
 }
@@ -74,7 +78,11 @@ fn write_item(out: &mut String, item: &Value, indent: usize) {
             block
         }
         other => {
-            let _ = writeln!(out, "{pad}- {}", fold(&inline(other), indent + 2, indent + 2));
+            let _ = writeln!(
+                out,
+                "{pad}- {}",
+                fold(&inline(other), indent + 2, indent + 2)
+            );
             return;
         }
     };
@@ -221,10 +229,7 @@ mod tests {
             scalar("Core tests succeeded. Extended tests succeeded."),
             "Core tests succeeded. Extended tests succeeded."
         );
-        assert_eq!(
-            scalar("2026-07-20T20:02:46Z"),
-            "\"2026-07-20T20:02:46Z\""
-        );
+        assert_eq!(scalar("2026-07-20T20:02:46Z"), "\"2026-07-20T20:02:46Z\"");
         assert_eq!(scalar(""), "\"\"");
         assert_eq!(scalar("yes"), "\"yes\"");
         assert_eq!(scalar("1.5"), "\"1.5\"");

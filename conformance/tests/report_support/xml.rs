@@ -51,7 +51,10 @@ impl Element {
 pub fn parse(input: &str) -> Result<Element, String> {
     let mut reader = Reader { s: input, pos: 0 };
     if let Some(c) = input.chars().find(|c| !is_xml_char(*c)) {
-        return Err(format!("character U+{:04X} is not allowed in XML", c as u32));
+        return Err(format!(
+            "character U+{:04X} is not allowed in XML",
+            c as u32
+        ));
     }
     if reader.rest().starts_with("<?xml") {
         let end = reader
@@ -64,7 +67,10 @@ pub fn parse(input: &str) -> Result<Element, String> {
     let root = reader.element()?;
     reader.skip_whitespace();
     if reader.pos != input.len() {
-        return Err(format!("content after the root element at byte {}", reader.pos));
+        return Err(format!(
+            "content after the root element at byte {}",
+            reader.pos
+        ));
     }
     Ok(root)
 }
@@ -129,7 +135,10 @@ impl<'a> Reader<'a> {
                 break;
             }
             if self.pos == before {
-                return Err(format!("expected whitespace before an attribute at byte {}", self.pos));
+                return Err(format!(
+                    "expected whitespace before an attribute at byte {}",
+                    self.pos
+                ));
             }
             let key = self.name()?;
             self.expect("=")?;
