@@ -267,6 +267,17 @@ fn core_and_extended_follow_is_test_extended() {
     assert_eq!(counts("GATEWAY-HTTP"), (0, 2));
     assert_eq!(counts("GATEWAY-TLS"), (0, 2));
     assert_eq!(counts("GATEWAY-TCP"), (2, 1));
+
+    // The profile's core features count as supported, and upstream lists TCPRoute among
+    // GATEWAY-TCP's extended features too, so it shows up as a supported extended feature.
+    let tcp = report.profile("GATEWAY-TCP").unwrap();
+    let extended = tcp.extended.as_ref().unwrap();
+    assert_eq!(extended.supported_features, ["TCPRoute"]);
+    assert!(
+        !extended
+            .unsupported_features
+            .contains(&"TCPRoute".to_owned())
+    );
 }
 
 #[test]
@@ -459,4 +470,36 @@ fn implementation_fields_are_all_required_for_a_report_file() {
 fn malformed_report_text_is_an_error_not_a_panic() {
     let error = ConformanceReport::from_yaml("apiVersion: [unclosed").unwrap_err();
     assert!(matches!(error, ReportError::Decode(_)), "{error}");
+}
+
+/// The suite's own scenario files, as the runner would report them: their declared features make
+/// every upstream GATEWAY-HTTP core test count as core.
+#[test]
+fn the_suites_scenarios_count_as_upstreams_core_tests() {
+    use gatesim_conformance::scenario::{LoadOptions, default_scenarios_dir, load_all};
+
+    let scenarios = load_all(&[default_scenarios_dir()], &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("the suite loads: {e}"));
+    let results: Vec<ScenarioResult> = scenarios
+        .iter()
+        .map(|s| ScenarioResult {
+            name: s.name.clone(),
+            description: s.description.clone(),
+            path: s.path.clone(),
+            features: s.features.iter().map(|f| f.name.to_owned()).collect(),
+            provisional: s.provisional,
+            outcome: gatesim_conformance::outcome::Outcome::Skipped {
+                reason: "listing".to_owned(),
+            },
+            duration: std::time::Duration::ZERO,
+        })
+        .collect();
+    let report = build(&results, &options(&[HTTP], &[]));
+    let core = &report.profile("GATEWAY-HTTP").unwrap().core;
+    for (name, _, _) in report_support::GATEWAY_HTTP_CORE {
+        assert!(
+            core.skipped_tests.iter().any(|t| t == name),
+            "{name} is not counted as GATEWAY-HTTP core"
+        );
+    }
 }
