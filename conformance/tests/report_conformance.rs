@@ -162,6 +162,26 @@ fn an_unsupported_extended_test_alone_opens_no_extended_section() {
 }
 
 #[test]
+fn a_profile_covering_only_unsupported_tests_still_appears_empty() {
+    let results = vec![
+        scenario(
+            "TLSRouteMixed",
+            "tlsroute",
+            &["TLSRoute", "TLSRouteModeMixed"],
+        )
+        .unsupported(&["TLSRouteModeMixed"]),
+    ];
+    let report = build(&results, &options(&[HTTP, Profile::GatewayTls], &[]));
+    assert_eq!(report.profiles.len(), 1, "GATEWAY-HTTP covers nothing");
+    let tls = &report.profiles[0];
+    assert_eq!(tls.name, "GATEWAY-TLS");
+    assert_eq!(tls.core.statistics, stats(0, 0, 0));
+    assert_eq!(tls.core.result, RunResult::Success);
+    assert_eq!(tls.extended, None);
+    assert_eq!(tls.summary, "Core tests succeeded.");
+}
+
+#[test]
 fn passed_provisional_tests_are_listed_sorted_whether_counted_or_not() {
     let results = vec![
         scenario(

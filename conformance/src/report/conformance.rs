@@ -238,44 +238,34 @@ pub fn rfc3339(date: &jiff::Zoned) -> String {
 /// Results are taken in name order (upstream sorts test names), which fixes the order of
 /// `skippedTests` and `failedTests`. A result counts in every requested profile whose core and
 /// extended features cover all of its features; `Unsupported` results are never counted.
+/// Names are expected to be unique in a run (upstream keys results by name).
 pub fn build(results: &[ScenarioResult], opts: &ReportOptions) -> ConformanceReport {
     let mut ordered: Vec<&ScenarioResult> = results.iter().collect();
     ordered.sort_by(|a, b| a.name.cmp(&b.name));
 
     let profiles = dedup(&opts.profiles);
-    let mut tallies: Vec<(Profile, Tally)> = Vec::new();
+    // A profile enters the report with the first test it covers, even an unsupported one that
+    // it then does not count, exactly when upstream creates its map entry. The report lists
+    // profiles in the order requested.
+    let mut tallies: Vec<Option<Tally>> = profiles.iter().map(|_| None).collect();
     let mut provisional = BTreeSet::new();
     for result in &ordered {
         if result.provisional && result.outcome == Outcome::Passed {
             provisional.insert(result.name.clone());
         }
-        for &profile in &profiles {
-            let Some(level) = profile.level(&result.features) else {
-                continue;
-            };
-            let index = match tallies.iter().position(|(p, _)| *p == profile) {
-                Some(index) => index,
-                None => {
-                    tallies.push((profile, Tally::default()));
-                    tallies.len() - 1
-                }
-            };
-            tallies[index].1.add(level, result);
+        for (profile, tally) in profiles.iter().zip(tallies.iter_mut()) {
+            if let Some(level) = profile.level(&result.features) {
+                tally.get_or_insert_with(Tally::default).add(level, result);
+            }
         }
     }
-    // Profiles appear in the order requested, not in the order their first test came.
-    tallies.sort_by_key(|(p, _)| profiles.iter().position(|q| q == p));
 
-    let extended_lists = extended_feature_lists(&profiles, &opts.features);
-    let profiles = tallies
-        .into_iter()
-        .map(|(profile, tally)| {
-            let (supported, unsupported) = extended_lists
-                .iter()
-                .find(|(p, _, _)| *p == profile)
-                .map(|(_, s, u)| (s.clone(), u.clone()))
-                .unwrap_or_default();
-            tally.into_report(profile, supported, unsupported)
+    let profiles = profiles
+        .iter()
+        .zip(tallies)
+        .zip(extended_feature_lists(&profiles, &opts.features))
+        .filter_map(|((profile, tally), (supported, unsupported))| {
+            tally.map(|t| t.into_report(*profile, supported, unsupported))
         })
         .collect();
 
@@ -302,25 +292,26 @@ fn dedup(profiles: &[Profile]) -> Vec<Profile> {
     out
 }
 
-/// Per profile, its extended features split into supported and unsupported (sorted). Upstream
-/// adds each profile's core features to the supported set before splitting the next profile's
-/// extended features, so a feature that is one profile's core and another's extended depends
-/// on the order; we follow the same order.
+/// Per profile (in the given order), its extended features split into supported and
+/// unsupported, each sorted. Upstream adds each profile's core features to the supported set
+/// before splitting that profile's extended features; GATEWAY-TCP thereby lists TCPRoute, which
+/// is both its core and its extended feature, as a supported extended feature, and so do we.
 fn extended_feature_lists(
     profiles: &[Profile],
     features: &FeatureSelection,
-) -> Vec<(Profile, Vec<String>, Vec<String>)> {
+) -> Vec<(Vec<String>, Vec<String>)> {
     let mut supported = features.declared();
-    let mut lists = Vec::with_capacity(profiles.len());
-    for &profile in profiles {
-        supported.extend(profile.core_features().iter().map(|f| (*f).to_owned()));
-        let (yes, no): (BTreeSet<String>, BTreeSet<String>) = profile
-            .extended_features()
-            .map(str::to_owned)
-            .partition(|f| supported.contains(f));
-        lists.push((profile, yes.into_iter().collect(), no.into_iter().collect()));
-    }
-    lists
+    profiles
+        .iter()
+        .map(|profile| {
+            supported.extend(profile.core_features().iter().map(|f| (*f).to_owned()));
+            let (yes, no): (BTreeSet<String>, BTreeSet<String>) = profile
+                .extended_features()
+                .map(str::to_owned)
+                .partition(|f| supported.contains(f));
+            (yes.into_iter().collect(), no.into_iter().collect())
+        })
+        .collect()
 }
 
 /// One profile's counts while results are being added.
