@@ -24,9 +24,13 @@ pub enum Outcome {
     Failed(Failure),
     /// Explicitly skipped (`--skip-tests`, or not selected by `--run-test`); counted as Skipped,
     /// as upstream counts it.
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
     /// Not run because a feature it needs is not supported: upstream does not count these.
-    Unsupported { missing: Vec<String> },
+    Unsupported {
+        missing: Vec<String>,
+    },
 }
 
 /// Where and why a scenario failed.
