@@ -5,4 +5,5 @@ pub mod certs;
 pub mod echo;
 pub mod outcome;
 pub mod probe;
+pub mod report;
 pub mod scenario;
