@@ -44,8 +44,15 @@ fn route(i: usize) -> String {
 
 fn main() -> Result<()> {
     // `cargo bench` passes `--bench`; nothing else to parse.
-    let changes: usize = std::env::var("GATESIM_PROPAGATION_CHANGES").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?.block_on(run(changes))
+    let changes: usize = std::env::var("GATESIM_PROPAGATION_CHANGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(run(changes))
 }
 
 async fn run(changes: usize) -> Result<()> {
@@ -63,7 +70,11 @@ async fn run(changes: usize) -> Result<()> {
     std::fs::write(config.join("route.yaml"), route(0))?;
     let controller = Controller::start(ControllerOptions {
         source: Source::File(config.clone()),
-        infra: Infra::Host(HostConfig::new(envoy, "127.0.0.1:0".parse()?, dir.path().join("proxies"))),
+        infra: Infra::Host(Box::new(HostConfig::new(
+            envoy,
+            "127.0.0.1:0".parse()?,
+            dir.path().join("proxies"),
+        ))),
         xds_addr: "127.0.0.1:0".parse()?,
         admin_addr: "127.0.0.1:0".parse()?,
         config: ControllerConfig::default(),
@@ -71,7 +82,10 @@ async fn run(changes: usize) -> Result<()> {
     })
     .await?;
     let ip = loop {
-        if let Some(a) = controller.infra().and_then(|i| i.proxies().first().and_then(|p| p.address.parse().ok())) {
+        if let Some(a) = controller
+            .infra()
+            .and_then(|i| i.proxies().first().and_then(|p| p.address.parse().ok()))
+        {
             break a;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;

@@ -156,7 +156,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                 let mut host = HostConfig::new(envoy, args.xds_addr, work_dir);
                 host.delta = args.delta;
                 host.log_level = args.envoy_log_level.clone();
-                Infra::Host(host)
+                Infra::Host(Box::new(host))
             }
         };
         let source = match args.provider.as_str() {

@@ -24,7 +24,11 @@ async fn start_controller(dir: &Path, network: u8) -> Result<Option<Controller>>
     let work = dir.join("proxies");
     let controller = Controller::start(ControllerOptions {
         source: Source::File(dir.join("config")),
-        infra: Infra::Host(HostConfig::new(envoy, "127.0.0.1:0".parse()?, work)),
+        infra: Infra::Host(Box::new(HostConfig::new(
+            envoy,
+            "127.0.0.1:0".parse()?,
+            work,
+        ))),
         xds_addr: "127.0.0.1:0".parse()?,
         admin_addr: "127.0.0.1:0".parse()?,
         config: ControllerConfig::default(),

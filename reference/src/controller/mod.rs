@@ -56,7 +56,7 @@ pub enum Source {
 #[derive(Clone, Debug)]
 pub enum Infra {
     /// One Envoy process per Gateway on this host.
-    Host(HostConfig),
+    Host(Box<HostConfig>),
     /// Proxies are run by someone else; they connect to the xDS address.
     None,
 }
@@ -127,7 +127,7 @@ impl Controller {
         let infra = match opts.infra {
             Infra::Host(mut cfg) => {
                 cfg.xds_addr = xds.local_addr();
-                Some(Arc::new(HostInfra::new(cfg)?))
+                Some(Arc::new(HostInfra::new(*cfg)?))
             }
             Infra::None => None,
         };

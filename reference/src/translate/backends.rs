@@ -117,8 +117,16 @@ impl<'a> EndpointIndex<'a> {
             if !matches!(slice.address_type.as_str(), "IPv4" | "IPv6") {
                 continue;
             }
-            if let Some(owner) = slice.metadata.labels.as_ref().and_then(|l| l.get("kubernetes.io/service-name")) {
-                by_service.entry(ObjectKey::new(&key.namespace, owner)).or_default().push(slice);
+            if let Some(owner) = slice
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("kubernetes.io/service-name"))
+            {
+                by_service
+                    .entry(ObjectKey::new(&key.namespace, owner))
+                    .or_default()
+                    .push(slice);
             }
         }
         Self { by_service }
@@ -132,12 +140,16 @@ impl<'a> EndpointIndex<'a> {
                 .ports
                 .iter()
                 .flatten()
-                .find(|p| p.name.as_deref().filter(|n| !n.is_empty()) == target.port_name.as_deref())
+                .find(|p| {
+                    p.name.as_deref().filter(|n| !n.is_empty()) == target.port_name.as_deref()
+                })
                 .and_then(|p| p.port)
             else {
                 continue;
             };
-            let Ok(port) = u32::try_from(port) else { continue };
+            let Ok(port) = u32::try_from(port) else {
+                continue;
+            };
             for ep in &slice.endpoints {
                 // `ready` unset means ready, as Kubernetes defines it.
                 if ep.conditions.as_ref().and_then(|c| c.ready) == Some(false) {

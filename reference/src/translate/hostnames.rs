@@ -70,7 +70,11 @@ pub fn covering(d: &str) -> Vec<String> {
     let mut out = vec![d.to_string()];
     if d != "*" {
         let labels = d.strip_prefix("*.").unwrap_or(d);
-        out.extend(labels.match_indices('.').map(|(i, _)| format!("*{}", &labels[i..])));
+        out.extend(
+            labels
+                .match_indices('.')
+                .map(|(i, _)| format!("*{}", &labels[i..])),
+        );
         out.push("*".to_string());
     }
     out
@@ -136,8 +140,18 @@ mod tests {
             for p in &c {
                 assert!(domain_covers(p, d), "{p} should cover {d}");
             }
-            for p in ["*.example.com", "*.com", "*.b.example.com", "x.example.com", "*.a.b.example.com"] {
-                assert_eq!(c.contains(&p.to_string()), domain_covers(p, d), "{p} vs {d}: {c:?}");
+            for p in [
+                "*.example.com",
+                "*.com",
+                "*.b.example.com",
+                "x.example.com",
+                "*.a.b.example.com",
+            ] {
+                assert_eq!(
+                    c.contains(&p.to_string()),
+                    domain_covers(p, d),
+                    "{p} vs {d}: {c:?}"
+                );
             }
         }
     }

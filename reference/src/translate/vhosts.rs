@@ -57,7 +57,9 @@ pub(crate) fn route_configuration(
         };
         let mut candidates: Vec<Candidate<'_>> = Vec::new();
         let covering = hostnames::covering(domain);
-        let owned = covering.iter().filter_map(|h| by_host.get(&(owner.listener, h.as_str())));
+        let owned = covering
+            .iter()
+            .filter_map(|h| by_host.get(&(owner.listener, h.as_str())));
         for e in owned.flatten() {
             debug_assert!(hostnames::domain_covers(e.hostname, domain));
             for rule in &e.route.rules {
