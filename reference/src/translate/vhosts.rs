@@ -75,7 +75,7 @@ pub(crate) fn route_configuration(
             }
         }
         candidates.sort_by(precedence);
-        let mut vh_routes = Vec::new();
+        let mut vh_routes = Vec::with_capacity(candidates.len());
         for c in &candidates {
             let rule = &c
                 .route
@@ -84,7 +84,7 @@ pub(crate) fn route_configuration(
                 .find(|r| r.index == c.rule)
                 .expect("rule index");
             let name = names::route(c.route.info.kind, &c.route.info.key, c.rule, c.matcher);
-            vh_routes.extend(routes(&name, rule, c.m, owner.ctx));
+            routes(&mut vh_routes, &name, rule, c.m, owner.ctx);
         }
         virtual_hosts.push(VirtualHost {
             name: names::virtual_host(name, domain),
