@@ -5,6 +5,7 @@ pub mod certs;
 pub mod echo;
 pub mod outcome;
 pub mod probe;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod target;

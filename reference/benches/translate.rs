@@ -5,6 +5,10 @@
 //! weighted backends, over Services with EndpointSlices. Compare the 500-route figure with
 //! Envoy Gateway's published 138.9 ms (see shared/reference/envoy-and-rust-stack.md §9.1).
 
+/// The same allocator as the `gatesim-controller` binary, so the figures are the controller's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use gatesim_reference::model::{AnyObject, ResourceSet};
 use serde_json::json;

@@ -56,7 +56,7 @@ pub enum Source {
 #[derive(Clone, Debug)]
 pub enum Infra {
     /// One Envoy process per Gateway on this host.
-    Host(HostConfig),
+    Host(Box<HostConfig>),
     /// Proxies are run by someone else; they connect to the xDS address.
     None,
 }
@@ -68,6 +68,8 @@ pub struct ControllerOptions {
     pub xds_addr: SocketAddr,
     pub admin_addr: SocketAddr,
     pub config: ControllerConfig,
+    /// Gateways get addresses 127.<address_network>.10.1 and up (host proxies only).
+    pub address_network: u8,
 }
 
 /// A running controller. Dropping it stops everything; `shutdown` also stops the proxies
@@ -125,7 +127,7 @@ impl Controller {
         let infra = match opts.infra {
             Infra::Host(mut cfg) => {
                 cfg.xds_addr = xds.local_addr();
-                Some(Arc::new(HostInfra::new(cfg)?))
+                Some(Arc::new(HostInfra::new(*cfg)?))
             }
             Infra::None => None,
         };
@@ -148,6 +150,7 @@ impl Controller {
             status_tx,
             proxies_tx,
             allocate: infra.is_some(),
+            address_network: opts.address_network,
             config: opts.config,
         };
         tasks.push(tokio::spawn(translate_loop(snapshots, ctx)));
@@ -211,11 +214,12 @@ struct LoopContext {
     proxies_tx: watch::Sender<Arc<std::collections::BTreeMap<ObjectKey, ProxySpec>>>,
     /// Assign loopback addresses (host proxies); without, listeners bind 0.0.0.0.
     allocate: bool,
+    address_network: u8,
     config: ControllerConfig,
 }
 
 async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext) {
-    let mut allocator = AddressAllocator::new();
+    let mut allocator = AddressAllocator::with_network(ctx.address_network);
     let mut nodes: BTreeSet<String> = BTreeSet::new();
     loop {
         let latest = snapshots.borrow_and_update().clone();

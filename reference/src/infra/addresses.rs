@@ -23,23 +23,30 @@ const LAST_BLOCK: u8 = 19;
 /// which confuses people reading logs even though loopback does not care.
 const HOSTS_PER_BLOCK: usize = 254;
 
-/// How many Gateways can have an address at once (127.0.10.1 … 127.0.19.254).
+/// How many Gateways can have an address at once (127.N.10.1 … 127.N.19.254).
 pub const CAPACITY: usize = (LAST_BLOCK - FIRST_BLOCK + 1) as usize * HOSTS_PER_BLOCK;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
     #[error(
-        "no loopback address left for {} Gateway(s) (all {CAPACITY} of 127.0.{FIRST_BLOCK}.1 … \
-         127.0.{LAST_BLOCK}.254 are taken), first: {}",
+        "no loopback address left for {} Gateway(s) (all {CAPACITY} of 127.{network}.{FIRST_BLOCK}.1 … \
+         127.{network}.{LAST_BLOCK}.254 are taken), first: {}",
         unassigned.len(),
         unassigned.first().map(ToString::to_string).unwrap_or_default()
     )]
-    Exhausted { unassigned: Vec<ObjectKey> },
+    Exhausted {
+        network: u8,
+        unassigned: Vec<ObjectKey>,
+    },
 }
 
 /// Stable loopback address per Gateway.
 #[derive(Debug, Clone, Default)]
 pub struct AddressAllocator {
+    /// Second octet of every address: 127.<network>.10.1 and up. Controllers (or test suites)
+    /// running side by side on one machine use different networks so their proxies never
+    /// compete for the same address and port.
+    network: u8,
     by_gateway: BTreeMap<ObjectKey, usize>,
     /// Slot indices in use; the lowest index not in here is the next address handed out.
     used: BTreeSet<usize>,
@@ -48,6 +55,14 @@ pub struct AddressAllocator {
 impl AddressAllocator {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Hand out addresses 127.<network>.10.1 … instead of 127.0.10.1 ….
+    pub fn with_network(network: u8) -> Self {
+        Self {
+            network,
+            ..Self::default()
+        }
     }
 
     /// Make the assignments match `gateways`: release the addresses of Gateways no longer
@@ -80,14 +95,17 @@ impl AddressAllocator {
         if unassigned.is_empty() {
             Ok(())
         } else {
-            Err(AddressError::Exhausted { unassigned })
+            Err(AddressError::Exhausted {
+                network: self.network,
+                unassigned,
+            })
         }
     }
 
     /// The Gateway's address, assigning the lowest free one if it has none yet.
     pub fn assign(&mut self, gateway: &ObjectKey) -> Result<Ipv4Addr, AddressError> {
         if let Some(&slot) = self.by_gateway.get(gateway) {
-            return Ok(slot_address(slot));
+            return Ok(slot_address(self.network, slot));
         }
         // `used` is sorted, so the first gap in 0, 1, 2, … is the lowest free slot.
         let slot = self
@@ -98,30 +116,33 @@ impl AddressAllocator {
             .map_or(self.used.len(), |(i, _)| i);
         if slot >= CAPACITY {
             return Err(AddressError::Exhausted {
+                network: self.network,
                 unassigned: vec![gateway.clone()],
             });
         }
         self.used.insert(slot);
         self.by_gateway.insert(gateway.clone(), slot);
-        Ok(slot_address(slot))
+        Ok(slot_address(self.network, slot))
     }
 
     /// Forget the Gateway's address, making it available again. Returns what it was.
     pub fn release(&mut self, gateway: &ObjectKey) -> Option<Ipv4Addr> {
         let slot = self.by_gateway.remove(gateway)?;
         self.used.remove(&slot);
-        Some(slot_address(slot))
+        Some(slot_address(self.network, slot))
     }
 
     pub fn get(&self, gateway: &ObjectKey) -> Option<Ipv4Addr> {
-        self.by_gateway.get(gateway).map(|&slot| slot_address(slot))
+        self.by_gateway
+            .get(gateway)
+            .map(|&slot| slot_address(self.network, slot))
     }
 
     /// Every current assignment, in Gateway key order.
     pub fn assignments(&self) -> BTreeMap<ObjectKey, Ipv4Addr> {
         self.by_gateway
             .iter()
-            .map(|(k, &slot)| (k.clone(), slot_address(slot)))
+            .map(|(k, &slot)| (k.clone(), slot_address(self.network, slot)))
             .collect()
     }
 
@@ -129,7 +150,7 @@ impl AddressAllocator {
     pub fn address_strings(&self) -> BTreeMap<ObjectKey, String> {
         self.by_gateway
             .iter()
-            .map(|(k, &slot)| (k.clone(), slot_address(slot).to_string()))
+            .map(|(k, &slot)| (k.clone(), slot_address(self.network, slot).to_string()))
             .collect()
     }
 
@@ -142,11 +163,11 @@ impl AddressAllocator {
     }
 }
 
-fn slot_address(slot: usize) -> Ipv4Addr {
+fn slot_address(network: u8, slot: usize) -> Ipv4Addr {
     debug_assert!(slot < CAPACITY);
     let block = FIRST_BLOCK + (slot / HOSTS_PER_BLOCK) as u8;
     let host = (slot % HOSTS_PER_BLOCK) as u8 + 1;
-    Ipv4Addr::new(127, 0, block, host)
+    Ipv4Addr::new(127, network, block, host)
 }
 
 #[cfg(test)]
@@ -246,6 +267,7 @@ mod tests {
         assert_eq!(
             err,
             AddressError::Exhausted {
+                network: 0,
                 unassigned: vec![gw("zz-one-too-many")]
             }
         );

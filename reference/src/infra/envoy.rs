@@ -81,6 +81,13 @@ pub fn locate() -> Result<PathBuf, EnvoyError> {
     if let Some(p) = find()? {
         return Ok(p);
     }
+    // Threads of one process (parallel tests) install once; other processes are handled by
+    // the staging-and-rename in `provision`.
+    static PROVISIONING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = PROVISIONING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = find()? {
+        return Ok(p);
+    }
     provision(&cache_dir())
 }
 
@@ -206,6 +213,20 @@ fn strip_log_prefix(line: &str) -> &str {
     rest.trim_end()
 }
 
+/// For test suites: Envoy, or `None` after a loud `SKIP:` line naming `what` needed it. When
+/// `GATESIM_REQUIRE_ALL=1` (as CI sets it) a missing Envoy is an error instead, so a machine
+/// without Envoy can never pass the suite silently.
+pub fn locate_or_skip(what: &str) -> Result<Option<PathBuf>, EnvoyError> {
+    match locate() {
+        Ok(path) => Ok(Some(path)),
+        Err(e) if std::env::var("GATESIM_REQUIRE_ALL").as_deref() == Ok("1") => Err(e),
+        Err(e) => {
+            eprintln!("SKIP: {what}: Envoy is unavailable: {e}");
+            Ok(None)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::strip_log_prefix;
@@ -220,19 +241,5 @@ mod tests {
             "error initializing configuration 'x.pb': missing ): /v1/("
         );
         assert_eq!(strip_log_prefix("  plain message "), "plain message");
-    }
-}
-
-/// For test suites: Envoy, or `None` after a loud `SKIP:` line naming `what` needed it. When
-/// `GATESIM_REQUIRE_ALL=1` (as CI sets it) a missing Envoy is an error instead, so a machine
-/// without Envoy can never pass the suite silently.
-pub fn locate_or_skip(what: &str) -> Result<Option<PathBuf>, EnvoyError> {
-    match locate() {
-        Ok(path) => Ok(Some(path)),
-        Err(e) if std::env::var("GATESIM_REQUIRE_ALL").as_deref() == Ok("1") => Err(e),
-        Err(e) => {
-            eprintln!("SKIP: {what}: Envoy is unavailable: {e}");
-            Ok(None)
-        }
     }
 }

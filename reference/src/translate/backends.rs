@@ -1,7 +1,9 @@
 //! Backend references: resolving them to Services and ports, and the clusters and endpoints
 //! that serve them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+use crate::api::EndpointSlice;
 
 use crate::model::{ObjectKey, ResourceSet};
 use crate::translate::conditions::{Problem, reason};
@@ -100,48 +102,70 @@ pub(crate) fn resolve(
     })
 }
 
-/// Ready endpoint addresses and ports of a Service port, from its EndpointSlices, sorted and
-/// deduplicated.
-pub(crate) fn endpoints(set: &ResourceSet, target: &ClusterTarget) -> Vec<(String, u32)> {
-    let mut out = Vec::new();
-    for slice in set
-        .endpoint_slices
-        .range(refs::namespace_range(&target.service.namespace))
-        .map(|(_, s)| s)
-    {
-        let owner = slice
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get("kubernetes.io/service-name"));
-        if owner.map(String::as_str) != Some(target.service.name.as_str()) {
-            continue;
-        }
-        let Some(port) = slice
-            .ports
-            .iter()
-            .flatten()
-            .find(|p| p.name.as_deref().filter(|n| !n.is_empty()) == target.port_name.as_deref())
-            .and_then(|p| p.port)
-        else {
-            continue;
-        };
-        let Ok(port) = u32::try_from(port) else {
-            continue;
-        };
-        for ep in &slice.endpoints {
-            // `ready` unset means ready, as Kubernetes defines it.
-            if ep.conditions.as_ref().and_then(|c| c.ready) == Some(false) {
+/// EndpointSlices by the Service they belong to, built once per translation so that looking up
+/// a cluster's endpoints does not scan every slice of the namespace.
+pub(crate) struct EndpointIndex<'a> {
+    by_service: HashMap<ObjectKey, Vec<&'a EndpointSlice>>,
+}
+
+impl<'a> EndpointIndex<'a> {
+    pub fn new(set: &'a ResourceSet) -> Self {
+        let mut by_service: HashMap<ObjectKey, Vec<&'a EndpointSlice>> = HashMap::new();
+        for (key, slice) in &set.endpoint_slices {
+            // Envoy takes IP endpoints only: an FQDN slice (or a malformed address) would be
+            // rejected, and with it every other resource of the push.
+            if !matches!(slice.address_type.as_str(), "IPv4" | "IPv6") {
                 continue;
             }
-            for addr in &ep.addresses {
-                out.push((addr.clone(), port));
+            if let Some(owner) = slice
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("kubernetes.io/service-name"))
+            {
+                by_service
+                    .entry(ObjectKey::new(&key.namespace, owner))
+                    .or_default()
+                    .push(slice);
             }
         }
+        Self { by_service }
     }
-    out.sort();
-    out.dedup();
-    out
+
+    /// Ready endpoint addresses and ports of a Service port, sorted and deduplicated.
+    pub fn endpoints(&self, target: &ClusterTarget) -> Vec<(String, u32)> {
+        let mut out = Vec::new();
+        for slice in self.by_service.get(&target.service).into_iter().flatten() {
+            let Some(port) = slice
+                .ports
+                .iter()
+                .flatten()
+                .find(|p| {
+                    p.name.as_deref().filter(|n| !n.is_empty()) == target.port_name.as_deref()
+                })
+                .and_then(|p| p.port)
+            else {
+                continue;
+            };
+            let Ok(port) = u32::try_from(port) else {
+                continue;
+            };
+            for ep in &slice.endpoints {
+                // `ready` unset means ready, as Kubernetes defines it.
+                if ep.conditions.as_ref().and_then(|c| c.ready) == Some(false) {
+                    continue;
+                }
+                for addr in &ep.addresses {
+                    if let Ok(ip) = addr.parse::<std::net::IpAddr>() {
+                        out.push((ip.to_string(), port));
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
 /// Every cluster a Gateway uses, by name.

@@ -64,6 +64,22 @@ pub fn domain_covers(e: &str, d: &str) -> bool {
     e == "*" || covers(e, d)
 }
 
+/// Every hostname pattern that covers `d` (per `domain_covers`): `d` itself, the wildcards of
+/// each of its parent domains, and `"*"`.
+pub fn covering(d: &str) -> Vec<String> {
+    let mut out = vec![d.to_string()];
+    if d != "*" {
+        let labels = d.strip_prefix("*.").unwrap_or(d);
+        out.extend(
+            labels
+                .match_indices('.')
+                .map(|(i, _)| format!("*{}", &labels[i..])),
+        );
+        out.push("*".to_string());
+    }
+    out
+}
+
 /// Specificity of a hostname for precedence: exact names beat wildcards, longer beats shorter;
 /// `"*"` (any) is least specific. Larger is more specific.
 pub fn specificity(h: &str) -> (u8, usize) {
@@ -115,6 +131,29 @@ mod tests {
         );
         assert!(intersect(Some("foo.com"), &s(&["bar.com"])).is_empty());
         assert_eq!(intersect(Some("*.a.com"), &s(&["*.com"])), s(&["*.a.com"]));
+    }
+
+    #[test]
+    fn covering_patterns_are_exactly_those_that_cover() {
+        for d in ["a.b.example.com", "*.b.example.com", "example.com", "*"] {
+            let c = covering(d);
+            for p in &c {
+                assert!(domain_covers(p, d), "{p} should cover {d}");
+            }
+            for p in [
+                "*.example.com",
+                "*.com",
+                "*.b.example.com",
+                "x.example.com",
+                "*.a.b.example.com",
+            ] {
+                assert_eq!(
+                    c.contains(&p.to_string()),
+                    domain_covers(p, d),
+                    "{p} vs {d}: {c:?}"
+                );
+            }
+        }
     }
 
     #[test]

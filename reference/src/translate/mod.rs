@@ -67,10 +67,11 @@ pub fn translate(set: &ResourceSet) -> Translation {
     }
 
     let mut out = Translation::default();
+    let endpoints = backends::EndpointIndex::new(set);
     for (i, gw) in gateways.iter().enumerate() {
         if gw.is_accepted() {
             out.proxies
-                .insert(gw.key.clone(), proxy::build(set, i, gw, &http));
+                .insert(gw.key.clone(), proxy::build(set, &endpoints, i, gw, &http));
         }
     }
 

@@ -15,6 +15,7 @@ use crate::model::ResourceSet;
 
 pub(crate) fn build(
     set: &ResourceSet,
+    endpoints: &backends::EndpointIndex<'_>,
     gw_index: usize,
     gw: &GatewayIr,
     routes: &[(HttpRouteIr, Vec<ParentOutcome>)],
@@ -114,7 +115,7 @@ pub(crate) fn build(
     for t in used.values() {
         out.clusters.push(cluster::cluster(t));
         out.endpoints
-            .push(cluster::load_assignment(t, &backends::endpoints(set, t)));
+            .push(cluster::load_assignment(t, &endpoints.endpoints(t)));
     }
     out.listeners.sort_by(|a, b| a.name.cmp(&b.name));
     out.routes.sort_by(|a, b| a.name.cmp(&b.name));

@@ -9,7 +9,7 @@
 //! by routes of the listener it belongs to.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use envoy_types::pb::envoy::config::route::v3::{RouteConfiguration, VirtualHost};
 
@@ -39,6 +39,12 @@ pub(crate) fn route_configuration(
 ) -> RouteConfiguration {
     let mut domains: BTreeSet<&str> = entries.iter().map(|e| e.hostname).collect();
     domains.extend(scopes.iter().map(|s| s.hostname.unwrap_or("*")));
+    // Entries by (listener, effective hostname): a domain then looks up only the few hostnames
+    // that can cover it, instead of scanning every entry (which is quadratic in routes).
+    let mut by_host: HashMap<(usize, &str), Vec<&Entry<'_>>> = HashMap::new();
+    for e in entries {
+        by_host.entry((e.listener, e.hostname)).or_default().push(e);
+    }
 
     let mut virtual_hosts = Vec::new();
     for domain in domains {
@@ -50,10 +56,12 @@ pub(crate) fn route_configuration(
             continue;
         };
         let mut candidates: Vec<Candidate<'_>> = Vec::new();
-        for e in entries.iter().filter(|e| e.listener == owner.listener) {
-            if !hostnames::domain_covers(e.hostname, domain) {
-                continue;
-            }
+        let covering = hostnames::covering(domain);
+        let owned = covering
+            .iter()
+            .filter_map(|h| by_host.get(&(owner.listener, h.as_str())));
+        for e in owned.flatten() {
+            debug_assert!(hostnames::domain_covers(e.hostname, domain));
             for rule in &e.route.rules {
                 for (mi, m) in rule.matches.iter().enumerate() {
                     candidates.push(Candidate {
@@ -67,7 +75,7 @@ pub(crate) fn route_configuration(
             }
         }
         candidates.sort_by(precedence);
-        let mut vh_routes = Vec::new();
+        let mut vh_routes = Vec::with_capacity(candidates.len());
         for c in &candidates {
             let rule = &c
                 .route
@@ -76,7 +84,7 @@ pub(crate) fn route_configuration(
                 .find(|r| r.index == c.rule)
                 .expect("rule index");
             let name = names::route(c.route.info.kind, &c.route.info.key, c.rule, c.matcher);
-            vh_routes.extend(routes(&name, rule, c.m, owner.ctx));
+            routes(&mut vh_routes, &name, rule, c.m, owner.ctx);
         }
         virtual_hosts.push(VirtualHost {
             name: names::virtual_host(name, domain),

@@ -25,21 +25,22 @@ pub(crate) struct ListenerCtx {
     pub scheme: &'static str,
 }
 
-/// The Envoy routes for one (rule, match) pair: usually one; two when part of the rule's
-/// weight belongs to invalid backends, whose share is answered with 500 by a first route that
-/// takes exactly that fraction of requests.
+/// Append the Envoy routes for one (rule, match) pair to `out`: usually one; two when part of
+/// the rule's weight belongs to invalid backends, whose share is answered with 500 by a first
+/// route that takes exactly that fraction of requests. (Appending in place matters: a `Route`
+/// is a large value, and translating thousands of them is mostly moving memory otherwise.)
 pub(crate) fn routes(
+    out: &mut Vec<Route>,
     name: &str,
     rule: &HttpRuleIr,
     m: &HttpMatchIr,
     ctx: ListenerCtx,
-) -> Vec<Route> {
+) {
     let base = Route {
         name: name.to_string(),
         r#match: Some(route_match(m)),
         ..Default::default()
     };
-    let mut out = Vec::new();
     let action = match &rule.action {
         RuleAction::Redirect(r) => route::Action::Redirect(redirect(r, m, ctx)),
         RuleAction::Forward {
@@ -75,7 +76,6 @@ pub(crate) fn routes(
     apply_header_mods(&mut r, &rule.request_headers, &rule.response_headers);
     r.action = Some(action);
     out.push(r);
-    out
 }
 
 fn internal_error() -> DirectResponseAction {

@@ -409,17 +409,14 @@ fn parse_filters(filters: &[HttpRouteRulesFilters]) -> Result<ParsedFilters, Pro
                     .request_redirect
                     .as_ref()
                     .ok_or_else(|| missing("RequestRedirect"))?;
-                let path = match &r.path {
-                    None => None,
-                    Some(p) => Some(match p.r#type {
-                        RedirectPathType::ReplaceFullPath => PathModifier::Full(
-                            p.replace_full_path.clone().unwrap_or_else(|| "/".into()),
-                        ),
-                        RedirectPathType::ReplacePrefixMatch => PathModifier::Prefix(
-                            p.replace_prefix_match.clone().unwrap_or_else(|| "/".into()),
-                        ),
-                    }),
-                };
+                let path = r.path.as_ref().map(|p| match p.r#type {
+                    RedirectPathType::ReplaceFullPath => PathModifier::Full(
+                        p.replace_full_path.clone().unwrap_or_else(|| "/".into()),
+                    ),
+                    RedirectPathType::ReplacePrefixMatch => PathModifier::Prefix(
+                        p.replace_prefix_match.clone().unwrap_or_else(|| "/".into()),
+                    ),
+                });
                 let status = match r.status_code.unwrap_or(302) {
                     s @ (301 | 302 | 303 | 307 | 308) => s as u16,
                     other => {

@@ -1,0 +1,238 @@
+//! What the person running the suite reads: a line per scenario as it finishes, a summary table
+//! per profile at the end, and a block per failure with everything needed to start debugging
+//! without re-running. Every function returns the text; the caller decides where it goes.
+
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use super::conformance::{ConformanceReport, RunResult, Status};
+use super::failure;
+use crate::outcome::{Failure, Outcome, ScenarioResult};
+
+/// Width of a progress line, status word to the end of the right-hand column.
+pub const LINE_WIDTH: usize = 72;
+
+/// Whether to colour: only for a terminal, and never when `NO_COLOR` is set to a non-empty value
+/// (the no-color.org rule, which lets an empty `NO_COLOR=` in a CI file mean "unset").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    pub const PLAIN: Style = Style { color: false };
+    pub const COLOR: Style = Style { color: true };
+
+    pub fn decide(is_terminal: bool, no_color: Option<&OsStr>) -> Style {
+        let vetoed = no_color.is_some_and(|v| !v.is_empty());
+        Style {
+            color: is_terminal && !vetoed,
+        }
+    }
+
+    /// The style for output written to `stream` (usually `std::io::stdout()`).
+    pub fn detect(stream: &impl IsTerminal) -> Style {
+        Style::decide(
+            stream.is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        )
+    }
+
+    fn paint(self, sgr: &str, text: &str) -> String {
+        if self.color {
+            format!("\u{1b}[{sgr}m{text}\u{1b}[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+const GREEN: &str = "32";
+const RED: &str = "1;31";
+const YELLOW: &str = "33";
+const BOLD: &str = "1";
+const DIM: &str = "2";
+
+/// `PASS  HTTPRouteHeaderMatching ........ 0.84s`: the status word, the name, a dot leader, and
+/// on the right the duration, or for a scenario that did not run, why. No trailing newline.
+pub fn progress_line(result: &ScenarioResult, style: Style) -> String {
+    let (word, colour, right) = match &result.outcome {
+        Outcome::Passed => ("PASS", GREEN, human(result.duration)),
+        Outcome::Failed(_) => ("FAIL", RED, human(result.duration)),
+        Outcome::Skipped { reason } => ("SKIP", YELLOW, format!("skipped: {reason}")),
+        Outcome::Unsupported { missing } => (
+            "SKIP",
+            YELLOW,
+            format!("unsupported: {}", missing.join(", ")),
+        ),
+    };
+    let used = word.len() + 2 + width(&result.name) + 2 + width(&right);
+    let dots = LINE_WIDTH.saturating_sub(used).max(3);
+    format!(
+        "{}  {} {} {right}",
+        style.paint(colour, word),
+        result.name,
+        style.paint(DIM, &".".repeat(dots)),
+    )
+}
+
+/// The table of every profile in the report (core and, when counted, extended), then the run's
+/// totals and wall time.
+pub fn summary(
+    report: &ConformanceReport,
+    results: &[ScenarioResult],
+    wall: Duration,
+    style: Style,
+) -> String {
+    let mut out = String::new();
+    if report.profiles.is_empty() {
+        out.push_str("No conformance profile counted any of these scenarios.\n");
+    } else {
+        let name_width = report
+            .profiles
+            .iter()
+            .map(|p| width(&p.name))
+            .chain([width("Profile")])
+            .max()
+            .unwrap_or(0);
+        let header = format!(
+            "{:<name_width$}  {:<8}  {:>6}  {:>7}  {:>6}  Result",
+            "Profile", "Level", "Passed", "Skipped", "Failed"
+        );
+        let _ = writeln!(out, "{}", style.paint(BOLD, &header));
+        for profile in &report.profiles {
+            row(
+                &mut out,
+                &profile.name,
+                "core",
+                &profile.core,
+                name_width,
+                style,
+            );
+            if let Some(extended) = &profile.extended {
+                row(
+                    &mut out,
+                    "",
+                    "extended",
+                    &extended.status,
+                    name_width,
+                    style,
+                );
+            }
+        }
+    }
+    let _ = writeln!(out, "{}", totals(results, wall));
+    out
+}
+
+fn row(
+    out: &mut String,
+    name: &str,
+    level: &str,
+    status: &Status,
+    name_width: usize,
+    style: Style,
+) {
+    let s = status.statistics;
+    let colour = match status.result {
+        RunResult::Success => GREEN,
+        RunResult::Partial => YELLOW,
+        RunResult::Failure => RED,
+    };
+    let _ = writeln!(
+        out,
+        "{name:<name_width$}  {level:<8}  {:>6}  {:>7}  {:>6}  {}",
+        s.passed,
+        s.skipped,
+        s.failed,
+        style.paint(colour, status.result.as_str())
+    );
+}
+
+fn totals(results: &[ScenarioResult], wall: Duration) -> String {
+    let count = |f: fn(&Outcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
+    let noun = if results.len() == 1 {
+        "scenario"
+    } else {
+        "scenarios"
+    };
+    format!(
+        "{} {noun} in {}: {} passed, {} failed, {} skipped, {} unsupported",
+        results.len(),
+        human(wall),
+        count(|o| matches!(o, Outcome::Passed)),
+        count(Outcome::is_failure),
+        count(|o| matches!(o, Outcome::Skipped { .. })),
+        count(|o| matches!(o, Outcome::Unsupported { .. })),
+    )
+}
+
+/// A block per failed scenario, separated by blank lines; empty when nothing failed.
+pub fn failures(results: &[ScenarioResult], style: Style) -> String {
+    results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Failed(f) => Some(failure_block(r, f, style)),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `FAIL  name  file`, then the step, case, expected against observed and related status,
+/// indented under it.
+pub fn failure_block(result: &ScenarioResult, failure: &Failure, style: Style) -> String {
+    let mut out = format!(
+        "{}  {}  {}\n",
+        style.paint(RED, "FAIL"),
+        style.paint(BOLD, &result.name),
+        result.path.display()
+    );
+    for line in failure::details(failure).lines() {
+        if line.is_empty() {
+            out.push('\n');
+        } else {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    out
+}
+
+/// `0.84s` under a minute, `2m05.3s` above.
+pub fn human(duration: Duration) -> String {
+    let secs = duration.as_secs_f64();
+    if secs < 60.0 {
+        format!("{secs:.2}s")
+    } else {
+        let tenths = (secs * 10.0).round() as u64;
+        let (minutes, rest) = (tenths / 600, tenths % 600);
+        format!("{minutes}m{:02}.{}s", rest / 10, rest % 10)
+    }
+}
+
+fn width(s: &str) -> usize {
+    s.chars().count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert_eq!(Style::decide(true, None), Style::COLOR);
+        assert_eq!(Style::decide(false, None), Style::PLAIN);
+        assert_eq!(Style::decide(true, Some(OsStr::new("1"))), Style::PLAIN);
+        assert_eq!(Style::decide(true, Some(OsStr::new(""))), Style::COLOR);
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human(Duration::from_millis(840)), "0.84s");
+        assert_eq!(human(Duration::from_millis(125_300)), "2m05.3s");
+        assert_eq!(human(Duration::ZERO), "0.00s");
+        assert_eq!(human(Duration::from_millis(119_970)), "2m00.0s");
+    }
+}
