@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use gatesim_conformance::outcome::{Outcome, ScenarioResult};
+use gatesim_conformance::report::{Implementation, ReportOptions};
 use gatesim_conformance::run::{self, Environment, Plan, SelectionFlags, Settings};
 use gatesim_conformance::scenario::{LoadOptions, Loader, Profile, Scenario, default_scenarios_dir};
 use gatesim_conformance::target::{
@@ -18,7 +19,7 @@ use gatesim_conformance::target::{
 };
 
 use args::{CheckArgs, ListArgs, RunArgs, SelectionArgs, TargetKind};
-use output::{Implementation, RunInfo};
+use output::RunInfo;
 
 const REPOSITORY: &str = "https://github.com/gatesim/gatesim";
 
@@ -63,14 +64,6 @@ fn load(paths: &[PathBuf], base_dir: Option<&Path>) -> Result<(Vec<Scenario>, Ve
     match loader.load_all(&paths) {
         Ok(scenarios) => Ok((scenarios, paths)),
         Err(errors) => bail!("the scenarios do not load:\n{errors}"),
-    }
-}
-
-/// The directory progress lines show paths relative to.
-fn display_root(paths: &[PathBuf]) -> Option<PathBuf> {
-    match paths {
-        [one] if one.is_dir() => Some(one.clone()),
-        _ => std::env::current_dir().ok(),
     }
 }
 
@@ -150,6 +143,7 @@ fn implementation(args: &RunArgs) -> Result<Implementation> {
         bail!("--report-output needs --contact describing the implementation under test")
     };
     Ok(Implementation {
+        contact,
         organization: pick(&args.organization, "gatesim", "organization")?,
         project: pick(&args.project, "gatesim-reference", "project")?,
         url: pick(&args.url, REPOSITORY, "url")?,
@@ -158,7 +152,6 @@ fn implementation(args: &RunArgs) -> Result<Implementation> {
             &format!("v{}", env!("CARGO_PKG_VERSION")),
             "version",
         )?,
-        contact,
     })
 }
 
@@ -215,8 +208,7 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
     let flags = flags(&args.selection);
     flags.validate()?;
     let implementation = implementation(&args)?;
-    let (scenarios, paths) = load(&args.selection.paths, args.selection.base_dir.as_deref())?;
-    let root = display_root(&paths);
+    let (scenarios, _) = load(&args.selection.paths, args.selection.base_dir.as_deref())?;
 
     let target = start_target(&args).await?;
     let target_started = started.elapsed();
@@ -252,12 +244,13 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
         target_lines,
         gateway_class: class.gateway_class.clone(),
         controller: class.controller_name.clone(),
-        supported: plan.supported.clone(),
+        features: plan.supported.iter().cloned().collect(),
         features_source,
-        profiles: flags.profiles.clone(),
-        implementation,
-        mode: args.mode.clone(),
     };
+    let mut report_options = ReportOptions::new(implementation, jiff::Zoned::now());
+    report_options.profiles = flags.profiles.clone();
+    report_options.features = flags.feature_selection(&inferred);
+    report_options.mode = args.mode.clone();
     let skipped = not_run
         .iter()
         .filter(|r| matches!(r.outcome, Outcome::Skipped { .. }))
@@ -278,10 +271,7 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
     println!();
 
     let scenarios_started = Instant::now();
-    let run_results = run::run_all(Arc::clone(&env), &to_run, args.concurrency, |r| {
-        output::progress(r, root.as_deref());
-    })
-    .await;
+    let run_results = run::run_all(Arc::clone(&env), &to_run, args.concurrency, output::progress).await;
     let scenarios_took = scenarios_started.elapsed();
 
     let mut results: Vec<ScenarioResult> = Vec::new();
@@ -303,7 +293,8 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
         Err(_) => tracing::warn!("environment still in use at shutdown"),
     }
     let teardown = teardown_started.elapsed();
-    output::summary(&info, &results, started.elapsed());
+    let report = output::build_report(&results, &report_options);
+    output::summary(&report, &results, started.elapsed());
     println!(
         "time: setup {:.2}s (target {:.2}s), scenarios {:.2}s, teardown {:.2}s",
         setup.as_secs_f64(),
@@ -312,11 +303,11 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
         teardown.as_secs_f64()
     );
     if let Some(path) = &args.report_output {
-        output::write_report(path, &info, &results)?;
+        output::write_report(path, &report)?;
         println!("report: {}", path.display());
     }
     if let Some(path) = &args.junit {
-        output::write_junit(path, &info.target, &results)?;
+        output::write_junit(path, &format!("gatesim {}", info.target), &results)?;
         println!("junit: {}", path.display());
     }
     let failed = results.iter().any(|r| r.outcome.is_failure());

@@ -149,7 +149,7 @@ impl<'a> Execution<'a> {
                 return Err(Failure {
                     step: Some((index, step.value.key().to_owned())),
                     case: f.case,
-                    message: format!("at {}\n{}", step.source, f.message),
+                    message: format!("{}\n(step written at {})", f.message.trim_end(), step.source),
                     related_status: f.related,
                 });
             }

@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 
 use crate::scenario::Profile;
 use crate::scenario::Scenario;
-use crate::scenario::features::{FEATURES, feature, suggest};
+use crate::report::FeatureSelection;
+use crate::scenario::features::{feature, suggest};
 
 /// The selection flags of a run.
 #[derive(Clone, Debug, Default)]
@@ -48,30 +49,25 @@ impl SelectionFlags {
         Ok(())
     }
 
-    /// The supported feature set; `inferred` is the GatewayClass's list, used only when
-    /// [`SelectionFlags::infers_features`].
-    pub fn supported(&self, inferred: &[String]) -> BTreeSet<String> {
-        let exempt: BTreeSet<&str> = self.exempt_features.iter().map(String::as_str).collect();
-        let mut supported: BTreeSet<String> = if self.all_features {
-            FEATURES
-                .iter()
-                .map(|f| f.name)
-                .filter(|f| !exempt.contains(f))
-                .map(str::to_owned)
-                .collect()
-        } else if self.infers_features() {
+    /// The declared features (what the report's extended lists are split by): the flags, or
+    /// `inferred` (the GatewayClass's list) when [`SelectionFlags::infers_features`].
+    pub fn feature_selection(&self, inferred: &[String]) -> FeatureSelection {
+        let supported = if self.infers_features() {
             inferred.iter().cloned().collect()
         } else {
-            self.supported_features
-                .iter()
-                .filter(|f| !exempt.contains(f.as_str()))
-                .cloned()
-                .collect()
+            self.supported_features.iter().cloned().collect()
         };
-        for profile in &self.profiles {
-            supported.extend(profile.core_features().iter().map(|f| (*f).to_owned()));
+        FeatureSelection {
+            supported,
+            exempt: self.exempt_features.iter().cloned().collect(),
+            all: self.all_features,
         }
-        supported
+    }
+
+    /// The supported feature set: the declared features plus every listed profile's core
+    /// features.
+    pub fn supported(&self, inferred: &[String]) -> BTreeSet<String> {
+        self.feature_selection(inferred).effective(&self.profiles)
     }
 }
 

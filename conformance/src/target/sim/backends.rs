@@ -15,7 +15,7 @@ use super::endpoints::{EndpointsController, PodView};
 use crate::echo::{EchoConfig, EchoHandle, EchoServer, SeenRequest, TlsIdentity};
 use crate::scenario::{EchoBackend, ObjectRef};
 
-/// Echo replicas get 127.0.20.1 upwards (third octet up to 99); an address is never handed out twice in a run, so
+/// Echo replicas get 127.N.20.1 upwards (third octet up to 99); an address is never handed out twice in a run, so
 /// a late packet for a stopped replica can never reach a new one.
 const FIRST_OCTET: u32 = 20;
 const LAST_OCTET: u32 = 99;
@@ -33,6 +33,7 @@ struct Running {
 
 /// The running echo backends of a sim environment.
 pub struct Backends {
+    network: u8,
     driver: Arc<Driver>,
     endpoints: EndpointsController,
     running: Mutex<BTreeMap<(String, String), Running>>,
@@ -54,8 +55,9 @@ fn pod_ref(namespace: &str, name: &str) -> ObjectRef {
 }
 
 impl Backends {
-    pub(super) fn new(driver: Arc<Driver>, endpoints: EndpointsController) -> Backends {
+    pub(super) fn new(network: u8, driver: Arc<Driver>, endpoints: EndpointsController) -> Backends {
         Backends {
+            network,
             driver,
             endpoints,
             running: Mutex::new(BTreeMap::new()),
@@ -68,17 +70,20 @@ impl Backends {
         &self.endpoints
     }
 
-    /// 127.0.20.1, 127.0.20.2, ... 127.0.20.254, 127.0.21.1, ...
+    /// 127.N.20.1, 127.N.20.2, ... 127.N.20.254, 127.N.21.1, ...
     fn allocate_ip(&self) -> Result<Ipv4Addr, TargetError> {
         let n = self.next_ip.fetch_add(1, Ordering::Relaxed);
         let third = FIRST_OCTET + n / 254;
         if third > LAST_OCTET {
             return Err(TargetError::Invalid(
-                "out of loopback addresses for echo replicas (127.0.20.1 - 127.0.99.254)".into(),
+                format!(
+                    "out of loopback addresses for echo replicas (127.{n}.20.1 - 127.{n}.99.254)",
+                    n = self.network
+                ),
             ));
         }
         let fourth = n % 254 + 1;
-        Ok(Ipv4Addr::new(127, 0, third as u8, fourth as u8))
+        Ok(Ipv4Addr::new(127, self.network, third as u8, fourth as u8))
     }
 
     /// Starts the backend's replicas and publishes its Service, Pods and endpoints. A backend

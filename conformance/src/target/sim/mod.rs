@@ -40,6 +40,11 @@ pub struct SimOptions {
     pub envoy: Option<PathBuf>,
     /// Envoy's log level for the proxies.
     pub envoy_log_level: String,
+    /// Second octet of every loopback address of the environment: Gateways get
+    /// 127.N.10.1 and up, echo replicas 127.N.20.1 and up. Environments running side by side
+    /// on one machine (test binaries, other users) need different N; by default it is derived
+    /// from the process id.
+    pub address_network: Option<u8>,
 }
 
 impl SimOptions {
@@ -48,6 +53,7 @@ impl SimOptions {
             class,
             envoy: None,
             envoy_log_level: "warning".to_owned(),
+            address_network: None,
         }
     }
 }
@@ -61,7 +67,13 @@ pub struct SimTarget {
     envoy: PathBuf,
     envoy_version: String,
     privileges: PortPrivileges,
+    network: u8,
     work_dir: PathBuf,
+}
+
+/// 100 to 249, from the process id: clear of the small fixed networks test suites pick.
+fn default_network(pid: u32) -> u8 {
+    (100 + pid % 150) as u8
 }
 
 /// Whether the controller watches a kind: only writes it sees raise the revision its
@@ -93,6 +105,9 @@ impl SimTarget {
         };
         let envoy_version = envoy_version(&envoy).await;
         let privileges = ports::detect();
+        let network = options
+            .address_network
+            .unwrap_or_else(|| default_network(std::process::id()));
         let simkube = SimKube::start(gatesim_simkube::Config::default())
             .await
             .map_err(|e| TargetError::Invalid(format!("starting simkube: {e}")))?;
@@ -112,13 +127,14 @@ impl SimTarget {
         host.log_level = options.envoy_log_level.clone();
         let controller = Controller::start(ControllerOptions {
             source: Source::Kubernetes(kube_client(&simkube.url())?),
-            infra: Infra::Host(host),
+            infra: Infra::Host(Box::new(host)),
             xds_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             config: ControllerConfig {
                 controller_name: options.class.controller_name.clone(),
                 port_offset: privileges.port_offset(),
             },
+            address_network: network,
         })
         .await
         .map_err(|e| TargetError::Invalid(format!("starting the reference controller: {e}")))?;
@@ -143,6 +159,7 @@ impl SimTarget {
             .await?;
         Ok(SimTarget {
             backends: Backends::new(
+                network,
                 Arc::clone(&driver),
                 EndpointsController::new(Arc::clone(&driver)),
             ),
@@ -152,6 +169,7 @@ impl SimTarget {
             envoy,
             envoy_version,
             privileges,
+            network,
             work_dir,
         })
     }
@@ -188,6 +206,13 @@ impl SimTarget {
                 format!("{} ({})", self.envoy_version, self.envoy.display()),
             ),
             ("ports".to_owned(), self.privileges.describe()),
+            (
+                "addresses".to_owned(),
+                format!(
+                    "Gateways 127.{n}.10.x, echo replicas 127.{n}.20.x",
+                    n = self.network
+                ),
+            ),
             (
                 "controller".to_owned(),
                 format!(
