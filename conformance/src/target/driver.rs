@@ -97,8 +97,7 @@ impl Driver {
         field_manager: &str,
         class: RunClass,
     ) -> Result<Driver, TargetError> {
-        let discovery = Discovery::new(client.clone())
-            .run()
+        let discovery = retrying(|| Discovery::new(client.clone()).run())
             .await
             .map_err(|source| TargetError::Discovery { source })?;
         Ok(Driver {
@@ -127,8 +126,7 @@ impl Driver {
         if let Some(found) = self.lookup(api_version, kind).await? {
             return Ok(found);
         }
-        let fresh = Discovery::new(self.client.clone())
-            .run()
+        let fresh = retrying(|| Discovery::new(self.client.clone()).run())
             .await
             .map_err(|source| TargetError::Discovery { source })?;
         *self.discovery.write().await = fresh;
@@ -219,8 +217,7 @@ impl Driver {
         api: &Api<DynamicObject>,
         name: &str,
     ) -> Result<Option<i64>, kube::Error> {
-        Ok(api
-            .get_opt(name)
+        Ok(retrying(|| api.get_opt(name))
             .await?
             .and_then(|object| object.metadata.generation))
     }
@@ -252,8 +249,8 @@ impl Driver {
         let api = self.api(&resolved, namespace.as_deref());
         let before = self.generation_of(&api, &name).await.map_err(api_error)?;
         let params = PatchParams::apply(&self.field_manager).force();
-        let object = api
-            .patch(&name, &params, &Patch::Apply(&body))
+        let patch = Patch::Apply(&body);
+        let object = retrying(|| api.patch(&name, &params, &patch))
             .await
             .map_err(api_error)?;
         Ok(Written::from_object(&resolved, &object, before, false))
@@ -278,8 +275,8 @@ impl Driver {
             field_manager: Some(self.field_manager.clone()),
             ..PatchParams::default()
         };
-        let object = api
-            .patch(&target.name, &params, &Patch::Merge(patch))
+        let patch = Patch::Merge(patch);
+        let object = retrying(|| api.patch(&target.name, &params, &patch))
             .await
             .map_err(api_error)?;
         Ok(Written::from_object(&resolved, &object, before, false))
@@ -299,12 +296,8 @@ impl Driver {
             field_manager: Some(self.field_manager.clone()),
             ..PatchParams::default()
         };
-        let object = api
-            .patch_status(
-                &target.name,
-                &params,
-                &Patch::Merge(serde_json::json!({ "status": status })),
-            )
+        let patch = Patch::Merge(serde_json::json!({ "status": status }));
+        let object = retrying(|| api.patch_status(&target.name, &params, &patch))
             .await
             .map_err(|source| TargetError::Api {
                 action: "patch status of",
@@ -320,7 +313,8 @@ impl Driver {
             .resolve(target.api_version.as_deref(), &target.kind)
             .await?;
         let api = self.api(&resolved, target.namespace.as_deref());
-        match api.delete(&target.name, &DeleteParams::background()).await {
+        let params = DeleteParams::background();
+        match retrying(|| api.delete(&target.name, &params)).await {
             Ok(answer) => Ok(Some(match answer.left() {
                 Some(object) => Written::from_object(&resolved, &object, None, true),
                 // Some servers answer a finished delete with a Status: no version to report.
@@ -350,8 +344,7 @@ impl Driver {
             .resolve(target.api_version.as_deref(), &target.kind)
             .await?;
         let api = self.api(&resolved, target.namespace.as_deref());
-        let object = api
-            .get_opt(&target.name)
+        let object = retrying(|| api.get_opt(&target.name))
             .await
             .map_err(|source| TargetError::Api {
                 action: "get",
@@ -377,7 +370,7 @@ impl Driver {
         if let Some(labels) = labels {
             params = params.labels(labels);
         }
-        let list = api.list(&params).await.map_err(|source| TargetError::Api {
+        let list = retrying(|| api.list(&params)).await.map_err(|source| TargetError::Api {
             action: "list",
             object: format!("{kind} in {}", namespace.unwrap_or("every namespace")),
             source,
@@ -407,6 +400,38 @@ impl Driver {
         }
     }
 }
+
+/// Errors a real API server returns now and then (throttling, a restarting apiserver, a dropped
+/// connection) and that the same request soon gets past.
+fn is_transient(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
+/// Runs an idempotent request, again after short pauses while it fails transiently.
+async fn retrying<T, F, Fut>(mut request: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    let mut pause = Duration::from_millis(10);
+    let mut attempts = 1;
+    loop {
+        match request().await {
+            Err(e) if attempts < RETRY_ATTEMPTS && is_transient(&e) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+                attempts += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+const RETRY_ATTEMPTS: u32 = 8;
 
 pub(crate) fn describe(kind: &str, namespace: Option<&str>, name: &str) -> String {
     match namespace {

@@ -1,0 +1,192 @@
+//! The runner end to end on the sim target: failures read as promised (step, case, expected
+//! against observed, related status), and runs converge while the API server misbehaves.
+//!
+//! Each test starts its own environment on its own loopback network, so they can run side by
+//! side with each other and with the `scenarios` trials.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatesim_conformance::outcome::{Failure, Outcome, ScenarioResult};
+use gatesim_conformance::run::{Environment, Settings};
+use gatesim_conformance::scenario::{LoadOptions, Scenario, default_scenarios_dir};
+use gatesim_conformance::target::{RunClass, SimOptions, SimTarget, Target};
+use gatesim_simkube::{ErrorFault, Matcher, Verb};
+
+async fn environment(network: u8) -> Option<Environment> {
+    let envoy = gatesim_reference::infra::envoy::locate_or_skip("runner end-to-end test")
+        .expect("Envoy is required (GATESIM_REQUIRE_ALL=1)")?;
+    let mut options = SimOptions::new(RunClass {
+        gateway_class: "gatesim".to_owned(),
+        controller_name: "gatesim.dev/reference-controller".to_owned(),
+    });
+    options.envoy = Some(envoy);
+    options.address_network = Some(network);
+    let target = SimTarget::start(options).await.expect("the sim target starts");
+    let settings = Settings {
+        poll_interval: Duration::from_millis(20),
+        ..Settings::default()
+    };
+    Some(Environment::new(Target::Sim(Box::new(target)), settings))
+}
+
+fn data(name: &str) -> Scenario {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/runner")
+        .join(name);
+    Scenario::load_with(&path, &LoadOptions::default()).expect("test scenario loads")
+}
+
+fn suite(relative: &str) -> Scenario {
+    Scenario::load_with(
+        default_scenarios_dir().join(relative),
+        &LoadOptions::default(),
+    )
+    .expect("suite scenario loads")
+}
+
+fn failure(result: &ScenarioResult) -> &Failure {
+    match &result.outcome {
+        Outcome::Failed(f) => f,
+        other => panic!("{} should have failed, got {other:?}", result.name),
+    }
+}
+
+fn assert_contains(text: &str, part: &str) {
+    assert!(text.contains(part), "expected {part:?} in:\n{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_http_expectation_fails_with_expected_against_observed() {
+    let Some(env) = environment(61).await else {
+        return;
+    };
+    let result = env.run(&data("WrongBackend.yaml")).await;
+    let f = failure(&result);
+    assert_eq!(f.step, Some((1, "expect-http".to_owned())));
+    assert_eq!(f.case.as_deref(), Some("everything goes to v2"));
+    let m = &f.message;
+    assert_contains(
+        m,
+        "backend: expected a pod of \"infra-backend-v2\", got pod \"infra-backend-v1-",
+    );
+    assert_contains(m, "request: GET http://127.61.10.");
+    assert_contains(m, "/wrong");
+    assert_contains(m, "echo reply: pod \"infra-backend-v1-");
+    assert_contains(m, "namespace \"gateway-conformance-infra\"");
+    assert_contains(m, "WrongBackend.yaml:27:3");
+    let related = f.related_status.as_deref().expect("related status");
+    assert_contains(related, "HTTPRoute gateway-conformance-infra/wrong-expectation");
+    assert_contains(related, "Gateway gateway-conformance-infra/same-namespace");
+    // The scenario's own objects are gone afterwards.
+    let route = env
+        .target()
+        .driver()
+        .get(&gatesim_conformance::scenario::ObjectRef {
+            api_version: None,
+            kind: "HTTPRoute".to_owned(),
+            namespace: Some("gateway-conformance-infra".to_owned()),
+            name: "wrong-expectation".to_owned(),
+        })
+        .await
+        .unwrap();
+    assert!(route.is_none(), "the route was left behind");
+    env.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_status_expectation_shows_the_status_read() {
+    let Some(env) = environment(62).await else {
+        return;
+    };
+    let result = env.run(&data("WrongStatus.yaml")).await;
+    let f = failure(&result);
+    assert_eq!(f.step, Some((0, "expect-status".to_owned())));
+    assert_eq!(
+        f.case.as_deref(),
+        Some("HTTPRoute gateway-conformance-infra/wrong-status")
+    );
+    assert_contains(
+        &f.message,
+        "HTTPRoute gateway-conformance-infra/wrong-status did not reach the expected status within 1s:",
+    );
+    assert_contains(
+        &f.message,
+        "parents entry Gateway gateway-conformance-infra/all-namespaces: condition Accepted: \
+         expected status False, reason NotAllowedByListeners, got status True, reason Accepted",
+    );
+    let related = f.related_status.as_deref().expect("related status");
+    assert_contains(related, "controllerName: gatesim.dev/reference-controller");
+    assert_contains(related, "reason: Accepted");
+    env.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_converge_while_the_api_server_drops_watches_and_fails_requests() {
+    let Some(env) = environment(63).await else {
+        return;
+    };
+    let faults = match env.target() {
+        Target::Sim(sim) => sim.faults().expect("simkube runs"),
+        Target::Cluster(_) => unreachable!("a sim environment"),
+    };
+    let env = Arc::new(env);
+    // Apply the base while nothing misbehaves, so the faults hit the scenarios themselves.
+    let first = suite("httproute/HTTPRouteHeaderMatching.yaml");
+    env.ensure_base(first.base.as_ref().unwrap())
+        .await
+        .expect("base fixture applies");
+
+    let dropping = {
+        let faults = faults.clone();
+        tokio::spawn(async move {
+            loop {
+                faults.drop_watches();
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+        })
+    };
+    // Writes fail now and then too: the controller's status writes and the harness's own.
+    for (verb, count) in [(Verb::Patch, 3), (Verb::Get, 3)] {
+        faults
+            .inject_error(ErrorFault {
+                matcher: Matcher::verb(verb),
+                code: 500,
+                count,
+            })
+            .unwrap();
+    }
+    let before = faults.stats();
+    for relative in [
+        "httproute/HTTPRouteHeaderMatching.yaml",
+        "httproute/HTTPRouteCrossNamespace.yaml",
+    ] {
+        let scenario = if relative.ends_with("HeaderMatching.yaml") {
+            first.clone()
+        } else {
+            suite(relative)
+        };
+        let result = env.run(&scenario).await;
+        assert_eq!(
+            result.outcome,
+            Outcome::Passed,
+            "{} under faults: {:?}",
+            result.name,
+            result.outcome
+        );
+    }
+    dropping.abort();
+    let after = faults.stats();
+    assert!(
+        after.watches_dropped > before.watches_dropped,
+        "watches were dropped during the run ({} -> {})",
+        before.watches_dropped,
+        after.watches_dropped
+    );
+    assert!(after.injected_errors >= 6, "{after:?}");
+    match Arc::try_unwrap(env) {
+        Ok(env) => env.shutdown().await,
+        Err(_) => panic!("environment still shared"),
+    }
+}
