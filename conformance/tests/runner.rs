@@ -23,7 +23,9 @@ async fn environment(network: u8) -> Option<Environment> {
     });
     options.envoy = Some(envoy);
     options.address_network = Some(network);
-    let target = SimTarget::start(options).await.expect("the sim target starts");
+    let target = SimTarget::start(options)
+        .await
+        .expect("the sim target starts");
     let settings = Settings {
         poll_interval: Duration::from_millis(20),
         ..Settings::default()
@@ -77,7 +79,10 @@ async fn a_wrong_http_expectation_fails_with_expected_against_observed() {
     assert_contains(m, "namespace \"gateway-conformance-infra\"");
     assert_contains(m, "WrongBackend.yaml:27:3");
     let related = f.related_status.as_deref().expect("related status");
-    assert_contains(related, "HTTPRoute gateway-conformance-infra/wrong-expectation");
+    assert_contains(
+        related,
+        "HTTPRoute gateway-conformance-infra/wrong-expectation",
+    );
     assert_contains(related, "Gateway gateway-conformance-infra/same-namespace");
     // The scenario's own objects are gone afterwards.
     let route = env

@@ -116,7 +116,9 @@ fn main() -> ExitCode {
                 let result = env.runtime.block_on(env.env.run(&scenario));
                 match &result.outcome {
                     Outcome::Passed => Ok(Completion::Completed),
-                    Outcome::Failed(f) => Err(Failed::from(failure_block(&result, f, Style::PLAIN))),
+                    Outcome::Failed(f) => {
+                        Err(Failed::from(failure_block(&result, f, Style::PLAIN)))
+                    }
                     Outcome::Skipped { reason } => Ok(Completion::ignored_with(reason)),
                     Outcome::Unsupported { missing } => Ok(Completion::ignored_with(format!(
                         "unsupported: {}",

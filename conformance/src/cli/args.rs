@@ -90,7 +90,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME")]
     pub gateway_class: Option<String>,
     /// sim: the controllerName of the run's GatewayClass.
-    #[arg(long, value_name = "NAME", default_value = "gatesim.dev/reference-controller")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "gatesim.dev/reference-controller"
+    )]
     pub controller_name: String,
     /// cluster: the kubeconfig to use [default: $KUBECONFIG, ~/.kube/config or in-cluster]
     #[arg(long, value_name = "FILE")]

@@ -13,7 +13,9 @@ use anyhow::{Context, Result, bail};
 use gatesim_conformance::outcome::{Outcome, ScenarioResult};
 use gatesim_conformance::report::{Implementation, ReportOptions};
 use gatesim_conformance::run::{self, Environment, Plan, SelectionFlags, Settings};
-use gatesim_conformance::scenario::{LoadOptions, Loader, Profile, Scenario, default_scenarios_dir};
+use gatesim_conformance::scenario::{
+    LoadOptions, Loader, Profile, Scenario, default_scenarios_dir,
+};
 use gatesim_conformance::target::{
     ClusterOptions, ClusterTarget, RunClass, SimOptions, SimTarget, Target,
 };
@@ -185,7 +187,7 @@ async fn start_target(args: &RunArgs) -> Result<Target> {
             })
             .await
             .context("connecting to the cluster")?;
-            Ok(Target::Cluster(cluster))
+            Ok(Target::Cluster(Box::new(cluster)))
         }
         TargetKind::Kind => bail!(
             "the kind target is not available yet; create the cluster yourself and use \
@@ -271,7 +273,13 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
     println!();
 
     let scenarios_started = Instant::now();
-    let run_results = run::run_all(Arc::clone(&env), &to_run, args.concurrency, output::progress).await;
+    let run_results = run::run_all(
+        Arc::clone(&env),
+        &to_run,
+        args.concurrency,
+        output::progress,
+    )
+    .await;
     let scenarios_took = scenarios_started.elapsed();
 
     let mut results: Vec<ScenarioResult> = Vec::new();

@@ -149,7 +149,11 @@ impl<'a> Execution<'a> {
                 return Err(Failure {
                     step: Some((index, step.value.key().to_owned())),
                     case: f.case,
-                    message: format!("{}\n(step written at {})", f.message.trim_end(), step.source),
+                    message: format!(
+                        "{}\n(step written at {})",
+                        f.message.trim_end(),
+                        step.source
+                    ),
                     related_status: f.related,
                 });
             }
@@ -213,11 +217,8 @@ impl<'a> Execution<'a> {
                 let target = entry.target();
                 let (problems, object) = match self.env.target().driver().get(&target).await {
                     Ok(Some(object)) => {
-                        let key = generation_key(
-                            &entry.kind,
-                            entry.namespace.as_deref(),
-                            &entry.name,
-                        );
+                        let key =
+                            generation_key(&entry.kind, entry.namespace.as_deref(), &entry.name);
                         let ctx = StatusContext {
                             controller_name: controller,
                             generation_before: self.generations.get(&key).copied(),
@@ -299,17 +300,21 @@ impl<'a> Execution<'a> {
             .collect();
         let mut own: Vec<ObjectRef> = Vec::new();
         let mut restore: Vec<&Object> = Vec::new();
-        let touched = scenario
-            .own_objects()
-            .map(Object::object_ref)
-            .chain(scenario.steps.iter().flat_map(|s| match &s.value {
-                Step::Patch(entries) => entries.iter().map(|e| e.target()).collect(),
-                _ => Vec::new(),
-            }));
+        let touched =
+            scenario
+                .own_objects()
+                .map(Object::object_ref)
+                .chain(scenario.steps.iter().flat_map(|s| match &s.value {
+                    Step::Patch(entries) => entries.iter().map(|e| e.target()).collect(),
+                    _ => Vec::new(),
+                }));
         for r in touched {
             let key = plain_ref(&r);
             if let Some(original) = base.get(&key) {
-                if !restore.iter().any(|o| o.object_ref() == original.object_ref()) {
+                if !restore
+                    .iter()
+                    .any(|o| o.object_ref() == original.object_ref())
+                {
                     restore.push(original);
                 }
             } else if !own.iter().any(|o| plain_ref(o) == key) {

@@ -8,8 +8,7 @@ use futures::future::join_all;
 
 use super::exec::{Execution, StepFailure};
 use crate::probe::{
-    self, Convergence, Expectation, ExpectedRedirect, ExpectedRequest, ProbeRequest,
-    WeightSampling,
+    self, Convergence, Expectation, ExpectedRedirect, ExpectedRequest, ProbeRequest, WeightSampling,
 };
 use crate::scenario::{
     ExpectHttp, ExpectWeights, GatewayRef, HttpCase, HttpRequest, Protocol, Scheme, defaults,
@@ -33,7 +32,11 @@ impl Execution<'_> {
 
     /// The ACK barrier for one Gateway: a NACK fails the step at once; a barrier that does not
     /// lift in time is noted and the probes decide.
-    async fn barrier(&self, gateway: &GatewayRef, bound: Duration) -> Result<Option<String>, StepFailure> {
+    async fn barrier(
+        &self,
+        gateway: &GatewayRef,
+        bound: Duration,
+    ) -> Result<Option<String>, StepFailure> {
         match self
             .env
             .target()
@@ -63,10 +66,11 @@ impl Execution<'_> {
                 related: None,
             })?;
         let note = self.barrier(&step.gateway, conv.within).await?;
-        let runs = step.cases.iter().enumerate().map(|(i, case)| {
-            let conv = conv;
-            async move { (i, self.run_case(addr, case, &conv).await) }
-        });
+        let runs = step
+            .cases
+            .iter()
+            .enumerate()
+            .map(|(i, case)| async move { (i, self.run_case(addr, case, &conv).await) });
         for (i, result) in join_all(runs).await {
             if let Err(mut message) = result {
                 if let Some(note) = &note {
@@ -95,8 +99,14 @@ impl Execution<'_> {
             .await
             .map_err(|e| e.to_string())?;
         for mirror in &case.mirrored_to {
-            self.await_mirror(&mirror.namespace, &mirror.backend, &case.request.path, started, conv)
-                .await?;
+            self.await_mirror(
+                &mirror.namespace,
+                &mirror.backend,
+                &case.request.path,
+                started,
+                conv,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -218,9 +228,13 @@ impl Execution<'_> {
                 host: r.host.clone(),
                 // Low ports are shifted where they cannot be bound; so are the ports that
                 // redirects name.
-                port: r
-                    .port
-                    .map(|p| if p < 1024 { p.saturating_add(offset) } else { p }),
+                port: r.port.map(|p| {
+                    if p < 1024 {
+                        p.saturating_add(offset)
+                    } else {
+                        p
+                    }
+                }),
                 path: r.path.clone(),
             }),
             protocol: None,

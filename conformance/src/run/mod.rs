@@ -28,7 +28,11 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(scenarios: Vec<Scenario>, flags: &SelectionFlags, supported: BTreeSet<String>) -> Plan {
+    pub fn new(
+        scenarios: Vec<Scenario>,
+        flags: &SelectionFlags,
+        supported: BTreeSet<String>,
+    ) -> Plan {
         let entries = scenarios
             .into_iter()
             .map(|s| {
@@ -163,7 +167,10 @@ pub async fn run_all(
                     message: format!("the scenario's task failed: {e}"),
                     related_status: None,
                 };
-                (index, result_without_run(&scenarios[index], Outcome::Failed(failure)))
+                (
+                    index,
+                    result_without_run(&scenarios[index], Outcome::Failed(failure)),
+                )
             }
         };
         on_done(&result);
@@ -172,8 +179,15 @@ pub async fn run_all(
     results
         .into_iter()
         .zip(scenarios)
-        .map(|(r, s)| r.unwrap_or_else(|| result_without_run(s, Outcome::Skipped {
-            reason: "not run".to_owned(),
-        })))
+        .map(|(r, s)| {
+            r.unwrap_or_else(|| {
+                result_without_run(
+                    s,
+                    Outcome::Skipped {
+                        reason: "not run".to_owned(),
+                    },
+                )
+            })
+        })
         .collect()
 }

@@ -54,7 +54,12 @@ fn gateway_key(namespace: &str, name: &str) -> String {
 /// backendRef and certificateRef, with the referrer's namespace where none is written.
 fn references(object: &Value, own_namespace: &str) -> Vec<(String, String, String, String)> {
     let mut found = Vec::new();
-    collect_refs(object.get("spec").unwrap_or(&Value::Null), own_namespace, "", &mut found);
+    collect_refs(
+        object.get("spec").unwrap_or(&Value::Null),
+        own_namespace,
+        "",
+        &mut found,
+    );
     found
 }
 
@@ -102,7 +107,12 @@ pub fn claims(scenario: &Scenario) -> Claims {
         .iter()
         .flat_map(|b| b.objects.iter())
         .filter(|o| o.kind() == "Gateway")
-        .map(|o| (o.namespace().unwrap_or("default").to_owned(), o.name().to_owned()))
+        .map(|o| {
+            (
+                o.namespace().unwrap_or("default").to_owned(),
+                o.name().to_owned(),
+            )
+        })
         .collect();
     let base_objects: BTreeSet<String> = scenario
         .base
@@ -184,11 +194,8 @@ pub fn claims(scenario: &Scenario) -> Claims {
             Step::Apply(_) => {}
         }
     }
-    let touches_grants = cross_namespace
-        || scenario
-            .features
-            .iter()
-            .any(|f| f.name == "ReferenceGrant");
+    let touches_grants =
+        cross_namespace || scenario.features.iter().any(|f| f.name == "ReferenceGrant");
     if touches_grants {
         claims.add(REFERENCE_GRANTS.to_owned(), Mode::Shared);
     }
@@ -334,10 +341,18 @@ mod tests {
             .try_acquire(&claims(&[("g", Mode::Shared), ("x", Mode::Exclusive)]))
             .unwrap();
         let b = table.try_acquire(&claims(&[("g", Mode::Shared)])).unwrap();
-        assert!(table.try_acquire(&claims(&[("g", Mode::Exclusive)])).is_none());
+        assert!(
+            table
+                .try_acquire(&claims(&[("g", Mode::Exclusive)]))
+                .is_none()
+        );
         assert!(table.try_acquire(&claims(&[("x", Mode::Shared)])).is_none());
         drop(a);
-        assert!(table.try_acquire(&claims(&[("g", Mode::Exclusive)])).is_none());
+        assert!(
+            table
+                .try_acquire(&claims(&[("g", Mode::Exclusive)]))
+                .is_none()
+        );
         drop(b);
         let c = table.try_acquire(&claims(&[("g", Mode::Exclusive)]));
         assert!(c.is_some());
@@ -346,20 +361,28 @@ mod tests {
     #[test]
     fn partial_claims_are_never_taken() {
         let table = Arc::new(LockTable::default());
-        let _a = table.try_acquire(&claims(&[("b", Mode::Exclusive)])).unwrap();
+        let _a = table
+            .try_acquire(&claims(&[("b", Mode::Exclusive)]))
+            .unwrap();
         assert!(
             table
                 .try_acquire(&claims(&[("a", Mode::Exclusive), ("b", Mode::Exclusive)]))
                 .is_none()
         );
         // "a" was not left behind by the failed attempt.
-        assert!(table.try_acquire(&claims(&[("a", Mode::Exclusive)])).is_some());
+        assert!(
+            table
+                .try_acquire(&claims(&[("a", Mode::Exclusive)]))
+                .is_some()
+        );
     }
 
     #[tokio::test]
     async fn waiting_acquirers_wake_on_release() {
         let table = Arc::new(LockTable::default());
-        let guard = table.try_acquire(&claims(&[("k", Mode::Exclusive)])).unwrap();
+        let guard = table
+            .try_acquire(&claims(&[("k", Mode::Exclusive)]))
+            .unwrap();
         let waiter = {
             let table = table.clone();
             tokio::spawn(async move {

@@ -6,9 +6,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::report::FeatureSelection;
 use crate::scenario::Profile;
 use crate::scenario::Scenario;
-use crate::report::FeatureSelection;
 use crate::scenario::features::{feature, suggest};
 
 /// The selection flags of a run.
@@ -80,7 +80,11 @@ pub enum Decision {
 }
 
 /// Upstream's order of precedence: unsupported beats provisional beats skipped.
-pub fn decide(scenario: &Scenario, flags: &SelectionFlags, supported: &BTreeSet<String>) -> Decision {
+pub fn decide(
+    scenario: &Scenario,
+    flags: &SelectionFlags,
+    supported: &BTreeSet<String>,
+) -> Decision {
     let missing: Vec<String> = scenario
         .features
         .iter()
@@ -94,7 +98,7 @@ pub fn decide(scenario: &Scenario, flags: &SelectionFlags, supported: &BTreeSet<
     if flags.skip_provisional && scenario.provisional {
         return Decision::Skip("provisional (--skip-provisional-tests)".to_owned());
     }
-    if flags.skip_tests.iter().any(|t| *t == scenario.name) {
+    if flags.skip_tests.contains(&scenario.name) {
         return Decision::Skip("listed in --skip-tests".to_owned());
     }
     if let Some(only) = &flags.run_test

@@ -167,8 +167,13 @@ fn condition_problem(wanted: &ConditionExpectation, actual: &[Value]) -> Option<
         .filter(|c| text(c, "type") == wanted.type_)
         .collect();
     let fits = |c: &&Value| {
-        wanted.status.is_none_or(|s| text(c, "status") == s.as_str())
-            && wanted.reason.as_deref().is_none_or(|r| text(c, "reason") == r)
+        wanted
+            .status
+            .is_none_or(|s| text(c, "status") == s.as_str())
+            && wanted
+                .reason
+                .as_deref()
+                .is_none_or(|r| text(c, "reason") == r)
     };
     if same_type.iter().any(fits) {
         return None;
@@ -305,7 +310,9 @@ fn match_refs(
         }
         let fitting = candidates.iter().find(|&&i| {
             let actual = list(ours[i].get("conditions"));
-            conditions.iter().all(|c| condition_problem(c, actual).is_none())
+            conditions
+                .iter()
+                .all(|c| condition_problem(c, actual).is_none())
         });
         if fitting.is_none() {
             let actual = list(ours[candidates[0]].get("conditions"));

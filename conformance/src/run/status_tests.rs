@@ -59,20 +59,33 @@ fn a_matching_route_parent_passes() {
             ],
         )],
     );
-    assert_eq!(check(&expectation(ROUTE_ACCEPTED), &object, ctx()), Vec::<String>::new());
+    assert_eq!(
+        check(&expectation(ROUTE_ACCEPTED), &object, ctx()),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
 fn the_parent_namespace_defaults_to_the_routes_own() {
     let object = route(
         1,
-        vec![parent("gw", Some("infra"), OURS, vec![cond("Accepted", "True", "Accepted", 1)])],
+        vec![parent(
+            "gw",
+            Some("infra"),
+            OURS,
+            vec![cond("Accepted", "True", "Accepted", 1)],
+        )],
     );
     assert!(check(&expectation(ROUTE_ACCEPTED), &object, ctx()).is_empty());
 
     let elsewhere = route(
         1,
-        vec![parent("gw", Some("other"), OURS, vec![cond("Accepted", "True", "Accepted", 1)])],
+        vec![parent(
+            "gw",
+            Some("other"),
+            OURS,
+            vec![cond("Accepted", "True", "Accepted", 1)],
+        )],
     );
     let problems = check(&expectation(ROUTE_ACCEPTED), &elsewhere, ctx());
     assert_eq!(problems.len(), 1, "{problems:?}");
@@ -89,8 +102,18 @@ fn every_parent_condition_must_carry_the_latest_generation() {
     let object = route(
         3,
         vec![
-            parent("gw", None, OURS, vec![cond("Accepted", "True", "Accepted", 3)]),
-            parent("other", None, OURS, vec![cond("Accepted", "False", "NotAllowedByListeners", 2)]),
+            parent(
+                "gw",
+                None,
+                OURS,
+                vec![cond("Accepted", "True", "Accepted", 3)],
+            ),
+            parent(
+                "other",
+                None,
+                OURS,
+                vec![cond("Accepted", "False", "NotAllowedByListeners", 2)],
+            ),
         ],
     );
     let problems = check(&expectation(ROUTE_ACCEPTED), &object, ctx());
@@ -108,7 +131,12 @@ fn every_parent_condition_must_carry_the_latest_generation() {
 fn parents_of_other_controllers_do_not_count() {
     let object = route(
         1,
-        vec![parent("gw", None, "example.com/other", vec![cond("Accepted", "True", "Accepted", 1)])],
+        vec![parent(
+            "gw",
+            None,
+            "example.com/other",
+            vec![cond("Accepted", "True", "Accepted", 1)],
+        )],
     );
     let problems = check(&expectation(ROUTE_ACCEPTED), &object, ctx());
     assert_eq!(problems.len(), 1);
@@ -142,13 +170,29 @@ fn exact_empty_parents_means_no_entry_of_ours() {
     let exp = expectation("{kind: HTTPRoute, namespace: infra, name: r, parents: [], exact: true}");
     let theirs = route(
         1,
-        vec![parent("gw", None, "example.com/other", vec![cond("Accepted", "True", "Accepted", 1)])],
+        vec![parent(
+            "gw",
+            None,
+            "example.com/other",
+            vec![cond("Accepted", "True", "Accepted", 1)],
+        )],
     );
     assert!(check(&exp, &theirs, ctx()).is_empty());
-    let ours = route(1, vec![parent("gw", None, OURS, vec![cond("Accepted", "False", "X", 1)])]);
+    let ours = route(
+        1,
+        vec![parent(
+            "gw",
+            None,
+            OURS,
+            vec![cond("Accepted", "False", "X", 1)],
+        )],
+    );
     let problems = check(&exp, &ours, ctx());
     assert_eq!(problems.len(), 1);
-    assert!(problems[0].contains("unexpected entry Gateway infra/gw"), "{problems:?}");
+    assert!(
+        problems[0].contains("unexpected entry Gateway infra/gw"),
+        "{problems:?}"
+    );
 }
 
 fn gateway(generation: i64, listeners: Value) -> Value {
@@ -184,7 +228,13 @@ listeners:
 fn listeners_match_by_name_with_kinds_contained() {
     let kinds = json!([{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"},
                        {"group": "gateway.networking.k8s.io", "kind": "GRPCRoute"}]);
-    let object = gateway(1, json!([listener("http", 1, kinds.clone()), listener("extra", 0, kinds)]));
+    let object = gateway(
+        1,
+        json!([
+            listener("http", 1, kinds.clone()),
+            listener("extra", 0, kinds)
+        ]),
+    );
     assert!(check(&expectation(LISTENERS), &object, ctx()).is_empty());
 
     let exact = expectation(&format!("{LISTENERS}exact: true\n"));
@@ -197,7 +247,10 @@ fn listeners_match_by_name_with_kinds_contained() {
 
 #[test]
 fn listener_differences_are_each_reported() {
-    let object = gateway(1, json!([listener("http", 0, json!([{"kind": "GRPCRoute"}]))]));
+    let object = gateway(
+        1,
+        json!([listener("http", 0, json!([{"kind": "GRPCRoute"}]))]),
+    );
     let problems = check(&expectation(LISTENERS), &object, ctx());
     assert_eq!(
         problems,
@@ -213,12 +266,18 @@ fn listener_differences_are_each_reported() {
     );
     let problems = check(&empty, &object, ctx());
     assert_eq!(problems.len(), 1);
-    assert!(problems[0].contains("supportedKinds expected empty"), "{problems:?}");
+    assert!(
+        problems[0].contains("supportedKinds expected empty"),
+        "{problems:?}"
+    );
 }
 
 #[test]
 fn stale_gateway_conditions_fail_even_when_they_match() {
-    let mut object = gateway(2, json!([listener("http", 1, json!([{"kind": "HTTPRoute"}]))]));
+    let mut object = gateway(
+        2,
+        json!([listener("http", 1, json!([{"kind": "HTTPRoute"}]))]),
+    );
     object["status"]["conditions"][1]["observedGeneration"] = json!(1);
     let problems = check(&expectation(LISTENERS), &object, ctx());
     assert_eq!(
@@ -232,7 +291,8 @@ fn stale_gateway_conditions_fail_even_when_they_match() {
 
 #[test]
 fn a_missing_condition_lists_the_present_ones() {
-    let exp = expectation("{kind: Gateway, namespace: infra, name: gw, conditions: [{type: Ready}]}");
+    let exp =
+        expectation("{kind: Gateway, namespace: infra, name: gw, conditions: [{type: Ready}]}");
     let problems = check(&exp, &gateway(1, json!([])), ctx());
     assert_eq!(
         problems,
@@ -255,7 +315,10 @@ fn generation_changed_needs_a_spec_change_by_the_scenario() {
     assert!(check(&exp, &object, with(Some(Some(1)))).is_empty());
     assert!(check(&exp, &object, with(Some(None))).is_empty());
     let same = check(&exp, &object, with(Some(Some(2))));
-    assert!(same[0].contains("metadata.generation is still 2"), "{same:?}");
+    assert!(
+        same[0].contains("metadata.generation is still 2"),
+        "{same:?}"
+    );
     let never = check(&exp, &object, with(None));
     assert!(never[0].contains("never applied or patched"), "{never:?}");
 }

@@ -131,7 +131,10 @@ pub fn published_refs(cert: &TestCertificate) -> Vec<(&'static str, String)> {
     if cert.spec.authority {
         vec![("ConfigMap", name.clone())]
     } else if cert.spec.ca {
-        vec![("Secret", name.clone()), ("ConfigMap", format!("{name}-ca"))]
+        vec![
+            ("Secret", name.clone()),
+            ("ConfigMap", format!("{name}-ca")),
+        ]
     } else {
         vec![("Secret", name.clone())]
     }

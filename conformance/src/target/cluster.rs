@@ -51,14 +51,17 @@ impl ClusterTarget {
                 })?;
                 kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
                     .await
-                    .map_err(|e| TargetError::Invalid(format!("kubeconfig {}: {e}", path.display())))?
+                    .map_err(|e| {
+                        TargetError::Invalid(format!("kubeconfig {}: {e}", path.display()))
+                    })?
             }
             None => kube::Config::infer()
                 .await
                 .map_err(|e| TargetError::Invalid(format!("finding a kubeconfig: {e}")))?,
         };
-        let client =
-            kube::Client::try_from(config).map_err(|source| TargetError::Client { source })?;
+        let client = kube::Client::try_from(config).map_err(|source| TargetError::Client {
+            source: Box::new(source),
+        })?;
         let probe = Driver::connect(
             client.clone(),
             "gatesim-harness",
@@ -155,7 +158,10 @@ impl ClusterTarget {
         let deadline = Instant::now() + self.ready_timeout;
         loop {
             if let Some(d) = self.driver.get(&target).await? {
-                let want = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+                let want = d
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1);
                 let ready = d
                     .pointer("/status/readyReplicas")
                     .and_then(Value::as_i64)
@@ -223,7 +229,10 @@ impl ClusterTarget {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            for ip in ips.iter().filter_map(|i| i.get("ip").and_then(Value::as_str)) {
+            for ip in ips
+                .iter()
+                .filter_map(|i| i.get("ip").and_then(Value::as_str))
+            {
                 endpoints.push(Endpoint {
                     ip: ip.to_owned(),
                     pod: name.clone(),
@@ -261,7 +270,7 @@ impl ClusterTarget {
                 .map_err(|source| TargetError::Api {
                     action: "read logs of",
                     object: format!("Pod {namespace}/{name}"),
-                    source,
+                    source: Box::new(source),
                 })?;
             if logs.contains(&needle) {
                 return Ok(true);
@@ -299,8 +308,12 @@ fn deployment(backend: &EchoBackend, image: &str) -> Value {
         mounts.push(json!({"name": "tls", "mountPath": TLS_MOUNT, "readOnly": true}));
     }
     match backend.spec.mode {
-        crate::scenario::EchoMode::Grpc => env.push(json!({"name": "GRPC_ECHO_SERVER", "value": "1"})),
-        crate::scenario::EchoMode::Tcp => env.push(json!({"name": "TCP_ECHO_SERVER", "value": "1"})),
+        crate::scenario::EchoMode::Grpc => {
+            env.push(json!({"name": "GRPC_ECHO_SERVER", "value": "1"}))
+        }
+        crate::scenario::EchoMode::Tcp => {
+            env.push(json!({"name": "TCP_ECHO_SERVER", "value": "1"}))
+        }
         crate::scenario::EchoMode::Http => {}
     }
     let labels = echo_objects::pod_labels(backend);

@@ -99,7 +99,9 @@ impl Driver {
     ) -> Result<Driver, TargetError> {
         let discovery = retrying(|| Discovery::new(client.clone()).run())
             .await
-            .map_err(|source| TargetError::Discovery { source })?;
+            .map_err(|source| TargetError::Discovery {
+                source: Box::new(source),
+            })?;
         Ok(Driver {
             client,
             field_manager: field_manager.to_owned(),
@@ -128,7 +130,9 @@ impl Driver {
         }
         let fresh = retrying(|| Discovery::new(self.client.clone()).run())
             .await
-            .map_err(|source| TargetError::Discovery { source })?;
+            .map_err(|source| TargetError::Discovery {
+                source: Box::new(source),
+            })?;
         *self.discovery.write().await = fresh;
         self.lookup(api_version, kind)
             .await?
@@ -144,12 +148,11 @@ impl Driver {
         kind: &str,
     ) -> Result<Option<Resolved>, TargetError> {
         let discovery = self.discovery.read().await;
-        let resolved = |(resource, caps): (ApiResource, kube::discovery::ApiCapabilities)| {
-            Resolved {
+        let resolved =
+            |(resource, caps): (ApiResource, kube::discovery::ApiCapabilities)| Resolved {
                 resource,
                 namespaced: caps.scope == Scope::Namespaced,
-            }
-        };
+            };
         if let Some(api_version) = api_version {
             let (group, version) = split_api_version(api_version);
             return Ok(discovery.get(group).and_then(|g| {
@@ -236,7 +239,7 @@ impl Driver {
         let api_error = |source| TargetError::Api {
             action: "apply",
             object: describe.clone(),
-            source,
+            source: Box::new(source),
         };
         let mut body = value.clone();
         self.inject_class(&resolved, &mut body);
@@ -265,7 +268,7 @@ impl Driver {
         let api_error = |source| TargetError::Api {
             action: "patch",
             object: target.to_string(),
-            source,
+            source: Box::new(source),
         };
         let before = self
             .generation_of(&api, &target.name)
@@ -302,7 +305,7 @@ impl Driver {
             .map_err(|source| TargetError::Api {
                 action: "patch status of",
                 object: target.to_string(),
-                source,
+                source: Box::new(source),
             })?;
         Ok(Written::from_object(&resolved, &object, None, false))
     }
@@ -333,7 +336,7 @@ impl Driver {
             Err(source) => Err(TargetError::Api {
                 action: "delete",
                 object: target.to_string(),
-                source,
+                source: Box::new(source),
             }),
         }
     }
@@ -349,7 +352,7 @@ impl Driver {
             .map_err(|source| TargetError::Api {
                 action: "get",
                 object: target.to_string(),
-                source,
+                source: Box::new(source),
             })?;
         object
             .map(|o| serde_json::to_value(o).map_err(|e| TargetError::Invalid(e.to_string())))
@@ -370,11 +373,13 @@ impl Driver {
         if let Some(labels) = labels {
             params = params.labels(labels);
         }
-        let list = retrying(|| api.list(&params)).await.map_err(|source| TargetError::Api {
-            action: "list",
-            object: format!("{kind} in {}", namespace.unwrap_or("every namespace")),
-            source,
-        })?;
+        let list = retrying(|| api.list(&params))
+            .await
+            .map_err(|source| TargetError::Api {
+                action: "list",
+                object: format!("{kind} in {}", namespace.unwrap_or("every namespace")),
+                source: Box::new(source),
+            })?;
         list.items
             .into_iter()
             .map(|o| serde_json::to_value(o).map_err(|e| TargetError::Invalid(e.to_string())))
@@ -382,7 +387,11 @@ impl Driver {
     }
 
     /// Waits until `target` no longer exists, polling with short, growing intervals.
-    pub async fn wait_gone(&self, target: &ObjectRef, timeout: Duration) -> Result<(), TargetError> {
+    pub async fn wait_gone(
+        &self,
+        target: &ObjectRef,
+        timeout: Duration,
+    ) -> Result<(), TargetError> {
         let deadline = Instant::now() + timeout;
         let mut pause = Duration::from_millis(5);
         loop {

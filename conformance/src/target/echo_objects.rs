@@ -29,7 +29,9 @@ fn fnv1a(parts: &[&str]) -> u64 {
 fn suffix(mut value: u64, len: usize) -> String {
     let mut out = String::with_capacity(len);
     for _ in 0..len {
-        out.push(char::from(ALPHABET[(value % ALPHABET.len() as u64) as usize]));
+        out.push(char::from(
+            ALPHABET[(value % ALPHABET.len() as u64) as usize],
+        ));
         value /= ALPHABET.len() as u64;
     }
     out

@@ -35,12 +35,12 @@ pub enum TargetError {
     #[error("API discovery failed: {source}")]
     Discovery {
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("building a Kubernetes client: {source}")]
     Client {
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("the API server serves no kind {kind}{}", api_version.as_ref().map(|v| format!(" in {v}")).unwrap_or_default())]
     UnknownKind {
@@ -54,7 +54,7 @@ pub enum TargetError {
         action: &'static str,
         object: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("TestCertificate {name}: {source}")]
     Certificate {
@@ -100,7 +100,7 @@ pub enum BarrierError {
 /// A started target.
 pub enum Target {
     Sim(Box<SimTarget>),
-    Cluster(ClusterTarget),
+    Cluster(Box<ClusterTarget>),
 }
 
 fn is_harness(api_version: Option<&str>, kind: &str) -> bool {
@@ -309,9 +309,10 @@ impl Target {
         let deadline = Instant::now() + bound;
         let mut pause = Duration::from_millis(5);
         loop {
-            let object = self.driver().get(&target).await?.ok_or_else(|| {
-                TargetError::Invalid(format!("Gateway {gateway} does not exist"))
-            })?;
+            let object =
+                self.driver().get(&target).await?.ok_or_else(|| {
+                    TargetError::Invalid(format!("Gateway {gateway} does not exist"))
+                })?;
             let port = listener_port(&object, listener).ok_or_else(|| {
                 TargetError::Invalid(match listener {
                     Some(l) => format!("Gateway {gateway} has no listener {l:?}"),
@@ -382,7 +383,9 @@ async fn resolve_address(address: &str, port: u16) -> Result<SocketAddr, TargetE
         .await
         .map_err(|e| TargetError::Invalid(format!("resolving Gateway address {address}: {e}")))?
         .next()
-        .ok_or_else(|| TargetError::Invalid(format!("Gateway address {address} resolves to nothing")))
+        .ok_or_else(|| {
+            TargetError::Invalid(format!("Gateway address {address} resolves to nothing"))
+        })
 }
 
 /// Writes a backend's endpoints into existing EndpointSlices, each getting the addresses of

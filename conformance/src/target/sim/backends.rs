@@ -55,7 +55,11 @@ fn pod_ref(namespace: &str, name: &str) -> ObjectRef {
 }
 
 impl Backends {
-    pub(super) fn new(network: u8, driver: Arc<Driver>, endpoints: EndpointsController) -> Backends {
+    pub(super) fn new(
+        network: u8,
+        driver: Arc<Driver>,
+        endpoints: EndpointsController,
+    ) -> Backends {
         Backends {
             network,
             driver,
@@ -75,12 +79,10 @@ impl Backends {
         let n = self.next_ip.fetch_add(1, Ordering::Relaxed);
         let third = FIRST_OCTET + n / 254;
         if third > LAST_OCTET {
-            return Err(TargetError::Invalid(
-                format!(
-                    "out of loopback addresses for echo replicas (127.{n}.20.1 - 127.{n}.99.254)",
-                    n = self.network
-                ),
-            ));
+            return Err(TargetError::Invalid(format!(
+                "out of loopback addresses for echo replicas (127.{n}.20.1 - 127.{n}.99.254)",
+                n = self.network
+            )));
         }
         let fourth = n % 254 + 1;
         Ok(Ipv4Addr::new(127, self.network, third as u8, fourth as u8))

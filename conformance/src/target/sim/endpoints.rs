@@ -112,7 +112,11 @@ impl EndpointsController {
         match view {
             Some(view) => {
                 inner.services.insert(key.clone(), view);
-                Ok(self.reconcile(&mut inner, &key).await?.into_iter().collect())
+                Ok(self
+                    .reconcile(&mut inner, &key)
+                    .await?
+                    .into_iter()
+                    .collect())
             }
             None => {
                 let was_managed = inner.services.remove(&key).is_some();

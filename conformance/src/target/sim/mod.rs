@@ -89,8 +89,9 @@ fn kube_client(url: &str) -> Result<kube::Client, TargetError> {
     let url = url
         .parse()
         .map_err(|e| TargetError::Invalid(format!("simkube URL {url}: {e}")))?;
-    kube::Client::try_from(kube::Config::new(url))
-        .map_err(|source| TargetError::Client { source })
+    kube::Client::try_from(kube::Config::new(url)).map_err(|source| TargetError::Client {
+        source: Box::new(source),
+    })
 }
 
 impl SimTarget {
@@ -116,9 +117,8 @@ impl SimTarget {
             std::process::id(),
             simkube.addr().port()
         ));
-        std::fs::create_dir_all(&work_dir).map_err(|e| {
-            TargetError::Invalid(format!("creating {}: {e}", work_dir.display()))
-        })?;
+        std::fs::create_dir_all(&work_dir)
+            .map_err(|e| TargetError::Invalid(format!("creating {}: {e}", work_dir.display())))?;
         let mut host = HostConfig::new(
             envoy.clone(),
             SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -257,9 +257,7 @@ impl SimTarget {
                 revision,
                 message: format!("{} rejected: {}", rejection.ty, rejection.message),
             }),
-            Err(WaitError::Timeout {
-                acked, streams, ..
-            }) => Err(BarrierError::Timeout {
+            Err(WaitError::Timeout { acked, streams, .. }) => Err(BarrierError::Timeout {
                 node,
                 revision,
                 acked,
