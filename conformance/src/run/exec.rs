@@ -144,7 +144,17 @@ impl<'a> Execution<'a> {
             })?;
         }
         for (index, step) in scenario.steps.iter().enumerate() {
+            let began = Instant::now();
             let result = self.step(&step.value).await;
+            tracing::debug!(
+                scenario = %scenario.name,
+                step = index,
+                key = step.value.key(),
+                revision = self.revision,
+                took = ?began.elapsed(),
+                ok = result.is_ok(),
+                "step done"
+            );
             if let Err(f) = result {
                 return Err(Failure {
                     step: Some((index, step.value.key().to_owned())),

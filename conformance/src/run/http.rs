@@ -37,12 +37,14 @@ impl Execution<'_> {
         gateway: &GatewayRef,
         bound: Duration,
     ) -> Result<Option<String>, StepFailure> {
-        match self
+        let began = Instant::now();
+        let result = self
             .env
             .target()
             .await_acked(gateway, self.revision, bound)
-            .await
-        {
+            .await;
+        tracing::debug!(%gateway, revision = self.revision, took = ?began.elapsed(), ok = result.is_ok(), "ACK barrier");
+        match result {
             Ok(()) => Ok(None),
             Err(e @ BarrierError::Rejected { .. }) => Err(StepFailure {
                 case: None,
