@@ -1,5 +1,18 @@
 //! The `gatesim` commands: wiring of the library's loader, targets and engine.
 
+/// Prints a line to stdout; a closed stdout (`gatesim list | head`) is not an error worth a
+/// panic, so write errors are ignored.
+macro_rules! say {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod args;
 mod output;
 
@@ -72,7 +85,7 @@ fn load(paths: &[PathBuf], base_dir: Option<&Path>) -> Result<(Vec<Scenario>, Ve
 pub fn check(args: CheckArgs) -> Result<ExitCode> {
     let (scenarios, _) = load(&args.paths, args.base_dir.as_deref())?;
     let steps: usize = scenarios.iter().map(|s| s.steps.len()).sum();
-    println!(
+    say!(
         "ok: {} scenarios, {steps} steps, every file valid",
         scenarios.len()
     );
@@ -95,14 +108,16 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
         (Vec::new(), "from the flags")
     };
     let supported = flags.supported(&inferred);
-    println!(
+    say!(
         "supported features ({source}): {}",
         supported.iter().cloned().collect::<Vec<_>>().join(", ")
     );
     let plan = Plan::new(scenarios, &flags, supported);
-    println!(
+    say!(
         "\n{:<52} {:<10} {:<24} features",
-        "scenario", "HTTP", "decision"
+        "scenario",
+        "HTTP",
+        "decision"
     );
     for (scenario, decision) in &plan.entries {
         let level = match scenario.level(Profile::GatewayHttp) {
@@ -115,7 +130,7 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
             run::Decision::Skip(why) => format!("skip: {why}"),
             run::Decision::Unsupported(missing) => format!("unsupported: {}", missing.join(",")),
         };
-        println!(
+        say!(
             "{:<52} {:<10} {:<24} {}",
             scenario.name,
             level,
@@ -266,11 +281,11 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
     for (name, result) in run::prepare_bases(&env, &to_run).await {
         match result {
             Ok(took) => output::setup_line(&format!("base {name}"), took),
-            Err(e) => println!("  base {name} FAILED: {e}"),
+            Err(e) => say!("  base {name} FAILED: {e}"),
         }
     }
     let setup = started.elapsed();
-    println!();
+    say!();
 
     let scenarios_started = Instant::now();
     let run_results = run::run_all(
@@ -303,7 +318,7 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
     let teardown = teardown_started.elapsed();
     let report = output::build_report(&results, &report_options);
     output::summary(&report, &results, started.elapsed());
-    println!(
+    say!(
         "time: setup {:.2}s (target {:.2}s), scenarios {:.2}s, teardown {:.2}s",
         setup.as_secs_f64(),
         target_started.as_secs_f64(),
@@ -312,11 +327,11 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
     );
     if let Some(path) = &args.report_output {
         output::write_report(path, &report)?;
-        println!("report: {}", path.display());
+        say!("report: {}", path.display());
     }
     if let Some(path) = &args.junit {
         output::write_junit(path, &format!("gatesim {}", info.target), &results)?;
-        println!("junit: {}", path.display());
+        say!("junit: {}", path.display());
     }
     let failed = results.iter().any(|r| r.outcome.is_failure());
     Ok(if failed {

@@ -48,26 +48,26 @@ pub fn header(info: &RunInfo, counts: (usize, usize, usize), concurrency: usize)
             counts.0, counts.1, counts.2
         ),
     );
-    print!("{out}");
+    say!("{}", out.trim_end());
 }
 
 pub fn setup_line(what: &str, took: Duration) {
-    println!("  {what:<13} {}", terminal::human(took));
+    say!("  {what:<13} {}", terminal::human(took));
 }
 
 pub fn progress(result: &ScenarioResult) {
-    println!("{}", terminal::progress_line(result, style()));
+    say!("{}", terminal::progress_line(result, style()));
 }
 
 pub fn failures(results: &[ScenarioResult]) {
     let text = terminal::failures(results, style());
     if !text.is_empty() {
-        println!("\n{text}");
+        say!("\n{text}");
     }
 }
 
 pub fn summary(report: &ConformanceReport, results: &[ScenarioResult], wall: Duration) {
-    println!("\n{}", terminal::summary(report, results, wall, style()));
+    say!("\n{}", terminal::summary(report, results, wall, style()));
 }
 
 pub fn build_report(results: &[ScenarioResult], options: &ReportOptions) -> ConformanceReport {

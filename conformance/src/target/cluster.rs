@@ -346,3 +346,73 @@ fn deployment(backend: &EchoBackend, image: &str) -> Value {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{EchoBackendSpec, EchoMode, EchoPort, EchoTls, HarnessMetadata};
+
+    #[test]
+    fn echo_deployments_configure_the_image_as_echo_basic() {
+        let backend = EchoBackend {
+            api_version: "gatesim.dev/v1alpha1".into(),
+            kind: "EchoBackend".into(),
+            metadata: HarnessMetadata {
+                name: "tcp-backend".into(),
+                namespace: "infra".into(),
+                labels: Default::default(),
+                annotations: Default::default(),
+            },
+            spec: EchoBackendSpec {
+                replicas: 2,
+                mode: EchoMode::Http,
+                ports: vec![
+                    EchoPort {
+                        name: None,
+                        port: 3000,
+                        target_port: 3000,
+                        app_protocol: None,
+                    },
+                    EchoPort {
+                        name: None,
+                        port: 3001,
+                        target_port: 3001,
+                        app_protocol: Some("kubernetes.io/h2c".into()),
+                    },
+                    EchoPort {
+                        name: None,
+                        port: 8443,
+                        target_port: 8443,
+                        app_protocol: None,
+                    },
+                ],
+                tls: Some(EchoTls {
+                    certificate: "cert".into(),
+                    target_ports: Some(vec![8443]),
+                }),
+            },
+        };
+        let d = deployment(&backend, "example/echo:1");
+        assert_eq!(d["spec"]["replicas"], 2);
+        assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "tcp-backend");
+        let container = &d["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["image"], "example/echo:1");
+        let env: std::collections::BTreeMap<String, Value> = container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["name"].as_str().unwrap().to_owned(), e.clone()))
+            .collect();
+        assert_eq!(env["HTTP_PORT"]["value"], "3000");
+        assert_eq!(env["H2C_PORT"]["value"], "3001");
+        assert_eq!(env["HTTPS_PORT"]["value"], "8443");
+        assert_eq!(
+            env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"],
+            "metadata.name"
+        );
+        assert_eq!(
+            d["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"],
+            "cert"
+        );
+    }
+}
