@@ -14,7 +14,22 @@ use gatesim_conformance::scenario::{LoadOptions, Scenario, default_scenarios_dir
 use gatesim_conformance::target::{RunClass, SimOptions, SimTarget, Target};
 use gatesim_simkube::{ErrorFault, Matcher, Verb};
 
+fn settings() -> Settings {
+    Settings {
+        poll_interval: Duration::from_millis(20),
+        ..Settings::default()
+    }
+}
+
 async fn environment(network: u8) -> Option<Environment> {
+    environment_with(network, None, settings()).await
+}
+
+async fn environment_with(
+    network: u8,
+    port_offset: Option<u16>,
+    settings: Settings,
+) -> Option<Environment> {
     let envoy = gatesim_reference::infra::envoy::locate_or_skip("runner end-to-end test")
         .expect("Envoy is required (GATESIM_REQUIRE_ALL=1)")?;
     let mut options = SimOptions::new(RunClass {
@@ -23,6 +38,7 @@ async fn environment(network: u8) -> Option<Environment> {
     });
     options.envoy = Some(envoy);
     options.address_network = Some(network);
+    options.port_offset = port_offset;
     let target = SimTarget::start(options)
         .await
         .expect("the sim target starts");
@@ -194,4 +210,61 @@ async fn runs_converge_while_the_api_server_drops_watches_and_fails_requests() {
         Ok(env) => env.shutdown().await,
         Err(_) => panic!("environment still shared"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shifted_listener_ports_keep_expectations_as_written() {
+    // What a run without the privilege to bind ports below 1024 does: every listener is served
+    // 10000 ports higher, probes follow, and Host headers and redirects still read as port 80.
+    let Some(env) = environment_with(64, Some(10_000), settings()).await else {
+        return;
+    };
+    assert_eq!(env.target().port_offset(), 10_000);
+    let gateway = gatesim_conformance::scenario::GatewayRef {
+        namespace: "gateway-conformance-infra".to_owned(),
+        name: "same-namespace".to_owned(),
+    };
+    for relative in [
+        "httproute/HTTPRouteRedirectHostAndStatus.yaml",
+        "httproute/HTTPRouteSimpleSameNamespace.yaml",
+    ] {
+        let result = env.run(&suite(relative)).await;
+        assert_eq!(result.outcome, Outcome::Passed, "{}", result.name);
+    }
+    let endpoint = env
+        .target()
+        .gateway_endpoint(&gateway, None, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(endpoint.port(), 10_080);
+    env.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_ack_barrier_the_first_probes_already_succeed() {
+    // A failed probe waits `poll_interval` before the next, here far longer than the 30 s
+    // bound: the scenarios can only pass if no probe after the ACK barrier ever fails, i.e.
+    // the barrier alone, not retrying, brings them to a configured Envoy.
+    let patient = Settings {
+        poll_interval: Duration::from_secs(3600),
+        ..settings()
+    };
+    let Some(env) = environment_with(65, None, patient).await else {
+        return;
+    };
+    for relative in [
+        "httproute/HTTPRouteHeaderMatching.yaml",
+        "httproute/HTTPRouteExactPathMatching.yaml",
+        "gateway/GatewayWithAttachedRoutes.yaml",
+    ] {
+        let result = env.run(&suite(relative)).await;
+        assert_eq!(
+            result.outcome,
+            Outcome::Passed,
+            "{} needed a retry after the barrier",
+            result.name
+        );
+        assert!(result.duration < Duration::from_secs(29), "{result:?}");
+    }
+    env.shutdown().await;
 }

@@ -161,6 +161,17 @@ impl Execution<'_> {
             Protocol::H2c => probe::Protocol::H2c,
         };
         req.host = request.host.clone();
+        let offset = self.env.target().port_offset();
+        if req.host.is_none() && offset != 0 {
+            // Where listener ports are shifted, the Host header still names the listener's own
+            // port, so Envoy sees (and redirects with) what a client of port 80 would send.
+            let mut logical = ProbeRequest::new(
+                std::net::SocketAddr::new(addr.ip(), addr.port().saturating_sub(offset)),
+                "/",
+            );
+            logical.scheme = req.scheme;
+            req.host = Some(logical.address_authority());
+        }
         req.method = request.method().to_owned();
         req.headers = request
             .headers
@@ -199,7 +210,6 @@ impl Execution<'_> {
 
     fn expectation(&self, case: &HttpCase) -> Expectation {
         let view = case.expected_request();
-        let offset = self.env.target().port_offset();
         Expectation {
             statuses: case.response.statuses(),
             request: Some(ExpectedRequest {
@@ -228,15 +238,7 @@ impl Execution<'_> {
             redirect: case.redirect.as_ref().map(|r| ExpectedRedirect {
                 scheme: r.scheme.clone(),
                 host: r.host.clone(),
-                // Low ports are shifted where they cannot be bound; so are the ports that
-                // redirects name.
-                port: r.port.map(|p| {
-                    if p < 1024 {
-                        p.saturating_add(offset)
-                    } else {
-                        p
-                    }
-                }),
+                port: r.port,
                 path: r.path.clone(),
             }),
             protocol: None,

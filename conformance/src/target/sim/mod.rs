@@ -45,6 +45,9 @@ pub struct SimOptions {
     /// on one machine (test binaries, other users) need different N; by default it is derived
     /// from the process id.
     pub address_network: Option<u8>,
+    /// Added to listener ports; by default 0 where ports below 1024 can be bound and
+    /// `PRIVILEGED_PORT_OFFSET` where not. Set it to exercise the shifted mode anywhere.
+    pub port_offset: Option<u16>,
 }
 
 impl SimOptions {
@@ -54,6 +57,7 @@ impl SimOptions {
             envoy: None,
             envoy_log_level: "warning".to_owned(),
             address_network: None,
+            port_offset: None,
         }
     }
 }
@@ -67,6 +71,7 @@ pub struct SimTarget {
     envoy: PathBuf,
     envoy_version: String,
     privileges: PortPrivileges,
+    port_offset: u16,
     network: u8,
     work_dir: PathBuf,
 }
@@ -106,6 +111,9 @@ impl SimTarget {
         };
         let envoy_version = envoy_version(&envoy).await;
         let privileges = ports::detect();
+        let port_offset = options
+            .port_offset
+            .unwrap_or_else(|| privileges.port_offset());
         let network = options
             .address_network
             .unwrap_or_else(|| default_network(std::process::id()));
@@ -132,7 +140,7 @@ impl SimTarget {
             admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             config: ControllerConfig {
                 controller_name: options.class.controller_name.clone(),
-                port_offset: privileges.port_offset(),
+                port_offset,
             },
             address_network: network,
         })
@@ -169,6 +177,7 @@ impl SimTarget {
             envoy,
             envoy_version,
             privileges,
+            port_offset,
             network,
             work_dir,
         })
@@ -196,7 +205,7 @@ impl SimTarget {
     }
 
     pub fn port_offset(&self) -> u16 {
-        self.privileges.port_offset()
+        self.port_offset
     }
 
     pub fn header(&self) -> Vec<(String, String)> {
@@ -205,7 +214,7 @@ impl SimTarget {
                 "envoy".to_owned(),
                 format!("{} ({})", self.envoy_version, self.envoy.display()),
             ),
-            ("ports".to_owned(), self.privileges.describe()),
+            ("ports".to_owned(), self.describe_ports()),
             (
                 "addresses".to_owned(),
                 format!(
@@ -229,6 +238,18 @@ impl SimTarget {
                 ),
             ),
         ]
+    }
+
+    fn describe_ports(&self) -> String {
+        let detected = self.privileges.describe();
+        if self.port_offset == self.privileges.port_offset() {
+            detected
+        } else {
+            format!(
+                "listener ports shifted by +{} as asked (detected: {detected})",
+                self.port_offset
+            )
+        }
     }
 
     /// Whether the controller sees writes of this kind.
