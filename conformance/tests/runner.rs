@@ -42,10 +42,6 @@ async fn environment_with(
     let target = SimTarget::start(options)
         .await
         .expect("the sim target starts");
-    let settings = Settings {
-        poll_interval: Duration::from_millis(20),
-        ..Settings::default()
-    };
     Some(Environment::new(Target::Sim(Box::new(target)), settings))
 }
 
@@ -242,9 +238,10 @@ async fn shifted_listener_ports_keep_expectations_as_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_the_ack_barrier_the_first_probes_already_succeed() {
-    // A failed probe waits `poll_interval` before the next, here far longer than the 30 s
-    // bound: the scenarios can only pass if no probe after the ACK barrier ever fails, i.e.
-    // the barrier alone, not retrying, brings them to a configured Envoy.
+    // A failed probe waits `poll_interval` before the next, here far longer than any bound:
+    // the scenarios can only pass if no probe after the ACK barrier ever fails, i.e. the
+    // barrier alone, not retrying, brings them to a configured Envoy. ProbeRightAway probes
+    // right after its writes, with no status step that could stand in for the barrier.
     let patient = Settings {
         poll_interval: Duration::from_secs(3600),
         ..settings()
@@ -252,12 +249,12 @@ async fn after_the_ack_barrier_the_first_probes_already_succeed() {
     let Some(env) = environment_with(65, None, patient).await else {
         return;
     };
-    for relative in [
-        "httproute/HTTPRouteHeaderMatching.yaml",
-        "httproute/HTTPRouteExactPathMatching.yaml",
-        "gateway/GatewayWithAttachedRoutes.yaml",
+    for scenario in [
+        data("ProbeRightAway.yaml"),
+        suite("httproute/HTTPRouteHeaderMatching.yaml"),
+        suite("httproute/HTTPRouteExactPathMatching.yaml"),
     ] {
-        let result = env.run(&suite(relative)).await;
+        let result = env.run(&scenario).await;
         assert_eq!(
             result.outcome,
             Outcome::Passed,
