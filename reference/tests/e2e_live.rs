@@ -565,13 +565,30 @@ async fn edits_take_effect_without_a_restart() -> Result<()> {
         r.status
     );
 
-    // Removing the route file removes the route.
+    // Removing the route file removes the route (and the Gateway's last cluster, after which
+    // Envoy stops watching endpoints altogether)...
     std::fs::remove_file(config.join("route.yaml"))?;
     expect(
         http,
         Call::get("x", "/two"),
         |r| r.status == 404,
         "route removed",
+    )
+    .await?;
+    // Envoy holds that configuration in full: the ACK barrier a harness waits on completes.
+    let revision = controller.state().revision();
+    controller
+        .cache()
+        .wait_acked("default/gw", revision, WAIT)
+        .await
+        .map_err(|e| anyhow::anyhow!("revision {revision} never fully ACKed: {e:?}"))?;
+    // ...and a route added afterwards is still served.
+    std::fs::write(config.join("route.yaml"), route("/three", "v1"))?;
+    expect(
+        http,
+        Call::get("x", "/three"),
+        |r| r.status == 200 && r.backend().as_deref() == Some("a-0"),
+        "a route added after the last cluster was removed",
     )
     .await?;
     controller.shutdown().await;

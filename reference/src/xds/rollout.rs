@@ -171,6 +171,20 @@ impl Rollout {
         &mut self.types[ty.index()]
     }
 
+    /// Envoy has stopped watching every resource of `ty` (an empty by-name subscription, as it
+    /// sends for endpoints once its last EDS cluster is gone). It holds none of them, and it
+    /// neither needs nor acknowledges a response for a type it no longer watches: answering,
+    /// or waiting for the answer in flight to be ACKed, would stall the stream for good.
+    pub(crate) fn forget_if_unwatched(&mut self, ty: ResourceType) {
+        let st = self.state_mut(ty);
+        if st.subscribed && !st.wildcard && st.names.is_empty() {
+            st.held.clear();
+            st.in_flight = None;
+            st.must_respond = false;
+            st.refresh.clear();
+        }
+    }
+
     /// Envoy accepted the response with `nonce`; `None` when that is not the one in flight.
     pub(crate) fn ack(&mut self, ty: ResourceType, nonce: &str) -> Option<Report> {
         let delivery = self.delivery;

@@ -254,6 +254,40 @@ fn dropped_clusters_are_removed_only_after_the_new_routes_are_acked() {
     );
 }
 
+/// Once its last EDS cluster is gone, Envoy unsubscribes from every endpoint resource and
+/// ignores (never ACKs) a response for the type: the stream must neither answer nor wait, and
+/// later snapshots must still roll out.
+#[test]
+fn an_unwatched_type_is_neither_answered_nor_waited_for() {
+    let mut e = Envoy::synced(snapshot(1, &[("/", "a")]));
+    let rds = e.set(snapshot(2, &[]));
+    assert_eq!(summary(&rds), vec![(Route, s(&["http"]))]);
+    let cds = e.ack(&rds[0], &["http"]);
+    assert_eq!(
+        summary(&cds),
+        vec![(Cluster, s(&[]))],
+        "break: the last cluster goes"
+    );
+    assert!(e.ack(&cds[0], &[]).is_empty());
+    assert_eq!(e.completed(), vec![1, 2]);
+    let eds_nonce = e.stream_nonce(Endpoint);
+    assert!(
+        e.request(Endpoint, &[], &eds_nonce).is_empty(),
+        "no response to an unwatched type"
+    );
+
+    // A cluster comes back: it and its endpoints roll out, and the revision completes.
+    let cds = e.set(snapshot(3, &[("/x", "c")]));
+    assert_eq!(summary(&cds), vec![(Cluster, s(&["c"]))]);
+    assert!(e.ack(&cds[0], &[]).is_empty());
+    let eds = e.request(Endpoint, &["c"], &eds_nonce);
+    assert_eq!(summary(&eds), vec![(Endpoint, s(&["c"]))]);
+    let rds = e.ack(&eds[0], &["c"]);
+    assert_eq!(summary(&rds), vec![(Route, s(&["http"]))]);
+    assert!(e.ack(&rds[0], &["http"]).is_empty());
+    assert_eq!(e.completed(), vec![1, 2, 3]);
+}
+
 #[test]
 fn identical_content_pushes_nothing_but_completes_the_new_revision() {
     let mut e = Envoy::synced(snapshot(1, &[("/", "a")]));
