@@ -515,6 +515,18 @@ async fn edits_take_effect_without_a_restart() -> Result<()> {
         "initial route",
     )
     .await?;
+    // The running controller reports the Gateway Programmed once its Envoy took the config.
+    eventually(WAIT, "the Gateway reports Programmed", || {
+        let programmed = controller.state().translation().is_some_and(|t| {
+            t.statuses.iter().any(|s| {
+                s.target.kind == "Gateway"
+                    && matches!(&s.patch, gatesim_reference::translate::StatusPatch::Whole(v)
+                        if v["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Programmed" && c["status"] == "True")))
+            })
+        });
+        async move { Ok(programmed.then_some(())) }
+    })
+    .await?;
     let pid = controller
         .infra()
         .and_then(|i| i.proxies().first().and_then(|p| p.pid));
