@@ -515,6 +515,18 @@ async fn edits_take_effect_without_a_restart() -> Result<()> {
         "initial route",
     )
     .await?;
+    // The running controller reports the Gateway Programmed once its Envoy took the config.
+    eventually(WAIT, "the Gateway reports Programmed", || {
+        let programmed = controller.state().translation().is_some_and(|t| {
+            t.statuses.iter().any(|s| {
+                s.target.kind == "Gateway"
+                    && matches!(&s.patch, gatesim_reference::translate::StatusPatch::Whole(v)
+                        if v["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Programmed" && c["status"] == "True")))
+            })
+        });
+        async move { Ok(programmed.then_some(())) }
+    })
+    .await?;
     let pid = controller
         .infra()
         .and_then(|i| i.proxies().first().and_then(|p| p.pid));
@@ -565,13 +577,30 @@ async fn edits_take_effect_without_a_restart() -> Result<()> {
         r.status
     );
 
-    // Removing the route file removes the route.
+    // Removing the route file removes the route (and the Gateway's last cluster, after which
+    // Envoy stops watching endpoints altogether)...
     std::fs::remove_file(config.join("route.yaml"))?;
     expect(
         http,
         Call::get("x", "/two"),
         |r| r.status == 404,
         "route removed",
+    )
+    .await?;
+    // Envoy holds that configuration in full: the ACK barrier a harness waits on completes.
+    let revision = controller.state().revision();
+    controller
+        .cache()
+        .wait_acked("default/gw", revision, WAIT)
+        .await
+        .map_err(|e| anyhow::anyhow!("revision {revision} never fully ACKed: {e:?}"))?;
+    // ...and a route added afterwards is still served.
+    std::fs::write(config.join("route.yaml"), route("/three", "v1"))?;
+    expect(
+        http,
+        Call::get("x", "/three"),
+        |r| r.status == 200 && r.backend().as_deref() == Some("a-0"),
+        "a route added after the last cluster was removed",
     )
     .await?;
     controller.shutdown().await;

@@ -66,6 +66,7 @@ fn config() -> ControllerConfig {
     ControllerConfig {
         controller_name: "example.com/test".into(),
         port_offset: 10000,
+        ..ControllerConfig::default()
     }
 }
 

@@ -44,7 +44,7 @@ fn mk_class(name: &str, resource_version: u64) -> GatewayClass {
 fn config() -> ControllerConfig {
     ControllerConfig {
         controller_name: "example.com/test".into(),
-        port_offset: 0,
+        ..ControllerConfig::default()
     }
 }
 

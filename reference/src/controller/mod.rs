@@ -11,7 +11,7 @@ mod state;
 
 pub use state::ControllerState;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use crate::admin::{self, AdminState, Metrics};
 use crate::infra::addresses::AddressAllocator;
 use crate::infra::host::{self, HostConfig, HostInfra, ProxySpec};
-use crate::model::{ControllerConfig, ObjectKey, ResourceSet};
+use crate::model::{ControllerConfig, ObjectKey, ProxyProgress, ResourceSet};
 use crate::provider::Snapshots;
 use crate::provider::file::FileProvider;
 use crate::provider::kubernetes::KubernetesProvider;
@@ -221,10 +221,14 @@ struct LoopContext {
 async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext) {
     let mut allocator = AddressAllocator::with_network(ctx.address_network);
     let mut nodes: BTreeSet<String> = BTreeSet::new();
+    let mut acks = ctx.cache.subscribe();
     loop {
         let latest = snapshots.borrow_and_update().clone();
+        acks.borrow_and_update();
+        let progress = proxy_progress(&ctx.cache);
         let ctx_ref = &ctx;
-        let prepared = prepare(&latest, &mut allocator, ctx_ref);
+        let mut prepared = prepare(&latest, &mut allocator, ctx_ref);
+        prepared.proxy_progress = progress.clone();
         let started = Instant::now();
         // Translation is CPU work; keep it off the async workers.
         let (set, translation) = match tokio::task::spawn_blocking(move || {
@@ -286,11 +290,45 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext) {
             tracing::warn!("status writer stopped");
         }
 
-        if snapshots.changed().await.is_err() {
-            tracing::info!("provider stopped; translation loop ends");
-            return;
+        // Translate again on new input, or when a proxy's standing changes (first ACK, a
+        // NACK), which the Gateway's Programmed condition reports.
+        loop {
+            tokio::select! {
+                changed = snapshots.changed() => {
+                    if changed.is_err() {
+                        tracing::info!("provider stopped; translation loop ends");
+                        return;
+                    }
+                    break;
+                }
+                changed = acks.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    if proxy_progress(&ctx.cache) != progress {
+                        break;
+                    }
+                }
+            }
         }
     }
+}
+
+/// Each Gateway's proxy, as the xDS server sees it (node ids are `<namespace>/<name>`).
+fn proxy_progress(cache: &SnapshotCache) -> BTreeMap<ObjectKey, ProxyProgress> {
+    cache
+        .nodes()
+        .into_iter()
+        .filter_map(|n| {
+            let (ns, name) = n.node_id.split_once('/')?;
+            let progress = match (&n.rejected, n.acked_revision) {
+                (Some(r), _) => ProxyProgress::Rejected(r.message.clone()),
+                (None, Some(_)) => ProxyProgress::Acknowledged,
+                (None, None) => ProxyProgress::Pending,
+            };
+            Some((ObjectKey::new(ns, name), progress))
+        })
+        .collect()
 }
 
 /// The snapshot as translation needs it: this controller's settings, and addresses for the
@@ -302,6 +340,8 @@ fn prepare(
 ) -> ResourceSet {
     let mut set = latest.clone();
     set.config = ctx.config.clone();
+    // A running controller knows whether its proxies took the configuration.
+    set.config.programmed_on_ack = true;
     if ctx.allocate {
         let managed = translate::managed_gateways(&set);
         if let Err(e) = allocator.sync(managed.iter()) {

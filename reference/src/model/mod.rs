@@ -70,6 +70,10 @@ pub struct ControllerConfig {
     pub controller_name: String,
     /// Added to every listener port when the process may not bind ports below 1024.
     pub port_offset: u16,
+    /// Report a Gateway (and its listeners) as Programmed only once its proxy has acknowledged
+    /// a configuration, and not while the proxy rejects the current one. Off for one-shot
+    /// translation (`translate` CLI, golden tests), where no proxy exists.
+    pub programmed_on_ack: bool,
 }
 
 impl Default for ControllerConfig {
@@ -77,8 +81,21 @@ impl Default for ControllerConfig {
         Self {
             controller_name: crate::api::DEFAULT_CONTROLLER_NAME.to_string(),
             port_offset: 0,
+            programmed_on_ack: false,
         }
     }
+}
+
+/// Where a Gateway's proxy stands with its configuration, as the xDS server sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProxyProgress {
+    /// The proxy has not acknowledged any configuration yet.
+    Pending,
+    /// The proxy holds a configuration it acknowledged.
+    Acknowledged,
+    /// The proxy rejected the current configuration (with Envoy's message); it keeps serving
+    /// the last one it accepted.
+    Rejected(String),
 }
 
 pub type Store<K> = BTreeMap<ObjectKey, Arc<K>>;
@@ -98,6 +115,8 @@ pub struct ResourceSet {
     /// Address each Gateway's proxy listens on, as decided by the infrastructure provider.
     /// A Gateway without an entry gets listeners on 0.0.0.0 and no `status.addresses`.
     pub gateway_addresses: BTreeMap<ObjectKey, String>,
+    /// Progress of each Gateway's proxy (see `ControllerConfig::programmed_on_ack`).
+    pub proxy_progress: BTreeMap<ObjectKey, ProxyProgress>,
     pub config: ControllerConfig,
     /// Highest input revision this snapshot contains: the largest numeric `resourceVersion` seen
     /// by the Kubernetes provider, or a reload counter for the file provider. The xDS cache

@@ -11,7 +11,7 @@ use crate::api::{
     GATEWAY_GROUP, Gateway, GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as From,
     GatewayListenersTlsMode,
 };
-use crate::model::{ObjectKey, ResourceSet};
+use crate::model::{ObjectKey, ProxyProgress, ResourceSet};
 
 /// A route kind a listener accepts: (group, kind).
 pub(crate) type RouteGroupKind = (String, String);
@@ -122,6 +122,9 @@ pub(crate) struct GatewayIr {
     /// `Ok(reason)` when accepted (`Accepted` or `ListenersNotValid`), else the problem.
     pub accepted: Result<&'static str, Problem>,
     pub address: Option<String>,
+    /// Why the data plane is not (yet) programmed, beyond what translation can see: the
+    /// proxy has not acknowledged a configuration, or rejects the current one.
+    pub data_plane: Option<Problem>,
 }
 
 impl GatewayIr {
@@ -201,6 +204,24 @@ fn evaluate_one(
         listeners,
         accepted,
         address: set.gateway_addresses.get(key).cloned(),
+        data_plane: data_plane_problem(set, key),
+    }
+}
+
+fn data_plane_problem(set: &ResourceSet, key: &ObjectKey) -> Option<Problem> {
+    if !set.config.programmed_on_ack {
+        return None;
+    }
+    match set.proxy_progress.get(key) {
+        Some(ProxyProgress::Acknowledged) => None,
+        Some(ProxyProgress::Rejected(message)) => Some(Problem::new(
+            reason::INVALID,
+            format!("the proxy rejected the current configuration: {message}"),
+        )),
+        Some(ProxyProgress::Pending) | None => Some(Problem::new(
+            reason::PENDING,
+            "waiting for the Gateway's proxy to acknowledge its configuration",
+        )),
     }
 }
 
@@ -462,7 +483,7 @@ pub(crate) fn status(gw: &GatewayIr, out: &mut Vec<StatusUpdate>) {
         .listeners
         .iter()
         .map(|l| {
-            let programmed = l.programmed();
+            let programmed = l.programmed().or_else(|| gw.data_plane.clone());
             let conditions = vec![
                 condition(
                     kind::ACCEPTED,
@@ -514,7 +535,10 @@ pub(crate) fn status(gw: &GatewayIr, out: &mut Vec<StatusUpdate>) {
             reason::ADDRESS_NOT_ASSIGNED,
             "no address has been assigned to this Gateway",
         )),
-        (Ok(_), Some(_)) => Ok(reason::PROGRAMMED),
+        (Ok(_), Some(_)) => match &gw.data_plane {
+            None => Ok(reason::PROGRAMMED),
+            Some(p) => Err(p.clone()),
+        },
     };
     let conditions = vec![
         condition(

@@ -105,6 +105,7 @@ impl Protocol for DeltaStream {
             }
             reports.extend(report);
         }
+        self.rollout.forget_if_unwatched(ty);
     }
 
     fn poll(&mut self, reports: &mut Vec<Report>) -> Vec<DeltaDiscoveryResponse> {

@@ -171,6 +171,20 @@ impl Rollout {
         &mut self.types[ty.index()]
     }
 
+    /// Envoy has stopped watching every resource of `ty` (an empty by-name subscription, as it
+    /// sends for endpoints once its last EDS cluster is gone). It holds none of them, and it
+    /// neither needs nor acknowledges a response for a type it no longer watches: answering,
+    /// or waiting for the answer in flight to be ACKed, would stall the stream for good.
+    pub(crate) fn forget_if_unwatched(&mut self, ty: ResourceType) {
+        let st = self.state_mut(ty);
+        if st.subscribed && !st.wildcard && st.names.is_empty() {
+            st.held.clear();
+            st.in_flight = None;
+            st.must_respond = false;
+            st.refresh.clear();
+        }
+    }
+
     /// Envoy accepted the response with `nonce`; `None` when that is not the one in flight.
     pub(crate) fn ack(&mut self, ty: ResourceType, nonce: &str) -> Option<Report> {
         let delivery = self.delivery;
@@ -264,29 +278,21 @@ impl Rollout {
         pushes
     }
 
-    /// Whether `ty` may be sent now. Endpoints follow clusters without waiting for their ACK:
-    /// Envoy ACKs clusters only once they have warmed, which takes their endpoints, and it
-    /// applies responses in stream order anyway. Listeners wait for both ACKs (every cluster
-    /// warm, so a new route never meets a cluster still warming), routes for the listeners'.
+    /// Whether `ty` may be sent now. Endpoints are never held back: Envoy asks for them by
+    /// name only for clusters it holds or is warming, and it ACKs a cluster update only once
+    /// those clusters have their endpoints, so waiting for the cluster ACK first would leave
+    /// both sides waiting until Envoy's initial fetch timeout (15 s), for instance when a new
+    /// snapshot arrives while a cluster push is still in flight. Listeners wait for both ACKs
+    /// (every cluster warm, so a new route never meets a cluster still warming), routes for
+    /// the listeners'.
     fn released(&self, ty: ResourceType) -> bool {
         match ty {
-            ResourceType::Cluster => true,
-            ResourceType::Endpoint => {
-                self.settled(ResourceType::Cluster) || self.sending_current(ResourceType::Cluster)
-            }
+            ResourceType::Cluster | ResourceType::Endpoint => true,
             ResourceType::Listener | ResourceType::Route => ResourceType::ALL
                 .iter()
                 .take_while(|t| **t != ty)
                 .all(|t| self.settled(*t)),
         }
-    }
-
-    /// The response in flight for `ty` carries what the stream should hold now.
-    fn sending_current(&self, ty: ResourceType) -> bool {
-        let st = self.state(ty);
-        st.in_flight
-            .as_ref()
-            .is_some_and(|f| f.version == self.visible_version(ty))
     }
 
     fn all_settled(&self) -> bool {
@@ -339,11 +345,6 @@ impl Rollout {
         self.types[ResourceType::Endpoint.index()]
             .refresh
             .extend(changed);
-    }
-
-    /// The version of what the stream should hold of `ty` within its subscription.
-    fn visible_version(&self, ty: ResourceType) -> String {
-        Self::subscribed_part(self.state(ty), &self.wanted(ty)).1
     }
 
     fn subscribed_part<'w, 'a>(

@@ -81,6 +81,12 @@ impl Protocol for SotwStream {
         st.subscribed = true;
         st.wildcard = wildcard;
         st.names = names;
+        if !wildcard {
+            // What Envoy no longer asks for by name, it no longer holds.
+            let names = &st.names;
+            st.held.retain(|n, _| names.contains(n));
+        }
+        self.rollout.forget_if_unwatched(ty);
     }
 
     fn poll(&mut self, reports: &mut Vec<Report>) -> Vec<DiscoveryResponse> {

@@ -254,6 +254,72 @@ fn dropped_clusters_are_removed_only_after_the_new_routes_are_acked() {
     );
 }
 
+/// Once its last EDS cluster is gone, Envoy unsubscribes from every endpoint resource and
+/// ignores (never ACKs) a response for the type: the stream must neither answer nor wait, and
+/// later snapshots must still roll out.
+#[test]
+fn an_unwatched_type_is_neither_answered_nor_waited_for() {
+    let mut e = Envoy::synced(snapshot(1, &[("/", "a")]));
+    let rds = e.set(snapshot(2, &[]));
+    assert_eq!(summary(&rds), vec![(Route, s(&["http"]))]);
+    let cds = e.ack(&rds[0], &["http"]);
+    assert_eq!(
+        summary(&cds),
+        vec![(Cluster, s(&[]))],
+        "break: the last cluster goes"
+    );
+    assert!(e.ack(&cds[0], &[]).is_empty());
+    assert_eq!(e.completed(), vec![1, 2]);
+    let eds_nonce = e.stream_nonce(Endpoint);
+    assert!(
+        e.request(Endpoint, &[], &eds_nonce).is_empty(),
+        "no response to an unwatched type"
+    );
+
+    // A cluster comes back: it and its endpoints roll out, and the revision completes.
+    let cds = e.set(snapshot(3, &[("/x", "c")]));
+    assert_eq!(summary(&cds), vec![(Cluster, s(&["c"]))]);
+    assert!(e.ack(&cds[0], &[]).is_empty());
+    let eds = e.request(Endpoint, &["c"], &eds_nonce);
+    assert_eq!(summary(&eds), vec![(Endpoint, s(&["c"]))]);
+    let rds = e.ack(&eds[0], &["c"]);
+    assert_eq!(summary(&rds), vec![(Route, s(&["http"]))]);
+    assert!(e.ack(&rds[0], &["http"]).is_empty());
+    assert_eq!(e.completed(), vec![1, 2, 3]);
+}
+
+/// A new snapshot can arrive while a cluster push is in flight. Envoy holds back its ACK of
+/// that push until the clusters in it have their endpoints, so the endpoints it asks for must
+/// be answered at once, not after the ACK.
+#[test]
+fn endpoints_are_answered_while_an_older_cluster_push_is_in_flight() {
+    let mut e = Envoy::synced(snapshot(1, &[("/", "a")]));
+    let cds = e.set(snapshot(2, &[("/", "a"), ("/b", "b")]));
+    assert_eq!(summary(&cds), vec![(Cluster, s(&["a", "b"]))]);
+    // Before Envoy ACKs, another cluster is added.
+    assert!(
+        e.set(snapshot(3, &[("/", "a"), ("/b", "b"), ("/c", "c")]))
+            .is_empty()
+    );
+    // Envoy warms cluster b and asks for its endpoints, holding back the CDS ACK until then.
+    let eds = e.request(Endpoint, &["a", "b"], &e.stream_nonce(Endpoint));
+    assert_eq!(
+        summary(&eds),
+        vec![(Endpoint, s(&["a", "b"]))],
+        "endpoints go out at once"
+    );
+    let cds2 = e.ack(&cds[0], &[]);
+    assert_eq!(summary(&cds2), vec![(Cluster, s(&["a", "b", "c"]))]);
+    assert!(e.ack(&eds[0], &["a", "b"]).is_empty());
+    let eds2 = e.request(Endpoint, &["a", "b", "c"], &eds[0].nonce);
+    assert_eq!(summary(&eds2), vec![(Endpoint, s(&["a", "b", "c"]))]);
+    assert!(e.ack(&cds2[0], &[]).is_empty());
+    let rds = e.ack(&eds2[0], &["a", "b", "c"]);
+    assert_eq!(summary(&rds), vec![(Route, s(&["http"]))]);
+    assert!(e.ack(&rds[0], &["http"]).is_empty());
+    assert_eq!(e.completed(), vec![1, 3]);
+}
+
 #[test]
 fn identical_content_pushes_nothing_but_completes_the_new_revision() {
     let mut e = Envoy::synced(snapshot(1, &[("/", "a")]));

@@ -34,6 +34,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use gatesim_reference::infra::bootstrap::{BootstrapParams, XdsProtocol, render};
 use tokio::process::{Child, Command};
 
 /// The Envoy binary, or `None` after a loud SKIP line (a failure when `GATESIM_REQUIRE_ALL=1`).
@@ -58,36 +59,13 @@ pub struct Envoy {
 impl Envoy {
     pub async fn start(binary: &Path, node: &str, ads: SocketAddr, mode: Mode) -> Result<Self> {
         let dir = tempfile::tempdir().context("temp dir for Envoy")?;
-        let api_type = match mode {
-            Mode::Sotw => "GRPC",
-            Mode::Delta => "DELTA_GRPC",
+        // The controller's own bootstrap, so these tests exercise what production runs.
+        let mut params = BootstrapParams::new(node, ads);
+        params.protocol = match mode {
+            Mode::Sotw => XdsProtocol::StateOfTheWorld,
+            Mode::Delta => XdsProtocol::Delta,
         };
-        let bootstrap = format!(
-            r#"node: {{id: "{node}", cluster: gatesim-xds-test}}
-admin: {{address: {{socket_address: {{address: 127.0.0.1, port_value: 0}}}}}}
-dynamic_resources:
-  ads_config:
-    api_type: {api_type}
-    transport_api_version: V3
-    grpc_services: [{{envoy_grpc: {{cluster_name: xds_cluster}}}}]
-  cds_config: {{ads: {{}}, resource_api_version: V3}}
-  lds_config: {{ads: {{}}, resource_api_version: V3}}
-static_resources:
-  clusters:
-  - name: xds_cluster
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: {{http2_protocol_options: {{}}}}
-    load_assignment:
-      cluster_name: xds_cluster
-      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: {ip}, port_value: {port}}}}}}}}}]}}]
-"#,
-            ip = ads.ip(),
-            port = ads.port(),
-        );
+        let bootstrap = render(&params).context("rendering the bootstrap")?;
         let config = dir.path().join("bootstrap.yaml");
         std::fs::write(&config, bootstrap).context("writing the bootstrap")?;
         let addr_file = dir.path().join("admin.addr");
