@@ -141,6 +141,8 @@ impl SimTarget {
             config: ControllerConfig {
                 controller_name: options.class.controller_name.clone(),
                 port_offset,
+                // Real proxies run here: Programmed means the proxy took the configuration.
+                programmed_on_ack: true,
             },
             address_network: network,
         })
