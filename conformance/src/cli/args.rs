@@ -115,7 +115,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "LEVEL", default_value = "warning")]
     pub envoy_log_level: String,
     /// Scenarios run at the same time (scenarios that clash never do).
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = 3)]
     pub concurrency: usize,
     /// Consecutive successes an HTTP case needs [default: 3; a step's own setting wins]
     #[arg(long, value_name = "N")]
