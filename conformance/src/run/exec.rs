@@ -262,7 +262,7 @@ impl<'a> Execution<'a> {
             }
             pending = still;
             tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(50));
+            pause = (pause * 2).min(Duration::from_millis(10));
         }
     }
 
