@@ -277,6 +277,12 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
         (to_run.len(), skipped, not_run.len() - skipped),
         args.concurrency,
     );
+    if to_run.is_empty() && flags.run_test.is_some() && plan.supported.is_empty() {
+        say!(
+            "  hint: --run-test stops supported features being read from the GatewayClass (as \
+             upstream); add --conformance-profiles or --supported-features"
+        );
+    }
     output::setup_line("target up", target_started);
     for (name, result) in run::prepare_bases(&env, &to_run).await {
         match result {
