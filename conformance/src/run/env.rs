@@ -189,22 +189,13 @@ fn is_accepted(class: &Value) -> bool {
 }
 
 fn failed_before_start(scenario: &Scenario, message: String) -> ScenarioResult {
-    ScenarioResult {
-        name: scenario.name.clone(),
-        description: scenario.description.clone(),
-        path: scenario.path.clone(),
-        features: scenario
-            .feature_names()
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-        provisional: scenario.provisional,
-        outcome: Outcome::Failed(Failure {
+    super::result_without_run(
+        scenario,
+        Outcome::Failed(Failure {
             step: None,
             case: None,
             message,
             related_status: None,
         }),
-        duration: Duration::ZERO,
-    }
+    )
 }

@@ -2,6 +2,7 @@
 //! Gateway's address once the target says the configuration is in place (the ACK barrier on
 //! `sim`), then repeated until consistent as upstream's `AwaitConvergence` does.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -55,19 +56,33 @@ impl Execution<'_> {
         }
     }
 
-    pub(super) async fn expect_http(&self, step: &ExpectHttp) -> Result<(), StepFailure> {
-        let conv = self.convergence(step.consecutive, step.within.map(|t| t.0));
+    /// Where to send a step's requests, once the Gateway's proxy holds every change made so
+    /// far (or, failing that within `bound`, a note saying so for the failure text).
+    async fn gateway_ready(
+        &self,
+        gateway: &GatewayRef,
+        listener: Option<&str>,
+        bound: Duration,
+    ) -> Result<(SocketAddr, Option<String>), StepFailure> {
         let addr = self
             .env
             .target()
-            .gateway_endpoint(&step.gateway, step.listener.as_deref(), ADDRESS_TIMEOUT)
+            .gateway_endpoint(gateway, listener, ADDRESS_TIMEOUT)
             .await
             .map_err(|e| StepFailure {
                 case: None,
                 message: e.to_string(),
                 related: None,
             })?;
-        let note = self.barrier(&step.gateway, conv.within).await?;
+        let note = self.barrier(gateway, bound).await?;
+        Ok((addr, note))
+    }
+
+    pub(super) async fn expect_http(&self, step: &ExpectHttp) -> Result<(), StepFailure> {
+        let conv = self.convergence(step.consecutive, step.within.map(|t| t.0));
+        let (addr, note) = self
+            .gateway_ready(&step.gateway, step.listener.as_deref(), conv.within)
+            .await?;
         let runs = step
             .cases
             .iter()
@@ -90,7 +105,7 @@ impl Execution<'_> {
 
     async fn run_case(
         &self,
-        addr: std::net::SocketAddr,
+        addr: SocketAddr,
         case: &HttpCase,
         conv: &Convergence,
     ) -> Result<(), String> {
@@ -147,7 +162,7 @@ impl Execution<'_> {
 
     fn probe_request(
         &self,
-        addr: std::net::SocketAddr,
+        addr: SocketAddr,
         request: &HttpRequest,
     ) -> Result<ProbeRequest, String> {
         let mut req = ProbeRequest::new(addr, request.path.clone());
@@ -247,17 +262,9 @@ impl Execution<'_> {
 
     pub(super) async fn expect_weights(&self, step: &ExpectWeights) -> Result<(), StepFailure> {
         let conv = self.convergence(None, None);
-        let addr = self
-            .env
-            .target()
-            .gateway_endpoint(&step.gateway, step.listener.as_deref(), ADDRESS_TIMEOUT)
-            .await
-            .map_err(|e| StepFailure {
-                case: None,
-                message: e.to_string(),
-                related: None,
-            })?;
-        let note = self.barrier(&step.gateway, conv.within).await?;
+        let (addr, note) = self
+            .gateway_ready(&step.gateway, step.listener.as_deref(), conv.within)
+            .await?;
         let req = self
             .probe_request(addr, &step.request)
             .map_err(|message| StepFailure {

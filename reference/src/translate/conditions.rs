@@ -66,17 +66,9 @@ pub fn condition(
     true_message: &str,
     generation: Option<i64>,
 ) -> Condition {
-    let (status, reason, message) = match outcome {
-        Ok(reason) => ("True", reason, true_message.to_string()),
-        Err(p) => ("False", p.reason, p.message.clone()),
-    };
-    Condition {
-        type_: type_.to_string(),
-        status: status.to_string(),
-        reason: reason.to_string(),
-        message,
-        observed_generation: generation,
-        last_transition_time: epoch(),
+    match outcome {
+        Ok(reason) => build(type_, "True", reason, true_message.to_string(), generation),
+        Err(p) => build(type_, "False", p.reason, p.message.clone(), generation),
     }
 }
 
@@ -87,10 +79,19 @@ pub fn negative_condition(
     fine_reason: &'static str,
     generation: Option<i64>,
 ) -> Condition {
-    let (status, reason, message) = match trouble {
-        Some(p) => ("True", p.reason, p.message.clone()),
-        None => ("False", fine_reason, String::new()),
-    };
+    match trouble {
+        Some(p) => build(type_, "True", p.reason, p.message.clone(), generation),
+        None => build(type_, "False", fine_reason, String::new(), generation),
+    }
+}
+
+fn build(
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+) -> Condition {
     Condition {
         type_: type_.to_string(),
         status: status.to_string(),
