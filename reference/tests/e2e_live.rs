@@ -527,6 +527,22 @@ async fn edits_take_effect_without_a_restart() -> Result<()> {
         async move { Ok(programmed.then_some(())) }
     })
     .await?;
+    // The controller's own view of status carries real transition times, not the epoch.
+    let statuses = controller.state().statuses();
+    let gateway = statuses
+        .iter()
+        .find(|s| s["kind"] == "Gateway")
+        .context("Gateway status")?;
+    let times: Vec<&str> = gateway["status"]["conditions"]
+        .as_array()
+        .context("conditions")?
+        .iter()
+        .filter_map(|c| c["lastTransitionTime"].as_str())
+        .collect();
+    ensure!(
+        !times.is_empty() && times.iter().all(|t| !t.starts_with("1970")),
+        "transition times: {times:?}"
+    );
     let pid = controller
         .infra()
         .and_then(|i| i.proxies().first().and_then(|p| p.pid));

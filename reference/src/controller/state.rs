@@ -2,6 +2,7 @@
 //! the status it computed (the only place to read it with the file provider), input errors,
 //! the proxies it runs, and the configuration it serves.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use axum::extract::State;
@@ -15,14 +16,19 @@ use tokio::sync::watch;
 use crate::infra::host::HostInfra;
 use crate::model::ResourceSet;
 use crate::provider::file::Diagnostic;
+use crate::provider::status::plan;
 use crate::render;
-use crate::translate::Translation;
+use crate::translate::{ObjectRef, Translation};
 
 #[derive(Default)]
 struct Inner {
     translation: Option<Arc<Translation>>,
     revision: u64,
     errors: Vec<String>,
+    /// The status of every object, as this controller would have written it: condition
+    /// times are real (kept while a condition holds), unlike the epoch times translation
+    /// produces. The only status a user of the file provider can read.
+    statuses: BTreeMap<ObjectRef, Value>,
 }
 
 /// Shared view of the latest translation and input errors.
@@ -36,6 +42,39 @@ impl ControllerState {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.translation = Some(Arc::new(translation.clone()));
         inner.revision = set.revision;
+        let now = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let mut statuses = BTreeMap::new();
+        for update in &translation.statuses {
+            let current = inner.statuses.get(&update.target);
+            let mut status = current.cloned().unwrap_or_else(|| json!({}));
+            if let Some(patch) = plan(&update.patch, current, None, &now) {
+                json_patch::merge(&mut status, &patch["status"]);
+            }
+            statuses.insert(update.target.clone(), status);
+        }
+        inner.statuses = statuses;
+    }
+
+    /// Every status this controller wants written, with real condition times, leaving out
+    /// routes on which it has nothing to say.
+    pub fn statuses(&self) -> Vec<Value> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner
+            .statuses
+            .iter()
+            .filter(|(_, status)| {
+                status
+                    .get("parents")
+                    .is_none_or(|p| p.as_array().is_some_and(|a| !a.is_empty()))
+            })
+            .map(|(target, status)| {
+                let mut v = serde_json::to_value(target).unwrap_or(Value::Null);
+                v["status"] = status.clone();
+                v
+            })
+            .collect()
     }
 
     /// Mirror the file provider's current errors.
@@ -101,15 +140,7 @@ impl ControllerState {
 
 /// `GET /status`: every status this controller wants written, as the objects would read.
 async fn status(State(state): State<ControllerState>) -> impl IntoResponse {
-    match state.translation() {
-        None => Json(json!({"revision": 0, "statuses": []})),
-        Some(t) => {
-            let rendered = render::translation(&t)
-                .map(|v| v["statuses"].clone())
-                .unwrap_or(Value::Null);
-            Json(json!({"revision": state.revision(), "statuses": rendered}))
-        }
-    }
+    Json(json!({"revision": state.revision(), "statuses": state.statuses()}))
 }
 
 /// `GET /config`: every Gateway's xDS resources, as `gatesim-controller translate` prints them.
