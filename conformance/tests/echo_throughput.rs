@@ -1,6 +1,6 @@
 //! Throughput of the echo backend and of the probe, printed for the record (`--nocapture`).
-//! The floors asserted are far below what a debug build reaches on two cores; they catch
-//! pathologies (serialised handling, per-request stalls), not regressions of a few percent.
+//! What is asserted is that every request was answered over the connections expected (keep-alive
+//! reused, the probe's never); speed itself is reported, not asserted.
 
 mod probe_support;
 
@@ -86,9 +86,4 @@ async fn echo_and_probe_throughput() {
         (CONCURRENCY * per_conn + total) as u64
     );
     assert_eq!(echo.connections_accepted(), (CONCURRENCY + total) as u64);
-    assert!(
-        keepalive > 500.0,
-        "echo server too slow: {keepalive:.0} requests/s"
-    );
-    assert!(probe > 100.0, "probe too slow: {probe:.0} requests/s");
 }
