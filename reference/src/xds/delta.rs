@@ -14,6 +14,7 @@ use super::resource::ResourceType;
 use super::rollout::{Delivery, Held, Push, Report, Rollout};
 use super::snapshot::Snapshot;
 use super::stream::Protocol;
+use envoy_types::pb::envoy::config::core::v3::Node;
 
 pub(crate) struct DeltaStream {
     rollout: Rollout,
@@ -30,11 +31,8 @@ impl Protocol for DeltaStream {
         }
     }
 
-    fn node_id(req: &DeltaDiscoveryRequest) -> Option<String> {
-        req.node
-            .as_ref()
-            .map(|n| n.id.clone())
-            .filter(|id| !id.is_empty())
+    fn node(req: &DeltaDiscoveryRequest) -> Option<&Node> {
+        req.node.as_ref()
     }
 
     fn set_target(&mut self, snapshot: Option<Snapshot>) {

@@ -14,6 +14,7 @@ use super::resource::ResourceType;
 use super::rollout::{Delivery, Push, Report, Rollout};
 use super::snapshot::Snapshot;
 use super::stream::Protocol;
+use envoy_types::pb::envoy::config::core::v3::Node;
 
 pub(crate) struct SotwStream {
     rollout: Rollout,
@@ -37,11 +38,8 @@ impl Protocol for SotwStream {
         }
     }
 
-    fn node_id(req: &DiscoveryRequest) -> Option<String> {
-        req.node
-            .as_ref()
-            .map(|n| n.id.clone())
-            .filter(|id| !id.is_empty())
+    fn node(req: &DiscoveryRequest) -> Option<&Node> {
+        req.node.as_ref()
     }
 
     fn set_target(&mut self, snapshot: Option<Snapshot>) {

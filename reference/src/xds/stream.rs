@@ -11,6 +11,7 @@ use tonic::Status;
 use super::cache::SnapshotCache;
 use super::rollout::Report;
 use super::snapshot::Snapshot;
+use envoy_types::pb::envoy::config::core::v3::Node;
 
 /// A wire protocol over the shared rollout: state of the world or delta.
 pub(crate) trait Protocol: Send + 'static {
@@ -21,7 +22,8 @@ pub(crate) trait Protocol: Send + 'static {
 
     fn new() -> Self;
     /// The node id, which Envoy sends in the first request of a stream.
-    fn node_id(req: &Self::Request) -> Option<String>;
+    /// The node the request names (only the first request of a stream must carry one).
+    fn node(req: &Self::Request) -> Option<&Node>;
     fn set_target(&mut self, snapshot: Option<Snapshot>);
     fn on_request(&mut self, req: Self::Request, reports: &mut Vec<Report>);
     fn poll(&mut self, reports: &mut Vec<Report>) -> Vec<Self::Response>;
@@ -44,7 +46,10 @@ pub(crate) async fn drive<P, S>(
         }
         None => return,
     };
-    let Some(node) = P::node_id(&first) else {
+    let Some(node) = P::node(&first)
+        .map(|n| n.id.clone())
+        .filter(|id| !id.is_empty())
+    else {
         let _ = tx
             .send(Err(Status::invalid_argument(
                 "the first request of an ADS stream must carry node.id",
