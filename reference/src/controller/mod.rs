@@ -283,9 +283,11 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext) {
                 .collect();
             ctx.proxies_tx.send_replace(Arc::new(wanted));
         }
-        ctx.state.publish(&set, &translation);
-        if let Some(tx) = &ctx.status_tx
-            && tx.send(translation.statuses).await.is_err()
+        // The writer gets its own copy of the statuses; the admin views share the rest.
+        let for_writer = ctx.status_tx.as_ref().map(|_| translation.statuses.clone());
+        ctx.state.publish(&set, Arc::new(translation));
+        if let (Some(tx), Some(statuses)) = (&ctx.status_tx, for_writer)
+            && tx.send(statuses).await.is_err()
         {
             tracing::warn!("status writer stopped");
         }

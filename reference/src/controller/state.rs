@@ -38,9 +38,8 @@ pub struct ControllerState {
 }
 
 impl ControllerState {
-    pub(super) fn publish(&self, set: &ResourceSet, translation: &Translation) {
+    pub(super) fn publish(&self, set: &ResourceSet, translation: Arc<Translation>) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        inner.translation = Some(Arc::new(translation.clone()));
         inner.revision = set.revision;
         let now = jiff::Timestamp::now()
             .strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -55,6 +54,7 @@ impl ControllerState {
             statuses.insert(update.target.clone(), status);
         }
         inner.statuses = statuses;
+        inner.translation = Some(translation);
     }
 
     /// Every status this controller wants written, with real condition times, leaving out
