@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 pub mod controller;
+pub mod descriptors;
 pub mod infra;
 pub mod model;
 pub mod provider;

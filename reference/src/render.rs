@@ -4,17 +4,10 @@
 //! from the Envoy protos at build time (see build.rs) and come out as canonical proto3 JSON,
 //! the same shape Envoy's own `/config_dump` prints, `@type` included for every `Any`.
 
-use std::sync::LazyLock;
-
-use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+use prost_reflect::{DynamicMessage, SerializeOptions};
 use serde_json::{Map, Value, json};
 
 use crate::translate::{ProxyConfig, StatusPatch, StatusUpdate, Translation};
-
-static POOL: LazyLock<Result<DescriptorPool, String>> = LazyLock::new(|| {
-    DescriptorPool::decode(&include_bytes!(concat!(env!("OUT_DIR"), "/envoy_descriptor.bin"))[..])
-        .map_err(|e| e.to_string())
-});
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -28,7 +21,7 @@ pub enum RenderError {
 
 /// One xDS message as proto3 JSON.
 pub fn message<M: prost::Message + prost::Name>(m: &M) -> Result<Value, RenderError> {
-    let pool = POOL.as_ref().map_err(|e| RenderError::Pool(e.clone()))?;
+    let pool = crate::descriptors::pool().map_err(|e| RenderError::Pool(e.to_string()))?;
     let name = M::full_name();
     let desc = pool
         .get_message_by_name(&name)

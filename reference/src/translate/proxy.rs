@@ -76,7 +76,7 @@ pub(crate) fn build(
                 .iter()
                 .flat_map(|i| by_listener.remove(i).unwrap_or_default())
                 .collect();
-            collect_clusters(set, &port_entries, &mut used);
+            collect_clusters(&port_entries, &mut used);
             out.routes.push(vhosts::route_configuration(
                 &rc_name,
                 &scopes,
@@ -95,7 +95,7 @@ pub(crate) fn build(
                     ctx: ctx(i),
                 }];
                 let own = by_listener.remove(&i).unwrap_or_default();
-                collect_clusters(set, &own, &mut used);
+                collect_clusters(&own, &mut used);
                 out.routes
                     .push(vhosts::route_configuration(&rc_name, &scopes, &own));
                 chains.push(listener::TlsChain {
@@ -122,7 +122,7 @@ pub(crate) fn build(
     out
 }
 
-fn collect_clusters(_set: &ResourceSet, entries: &[Entry<'_>], used: &mut ClusterSet) {
+fn collect_clusters(entries: &[Entry<'_>], used: &mut ClusterSet) {
     for e in entries {
         for rule in &e.route.rules {
             if let RuleAction::Forward { backends, .. } = &rule.action {

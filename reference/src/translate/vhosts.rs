@@ -132,7 +132,7 @@ fn path_rank(p: &PathMatch) -> (u8, std::cmp::Reverse<usize>) {
     match p {
         PathMatch::Exact(s) => (0, std::cmp::Reverse(s.len())),
         PathMatch::Regex(s) => (1, std::cmp::Reverse(s.len())),
-        PathMatch::Prefix(s) => (2, std::cmp::Reverse(if s == "/" { 0 } else { s.len() })),
+        PathMatch::Prefix(s) => (2, std::cmp::Reverse(s.len())),
     }
 }
 

@@ -9,24 +9,8 @@
 //! changes between builds or Rust releases (a reconnecting delta client presents the versions it
 //! holds, and a stable hash lets the server skip resending them).
 
-use std::sync::LazyLock;
-
 use envoy_types::pb::google::protobuf::Any;
-use prost_reflect::{DescriptorPool, Kind, MessageDescriptor};
-
-static POOL: LazyLock<Option<DescriptorPool>> = LazyLock::new(|| {
-    let bytes = include_bytes!(concat!(env!("OUT_DIR"), "/envoy_descriptor.bin"));
-    match DescriptorPool::decode(bytes.as_slice()) {
-        Ok(pool) => Some(pool),
-        Err(e) => {
-            tracing::warn!(
-                "cannot load the Envoy descriptors ({e}); resources with map fields may get \
-                 spurious new versions"
-            );
-            None
-        }
-    }
-});
+use prost_reflect::{Kind, MessageDescriptor};
 
 /// 64-bit FNV-1a.
 #[derive(Clone, Copy)]
@@ -76,7 +60,8 @@ pub(crate) fn set_version<'a>(entries: impl IntoIterator<Item = (&'a str, &'a st
 /// The canonical encoding of an `Any` payload, or the payload itself when its type is unknown
 /// or it does not parse (then the hash is merely less forgiving, never wrong about a change).
 fn canonical_payload(type_url: &str, value: &[u8]) -> Vec<u8> {
-    let Some(pool) = POOL.as_ref() else {
+    // Without descriptors (a broken build, logged once) map fields may get spurious versions.
+    let Ok(pool) = crate::descriptors::pool() else {
         return value.to_vec();
     };
     let name = type_url.rsplit('/').next().unwrap_or(type_url);
