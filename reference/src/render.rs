@@ -75,6 +75,15 @@ pub fn status(s: &StatusUpdate) -> Value {
     target
 }
 
+/// Every status this controller writes, leaving out routes that name none of our Gateways.
+pub fn statuses(t: &Translation) -> Vec<Value> {
+    t.statuses
+        .iter()
+        .filter(|s| !matches!(&s.patch, StatusPatch::RouteParents { parents, .. } if parents.is_empty()))
+        .map(status)
+        .collect()
+}
+
 /// The whole translation: every Gateway's proxy, then every status this controller writes
 /// (routes that name none of our Gateways are left out).
 pub fn translation(t: &Translation) -> Result<Value, RenderError> {
@@ -82,11 +91,6 @@ pub fn translation(t: &Translation) -> Result<Value, RenderError> {
     for (key, p) in &t.proxies {
         gateways.insert(key.to_string(), proxy(p)?);
     }
-    let statuses: Vec<Value> = t
-        .statuses
-        .iter()
-        .filter(|s| !matches!(&s.patch, StatusPatch::RouteParents { parents, .. } if parents.is_empty()))
-        .map(status)
-        .collect();
+    let statuses = statuses(t);
     Ok(json!({ "gateways": gateways, "statuses": statuses }))
 }

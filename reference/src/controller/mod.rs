@@ -95,9 +95,9 @@ impl Controller {
     pub async fn start(opts: ControllerOptions) -> Result<Self, ControllerError> {
         let cache = SnapshotCache::new();
         let metrics = Metrics::new();
-        let state = ControllerState::default();
         let xds = xds::serve(opts.xds_addr, cache.clone()).await?;
 
+        let state = ControllerState::new(matches!(opts.source, Source::File(_)));
         let (snapshots, guard, status_tx) = match opts.source {
             Source::File(path) => {
                 let (snapshots, provider) = FileProvider::start(path, opts.config.clone())?;

@@ -25,6 +25,9 @@ struct Inner {
     translation: Option<Arc<Translation>>,
     revision: u64,
     errors: Vec<String>,
+    /// Keep `statuses` (below): only when no status writer keeps real condition times in an
+    /// API server, so that the work is not done twice on every translation.
+    keep_times: bool,
     /// The status of every object, as this controller would have written it: condition
     /// times are real (kept while a condition holds), unlike the epoch times translation
     /// produces. The only status a user of the file provider can read.
@@ -38,9 +41,24 @@ pub struct ControllerState {
 }
 
 impl ControllerState {
+    /// `keep_times`: track condition transition times here (there is no status writer).
+    pub(super) fn new(keep_times: bool) -> Self {
+        let state = Self::default();
+        state
+            .inner
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .keep_times = keep_times;
+        state
+    }
+
     pub(super) fn publish(&self, set: &ResourceSet, translation: Arc<Translation>) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.revision = set.revision;
+        if !inner.keep_times {
+            inner.translation = Some(translation);
+            return;
+        }
         let now = jiff::Timestamp::now()
             .strftime("%Y-%m-%dT%H:%M:%SZ")
             .to_string();
@@ -57,10 +75,18 @@ impl ControllerState {
         inner.translation = Some(translation);
     }
 
-    /// Every status this controller wants written, with real condition times, leaving out
-    /// routes on which it has nothing to say.
+    /// Every status this controller wants written, leaving out routes on which it has nothing
+    /// to say. Condition times are real where this state keeps them; with a status writer the
+    /// API server holds the real ones and these carry translation's epoch times.
     pub fn statuses(&self) -> Vec<Value> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        if !inner.keep_times {
+            return inner
+                .translation
+                .iter()
+                .flat_map(|t| render::statuses(t))
+                .collect();
+        }
         inner
             .statuses
             .iter()
