@@ -1,0 +1,66 @@
+//! DirectResponse (`gateway.gloo.solo.io/v1alpha1`): a fixed answer for the HTTPRoute rule
+//! that names it in an `ExtensionRef` filter.
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::status::PolicyStatus;
+
+/// DirectResponse's spec.
+#[derive(
+    CustomResource, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema,
+)]
+#[kube(
+    group = "gateway.gloo.solo.io",
+    version = "v1alpha1",
+    kind = "DirectResponse",
+    namespaced,
+    status = "PolicyStatus",
+    derive = "Default",
+    derive = "PartialEq",
+    shortname = "dr",
+    category = "gloo-gateway",
+    doc = "A fixed response, served instead of forwarding by the HTTPRoute rules that name it in an ExtensionRef filter."
+)]
+pub struct DirectResponseSpec {
+    /// The HTTP status code of the response.
+    #[schemars(range(min = 200, max = 599))]
+    #[serde(deserialize_with = "status_code")]
+    pub status: u32,
+    /// The response body.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "body"
+    )]
+    #[schemars(length(max = MAX_BODY))]
+    pub body: Option<String>,
+}
+
+/// K8sGateway's limit on `body`, in characters.
+pub const MAX_BODY: u32 = 4096;
+
+/// The schema's 200-599, also for objects that never met an API server (files).
+fn status_code<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let code = u32::deserialize(deserializer)?;
+    if (200..=599).contains(&code) {
+        Ok(code)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "status {code} is not an HTTP status code between 200 and 599"
+        )))
+    }
+}
+
+/// The schema's length limit, also for objects that never met an API server.
+fn body<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let body = String::deserialize(deserializer)?;
+    let chars = body.chars().count();
+    if chars > MAX_BODY as usize {
+        return Err(serde::de::Error::custom(format!(
+            "body has {chars} characters, more than the {MAX_BODY} allowed"
+        )));
+    }
+    Ok(Some(body))
+}

@@ -1,0 +1,202 @@
+//! HttpListenerOption (`gateway.solo.io/v1`): options for the HTTP connection manager and
+//! HTTP filters of the Gateway listeners it targets.
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::hcm::HttpConnectionManagerSettings;
+use super::matchers::{Buffer, CsrfPolicy};
+use super::schema::{ProtoDuration, preserve_unknown};
+use super::status::PolicyStatus;
+use super::target::PolicyTargetReferenceWithSectionName;
+
+/// HttpListenerOption's spec.
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "gateway.solo.io",
+    version = "v1",
+    kind = "HttpListenerOption",
+    namespaced,
+    status = "PolicyStatus",
+    derive = "Default",
+    derive = "PartialEq",
+    shortname = "hlisopts",
+    shortname = "ghlisopts",
+    category = "gloo-gateway",
+    doc = "Options for the HTTP connection manager and HTTP filters of the Gateways (or Gateway listeners) it targets."
+)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpListenerOptionSpec {
+    /// Gateways, or single listeners of them by `sectionName`, in the policy's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16))]
+    pub target_refs: Option<Vec<PolicyTargetReferenceWithSectionName>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<HttpListenerOptions>,
+}
+
+message! {
+    /// gloo's `HttpListenerOptions`.
+    pub struct HttpListenerOptions {
+        http_connection_manager_settings: HttpConnectionManagerSettings,
+        gzip: Gzip,
+        health_check: HealthCheck,
+        buffer: Buffer,
+        csrf: CsrfPolicy,
+        grpc_web: GrpcWeb,
+        connection_limit: ConnectionLimit,
+        /// Local rate limit on connections (the network filter).
+        network_local_ratelimit: TokenBucket,
+        /// Local rate limit on requests (the HTTP filter).
+        http_local_ratelimit: LocalRateLimitSettings,
+        router: Router,
+        /// Removes `x-envoy-*` cluster headers from requests.
+        sanitize_cluster_header: bool,
+        /// Uses the leftmost `x-forwarded-for` address as the client's.
+        leftmost_xff_address: bool,
+        /// Accepted by the schema, not implemented by gatesim.
+        #[schemars(schema_with = "preserve_unknown")]
+        extensions: Value,
+        /// Accepted by the schema, not implemented by gatesim.
+        #[schemars(schema_with = "preserve_unknown")]
+        grpc_json_transcoder: Value,
+        /// Accepted by the schema, not implemented by gatesim.
+        #[schemars(schema_with = "preserve_unknown")]
+        dynamic_forward_proxy: Value,
+        /// Accepted by the schema, not implemented by gatesim.
+        #[schemars(schema_with = "preserve_unknown")]
+        tap: Value,
+        /// Accepted by the schema, not implemented by gatesim.
+        #[schemars(schema_with = "preserve_unknown")]
+        stateful_session: Value,
+        /// Accepted by the schema, not implemented by gatesim.
+        #[schemars(schema_with = "preserve_unknown")]
+        header_validation_settings: Value,
+        /// Accepted by the schema, not implemented by gatesim.
+        #[schemars(schema_with = "preserve_unknown")]
+        wasm: Value,
+        /// Enterprise. Accepted by the schema, not implemented by gatesim.
+        #[schemars(schema_with = "preserve_unknown")]
+        waf: Value,
+        /// Enterprise. Accepted by the schema, not implemented by gatesim.
+        #[schemars(schema_with = "preserve_unknown")]
+        dlp: Value,
+        /// Enterprise. Accepted by the schema, not implemented by gatesim.
+        #[schemars(schema_with = "preserve_unknown")]
+        extauth: Value,
+        /// Enterprise. Accepted by the schema, not implemented by gatesim.
+        #[schemars(schema_with = "preserve_unknown")]
+        ratelimit_server: Value,
+        /// Enterprise (deprecated). Accepted by the schema, not implemented by gatesim.
+        #[schemars(schema_with = "preserve_unknown")]
+        caching: Value,
+        /// Enterprise. Accepted by the schema, not implemented by gatesim.
+        #[schemars(schema_with = "preserve_unknown")]
+        proxy_latency: Value,
+        /// Enterprise. Accepted by the schema, not implemented by gatesim.
+        disable_ext_proc_early: bool,
+        /// Enterprise. Accepted by the schema, not implemented by gatesim.
+        #[schemars(schema_with = "preserve_unknown")]
+        ext_proc_early: Value,
+        /// Enterprise. Accepted by the schema, not implemented by gatesim.
+        disable_ext_proc: bool,
+        /// Enterprise. Accepted by the schema, not implemented by gatesim.
+        #[schemars(schema_with = "preserve_unknown")]
+        ext_proc: Value,
+        /// Enterprise. Accepted by the schema, not implemented by gatesim.
+        disable_ext_proc_late: bool,
+        /// Enterprise. Accepted by the schema, not implemented by gatesim.
+        #[schemars(schema_with = "preserve_unknown")]
+        ext_proc_late: Value,
+    }
+}
+
+message! {
+    /// Response compression with gzip.
+    pub struct Gzip {
+        memory_level: u32,
+        compression_level: GzipCompressionLevel,
+        compression_strategy: GzipCompressionStrategy,
+        window_bits: u32,
+        /// Minimum response size compressed, in bytes.
+        content_length: u32,
+        #[schemars(length(max = 50))]
+        content_type: Vec<String>,
+        disable_on_etag_header: bool,
+        remove_accept_encoding_header: bool,
+    }
+}
+
+proto_enum! {
+    pub enum GzipCompressionLevel {
+        Default = ("DEFAULT", 0),
+        Best = ("BEST", 1),
+        Speed = ("SPEED", 2),
+    }
+}
+
+proto_enum! {
+    pub enum GzipCompressionStrategy {
+        Default = ("DEFAULT", 0),
+        Filtered = ("FILTERED", 1),
+        Huffman = ("HUFFMAN", 2),
+        Rle = ("RLE", 3),
+    }
+}
+
+message! {
+    /// Answers requests for `path` itself (200, or 503 while draining), without going upstream.
+    pub struct HealthCheck {
+        path: String,
+    }
+}
+
+message! {
+    pub struct GrpcWeb {
+        /// Leaves the gRPC-Web filter out.
+        disable: bool,
+    }
+}
+
+message! {
+    /// Caps the listener's concurrent connections.
+    pub struct ConnectionLimit {
+        #[schemars(range(min = 1))]
+        max_active_connections: u32,
+        /// Wait before closing a connection over the limit.
+        delay_before_close: ProtoDuration,
+    }
+}
+
+message! {
+    /// A token bucket: `maxTokens` at most, refilled with `tokensPerFill` every
+    /// `fillInterval`.
+    pub struct TokenBucket {
+        #[schemars(range(min = 1))]
+        max_tokens: u32,
+        tokens_per_fill: u32,
+        fill_interval: ProtoDuration,
+    }
+}
+
+message! {
+    /// Settings of the local HTTP rate limit filter.
+    pub struct LocalRateLimitSettings {
+        /// The bucket for routes without their own.
+        default_limit: TokenBucket,
+        local_rate_limit_per_downstream_connection: bool,
+        /// Sends `x-ratelimit-*` headers.
+        enable_x_ratelimit_headers: bool,
+    }
+}
+
+message! {
+    /// Settings of Envoy's router filter.
+    pub struct Router {
+        /// Leaves out the `x-envoy-*` headers Envoy adds.
+        suppress_envoy_headers: bool,
+        dynamic_stats: bool,
+    }
+}
