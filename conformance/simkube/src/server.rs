@@ -36,6 +36,12 @@ pub struct Config {
     /// `kubectl delete -f` to delete a manifest's objects after their namespace, which a
     /// real cluster allows.
     pub namespace_cleanup_delay: Duration,
+    /// CustomResourceDefinition names (`<plural>.<group>`, e.g.
+    /// `routeoptions.gateway.solo.io`) of kinds that are served only while a
+    /// CustomResourceDefinition of that name exists, as on a cluster where those CRDs are
+    /// installed (and removed) at run time. Deleting the CRD deletes the kind's objects and
+    /// ends its watches. Every other kind is served from the start.
+    pub require_crds: Vec<String>,
 }
 
 impl Default for Config {
@@ -50,6 +56,7 @@ impl Default for Config {
                 .map(String::from)
                 .collect(),
             namespace_cleanup_delay: Duration::from_millis(250),
+            require_crds: Vec::new(),
         }
     }
 }
@@ -91,6 +98,7 @@ impl SimKube {
             addr: config.addr,
             source,
         })?;
+        let table = KindTable::withholding(&config.require_crds).map_err(Error::UnknownCrd)?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let store_config = StoreConfig {
             history: config.history.max(1),
@@ -111,7 +119,7 @@ impl SimKube {
                 }) as Reaper
             });
             Core {
-                store: Store::new(KindTable::new(), store_config, reaper),
+                store: Store::new(table, store_config, reaper),
                 faults: Arc::new(FaultState::new()),
                 config,
                 shutdown: shutdown_rx.clone(),
