@@ -5,6 +5,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::schema::{checked_f64, checked_str};
 use super::status::PolicyStatus;
 
 /// DirectResponse's spec.
@@ -43,24 +44,26 @@ pub const MAX_BODY: u32 = 4096;
 
 /// The schema's 200-599, also for objects that never met an API server (files).
 fn status_code<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
-    let code = u32::deserialize(deserializer)?;
-    if (200..=599).contains(&code) {
-        Ok(code)
-    } else {
-        Err(serde::de::Error::custom(format!(
-            "status {code} is not an HTTP status code between 200 and 599"
-        )))
-    }
+    checked_f64(deserializer, "an HTTP status code", |code| {
+        if code.fract() == 0.0 && (200.0..=599.0).contains(&code) {
+            Ok(code as u32)
+        } else {
+            Err(format!(
+                "status {code} is not an HTTP status code between 200 and 599"
+            ))
+        }
+    })
 }
 
 /// The schema's length limit, also for objects that never met an API server.
 fn body<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    let body = String::deserialize(deserializer)?;
-    let chars = body.chars().count();
-    if chars > MAX_BODY as usize {
-        return Err(serde::de::Error::custom(format!(
-            "body has {chars} characters, more than the {MAX_BODY} allowed"
-        )));
-    }
-    Ok(Some(body))
+    checked_str(deserializer, "a response body", |body| {
+        let chars = body.chars().count();
+        if chars > MAX_BODY as usize {
+            return Err(format!(
+                "body has {chars} characters, more than the {MAX_BODY} allowed"
+            ));
+        }
+        Ok(Some(body.to_string()))
+    })
 }

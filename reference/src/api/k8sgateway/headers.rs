@@ -6,8 +6,7 @@ message! {
     pub struct HeaderManipulation {
         request_headers_to_add: Vec<HeaderValueOption>,
         request_headers_to_remove: Vec<String>,
-        /// Response headers cannot come from secrets: only `header` and `append` apply.
-        response_headers_to_add: Vec<HeaderValueOption>,
+        response_headers_to_add: Vec<ResponseHeaderValueOption>,
         response_headers_to_remove: Vec<String>,
     }
 }
@@ -27,6 +26,14 @@ message! {
         /// Takes the header's value from a Secret; exclusive with `header`.
         header_secret_ref: ResourceRef,
         /// Append to an existing header of that name (the default) instead of replacing it.
+        append: bool,
+    }
+}
+
+message! {
+    /// One response header to add (response headers cannot come from secrets).
+    pub struct ResponseHeaderValueOption {
+        header: HeaderValue,
         append: bool,
     }
 }

@@ -4,8 +4,9 @@
 //! Field names, JSON spellings, nesting and types follow K8sGateway (gloo v1.22: the protos of
 //! `projects/gloo/api/v1` and `projects/gateway/api/v1`, and `projects/gateway2/api/v1alpha1`
 //! for GatewayParameters and DirectResponse), so that users' YAML decodes unchanged.
-//! Protobuf-defined kinds read as protobuf JSON does: every field optional, enums by name or
-//! number, durations as `"1.5s"`, 64-bit integers as numbers or strings.
+//! Protobuf-defined kinds read as gloo reads them (golang/protobuf's `jsonpb`): every field
+//! optional, enums by name or number, durations in Go's syntax (`"10s"`, `"0.5s"`,
+//! `"1m30s"`), 64-bit integers as numbers or strings.
 //!
 //! Fields gatesim does not model (Enterprise features such as `extauth` or `waf`, and exotic
 //! ones) are kept as written, so that they decode and translation can report them as

@@ -11,6 +11,68 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+/// Decodes a string and checks it while the deserializer still stands on it, so that an error
+/// carries the value's own position and field path (a check after decoding would point at
+/// the enclosing object).
+pub fn checked_str<'de, D, T>(
+    deserializer: D,
+    expecting: &'static str,
+    check: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct StrVisitor<F>(&'static str, F);
+
+    impl<T, F: FnOnce(&str) -> Result<T, String>> Visitor<'_> for StrVisitor<F> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.0)
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            (self.1)(v).map_err(E::custom)
+        }
+    }
+
+    deserializer.deserialize_str(StrVisitor(expecting, check))
+}
+
+/// Like [`checked_str`], for a number (integers are read as numbers too).
+pub fn checked_f64<'de, D, T>(
+    deserializer: D,
+    expecting: &'static str,
+    check: impl FnOnce(f64) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct NumberVisitor<F>(&'static str, F);
+
+    impl<T, F: FnOnce(f64) -> Result<T, String>> Visitor<'_> for NumberVisitor<F> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.0)
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+            (self.1)(v).map_err(E::custom)
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+            self.visit_f64(v as f64)
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+            self.visit_f64(v as f64)
+        }
+    }
+
+    deserializer.deserialize_f64(NumberVisitor(expecting, check))
+}
+
 /// Implemented by the enums [`proto_enum!`] declares.
 pub trait ProtoEnum: Sized {
     fn from_name(name: &str) -> Option<Self>;
@@ -91,13 +153,48 @@ pub fn preserve_unknown_map(generator: &mut SchemaGenerator) -> Schema {
 }
 
 /// A protobuf `int64`/`uint64`, which protobuf JSON writes as a string (JavaScript numbers lose
-/// precision past 2^53) and reads from a string or a number. Written back as a number.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Int64(pub i64);
+/// precision past 2^53) and reads from a string or a number. Written back in the form it was
+/// read in; two values are equal when their numbers are.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Int64 {
+    value: i64,
+    quoted: bool,
+}
+
+impl Int64 {
+    pub fn new(value: i64) -> Self {
+        Self {
+            value,
+            quoted: false,
+        }
+    }
+
+    pub fn get(self) -> i64 {
+        self.value
+    }
+}
+
+impl PartialEq for Int64 {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl Eq for Int64 {}
+
+impl std::hash::Hash for Int64 {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.value.hash(state);
+    }
+}
 
 impl Serialize for Int64 {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.0)
+        if self.quoted {
+            serializer.serialize_str(&self.value.to_string())
+        } else {
+            serializer.serialize_i64(self.value)
+        }
     }
 }
 
@@ -113,19 +210,23 @@ impl<'de> Deserialize<'de> for Int64 {
             }
 
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Int64, E> {
-                Ok(Int64(v))
+                Ok(Int64::new(v))
             }
 
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Int64, E> {
                 i64::try_from(v)
-                    .map(Int64)
+                    .map(Int64::new)
                     .map_err(|_| E::custom(format!("{v} is out of range for a 64-bit integer")))
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Int64, E> {
-                v.parse()
-                    .map(Int64)
-                    .map_err(|_| E::custom(format!("`{v}` is not a 64-bit integer")))
+                let value = v
+                    .parse()
+                    .map_err(|_| E::custom(format!("`{v}` is not a 64-bit integer")))?;
+                Ok(Int64 {
+                    value,
+                    quoted: true,
+                })
             }
         }
 
@@ -164,7 +265,7 @@ impl Percent {
 
 impl<'de> Deserialize<'de> for Percent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Self::new(f64::deserialize(deserializer)?).map_err(de::Error::custom)
+        checked_f64(deserializer, "a percentage between 0 and 100", Self::new)
     }
 }
 
@@ -178,20 +279,31 @@ impl JsonSchema for Percent {
     }
 }
 
-/// A `google.protobuf.Duration` as protobuf JSON writes it: seconds with up to nine
-/// fractional digits and an `s` suffix (`"10s"`, `"0.5s"`, `"-1.000000001s"`). Kept as the
-/// text the user wrote, after checking that it is one.
+/// A `google.protobuf.Duration` as K8sGateway reads it. gloo decodes its resources with
+/// golang/protobuf's `jsonpb`, which parses durations with Go's `time.ParseDuration`: a
+/// sequence of decimal numbers with units `ns`, `us` (or `µs`), `ms`, `s`, `m`, `h` (`"10s"`,
+/// `"0.5s"`, `"1m30s"`, `"250ms"`), of which protobuf JSON's own form (`"1.5s"`) is a part.
+/// Kept as the text the user wrote, after checking that it is one.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct ProtoDuration(String);
 
-/// The range protobuf allows a duration: about ±10,000 years.
-const MAX_DURATION_SECONDS: i64 = 315_576_000_000;
+/// Nanoseconds per unit, longest unit names first so that `ms` is not read as `m`.
+const UNITS: &[(&str, i128)] = &[
+    ("ns", 1),
+    ("us", 1_000),
+    ("\u{b5}s", 1_000),
+    ("\u{3bc}s", 1_000),
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("m", 60_000_000_000),
+    ("h", 3_600_000_000_000),
+];
 
 impl ProtoDuration {
-    /// Parses the protobuf JSON form.
+    /// Parses Go's duration syntax.
     pub fn parse(text: &str) -> Result<Self, String> {
-        Self::seconds_and_nanos(text)?;
+        Self::nanos(text)?;
         Ok(Self(text.to_string()))
     }
 
@@ -200,43 +312,72 @@ impl ProtoDuration {
         &self.0
     }
 
-    /// Whole seconds and the nanoseconds beyond them (both negative for a negative duration).
+    /// Whole seconds and the nanoseconds beyond them, as protobuf holds a duration (both
+    /// negative for a negative duration).
     pub fn to_parts(&self) -> (i64, i32) {
-        Self::seconds_and_nanos(&self.0).unwrap_or_default()
+        let nanos = Self::nanos(&self.0).unwrap_or_default();
+        // In range: `nanos` fits an i64 of nanoseconds.
+        (
+            (nanos / 1_000_000_000) as i64,
+            (nanos % 1_000_000_000) as i32,
+        )
     }
 
-    fn seconds_and_nanos(text: &str) -> Result<(i64, i32), String> {
-        let invalid = || {
+    fn nanos(text: &str) -> Result<i128, String> {
+        let invalid = |why: &str| {
             format!(
-                "invalid duration `{text}`: expected seconds with an `s` suffix, such as `10s` or `0.5s`"
+                "invalid duration `{text}`: {why} (expected a number with a unit, such as `10s`, `0.5s`, `1m30s` or `250ms`)"
             )
         };
-        let body = text.strip_suffix('s').ok_or_else(invalid)?;
-        let (negative, body) = match body.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, body),
+        let (negative, mut rest) = match text.as_bytes().first() {
+            Some(b'-') => (true, &text[1..]),
+            Some(b'+') => (false, &text[1..]),
+            _ => (false, text),
         };
-        let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
-        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        if !digits(whole) || (body.contains('.') && !digits(fraction)) || fraction.len() > 9 {
-            return Err(invalid());
+        if rest == "0" {
+            return Ok(0);
         }
-        let seconds: i64 = whole.parse().map_err(|_| invalid())?;
-        if seconds > MAX_DURATION_SECONDS {
-            return Err(format!(
-                "invalid duration `{text}`: more than {MAX_DURATION_SECONDS} seconds"
-            ));
+        if rest.is_empty() {
+            return Err(invalid("empty"));
         }
-        let nanos: i32 = format!("{fraction:0<9}").parse().map_err(|_| invalid())?;
-        let sign = if negative { -1 } else { 1 };
-        Ok((sign * seconds, sign as i32 * nanos))
+        let mut total: i128 = 0;
+        while !rest.is_empty() {
+            let number_len = rest
+                .find(|c: char| !c.is_ascii_digit() && c != '.')
+                .unwrap_or(rest.len());
+            let (number, after) = rest.split_at(number_len);
+            let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+            if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+                return Err(invalid("expected a number"));
+            }
+            let (unit, scale) = UNITS
+                .iter()
+                .filter(|(name, _)| after.starts_with(name))
+                .max_by_key(|(name, _)| name.len())
+                .ok_or_else(|| invalid("missing or unknown unit"))?;
+            let whole: i128 = if whole.is_empty() {
+                0
+            } else {
+                whole.parse().map_err(|_| invalid("number too large"))?
+            };
+            // Digits beyond a nanosecond do not count, as in Go.
+            let digits = fraction.len().min(18) as u32;
+            let fraction: i128 = fraction[..digits as usize].parse().unwrap_or(0);
+            total = whole
+                .checked_mul(*scale)
+                .and_then(|n| n.checked_add(fraction * scale / 10_i128.pow(digits)))
+                .and_then(|n| n.checked_add(total))
+                .filter(|n| *n <= i64::MAX as i128)
+                .ok_or_else(|| invalid("out of range"))?;
+            rest = &after[unit.len()..];
+        }
+        Ok(if negative { -total } else { total })
     }
 }
 
 impl<'de> Deserialize<'de> for ProtoDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Self::parse(&text).map_err(de::Error::custom)
+        checked_str(deserializer, "a duration such as `10s`", Self::parse)
     }
 }
 
@@ -246,7 +387,10 @@ impl JsonSchema for ProtoDuration {
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,9})?s$" })
+        json_schema!({
+            "type": "string",
+            "pattern": "^[-+]?(0|(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|\u{b5}s|\u{3bc}s|ms|s|m|h))+)$",
+        })
     }
 }
 
@@ -255,13 +399,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_take_the_protobuf_json_form_only() {
+    fn durations_read_as_gloo_reads_them() {
         for (text, parts) in [
             ("10s", (10, 0)),
             ("0.5s", (0, 500_000_000)),
             ("1.000000001s", (1, 1)),
             ("-1.5s", (-1, -500_000_000)),
             ("0s", (0, 0)),
+            ("0", (0, 0)),
+            ("1m30s", (90, 0)),
+            ("1h", (3600, 0)),
+            ("250ms", (0, 250_000_000)),
+            ("1.5us", (0, 1500)),
+            ("3\u{b5}s", (0, 3000)),
+            (".5s", (0, 500_000_000)),
+            ("1.s", (1, 0)),
+            ("+2h45m0.5s", (9900, 500_000_000)),
         ] {
             assert_eq!(
                 ProtoDuration::parse(text).unwrap().to_parts(),
@@ -271,30 +424,48 @@ mod tests {
         }
         for text in [
             "10",
-            "1m",
-            "1h30m",
             "s",
-            ".5s",
-            "1.s",
-            "1.0000000001s",
             "",
             "-s",
             "1 s",
+            "1d",
+            "1.2.3s",
+            ".s",
+            "1m-2s",
+            "9999999999h",
+            "99999999999999999999999999999999999999h",
         ] {
             assert!(
                 ProtoDuration::parse(text).is_err(),
                 "{text} must be rejected"
             );
         }
-        assert!(ProtoDuration::parse("315576000001s").is_err());
     }
 
     #[test]
-    fn int64_reads_numbers_and_strings_and_writes_numbers() {
+    fn the_duration_schema_pattern_agrees_with_the_parser() {
+        let schema = ProtoDuration::json_schema(&mut SchemaGenerator::default());
+        let pattern = regex::Regex::new(schema.get("pattern").unwrap().as_str().unwrap()).unwrap();
+        for text in [
+            "10s", "0", "1m30s", "250ms", "3\u{b5}s", ".5s", "-1.5h", "1.s",
+        ] {
+            assert!(pattern.is_match(text), "{text}");
+            assert!(ProtoDuration::parse(text).is_ok(), "{text}");
+        }
+        for text in ["10", "s", "1 s", "1d", "1.2.3s"] {
+            assert!(!pattern.is_match(text), "{text}");
+            assert!(ProtoDuration::parse(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn int64_reads_numbers_and_strings_and_writes_them_back_as_read() {
         let from_string: Int64 = serde_json::from_str("\"-42\"").unwrap();
         let from_number: Int64 = serde_json::from_str("-42").unwrap();
         assert_eq!(from_string, from_number);
-        assert_eq!(serde_json::to_string(&from_string).unwrap(), "-42");
+        assert_eq!(from_string.get(), -42);
+        assert_eq!(serde_json::to_string(&from_string).unwrap(), "\"-42\"");
+        assert_eq!(serde_json::to_string(&from_number).unwrap(), "-42");
         assert!(serde_json::from_str::<Int64>("\"4x\"").is_err());
         assert!(serde_json::from_str::<Int64>("18446744073709551615").is_err());
     }
