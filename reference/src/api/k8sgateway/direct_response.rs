@@ -22,6 +22,17 @@ use super::status::PolicyStatus;
     derive = "PartialEq",
     shortname = "dr",
     category = "gloo-gateway",
+    printcolumn(
+        name = "Status",
+        type_ = "integer",
+        json_path = ".spec.status",
+        description = "The HTTP status code of the response"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "A fixed response, served instead of forwarding by the HTTPRoute rules that name it in an ExtensionRef filter."
 )]
 pub struct DirectResponseSpec {
