@@ -19,7 +19,7 @@ mod handler;
 mod reply;
 mod server;
 mod tlsinfo;
-mod websocket;
+pub(crate) mod websocket;
 
 pub use attempts::AttemptLedger;
 pub use canonical::canonical_header_key;

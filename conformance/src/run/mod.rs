@@ -3,6 +3,7 @@
 
 mod env;
 mod exec;
+mod access_log;
 mod http;
 pub mod schedule;
 pub mod select;
