@@ -190,7 +190,7 @@ mod tests {
         // The worked example of RFC 6455, section 1.3.
         assert_eq!(
             accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGR5ZhxzO9o7o="
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
     }
 

@@ -123,7 +123,8 @@ mod tests {
     fn entries_match_distinct_lines_in_order() {
         let text = "GET /a 200\nPOST /b 503\nGET /c 200\n";
         assert!(first_unmatched(&[contains("GET /a"), contains("GET /c")], text).is_none());
-        let missing = first_unmatched(&[contains("GET /c"), contains("GET /a")], text);
+        let reversed = [contains("GET /c"), contains("GET /a")];
+        let missing = first_unmatched(&reversed, text);
         assert_eq!(missing.map(LogLine::describe).as_deref(), Some("a line containing \"GET /a\""));
         assert!(first_unmatched(&[contains("GET"), contains("GET"), contains("GET")], text).is_some());
     }
