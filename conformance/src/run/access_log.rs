@@ -27,8 +27,8 @@ impl Execution<'_> {
         loop {
             let read = tokio::fs::read_to_string(&path).await;
             let missing = match &read {
-                Ok(text) => first_unmatched(&step.lines, text).map(|entry| entry.describe()),
-                Err(e) => Some(format!("the file ({e})")),
+                Ok(text) => first_unmatched(&step.lines, text),
+                Err(_) => step.lines.first(),
             };
             let Some(missing) = missing else {
                 return Ok(());
@@ -48,14 +48,15 @@ impl Execution<'_> {
                                 .join("\n")
                         )
                     }
-                    Err(_) => "the file is not there".to_owned(),
+                    Err(e) => format!("the file is not there ({e})"),
                 };
                 return Err(StepFailure {
                     case: Some(step.file.clone()),
                     message: format!(
-                        "access log {}: expected {missing} within {within:?} (entries are found \
-                         in the order listed, each on its own line); {shown}",
-                        path.display()
+                        "access log {}: expected {} within {within:?} (entries are found in the \
+                         order listed, each on its own line); {shown}",
+                        path.display(),
+                        missing.describe()
                     ),
                     related: self.related_status(Some(&step.gateway)).await,
                 });
