@@ -18,8 +18,11 @@ use probe_support::{NAMESPACE, replica_ip, start_replica};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn with_headers(mut req: ProbeRequest, headers: &[(&str, &str)]) -> ProbeRequest {
-    req.headers
-        .extend(headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    req.headers.extend(
+        headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     req
 }
 
@@ -190,7 +193,10 @@ async fn the_websocket_echo_answers_on_ws_only() {
     req.path = "/elsewhere".into();
     let res = send(&req).await.unwrap();
     let m = compare(&exp, &req, &res).unwrap_err().to_string();
-    assert!(m.starts_with("status: expected one of [101], got 200"), "{m}");
+    assert!(
+        m.starts_with("status: expected one of [101], got 200"),
+        "{m}"
+    );
 }
 
 #[tokio::test]
@@ -236,7 +242,10 @@ async fn bursts_are_judged_as_a_whole() {
         requests: 3,
         judge: BurstJudge::Sequence(vec![200, 200, 429]),
     };
-    let m = send_burst(&req, &exp, &wrong).await.unwrap_err().to_string();
+    let m = send_burst(&req, &exp, &wrong)
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         m,
         "burst: statuses in order: expected [200, 200, 429], got [429, 429, 429]"
@@ -249,7 +258,10 @@ async fn bursts_are_judged_as_a_whole() {
             then: 429,
         },
     };
-    let m = send_burst(&req, &exp, &counted).await.unwrap_err().to_string();
+    let m = send_burst(&req, &exp, &counted)
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         m,
         "burst: expected 1 to 2 replies with status [200] first, then only 429; got [429, 429, 429] \
@@ -333,7 +345,8 @@ async fn status_distributions_are_sampled_like_weights() {
         .unwrap_err()
         .to_string();
     assert!(
-        m.contains("status 200 received no traffic") && m.contains("status 503 got 1.000, expected 0.500"),
+        m.contains("status 200 received no traffic")
+            && m.contains("status 503 got 1.000, expected 0.500"),
         "{m}"
     );
 }

@@ -536,23 +536,27 @@ fn k8sgateway_is_a_profile_beside_upstreams_in_the_same_schema() {
         scenario(
             "RouteOptionMirror",
             "k8sgateway",
-            &["HTTPRoute", "HTTPRouteRequestMirror", "K8sGatewayRouteOption"],
+            &[
+                "HTTPRoute",
+                "HTTPRouteRequestMirror",
+                "K8sGatewayRouteOption",
+            ],
         )
         .failed(failure(1, "expect-http", None, "no mirror")),
         scenario("HTTPRouteSimpleSameNamespace", "httproute", &["HTTPRoute"]).passed(),
     ];
     let report = build(
         &results,
-        &options(
-            &[HTTP, Profile::K8sGateway],
-            &["HTTPRouteRequestMirror"],
-        ),
+        &options(&[HTTP, Profile::K8sGateway], &["HTTPRouteRequestMirror"]),
     );
     let names: Vec<&str> = report.profiles.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["GATEWAY-HTTP", "K8SGATEWAY"]);
     let k = report.profile("K8SGATEWAY").unwrap();
     assert_eq!(k.core.statistics.passed, 1);
-    let extended = k.extended.as_ref().expect("the mirror scenario is extended");
+    let extended = k
+        .extended
+        .as_ref()
+        .expect("the mirror scenario is extended");
     assert_eq!(extended.status.failed_tests, ["RouteOptionMirror"]);
     assert!(
         extended

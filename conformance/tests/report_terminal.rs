@@ -229,7 +229,11 @@ fn k8sgateway_gets_a_row_per_kind_beside_its_profile_row() {
         scenario(
             "DelegatedRouteOption",
             "k8sgateway",
-            &["HTTPRoute", "K8sGatewayRouteOption", "K8sGatewayRouteDelegation"],
+            &[
+                "HTTPRoute",
+                "K8sGatewayRouteOption",
+                "K8sGatewayRouteDelegation",
+            ],
         )
         .skipped("listed in --skip-tests"),
         scenario(
@@ -266,6 +270,11 @@ fn k8sgateway_gets_a_row_per_kind_beside_its_profile_row() {
     );
     // Without the profile in the report, no per-kind table.
     let upstream_only = build(&results, &options(&[Profile::GatewayHttp], &[]));
-    let text = terminal::summary(&upstream_only, &results, Duration::from_secs(2), Style::PLAIN);
+    let text = terminal::summary(
+        &upstream_only,
+        &results,
+        Duration::from_secs(2),
+        Style::PLAIN,
+    );
     assert!(!text.contains("K8SGATEWAY kind"), "{text}");
 }

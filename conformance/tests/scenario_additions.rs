@@ -7,7 +7,7 @@ mod scenario_support;
 
 use std::time::Duration;
 
-use gatesim_conformance::scenario::{Step, StatusCode, Upgrade};
+use gatesim_conformance::scenario::{StatusCode, Step, Upgrade};
 use scenario_support::{BASE, Scratch, error_of, steps};
 
 fn load(body: &str) -> gatesim_conformance::scenario::Scenario {
@@ -58,7 +58,10 @@ fn additions_read_as_documented() {
             timed.response.min_latency.map(|t| t.0),
             timed.response.max_latency.map(|t| t.0)
         ),
-        (Some(Duration::from_millis(500)), Some(Duration::from_secs(2)))
+        (
+            Some(Duration::from_millis(500)),
+            Some(Duration::from_secs(2))
+        )
     );
     assert!(health.expects_no_backend() && !timed.expects_no_backend());
     assert_eq!(health.statuses(), [200]);

@@ -500,7 +500,10 @@ fn count_attempt(replica: &Replica, headers: &HeaderMap) -> Result<Option<Attemp
 
 /// Compresses the reply when `X-Echo-Content-Encoding` asks for it (gzip is the one encoding
 /// offered); `Err` is the 400 for any other value.
-fn encode(headers: &HeaderMap, body: String) -> Result<(Bytes, Option<&'static str>), EchoResponse> {
+fn encode(
+    headers: &HeaderMap,
+    body: String,
+) -> Result<(Bytes, Option<&'static str>), EchoResponse> {
     let Some(wanted) = header_text(headers, "x-echo-content-encoding") else {
         return Ok((Bytes::from(body), None));
     };

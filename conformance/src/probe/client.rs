@@ -343,7 +343,9 @@ fn decode(headers: &http::HeaderMap, body: Bytes) -> (Bytes, Option<String>) {
         Ok(_) => (Bytes::from(plain), None),
         Err(e) => (
             body,
-            Some(format!("Content-Encoding gzip, but the body does not decompress: {e}")),
+            Some(format!(
+                "Content-Encoding gzip, but the body does not decompress: {e}"
+            )),
         ),
     }
 }

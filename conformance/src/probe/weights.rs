@@ -161,7 +161,10 @@ impl fmt::Display for WeightReport {
                 "  {:<32} {:>8} {:>8} {:>6}",
                 "status", "expected", "observed", "count"
             )?;
-            let seen = self.status_counts.keys().filter(|s| !self.expected_statuses.contains_key(s));
+            let seen = self
+                .status_counts
+                .keys()
+                .filter(|s| !self.expected_statuses.contains_key(s));
             let rows = self.expected_statuses.keys().chain(seen);
             for status in rows {
                 let want = self.expected_statuses.get(status).copied().unwrap_or(0.0);
@@ -294,8 +297,7 @@ async fn sample_once(
                     *report.status_counts.entry(status).or_default() += 1;
                     let Some(pod) = pod else { continue };
                     let backend = backend_of_pod(&pod).to_owned();
-                    if !spec.distribution.is_empty() && !spec.distribution.contains_key(&backend)
-                    {
+                    if !spec.distribution.is_empty() && !spec.distribution.contains_key(&backend) {
                         first_error
                             .get_or_insert(SampleFailure::UnexpectedBackend { pod, backend });
                         continue;
@@ -407,8 +409,17 @@ mod tests {
             text.contains("expected 2 statuses to receive traffic, got 3"),
             "{text}"
         );
-        assert!(text.contains("status 200 got 0.700, expected 0.500"), "{text}");
-        assert!(text.contains("status 503 got 0.250, expected 0.500"), "{text}");
-        assert!(text.contains("  500 "), "unexpected statuses are shown: {text}");
+        assert!(
+            text.contains("status 200 got 0.700, expected 0.500"),
+            "{text}"
+        );
+        assert!(
+            text.contains("status 503 got 0.250, expected 0.500"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  500 "),
+            "unexpected statuses are shown: {text}"
+        );
     }
 }

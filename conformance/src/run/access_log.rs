@@ -13,7 +13,10 @@ const POLL: Duration = Duration::from_millis(50);
 const SHOWN_LINES: usize = 20;
 
 impl Execution<'_> {
-    pub(super) async fn expect_access_log(&self, step: &ExpectAccessLog) -> Result<(), StepFailure> {
+    pub(super) async fn expect_access_log(
+        &self,
+        step: &ExpectAccessLog,
+    ) -> Result<(), StepFailure> {
         let Some(dir) = &self.scenario_dir else {
             return Err(StepFailure {
                 case: None,

@@ -13,8 +13,8 @@ use crate::probe::{
     ProbeRequest, WeightSampling,
 };
 use crate::scenario::{
-    Burst, ExpectHttp, ExpectWeights, GatewayRef, HttpCase, HttpRequest, Protocol, Scheme,
-    Upgrade, defaults,
+    Burst, ExpectHttp, ExpectWeights, GatewayRef, HttpCase, HttpRequest, Protocol, Scheme, Upgrade,
+    defaults,
 };
 use crate::target::BarrierError;
 
@@ -302,8 +302,11 @@ impl Execution<'_> {
                 message,
                 related: None,
             })?;
-        let statuses: std::collections::BTreeMap<u16, f64> =
-            step.statuses.iter().map(|(code, share)| (code.0, *share)).collect();
+        let statuses: std::collections::BTreeMap<u16, f64> = step
+            .statuses
+            .iter()
+            .map(|(code, share)| (code.0, *share))
+            .collect();
         let sampling = WeightSampling {
             distribution: step.distribution.clone(),
             statuses: statuses.clone(),

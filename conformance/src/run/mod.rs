@@ -1,9 +1,9 @@
 //! The engine: decide what runs, apply base fixtures once, run scenarios side by side where
 //! they cannot disturb each other (see [`schedule`]), and turn each into a [`ScenarioResult`].
 
+mod access_log;
 mod env;
 mod exec;
-mod access_log;
 mod http;
 pub mod schedule;
 pub mod select;

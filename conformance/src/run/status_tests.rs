@@ -382,7 +382,12 @@ fn policy_ancestors_match_like_parents() {
     // Another controller's entry alone is no match.
     let theirs = policy(
         2,
-        vec![ancestor("HTTPRoute", "r", "someone.else/controller", accepted())],
+        vec![ancestor(
+            "HTTPRoute",
+            "r",
+            "someone.else/controller",
+            accepted(),
+        )],
     );
     assert_eq!(
         check(&expectation(POLICY_ANCESTORS), &theirs, ctx()),
@@ -478,12 +483,16 @@ fn plain_policy_conditions_are_read_from_every_ancestor_of_the_run_controller() 
     let problems = check(&exp, &only_theirs, ctx());
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(
-        problems[0].contains("no status.ancestors entry from controller gatesim.dev/reference-controller"),
+        problems[0]
+            .contains("no status.ancestors entry from controller gatesim.dev/reference-controller"),
         "{problems:?}"
     );
 
     // Before any status is written there is nothing to match yet.
     let unwritten = json!({"metadata": {"name": "retries", "namespace": "infra", "generation": 1}});
     let problems = check(&exp, &unwritten, ctx());
-    assert!(problems[0].starts_with("condition Accepted: expected status True, but there is none"), "{problems:?}");
+    assert!(
+        problems[0].starts_with("condition Accepted: expected status True, but there is none"),
+        "{problems:?}"
+    );
 }

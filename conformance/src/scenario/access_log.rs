@@ -125,8 +125,13 @@ mod tests {
         assert!(first_unmatched(&[contains("GET /a"), contains("GET /c")], text).is_none());
         let reversed = [contains("GET /c"), contains("GET /a")];
         let missing = first_unmatched(&reversed, text);
-        assert_eq!(missing.map(LogLine::describe).as_deref(), Some("a line containing \"GET /a\""));
-        assert!(first_unmatched(&[contains("GET"), contains("GET"), contains("GET")], text).is_some());
+        assert_eq!(
+            missing.map(LogLine::describe).as_deref(),
+            Some("a line containing \"GET /a\"")
+        );
+        assert!(
+            first_unmatched(&[contains("GET"), contains("GET"), contains("GET")], text).is_some()
+        );
     }
 
     #[test]

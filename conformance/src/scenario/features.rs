@@ -446,11 +446,20 @@ mod tests {
             Some(Level::Core)
         );
         assert_eq!(
-            k.level(&["Gateway", "K8sGatewayHttpListenerOption", "K8sGatewayRouteDelegation"]),
+            k.level(&[
+                "Gateway",
+                "K8sGatewayHttpListenerOption",
+                "K8sGatewayRouteDelegation"
+            ]),
             Some(Level::Core)
         );
         assert_eq!(
-            k.level(&["Gateway", "HTTPRoute", "HTTPRouteRequestMirror", "K8sGatewayRouteOption"]),
+            k.level(&[
+                "Gateway",
+                "HTTPRoute",
+                "HTTPRouteRequestMirror",
+                "K8sGatewayRouteOption"
+            ]),
             Some(Level::Extended)
         );
         assert_eq!(
@@ -462,7 +471,10 @@ mod tests {
             None
         );
         assert_eq!("K8SGATEWAY".parse::<Profile>().unwrap(), k);
-        assert_eq!(suggest("K8sGatewayHTTPListenerOption"), Some("K8sGatewayHttpListenerOption"));
+        assert_eq!(
+            suggest("K8sGatewayHTTPListenerOption"),
+            Some("K8sGatewayHttpListenerOption")
+        );
     }
 
     #[test]

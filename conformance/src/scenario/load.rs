@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::access_log::SCENARIO_DIR;
 use super::doc::Doc;
 use super::error::{LoadErrors, ScenarioError, Source, YamlPath};
-use super::access_log::SCENARIO_DIR;
 use super::features::{Feature, Level, Profile};
 use super::object::{HarnessObject, Object, TestCertificate, mentions};
 use super::step::Step;

@@ -16,8 +16,8 @@ mod validate;
 mod validate_traffic;
 mod values;
 
-pub use error::{LoadErrors, Location, ScenarioError, Segment, Source, YamlPath};
 pub use access_log::{ExpectAccessLog, LogLine, SCENARIO_DIR};
+pub use error::{LoadErrors, Location, ScenarioError, Segment, Source, YamlPath};
 pub use expect::{
     AncestorExpectation, BackendView, Burst, ConditionExpectation, ExpectHttp, ExpectWeights,
     ExpectedRequest, ExpectedResponse, HttpCase, HttpRequest, ListenerExpectation, Mirror,

@@ -56,10 +56,7 @@ fn check_request(
     }
     if let Some(size) = request.body_size {
         if request.body.is_some() {
-            return Err(doc.error(
-                &at.key("bodySize"),
-                "give `body` or `bodySize`, not both",
-            ));
+            return Err(doc.error(&at.key("bodySize"), "give `body` or `bodySize`, not both"));
         }
         if size == 0 || size > MAX_BODY_SIZE {
             return Err(doc.error(
@@ -322,10 +319,7 @@ pub(super) fn check_access_log(doc: Doc<'_>, at: &YamlPath, log: &ExpectAccessLo
         let here = at.key("lines").index(i);
         match (&line.contains, &line.json) {
             (None, None) => {
-                return Err(doc.error(
-                    &here,
-                    "a line entry needs `contains` or `json` (or both)",
-                ));
+                return Err(doc.error(&here, "a line entry needs `contains` or `json` (or both)"));
             }
             (_, Some(fields)) if fields.is_empty() => {
                 return Err(doc.error(&here.key("json"), "list at least one field"));

@@ -67,7 +67,6 @@ pub const BASE: &str = "\
     ports: [{port: 8080, targetPort: 3000}]
 ";
 
-
 /// Loads `text` as a scenario file and returns the error, with the scratch directory as `<dir>`.
 pub fn error_of(text: &str) -> String {
     let scratch = Scratch::new(&[("base/tiny.yaml", BASE), ("s.yaml", text)]);
@@ -80,4 +79,3 @@ pub fn error_of(text: &str) -> String {
 pub fn steps(body: &str) -> String {
     format!("{HEAD}steps:\n{body}")
 }
-
