@@ -384,7 +384,7 @@ async fn echo(
     }
     let attempt = match count_attempt(replica, &parts.headers) {
         Ok(attempt) => attempt,
-        Err(res) => return res,
+        Err(message) => return response(400, &[TEXT], message),
     };
     if let Some(Attempt {
         number,
@@ -419,7 +419,7 @@ async fn echo(
     );
     let (body, encoding) = match encode(&parts.headers, body) {
         Ok(encoded) => encoded,
-        Err(res) => return res,
+        Err((status, message)) => return response(status, &[TEXT], message),
     };
     let mut res = response(200, &[], body);
     apply_echo_set_header(&parts.headers, res.headers_mut());
@@ -459,17 +459,14 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
 }
 
-/// Reads `X-Echo-Request-Key`, `X-Echo-Fail-Times` and `X-Echo-Fail-Status`; `Err` is the 400
-/// that explains a malformed one. No key: no counting, and nothing in the reply changes.
-fn count_attempt(replica: &Replica, headers: &HeaderMap) -> Result<Option<Attempt>, EchoResponse> {
-    let bad = |message: String| response(400, &[TEXT], message);
+/// Reads `X-Echo-Request-Key`, `X-Echo-Fail-Times` and `X-Echo-Fail-Status`; `Err` explains a
+/// malformed one (answered with 400). No key: no counting, and nothing in the reply changes.
+fn count_attempt(replica: &Replica, headers: &HeaderMap) -> Result<Option<Attempt>, String> {
     let times = match header_text(headers, "x-echo-fail-times") {
         None => 0,
-        Some(text) => text.parse::<u32>().map_err(|_| {
-            bad(format!(
-                "X-Echo-Fail-Times must be a whole number, got {text:?}"
-            ))
-        })?,
+        Some(text) => text
+            .parse::<u32>()
+            .map_err(|_| format!("X-Echo-Fail-Times must be a whole number, got {text:?}"))?,
     };
     let status = match header_text(headers, "x-echo-fail-status") {
         None => 503,
@@ -478,16 +475,14 @@ fn count_attempt(replica: &Replica, headers: &HeaderMap) -> Result<Option<Attemp
             .ok()
             .filter(|s| (200..=599).contains(s))
             .ok_or_else(|| {
-                bad(format!(
-                    "X-Echo-Fail-Status must be a status from 200 to 599, got {text:?}"
-                ))
+                format!("X-Echo-Fail-Status must be a status from 200 to 599, got {text:?}")
             })?,
     };
     let Some(key) = header_text(headers, "x-echo-request-key").filter(|k| !k.is_empty()) else {
         if headers.contains_key("x-echo-fail-times") {
-            return Err(bad(
+            return Err(
                 "X-Echo-Fail-Times needs X-Echo-Request-Key to count attempts by".to_owned(),
-            ));
+            );
         }
         return Ok(None);
     };
@@ -499,18 +494,17 @@ fn count_attempt(replica: &Replica, headers: &HeaderMap) -> Result<Option<Attemp
 }
 
 /// Compresses the reply when `X-Echo-Content-Encoding` asks for it (gzip is the one encoding
-/// offered); `Err` is the 400 for any other value.
+/// offered); `Err` is the status and text to answer instead (400 for any other value).
 fn encode(
     headers: &HeaderMap,
     body: String,
-) -> Result<(Bytes, Option<&'static str>), EchoResponse> {
+) -> Result<(Bytes, Option<&'static str>), (u16, String)> {
     let Some(wanted) = header_text(headers, "x-echo-content-encoding") else {
         return Ok((Bytes::from(body), None));
     };
     if !wanted.eq_ignore_ascii_case("gzip") {
-        return Err(response(
+        return Err((
             400,
-            &[TEXT],
             format!("X-Echo-Content-Encoding offers gzip only, got {wanted:?}"),
         ));
     }
@@ -518,7 +512,7 @@ fn encode(
     let compressed = encoder
         .write_all(body.as_bytes())
         .and_then(|()| encoder.finish())
-        .map_err(|e| process_error(&format!("gzip: {e}"), 500))?;
+        .map_err(|e| (500, format!("gzip: {e}")))?;
     Ok((Bytes::from(compressed), Some("gzip")))
 }
 

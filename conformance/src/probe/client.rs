@@ -211,8 +211,7 @@ fn build_request(req: &ProbeRequest) -> Result<(Request<Full<Bytes>>, Option<Str
                 // echo-basic's WebSocket handler refuses a handshake without an Origin.
                 ("origin", origin.as_str()),
             ] {
-                let value =
-                    HeaderValue::from_str(value).map_err(|e| invalid(&format!("{name}"), &e))?;
+                let value = HeaderValue::from_str(value).map_err(|e| invalid(name, &e))?;
                 headers.insert(HeaderName::from_static(name), value);
             }
             Some(key)

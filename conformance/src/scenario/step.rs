@@ -32,7 +32,8 @@ pub enum Step {
     FillEndpoints(FillEndpoints),
     ExpectStatus(Vec<StatusExpectation>),
     ExpectHttp(ExpectHttp),
-    ExpectWeights(ExpectWeights),
+    /// Boxed: by far the largest step.
+    ExpectWeights(Box<ExpectWeights>),
     /// Addition to the format: lines a proxy wrote to a file of the scenario directory.
     ExpectAccessLog(ExpectAccessLog),
 }
@@ -127,7 +128,7 @@ impl<'de> Visitor<'de> for StepVisitor {
             "fill-endpoints" => Step::FillEndpoints(map.next_value()?),
             "expect-status" => Step::ExpectStatus(map.next_value()?),
             "expect-http" => Step::ExpectHttp(map.next_value()?),
-            "expect-weights" => Step::ExpectWeights(map.next_value()?),
+            "expect-weights" => Step::ExpectWeights(Box::new(map.next_value()?)),
             "expect-access-log" => Step::ExpectAccessLog(map.next_value()?),
             other => return Err(de::Error::unknown_field(other, STEP_KEYS)),
         };
