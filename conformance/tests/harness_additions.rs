@@ -11,27 +11,13 @@ use std::time::Duration;
 use gatesim_conformance::outcome::{Outcome, ScenarioResult};
 use gatesim_conformance::run::{Environment, Settings};
 use gatesim_conformance::scenario::{LoadOptions, ObjectRef, Scenario};
-use gatesim_conformance::target::{
-    ClusterOptions, ClusterTarget, RunClass, SimOptions, SimTarget, Target,
-};
+use gatesim_conformance::target::{ClusterOptions, ClusterTarget, Target};
+
+mod sim_support;
 
 async fn environment(network: u8) -> Option<Environment> {
-    let envoy = gatesim_reference::infra::envoy::locate_or_skip("harness additions test")
-        .expect("Envoy is required (GATESIM_REQUIRE_ALL=1)")?;
-    let mut options = SimOptions::new(RunClass {
-        gateway_class: "gatesim".to_owned(),
-        controller_name: "gatesim.dev/reference-controller".to_owned(),
-    });
-    options.envoy = Some(envoy);
-    options.address_network = Some(network);
-    let target = SimTarget::start(options)
-        .await
-        .expect("the sim target starts");
-    let settings = Settings {
-        poll_interval: Duration::from_millis(20),
-        ..Settings::default()
-    };
-    Some(Environment::new(Target::Sim(Box::new(target)), settings))
+    let settings = sim_support::settings();
+    sim_support::environment_with("harness additions test", network, None, settings).await
 }
 
 fn data(name: &str) -> Scenario {

@@ -58,18 +58,8 @@ pub fn check(expected: &StatusExpectation, object: &Value, ctx: StatusContext<'_
     stale_conditions(conditions, generation, "", &mut problems);
     let policy_conditions = conditions.is_empty() && !ancestors.is_empty();
     if expected.ancestors.is_some() || (policy_conditions && expected.conditions.is_some()) {
-        for entry in ancestors {
-            let label = format!(
-                "ancestor {}",
-                describe_actual_ref(entry.get("ancestorRef"), own_namespace)
-            );
-            stale_conditions(
-                list(entry.get("conditions")),
-                generation,
-                &label,
-                &mut problems,
-            );
-        }
+        let (entries, refs) = (ancestors, ("ancestorRef", "ancestor"));
+        stale_entries(entries, refs, generation, own_namespace, &mut problems);
     }
     if let Some(wanted) = &expected.conditions {
         if policy_conditions {
@@ -87,18 +77,8 @@ pub fn check(expected: &StatusExpectation, object: &Value, ctx: StatusContext<'_
 
     if let Some(wanted) = &expected.parents {
         let entries = list(object.pointer("/status/parents"));
-        for entry in entries {
-            let label = format!(
-                "parent {}",
-                describe_actual_ref(entry.get("parentRef"), own_namespace)
-            );
-            stale_conditions(
-                list(entry.get("conditions")),
-                generation,
-                &label,
-                &mut problems,
-            );
-        }
+        let refs = ("parentRef", "parent");
+        stale_entries(entries, refs, generation, own_namespace, &mut problems);
         let refs: Vec<(&ParentRefExpectation, &[ConditionExpectation])> = wanted
             .iter()
             .map(|p| (&p.parent_ref, p.conditions.as_slice()))
@@ -173,6 +153,24 @@ fn stale_conditions(conditions: &[Value], generation: i64, label: &str, out: &mu
                 ),
             ));
         }
+    }
+}
+
+/// Stale conditions of every entry of a `parents` or `ancestors` list; `refs` names the entry's
+/// reference key and how a message calls the entry.
+fn stale_entries(
+    entries: &[Value],
+    (ref_key, word): (&str, &str),
+    generation: i64,
+    own_namespace: &str,
+    out: &mut Vec<String>,
+) {
+    for entry in entries {
+        let label = format!(
+            "{word} {}",
+            describe_actual_ref(entry.get(ref_key), own_namespace)
+        );
+        stale_conditions(list(entry.get("conditions")), generation, &label, out);
     }
 }
 
