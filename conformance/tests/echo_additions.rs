@@ -355,3 +355,88 @@ async fn status_distributions_are_sampled_like_weights() {
         "{m}"
     );
 }
+
+/// A server that answers one WebSocket handshake its own way: with `accept_right` the right
+/// `Sec-WebSocket-Accept`, then it answers the first message with `reply`.
+async fn fake_websocket(n: u8, accept_right: bool, reply: &'static [u8]) -> std::net::SocketAddr {
+    use base64::Engine as _;
+    let listener = tokio::net::TcpListener::bind((replica_ip(n), 0))
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        let key = head
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("sec-websocket-key: ")
+                    .or_else(|| l.strip_prefix("Sec-Websocket-Key: "))
+            })
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        let digest = ring::digest::digest(
+            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            format!("{key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11").as_bytes(),
+        );
+        let accept = if accept_right {
+            base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+        } else {
+            "bm90IHRoZSByaWdodCBrZXk=".to_owned()
+        };
+        let answer = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        stream.write_all(answer.as_bytes()).await.unwrap();
+        // Skip the client's frame (masked, short), then answer with an unmasked text frame.
+        let mut frame_head = [0u8; 2];
+        if stream.read_exact(&mut frame_head).await.is_ok() {
+            let len = usize::from(frame_head[1] & 0x7F);
+            let mut rest = vec![0u8; 4 + len];
+            let _ = stream.read_exact(&mut rest).await;
+            let mut out = vec![0x81, reply.len() as u8];
+            out.extend_from_slice(reply);
+            let _ = stream.write_all(&out).await;
+        }
+        let mut sink = Vec::new();
+        let _ = stream.read_to_end(&mut sink).await;
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_wrong_websocket_handshake_or_echo_fails() {
+    let exp = Expectation {
+        statuses: vec![101],
+        ..Expectation::default()
+    };
+    for (n, accept_right, reply, wanted) in [
+        (
+            159,
+            false,
+            &b"ignored"[..],
+            "websocket: expected the probe's message echoed back, got Sec-WebSocket-Accept should be",
+        ),
+        (
+            160,
+            true,
+            &b"something else"[..],
+            "websocket: expected the probe's message echoed back, got sent text \"gatesim websocket probe-",
+        ),
+    ] {
+        let addr = fake_websocket(n, accept_right, reply).await;
+        let mut req = ProbeRequest::new(addr, "/ws");
+        req.upgrade = Some(Upgrade::Websocket);
+        let res = send(&req).await.unwrap();
+        let m = compare(&exp, &req, &res).unwrap_err().to_string();
+        assert!(m.starts_with(wanted), "{m}");
+    }
+}
