@@ -79,6 +79,7 @@ async fn run(changes: usize) -> Result<()> {
         admin_addr: "127.0.0.1:0".parse()?,
         config: ControllerConfig::default(),
         address_network: 43,
+        envoy: None,
     })
     .await?;
     let ip = loop {

@@ -33,6 +33,7 @@ async fn start_controller(dir: &Path, network: u8) -> Result<Option<Controller>>
         admin_addr: "127.0.0.1:0".parse()?,
         config: ControllerConfig::default(),
         address_network: network,
+        envoy: None,
     })
     .await?;
     Ok(Some(controller))
