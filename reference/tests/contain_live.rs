@@ -13,29 +13,15 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
-use contain_support::{GATEWAY, bad_header_route, bad_regex_route, good_route};
+use contain_support::{
+    GATEWAY, admin, backed_by_a, bad_header_route, bad_regex_route, route_to, serves,
+};
 use e2e_support::{
-    Backend, Call, Prober, WAIT, endpoint_slice, eventually, expect, gateway_addr, send,
-    start_controller,
+    Backend, Call, Prober, WAIT, endpoint_slice, eventually, expect, gateway_addr, start_controller,
 };
 use gatesim_reference::controller::Controller;
 use gatesim_reference::model::ControllerConfig;
 use serde_json::Value;
-
-/// `route` with its backend Service `a` instead of `echo`.
-fn backed_by_a(route: String) -> String {
-    route.replace("{name: echo, port: 8080}", "{name: a, port: 8080}")
-}
-
-/// A route named `name` to Service `service` for every path of `<name>.example.com`.
-fn route_to(name: &str, service: &str) -> String {
-    good_route(name)
-        .replace(
-            "{name: echo, port: 8080}",
-            &format!("{{name: {service}, port: 8080}}"),
-        )
-        .replace(&format!("value: /{name}"), "value: /")
-}
 
 /// The condition `type_` of route `name` on its parent, as the controller computed it.
 fn route_condition(controller: &Controller, name: &str, type_: &str) -> Option<Value> {
@@ -91,19 +77,6 @@ async fn programmed_again(controller: &Controller) -> Result<()> {
         async move { Ok(programmed.then_some(())) }
     })
     .await
-}
-
-async fn serves(http: SocketAddr, host: &str, backend: &str) -> Result<()> {
-    let check = |r: &e2e_support::Reply| r.status == 200 && r.backend().as_deref() == Some(backend);
-    let what = format!("{host} answers from {backend}");
-    expect(http, Call::get(host, "/"), check, &what).await?;
-    Ok(())
-}
-
-async fn admin(controller: &Controller, path: &str) -> Result<String> {
-    let r = send(controller.admin_addr(), &Call::get("admin", path)).await?;
-    ensure!(r.status == 200, "{path}: status {}", r.status);
-    Ok(String::from_utf8_lossy(&r.body).into_owned())
 }
 
 fn write(dir: &Path, file: &str, yaml: &str) -> Result<()> {

@@ -1,9 +1,15 @@
-//! Inputs for the NACK containment tests: a Gateway, routes to a backend, and routes Envoy
-//! rejects although translation lets them through.
+//! For the NACK containment tests: a Gateway, routes to a backend, routes Envoy rejects
+//! although translation lets them through, and a look at what the controller reports.
 
 #![allow(dead_code)] // each test file uses a different subset
 
+use std::net::SocketAddr;
+
+use anyhow::{Result, ensure};
+use gatesim_reference::controller::Controller;
 use gatesim_reference::model::{AnyObject, ObjectKey, ResourceSet};
+
+use crate::e2e_support::{Call, Reply, expect, send};
 
 pub const GATEWAY: &str = r#"
 apiVersion: gateway.networking.k8s.io/v1
@@ -72,4 +78,34 @@ pub fn set_of(yaml: &str) -> ResourceSet {
 
 pub fn gateway() -> ObjectKey {
     ObjectKey::new("default", "gw")
+}
+
+/// `route` with its backend Service `a` instead of `echo`.
+pub fn backed_by_a(route: String) -> String {
+    route.replace("{name: echo, port: 8080}", "{name: a, port: 8080}")
+}
+
+/// A route named `name` to Service `service` for every path of `<name>.example.com`.
+pub fn route_to(name: &str, service: &str) -> String {
+    good_route(name)
+        .replace(
+            "{name: echo, port: 8080}",
+            &format!("{{name: {service}, port: 8080}}"),
+        )
+        .replace(&format!("value: /{name}"), "value: /")
+}
+
+/// Wait until `host` answers `/` with a 200 from `backend`.
+pub async fn serves(http: SocketAddr, host: &str, backend: &str) -> Result<()> {
+    let check = |r: &Reply| r.status == 200 && r.backend().as_deref() == Some(backend);
+    let what = format!("{host} answers from {backend}");
+    expect(http, Call::get(host, "/"), check, &what).await?;
+    Ok(())
+}
+
+/// The body of the controller's admin endpoint `path`.
+pub async fn admin(controller: &Controller, path: &str) -> Result<String> {
+    let r = send(controller.admin_addr(), &Call::get("admin", path)).await?;
+    ensure!(r.status == 200, "{path}: status {}", r.status);
+    Ok(String::from_utf8_lossy(&r.body).into_owned())
 }
