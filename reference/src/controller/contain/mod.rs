@@ -288,3 +288,191 @@ impl Containment {
         objects.chain(gateways).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::HttpRoute;
+    use crate::model::ObjectVersion;
+
+    fn gw() -> ObjectKey {
+        ObjectKey::new("default", "gw")
+    }
+
+    fn route(name: &str, path: &str) -> HttpRoute {
+        serde_json::from_value(json!({
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": name, "namespace": "default", "generation": 1},
+            "spec": {"parentRefs": [{"name": "gw"}],
+                     "rules": [{"matches": [{"path": {"type": "RegularExpression", "value": path}}]}]},
+        }))
+        .expect("a route")
+    }
+
+    fn containment() -> (Containment, Metrics) {
+        let metrics = Metrics::new();
+        let c = Containment::new(Ok(PathBuf::from("/usr/bin/envoy")), metrics.clone());
+        (c, metrics)
+    }
+
+    fn found(outcome: Outcome) -> Investigation {
+        Investigation {
+            gateway: gw(),
+            outcome,
+            candidates: 3,
+            checks: 4,
+            took: Duration::from_millis(120),
+        }
+    }
+
+    fn quarantine_of(set: &ResourceSet, name: &str) -> Investigation {
+        let key = ObjectKey::new("default", name);
+        let entry = Quarantined {
+            version: ObjectVersion::of(set.http_routes[&key].as_ref()),
+            gateway: gw(),
+            message: format!("missing ): /{name}/("),
+        };
+        found(Outcome::Quarantine(vec![(
+            ObjectId::of::<HttpRoute>(&key),
+            entry,
+        )]))
+    }
+
+    #[test]
+    fn quarantine_lasts_until_the_object_changes_or_goes() {
+        let (mut c, metrics) = containment();
+        let mut set = ResourceSet::default();
+        set.insert(route("bad", "/bad/("));
+        set.insert(route("worse", "/worse/("));
+        assert!(c.record("v1".into(), quarantine_of(&set, "bad")));
+        assert!(c.record("v2".into(), quarantine_of(&set, "worse")));
+        assert_eq!(c.quarantine().len(), 2);
+        let errors = c.errors();
+        assert!(
+            errors[0].starts_with("HTTPRoute default/bad: quarantined")
+                && errors[0].contains("Gateway default/gw")
+                && errors[0].contains("missing ): /bad/(")
+                && errors[0].contains("4 checks in 0.120 s"),
+            "{errors:?}"
+        );
+        let view = c.view();
+        assert_eq!(view["quarantined"][0]["object"]["name"], "bad", "{view:#}");
+        assert_eq!(view["quarantined"][0]["generation"], 1, "{view:#}");
+        assert_eq!(
+            view["investigations"][1]["outcome"], "quarantined",
+            "{view:#}"
+        );
+        assert_eq!(
+            view["investigations"][1]["detail"],
+            json!(["HTTPRoute default/worse"]),
+            "{view:#}"
+        );
+
+        c.sync(&set);
+        assert_eq!(c.quarantine().len(), 2, "nothing changed");
+
+        // The fix of one, the deletion of the other.
+        set.insert(route("bad", "/bad/[0-9]+"));
+        set.remove::<HttpRoute>(&ObjectKey::new("default", "worse"));
+        c.sync(&set);
+        assert!(c.quarantine().is_empty());
+        assert!(c.errors().is_empty());
+        let text = metrics.render(&SnapshotCache::new());
+        for line in [
+            "gatesim_quarantines_total 2\n",
+            "gatesim_quarantine_releases_total 2\n",
+            "gatesim_quarantined_objects 0\n",
+            "gatesim_containment_runs_total{outcome=\"quarantined\"} 2\n",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_contained_is_reported_while_the_proxy_rejects() {
+        let (mut c, _) = containment();
+        let message = "malformed IP address: not-an-address";
+        assert!(!c.record("v1".into(), found(Outcome::OwnFault(message.into()))));
+        let errors = c.errors();
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with("Gateway default/gw: NACK not contained")
+                && errors[0].contains("all 3 of its candidate objects left out")
+                && errors[0].contains("the Gateway's own")
+                && errors[0].contains(message),
+            "{errors:?}"
+        );
+        assert!(c.quarantine().is_empty());
+
+        let mut set = ResourceSet::default();
+        set.gateways.insert(
+            gw(),
+            std::sync::Arc::new(crate::api::Gateway {
+                metadata: kube::api::ObjectMeta::default(),
+                spec: Default::default(),
+                status: None,
+            }),
+        );
+        set.proxy_progress
+            .insert(gw(), ProxyProgress::Rejected(message.into()));
+        c.sync(&set);
+        assert_eq!(c.errors().len(), 1, "still rejected");
+        set.proxy_progress.insert(gw(), ProxyProgress::Acknowledged);
+        c.sync(&set);
+        assert!(
+            c.errors().is_empty(),
+            "the proxy took a configuration again"
+        );
+
+        c.record("v2".into(), found(Outcome::NotReproduced));
+        assert!(
+            c.errors()[0].contains("Envoy accepts it offline"),
+            "{:?}",
+            c.errors()
+        );
+        c.record(
+            "v3".into(),
+            found(Outcome::Failed("envoy: not found".into())),
+        );
+        assert!(
+            c.errors()[0].contains("envoy: not found"),
+            "{:?}",
+            c.errors()
+        );
+        assert_eq!(c.view()["investigations"].as_array().map(Vec::len), Some(3));
+    }
+
+    #[test]
+    fn without_envoy_containment_is_off_and_says_why() {
+        let metrics = Metrics::new();
+        let c = Containment::new(Err("no Envoy binary was found".into()), metrics.clone());
+        assert!(c.envoy().is_none());
+        let view = c.view();
+        assert_eq!(view["enabled"], false);
+        assert_eq!(view["disabledBecause"], "no Envoy binary was found");
+        assert!(
+            metrics
+                .render(&SnapshotCache::new())
+                .contains("gatesim_containment_enabled 0\n")
+        );
+        assert!(c.pending(&SnapshotCache::new()).is_empty());
+    }
+
+    #[test]
+    fn the_validator_is_the_given_envoy_else_the_host_proxies() {
+        let dir = std::env::temp_dir();
+        let missing = dir.join("gatesim-no-such-envoy");
+        let e = validator(Some(&missing), None).expect_err("not executable");
+        assert!(
+            e.contains("gatesim-no-such-envoy is not an executable file"),
+            "{e}"
+        );
+        let e = validator(None, Some(&missing)).expect_err("not executable");
+        assert!(e.contains("is not an executable file"), "{e}");
+        // Any executable file will do for the choice itself.
+        let sh = Path::new("/bin/sh");
+        assert_eq!(validator(Some(sh), Some(&missing)), Ok(sh.to_path_buf()));
+        assert_eq!(validator(None, Some(sh)), Ok(sh.to_path_buf()));
+    }
+}
