@@ -143,6 +143,7 @@ impl Controller {
         .await
         .unwrap_or_else(|e| Err(format!("looking for Envoy failed: {e}")));
         let containment = Containment::new(validator, metrics.clone());
+        state.publish_containment(&containment);
         let infra = match opts.infra {
             Infra::Host(mut cfg) => {
                 cfg.xds_addr = xds.local_addr();
