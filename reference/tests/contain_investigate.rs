@@ -14,8 +14,11 @@ use gatesim_reference::controller::contain::{Outcome, investigate};
 use gatesim_reference::model::ResourceSet;
 use infra_support::envoy_or_skip;
 
-/// `n` routes, the ones at `bad` positions made with `make_bad`.
-fn routes(n: usize, bad: &[(usize, fn(&str) -> String)]) -> ResourceSet {
+/// Makes a route Envoy rejects, by name.
+type BadRoute = fn(&str) -> String;
+
+/// `n` routes, the ones at `bad` positions made bad.
+fn routes(n: usize, bad: &[(usize, BadRoute)]) -> ResourceSet {
     let docs: Vec<String> = (0..n)
         .map(|i| {
             let name = format!("r{i:04}");

@@ -339,10 +339,10 @@ pub struct Prober {
 
 /// What a prober saw.
 #[derive(Debug, Default)]
-pub struct ProbeCount {
-    pub ok: usize,
+struct ProbeCount {
+    ok: usize,
     /// Every reply that was not a 2xx from the expected backend, and every failed request.
-    pub failures: Vec<String>,
+    failures: Vec<String>,
 }
 
 impl Prober {
@@ -381,8 +381,21 @@ impl Prober {
         Self { stop, task }
     }
 
-    pub async fn stop(self) -> Result<ProbeCount> {
+    /// Stop, and fail unless every reply was right (and there were some); prints the counts.
+    pub async fn stop_all_good(self) -> Result<usize> {
         self.stop.store(true, Ordering::Relaxed);
-        Ok(self.task.await?)
+        let count = self.task.await?;
+        eprintln!(
+            "prober: {} good replies, {} failures",
+            count.ok,
+            count.failures.len()
+        );
+        anyhow::ensure!(
+            count.failures.is_empty(),
+            "requests that had to succeed failed: {:?}",
+            count.failures
+        );
+        anyhow::ensure!(count.ok > 0, "the prober never got a reply");
+        Ok(count.ok)
     }
 }
