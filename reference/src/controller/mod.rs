@@ -370,6 +370,7 @@ async fn investigate(
                 containment.record(version, investigation);
             }
         }
+        // Nothing is recorded, so the next NACK is investigated again: a crash is no verdict.
         Err(e) => tracing::error!(error = %e, "NACK investigation panicked"),
     }
 }

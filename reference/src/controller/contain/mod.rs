@@ -156,9 +156,8 @@ impl Containment {
             .collect()
     }
 
-    /// Take in what an investigation of the configuration `version` found; returns whether
-    /// the quarantine grew (so the configuration without the offenders is to be pushed).
-    pub fn record(&mut self, version: String, found: Investigation) -> bool {
+    /// Take in what an investigation of the configuration `version` found.
+    pub fn record(&mut self, version: String, found: Investigation) {
         let gw = found.gateway.clone();
         self.examined.insert(gw.clone(), version);
         self.metrics
@@ -237,7 +236,6 @@ impl Containment {
             "checks": found.checks,
             "seconds": found.took.as_secs_f64(),
         }));
-        matches!(&found.outcome, Outcome::Quarantine(e) if !e.is_empty())
     }
 
     /// The body of `GET /quarantine`.
@@ -345,8 +343,8 @@ mod tests {
         let mut set = ResourceSet::default();
         set.insert(route("bad", "/bad/("));
         set.insert(route("worse", "/worse/("));
-        assert!(c.record("v1".into(), quarantine_of(&set, "bad")));
-        assert!(c.record("v2".into(), quarantine_of(&set, "worse")));
+        c.record("v1".into(), quarantine_of(&set, "bad"));
+        c.record("v2".into(), quarantine_of(&set, "worse"));
         assert_eq!(c.quarantine().len(), 2);
         let errors = c.errors();
         assert!(
@@ -393,7 +391,7 @@ mod tests {
     fn what_cannot_be_contained_is_reported_while_the_proxy_rejects() {
         let (mut c, _) = containment();
         let message = "malformed IP address: not-an-address";
-        assert!(!c.record("v1".into(), found(Outcome::OwnFault(message.into()))));
+        c.record("v1".into(), found(Outcome::OwnFault(message.into())));
         let errors = c.errors();
         assert_eq!(errors.len(), 1);
         assert!(
