@@ -8,8 +8,8 @@ mod infra_support;
 
 use std::time::Instant;
 
-use contain_support::{GATEWAY, bad_header_route, bad_regex_route, gateway, good_route, set_of};
-use e2e_support::service_yaml;
+use contain_support::{bad_header_route, bad_regex_route, gateway, good_route, set_of};
+use e2e_support::{HTTP_GATEWAY, service_yaml};
 use gatesim_reference::controller::contain::{Outcome, investigate};
 use gatesim_reference::model::ResourceSet;
 use infra_support::envoy_or_skip;
@@ -29,7 +29,7 @@ fn routes(n: usize, bad: &[(usize, BadRoute)]) -> ResourceSet {
         })
         .collect();
     set_of(&format!(
-        "{GATEWAY}---\n{}---\n{}",
+        "{HTTP_GATEWAY}---\n{}---\n{}",
         service_yaml("echo", 8000, &["127.0.0.1".into()]),
         docs.join("---\n")
     ))

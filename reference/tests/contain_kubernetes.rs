@@ -9,10 +9,10 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
-use contain_support::{
-    GATEWAY, admin, backed_by_a, bad_header_route, bad_regex_route, route_to, serves,
+use contain_support::{admin, backed_by_a, bad_header_route, bad_regex_route, route_to, serves};
+use e2e_support::{
+    Backend, Call, HTTP_GATEWAY, Prober, WAIT, endpoint_slice, eventually, expect, gateway_addr,
 };
-use e2e_support::{Backend, Call, Prober, WAIT, endpoint_slice, eventually, expect, gateway_addr};
 use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
 use gatesim_reference::infra::{envoy, host::HostConfig};
 use gatesim_reference::model::{ControllerConfig, KindVisitor, StoredKind, api_group, visit_kind};
@@ -104,7 +104,7 @@ impl Cluster {
     }
 
     async fn gateway_programmed(&self) -> Result<()> {
-        let gateway = GATEWAY
+        let gateway = HTTP_GATEWAY
             .split("---")
             .nth(1)
             .context("the Gateway document")?;
@@ -136,7 +136,7 @@ async fn a_rejected_route_is_quarantined_through_the_api_server() -> Result<()> 
     };
     let a = Backend::start("a-0", "127.0.75.1", 0).await?;
     let b = Backend::start("b-0", "127.0.75.2", 0).await?;
-    cluster.apply(GATEWAY).await?;
+    cluster.apply(HTTP_GATEWAY).await?;
     cluster.apply(&endpoint_slice("a", &[&a])).await?;
     cluster.apply(&endpoint_slice("b", &[&b])).await?;
     cluster.apply(&route_to("one", "a")).await?;

@@ -13,11 +13,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
-use contain_support::{
-    GATEWAY, admin, backed_by_a, bad_header_route, bad_regex_route, route_to, serves,
-};
+use contain_support::{admin, backed_by_a, bad_header_route, bad_regex_route, route_to, serves};
 use e2e_support::{
-    Backend, Call, Prober, WAIT, endpoint_slice, eventually, expect, gateway_addr, start_controller,
+    Backend, Call, HTTP_GATEWAY, Prober, WAIT, endpoint_slice, eventually, expect, gateway_addr,
+    start_controller,
 };
 use gatesim_reference::controller::Controller;
 use gatesim_reference::model::ControllerConfig;
@@ -101,7 +100,7 @@ async fn a_rejected_route_is_quarantined_and_every_other_route_keeps_flowing() -
         endpoint_slice("c", &[&c]),
     ]
     .join("---\n");
-    write(&config, "gateway.yaml", GATEWAY)?;
+    write(&config, "gateway.yaml", HTTP_GATEWAY)?;
     write(&config, "services.yaml", &services)?;
     for (route, service) in [("one", "a"), ("two", "b"), ("three", "c")] {
         write(&config, &format!("{route}.yaml"), &route_to(route, service))?;

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use anyhow::{Context, Result, ensure};
 use base64::Engine as _;
 use e2e_support::{
-    Backend, Call, Reply, WAIT, endpoint_slice, eventually, expect, gateway_addr, send, send_tls,
-    start_controller,
+    Backend, Call, HTTP_GATEWAY, Reply, WAIT, endpoint_slice, eventually, expect, gateway_addr,
+    send, send_tls, start_controller,
 };
 use gatesim_reference::model::ControllerConfig;
 
@@ -415,10 +415,7 @@ async fn edits_take_effect_without_a_restart() -> Result<()> {
     ]
     .join("---\n");
     std::fs::write(config.join("services.yaml"), services)?;
-    std::fs::write(config.join("gateway.yaml"), GATEWAY.split("---").take(2).collect::<Vec<_>>().join("---").replace(
-        "  - name: https\n    port: 443\n    protocol: HTTPS\n    hostname: secure.example.com\n    tls: {certificateRefs: [{name: secure-cert}]}\n",
-        "",
-    ))?;
+    std::fs::write(config.join("gateway.yaml"), HTTP_GATEWAY)?;
     let route = |path: &str, svc: &str| {
         format!(
             "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: r, namespace: default}}\n\

@@ -4,8 +4,8 @@
 mod contain_support;
 mod e2e_support;
 
-use contain_support::{GATEWAY, bad_regex_route, gateway, good_route, set_of};
-use e2e_support::service_yaml;
+use contain_support::{bad_regex_route, gateway, good_route, set_of};
+use e2e_support::{HTTP_GATEWAY, service_yaml};
 use gatesim_reference::api::HttpRoute;
 use gatesim_reference::model::{ObjectId, ObjectKey, ObjectVersion, Quarantined, ResourceSet};
 use gatesim_reference::translate::{StatusPatch, Translation, candidates, translate};
@@ -14,7 +14,7 @@ use serde_json::Value;
 fn input() -> ResourceSet {
     let routes = [good_route("a"), bad_regex_route("bad"), good_route("b")].join("---\n");
     set_of(&format!(
-        "{GATEWAY}---\n{}---\n{routes}",
+        "{HTTP_GATEWAY}---\n{}---\n{routes}",
         service_yaml("echo", 8000, &["127.0.0.1".into()])
     ))
 }

@@ -11,21 +11,6 @@ use gatesim_reference::model::{AnyObject, ObjectKey, ResourceSet};
 
 use crate::e2e_support::{Call, Reply, expect, send};
 
-pub const GATEWAY: &str = r#"
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: gatesim}
-spec: {controllerName: gatesim.dev/reference-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: gatesim
-  listeners:
-  - {name: http, port: 80, protocol: HTTP}
-"#;
-
 /// A route to `echo` serving `/<name>` on `<name>.example.com`.
 pub fn good_route(name: &str) -> String {
     format!(

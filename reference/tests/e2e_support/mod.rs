@@ -240,6 +240,20 @@ where
     }
 }
 
+/// Our GatewayClass and Gateway `default/gw` with one HTTP listener on port 80.
+pub const HTTP_GATEWAY: &str = "apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: gatesim}
+spec: {controllerName: gatesim.dev/reference-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: gatesim
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+";
+
 /// How long anything a test waits for may take, on a loaded machine.
 pub const WAIT: Duration = Duration::from_secs(20);
 
