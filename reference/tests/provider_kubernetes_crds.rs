@@ -94,7 +94,7 @@ async fn k8sgateway_kinds_follow_their_crds() {
 
     // Removing the CRD removes the kind's objects from the snapshot.
     crd_api
-        .delete(&RouteOption::crd_name(), &DeleteParams::default())
+        .delete(RouteOption::crd_name(), &DeleteParams::default())
         .await
         .expect("CRD deleted");
     snapshot_where(&mut rx, "the RouteOption is gone", |set| {

@@ -47,7 +47,7 @@ pub fn to_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_yaml::Err
 pub fn all_to_yaml() -> Result<String, serde_yaml::Error> {
     let docs = crds()
         .iter()
-        .map(|crd| serde_yaml::to_string(crd))
+        .map(serde_yaml::to_string)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(format!("{HEADER}---\n{}", docs.join("---\n")))
 }
