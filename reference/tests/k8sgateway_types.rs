@@ -206,7 +206,7 @@ fn enterprise_fields_decode_and_are_kept_by_name() {
     let option = &set.route_options[&ObjectKey::new("shop", "members-only")];
     let options = option.spec.options.as_ref().unwrap();
     assert_eq!(
-        options.extauth.as_ref().unwrap()["configRef"]["name"],
+        options.extauth.as_ref().unwrap().0["configRef"]["name"],
         "oidc-members"
     );
     assert!(options.waf.is_some() && options.rbac.is_some() && options.jwt_staged.is_some());

@@ -1,8 +1,6 @@
 //! Access logging (`accessLoggingService`), for HTTP requests or whole connections.
 
-use serde_json::Value;
-
-use super::schema::{preserve_unknown, preserve_unknown_map};
+use super::schema::{Struct, Unmodelled};
 
 message! {
     pub struct AccessLoggingService {
@@ -17,12 +15,10 @@ message! {
         file_sink: FileSink,
         grpc_service: GrpcService,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        open_telemetry_service: Value,
+        open_telemetry_service: Unmodelled,
         /// Which requests are logged (status code, duration, headers, runtime, ...).
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        filter: Value,
+        filter: Unmodelled,
     }
 }
 
@@ -33,8 +29,7 @@ message! {
         /// An Envoy format string (`%REQ(:PATH)%`, ...); exclusive with `jsonFormat`.
         string_format: String,
         /// A JSON object whose string values are Envoy format strings.
-        #[schemars(schema_with = "preserve_unknown_map")]
-        json_format: std::collections::BTreeMap<String, Value>,
+        json_format: Struct,
     }
 }
 

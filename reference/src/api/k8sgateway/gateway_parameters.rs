@@ -11,9 +11,8 @@ use k8s_openapi::api::core::v1::{
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::schema::preserve_unknown;
+use super::schema::Unmodelled;
 use super::status::ResourceStatus;
 
 /// GatewayParameters' spec: a proxy deployed on Kubernetes (`kube`), or one the user runs
@@ -43,8 +42,7 @@ pub struct GatewayParametersSpec {
     pub kube: Option<KubernetesProxyConfig>,
     /// The user deploys and configures the proxy; the controller only serves its xDS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "preserve_unknown")]
-    pub self_managed: Option<Value>,
+    pub self_managed: Option<Unmodelled>,
 }
 
 message! {
@@ -60,8 +58,7 @@ message! {
         istio: IstioIntegration,
         stats: StatsConfig,
         /// Enterprise (AI Gateway). Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ai_extension: Value,
+        ai_extension: Unmodelled,
         /// Lets the container runtime pick the user id (OpenShift).
         floating_user_id: bool,
     }

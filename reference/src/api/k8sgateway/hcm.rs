@@ -1,10 +1,8 @@
 //! Settings of the HTTP connection manager (`httpConnectionManagerSettings`).
 
-use serde_json::Value;
-
 use super::headers::EarlyHeaderManipulation;
 use super::route_option::ProtocolUpgradeConfig;
-use super::schema::{ProtoDuration, preserve_unknown};
+use super::schema::{ProtoDuration, Unmodelled};
 
 message! {
     /// gloo's `HttpConnectionManagerSettings`.
@@ -54,8 +52,7 @@ message! {
         early_header_manipulation: EarlyHeaderManipulation,
         /// Tracing providers and settings.
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        tracing: Value,
+        tracing: Unmodelled,
     }
 }
 

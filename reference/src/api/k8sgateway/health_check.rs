@@ -1,8 +1,6 @@
 //! Active health checks of an upstream's hosts (`healthChecks`), as Envoy's `HealthCheck`.
 
-use serde_json::Value;
-
-use super::schema::{Int64, ProtoDuration, preserve_unknown, preserve_unknown_list};
+use super::schema::{Int64, ProtoDuration, Unmodelled};
 
 message! {
     /// One health check: HTTP, TCP, gRPC or custom (one of them), with its timing and
@@ -29,11 +27,9 @@ message! {
         grpc_health_check: GrpcHealthCheck,
         /// Bytes to send and expect.
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        tcp_health_check: Value,
+        tcp_health_check: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        custom_health_check: Value,
+        custom_health_check: Unmodelled,
     }
 }
 
@@ -45,16 +41,14 @@ message! {
         path: String,
         service_name: String,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown_list")]
-        request_headers_to_add: Vec<Value>,
+        request_headers_to_add: Vec<Unmodelled>,
         request_headers_to_remove: Vec<String>,
         use_http2: bool,
         /// Status ranges that count as healthy (default: 200 only).
         expected_statuses: Vec<Int64Range>,
         method: RequestMethod,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        response_assertions: Value,
+        response_assertions: Unmodelled,
     }
 }
 
@@ -87,7 +81,6 @@ message! {
         service_name: String,
         authority: String,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown_list")]
-        initial_metadata: Vec<Value>,
+        initial_metadata: Vec<Unmodelled>,
     }
 }

@@ -4,11 +4,10 @@
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::hcm::HttpConnectionManagerSettings;
 use super::matchers::{Buffer, CsrfPolicy};
-use super::schema::{ProtoDuration, preserve_unknown};
+use super::schema::{ProtoDuration, Unmodelled};
 use super::status::PolicyStatus;
 use super::target::PolicyTargetReferenceWithSectionName;
 
@@ -57,59 +56,43 @@ message! {
         /// Uses the leftmost `x-forwarded-for` address as the client's.
         leftmost_xff_address: bool,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        extensions: Value,
+        extensions: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        grpc_json_transcoder: Value,
+        grpc_json_transcoder: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        dynamic_forward_proxy: Value,
+        dynamic_forward_proxy: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        tap: Value,
+        tap: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        stateful_session: Value,
+        stateful_session: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        header_validation_settings: Value,
+        header_validation_settings: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        wasm: Value,
+        wasm: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        waf: Value,
+        waf: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        dlp: Value,
+        dlp: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        extauth: Value,
+        extauth: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ratelimit_server: Value,
+        ratelimit_server: Unmodelled,
         /// Enterprise (deprecated). Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        caching: Value,
+        caching: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        proxy_latency: Value,
+        proxy_latency: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
         disable_ext_proc_early: bool,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ext_proc_early: Value,
+        ext_proc_early: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
         disable_ext_proc: bool,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ext_proc: Value,
+        ext_proc: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
         disable_ext_proc_late: bool,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ext_proc_late: Value,
+        ext_proc_late: Unmodelled,
     }
 }
 

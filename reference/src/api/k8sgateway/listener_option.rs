@@ -4,10 +4,9 @@
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::access_log::AccessLoggingService;
-use super::schema::{Int64, preserve_unknown};
+use super::schema::{Int64, Unmodelled};
 use super::status::PolicyStatus;
 use super::target::PolicyTargetReferenceWithSectionName;
 
@@ -50,8 +49,7 @@ message! {
         /// Emits TCP statistics per connection.
         tcp_stats: bool,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        extensions: Value,
+        extensions: Unmodelled,
     }
 }
 

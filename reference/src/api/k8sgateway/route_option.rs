@@ -4,13 +4,12 @@
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::cors::CorsPolicy;
 use super::headers::HeaderManipulation;
 use super::matchers::{BufferPerRoute, CsrfPolicy, RegexMatchAndSubstitute};
 use super::retries::RetryPolicy;
-use super::schema::{Percent, ProtoDuration, preserve_unknown, preserve_unknown_map};
+use super::schema::{Percent, ProtoDuration, Struct, Unmodelled};
 use super::status::PolicyStatus;
 use super::target::PolicyTargetReference;
 use super::transformation::TransformationStages;
@@ -74,76 +73,53 @@ message! {
         staged_transformations: TransformationStages,
         /// Deprecated predecessor of `stagedTransformations`.
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        transformations: Value,
+        transformations: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        extensions: Value,
+        extensions: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        tracing: Value,
+        tracing: Unmodelled,
         /// Request mirroring to an Upstream.
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        shadowing: Value,
+        shadowing: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ratelimit_basic: Value,
+        ratelimit_basic: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ratelimit_early: Value,
+        ratelimit_early: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        rate_limit_early_configs: Value,
+        rate_limit_early_configs: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ratelimit: Value,
+        ratelimit: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        rate_limit_configs: Value,
+        rate_limit_configs: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ratelimit_regular: Value,
+        ratelimit_regular: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        rate_limit_regular_configs: Value,
+        rate_limit_regular_configs: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        waf: Value,
+        waf: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        jwt: Value,
+        jwt: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        jwt_staged: Value,
+        jwt_staged: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        jwt_providers_staged: Value,
+        jwt_providers_staged: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        rbac: Value,
+        rbac: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        extauth: Value,
+        extauth: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        dlp: Value,
+        dlp: Unmodelled,
         /// Route metadata by filter namespace.
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown_map")]
-        envoy_metadata: std::collections::BTreeMap<String, Value>,
+        envoy_metadata: std::collections::BTreeMap<String, Struct>,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ext_proc_early: Value,
+        ext_proc_early: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ext_proc: Value,
+        ext_proc: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ext_proc_late: Value,
+        ext_proc_late: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ai: Value,
+        ai: Unmodelled,
     }
 }
 

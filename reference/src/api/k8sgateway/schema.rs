@@ -10,6 +10,7 @@ use std::marker::PhantomData;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Map, Value};
 
 /// Decodes a string and checks it while the deserializer still stands on it, so that an error
 /// carries the value's own position and field path (a check after decoding would point at
@@ -136,20 +137,41 @@ pub fn proto_enum_schema(names: &[&str], numbers: &[i64]) -> Schema {
     json_schema!({ "x-kubernetes-int-or-string": true, "enum": values })
 }
 
-/// An object kept exactly as written: fields gatesim accepts by name but does not model
-/// field by field.
-pub fn preserve_unknown(_: &mut SchemaGenerator) -> Schema {
+/// A field gatesim accepts by name but does not model (Enterprise features, exotic ones): an
+/// object kept exactly as written, so that translation can report the field as unsupported
+/// instead of losing it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Unmodelled(pub Map<String, Value>);
+
+/// A `google.protobuf.Struct`: any JSON object, kept as written.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Struct(pub Map<String, Value>);
+
+/// Any object, as the API server should store it: with every field, whatever its name.
+fn any_object() -> Schema {
     json_schema!({ "type": "object", "x-kubernetes-preserve-unknown-fields": true })
 }
 
-/// A list of objects kept exactly as written.
-pub fn preserve_unknown_list(generator: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": "array", "items": preserve_unknown(generator) })
+impl JsonSchema for Unmodelled {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Unmodelled".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        any_object()
+    }
 }
 
-/// A map of objects kept exactly as written.
-pub fn preserve_unknown_map(generator: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": "object", "additionalProperties": preserve_unknown(generator) })
+impl JsonSchema for Struct {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Struct".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        any_object()
+    }
 }
 
 /// A protobuf `int64`/`uint64`, which protobuf JSON writes as a string (JavaScript numbers lose

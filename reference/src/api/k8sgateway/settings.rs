@@ -2,10 +2,9 @@
 //! (conventionally the object `default` in `gloo-system`).
 
 use kube::CustomResource;
-use serde_json::Value;
 
 use super::connection::CircuitBreakerConfig;
-use super::schema::{ProtoDuration, preserve_unknown, preserve_unknown_list};
+use super::schema::{ProtoDuration, Unmodelled};
 use super::status::ResourceStatus;
 
 message! {
@@ -31,8 +30,7 @@ message! {
         watch_namespaces: Vec<String>,
         /// Label selectors for namespaces to read, besides `watchNamespaces`.
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown_list")]
-        watch_namespace_selectors: Vec<Value>,
+        watch_namespace_selectors: Vec<Unmodelled>,
         /// Where the controller writes what it generates.
         discovery_namespace: String,
         /// Binds proxies' listeners on IPv4 only (Gateway API mode).
@@ -43,89 +41,61 @@ message! {
         gloo: GlooOptions,
         gateway: GatewayOptions,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        kubernetes_config_source: Value,
+        kubernetes_config_source: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        directory_config_source: Value,
+        directory_config_source: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        consul_kv_source: Value,
+        consul_kv_source: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        kubernetes_secret_source: Value,
+        kubernetes_secret_source: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        vault_secret_source: Value,
+        vault_secret_source: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        directory_secret_source: Value,
+        directory_secret_source: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        secret_options: Value,
+        secret_options: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        kubernetes_artifact_source: Value,
+        kubernetes_artifact_source: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        directory_artifact_source: Value,
+        directory_artifact_source: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        consul_kv_artifact_source: Value,
+        consul_kv_artifact_source: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        knative: Value,
+        knative: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        discovery: Value,
+        discovery: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        consul: Value,
+        consul: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        consul_discovery: Value,
+        consul_discovery: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        kubernetes: Value,
+        kubernetes: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        extensions: Value,
+        extensions: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        upstream_options: Value,
+        upstream_options: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        console_options: Value,
+        console_options: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        observability_options: Value,
+        observability_options: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ratelimit: Value,
+        ratelimit: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ratelimit_server: Value,
+        ratelimit_server: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        rbac: Value,
+        rbac: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        extauth: Value,
+        extauth: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        named_extauth: Value,
+        named_extauth: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        caching_server: Value,
+        caching_server: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ext_proc_early: Value,
+        ext_proc_early: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ext_proc: Value,
+        ext_proc: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ext_proc_late: Value,
+        ext_proc_late: Unmodelled,
     }
 }
 
@@ -153,11 +123,9 @@ message! {
         transformation_escape_characters: bool,
         enable_auto_websocket_transformation_passthrough: bool,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        aws_options: Value,
+        aws_options: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        istio_options: Value,
+        istio_options: Unmodelled,
     }
 }
 

@@ -2,9 +2,7 @@
 //! transformation filter, before routing (`early`), after it (`regular`) or after the
 //! upstream filters (`postRouting`).
 
-use serde_json::Value;
-
-use super::schema::{preserve_unknown, preserve_unknown_list};
+use super::schema::Unmodelled;
 
 message! {
     pub struct TransformationStages {
@@ -31,8 +29,7 @@ message! {
     pub struct RequestMatch {
         /// A gloo request matcher (path, headers, query parameters, methods).
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        matcher: Value,
+        matcher: Unmodelled,
         clear_route_cache: bool,
         request_transformation: Transformation,
         response_transformation: Transformation,
@@ -43,8 +40,7 @@ message! {
     pub struct ResponseMatch {
         /// Header matchers on the response.
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown_list")]
-        matchers: Vec<Value>,
+        matchers: Vec<Unmodelled>,
         response_code_details: String,
         response_transformation: Transformation,
     }
@@ -55,11 +51,9 @@ message! {
     pub struct Transformation {
         /// Inja templates for headers and body, extractors, body parsing.
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        transformation_template: Value,
+        transformation_template: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        header_body_transform: Value,
+        header_body_transform: Unmodelled,
         log_request_response_info: bool,
     }
 }

@@ -4,14 +4,13 @@
 use std::collections::BTreeMap;
 
 use kube::CustomResource;
-use serde_json::Value;
 
 use super::connection::{
     CircuitBreakerConfig, ConnectionConfig, LoadBalancerConfig, OutlierDetection,
 };
 use super::headers::{HeaderValue, ResourceRef};
 use super::health_check::HealthCheck;
-use super::schema::{ProtoDuration, preserve_unknown, preserve_unknown_map};
+use super::schema::{ProtoDuration, Struct, Unmodelled};
 use super::status::ResourceStatus;
 use super::tls::UpstreamSslConfig;
 
@@ -69,23 +68,17 @@ message! {
         disable_istio_auto_mtls: bool,
         discovery_metadata: DiscoveryMetadata,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        pipe: Value,
+        pipe: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        azure: Value,
+        azure: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        consul: Value,
+        consul: Unmodelled,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        aws_ec2: Value,
+        aws_ec2: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        gcp: Value,
+        gcp: Unmodelled,
         /// Enterprise. Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        ai: Value,
+        ai: Unmodelled,
     }
 }
 
@@ -99,8 +92,7 @@ message! {
         auto_sni_rewrite: bool,
         /// gRPC or REST functions the upstream offers.
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        service_spec: Value,
+        service_spec: Unmodelled,
     }
 }
 
@@ -116,8 +108,7 @@ message! {
         health_check_config: HostHealthCheckConfig,
         /// Endpoint metadata by filter namespace.
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown_map")]
-        metadata: BTreeMap<String, Value>,
+        metadata: BTreeMap<String, Struct>,
     }
 }
 
@@ -139,12 +130,10 @@ message! {
         /// Only pods with these labels.
         selector: BTreeMap<String, String>,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        service_spec: Value,
+        service_spec: Unmodelled,
         /// Endpoint subsets for subset load balancing.
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown")]
-        subset_spec: Value,
+        subset_spec: Unmodelled,
     }
 }
 
@@ -264,8 +253,7 @@ message! {
         #[schemars(range(min = 1))]
         load_balancing_weight: u32,
         /// Accepted by the schema, not implemented by gatesim.
-        #[schemars(schema_with = "preserve_unknown_map")]
-        metadata: BTreeMap<String, Value>,
+        metadata: BTreeMap<String, Struct>,
     }
 }
 
