@@ -3,12 +3,14 @@
 //! `gatesim-controller crds` prints; the schemas are structural; names, scope and subresources
 //! agree with simkube's kind table; and kubectl applies the files.
 
+mod k8sgateway_support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use gatesim_reference::api::k8sgateway::crd;
 use gatesim_simkube::kinds::KindTable;
-use gatesim_simkube::{Config, SimKube};
+use k8sgateway_support::simkube_without_k8sgateway_crds;
 use serde_json::Value;
 
 fn crds_dir() -> PathBuf {
@@ -388,16 +390,7 @@ async fn kubectl_applies_the_crds_and_then_the_kinds() {
     let Some(kubectl) = kubectl_or_skip("kubectl_applies_the_crds_and_then_the_kinds") else {
         return;
     };
-    let names = crd::crds()
-        .iter()
-        .filter_map(|c| c.metadata.name.clone())
-        .collect();
-    let server = SimKube::start(Config {
-        require_crds: names,
-        ..Config::default()
-    })
-    .await
-    .unwrap();
+    let server = simkube_without_k8sgateway_crds().await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     server.write_kubeconfig(&kubeconfig).unwrap();

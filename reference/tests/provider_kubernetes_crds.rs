@@ -2,6 +2,8 @@
 //! then installed, then removed: a missing CRD never holds the controller back, and the kind
 //! is picked up when its CRD appears and emptied when it goes.
 
+mod k8sgateway_support;
+
 use std::time::Duration;
 
 use gatesim_reference::api::RouteOption;
@@ -10,8 +12,8 @@ use gatesim_reference::api::k8sgateway::crd;
 use gatesim_reference::model::{ControllerConfig, ObjectKey, ResourceSet};
 use gatesim_reference::provider::Snapshots;
 use gatesim_reference::provider::kubernetes::KubernetesProvider;
-use gatesim_simkube::{Config, SimKube};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8sgateway_support::simkube_without_k8sgateway_crds;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::{Client, CustomResourceExt};
 
@@ -41,16 +43,7 @@ async fn snapshot_where(
 #[tokio::test]
 async fn k8sgateway_kinds_follow_their_crds() {
     let crds = crd::crds();
-    let names: Vec<String> = crds
-        .iter()
-        .filter_map(|c| c.metadata.name.clone())
-        .collect();
-    let server = SimKube::start(Config {
-        require_crds: names,
-        ..Config::default()
-    })
-    .await
-    .expect("simkube starts");
+    let server = simkube_without_k8sgateway_crds().await;
     let client = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
     let (mut rx, provider) = KubernetesProvider::start(client.clone(), ControllerConfig::default());
 
