@@ -1,39 +1,21 @@
 //! HttpListenerOption (`gateway.solo.io/v1`): options for the HTTP connection manager and
 //! HTTP filters of the Gateway listeners it targets.
 
-use kube::CustomResource;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
 use super::hcm::HttpConnectionManagerSettings;
 use super::matchers::{Buffer, CsrfPolicy};
 use super::schema::{ProtoDuration, Unmodelled};
 use super::status::PolicyStatus;
 use super::target::PolicyTargetReferenceWithSectionName;
 
-/// HttpListenerOption's spec.
-#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[kube(
-    group = "gateway.solo.io",
-    version = "v1",
-    kind = "HttpListenerOption",
-    namespaced,
-    status = "PolicyStatus",
-    derive = "Default",
-    derive = "PartialEq",
-    shortname = "hlisopts",
-    shortname = "ghlisopts",
-    category = "gloo-gateway",
-    doc = "Options for the HTTP connection manager and HTTP filters of the Gateways (or Gateway listeners) it targets."
-)]
-#[serde(rename_all = "camelCase")]
-pub struct HttpListenerOptionSpec {
-    /// Gateways, or single listeners of them by `sectionName`, in the policy's namespace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 16))]
-    pub target_refs: Option<Vec<PolicyTargetReferenceWithSectionName>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<HttpListenerOptions>,
+option_kind! {
+    /// HttpListenerOption's spec.
+    pub struct HttpListenerOptionSpec for "HttpListenerOption" {
+        /// Gateways, or single listeners of them by `sectionName`, in the policy's namespace.
+        target_refs: PolicyTargetReferenceWithSectionName,
+        options: HttpListenerOptions,
+    }
+    short_names: ["hlisopts", "ghlisopts"],
+    crd_doc: "Options for the HTTP connection manager and HTTP filters of the Gateways (or Gateway listeners) it targets.",
 }
 
 message! {

@@ -1,38 +1,20 @@
 //! ListenerOption (`gateway.solo.io/v1`): options for the Envoy listeners of the Gateway
 //! listeners it targets.
 
-use kube::CustomResource;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
 use super::access_log::AccessLoggingService;
 use super::schema::{Int64, Unmodelled};
 use super::status::PolicyStatus;
 use super::target::PolicyTargetReferenceWithSectionName;
 
-/// ListenerOption's spec.
-#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[kube(
-    group = "gateway.solo.io",
-    version = "v1",
-    kind = "ListenerOption",
-    namespaced,
-    status = "PolicyStatus",
-    derive = "Default",
-    derive = "PartialEq",
-    shortname = "lisopts",
-    shortname = "glisopts",
-    category = "gloo-gateway",
-    doc = "Options for the listeners of the Gateways (or Gateway listeners) it targets."
-)]
-#[serde(rename_all = "camelCase")]
-pub struct ListenerOptionSpec {
-    /// Gateways, or single listeners of them by `sectionName`, in the policy's namespace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 16))]
-    pub target_refs: Option<Vec<PolicyTargetReferenceWithSectionName>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<ListenerOptions>,
+option_kind! {
+    /// ListenerOption's spec.
+    pub struct ListenerOptionSpec for "ListenerOption" {
+        /// Gateways, or single listeners of them by `sectionName`, in the policy's namespace.
+        target_refs: PolicyTargetReferenceWithSectionName,
+        options: ListenerOptions,
+    }
+    short_names: ["lisopts", "glisopts"],
+    crd_doc: "Options for the listeners of the Gateways (or Gateway listeners) it targets.",
 }
 
 message! {

@@ -113,3 +113,45 @@ macro_rules! proto_enum {
         }
     };
 }
+
+/// One of the four `gateway.solo.io/v1` option kinds: a spec of `targetRefs` and `options`,
+/// and Gateway API's PolicyStatus (`PolicyStatus` must be in scope where it is used).
+macro_rules! option_kind {
+    (
+        $(#[$meta:meta])*
+        pub struct $spec:ident for $kind:literal {
+            $(#[$target_meta:meta])*
+            target_refs: $target:ty,
+            options: $options:ty $(,)?
+        }
+        short_names: [$($short:literal),+],
+        crd_doc: $crd_doc:literal $(,)?
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            kube::CustomResource, Clone, Debug, Default, PartialEq, serde::Serialize,
+            serde::Deserialize, schemars::JsonSchema,
+        )]
+        #[kube(
+            group = "gateway.solo.io",
+            version = "v1",
+            kind = $kind,
+            namespaced,
+            status = "PolicyStatus",
+            derive = "Default",
+            derive = "PartialEq",
+            $(shortname = $short,)+
+            category = "gloo-gateway",
+            doc = $crd_doc
+        )]
+        #[serde(rename_all = "camelCase")]
+        pub struct $spec {
+            $(#[$target_meta])*
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(length(max = 16))]
+            pub target_refs: Option<Vec<$target>>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub options: Option<$options>,
+        }
+    };
+}

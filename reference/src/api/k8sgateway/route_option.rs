@@ -1,10 +1,6 @@
 //! RouteOption (`gateway.solo.io/v1`): options for the rules of the HTTPRoutes it targets,
 //! or of one rule through an `ExtensionRef` filter.
 
-use kube::CustomResource;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
 use super::cors::CorsPolicy;
 use super::headers::HeaderManipulation;
 use super::matchers::{BufferPerRoute, CsrfPolicy, RegexMatchAndSubstitute};
@@ -14,30 +10,15 @@ use super::status::PolicyStatus;
 use super::target::PolicyTargetReference;
 use super::transformation::TransformationStages;
 
-/// RouteOption's spec.
-#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[kube(
-    group = "gateway.solo.io",
-    version = "v1",
-    kind = "RouteOption",
-    namespaced,
-    status = "PolicyStatus",
-    derive = "Default",
-    derive = "PartialEq",
-    shortname = "rto",
-    shortname = "rtopts",
-    shortname = "grto",
-    category = "gloo-gateway",
-    doc = "Options for the rules of the HTTPRoutes it targets, or of one rule that names it in an ExtensionRef filter."
-)]
-#[serde(rename_all = "camelCase")]
-pub struct RouteOptionSpec {
-    /// HTTPRoutes whose every rule gets these options.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 16))]
-    pub target_refs: Option<Vec<PolicyTargetReference>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<RouteOptions>,
+option_kind! {
+    /// RouteOption's spec.
+    pub struct RouteOptionSpec for "RouteOption" {
+        /// HTTPRoutes whose every rule gets these options.
+        target_refs: PolicyTargetReference,
+        options: RouteOptions,
+    }
+    short_names: ["rto", "rtopts", "grto"],
+    crd_doc: "Options for the rules of the HTTPRoutes it targets, or of one rule that names it in an ExtensionRef filter.",
 }
 
 message! {

@@ -1,5 +1,6 @@
-//! Shapes protobuf JSON allows and their CRD schemas: enums by name or number, 64-bit
-//! integers as numbers or strings, durations as `"1.5s"`, and fields kept as written.
+//! Shapes gloo's protobuf JSON decoding allows, and their CRD schemas: enums by name or
+//! number, 64-bit integers as numbers or strings, durations in Go's syntax, percentages, and
+//! objects kept as written.
 //!
 //! CRD schemas must be structural (every node typed, no `additionalProperties` beside
 //! `properties`), so the schemas here are written out rather than derived.

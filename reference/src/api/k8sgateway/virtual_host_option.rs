@@ -1,10 +1,6 @@
 //! VirtualHostOption (`gateway.solo.io/v1`): options for every virtual host of the Gateway
 //! listeners it targets.
 
-use kube::CustomResource;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
 use super::cors::{CorsPolicy, CorsPolicyMergeSettings};
 use super::headers::HeaderManipulation;
 use super::matchers::{BufferPerRoute, CsrfPolicy};
@@ -14,30 +10,15 @@ use super::status::PolicyStatus;
 use super::target::PolicyTargetReferenceWithSectionName;
 use super::transformation::TransformationStages;
 
-/// VirtualHostOption's spec.
-#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[kube(
-    group = "gateway.solo.io",
-    version = "v1",
-    kind = "VirtualHostOption",
-    namespaced,
-    status = "PolicyStatus",
-    derive = "Default",
-    derive = "PartialEq",
-    shortname = "vho",
-    shortname = "vhopts",
-    shortname = "gvho",
-    category = "gloo-gateway",
-    doc = "Options for every virtual host of the Gateways (or Gateway listeners) it targets."
-)]
-#[serde(rename_all = "camelCase")]
-pub struct VirtualHostOptionSpec {
-    /// Gateways, or single listeners of them by `sectionName`, in the policy's namespace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 16))]
-    pub target_refs: Option<Vec<PolicyTargetReferenceWithSectionName>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<VirtualHostOptions>,
+option_kind! {
+    /// VirtualHostOption's spec.
+    pub struct VirtualHostOptionSpec for "VirtualHostOption" {
+        /// Gateways, or single listeners of them by `sectionName`, in the policy's namespace.
+        target_refs: PolicyTargetReferenceWithSectionName,
+        options: VirtualHostOptions,
+    }
+    short_names: ["vho", "vhopts", "gvho"],
+    crd_doc: "Options for every virtual host of the Gateways (or Gateway listeners) it targets.",
 }
 
 message! {
