@@ -92,13 +92,14 @@ pub async fn gateway_api_crds() -> Result<PathBuf, ProvisionError> {
         Some((bytes, path)) => (bytes, path.display().to_string()),
         None => {
             let url = proxy_url();
-            eprintln!(
-                "simkube: downloading the Gateway API {GATEWAY_API_VERSION} CRDs from {url} into {} (once)",
-                dir.display()
-            );
+            eprintln!("simkube: downloading the Gateway API {GATEWAY_API_VERSION} module from {url} (once)");
             (download(&url).await?, url)
         }
     };
+    eprintln!(
+        "simkube: extracting the Gateway API {GATEWAY_API_VERSION} CRDs from {source_name} into {} (once)",
+        dir.display()
+    );
     let actual = module_hash(&archive, &source_name)?;
     if actual != MODULE_H1 {
         return Err(ProvisionError::Hash {
@@ -185,15 +186,15 @@ fn tls_config() -> Result<rustls::ClientConfig, String> {
         .with_no_client_auth())
 }
 
-/// Go's `h1:` hash of a module archive: SHA-256 over the sorted lines
-/// `<sha256 hex>  <file name>` of its files, base64.
+/// Go's `h1:` hash of a module archive: SHA-256 over the lines
+/// `<sha256 hex>  <file name>` of its files in name order, base64.
 fn module_hash(archive: &[u8], source_name: &str) -> Result<String, ProvisionError> {
     let bad = |detail: String| ProvisionError::Archive {
         source_name: source_name.to_string(),
         detail,
     };
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).map_err(|e| bad(e.to_string()))?;
-    let mut lines: Vec<String> = Vec::with_capacity(zip.len());
+    let mut lines: Vec<(String, String)> = Vec::with_capacity(zip.len());
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
         if entry.is_dir() {
@@ -204,10 +205,16 @@ fn module_hash(archive: &[u8], source_name: &str) -> Result<String, ProvisionErr
         entry
             .read_to_end(&mut contents)
             .map_err(|e| bad(e.to_string()))?;
-        lines.push(format!("{:x}  {name}\n", Sha256::digest(&contents)));
+        lines.push((name, format!("{:x}", Sha256::digest(&contents))));
     }
     lines.sort();
-    let summary = Sha256::digest(lines.concat().as_bytes());
+    let summary = Sha256::digest(
+        lines
+            .iter()
+            .map(|(name, hash)| format!("{hash}  {name}\n"))
+            .collect::<String>()
+            .as_bytes(),
+    );
     Ok(format!(
         "h1:{}",
         base64::engine::general_purpose::STANDARD.encode(summary)

@@ -25,7 +25,7 @@ pub struct Node {
     pub ty: Option<String>,
     pub format: Option<String>,
     pub nullable: bool,
-    /// Declared properties, in schema order (errors come out in that order).
+    /// Declared properties, by name (errors come out in that order).
     pub properties: Vec<(String, Node)>,
     pub additional: Additional,
     pub items: Option<Box<Node>>,

@@ -2,7 +2,7 @@
 //! kube-apiserver reports for CRDs: kube-openapi's checks and messages (`spec.x in body
 //! should ...`), turned into field errors the way apiextensions-apiserver turns them.
 //!
-//! One difference on purpose: properties are checked in schema order, where upstream
+//! One difference on purpose: properties are checked in name order, where upstream
 //! walks a Go map (random order); the set of errors is the same.
 
 use serde_json::{Map, Number, Value, json};
@@ -490,11 +490,11 @@ mod tests {
         assert_eq!(
             errors(schema.clone(), json!({"name": "ABCD", "kind": "C", "list": ["a", "b"], "addr": "x"})),
             vec![
-                "name: Too long: may not be more than 3 bytes",
-                "name: Invalid value: \"ABCD\": name in body should match '^[a-z]+$'",
+                "addr: Invalid value: \"x\": addr in body must be of type ipv4: \"x\"",
                 "kind: Unsupported value: \"C\": supported values: \"A\", \"B\"",
                 "list: Too many: 2: must have at most 1 item",
-                "addr: Invalid value: \"x\": addr in body must be of type ipv4: \"x\"",
+                "name: Too long: may not be more than 3 bytes",
+                "name: Invalid value: \"ABCD\": name in body should match '^[a-z]+$'",
             ]
         );
         assert_eq!(
