@@ -15,7 +15,6 @@ use tokio::sync::watch;
 
 use crate::infra::host::HostInfra;
 use crate::model::ResourceSet;
-use crate::provider::file::Diagnostic;
 use crate::provider::status::plan;
 use crate::render;
 use crate::translate::{ObjectRef, Translation};
@@ -104,9 +103,14 @@ impl ControllerState {
     }
 
     /// Mirror the file provider's current errors.
-    pub(super) fn watch_file_errors(&self, mut errors: watch::Receiver<Vec<Diagnostic>>) {
+    /// Shows the input errors a provider publishes (file diagnostics, objects a watch
+    /// cannot decode) on `/errors`, logging each list as it changes.
+    pub(super) fn watch_errors<T>(&self, mut errors: watch::Receiver<Vec<T>>)
+    where
+        T: std::fmt::Display + Clone + Send + Sync + 'static,
+    {
         let inner = Arc::clone(&self.inner);
-        let update = move |list: &[Diagnostic]| {
+        let update = move |list: &[T]| {
             let rendered: Vec<String> = list.iter().map(ToString::to_string).collect();
             for e in &rendered {
                 tracing::error!("{e}");
@@ -139,7 +143,8 @@ impl ControllerState {
             .clone()
     }
 
-    /// The current input errors (file provider), as `file:line:col: message`.
+    /// The current input errors: `file:line:col: message` (file provider), `Kind
+    /// namespace/name: cannot decode: ...` (Kubernetes provider).
     pub fn errors(&self) -> Vec<String> {
         self.inner
             .read()
@@ -180,7 +185,8 @@ async fn config(State(state): State<ControllerState>) -> axum::response::Respons
     }
 }
 
-/// `GET /errors`: input errors that keep the last good configuration serving.
+/// `GET /errors`: input errors that keep the last good configuration serving, or objects
+/// left out because they cannot be read.
 async fn errors(State(state): State<ControllerState>) -> Json<Value> {
     Json(json!({"errors": state.errors()}))
 }
