@@ -229,3 +229,70 @@ async fn invalid_objects_are_refused_and_their_valid_twins_created(
         panic!("the valid twin is refused: {e}");
     }
 }
+
+/// A raw request, to see status line and headers as a client does.
+async fn raw(addr: std::net::SocketAddr, method: &str, path: &str, content_type: &str, body: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.0\r\nHost: simkube\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+const UNKNOWN: &str = r#"{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+  "metadata": {"name": "NAME"}, "spec": {"rules": [{"matchez": [], "backendRefs": [{"name": "svc", "port": 80}]}],
+  "hostnames": ["a.example"], "hostnames": ["b.example"]}}"#;
+
+#[rstest]
+#[case::strict("Strict", "400 Bad Request", Some(r#"HTTPRoute in version \"v1\" cannot be handled as a HTTPRoute: strict decoding error: duplicate field \"spec.hostnames\", unknown field \"spec.rules[0].matchez\""#), &[])]
+#[case::warn("Warn", "201 Created", None, &[r#"warning: 299 - "duplicate field \"spec.hostnames\"""#, r#"warning: 299 - "unknown field \"spec.rules[0].matchez\"""#])]
+#[case::ignore("Ignore", "201 Created", None, &[])]
+#[tokio::test]
+async fn unknown_and_duplicate_fields_follow_field_validation(
+    #[case] directive: &str,
+    #[case] status_line: &str,
+    #[case] error: Option<&str>,
+    #[case] warnings: &[&str],
+) {
+    let (server, client) = start().await;
+    namespace(&client, "fv").await;
+    let body = UNKNOWN.replace("NAME", "r");
+    let resp = raw(
+        server.addr(),
+        "POST",
+        &format!("/apis/{GW}/v1/namespaces/fv/httproutes?fieldValidation={directive}"),
+        "application/json",
+        &body,
+    )
+    .await;
+    let lower = resp.to_lowercase();
+    assert!(resp.starts_with(&format!("HTTP/1.0 {status_line}")) || resp.starts_with(&format!("HTTP/1.1 {status_line}")), "{resp}");
+    if let Some(e) = error {
+        assert!(resp.contains(e), "{resp}");
+    }
+    let seen: Vec<&str> = lower.lines().filter(|l| l.starts_with("warning:")).map(str::trim).collect();
+    let expected: Vec<String> = warnings.iter().map(|w| w.to_lowercase()).collect();
+    assert_eq!(seen, expected, "{resp}");
+    if error.is_none() {
+        let stored = Api::<DynamicObject>::namespaced_with(client.clone(), "fv", &ApiResource::from_gvk(&GroupVersionKind::gvk(GW, "v1", "HTTPRoute")));
+        let r = stored.get("r").await.unwrap();
+        assert!(r.data["spec"]["rules"][0].get("matchez").is_none(), "unknown fields are pruned");
+        assert_eq!(r.data["spec"]["hostnames"], json!(["b.example"]), "the last of repeated keys wins");
+    }
+
+    // A merge patch with an unknown field: Strict is a 422 on the field `patch`.
+    if directive == "Strict" {
+        let create = raw(server.addr(), "POST", &format!("/apis/{GW}/v1/namespaces/fv/httproutes"), "application/json",
+            r#"{"metadata": {"name": "p"}, "spec": {"hostnames": ["a.example"]}}"#).await;
+        assert!(create.contains(" 201 "), "{create}");
+        let patched = raw(server.addr(), "PATCH", &format!("/apis/{GW}/v1/namespaces/fv/httproutes/p?fieldValidation=Strict"),
+            "application/merge-patch+json", r#"{"spec": {"bogus": 1}}"#).await;
+        assert!(patched.contains(" 422 "), "{patched}");
+        assert!(patched.contains(r#"\" is invalid: patch: Invalid value: "#) && patched.contains(r#"strict decoding error: unknown field \"spec.bogus\""#), "{patched}");
+    }
+}
