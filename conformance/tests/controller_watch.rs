@@ -65,11 +65,21 @@ async fn an_undecodable_object_is_skipped_and_the_rest_flows() {
     })
     .await
     .unwrap();
-    let client =
-        kube::Client::try_from(kube::Config::new(simkube.url().parse().unwrap())).unwrap();
-    create(&client, "GatewayClass", "watch", json!({"controllerName": CONTROLLER})).await;
-    create(&client, "Gateway", "gw", json!({"gatewayClassName": "watch",
-        "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}))
+    let client = kube::Client::try_from(kube::Config::new(simkube.url().parse().unwrap())).unwrap();
+    create(
+        &client,
+        "GatewayClass",
+        "watch",
+        json!({"controllerName": CONTROLLER}),
+    )
+    .await;
+    create(
+        &client,
+        "Gateway",
+        "gw",
+        json!({"gatewayClassName": "watch",
+        "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}),
+    )
     .await;
     create(&client, "HTTPRoute", "broken", route(json!("heavy"))).await;
     create(&client, "HTTPRoute", "good", route(json!(1))).await;
@@ -131,7 +141,13 @@ async fn an_undecodable_object_is_skipped_and_the_rest_flows() {
         "{metrics}"
     );
     let broken = routes.get("broken").await.unwrap();
-    assert!(broken.data.get("status").is_none_or(|s| s.get("parents").is_none()), "the skipped route gets no status");
+    assert!(
+        broken
+            .data
+            .get("status")
+            .is_none_or(|s| s.get("parents").is_none()),
+        "the skipped route gets no status"
+    );
 
     // Fixing the object clears the error and brings it in.
     let mut fixed = broken.clone();
@@ -142,7 +158,10 @@ async fn an_undecodable_object_is_skipped_and_the_rest_flows() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !controller.state().errors().is_empty() {
-        assert!(Instant::now() < deadline, "the fixed object is still reported");
+        assert!(
+            Instant::now() < deadline,
+            "the fixed object is still reported"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     controller.shutdown().await;

@@ -10,8 +10,8 @@
 use serde_json::{Map, Value, json};
 
 use crate::kinds::KindSpec;
-use crate::schema::Node;
 use crate::meta;
+use crate::schema::Node;
 
 /// The label every Namespace carries with its own name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -138,7 +138,13 @@ mod tests {
     #[test]
     fn namespaces_carry_their_name_label() {
         let mut ns = json!({"metadata": {"name": "team-a"}});
-        apply(spec("Namespace"), None, &mut ns, None, &mut Allocator::default());
+        apply(
+            spec("Namespace"),
+            None,
+            &mut ns,
+            None,
+            &mut Allocator::default(),
+        );
         assert_eq!(
             ns["metadata"]["labels"][NAMESPACE_NAME_LABEL],
             json!("team-a")

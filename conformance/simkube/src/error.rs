@@ -136,7 +136,13 @@ impl ApiError {
         Self::invalid_as("", "", "", "", errors)
     }
 
-    fn invalid_as(qualified: &str, group: &str, kind: &str, name: &str, errors: &[FieldError]) -> Self {
+    fn invalid_as(
+        qualified: &str,
+        group: &str,
+        kind: &str,
+        name: &str,
+        errors: &[FieldError],
+    ) -> Self {
         let causes: Vec<Value> = errors
             .iter()
             .map(|e| json!({"reason": e.reason.cause(), "message": e.body(), "field": e.field}))
@@ -148,7 +154,11 @@ impl ApiError {
         Self::new(
             422,
             "Invalid",
-            format!("{qualified} {} is invalid: {}", quote(name), aggregate(errors)),
+            format!(
+                "{qualified} {} is invalid: {}",
+                quote(name),
+                aggregate(errors)
+            ),
         )
         .with_details(d)
     }

@@ -64,7 +64,11 @@ async fn the_binary_serves_until_interrupted() {
     assert!(names.contains(&"default".to_string()), "{names:?}");
 
     // The CRD of --crd-dir is enforced.
-    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk("gateway.solo.io", "v1", "RouteOption"));
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "gateway.solo.io",
+        "v1",
+        "RouteOption",
+    ));
     let options: Api<DynamicObject> = Api::namespaced_with(client, "default", &ar);
     let option = |timeout: serde_json::Value| -> DynamicObject {
         serde_json::from_value(serde_json::json!({
@@ -78,7 +82,9 @@ async fn the_binary_serves_until_interrupted() {
         .await
         .unwrap_err();
     assert!(
-        refused.to_string().contains("spec.options.timeout: Invalid value: \"integer\""),
+        refused
+            .to_string()
+            .contains("spec.options.timeout: Invalid value: \"integer\""),
         "{refused}"
     );
     options

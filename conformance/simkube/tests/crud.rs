@@ -258,7 +258,11 @@ async fn status_subresource_and_generation_rules() {
         .await
         .unwrap();
     // The body's status is ignored; what is stored is the schema's default status.
-    let conditions = created.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
+    let conditions = created
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
     assert!(
         conditions.iter().all(|c| c.reason == "Pending"),
         "status is ignored on create: {conditions:?}"

@@ -11,11 +11,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use common::{client_for, namespace};
-use gatesim_simkube::{Config, SchemaSource, Schemas, SimKube};
-use rstest::rstest;
 use futures::{StreamExt, TryStreamExt, stream};
+use gatesim_simkube::{Config, SchemaSource, Schemas, SimKube};
 use gateway_api::httproutes::HttpRoute;
 use kube::api::{Api, ListParams, Patch, PatchParams, WatchEvent, WatchParams};
+use rstest::rstest;
 use serde_json::json;
 
 const OBJECTS: usize = 2000;

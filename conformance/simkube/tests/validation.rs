@@ -152,8 +152,20 @@ fn retry_budget(interval: &str) -> Value {
 #[case::class_name_too_long("Gateway", json!({"gatewayClassName": "c".repeat(254), "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}), "spec.gatewayClassName", "FieldValueTooLong", json!({"gatewayClassName": "c".repeat(253), "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}))]
 #[case::parent_name_empty("HTTPRoute", json!({"parentRefs": [{"name": ""}]}), "spec.parentRefs[0].name", "FieldValueInvalid", json!({"parentRefs": [{"name": "gw"}]}))]
 // Item counts.
-#[case::too_many_hostnames("HTTPRoute", hostnames(17), "spec.hostnames", "FieldValueTooMany", hostnames(16))]
-#[case::too_many_parent_refs("HTTPRoute", parent_refs(33), "spec.parentRefs", "FieldValueTooMany", parent_refs(32))]
+#[case::too_many_hostnames(
+    "HTTPRoute",
+    hostnames(17),
+    "spec.hostnames",
+    "FieldValueTooMany",
+    hostnames(16)
+)]
+#[case::too_many_parent_refs(
+    "HTTPRoute",
+    parent_refs(33),
+    "spec.parentRefs",
+    "FieldValueTooMany",
+    parent_refs(32)
+)]
 #[case::too_many_rules("HTTPRoute", rules(17), "spec.rules", "FieldValueTooMany", rules(16))]
 #[case::no_listeners("Gateway", json!({"gatewayClassName": "sim", "listeners": []}), "spec.listeners", "FieldValueInvalid", listener(json!({})))]
 // List-map keys.
@@ -184,9 +196,21 @@ fn retry_budget(interval: &str) -> Value {
 #[case::cel_one_url_rewrite("HTTPRoute", route(json!({"filters": [{"type": "URLRewrite", "urlRewrite": {"hostname": "a.example"}}, {"type": "URLRewrite", "urlRewrite": {"hostname": "b.example"}}], "backendRefs": [backend(json!({}))]})), "spec.rules[0].filters", "FieldValueInvalid", filter(json!({"type": "URLRewrite", "urlRewrite": {"hostname": "a.example"}})))]
 // CEL: duration().
 #[case::cel_backend_timeout_within_request("HTTPRoute", route(json!({"timeouts": {"request": "1s", "backendRequest": "2s"}, "backendRefs": [backend(json!({}))]})), "spec.rules[0].timeouts", "FieldValueInvalid", route(json!({"timeouts": {"request": "2s", "backendRequest": "1s"}, "backendRefs": [backend(json!({}))]})))]
-#[case::cel_retry_budget_interval("XBackendTrafficPolicy", retry_budget("2h"), "spec.retryConstraint.budget.interval", "FieldValueInvalid", retry_budget("10s"))]
+#[case::cel_retry_budget_interval(
+    "XBackendTrafficPolicy",
+    retry_budget("2h"),
+    "spec.retryConstraint.budget.interval",
+    "FieldValueInvalid",
+    retry_budget("10s")
+)]
 // CEL: isIP, split/substring.
-#[case::cel_tls_hostname_not_ip("TLSRoute", tls_route("10.0.0.1"), "spec.hostnames", "FieldValueInvalid", tls_route("tls.example"))]
+#[case::cel_tls_hostname_not_ip(
+    "TLSRoute",
+    tls_route("10.0.0.1"),
+    "spec.hostnames",
+    "FieldValueInvalid",
+    tls_route("tls.example")
+)]
 #[case::cel_infrastructure_annotation_keys("Gateway", json!({"gatewayClassName": "sim", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}], "infrastructure": {"annotations": {"bad key!": "v"}}}), "spec.infrastructure.annotations", "FieldValueInvalid", json!({"gatewayClassName": "sim", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}], "infrastructure": {"annotations": {"example.com/good-key": "v"}}}))]
 #[tokio::test]
 async fn invalid_objects_are_refused_and_their_valid_twins_created(
@@ -197,20 +221,36 @@ async fn invalid_objects_are_refused_and_their_valid_twins_created(
     #[case] valid: Value,
 ) {
     let (server, client) = start().await;
-    assert!(server.validated_kinds() > 0, "the Gateway API CRDs are loaded");
+    assert!(
+        server.validated_kinds() > 0,
+        "the Gateway API CRDs are loaded"
+    );
     namespace(&client, "v").await;
-    let version = if kind.starts_with('X') { "v1alpha1" } else { "v1" };
+    let version = if kind.starts_with('X') {
+        "v1alpha1"
+    } else {
+        "v1"
+    };
     let api = api(&client, kind, version);
     let mut bad = object(kind, "bad", invalid);
     if kind.starts_with('X') {
         bad.types.as_mut().unwrap().api_version = format!("gateway.networking.x-k8s.io/{version}");
     }
     let st = status(api.create(&PostParams::default(), &bad).await);
-    assert_eq!((st.code, st.reason.as_str()), (422, "Invalid"), "{}", st.message);
+    assert_eq!(
+        (st.code, st.reason.as_str()),
+        (422, "Invalid"),
+        "{}",
+        st.message
+    );
     let details = st.details.expect("a 422 has details");
-    assert_eq!((details.kind.as_str(), details.name.as_str()), (kind, "bad"));
+    assert_eq!(
+        (details.kind.as_str(), details.name.as_str()),
+        (kind, "bad")
+    );
     assert!(
-        st.message.starts_with(&format!("{kind}.{} \"bad\" is invalid: ", details.group)),
+        st.message
+            .starts_with(&format!("{kind}.{} \"bad\" is invalid: ", details.group)),
         "{}",
         st.message
     );
@@ -231,7 +271,13 @@ async fn invalid_objects_are_refused_and_their_valid_twins_created(
 }
 
 /// A raw request, to see status line and headers as a client does.
-async fn raw(addr: std::net::SocketAddr, method: &str, path: &str, content_type: &str, body: &str) -> String {
+async fn raw(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let req = format!(
@@ -271,28 +317,63 @@ async fn unknown_and_duplicate_fields_follow_field_validation(
     )
     .await;
     let lower = resp.to_lowercase();
-    assert!(resp.starts_with(&format!("HTTP/1.0 {status_line}")) || resp.starts_with(&format!("HTTP/1.1 {status_line}")), "{resp}");
+    assert!(
+        resp.starts_with(&format!("HTTP/1.0 {status_line}"))
+            || resp.starts_with(&format!("HTTP/1.1 {status_line}")),
+        "{resp}"
+    );
     if let Some(e) = error {
         assert!(resp.contains(e), "{resp}");
     }
-    let seen: Vec<&str> = lower.lines().filter(|l| l.starts_with("warning:")).map(str::trim).collect();
+    let seen: Vec<&str> = lower
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .map(str::trim)
+        .collect();
     let expected: Vec<String> = warnings.iter().map(|w| w.to_lowercase()).collect();
     assert_eq!(seen, expected, "{resp}");
     if error.is_none() {
-        let stored = Api::<DynamicObject>::namespaced_with(client.clone(), "fv", &ApiResource::from_gvk(&GroupVersionKind::gvk(GW, "v1", "HTTPRoute")));
+        let stored = Api::<DynamicObject>::namespaced_with(
+            client.clone(),
+            "fv",
+            &ApiResource::from_gvk(&GroupVersionKind::gvk(GW, "v1", "HTTPRoute")),
+        );
         let r = stored.get("r").await.unwrap();
-        assert!(r.data["spec"]["rules"][0].get("matchez").is_none(), "unknown fields are pruned");
-        assert_eq!(r.data["spec"]["hostnames"], json!(["b.example"]), "the last of repeated keys wins");
+        assert!(
+            r.data["spec"]["rules"][0].get("matchez").is_none(),
+            "unknown fields are pruned"
+        );
+        assert_eq!(
+            r.data["spec"]["hostnames"],
+            json!(["b.example"]),
+            "the last of repeated keys wins"
+        );
     }
 
     // A merge patch with an unknown field: Strict is a 422 on the field `patch`.
     if directive == "Strict" {
-        let create = raw(server.addr(), "POST", &format!("/apis/{GW}/v1/namespaces/fv/httproutes"), "application/json",
-            r#"{"metadata": {"name": "p"}, "spec": {"hostnames": ["a.example"]}}"#).await;
+        let create = raw(
+            server.addr(),
+            "POST",
+            &format!("/apis/{GW}/v1/namespaces/fv/httproutes"),
+            "application/json",
+            r#"{"metadata": {"name": "p"}, "spec": {"hostnames": ["a.example"]}}"#,
+        )
+        .await;
         assert!(create.contains(" 201 "), "{create}");
-        let patched = raw(server.addr(), "PATCH", &format!("/apis/{GW}/v1/namespaces/fv/httproutes/p?fieldValidation=Strict"),
-            "application/merge-patch+json", r#"{"spec": {"bogus": 1}}"#).await;
+        let patched = raw(
+            server.addr(),
+            "PATCH",
+            &format!("/apis/{GW}/v1/namespaces/fv/httproutes/p?fieldValidation=Strict"),
+            "application/merge-patch+json",
+            r#"{"spec": {"bogus": 1}}"#,
+        )
+        .await;
         assert!(patched.contains(" 422 "), "{patched}");
-        assert!(patched.contains(r#"\" is invalid: patch: Invalid value: "#) && patched.contains(r#"strict decoding error: unknown field \"spec.bogus\""#), "{patched}");
+        assert!(
+            patched.contains(r#"\" is invalid: patch: Invalid value: "#)
+                && patched.contains(r#"strict decoding error: unknown field \"spec.bogus\""#),
+            "{patched}"
+        );
     }
 }

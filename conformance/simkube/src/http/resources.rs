@@ -14,8 +14,8 @@ use super::{error_response, json_response, query, read_body, watch};
 use crate::error::ApiError;
 use crate::faults::Verb;
 use crate::patch::{PatchType, parse_body};
-use crate::selector::{FieldSelector, LabelSelector, Selectors};
 use crate::schema::{FieldValidation, strict};
+use crate::selector::{FieldSelector, LabelSelector, Selectors};
 use crate::server::Core;
 use crate::store::prepare::{Location, Target};
 use crate::store::{DeleteOptions, ListOptions, WriteCtx};
@@ -163,7 +163,8 @@ async fn serve(
         .unwrap_or("application/json");
     let view = View::new(spec, &rp.version, accept);
     let manager = field_manager(&params, &parts.headers);
-    let field_validation = FieldValidation::parse(params.get("fieldValidation").map(String::as_str))?;
+    let field_validation =
+        FieldValidation::parse(params.get("fieldValidation").map(String::as_str))?;
     let ctx = WriteCtx {
         manager: &manager,
         dry_run: params.get("dryRun").is_some_and(|v| v == "All"),

@@ -38,7 +38,9 @@ pub struct Rule {
 
 impl std::fmt::Debug for Rule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Rule").field("source", &self.source).finish()
+        f.debug_struct("Rule")
+            .field("source", &self.source)
+            .finish()
     }
 }
 
@@ -142,9 +144,27 @@ fn is_ip(s: &str) -> bool {
 
 /// Words CEL reserves; properties named so are read as `__<word>__`.
 const RESERVED: &[&str] = &[
-    "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
-    "function", "if", "import", "let", "loop", "package", "namespace", "return", "var",
-    "void", "while",
+    "true",
+    "false",
+    "null",
+    "in",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
 ];
 
 /// A declared property's name as CEL expressions spell it.
@@ -210,11 +230,16 @@ mod tests {
 
     #[test]
     fn kubernetes_functions_and_macros_evaluate() {
-        assert!(holds(&rule("self.all(h, !isIP(h))"), json!(["a.example", "b"])));
+        assert!(holds(
+            &rule("self.all(h, !isIP(h))"),
+            json!(["a.example", "b"])
+        ));
         assert!(!holds(&rule("self.all(h, !isIP(h))"), json!(["10.0.0.1"])));
         assert!(!holds(&rule("self.all(h, !isIP(h))"), json!(["::1"])));
         assert!(holds(
-            &rule("self.all(h, h.contains('*') ? h.startsWith('*.') && h.substring(2).matches('^[a-z.]+$') : true)"),
+            &rule(
+                "self.all(h, h.contains('*') ? h.startsWith('*.') && h.substring(2).matches('^[a-z.]+$') : true)"
+            ),
             json!(["*.example.com"])
         ));
         assert!(!holds(
@@ -235,7 +260,8 @@ mod tests {
         let v = to_cel(&json!({"namespace": "ns", "name": "n"}), Some(&node));
         let r = rule("has(self.__namespace__) && self.__namespace__ == 'ns'");
         assert!(matches!(r.eval(&v, None), Outcome::Holds));
-        let m = Rule::compile(&json!({"rule": "false", "messageExpression": "'bad ' + self.name"})).unwrap();
+        let m = Rule::compile(&json!({"rule": "false", "messageExpression": "'bad ' + self.name"}))
+            .unwrap();
         match m.eval(&v, None) {
             Outcome::Fails(d) => assert_eq!(d, "bad n"),
             _ => panic!("a false rule fails"),

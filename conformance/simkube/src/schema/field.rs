@@ -54,10 +54,7 @@ impl Reason {
 
     /// Whether the value is part of the message (upstream leaves it out for these).
     fn shows_value(self) -> bool {
-        !matches!(
-            self,
-            Reason::Required | Reason::Forbidden | Reason::TooLong
-        )
+        !matches!(self, Reason::Required | Reason::Forbidden | Reason::TooLong)
     }
 
     /// Errors after which upstream does not run the CEL rules (they would evaluate
@@ -93,7 +90,12 @@ pub const NO_PATH: &str = "<nil>";
 
 impl FieldError {
     /// A field error.
-    pub fn new(reason: Reason, field: impl Into<String>, value: Option<Value>, detail: impl Into<String>) -> Self {
+    pub fn new(
+        reason: Reason,
+        field: impl Into<String>,
+        value: Option<Value>,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             reason,
             field: field.into(),
@@ -198,15 +200,32 @@ mod tests {
 
     #[test]
     fn bodies_read_like_upstream() {
-        let e = FieldError::invalid("spec.w", json!(2147483648u64), "spec.w in body should be less than or equal to 1000000");
+        let e = FieldError::invalid(
+            "spec.w",
+            json!(2147483648u64),
+            "spec.w in body should be less than or equal to 1000000",
+        );
         assert_eq!(
             e.to_string(),
             "spec.w: Invalid value: 2147483648: spec.w in body should be less than or equal to 1000000"
         );
-        assert_eq!(FieldError::required("spec.name", "").to_string(), "spec.name: Required value");
-        let too_long = FieldError::new(Reason::TooLong, "spec.h", Some(json!("x")), "may not be more than 253 bytes");
+        assert_eq!(
+            FieldError::required("spec.name", "").to_string(),
+            "spec.name: Required value"
+        );
+        let too_long = FieldError::new(
+            Reason::TooLong,
+            "spec.h",
+            Some(json!("x")),
+            "may not be more than 253 bytes",
+        );
         assert_eq!(too_long.body(), "Too long: may not be more than 253 bytes");
-        let obj = FieldError::new(Reason::Duplicate, "spec.l[1]", Some(json!({"name": "a"})), "");
+        let obj = FieldError::new(
+            Reason::Duplicate,
+            "spec.l[1]",
+            Some(json!({"name": "a"})),
+            "",
+        );
         assert_eq!(obj.body(), r#"Duplicate value: {"name":"a"}"#);
         assert_eq!(render_float(1.5), "1.5");
         assert_eq!(render_float(1e6), "1000000");

@@ -128,15 +128,20 @@ impl Schemas {
         })?;
         self.files += 1;
         for doc in serde_yaml::Deserializer::from_str(&text) {
-            let doc: Value = serde::Deserialize::deserialize(doc).map_err(|source| LoadError::Yaml {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            let doc: Value =
+                serde::Deserialize::deserialize(doc).map_err(|source| LoadError::Yaml {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
             if doc.get("kind").and_then(Value::as_str) != Some("CustomResourceDefinition") {
                 continue;
             }
             let text = |p: &str| doc.pointer(p).and_then(Value::as_str).unwrap_or_default();
-            let (group, kind, name) = (text("/spec/group"), text("/spec/names/kind"), text("/metadata/name"));
+            let (group, kind, name) = (
+                text("/spec/group"),
+                text("/spec/names/kind"),
+                text("/metadata/name"),
+            );
             let mut versions = HashMap::new();
             for v in doc
                 .pointer("/spec/versions")
@@ -204,7 +209,11 @@ pub fn decode(
     let problems: Vec<String> = duplicates
         .iter()
         .map(|d| format!("duplicate field {}", quote(d)))
-        .chain(unknown.iter().map(|u| format!("unknown field {}", quote(u))))
+        .chain(
+            unknown
+                .iter()
+                .map(|u| format!("unknown field {}", quote(u))),
+        )
         .collect();
     if problems.is_empty() {
         return Ok(());

@@ -92,7 +92,9 @@ pub async fn gateway_api_crds() -> Result<PathBuf, ProvisionError> {
         Some((bytes, path)) => (bytes, path.display().to_string()),
         None => {
             let url = proxy_url();
-            eprintln!("simkube: downloading the Gateway API {GATEWAY_API_VERSION} module from {url} (once)");
+            eprintln!(
+                "simkube: downloading the Gateway API {GATEWAY_API_VERSION} module from {url} (once)"
+            );
             (download(&url).await?, url)
         }
     };
@@ -176,7 +178,10 @@ fn tls_config() -> Result<rustls::ClientConfig, String> {
         let _ = roots.add(cert);
     }
     if roots.is_empty() {
-        return Err(format!("no trusted root certificates found ({:?})", found.errors));
+        return Err(format!(
+            "no trusted root certificates found ({:?})",
+            found.errors
+        ));
     }
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
@@ -193,7 +198,8 @@ fn module_hash(archive: &[u8], source_name: &str) -> Result<String, ProvisionErr
         source_name: source_name.to_string(),
         detail,
     };
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).map_err(|e| bad(e.to_string()))?;
+    let mut zip =
+        zip::ZipArchive::new(std::io::Cursor::new(archive)).map_err(|e| bad(e.to_string()))?;
     let mut lines: Vec<(String, String)> = Vec::with_capacity(zip.len());
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
@@ -238,7 +244,8 @@ fn extract(archive: &[u8], source_name: &str, dir: &Path) -> Result<(), Provisio
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(io(&staging))?;
     let prefix = format!("{MODULE}@{GATEWAY_API_VERSION}/{CRD_DIR_IN_MODULE}");
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).map_err(|e| bad(e.to_string()))?;
+    let mut zip =
+        zip::ZipArchive::new(std::io::Cursor::new(archive)).map_err(|e| bad(e.to_string()))?;
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
         let name = entry.name().map_err(|e| bad(e.to_string()))?.to_string();

@@ -37,7 +37,12 @@ pub fn prune(root: &Node, obj: &mut Value) -> Vec<String> {
 
 /// A resource (the object, or an embedded one): `apiVersion`, `kind` and `metadata`
 /// are always known; metadata keeps the ObjectMeta fields.
-fn prune_resource(node: &Node, map: &mut Map<String, Value>, path: &str, unknown: &mut Vec<String>) {
+fn prune_resource(
+    node: &Node,
+    map: &mut Map<String, Value>,
+    path: &str,
+    unknown: &mut Vec<String>,
+) {
     let join = |k: &str| {
         if path.is_empty() {
             k.to_string()
@@ -64,7 +69,13 @@ fn prune_resource(node: &Node, map: &mut Map<String, Value>, path: &str, unknown
     }
 }
 
-fn prune_field(node: &Node, map: &mut Map<String, Value>, key: &str, path: &str, unknown: &mut Vec<String>) {
+fn prune_field(
+    node: &Node,
+    map: &mut Map<String, Value>,
+    key: &str,
+    path: &str,
+    unknown: &mut Vec<String>,
+) {
     let sub = match node.property(key) {
         Some(sub) => Some(sub),
         None => match &node.additional {
@@ -203,7 +214,10 @@ mod tests {
         let mut obj = json!({"apiVersion": "v", "kind": "K", "metadata": {"name": "n", "bogus": 1},
             "spec": {"rules": [{"matchez": [], "labels": {"any": "x"}}], "extra": true}});
         let unknown = prune(&schema(), &mut obj);
-        assert_eq!(unknown, vec!["metadata.bogus", "spec.extra", "spec.rules[0].matchez"]);
+        assert_eq!(
+            unknown,
+            vec!["metadata.bogus", "spec.extra", "spec.rules[0].matchez"]
+        );
         assert_eq!(obj["spec"], json!({"rules": [{"labels": {"any": "x"}}]}));
     }
 

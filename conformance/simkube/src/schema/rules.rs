@@ -10,7 +10,13 @@ use super::field::{FieldError, Reason};
 use super::structural::{Additional, Node};
 
 /// The rule errors of `data` (with `old`, on updates) at `path`.
-pub fn check(node: &Node, data: &Value, old: Option<&Value>, path: &str, out: &mut Vec<FieldError>) {
+pub fn check(
+    node: &Node,
+    data: &Value,
+    old: Option<&Value>,
+    path: &str,
+    out: &mut Vec<FieldError>,
+) {
     if data.is_null() || !node.has_rules() {
         return;
     }
@@ -81,7 +87,9 @@ fn evaluate(node: &Node, data: &Value, old: Option<&Value>, path: &str, out: &mu
                 out.push(match rule.reason {
                     Reason::Forbidden => FieldError::forbidden(field, detail),
                     Reason::Required => FieldError::required(field, detail),
-                    Reason::Duplicate => FieldError::new(Reason::Duplicate, field, Some(ty.clone()), ""),
+                    Reason::Duplicate => {
+                        FieldError::new(Reason::Duplicate, field, Some(ty.clone()), "")
+                    }
                     _ => FieldError::invalid(field, ty.clone(), detail),
                 });
             }

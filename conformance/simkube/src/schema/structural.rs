@@ -148,12 +148,22 @@ fn parse_at(v: &Value, path: &str) -> Result<Node, SchemaError> {
         required: map
             .get("required")
             .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).map(String::from).collect())
+            .map(|r| {
+                r.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default(),
         list_map_keys: map
             .get("x-kubernetes-list-map-keys")
             .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).map(String::from).collect())
+            .map(|r| {
+                r.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default(),
         ..Node::default()
     };
@@ -163,8 +173,10 @@ fn parse_at(v: &Value, path: &str) -> Result<Node, SchemaError> {
     }
     if let Some(props) = map.get("properties").and_then(Value::as_object) {
         for (name, sub) in props {
-            node.properties
-                .push((name.clone(), parse_at(sub, &format!("{path}.properties.{name}"))?));
+            node.properties.push((
+                name.clone(),
+                parse_at(sub, &format!("{path}.properties.{name}"))?,
+            ));
         }
     }
     node.additional = match map.get("additionalProperties") {
@@ -192,7 +204,10 @@ fn parse_at(v: &Value, path: &str) -> Result<Node, SchemaError> {
     if let Some(sub) = map.get("not") {
         node.not = Some(Box::new(parse_at(sub, &format!("{path}.not"))?));
     }
-    if let Some(rules) = map.get("x-kubernetes-validations").and_then(Value::as_array) {
+    if let Some(rules) = map
+        .get("x-kubernetes-validations")
+        .and_then(Value::as_array)
+    {
         for (i, r) in rules.iter().enumerate() {
             node.rules.push(
                 Rule::compile(r)

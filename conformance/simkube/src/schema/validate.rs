@@ -39,7 +39,8 @@ impl<'a> Validation<'a> {
 
     fn push(&mut self, reason: Reason, name: &str, value: Option<Value>, detail: String) {
         let field = self.field(name);
-        self.errors.push(FieldError::new(reason, field, value, detail));
+        self.errors
+            .push(FieldError::new(reason, field, value, detail));
     }
 
     /// An error upstream reports without a path (kube-openapi's composite errors).
@@ -177,10 +178,12 @@ impl<'a> Validation<'a> {
             };
             if !fits {
                 let detail = match &node.format {
-                    Some(f) => format!(
-                        "Checked value must be of type integer with format {f} in {path}"
-                    ),
-                    None => format!("Checked value must be of type integer (default format) in {path}"),
+                    Some(f) => {
+                        format!("Checked value must be of type integer with format {f} in {path}")
+                    }
+                    None => {
+                        format!("Checked value must be of type integer (default format) in {path}")
+                    }
                 };
                 self.push_pathless(detail);
             }
@@ -342,7 +345,12 @@ impl<'a> Validation<'a> {
         }
         for name in &node.required {
             if !map.contains_key(name) {
-                self.push(Reason::Required, &format!("{path}.{name}"), None, String::new());
+                self.push(
+                    Reason::Required,
+                    &format!("{path}.{name}"),
+                    None,
+                    String::new(),
+                );
             }
         }
     }
@@ -488,7 +496,10 @@ mod tests {
             ]
         );
         assert_eq!(
-            errors(schema.clone(), json!({"name": "ABCD", "kind": "C", "list": ["a", "b"], "addr": "x"})),
+            errors(
+                schema.clone(),
+                json!({"name": "ABCD", "kind": "C", "list": ["a", "b"], "addr": "x"})
+            ),
             vec![
                 "addr: Invalid value: \"x\": addr in body must be of type ipv4: \"x\"",
                 "kind: Unsupported value: \"C\": supported values: \"A\", \"B\"",
@@ -499,7 +510,9 @@ mod tests {
         );
         assert_eq!(
             errors(schema, json!({"name": "a", "weight": "heavy"})),
-            vec!["weight: Invalid value: \"string\": weight in body must be of type integer: \"string\""]
+            vec![
+                "weight: Invalid value: \"string\": weight in body must be of type integer: \"string\""
+            ]
         );
     }
 }

@@ -172,7 +172,11 @@ fn validate_name(spec: &KindSpec, name: &str) -> Result<(), ApiError> {
         Some(why) => Err(ApiError::invalid(
             spec,
             name,
-            &[FieldError::invalid("metadata.name", Value::String(name.into()), why)],
+            &[FieldError::invalid(
+                "metadata.name",
+                Value::String(name.into()),
+                why,
+            )],
         )),
         None => Ok(()),
     }

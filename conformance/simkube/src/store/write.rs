@@ -134,7 +134,12 @@ impl Store {
 
     /// Server-side apply refuses undeclared fields whatever the `fieldValidation`, with
     /// the structured-merge-diff error upstream passes through unclassified.
-    fn check_apply_fields(&self, kind: KindId, at: &Location<'_>, config: &Value) -> Result<(), ApiError> {
+    fn check_apply_fields(
+        &self,
+        kind: KindId,
+        at: &Location<'_>,
+        config: &Value,
+    ) -> Result<(), ApiError> {
         let Some(node) = self.schema(kind, at.version) else {
             return Ok(());
         };

@@ -58,9 +58,7 @@ impl DecodeErrors {
             }
             watcher::Event::InitDone => watcher::Event::InitDone,
             watcher::Event::Apply(obj) => watcher::Event::Apply(self.object(&kind, obj)?),
-            watcher::Event::InitApply(obj) => {
-                watcher::Event::InitApply(self.object(&kind, obj)?)
-            }
+            watcher::Event::InitApply(obj) => watcher::Event::InitApply(self.object(&kind, obj)?),
             watcher::Event::Delete(obj) => {
                 let key = key(&kind, &obj);
                 self.update(|m| {

@@ -100,7 +100,8 @@ impl KindVisitorMut for WatchKind {
         let kind = K::kind(&()).into_owned();
         // Untyped on the wire, typed per object: a typed watch fails as a whole on the
         // first object it cannot decode, and would stop every other object of the kind.
-        let api = Api::<DynamicObject>::all_with(self.client.clone(), &ApiResource::erase::<K>(&()));
+        let api =
+            Api::<DynamicObject>::all_with(self.client.clone(), &ApiResource::erase::<K>(&()));
         let errors = self.decode_errors.clone();
         let stream = watcher(api, watcher::Config::default())
             .default_backoff()
