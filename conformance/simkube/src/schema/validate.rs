@@ -145,7 +145,7 @@ impl<'a> Validation<'a> {
         let Some(format) = node.format.as_deref() else {
             return;
         };
-        if !node.ty.as_deref().is_none_or(|t| t == "string") {
+        if node.ty.as_deref().is_some_and(|t| t != "string") {
             return;
         }
         let valid = match format.replace('-', "").as_str() {
