@@ -177,6 +177,15 @@ pub fn render_float(f: f64) -> String {
     }
 }
 
+/// The path of field `key` under `path` (the root being the empty path).
+pub fn child_path(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
 /// Errors joined as upstream's aggregate prints them: one alone, several in brackets,
 /// repeated messages once.
 pub fn aggregate(errors: &[FieldError]) -> String {

@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use super::field::child_path;
 use super::field::{FieldError, Reason};
 use super::structural::{Additional, Node};
 
@@ -43,13 +44,7 @@ pub fn check(node: &Node, data: &Value, path: &str, out: &mut Vec<FieldError>) {
             }
         }
         Value::Object(map) => {
-            let child = |k: &str| {
-                if path.is_empty() {
-                    k.to_string()
-                } else {
-                    format!("{path}.{k}")
-                }
-            };
+            let child = |k: &str| child_path(path, k);
             for (k, v) in map {
                 match node.property(k) {
                     Some(sub) => check(sub, v, &child(k), out),

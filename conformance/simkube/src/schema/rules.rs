@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use super::cel::{Outcome, to_cel};
+use super::field::child_path;
 use super::field::{FieldError, Reason};
 use super::structural::{Additional, Node};
 
@@ -41,13 +42,7 @@ pub fn check(
             }
         }
         Value::Object(map) => {
-            let child = |k: &str| {
-                if path.is_empty() {
-                    k.to_string()
-                } else {
-                    format!("{path}.{k}")
-                }
-            };
+            let child = |k: &str| child_path(path, k);
             let old_map = old.and_then(Value::as_object);
             if let Additional::Schema(sub) = &node.additional {
                 for (k, v) in map.iter().filter(|(k, _)| node.property(k).is_none()) {

@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Number, Value, json};
 
+use super::field::child_path;
 use super::field::{FieldError, NO_PATH, Reason, render_float};
 use super::structural::{Additional, Node};
 
@@ -313,13 +314,7 @@ impl<'a> Validation<'a> {
         {
             self.push(Reason::TooMany, path, Some(json!(count)), at_most(max));
         }
-        let child = |key: &str| {
-            if path.is_empty() {
-                key.to_string()
-            } else {
-                format!("{path}.{key}")
-            }
-        };
+        let child = |k: &str| child_path(path, k);
         match &node.additional {
             Additional::Allowed(false) => {
                 for key in map.keys().filter(|k| node.property(k).is_none()) {
