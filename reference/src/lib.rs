@@ -11,3 +11,4 @@ pub mod provider;
 pub mod render;
 pub mod translate;
 pub mod xds;
+pub mod yaml;

@@ -178,35 +178,7 @@ pub fn feature(name: &str) -> Option<&'static Feature> {
 
 /// The known feature closest to a misspelt name, when one is close enough to be a likely typo.
 pub fn suggest(name: &str) -> Option<&'static str> {
-    let lowered = name.to_ascii_lowercase();
-    FEATURES
-        .iter()
-        .map(|f| {
-            (
-                edit_distance(&lowered, &f.name.to_ascii_lowercase()),
-                f.name,
-            )
-        })
-        .filter(|(distance, _)| *distance <= 3)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, name)| name)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
+    gatesim_reference::yaml::closest(name, FEATURES.iter().map(|f| f.name), 3)
 }
 
 /// An upstream conformance profile.

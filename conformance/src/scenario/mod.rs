@@ -8,7 +8,6 @@ mod error;
 mod expect;
 pub mod features;
 mod load;
-mod locate;
 mod object;
 mod step;
 mod validate;

@@ -3,6 +3,9 @@
 
 use std::collections::BTreeSet;
 
+use gatesim_reference::model::{KindVisitor, StoredKind, api_group, visit_kind};
+use gatesim_reference::provider::file::decode_object;
+
 use super::doc::Doc;
 use super::error::{ScenarioError, YamlPath};
 use super::expect::{
@@ -69,10 +72,41 @@ pub(crate) fn resolve_object(
     let harness = if object.api_version().split('/').next() == Some(HARNESS_GROUP) {
         Some(typed_harness(doc, path, &object)?)
     } else {
+        let controller_reads = ControllerDecoding {
+            doc,
+            path,
+            api_version: object.api_version(),
+        };
+        visit_kind(
+            api_group(object.api_version()),
+            object.kind(),
+            controller_reads,
+        )
+        .unwrap_or(Ok(()))?;
         None
     };
     let source = doc.source(path);
     Ok(object.resolved(harness, source))
+}
+
+/// A kind the reference controller has types for is decoded as the controller decodes it, so
+/// a misspelt field is an error here rather than a field the API server drops.
+struct ControllerDecoding<'a> {
+    doc: Doc<'a>,
+    path: &'a YamlPath,
+    api_version: &'a str,
+}
+
+impl KindVisitor for ControllerDecoding<'_> {
+    type Output = Checked;
+
+    fn visit<K: StoredKind>(self) -> Checked {
+        let doc = self.doc;
+        match decode_object::<K>(doc.text, doc.document, self.path, self.api_version) {
+            Ok(_) => Ok(()),
+            Err(problems) => Err(ScenarioError::problem(doc.file, &problems[0])),
+        }
+    }
 }
 
 fn typed_harness(
