@@ -28,7 +28,7 @@ pub use load::{
 pub use object::{
     CertificateUsage, EchoBackend, EchoBackendSpec, EchoMode, EchoPort, EchoTls,
     HARNESS_API_VERSION, HARNESS_GROUP, HarnessMetadata, HarnessObject, Object, ObjectRef, Scope,
-    TestCertificate, TestCertificateSpec, scope_of,
+    TestCertificate, TestCertificateSpec, injected_field, scope_of,
 };
 pub use step::{FillEndpoints, PatchEntry, STEP_KEYS, Step};
 pub use values::{ConditionStatus, GatewayRef, TimeSpan};

@@ -13,7 +13,7 @@ use super::expect::{
 };
 use super::object::{
     CertificateUsage, EchoBackend, HARNESS_API_VERSION, HARNESS_GROUP, HarnessObject, Object,
-    Scope, TestCertificate, scope_of,
+    Scope, TestCertificate, injected_field, scope_of,
 };
 use super::step::{FillEndpoints, Step};
 
@@ -75,7 +75,7 @@ pub(crate) fn resolve_object(
         let controller_reads = ControllerDecoding {
             doc,
             path,
-            api_version: object.api_version(),
+            object: &object,
         };
         visit_kind(
             api_group(object.api_version()),
@@ -94,7 +94,7 @@ pub(crate) fn resolve_object(
 struct ControllerDecoding<'a> {
     doc: Doc<'a>,
     path: &'a YamlPath,
-    api_version: &'a str,
+    object: &'a Object,
 }
 
 impl KindVisitor for ControllerDecoding<'_> {
@@ -102,7 +102,26 @@ impl KindVisitor for ControllerDecoding<'_> {
 
     fn visit<K: StoredKind>(self) -> Checked {
         let doc = self.doc;
-        match decode_object::<K>(doc.text, doc.document, self.path, self.api_version) {
+        let mut value = self.object.value().clone();
+        if let Some(field) = injected_field(&K::group(&()), &K::kind(&()))
+            && let Some(object) = value.as_object_mut()
+        {
+            let spec = object
+                .entry("spec")
+                .or_insert_with(|| serde_json::json!({}));
+            if let Some(spec) = spec.as_object_mut() {
+                spec.entry(field)
+                    .or_insert_with(|| "filled-in-by-the-harness".into());
+            }
+        }
+        let decoded = decode_object::<K>(
+            doc.text,
+            doc.document,
+            self.path,
+            self.object.api_version(),
+            Some(value),
+        );
+        match decoded {
             Ok(_) => Ok(()),
             Err(problems) => Err(ScenarioError::problem(doc.file, &problems[0])),
         }

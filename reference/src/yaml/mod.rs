@@ -13,5 +13,5 @@ mod suggest;
 pub use duplicates::duplicate_keys;
 pub use locate::{deserialize_at, locate, locate_key};
 pub use path::{Location, Segment, YamlPath};
-pub use strict::{Problem, decode};
+pub use strict::{Problem, decode, decode_value};
 pub use suggest::{closest, edit_distance};

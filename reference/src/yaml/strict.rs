@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use serde::de::{self, DeserializeOwned, DeserializeSeed};
 
 use super::fields::fields_at;
-use super::locate::{deserialize_seed_at, locate_key};
+use super::locate::{deserialize_seed_at, locate, locate_key};
 use super::path::{Location, Segment, YamlPath};
 use super::suggest::closest;
 
@@ -57,7 +57,45 @@ pub fn decode<T: DeserializeOwned>(
         }
         Err(error) => return Err(vec![Problem::from_yaml(&error)]),
     };
-    // Every Kubernetes object has these two; types generated from CRDs read them elsewhere.
+    finish(value, ignored, text, document, path)
+}
+
+/// Like [`decode`], from `value`: the node at `path` of document `document` of `text` as it
+/// will be used, which may differ from the text (a harness fills fields in before applying
+/// it). Unknown fields are positioned in `text` at their key; a type error is reported at the
+/// node, since a decoded value carries no positions.
+pub fn decode_value<T: DeserializeOwned>(
+    value: serde_json::Value,
+    text: &str,
+    document: usize,
+    path: &YamlPath,
+) -> Result<T, Vec<Problem>> {
+    let mut ignored = Vec::new();
+    let seed = Strict {
+        ignored: &mut ignored,
+        marker: PhantomData::<T>,
+    };
+    let decoded = seed.deserialize(value).map_err(|error| {
+        vec![Problem {
+            location: locate(text, document, path),
+            message: match path.is_root() {
+                true => error.to_string(),
+                false => format!("{path}: {error}"),
+            },
+        }]
+    });
+    finish(decoded?, ignored, text, document, path)
+}
+
+/// The decoded value, unless fields were skipped; `apiVersion` and `kind` at the top are known
+/// to every object even where the type reads them elsewhere.
+fn finish<T: DeserializeOwned>(
+    value: T,
+    mut ignored: Vec<Vec<Segment>>,
+    text: &str,
+    document: usize,
+    path: &YamlPath,
+) -> Result<T, Vec<Problem>> {
     ignored.retain(|relative| {
         !matches!(relative.as_slice(), [Segment::Key(k)] if k == "apiVersion" || k == "kind")
     });

@@ -141,14 +141,14 @@ impl KindVisitor for Decode<'_> {
             api_version,
             out,
         } = self;
-        let mut obj = match decode_object::<K>(ctx.text, ctx.index, &YamlPath::root(), api_version)
-        {
-            Ok(obj) => obj,
-            Err(problems) => {
-                let problems = problems.iter().map(|p| Diagnostic::problem(ctx.file, p));
-                return out.errors.extend(problems);
-            }
-        };
+        let mut obj =
+            match decode_object::<K>(ctx.text, ctx.index, &YamlPath::root(), api_version, None) {
+                Ok(obj) => obj,
+                Err(problems) => {
+                    let problems = problems.iter().map(|p| Diagnostic::problem(ctx.file, p));
+                    return out.errors.extend(problems);
+                }
+            };
         if obj.meta().name.as_deref().unwrap_or_default().is_empty() {
             return out
                 .errors
@@ -176,12 +176,14 @@ impl KindVisitor for Decode<'_> {
 
 /// Decodes the object at `path` of document `document` as kind `K`, as the controller reads
 /// it: only a version upstream serves, and no field `K` does not know. The one decoding of
-/// the file provider, `translate` and the harness's scenario loader.
+/// the file provider, `translate` and the harness's scenario loader. `filled`: the object as
+/// it will be used, when that differs from the text (see [`yaml::decode_value`]).
 pub fn decode_object<K: StoredKind>(
     text: &str,
     document: usize,
     path: &YamlPath,
     api_version: &str,
+    filled: Option<serde_json::Value>,
 ) -> Result<K, Vec<yaml::Problem>> {
     let version = api_version.rsplit('/').next().unwrap_or_default();
     if !served::<K>(version) {
@@ -195,7 +197,10 @@ pub fn decode_object<K: StoredKind>(
             ),
         }]);
     }
-    yaml::decode::<K>(text, document, path)
+    match filled {
+        Some(value) => yaml::decode_value::<K>(value, text, document, path),
+        None => yaml::decode::<K>(text, document, path),
+    }
 }
 
 /// Where `metadata.name` of document `document` is.
