@@ -7,7 +7,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -133,10 +133,18 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(gatesim_reference::terminal::color_for(&std::io::stderr()))
         .init();
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
+    // Said once, before anything starts: the watcher's own error is less clear.
+    if let Some(dir) = args.provider.strip_prefix("file:")
+        && !dir.is_empty()
+        && !Path::new(dir).exists()
+    {
+        bail!("--provider {}: {dir} does not exist", args.provider);
+    }
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -193,19 +201,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             controller.xds_addr(),
             controller.admin_addr()
         );
-        wait_for_signal().await;
+        gatesim_reference::terminal::shutdown_signal().await;
         eprintln!("gatesim-controller: shutting down");
         controller.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })
-}
-
-async fn wait_for_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-    }
 }
 
 fn translate_cmd(args: TranslateArgs) -> Result<ExitCode> {
@@ -273,10 +273,7 @@ fn translate_cmd(args: TranslateArgs) -> Result<ExitCode> {
                         })
                         .unwrap_or_default()
                 };
-                eprintln!(
-                    "{}Gateway {gw}: Envoy rejects its configuration: {e}",
-                    origin("Gateway", gw)
-                );
+                eprintln!("{}Gateway {gw}: {e}", origin("Gateway", gw));
                 for route in routes_named(&e.to_string()) {
                     eprintln!(
                         "{}HTTPRoute {route}: named in Envoy's message",

@@ -26,18 +26,16 @@ impl Style {
     pub const COLOR: Style = Style { color: true };
 
     pub fn decide(is_terminal: bool, no_color: Option<&OsStr>) -> Style {
-        let vetoed = no_color.is_some_and(|v| !v.is_empty());
         Style {
-            color: is_terminal && !vetoed,
+            color: gatesim_reference::terminal::use_color(is_terminal, no_color),
         }
     }
 
     /// The style for output written to `stream` (usually `std::io::stdout()`).
     pub fn detect(stream: &impl IsTerminal) -> Style {
-        Style::decide(
-            stream.is_terminal(),
-            std::env::var_os("NO_COLOR").as_deref(),
-        )
+        Style {
+            color: gatesim_reference::terminal::color_for(stream),
+        }
     }
 
     fn paint(self, sgr: &str, text: &str) -> String {
