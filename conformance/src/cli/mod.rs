@@ -97,6 +97,7 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
     let flags = flags(&args.selection);
     flags.validate()?;
     let (scenarios, _) = load(&args.selection.paths, args.selection.base_dir.as_deref())?;
+    flags.check_names(&scenarios)?;
     let (inferred, source) = if flags.infers_features() {
         (
             gatesim_reference::translate::features::SUPPORTED
@@ -245,6 +246,7 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
     flags.validate()?;
     let implementation = implementation(&args)?;
     let (scenarios, _) = load(&args.selection.paths, args.selection.base_dir.as_deref())?;
+    flags.check_names(&scenarios)?;
 
     // From here on Ctrl-C and SIGTERM stop the run gracefully: proxies stopped, and nothing
     // this run created left behind.
@@ -280,6 +282,16 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
         (Vec::new(), "from the flags".to_owned())
     };
     let plan = Plan::new(scenarios, &flags, flags.supported(&inferred));
+    if let Some(mut why) = plan.nothing_to_run() {
+        if flags.run_test.is_some() && plan.supported.is_empty() {
+            why.push_str(
+                " (--run-test stops supported features being read from the GatewayClass, as \
+                 upstream)",
+            );
+        }
+        shut_down(env).await;
+        bail!("{why}");
+    }
     let to_run = plan.to_run();
     let not_run = plan.not_run();
     let info = RunInfo {
@@ -303,12 +315,6 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
         (to_run.len(), skipped, not_run.len() - skipped),
         args.concurrency,
     );
-    if to_run.is_empty() && flags.run_test.is_some() && plan.supported.is_empty() {
-        say!(
-            "  hint: --run-test stops supported features being read from the GatewayClass (as \
-             upstream); add --conformance-profiles or --supported-features"
-        );
-    }
     output::setup_line("target up", target_started);
     let mut setup = started.elapsed();
     let mut scenarios_started = Instant::now();
@@ -365,10 +371,16 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
         output::summary(
             &output::build_report(&results, &all),
             &results,
+            &[],
             started.elapsed(),
         );
     } else {
-        output::summary(&report, &results, started.elapsed());
+        output::summary(
+            &report,
+            &results,
+            &report_options.profiles,
+            started.elapsed(),
+        );
     }
     say!(
         "time: setup {:.2}s (target {:.2}s), scenarios {:.2}s, teardown {:.2}s",

@@ -8,6 +8,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use super::conformance::{ConformanceReport, RunResult, Status};
+use crate::scenario::{Level, Profile};
 use super::failure;
 use crate::outcome::{Failure, Outcome, ScenarioResult};
 
@@ -76,11 +77,15 @@ pub fn progress_line(result: &ScenarioResult, style: Style) -> String {
     )
 }
 
-/// The table of every profile in the report (core and, when counted, extended), then the run's
-/// totals and wall time.
+/// The table of every profile in the report (core and, when counted, extended), with how
+/// many of upstream's tests for that profile and level the suite has, then a line for each of
+/// `profiles` that counted nothing, then the run's totals and wall time. A profile whose
+/// scenarios never use its own route kind (only shared Gateway tests) is not called a success:
+/// its result says what is missing.
 pub fn summary(
     report: &ConformanceReport,
     results: &[ScenarioResult],
+    profiles: &[Profile],
     wall: Duration,
     style: Style,
 ) -> String {
@@ -96,57 +101,85 @@ pub fn summary(
             .max()
             .unwrap_or(0);
         let header = format!(
-            "{:<name_width$}  {:<8}  {:>6}  {:>7}  {:>6}  Result",
-            "Profile", "Level", "Passed", "Skipped", "Failed"
+            "{:<name_width$}  {:<8}  {:>6}  {:>7}  {:>6}  {:>9}  Result",
+            "Profile", "Level", "Passed", "Skipped", "Failed", "Upstream"
         );
         let _ = writeln!(out, "{}", style.paint(BOLD, &header));
-        for profile in &report.profiles {
-            row(
-                &mut out,
-                &profile.name,
-                "core",
-                &profile.core,
+        for report in &report.profiles {
+            let Ok(profile) = report.name.parse::<Profile>() else {
+                continue;
+            };
+            let row = Row {
+                profile,
+                results,
                 name_width,
                 style,
-            );
-            if let Some(extended) = &profile.extended {
-                row(
-                    &mut out,
-                    "",
-                    "extended",
-                    &extended.status,
-                    name_width,
-                    style,
-                );
+            };
+            row.write(&mut out, &report.name, Level::Core, &report.core);
+            if let Some(extended) = &report.extended {
+                row.write(&mut out, "", Level::Extended, &extended.status);
             }
+        }
+    }
+    for profile in profiles {
+        if report.profiles.iter().all(|p| p.name != profile.name()) {
+            let _ = writeln!(
+                out,
+                "{profile}: 0 of {} core and 0 of {} extended upstream tests in this suite",
+                profile.upstream_tests(Level::Core),
+                profile.upstream_tests(Level::Extended)
+            );
         }
     }
     let _ = writeln!(out, "{}", totals(results, wall));
     out
 }
 
-fn row(
-    out: &mut String,
-    name: &str,
-    level: &str,
-    status: &Status,
+/// One table row: a profile at one level.
+struct Row<'a> {
+    profile: Profile,
+    results: &'a [ScenarioResult],
     name_width: usize,
     style: Style,
-) {
-    let s = status.statistics;
-    let colour = match status.result {
-        RunResult::Success => GREEN,
-        RunResult::Partial => YELLOW,
-        RunResult::Failure => RED,
-    };
-    let _ = writeln!(
-        out,
-        "{name:<name_width$}  {level:<8}  {:>6}  {:>7}  {:>6}  {}",
-        s.passed,
-        s.skipped,
-        s.failed,
-        style.paint(colour, status.result.as_str())
-    );
+}
+
+impl Row<'_> {
+    fn write(&self, out: &mut String, name: &str, level: Level, status: &Status) {
+        let counted: Vec<&ScenarioResult> = self
+            .results
+            .iter()
+            .filter(|r| self.profile.level(&r.features) == Some(level))
+            .collect();
+        let own = self.profile.own_feature();
+        let covered = counted
+            .iter()
+            .any(|r| r.features.iter().any(|f| f == own));
+        let (colour, result) = match status.result {
+            RunResult::Success if !covered => (YELLOW, format!("untested: no {own} scenario")),
+            RunResult::Success => (GREEN, status.result.as_str().to_owned()),
+            RunResult::Partial => (YELLOW, status.result.as_str().to_owned()),
+            RunResult::Failure => (RED, status.result.as_str().to_owned()),
+        };
+        let upstream = format!(
+            "{} of {}",
+            counted.len(),
+            self.profile.upstream_tests(level)
+        );
+        let s = status.statistics;
+        let level = match level {
+            Level::Core => "core",
+            Level::Extended => "extended",
+        };
+        let name_width = self.name_width;
+        let _ = writeln!(
+            out,
+            "{name:<name_width$}  {level:<8}  {:>6}  {:>7}  {:>6}  {upstream:>9}  {}",
+            s.passed,
+            s.skipped,
+            s.failed,
+            self.style.paint(colour, &result)
+        );
+    }
 }
 
 fn totals(results: &[ScenarioResult], wall: Duration) -> String {

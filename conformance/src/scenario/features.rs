@@ -253,6 +253,39 @@ impl Profile {
         }
     }
 
+    /// How many tests upstream's suite counts for this profile at this level (Gateway API
+    /// v1.6.1, `conformance/tests` as `profiles.go` and `isTestExtended` count them), to set
+    /// our own count against.
+    pub fn upstream_tests(self, level: Level) -> usize {
+        let (core, extended) = match self {
+            Profile::GatewayHttp => (37, 57),
+            Profile::GatewayGrpc => (15, 10),
+            Profile::GatewayTls => (20, 15),
+            Profile::GatewayTcp => (19, 10),
+            Profile::GatewayUdp => (20, 10),
+            Profile::MeshHttp => (7, 7),
+            Profile::MeshGrpc => (2, 0),
+        };
+        match level {
+            Level::Core => core,
+            Level::Extended => extended,
+        }
+    }
+
+    /// The feature that makes this profile what it is: its route kind, or `Mesh`. A profile
+    /// whose counted scenarios never use it has only shared Gateway tests behind it, which
+    /// says nothing about its route kind.
+    pub fn own_feature(self) -> &'static str {
+        match self {
+            Profile::GatewayHttp => "HTTPRoute",
+            Profile::GatewayGrpc => "GRPCRoute",
+            Profile::GatewayTls => "TLSRoute",
+            Profile::GatewayTcp => "TCPRoute",
+            Profile::GatewayUdp => "UDPRoute",
+            Profile::MeshHttp | Profile::MeshGrpc => "Mesh",
+        }
+    }
+
     pub fn is_core_feature(self, name: &str) -> bool {
         self.core_features().contains(&name)
     }
