@@ -8,9 +8,9 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use super::conformance::{ConformanceReport, RunResult, Status};
-use crate::scenario::{Level, Profile};
 use super::failure;
 use crate::outcome::{Failure, Outcome, ScenarioResult};
+use crate::scenario::{Level, Profile};
 
 /// Width of a progress line, status word to the end of the right-hand column.
 pub const LINE_WIDTH: usize = 72;
@@ -101,7 +101,7 @@ pub fn summary(
             .max()
             .unwrap_or(0);
         let header = format!(
-            "{:<name_width$}  {:<8}  {:>6}  {:>7}  {:>6}  {:>9}  Result",
+            "{:<name_width$}  {:<8}  {:>6}  {:>7}  {:>6}  {:>8}  Result",
             "Profile", "Level", "Passed", "Skipped", "Failed", "Upstream"
         );
         let _ = writeln!(out, "{}", style.paint(BOLD, &header));
@@ -151,9 +151,7 @@ impl Row<'_> {
             .filter(|r| self.profile.level(&r.features) == Some(level))
             .collect();
         let own = self.profile.own_feature();
-        let covered = counted
-            .iter()
-            .any(|r| r.features.iter().any(|f| f == own));
+        let covered = counted.iter().any(|r| r.features.iter().any(|f| f == own));
         let (colour, result) = match status.result {
             RunResult::Success if !covered => (YELLOW, format!("untested: no {own} scenario")),
             RunResult::Success => (GREEN, status.result.as_str().to_owned()),
@@ -173,7 +171,7 @@ impl Row<'_> {
         let name_width = self.name_width;
         let _ = writeln!(
             out,
-            "{name:<name_width$}  {level:<8}  {:>6}  {:>7}  {:>6}  {upstream:>9}  {}",
+            "{name:<name_width$}  {level:<8}  {:>6}  {:>7}  {:>6}  {upstream:>8}  {}",
             s.passed,
             s.skipped,
             s.failed,

@@ -68,9 +68,9 @@ impl SelectionFlags {
                 Some(near) => {
                     format!("{flag} {name}: no scenario has that name; did you mean `{near}`?")
                 }
-                None => format!(
-                    "{flag} {name}: no scenario has that name (`gatesim list` shows them)"
-                ),
+                None => {
+                    format!("{flag} {name}: no scenario has that name (`gatesim list` shows them)")
+                }
             }));
         }
         Ok(())
