@@ -36,7 +36,7 @@ struct ScenarioFile {
     generated: Option<Generated>,
 }
 
-/// Set on the fuzzer's regression scenarios.
+/// Set on scenarios a generator wrote (a fuzzer is planned), with what reproduces them.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Generated {
