@@ -42,22 +42,16 @@ pub fn decode<T: DeserializeOwned>(
     document: usize,
     path: &YamlPath,
 ) -> Result<T, Vec<Problem>> {
-    let mut ignored = Vec::new();
-    let seed = Strict {
-        ignored: &mut ignored,
-        marker: PhantomData::<T>,
-    };
-    let value = match deserialize_seed_at(text, document, path, seed) {
-        Ok(Some(value)) => value,
-        Ok(None) => {
-            return Err(vec![Problem {
+    strictly(text, document, path, |seed| {
+        match deserialize_seed_at(text, document, path, seed) {
+            Ok(Some(value)) => Ok(value),
+            Ok(None) => Err(vec![Problem {
                 location: None,
                 message: format!("{path}: no such node"),
-            }]);
+            }]),
+            Err(error) => Err(vec![Problem::from_yaml(&error)]),
         }
-        Err(error) => return Err(vec![Problem::from_yaml(&error)]),
-    };
-    finish(value, ignored, text, document, path)
+    })
 }
 
 /// Like [`decode`], from `value`: the node at `path` of document `document` of `text` as it
@@ -70,21 +64,32 @@ pub fn decode_value<T: DeserializeOwned>(
     document: usize,
     path: &YamlPath,
 ) -> Result<T, Vec<Problem>> {
+    strictly(text, document, path, |seed| {
+        seed.deserialize(value).map_err(|error| {
+            vec![Problem {
+                location: locate(text, document, path),
+                message: match path.is_root() {
+                    true => error.to_string(),
+                    false => format!("{path}: {error}"),
+                },
+            }]
+        })
+    })
+}
+
+/// Runs `read` with a seed that notes skipped fields, then turns those into problems.
+fn strictly<T: DeserializeOwned>(
+    text: &str,
+    document: usize,
+    path: &YamlPath,
+    read: impl FnOnce(Strict<'_, T>) -> Result<T, Vec<Problem>>,
+) -> Result<T, Vec<Problem>> {
     let mut ignored = Vec::new();
-    let seed = Strict {
+    let value = read(Strict {
         ignored: &mut ignored,
-        marker: PhantomData::<T>,
-    };
-    let decoded = seed.deserialize(value).map_err(|error| {
-        vec![Problem {
-            location: locate(text, document, path),
-            message: match path.is_root() {
-                true => error.to_string(),
-                false => format!("{path}: {error}"),
-            },
-        }]
-    });
-    finish(decoded?, ignored, text, document, path)
+        marker: PhantomData,
+    })?;
+    finish(value, ignored, text, document, path)
 }
 
 /// The decoded value, unless fields were skipped; `apiVersion` and `kind` at the top are known
