@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 
 /// The rule itself, on its two inputs.
 pub fn use_color(is_terminal: bool, no_color: Option<&OsStr>) -> bool {
-    is_terminal && !no_color.is_some_and(|v| !v.is_empty())
+    is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// The rule for output written to `stream`, with this process's `NO_COLOR`.
