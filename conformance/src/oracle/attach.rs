@@ -69,7 +69,8 @@ pub fn evaluate_gateway(world: &World, gw: &Gateway) -> Vec<ListenerEval> {
                 ),
                 Some(asked) => {
                     let ok = |k: &GroupKind| k.group == GATEWAY_GROUP && k.kind == "HTTPRoute";
-                    let mut kinds: Vec<GroupKind> = asked.iter().filter(|k| ok(k)).cloned().collect();
+                    let mut kinds: Vec<GroupKind> =
+                        asked.iter().filter(|k| ok(k)).cloned().collect();
                     kinds.dedup();
                     (kinds, asked.iter().any(|k| !ok(k)))
                 }
@@ -180,7 +181,11 @@ pub fn parents(world: &World, evals: &[Vec<ListenerEval>], route: &Route) -> Vec
         out.push(ParentOutcome {
             parent: p,
             gateway: g,
-            attached: if accepted.is_ok() { attached } else { Vec::new() },
+            attached: if accepted.is_ok() {
+                attached
+            } else {
+                Vec::new()
+            },
             selected,
             accepted,
         });

@@ -18,7 +18,7 @@ fn contains(outer: &str, inner: &str) -> bool {
         return true;
     }
     match (outer.strip_prefix("*."), inner.strip_prefix("*.")) {
-        (Some(_), Some(inner_suffix)) => matches(outer, inner_suffix) ,
+        (Some(_), Some(inner_suffix)) => matches(outer, inner_suffix),
         (Some(_), None) => matches(outer, inner),
         (None, _) => false,
     }

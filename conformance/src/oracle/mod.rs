@@ -19,6 +19,7 @@ mod routing;
 use gatesim_generate::{GroupKind, HeaderMods, Request, World};
 
 pub use attach::ListenerEval;
+pub use hostnames::{matches as host_matches, specificity as host_specificity};
 pub use refs::{ResolvedBackend, granted};
 
 /// A condition as the specification allows it: its status, and the reasons it may carry
@@ -184,6 +185,11 @@ impl<'a> Model<'a> {
         attach::gateway_accepted(&self.listeners[gateway])
     }
 
+    /// Whether the data plane serves listener `listener` of Gateway `gateway`.
+    pub fn serves(&self, gateway: usize, listener: usize) -> bool {
+        self.listeners[gateway][listener].serves()
+    }
+
     pub fn predict(&self, request: &Request) -> Expected {
         routing::predict(self, request)
     }
@@ -211,7 +217,9 @@ impl<'a> Model<'a> {
                         let count = |pick: fn(&attach::ParentOutcome) -> &Vec<usize>| {
                             self.parents
                                 .iter()
-                                .filter(|ps| ps.iter().any(|p| p.gateway == g && pick(p).contains(&i)))
+                                .filter(|ps| {
+                                    ps.iter().any(|p| p.gateway == g && pick(p).contains(&i))
+                                })
                                 .count()
                         };
                         let mut problems: Vec<&'static str> = Vec::new();

@@ -65,7 +65,9 @@ fn path_matches(m: Option<&PathMatch>, path: &str) -> bool {
             let p = trimmed_prefix(v);
             p.is_empty()
                 || path == p
-                || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/'))
+                || path
+                    .strip_prefix(p)
+                    .is_some_and(|rest| rest.starts_with('/'))
         }
         Some(PathMatch::Regex(v)) => full_match(v, path),
     }
@@ -75,8 +77,7 @@ fn request_matches(m: &Match, req: &Request) -> bool {
     let query = req.query();
     path_matches(m.path.as_ref(), req.path_only())
         && m.method.as_ref().is_none_or(|method| *method == req.method)
-        && m
-            .headers
+        && m.headers
             .iter()
             .all(|h| value_matches(h.regex, &h.value, req.header(&h.name)))
         && m.query.iter().all(|q| {
@@ -99,7 +100,12 @@ fn path_rank(m: Option<&Match>, reading: Reading) -> (u8, std::cmp::Reverse<usiz
     }
 }
 
-fn precedence(model: &Model<'_>, reading: Reading, a: &Candidate<'_>, b: &Candidate<'_>) -> Ordering {
+fn precedence(
+    model: &Model<'_>,
+    reading: Reading,
+    a: &Candidate<'_>,
+    b: &Candidate<'_>,
+) -> Ordering {
     let host = |c: &Candidate<'_>| {
         if reading.own_hostnames {
             c.own_host
@@ -167,9 +173,9 @@ pub fn predict(model: &Model<'_>, req: &Request) -> Expected {
 
     let mut candidates: Vec<Candidate<'_>> = Vec::new();
     for (r, route) in model.world.routes.iter().enumerate() {
-        let attached = model.parents[r].iter().any(|p: &ParentOutcome| {
-            p.gateway == req.gateway && p.attached.contains(&listener)
-        });
+        let attached = model.parents[r]
+            .iter()
+            .any(|p: &ParentOutcome| p.gateway == req.gateway && p.attached.contains(&listener));
         if !attached {
             continue;
         }
@@ -226,7 +232,16 @@ pub fn predict(model: &Model<'_>, req: &Request) -> Expected {
     }
     let outcomes: Vec<Expected> = winners
         .iter()
-        .map(|&(r, k, m)| outcome(model, req, r, &model.world.routes[r].rules[k], m, gw.listeners[listener].port))
+        .map(|&(r, k, m)| {
+            outcome(
+                model,
+                req,
+                r,
+                &model.world.routes[r].rules[k],
+                m,
+                gw.listeners[listener].port,
+            )
+        })
         .collect();
     if outcomes.windows(2).any(|w| w[0] != w[1]) {
         return Expected::Unpredicted(
@@ -294,7 +309,10 @@ fn outcome(
     for f in &rule.filters {
         match f {
             Filter::Redirect(r) => {
-                let scheme = r.scheme.clone().unwrap_or_else(|| req.scheme.as_str().to_owned());
+                let scheme = r
+                    .scheme
+                    .clone()
+                    .unwrap_or_else(|| req.scheme.as_str().to_owned());
                 let port = match (r.port, r.scheme.as_deref()) {
                     (Some(p), _) => p,
                     (None, Some("https")) => 443,
@@ -372,7 +390,11 @@ mod tests {
             ("/foo", "/foo", "/", "/"),
         ];
         for (path, prefix, replacement, want) in cases {
-            assert_eq!(replace_prefix(path, prefix, replacement), want, "{path} {prefix} {replacement}");
+            assert_eq!(
+                replace_prefix(path, prefix, replacement),
+                want,
+                "{path} {prefix} {replacement}"
+            );
         }
     }
 

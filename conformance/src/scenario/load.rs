@@ -38,10 +38,13 @@ struct ScenarioFile {
 
 /// Set on the fuzzer's regression scenarios.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Generated {
     pub seed: String,
     pub property: String,
+    /// The version of the generator that produced the case (a seed means nothing without it).
+    #[serde(default)]
+    pub generator_version: Option<u32>,
 }
 
 /// A value with the place it was written.

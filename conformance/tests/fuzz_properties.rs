@@ -1,0 +1,64 @@
+//! The in-process properties of the reference translator, each its own test, on generated
+//! cases with a fixed seed. A failure prints the shrunk counterexample as a scenario.
+
+mod fuzz_support;
+
+use gatesim_conformance::fuzz::{Property, runner};
+use gatesim_reference::translate::translate;
+
+use fuzz_support::{assert_holds, cases, options};
+
+fn holds(property: Property, default_cases: u32) {
+    let cases = cases(default_cases);
+    let summary = runner::run(&options(property, cases), &translate, None, None, &|_| {});
+    assert_holds(&summary, cases);
+}
+
+#[test]
+fn translation_never_panics() {
+    holds(Property::NoPanic, 256);
+}
+
+#[test]
+fn translation_is_deterministic() {
+    holds(Property::Deterministic, 128);
+}
+
+#[test]
+fn translation_is_independent_of_input_order() {
+    holds(Property::OrderIndependent, 128);
+}
+
+#[test]
+fn status_matches_the_oracle() {
+    holds(Property::StatusMatchesOracle, 256);
+}
+
+#[test]
+fn no_route_reaches_another_namespace_without_a_grant() {
+    holds(Property::NoCrossNamespaceWithoutGrant, 256);
+}
+
+#[test]
+fn virtual_hosts_hold_only_routes_of_their_listener() {
+    holds(Property::ListenerIsolation, 256);
+}
+
+#[test]
+fn envoy_accepts_every_configuration() {
+    let Some(envoy) =
+        gatesim_reference::infra::envoy::locate_or_skip("envoy_accepts_every_configuration")
+            .expect("Envoy is required (GATESIM_REQUIRE_ALL=1)")
+    else {
+        return;
+    };
+    let cases = cases(12);
+    let summary = runner::run(
+        &options(Property::EnvoyAccepts, cases),
+        &translate,
+        Some(&envoy),
+        None,
+        &|_| {},
+    );
+    assert_holds(&summary, cases);
+}
