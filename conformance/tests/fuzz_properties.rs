@@ -62,3 +62,23 @@ fn envoy_accepts_every_configuration() {
     );
     assert_holds(&summary, cases);
 }
+
+/// `scenarios/base/fuzz.yaml` is the generator's universe, object for object. Run with
+/// `GATESIM_UPDATE_GOLDEN=1` to rewrite it after the universe changes.
+#[test]
+fn the_fuzz_base_fixture_is_the_generators_universe() {
+    let path = gatesim_conformance::scenario::default_scenarios_dir().join("base/fuzz.yaml");
+    let objects = gatesim_generate::render::base_objects();
+    if std::env::var_os("GATESIM_UPDATE_GOLDEN").is_some() {
+        let yaml = serde_yaml::to_string(&objects).expect("objects render as YAML");
+        let text = format!(
+            "# The universe of `gatesim fuzz` (conformance/generate/src/universe.rs): namespaces,\n\
+             # echo backends, the serving certificate and the Gateways every generated case\n\
+             # configures. Written by the fuzz_properties test with GATESIM_UPDATE_GOLDEN=1.\n{yaml}"
+        );
+        std::fs::write(&path, text).expect("writing the fixture");
+    }
+    let text = std::fs::read_to_string(&path).expect("scenarios/base/fuzz.yaml exists");
+    let on_disk: Vec<serde_json::Value> = serde_yaml::from_str(&text).expect("the fixture parses");
+    assert_eq!(on_disk, objects, "{} differs from the universe", path.display());
+}
