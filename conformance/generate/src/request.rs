@@ -166,7 +166,10 @@ pub fn paths(world: &World) -> Vec<String> {
                     format!("{trimmed}x"),
                     format!("{trimmed}/x"),
                 ] {
-                    out.insert(p);
+                    // `/` trimmed is empty: `x` is no path.
+                    if p.starts_with('/') {
+                        out.insert(p);
+                    }
                 }
             }
             Some(PathMatch::Regex(_)) => {
