@@ -272,20 +272,22 @@ pub fn case_objects(world: &World, class: Option<&str>) -> Vec<Value> {
         .collect()
 }
 
-/// The universe as scenario objects (the `fuzz` base fixture): namespaces without labels, the
-/// serving certificate, echo backends in every namespace, and each Gateway with one plain
+/// The universe as scenario objects (the `fuzz` base fixture): namespaces without labels, a
+/// serving certificate and echo backends in every namespace, and each Gateway with one plain
 /// HTTP listener (cases replace it; the run restores it after each case).
 pub fn base_objects() -> Vec<Value> {
     let mut out: Vec<Value> = universe::NAMESPACES
         .iter()
         .map(|ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
         .collect();
-    out.push(json!({
-        "apiVersion": "gatesim.dev/v1alpha1",
-        "kind": "TestCertificate",
-        "metadata": {"name": universe::CERT_NAME, "namespace": universe::CERT_NAMESPACE},
-        "spec": {"dnsNames": universe::CERT_DNS_NAMES},
-    }));
+    for ns in universe::NAMESPACES {
+        out.push(json!({
+            "apiVersion": "gatesim.dev/v1alpha1",
+            "kind": "TestCertificate",
+            "metadata": {"name": universe::CERT_NAME, "namespace": ns},
+            "spec": {"dnsNames": universe::CERT_DNS_NAMES},
+        }));
+    }
     for ns in universe::NAMESPACES {
         for (name, port) in universe::BACKENDS {
             out.push(json!({

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::{PathMatch, Protocol, World};
+use crate::model::{Match, PathMatch, Protocol, Route, World};
 use crate::universe;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -71,6 +71,8 @@ impl Request {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct RequestSeed {
+    /// Which route to aim at (one value in four aims at none: the whole world).
+    pub route: u32,
     pub target: u32,
     pub host: u32,
     pub path: u32,
@@ -96,14 +98,26 @@ const HEADER_SETS: [&[(&str, &str)]; 6] = [
 const QUERIES: [&str; 4] = ["", "?q=1", "?q=2", "?q=3"];
 const METHODS: [&str; 3] = ["GET", "POST", "PUT"];
 
-/// Every (gateway, port, scheme) a world's listeners open. The scheme is that of the first
-/// listener on the port (listeners of two protocols on one port are in conflict and serve
-/// nothing anyway).
-pub fn targets(world: &World) -> Vec<(usize, u16, Scheme)> {
+/// Every (gateway, port, scheme) a world's listeners open, or of those `route`'s parentRefs
+/// select. The scheme is that of the first listener on the port (listeners of two protocols
+/// on one port are in conflict and serve nothing anyway).
+pub fn targets(world: &World, route: Option<&Route>) -> Vec<(usize, u16, Scheme)> {
     let mut out: Vec<(usize, u16, Scheme)> = Vec::new();
     for (g, gw) in world.gateways.iter().enumerate() {
+        let parent = route.map(|r| {
+            r.parents.iter().find(|p| {
+                p.name == gw.name && p.namespace.as_deref().unwrap_or(&r.namespace) == gw.namespace
+            })
+        });
+        if parent == Some(None) {
+            continue;
+        }
         for l in &gw.listeners {
-            if out.iter().any(|&(og, op, _)| og == g && op == l.port) {
+            let selected = parent.flatten().is_none_or(|p| {
+                p.section.as_ref().is_none_or(|s| *s == l.name)
+                    && p.port.is_none_or(|port| port == l.port)
+            });
+            if !selected || out.iter().any(|&(og, op, _)| og == g && op == l.port) {
                 continue;
             }
             let scheme = match l.protocol {
@@ -116,47 +130,62 @@ pub fn targets(world: &World) -> Vec<(usize, u16, Scheme)> {
     out
 }
 
-/// Hosts worth sending: every exact hostname named anywhere, a name under each wildcard, and
-/// the universe's extra hosts.
-pub fn hosts(world: &World) -> Vec<String> {
-    let named = world
-        .gateways
-        .iter()
-        .flat_map(|g| g.listeners.iter().filter_map(|l| l.hostname.clone()))
-        .chain(
-            world
-                .routes
-                .iter()
-                .flat_map(|r| r.hostnames.iter().cloned()),
-        )
-        .chain(universe::HOSTNAMES.iter().map(|h| (*h).to_owned()));
-    let mut out = BTreeSet::new();
-    for h in named {
-        match h.strip_prefix("*.") {
-            Some(suffix) => {
-                out.insert(format!("z.{suffix}"));
-            }
-            None => {
-                out.insert(h);
-            }
-        }
+/// A host a hostname stands for: itself, or a name under a wildcard.
+fn instance(h: &str) -> String {
+    match h.strip_prefix("*.") {
+        Some(suffix) => format!("z.{suffix}"),
+        None => h.to_owned(),
     }
-    out.extend(universe::EXTRA_HOSTS.iter().map(|h| (*h).to_owned()));
+}
+
+/// Hosts worth sending: every hostname named anywhere (wildcards instantiated) and the
+/// universe's extra hosts; for a route, its own hostnames, or its listeners' where it names
+/// none.
+pub fn hosts(world: &World, route: Option<&Route>, gateway: usize) -> Vec<String> {
+    let listeners = || {
+        world.gateways[gateway]
+            .listeners
+            .iter()
+            .filter_map(|l| l.hostname.clone())
+    };
+    let mut out: BTreeSet<String> = match route {
+        Some(r) if !r.hostnames.is_empty() => r.hostnames.iter().map(|h| instance(h)).collect(),
+        Some(_) => listeners().map(|h| instance(&h)).collect(),
+        None => world
+            .gateways
+            .iter()
+            .flat_map(|g| g.listeners.iter().filter_map(|l| l.hostname.clone()))
+            .chain(world.routes.iter().flat_map(|r| r.hostnames.iter().cloned()))
+            .chain(universe::HOSTNAMES.iter().map(|h| (*h).to_owned()))
+            .chain(universe::EXTRA_HOSTS.iter().map(|h| (*h).to_owned()))
+            .map(|h| instance(&h))
+            .collect(),
+    };
+    if out.is_empty() {
+        out.insert(universe::EXTRA_HOSTS[0].to_owned());
+    }
     out.into_iter().collect()
 }
 
-/// Paths on and around every path match of the world.
-pub fn paths(world: &World) -> Vec<String> {
-    let mut out: BTreeSet<String> = ["/", "/a", "/a/b", "/c"]
+fn route_matches<'a>(world: &'a World, route: Option<&'a Route>) -> Vec<&'a Match> {
+    let routes: Vec<&Route> = match route {
+        Some(r) => vec![r],
+        None => world.routes.iter().collect(),
+    };
+    routes
         .into_iter()
-        .map(str::to_owned)
-        .collect();
-    let matches = world
-        .routes
-        .iter()
         .flat_map(|r| &r.rules)
-        .flat_map(|rule| &rule.matches);
-    for m in matches {
+        .flat_map(|rule| &rule.matches)
+        .collect()
+}
+
+/// Paths on and around every path match of the world (or of one route).
+pub fn paths(world: &World, route: Option<&Route>) -> Vec<String> {
+    let mut out: BTreeSet<String> = BTreeSet::from(["/".to_owned()]);
+    if route.is_none() {
+        out.extend(["/a", "/a/b", "/c"].map(str::to_owned));
+    }
+    for m in route_matches(world, route) {
         match &m.path {
             Some(PathMatch::Exact(v) | PathMatch::Prefix(v)) => {
                 let trimmed = v.trim_end_matches('/');
@@ -183,35 +212,68 @@ pub fn paths(world: &World) -> Vec<String> {
     out.into_iter().collect()
 }
 
-/// The requests `seeds` select in `world`; none when the world opens no port.
-pub fn resolve(world: &World, seeds: &[RequestSeed]) -> Vec<Request> {
-    let targets = targets(world);
-    if targets.is_empty() {
-        return Vec::new();
-    }
-    let hosts = hosts(world);
-    let paths = paths(world);
-    let mut out: Vec<Request> = seeds
+/// Headers and query that satisfy the header and query matches of `m` (regular expressions
+/// are generated to accept `1` and `2`).
+fn satisfying(m: &Match) -> (Vec<(String, String)>, String) {
+    let value = |v: &crate::model::ValueMatch| {
+        if v.regex { "2".to_owned() } else { v.value.clone() }
+    };
+    let headers = m.headers.iter().map(|h| (h.name.clone(), value(h))).collect();
+    let query = m
+        .query
         .iter()
-        .map(|s| {
-            let (gateway, port, scheme) = *nth(&targets, s.target);
-            let extras = s.extras as usize % (HEADER_SETS.len() * QUERIES.len());
-            let headers = HEADER_SETS[extras % HEADER_SETS.len()]
+        .map(|q| format!("{}={}", q.name, value(q)))
+        .collect::<Vec<_>>()
+        .join("&");
+    (headers, if query.is_empty() { query } else { format!("?{query}") })
+}
+
+fn resolve_one(world: &World, s: &RequestSeed) -> Option<Request> {
+    let route = (!world.routes.is_empty() && s.route % 4 != 0).then(|| nth(&world.routes, s.route));
+    let mut targets = targets(world, route);
+    if targets.is_empty() {
+        targets = self::targets(world, None);
+    }
+    if targets.is_empty() {
+        return None;
+    }
+    let (gateway, port, scheme) = *nth(&targets, s.target);
+    let extras = s.extras as usize;
+    let matches = route_matches(world, route);
+    // Half of the aimed requests carry what one of the route's matches asks for.
+    let (headers, query) = match route {
+        Some(_) if extras % 2 == 0 && !matches.is_empty() => satisfying(*nth(&matches, s.extras / 2)),
+        _ => {
+            let choice = (extras / 2) % (HEADER_SETS.len() * QUERIES.len());
+            let headers = HEADER_SETS[choice % HEADER_SETS.len()]
                 .iter()
                 .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
                 .collect();
-            let query = QUERIES[extras / HEADER_SETS.len()];
-            Request {
-                gateway,
-                port,
-                scheme,
-                host: nth(&hosts, s.host).clone(),
-                path: format!("{}{query}", nth(&paths, s.path)),
-                method: (*nth(&METHODS, s.method)).to_owned(),
-                headers,
-            }
-        })
-        .collect();
+            (headers, QUERIES[choice / HEADER_SETS.len()].to_owned())
+        }
+    };
+    let methods: Vec<String> = match route {
+        Some(_) if extras % 4 == 0 => matches
+            .iter()
+            .filter_map(|m| m.method.clone())
+            .chain(std::iter::once("GET".to_owned()))
+            .collect(),
+        _ => METHODS.iter().map(|m| (*m).to_owned()).collect(),
+    };
+    Some(Request {
+        gateway,
+        port,
+        scheme,
+        host: nth(&hosts(world, route, gateway), s.host).clone(),
+        path: format!("{}{query}", nth(&paths(world, route), s.path)),
+        method: nth(&methods, s.method).clone(),
+        headers,
+    })
+}
+
+/// The requests `seeds` select in `world`; none when the world opens no port.
+pub fn resolve(world: &World, seeds: &[RequestSeed]) -> Vec<Request> {
+    let mut out: Vec<Request> = seeds.iter().filter_map(|s| resolve_one(world, s)).collect();
     out.sort();
     out.dedup();
     out

@@ -135,10 +135,10 @@ fn listener(cfg: GenConfig, gateway_ns: &'static str) -> BoxedStrategy<Listener>
     let port = select(&universe::PORTS[..]);
     // The protocol follows the port (443 is HTTPS) unless a conflict is wanted.
     let flip = either(cfg, Just(false).boxed(), Just(true).boxed());
-    let hostname = proptest::option::weighted(0.7, pick(&universe::HOSTNAMES));
+    let hostname = proptest::option::weighted(0.55, pick(&universe::HOSTNAMES));
     let allowed = prop_oneof![
         2 => Just(AllowedNamespaces::Same),
-        2 => Just(AllowedNamespaces::All),
+        3 => Just(AllowedNamespaces::All),
         2 => select(&universe::LABELS[..]).prop_map(|(k, v)| {
             AllowedNamespaces::Selector(BTreeMap::from([(k.to_owned(), v.to_owned())]))
         }),
@@ -164,16 +164,22 @@ fn listener(cfg: GenConfig, gateway_ns: &'static str) -> BoxedStrategy<Listener>
             })
             .boxed(),
     );
-    let own_cert = ObjectRef {
+    let cert = |namespace: Option<&str>| ObjectRef {
         group: None,
         kind: None,
-        namespace: (gateway_ns != universe::CERT_NAMESPACE)
-            .then(|| universe::CERT_NAMESPACE.to_owned()),
+        namespace: namespace.map(str::to_owned),
         name: universe::CERT_NAME.to_owned(),
     };
+    // Mostly the Gateway's own namespace; sometimes another, which needs a grant.
+    let valid_cert = prop_oneof![
+        4 => Just(vec![cert(None)]),
+        1 => select(&universe::NAMESPACES[..])
+            .prop_filter("another namespace", move |ns| *ns != gateway_ns)
+            .prop_map(move |ns| vec![cert(Some(ns))]),
+    ];
     let certificates = either(
         cfg,
-        Just(vec![own_cert]).boxed(),
+        valid_cert.boxed(),
         prop_oneof![
             Just(Vec::new()),
             Just(vec![ObjectRef {
@@ -209,7 +215,11 @@ fn route(cfg: GenConfig) -> BoxedStrategy<Route> {
     let namespace = pick(&universe::NAMESPACES);
     let parents = subsequence(&universe::GATEWAYS[..], 1..=2);
     let parent_shape = vec(parent_shape(cfg), 2);
-    let hostnames = vec(pick(&universe::HOSTNAMES), 0..=2).prop_map(|mut h| {
+    let hostnames = prop_oneof![
+        Just(Vec::new()),
+        vec(pick(&universe::HOSTNAMES), 1..=2),
+    ]
+    .prop_map(|mut h| {
         h.sort();
         h.dedup();
         h
@@ -527,8 +537,10 @@ impl Arbitrary for RequestSeed {
             any::<u32>(),
             any::<u32>(),
             any::<u32>(),
+            any::<u32>(),
         )
-            .prop_map(|(target, host, path, method, extras)| RequestSeed {
+            .prop_map(|(route, target, host, path, method, extras)| RequestSeed {
+                route,
                 target,
                 host,
                 path,

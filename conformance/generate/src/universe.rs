@@ -14,9 +14,8 @@ pub const TARGET_PORT: u16 = 3000;
 /// The Gateways every case configures: (namespace, name).
 pub const GATEWAYS: [(&str, &str); 2] = [("fz-a", "gw-0"), ("fz-b", "gw-1")];
 
-/// The TestCertificate (and Secret) HTTPS listeners reference, in `CERT_NAMESPACE`.
+/// The TestCertificate (and Secret) HTTPS listeners reference; every namespace has one.
 pub const CERT_NAME: &str = "fz-cert";
-pub const CERT_NAMESPACE: &str = "fz-a";
 
 /// Hostnames listeners and routes pick from: exact names, nested names and wildcards, so that
 /// intersections of every shape occur.

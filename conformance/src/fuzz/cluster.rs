@@ -1,6 +1,6 @@
 //! A generated world as the controller's input, in process: the world's objects plus what the
 //! `fuzz` base fixture provides on a live target (the GatewayClass, each echo backend's
-//! Service and EndpointSlice, the serving certificate's Secret).
+//! Service and EndpointSlice, each namespace's serving certificate Secret).
 
 use std::sync::OnceLock;
 
@@ -37,18 +37,18 @@ pub fn universe_objects() -> Result<Vec<Value>, String> {
         "metadata": {"name": CLASS},
         "spec": {"controllerName": ControllerConfig::default().controller_name},
     })];
-    out.push(json!({
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": universe::CERT_NAME, "namespace": universe::CERT_NAMESPACE},
-        "type": "kubernetes.io/tls",
-        "data": {
-            "tls.crt": STANDARD.encode(&cert.cert_pem),
-            "tls.key": STANDARD.encode(&cert.key_pem),
-        },
-    }));
     let mut address = 0u8;
     for ns in universe::NAMESPACES {
+        out.push(json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": universe::CERT_NAME, "namespace": ns},
+            "type": "kubernetes.io/tls",
+            "data": {
+                "tls.crt": STANDARD.encode(&cert.cert_pem),
+                "tls.key": STANDARD.encode(&cert.key_pem),
+            },
+        }));
         for (name, port) in universe::BACKENDS {
             address += 1;
             out.push(json!({
