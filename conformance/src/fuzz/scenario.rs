@@ -214,7 +214,13 @@ fn check(req: &Request, expected: &Expected, gateway: &str, listener: &str) -> O
                 .map(|(_, n)| n)
                 .collect::<std::collections::BTreeSet<_>>()
                 .len();
-            if weights.len() > 1 && f.invalid_weight == 0 && distinct_names == weights.len() {
+            // A weights step sees the reply's path and host only as the request's.
+            let unchanged = f.request.host.is_none() && f.request.path == req.path;
+            if weights.len() > 1
+                && f.invalid_weight == 0
+                && distinct_names == weights.len()
+                && unchanged
+            {
                 let total: u32 = weights.values().sum();
                 let distribution: BTreeMap<&str, f64> = weights
                     .iter()
