@@ -33,6 +33,14 @@ impl LiveSession {
         &self.env
     }
 
+    /// Stops the target (its proxies and simulated API server on `sim`).
+    pub async fn shutdown(self) {
+        match Arc::try_unwrap(self.env) {
+            Ok(env) => env.shutdown().await,
+            Err(_) => tracing::warn!("fuzz environment still in use at shutdown"),
+        }
+    }
+
     /// Runs one generated scenario; a failure names the property it breaks: grant revocation
     /// when it fails after the grants were deleted, routing otherwise.
     pub async fn check(&self, text: &str) -> Result<(), (Property, String)> {
