@@ -50,7 +50,8 @@ fn shared() -> Option<&'static Shared> {
                 ..Settings::default()
             };
             let env = Arc::new(Environment::new(Target::Sim(Box::new(target)), settings));
-            let dir: PathBuf = std::env::temp_dir().join(format!("gatesim-fuzz-live-{}", std::process::id()));
+            let dir: PathBuf =
+                std::env::temp_dir().join(format!("gatesim-fuzz-live-{}", std::process::id()));
             let session = LiveSession::new(env, dir, LoadOptions::default());
             Some(Shared {
                 runtime,
@@ -77,7 +78,13 @@ fn live_responses_and_status_match_the_oracle() {
         &translate,
         None,
         Some((&shared.session, shared.runtime.handle())),
-        &|p| eprintln!("{} live cases, {:.1}s", p.live_cases, p.elapsed.as_secs_f64()),
+        &|p| {
+            eprintln!(
+                "{} live cases, {:.1}s",
+                p.live_cases,
+                p.elapsed.as_secs_f64()
+            )
+        },
     );
     assert_holds(&summary, cases);
     assert_eq!(summary.live_cases, cases);
@@ -185,8 +192,14 @@ fn revoking_a_grant_revokes_the_traffic() {
         .expect("a delete step revokes the grant");
     let before = serde_yaml::to_string(&steps[..delete]).unwrap_or_default();
     let after = serde_yaml::to_string(&steps[delete..]).unwrap_or_default();
-    assert!(before.contains("backend: echo-1") && before.contains("namespace: fz-a"), "{text}");
-    assert!(after.contains("RefNotPermitted") && after.contains("status: 500"), "{text}");
+    assert!(
+        before.contains("backend: echo-1") && before.contains("namespace: fz-a"),
+        "{text}"
+    );
+    assert!(
+        after.contains("RefNotPermitted") && after.contains("status: 500"),
+        "{text}"
+    );
 
     let Some(shared) = shared() else { return };
     let _turn = shared.turn.lock().unwrap_or_else(|e| e.into_inner());

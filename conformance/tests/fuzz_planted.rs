@@ -14,14 +14,20 @@ use serde_json::json;
 use fuzz_support::{SEED, options};
 
 /// Finds the planted bug with `property` and checks the shrunk scenario file.
-fn found(property: Property, wrapper: &(dyn Fn(&ResourceSet) -> Translation + Sync)) -> Counterexample {
+fn found(
+    property: Property,
+    wrapper: &(dyn Fn(&ResourceSet) -> Translation + Sync),
+) -> Counterexample {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut opts = options(property, 256);
     opts.out = Some(dir.path().to_path_buf());
     let summary = runner::run(&opts, wrapper, None, None, &|_| {});
-    let c = summary
-        .failure
-        .unwrap_or_else(|| panic!("{} did not find the planted bug in 256 cases", property.name()));
+    let c = summary.failure.unwrap_or_else(|| {
+        panic!(
+            "{} did not find the planted bug in 256 cases",
+            property.name()
+        )
+    });
     assert_eq!(c.property, property, "{}", c.message);
     let path = c.path.clone().expect("the counterexample is written out");
     assert_eq!(
@@ -32,8 +38,14 @@ fn found(property: Property, wrapper: &(dyn Fn(&ResourceSet) -> Translation + Sy
     let generated = scenario.generated.expect("generated: is set");
     assert_eq!(generated.property, property.name());
     assert_eq!(generated.seed, c.seed);
-    assert_eq!(generated.generator_version, Some(gatesim_generate::GENERATOR_VERSION));
-    assert_eq!(scenario.base.as_ref().map(|b| b.name.as_str()), Some("fuzz"));
+    assert_eq!(
+        generated.generator_version,
+        Some(gatesim_generate::GENERATOR_VERSION)
+    );
+    assert_eq!(
+        scenario.base.as_ref().map(|b| b.name.as_str()),
+        Some("fuzz")
+    );
     c
 }
 
@@ -113,6 +125,10 @@ fn the_real_translator_passes_where_the_planted_bugs_fail() {
         None,
         &|_| {},
     );
-    assert!(summary.failure.is_none(), "{:?}", summary.failure.map(|c| c.scenario));
+    assert!(
+        summary.failure.is_none(),
+        "{:?}",
+        summary.failure.map(|c| c.scenario)
+    );
     let _ = SEED;
 }

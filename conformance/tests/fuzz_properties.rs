@@ -80,5 +80,10 @@ fn the_fuzz_base_fixture_is_the_generators_universe() {
     }
     let text = std::fs::read_to_string(&path).expect("scenarios/base/fuzz.yaml exists");
     let on_disk: Vec<serde_json::Value> = serde_yaml::from_str(&text).expect("the fixture parses");
-    assert_eq!(on_disk, objects, "{} differs from the universe", path.display());
+    assert_eq!(
+        on_disk,
+        objects,
+        "{} differs from the universe",
+        path.display()
+    );
 }

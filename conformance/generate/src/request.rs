@@ -155,7 +155,12 @@ pub fn hosts(world: &World, route: Option<&Route>, gateway: usize) -> Vec<String
             .gateways
             .iter()
             .flat_map(|g| g.listeners.iter().filter_map(|l| l.hostname.clone()))
-            .chain(world.routes.iter().flat_map(|r| r.hostnames.iter().cloned()))
+            .chain(
+                world
+                    .routes
+                    .iter()
+                    .flat_map(|r| r.hostnames.iter().cloned()),
+            )
             .chain(universe::HOSTNAMES.iter().map(|h| (*h).to_owned()))
             .chain(universe::EXTRA_HOSTS.iter().map(|h| (*h).to_owned()))
             .map(|h| instance(&h))
@@ -216,16 +221,31 @@ pub fn paths(world: &World, route: Option<&Route>) -> Vec<String> {
 /// are generated to accept `1` and `2`).
 fn satisfying(m: &Match) -> (Vec<(String, String)>, String) {
     let value = |v: &crate::model::ValueMatch| {
-        if v.regex { "2".to_owned() } else { v.value.clone() }
+        if v.regex {
+            "2".to_owned()
+        } else {
+            v.value.clone()
+        }
     };
-    let headers = m.headers.iter().map(|h| (h.name.clone(), value(h))).collect();
+    let headers = m
+        .headers
+        .iter()
+        .map(|h| (h.name.clone(), value(h)))
+        .collect();
     let query = m
         .query
         .iter()
         .map(|q| format!("{}={}", q.name, value(q)))
         .collect::<Vec<_>>()
         .join("&");
-    (headers, if query.is_empty() { query } else { format!("?{query}") })
+    (
+        headers,
+        if query.is_empty() {
+            query
+        } else {
+            format!("?{query}")
+        },
+    )
 }
 
 fn resolve_one(world: &World, s: &RequestSeed) -> Option<Request> {
@@ -242,7 +262,9 @@ fn resolve_one(world: &World, s: &RequestSeed) -> Option<Request> {
     let matches = route_matches(world, route);
     // Half of the aimed requests carry what one of the route's matches asks for.
     let (headers, query) = match route {
-        Some(_) if extras % 2 == 0 && !matches.is_empty() => satisfying(*nth(&matches, s.extras / 2)),
+        Some(_) if extras % 2 == 0 && !matches.is_empty() => {
+            satisfying(*nth(&matches, s.extras / 2))
+        }
         _ => {
             let choice = (extras / 2) % (HEADER_SETS.len() * QUERIES.len());
             let headers = HEADER_SETS[choice % HEADER_SETS.len()]

@@ -215,15 +215,12 @@ fn route(cfg: GenConfig) -> BoxedStrategy<Route> {
     let namespace = pick(&universe::NAMESPACES);
     let parents = subsequence(&universe::GATEWAYS[..], 1..=2);
     let parent_shape = vec(parent_shape(cfg), 2);
-    let hostnames = prop_oneof![
-        Just(Vec::new()),
-        vec(pick(&universe::HOSTNAMES), 1..=2),
-    ]
-    .prop_map(|mut h| {
-        h.sort();
-        h.dedup();
-        h
-    });
+    let hostnames = prop_oneof![Just(Vec::new()), vec(pick(&universe::HOSTNAMES), 1..=2),]
+        .prop_map(|mut h| {
+            h.sort();
+            h.dedup();
+            h
+        });
     let rules = vec(rule(cfg), 1..=3);
     (namespace, parents, parent_shape, hostnames, rules)
         .prop_map(|(namespace, gateways, shapes, hostnames, rules)| {

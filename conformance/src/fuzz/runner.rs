@@ -78,6 +78,9 @@ pub struct Summary {
 /// batches at its time limit and every counterexample names a seed that reproduces it.
 const BATCH: u32 = 16;
 
+/// Bound on shrinking a live failure, in milliseconds.
+const LIVE_SHRINK_MS: u32 = 180_000;
+
 fn batch_seed(seed: u64, batch: u64) -> u64 {
     seed.wrapping_add(batch)
 }
@@ -148,6 +151,8 @@ pub fn run(
         let config = Config {
             cases: in_batch,
             max_shrink_iters: options.max_shrink_iters,
+            // A failing live case waits out its timeouts on every shrinking step.
+            max_shrink_time: if live.is_some() { LIVE_SHRINK_MS } else { 0 },
             failure_persistence: None,
             ..Config::default()
         };

@@ -15,8 +15,8 @@ pub const BASE: &str = "fuzz";
 
 /// How long a generated scenario waits for status and for traffic: enough on a loaded
 /// machine, short enough that a real failure (and every shrinking step) fails quickly.
-const STATUS_TIMEOUT: &str = "20s";
-const HTTP_WITHIN: &str = "10s";
+const STATUS_TIMEOUT: &str = "10s";
+const HTTP_WITHIN: &str = "5s";
 
 /// Where the scenario came from.
 #[derive(Clone, Debug)]
@@ -214,8 +214,11 @@ fn check(req: &Request, expected: &Expected, gateway: &str, listener: &str) -> O
                 .map(|(_, n)| n)
                 .collect::<std::collections::BTreeSet<_>>()
                 .len();
-            // A weights step sees the reply's path and host only as the request's.
-            let unchanged = f.request.host.is_none() && f.request.path == req.path;
+            // A weights step checks the reply against the request as sent.
+            let unchanged = f.request.host.is_none()
+                && f.request.path == req.path
+                && f.request.headers == req.headers
+                && f.request.absent.is_empty();
             if weights.len() > 1
                 && f.invalid_weight == 0
                 && distinct_names == weights.len()

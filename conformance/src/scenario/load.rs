@@ -187,6 +187,12 @@ impl Loader {
 
     pub fn load(&mut self, path: &Path) -> Result<Scenario, ScenarioError> {
         let text = read(path)?;
+        self.load_text(path, text)
+    }
+
+    /// Loads a scenario from its text; `path` places it (errors name it, `resourceFiles` are
+    /// resolved beside it).
+    pub fn load_text(&mut self, path: &Path, text: Arc<str>) -> Result<Scenario, ScenarioError> {
         let file: ScenarioFile =
             serde_yaml::from_str(&text).map_err(|e| ScenarioError::from_yaml(path, &e))?;
         let doc = Doc {
