@@ -69,6 +69,8 @@ pub struct SelectionArgs {
     #[arg(long)]
     pub all_features: bool,
     /// Conformance profiles to report; each adds its core features to the supported set.
+    /// Upstream's (GATEWAY-HTTP, GATEWAY-GRPC, GATEWAY-TLS, GATEWAY-TCP, GATEWAY-UDP, MESH-HTTP,
+    /// MESH-GRPC) and K8SGATEWAY (the K8sGateway extension resources).
     #[arg(long, value_delimiter = ',', value_name = "PROFILES")]
     pub conformance_profiles: Vec<Profile>,
     /// Run only this scenario (by name); the others count as skipped.
@@ -221,4 +223,31 @@ fn parse_seed(text: &str) -> Result<u64, String> {
         None => text.parse(),
     };
     parsed.map_err(|e| format!("expected a number (decimal or 0x-hex), got {text:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_k8sgateway_profile_is_asked_for_like_upstreams() {
+        let cli = Cli::try_parse_from([
+            "gatesim",
+            "list",
+            "--conformance-profiles",
+            "GATEWAY-HTTP,K8SGATEWAY",
+        ])
+        .expect("parses");
+        let Command::List(list) = cli.command else {
+            panic!("list")
+        };
+        assert_eq!(
+            list.selection.conformance_profiles,
+            [Profile::GatewayHttp, Profile::K8sGateway]
+        );
+        let error = Cli::try_parse_from(["gatesim", "list", "--conformance-profiles", "K8SGW"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("K8SGATEWAY"), "{error}");
+    }
 }
