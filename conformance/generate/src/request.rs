@@ -249,7 +249,8 @@ fn satisfying(m: &Match) -> (Vec<(String, String)>, String) {
 }
 
 fn resolve_one(world: &World, s: &RequestSeed) -> Option<Request> {
-    let route = (!world.routes.is_empty() && s.route % 4 != 0).then(|| nth(&world.routes, s.route));
+    let route = (!world.routes.is_empty() && !s.route.is_multiple_of(4))
+        .then(|| nth(&world.routes, s.route));
     let mut targets = targets(world, route);
     if targets.is_empty() {
         targets = self::targets(world, None);
@@ -262,8 +263,8 @@ fn resolve_one(world: &World, s: &RequestSeed) -> Option<Request> {
     let matches = route_matches(world, route);
     // Half of the aimed requests carry what one of the route's matches asks for.
     let (headers, query) = match route {
-        Some(_) if extras % 2 == 0 && !matches.is_empty() => {
-            satisfying(*nth(&matches, s.extras / 2))
+        Some(_) if extras.is_multiple_of(2) && !matches.is_empty() => {
+            satisfying(nth::<&Match>(&matches, s.extras / 2))
         }
         _ => {
             let choice = (extras / 2) % (HEADER_SETS.len() * QUERIES.len());
@@ -275,7 +276,7 @@ fn resolve_one(world: &World, s: &RequestSeed) -> Option<Request> {
         }
     };
     let methods: Vec<String> = match route {
-        Some(_) if extras % 4 == 0 => matches
+        Some(_) if extras.is_multiple_of(4) => matches
             .iter()
             .filter_map(|m| m.method.clone())
             .chain(std::iter::once("GET".to_owned()))
