@@ -6,6 +6,32 @@ fn gatesim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gatesim"))
 }
 
+/// Whether Envoy is here (a loud skip when not, a failure under `GATESIM_REQUIRE_ALL=1`).
+fn envoy_present(what: &str) -> bool {
+    gatesim_reference::infra::envoy::locate_or_skip(what)
+        .expect("Envoy is required (GATESIM_REQUIRE_ALL=1)")
+        .is_some()
+}
+
+/// Runs `gatesim fuzz` with `args` and `--out` a fresh directory; fails unless it succeeds.
+fn fuzz_ok(args: &[&str]) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let out = gatesim()
+        .arg("fuzz")
+        .args(args)
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .expect("gatesim runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (stdout, dir)
+}
+
 #[test]
 fn help_lists_every_flag() {
     let out = gatesim()
@@ -30,32 +56,10 @@ fn help_lists_every_flag() {
 
 #[test]
 fn in_process_run_checks_every_case_and_summarises() {
-    if gatesim_reference::infra::envoy::locate_or_skip("gatesim fuzz --no-live")
-        .expect("Envoy is required (GATESIM_REQUIRE_ALL=1)")
-        .is_none()
-    {
+    if !envoy_present("gatesim fuzz --no-live") {
         return;
     }
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let out = gatesim()
-        .args([
-            "fuzz",
-            "--no-live",
-            "--cases",
-            "6",
-            "--seed",
-            "0x2a",
-            "--out",
-        ])
-        .arg(dir.path())
-        .output()
-        .expect("gatesim runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (stdout, dir) = fuzz_ok(&["--no-live", "--cases", "6", "--seed", "0x2a"]);
     assert!(stdout.contains("target in-process, seed 0x2a"), "{stdout}");
     assert!(stdout.contains("fuzz: 6 cases in"), "{stdout}");
     assert!(stdout.contains("every property holds"), "{stdout}");
@@ -69,27 +73,12 @@ fn in_process_run_checks_every_case_and_summarises() {
 
 #[test]
 fn live_run_on_sim_stops_at_its_case_count() {
-    if gatesim_reference::infra::envoy::locate_or_skip("gatesim fuzz --target sim")
-        .expect("Envoy is required (GATESIM_REQUIRE_ALL=1)")
-        .is_none()
-    {
+    if !envoy_present("gatesim fuzz --target sim") {
         return;
     }
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let out = gatesim()
-        .args([
-            "fuzz", "--target", "sim", "--cases", "3", "--time", "120s", "--seed", "7",
-        ])
-        .arg("--out")
-        .arg(dir.path())
-        .output()
-        .expect("gatesim runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (stdout, _dir) = fuzz_ok(&[
+        "--target", "sim", "--cases", "3", "--time", "120s", "--seed", "7",
+    ]);
     assert!(stdout.contains("3 checked live"), "{stdout}");
 }
 

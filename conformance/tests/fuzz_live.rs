@@ -5,6 +5,7 @@
 //! Without Envoy the tests skip loudly, unless `GATESIM_REQUIRE_ALL=1`, where they fail.
 
 mod fuzz_support;
+mod sim_support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,13 +13,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use gatesim_conformance::fuzz::scenario::{self, Origin};
 use gatesim_conformance::fuzz::{FuzzOptions, LiveSession, runner};
-use gatesim_conformance::run::{Environment, Settings};
 use gatesim_conformance::scenario::LoadOptions;
-use gatesim_conformance::target::{RunClass, SimOptions, SimTarget, Target};
 use gatesim_generate::*;
 use gatesim_reference::translate::translate;
 
 use fuzz_support::{SEED, assert_holds, cases};
+
+/// Loopback network of this binary's environment (127.NETWORK.x.y), clear of the other
+/// test binaries'.
+const NETWORK: u8 = 57;
 
 struct Shared {
     runtime: tokio::runtime::Runtime,
@@ -31,28 +34,19 @@ fn shared() -> Option<&'static Shared> {
     static SHARED: OnceLock<Option<Shared>> = OnceLock::new();
     SHARED
         .get_or_init(|| {
-            let envoy = gatesim_reference::infra::envoy::locate_or_skip("fuzz_live")
-                .expect("Envoy is required (GATESIM_REQUIRE_ALL=1)")?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .expect("async runtime");
-            let mut options = SimOptions::new(RunClass {
-                gateway_class: "gatesim".to_owned(),
-                controller_name: "gatesim.dev/reference-controller".to_owned(),
-            });
-            options.envoy = Some(envoy);
-            let target = runtime
-                .block_on(SimTarget::start(options))
-                .expect("the sim target starts");
-            let settings = Settings {
-                poll_interval: std::time::Duration::from_millis(20),
-                ..Settings::default()
-            };
-            let env = Arc::new(Environment::new(Target::Sim(Box::new(target)), settings));
+            let env = runtime.block_on(sim_support::environment_with(
+                "fuzz_live",
+                NETWORK,
+                None,
+                sim_support::settings(),
+            ))?;
             let dir: PathBuf =
                 std::env::temp_dir().join(format!("gatesim-fuzz-live-{}", std::process::id()));
-            let session = LiveSession::new(env, dir, LoadOptions::default());
+            let session = LiveSession::new(Arc::new(env), dir, LoadOptions::default());
             Some(Shared {
                 runtime,
                 session,
