@@ -46,6 +46,15 @@ fn found(
         scenario.base.as_ref().map(|b| b.name.as_str()),
         Some("fuzz")
     );
+    eprintln!(
+        "{}: shrunk to {} objects ({} routes, {} grants, {} Gateways), {} requests",
+        property.name(),
+        c.world.object_count(),
+        c.world.routes.len(),
+        c.world.grants.len(),
+        c.world.gateways.len(),
+        c.requests.len()
+    );
     c
 }
 
