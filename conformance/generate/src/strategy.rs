@@ -118,7 +118,18 @@ fn namespace(name: &'static str) -> impl Strategy<Value = Namespace> {
 
 fn gateway(cfg: GenConfig, namespace: &'static str, name: &'static str) -> BoxedStrategy<Gateway> {
     vec(listener(cfg, namespace), 1..=3)
-        .prop_map(move |mut listeners| {
+        .prop_map(move |generated| {
+            // The CRD admits each (port, protocol, hostname) once per Gateway: an API server
+            // refuses a Gateway with two, so only protocol conflicts are generated.
+            let mut listeners: Vec<Listener> = Vec::new();
+            for l in generated {
+                let repeated = listeners.iter().any(|k| {
+                    k.port == l.port && k.protocol == l.protocol && k.hostname == l.hostname
+                });
+                if !repeated {
+                    listeners.push(l);
+                }
+            }
             for (i, l) in listeners.iter_mut().enumerate() {
                 l.name = format!("l{i}");
             }
@@ -180,15 +191,13 @@ fn listener(cfg: GenConfig, gateway_ns: &'static str) -> BoxedStrategy<Listener>
     let certificates = either(
         cfg,
         valid_cert.boxed(),
-        prop_oneof![
-            Just(Vec::new()),
-            Just(vec![ObjectRef {
-                group: None,
-                kind: None,
-                namespace: None,
-                name: "no-such-secret".to_owned(),
-            }]),
-        ]
+        // A Secret that does not exist (an empty list is refused by the CRD).
+        Just(vec![ObjectRef {
+            group: None,
+            kind: None,
+            namespace: None,
+            name: "no-such-secret".to_owned(),
+        }])
         .boxed(),
     );
     (port, flip, hostname, allowed, kinds, certificates)
