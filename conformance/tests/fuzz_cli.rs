@@ -95,3 +95,61 @@ fn in_process_mode_is_refused_against_a_cluster() {
         "{stderr}"
     );
 }
+
+/// Ctrl-C during a live run: the run stops between checks, prints its summary, says it was
+/// interrupted, exits 130 and leaves nothing in its temporary directory (the sim target's work
+/// directory and the case directory alike).
+#[test]
+fn an_interrupted_live_run_cleans_up() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    if !envoy_present("gatesim fuzz interrupted") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let out = tempfile::tempdir().expect("output directory");
+    let mut child = gatesim()
+        .args([
+            "fuzz", "--target", "sim", "--cases", "100000", "--seed", "7",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gatesim");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    // The header comes once the target is up, just before the first case.
+    for line in lines.by_ref() {
+        if line
+            .expect("read stdout")
+            .starts_with("gatesim fuzz: target sim")
+        {
+            break;
+        }
+    }
+    let leftovers = || {
+        std::fs::read_dir(tmp.path())
+            .expect("read the temporary directory")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+    };
+    assert!(!leftovers().is_empty(), "the run has a work directory");
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("send SIGINT");
+    assert!(status.success());
+    let rest: Vec<String> = lines.map(|l| l.expect("read stdout")).collect();
+    let exit = child.wait().expect("wait for gatesim");
+    assert_eq!(exit.code(), Some(130), "{rest:?}");
+    assert!(rest.iter().any(|l| l.starts_with("fuzz: ")), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.starts_with("interrupted: ")),
+        "{rest:?}"
+    );
+    assert_eq!(leftovers(), Vec::<String>::new());
+}

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
@@ -100,6 +101,7 @@ pub fn fuzz(args: FuzzArgs) -> Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| default_scenarios_dir().join("regressions"));
+    let stop = Arc::new(AtomicBool::new(false));
     let in_process: Vec<Property> = match args.targeting.target {
         // The vendor's implementation is judged by its traffic and status only.
         TargetKind::Cluster | TargetKind::Kind => Vec::new(),
@@ -120,12 +122,20 @@ pub fn fuzz(args: FuzzArgs) -> Result<ExitCode> {
         },
         properties: in_process,
         out: Some(out),
+        stop: Some(Arc::clone(&stop)),
         ..FuzzOptions::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    // Ctrl-C and SIGTERM end the run between checks; the summary, the live session's shutdown
+    // and the removal of its work directory still happen below.
+    let stop_on_signal = Arc::clone(&stop);
+    runtime.spawn(async move {
+        gatesim_reference::terminal::shutdown_signal().await;
+        stop_on_signal.store(true, Ordering::Relaxed);
+    });
     let envoy = if args.no_live {
         Some(match &args.targeting.envoy {
             Some(path) => path.clone(),
@@ -137,7 +147,14 @@ pub fn fuzz(args: FuzzArgs) -> Result<ExitCode> {
     let session = if args.no_live {
         None
     } else {
-        let target = runtime.block_on(super::start_target(&args.targeting))?;
+        let target = runtime.block_on(async {
+            tokio::select! {
+                target = super::start_target(&args.targeting) => target,
+                _ = gatesim_reference::terminal::shutdown_signal() => {
+                    bail!("interrupted while starting the target")
+                }
+            }
+        })?;
         let settings = Settings {
             poll_interval: super::poll_interval(&target),
             ..Settings::default()
@@ -175,11 +192,17 @@ pub fn fuzz(args: FuzzArgs) -> Result<ExitCode> {
     for line in summary_lines(&summary, seed) {
         say!("{line}");
     }
+    let interrupted = stop.load(Ordering::Relaxed);
+    if interrupted {
+        say!("interrupted: stopping the proxies and removing what this run created");
+    }
     if let Some(session) = session {
         runtime.block_on(session.shutdown());
     }
     runtime.shutdown_timeout(Duration::from_secs(5));
-    Ok(if summary.failure.is_some() {
+    Ok(if interrupted {
+        ExitCode::from(130)
+    } else if summary.failure.is_some() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -23,8 +23,8 @@ pub struct LiveSession {
 }
 
 impl LiveSession {
-    /// A session on `env`; case files are written to `dir`, `base:` is resolved as `options`
-    /// says.
+    /// A session on `env`; case files are written to `dir` (the session's own: shutdown removes
+    /// it), `base:` is resolved as `options` says.
     pub fn new(env: Arc<Environment>, dir: PathBuf, options: LoadOptions) -> LiveSession {
         LiveSession { env, dir, options }
     }
@@ -33,8 +33,14 @@ impl LiveSession {
         &self.env
     }
 
-    /// Stops the target (its proxies and simulated API server on `sim`).
+    /// Stops the target (its proxies and simulated API server on `sim`) and removes the case
+    /// directory.
     pub async fn shutdown(self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("removing {}: {e}", self.dir.display());
+        }
         match Arc::try_unwrap(self.env) {
             Ok(env) => env.shutdown().await,
             Err(_) => tracing::warn!("fuzz environment still in use at shutdown"),

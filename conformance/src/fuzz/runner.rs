@@ -3,6 +3,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use gatesim_generate::{Case, GenConfig, World, request, strategy};
@@ -26,6 +28,9 @@ pub struct FuzzOptions {
     pub out: Option<PathBuf>,
     /// Bound on shrinking steps.
     pub max_shrink_iters: u32,
+    /// Set from outside (Ctrl-C) to end the run: unlike the time limit it also cuts shrinking
+    /// short, keeping the smallest failing case found so far.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for FuzzOptions {
@@ -38,6 +43,7 @@ impl Default for FuzzOptions {
             properties: Property::IN_PROCESS.to_vec(),
             out: None,
             max_shrink_iters: 512,
+            stop: None,
         }
     }
 }
@@ -130,6 +136,12 @@ pub fn run(
 ) -> Summary {
     let started = Instant::now();
     let deadline = options.time.map(|t| started + t);
+    let stopped = || {
+        options
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+    };
     let cases = Cell::new(0u32);
     let live_cases = Cell::new(0u32);
     let shrinking = Cell::new(false);
@@ -143,7 +155,7 @@ pub fn run(
         })
     };
     let mut batch = 0u64;
-    while cases.get() < options.cases && deadline.is_none_or(|d| Instant::now() < d) {
+    while cases.get() < options.cases && deadline.is_none_or(|d| Instant::now() < d) && !stopped() {
         let seed = batch_seed(options.seed, batch);
         let seed_text = format!("{seed:#x}");
         batch += 1;
@@ -160,8 +172,8 @@ pub fn run(
         let last: RefCell<Option<(Property, String)>> = RefCell::new(None);
         let result = runner.run(&strategy::case(options.config), |case| {
             // Past the time limit the rest of the batch passes unchecked (and uncounted);
-            // shrinking a failure found in time goes on.
-            if !shrinking.get() && deadline.is_some_and(|d| Instant::now() >= d) {
+            // shrinking a failure found in time goes on, unless the run is stopped.
+            if stopped() || (!shrinking.get() && deadline.is_some_and(|d| Instant::now() >= d)) {
                 return Ok(());
             }
             let outcome = check_case(&case, options, translate, envoy, live, &seed_text);
@@ -187,14 +199,18 @@ pub fn run(
         });
         if let Err(TestError::Fail(reason, minimal)) = result {
             // The minimal case's own failure (shrinking may have moved to another property).
-            let (property, message) =
-                match check_case(&minimal, options, translate, envoy, live, &seed_text) {
-                    Err(found) => found,
-                    Ok(()) => last
-                        .borrow()
-                        .clone()
-                        .unwrap_or((Property::NoPanic, reason.message().to_owned())),
-                };
+            let recheck = if stopped() {
+                Ok(())
+            } else {
+                check_case(&minimal, options, translate, envoy, live, &seed_text)
+            };
+            let (property, message) = match recheck {
+                Err(found) => found,
+                Ok(()) => last
+                    .borrow()
+                    .clone()
+                    .unwrap_or((Property::NoPanic, reason.message().to_owned())),
+            };
             let requests = request::resolve(&minimal.world, &minimal.requests);
             let origin = Origin {
                 seed: seed_text.clone(),
