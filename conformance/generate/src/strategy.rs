@@ -463,12 +463,15 @@ fn rule(cfg: GenConfig) -> BoxedStrategy<Rule> {
             let mut filters: Vec<Filter> = Vec::new();
             filters.extend(request.map(Filter::RequestHeaders));
             filters.extend(response.map(Filter::ResponseHeaders));
-            let all_prefix = matches
-                .iter()
-                .all(|m| matches!(m.path, None | Some(PathMatch::Prefix(_))));
-            // The CRD allows ReplacePrefixMatch only where every match is a prefix match.
+            // The CRD allows ReplacePrefixMatch only in a rule with exactly one match, a
+            // prefix match (no match at all defaults to one, on `/`; so does a match without
+            // a path).
+            let one_prefix = matches.len() <= 1
+                && matches
+                    .iter()
+                    .all(|m| matches!(m.path, None | Some(PathMatch::Prefix(_))));
             let fix = |p: Option<PathModifier>| match p {
-                Some(PathModifier::Prefix(v)) if !all_prefix => Some(PathModifier::Full(v)),
+                Some(PathModifier::Prefix(v)) if !one_prefix => Some(PathModifier::Full(v)),
                 other => other,
             };
             let backends = match action {
