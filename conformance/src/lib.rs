@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod certs;
+pub mod cluster;
 pub mod echo;
 pub mod outcome;
 pub mod probe;
@@ -9,3 +10,4 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod target;
+pub mod tools;

@@ -15,6 +15,8 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run(*args),
         Command::List(args) => cli::list(args),
         Command::Check(args) => cli::check(args),
+        Command::Cluster(args) => cli::cluster(args),
+        Command::Tools(args) => cli::tools(args),
     };
     match result {
         Ok(code) => code,

@@ -425,6 +425,10 @@ impl PodRun {
     }
 
     async fn configure(&mut self) -> Result<(), ConfigError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| ConfigError::Volume {
+            volume: "(pod directory)".to_owned(),
+            message: format!("creating {}: {e}", self.dir.display()),
+        })?;
         let data = config::fetch(&self.shared.client, &self.pod).await?;
         let facts = PodFacts {
             pod_ip: self.pod_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),

@@ -33,6 +33,91 @@ pub enum Command {
     List(ListArgs),
     /// Parse and validate scenario files without running anything.
     Check(CheckArgs),
+    /// A real control plane on this machine (etcd, kube-apiserver, kube-controller-manager)
+    /// with a simulated node that runs pods as local processes.
+    Cluster(ClusterArgs),
+    /// Build (or list) the pinned Go tools: etcd, the control plane, upstream's conformance
+    /// binary and echo-basic.
+    Tools(ToolsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub command: ClusterCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterCommand {
+    /// Start the cluster, or whatever part of it is not running; builds the Go tools on first
+    /// use. The processes keep running after this returns.
+    Up(ClusterUpArgs),
+    /// Stop everything and remove every process, network namespace, link and file it made.
+    Down(ClusterDownArgs),
+    /// Each part's health, process id and memory (exit status 0 when all are healthy).
+    Status(StateDirArgs),
+    /// Print the admin kubeconfig's path (or, with --print, the file).
+    Kubeconfig(KubeconfigArgs),
+    /// Run the simulated node in the foreground (`up` starts it detached).
+    Node(StateDirArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StateDirArgs {
+    /// Where the cluster keeps its state, logs and process ids [default: ~/.cache/gatesim/cluster]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ChannelArg {
+    Standard,
+    Experimental,
+}
+
+#[derive(Args, Debug)]
+pub struct ClusterUpArgs {
+    #[command(flatten)]
+    pub state: StateDirArgs,
+    /// Which Gateway API v1.6.1 CRDs to install (on first start).
+    #[arg(long, value_enum, default_value = "experimental")]
+    pub channel: ChannelArg,
+}
+
+#[derive(Args, Debug)]
+pub struct ClusterDownArgs {
+    #[command(flatten)]
+    pub state: StateDirArgs,
+    /// Keep the logs directory of the state directory (everything else is removed).
+    #[arg(long)]
+    pub keep_logs: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct KubeconfigArgs {
+    #[command(flatten)]
+    pub state: StateDirArgs,
+    /// Print the kubeconfig itself instead of its path.
+    #[arg(long)]
+    pub print: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ToolsArgs {
+    #[command(subcommand)]
+    pub command: ToolsCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ToolsCommand {
+    /// Build the named tools (etcd, controlplane, conformance; all when none is named) into
+    /// the cache, unless they are there already.
+    Build {
+        #[arg(value_name = "TOOL")]
+        names: Vec<String>,
+    },
+    /// Each tool's version, files and whether they are built.
+    List,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

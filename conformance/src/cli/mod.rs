@@ -14,7 +14,10 @@ macro_rules! say {
 }
 
 pub mod args;
+mod cluster;
 mod output;
+
+pub use cluster::{cluster, tools};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
