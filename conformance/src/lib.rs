@@ -11,3 +11,4 @@ pub mod run;
 pub mod scenario;
 pub mod target;
 pub mod tools;
+pub mod upstream;

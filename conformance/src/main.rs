@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cli::check(args),
         Command::Cluster(args) => cli::cluster(args),
         Command::Tools(args) => cli::tools(args),
+        Command::Upstream(args) => cli::upstream(*args),
     };
     match result {
         Ok(code) => code,

@@ -16,8 +16,10 @@ macro_rules! say {
 pub mod args;
 mod cluster;
 mod output;
+mod upstream;
 
 pub use cluster::{cluster, tools};
+pub use upstream::upstream;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -36,12 +38,12 @@ use gatesim_conformance::target::{
     ClusterOptions, ClusterTarget, RunClass, SimOptions, SimTarget, Target,
 };
 
-use args::{CheckArgs, ListArgs, RunArgs, SelectionArgs, TargetKind};
+use args::{CheckArgs, ImplementationArgs, ListArgs, RunArgs, SelectionArgs, TargetKind};
 use output::RunInfo;
 
 const REPOSITORY: &str = "https://github.com/gatesim/gatesim";
 
-fn init_logging(verbose: u8) {
+pub fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "error",
         1 => "warn",
@@ -144,20 +146,21 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn implementation(args: &RunArgs) -> Result<Implementation> {
-    let sim = args.target == TargetKind::Sim;
+/// The report's implementation block. For the reference controller (`ours`) every field has
+/// a default; for anything else a report needs them all, as upstream requires.
+fn implementation(args: &ImplementationArgs, ours: bool, report: bool) -> Result<Implementation> {
     let pick = |given: &Option<String>, default: &str, flag: &str| -> Result<String> {
-        match (given, sim, &args.report_output) {
+        match (given, ours, report) {
             (Some(v), _, _) => Ok(v.clone()),
-            (None, true, _) | (None, false, None) => Ok(default.to_owned()),
-            (None, false, Some(_)) => {
+            (None, true, _) | (None, false, false) => Ok(default.to_owned()),
+            (None, false, true) => {
                 bail!("--report-output needs --{flag} describing the implementation under test")
             }
         }
     };
     let contact = if !args.contact.is_empty() {
         args.contact.clone()
-    } else if sim || args.report_output.is_none() {
+    } else if ours || !report {
         vec![format!("{REPOSITORY}/issues")]
     } else {
         bail!("--report-output needs --contact describing the implementation under test")
@@ -220,14 +223,20 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(run_async(args))
+    runtime.block_on(run_suite(args)).map(|(code, _)| code)
 }
 
-async fn run_async(args: RunArgs) -> Result<ExitCode> {
+/// Runs the scenarios as `gatesim run` does (printing as it goes); the exit status and each
+/// scenario's result.
+pub async fn run_suite(args: RunArgs) -> Result<(ExitCode, Vec<ScenarioResult>)> {
     let started = Instant::now();
     let flags = flags(&args.selection);
     flags.validate()?;
-    let implementation = implementation(&args)?;
+    let implementation = implementation(
+        &args.implementation,
+        args.target == TargetKind::Sim,
+        args.report_output.is_some(),
+    )?;
     let (scenarios, _) = load(&args.selection.paths, args.selection.base_dir.as_deref())?;
 
     let target = start_target(&args).await?;
@@ -270,7 +279,7 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
     let mut report_options = ReportOptions::new(implementation, jiff::Zoned::now());
     report_options.profiles = flags.profiles.clone();
     report_options.features = flags.feature_selection(&inferred);
-    report_options.mode = args.mode.clone();
+    report_options.mode = args.implementation.mode.clone();
     let skipped = not_run
         .iter()
         .filter(|r| matches!(r.outcome, Outcome::Skipped { .. }))
@@ -355,9 +364,10 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
         say!("junit: {}", path.display());
     }
     let failed = results.iter().any(|r| r.outcome.is_failure());
-    Ok(if failed {
+    let code = if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    Ok((code, results))
 }
