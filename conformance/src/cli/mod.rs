@@ -35,7 +35,8 @@ use gatesim_conformance::scenario::{
     LoadOptions, Loader, Profile, Scenario, default_scenarios_dir,
 };
 use gatesim_conformance::target::{
-    ClusterOptions, ClusterTarget, RunClass, SimOptions, SimTarget, Target,
+    ClusterOptions, ClusterTarget, LocalOptions, LocalTarget, RunClass, SimOptions, SimTarget,
+    Target,
 };
 
 use args::{CheckArgs, ImplementationArgs, ListArgs, RunArgs, SelectionArgs, TargetKind};
@@ -49,6 +50,13 @@ pub fn init_logging(verbose: u8) {
         1 => "warn",
         2 => "info",
         _ => "debug",
+    };
+    // The kube client logs every failed request as an error; waiting for a starting API
+    // server fails many on purpose, and the real failures come back as errors anyway.
+    let default = if verbose < 2 {
+        format!("{default},kube_client::client::builder=off")
+    } else {
+        default.to_owned()
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -210,6 +218,31 @@ async fn start_target(args: &RunArgs) -> Result<Target> {
             .context("connecting to the cluster")?;
             Ok(Target::Cluster(Box::new(cluster)))
         }
+        TargetKind::Local => {
+            let class = RunClass {
+                gateway_class: args
+                    .gateway_class
+                    .clone()
+                    .unwrap_or_else(|| "gatesim".to_owned()),
+                controller_name: args.controller_name.clone(),
+            };
+            let local = LocalTarget::start(LocalOptions {
+                class,
+                layout: cluster::layout(&args::StateDirArgs {
+                    state_dir: args.state_dir.clone(),
+                }),
+                node_program: std::env::current_exe().context("finding the gatesim binary")?,
+                echo_image: args.echo_image.clone(),
+                envoy: args.envoy.clone(),
+                envoy_log_level: args.envoy_log_level.clone(),
+                address_network: None,
+                keep_cluster: args.keep_cluster,
+                ready_timeout: Duration::from_secs(300),
+            })
+            .await
+            .context("starting the local target")?;
+            Ok(Target::Local(Box::new(local)))
+        }
         TargetKind::Kind => bail!(
             "the kind target is not available yet; create the cluster yourself and use \
              --target cluster --kubeconfig <its kubeconfig>"
@@ -234,7 +267,7 @@ pub async fn run_suite(args: RunArgs) -> Result<(ExitCode, Vec<ScenarioResult>)>
     flags.validate()?;
     let implementation = implementation(
         &args.implementation,
-        args.target == TargetKind::Sim,
+        matches!(args.target, TargetKind::Sim | TargetKind::Local),
         args.report_output.is_some(),
     )?;
     let (scenarios, _) = load(&args.selection.paths, args.selection.base_dir.as_deref())?;
@@ -249,6 +282,7 @@ pub async fn run_suite(args: RunArgs) -> Result<(ExitCode, Vec<ScenarioResult>)>
         poll_interval: match target {
             Target::Sim(_) => Duration::from_millis(20),
             Target::Cluster(_) => Duration::from_millis(100),
+            Target::Local(_) => Duration::from_millis(50),
         },
         ..Settings::default()
     };

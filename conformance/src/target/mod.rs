@@ -6,11 +6,14 @@
 //!   replicas; convergence by the controller's ACK barrier.
 //! - `cluster`: any kubeconfig and GatewayClass; echo backends are Deployments of an echo
 //!   image; convergence by polling, as upstream.
+//! - `local`: `cluster` against this machine's real control plane and simulated node, with the
+//!   reference controller in-process.
 
 mod certificates;
 pub mod cluster;
 pub mod driver;
 pub mod echo_objects;
+pub mod local;
 pub mod sim;
 
 use std::net::{IpAddr, SocketAddr};
@@ -21,6 +24,7 @@ use serde_json::{Value, json};
 pub use certificates::{CertStore, Generated, published_refs};
 pub use cluster::{ClusterOptions, ClusterTarget};
 pub use driver::{Driver, Resolved, RunClass, Written};
+pub use local::{LocalOptions, LocalTarget};
 pub use sim::{SimOptions, SimTarget};
 
 use crate::certs::CertError;
@@ -101,6 +105,7 @@ pub enum BarrierError {
 pub enum Target {
     Sim(Box<SimTarget>),
     Cluster(Box<ClusterTarget>),
+    Local(Box<LocalTarget>),
 }
 
 fn is_harness(api_version: Option<&str>, kind: &str) -> bool {
@@ -113,6 +118,7 @@ impl Target {
         match self {
             Target::Sim(_) => "sim",
             Target::Cluster(_) => "cluster",
+            Target::Local(_) => "local",
         }
     }
 
@@ -120,6 +126,7 @@ impl Target {
         match self {
             Target::Sim(s) => s.driver(),
             Target::Cluster(c) => c.driver(),
+            Target::Local(l) => l.cluster().driver(),
         }
     }
 
@@ -132,6 +139,7 @@ impl Target {
         match self {
             Target::Sim(s) => s.header(),
             Target::Cluster(c) => c.header(),
+            Target::Local(l) => l.header(),
         }
     }
 
@@ -139,7 +147,17 @@ impl Target {
     pub fn port_offset(&self) -> u16 {
         match self {
             Target::Sim(s) => s.port_offset(),
+            Target::Local(l) => l.port_offset(),
             Target::Cluster(_) => 0,
+        }
+    }
+
+    /// Whether the API server keeps running after the run (the run then removes its base
+    /// fixtures, so that the next run on it starts from nothing).
+    pub fn outlives_run(&self) -> bool {
+        match self {
+            Target::Local(l) => l.outlives_run(),
+            Target::Sim(_) | Target::Cluster(_) => false,
         }
     }
 
@@ -152,7 +170,7 @@ impl Target {
     pub fn counts_for_barrier(&self, written: &Written) -> bool {
         match self {
             Target::Sim(_) => SimTarget::counts_for_barrier(written),
-            Target::Cluster(_) => false,
+            Target::Cluster(_) | Target::Local(_) => false,
         }
     }
 
@@ -173,6 +191,7 @@ impl Target {
             Some(HarnessObject::EchoBackend(backend)) => match self {
                 Target::Sim(s) => s.materialize_backend(backend, certs).await,
                 Target::Cluster(c) => c.materialize_backend(backend).await,
+                Target::Local(l) => l.cluster().materialize_backend(backend).await,
             },
             None => {
                 let written = self.driver().apply(object.value()).await?;
@@ -205,6 +224,7 @@ impl Target {
                 "EchoBackend" => match self {
                     Target::Sim(s) => s.remove_backend(target).await,
                     Target::Cluster(c) => c.remove_backend(target).await,
+                    Target::Local(l) => l.cluster().remove_backend(target).await,
                 },
                 _ => self.delete_certificate(target, certs).await,
             };
@@ -243,7 +263,7 @@ impl Target {
     async fn after_write(&self, written: Written) -> Result<Vec<Written>, TargetError> {
         let mut all = match self {
             Target::Sim(s) => s.service_written(&written).await?,
-            Target::Cluster(_) => Vec::new(),
+            Target::Cluster(_) | Target::Local(_) => Vec::new(),
         };
         all.push(written);
         Ok(all)
@@ -253,6 +273,7 @@ impl Target {
         match self {
             Target::Sim(s) => s.fill_endpoints(fill).await,
             Target::Cluster(c) => c.fill_endpoints(fill).await,
+            Target::Local(l) => l.cluster().fill_endpoints(fill).await,
         }
     }
 
@@ -265,7 +286,7 @@ impl Target {
     ) -> Result<(), BarrierError> {
         match self {
             Target::Sim(s) => s.await_acked(gateway, revision, bound).await,
-            Target::Cluster(_) => Ok(()),
+            Target::Cluster(_) | Target::Local(_) => Ok(()),
         }
     }
 
@@ -289,6 +310,10 @@ impl Target {
                 Ok(seen.iter().any(|r| r.path == path && r.at >= since))
             }
             Target::Cluster(c) => c.saw_request(namespace, backend, path, since).await,
+            Target::Local(_) => Err(TargetError::Invalid(format!(
+                "the local target cannot tell which requests {namespace}/{backend} received: \
+                 the simulated node serves no pod logs"
+            ))),
         }
     }
 
@@ -339,12 +364,14 @@ impl Target {
         match self {
             Target::Sim(_) => Ok(()),
             Target::Cluster(c) => c.await_ready(objects).await,
+            Target::Local(l) => l.cluster().await_ready(objects).await,
         }
     }
 
     pub async fn shutdown(self) {
         match self {
             Target::Sim(s) => s.shutdown().await,
+            Target::Local(l) => l.shutdown().await,
             Target::Cluster(_) => {}
         }
     }
