@@ -183,6 +183,33 @@ async fn start_local(args: &UpstreamArgs, gateway_class: &str) -> Result<Local> 
     })
 }
 
+/// Waits (at most three minutes) until the suite's base namespaces are gone.
+async fn wait_namespaces_gone(layout: &Layout) {
+    let Ok(client) = cluster::admin_client(layout).await else {
+        return;
+    };
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
+    let deadline = Instant::now() + std::time::Duration::from_secs(180);
+    while Instant::now() < deadline {
+        let listed = namespaces
+            .list_metadata(&kube::api::ListParams::default())
+            .await
+            .map(|l| {
+                l.items.iter().any(|n| {
+                    n.metadata
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| n.starts_with("gateway-conformance-"))
+                })
+            });
+        if !matches!(listed, Ok(true)) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    say!("warning: the suite's namespaces are still terminating");
+}
+
 fn kubeconfig_for_cluster(args: &UpstreamArgs) -> Result<PathBuf> {
     let path = args
         .kubeconfig
@@ -269,6 +296,16 @@ async fn upstream_async(args: UpstreamArgs) -> Result<ExitCode> {
     .await;
     if let Some(local) = local {
         local.controller.stop().await;
+        let stays = !local.started_cluster || args.keep_cluster;
+        let cleaned = !args
+            .upstream_args
+            .iter()
+            .any(|a| a.contains("cleanup-base-resources=false"));
+        if stays && cleaned {
+            // Upstream deletes its namespaces without waiting; the next run on this cluster
+            // must not find them terminating.
+            wait_namespaces_gone(&local.layout).await;
+        }
         if local.started_cluster && !args.keep_cluster {
             let options = DownOptions {
                 layout: local.layout,
