@@ -52,7 +52,7 @@ enum Wake {
 
 /// What [`wait`] saw.
 enum Signal {
-    Pod(Option<Pod>),
+    Pod(Option<Box<Pod>>),
     Shutdown,
     Timeout,
 }
@@ -70,7 +70,7 @@ async fn wait(
     };
     tokio::select! {
         changed = pods.changed() => {
-            Signal::Pod(if changed.is_ok() { pods.borrow_and_update().clone() } else { None })
+            Signal::Pod(if changed.is_ok() { pods.borrow_and_update().clone().map(Box::new) } else { None })
         }
         _ = shutdown.changed() => Signal::Shutdown,
         () = sleep => Signal::Timeout,
@@ -247,7 +247,7 @@ impl PodRun {
         match signal {
             Signal::Pod(None) => Wake::Ended(End::Gone),
             Signal::Pod(Some(pod)) => {
-                self.pod = pod;
+                self.pod = *pod;
                 match self.deletion() {
                     Some(end) => Wake::Ended(end),
                     None => Wake::Changed,
