@@ -113,8 +113,10 @@ impl LocalTarget {
                 controller_name: options.class.controller_name.clone(),
                 port_offset,
                 programmed_on_ack: true,
+                ..ControllerConfig::default()
             },
             address_network: network,
+            envoy: None,
         })
         .await
         .map_err(|e| TargetError::Invalid(format!("starting the reference controller: {e}")))?;
@@ -155,6 +157,11 @@ impl LocalTarget {
     /// Whether the cluster keeps running after this target shuts down.
     pub fn outlives_run(&self) -> bool {
         !self.started_cluster || self.keep_cluster
+    }
+
+    /// `<work dir>/scenarios/<name>`: the proxies run on this host, as on sim.
+    pub fn scenario_dir(&self, scenario: &str) -> PathBuf {
+        self.work_dir.join("scenarios").join(scenario)
     }
 
     pub fn port_offset(&self) -> u16 {

@@ -5,8 +5,10 @@
 //! per change by cloning maps of pointers, not objects.
 
 mod object;
+mod quarantine;
 
 pub use object::{AnyObject, ModelError};
+pub use quarantine::{ObjectId, ObjectVersion, Quarantine, Quarantined};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -74,6 +76,10 @@ pub struct ControllerConfig {
     /// a configuration, and not while the proxy rejects the current one. Off for one-shot
     /// translation (`translate` CLI, golden tests), where no proxy exists.
     pub programmed_on_ack: bool,
+    /// Only false in tests of the NACK containment path, which need an invalid object to
+    /// reach Envoy.
+    #[doc(hidden)]
+    pub validate_inputs: bool,
 }
 
 impl Default for ControllerConfig {
@@ -82,6 +88,7 @@ impl Default for ControllerConfig {
             controller_name: crate::api::DEFAULT_CONTROLLER_NAME.to_string(),
             port_offset: 0,
             programmed_on_ack: false,
+            validate_inputs: true,
         }
     }
 }
@@ -117,6 +124,9 @@ pub struct ResourceSet {
     pub gateway_addresses: BTreeMap<ObjectKey, String>,
     /// Progress of each Gateway's proxy (see `ControllerConfig::programmed_on_ack`).
     pub proxy_progress: BTreeMap<ObjectKey, ProxyProgress>,
+    /// Objects left out of every Gateway's configuration because Envoy rejected one that
+    /// contained them. An entry holds only for the version of the object it names.
+    pub quarantine: Quarantine,
     pub config: ControllerConfig,
     /// Highest input revision this snapshot contains: the largest numeric `resourceVersion` seen
     /// by the Kubernetes provider, or a reload counter for the file provider. The xDS cache

@@ -143,8 +143,10 @@ impl SimTarget {
                 port_offset,
                 // Real proxies run here: Programmed means the proxy took the configuration.
                 programmed_on_ack: true,
+                ..ControllerConfig::default()
             },
             address_network: network,
+            envoy: None,
         })
         .await
         .map_err(|e| TargetError::Invalid(format!("starting the reference controller: {e}")))?;
@@ -252,6 +254,12 @@ impl SimTarget {
                 self.port_offset
             )
         }
+    }
+
+    /// `<work dir>/scenarios/<name>`: beside the proxies' own directories, removed with the
+    /// environment.
+    pub fn scenario_dir(&self, scenario: &str) -> PathBuf {
+        self.work_dir.join("scenarios").join(scenario)
     }
 
     /// Whether the controller sees writes of this kind.
