@@ -274,7 +274,7 @@ impl Tool {
             return Ok(paths);
         }
         let go = go_binary()
-            .filter(|g| g.exists() || g.components().count() == 1)
+            .filter(|g| g.exists())
             .ok_or_else(|| ToolsError::NoGo {
                 what: format!("{} {}", self.name, self.version),
             })?;

@@ -162,7 +162,13 @@ pub fn command(spec: &LaunchSpec) -> std::io::Result<Command> {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&spec.log)?;
+        .open(&spec.log)
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("opening the log {}: {e}", spec.log.display()),
+            )
+        })?;
     let mut cmd = match &spec.netns {
         Some(netns) => {
             let mut cmd = Command::new(ip_binary());

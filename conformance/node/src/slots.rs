@@ -113,7 +113,10 @@ impl Slot {
             Err(e) => {
                 let mut ended = Ended::new(Some(128), None, started_at, String::new());
                 ended.reason = "StartError".to_owned();
-                ended.message = Some(format!("starting {}: {e}", spec.exec.program.display()));
+                ended.message = Some(format!(
+                    "starting {} in the pod's namespaces: {e}",
+                    spec.exec.program.display()
+                ));
                 self.view.state = State::Terminated(ended);
                 let _ = events.send(RunEvent::Exited {
                     kind: self.kind,
