@@ -4,6 +4,7 @@
 pub mod certs;
 pub mod cluster;
 pub mod echo;
+pub mod file_error;
 pub mod outcome;
 pub mod probe;
 pub mod report;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Instant;
 
+use crate::file_error::FileError;
 use crate::report::terminal::human;
 
 /// The wrapper module of one tool, as files.
@@ -146,13 +147,8 @@ pub enum ToolsError {
         log: PathBuf,
         tail: String,
     },
-    #[error("{what} {path}: {source}")]
-    Io {
-        what: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("unknown tool {0:?} (known: etcd, controlplane, conformance)")]
     Unknown(String),
     #[error("tool {tool} has no artifact {file:?}")]
@@ -166,9 +162,8 @@ impl ToolsError {
     }
 }
 
-fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ToolsError {
-    let path = path.to_path_buf();
-    move |source| ToolsError::Io { what, path, source }
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ToolsError + use<> {
+    FileError::at(what, path)
 }
 
 /// `<cache>/tools`.

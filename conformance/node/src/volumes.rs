@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Component, Path, PathBuf};
 
-use k8s_openapi::api::core::v1::{Container, KeyToPath, Pod, Volume};
+use k8s_openapi::api::core::v1::{Container, DownwardAPIVolumeFile, KeyToPath, Pod, Volume};
 
 use crate::config::{ConfigError, KeyData, PodData, PodFacts, field};
 
@@ -107,6 +107,40 @@ fn mode_bits(mode: i32) -> u32 {
     u32::try_from(mode).unwrap_or(DEFAULT_MODE) & 0o777
 }
 
+/// A Secret or ConfigMap as a volume (or a projected volume's source).
+struct KeySource<'a> {
+    kind: &'static str,
+    name: &'a str,
+    items: Option<&'a Vec<KeyToPath>>,
+    optional: bool,
+    mode: u32,
+}
+
+fn write_source(
+    volume: &str,
+    dir: &Path,
+    data: &PodData,
+    source: &KeySource<'_>,
+) -> Result<(), ConfigError> {
+    let found = match source.kind {
+        "Secret" => data.secret(source.name),
+        _ => data.config_map(source.name),
+    };
+    match found {
+        Ok(keys) => write_keys(
+            volume,
+            dir,
+            keys,
+            source.items,
+            source.mode,
+            source.optional,
+            &format!("{} {}", source.kind, source.name),
+        ),
+        Err(_) if source.optional => Ok(()),
+        Err(e) => Err(volume_error(volume, e.to_string())),
+    }
+}
+
 /// Fills one volume's directory (or, for `hostPath`, names the host directory).
 fn materialize(
     volume: &Volume,
@@ -138,101 +172,57 @@ fn materialize(
     if volume.empty_dir.is_some() {
         return Ok(dir.to_path_buf());
     }
+    let default_mode = |mode: Option<i32>| mode.map_or(DEFAULT_MODE, mode_bits);
     if let Some(secret) = &volume.secret {
-        let secret_name = secret.secret_name.clone().unwrap_or_default();
-        let optional = secret.optional == Some(true);
-        match data.secret(&secret_name) {
-            Ok(keys) => write_keys(
-                name,
-                dir,
-                keys,
-                secret.items.as_ref(),
-                secret.default_mode.map_or(DEFAULT_MODE, mode_bits),
-                optional,
-                &format!("Secret {secret_name}"),
-            )?,
-            Err(_) if optional => {}
-            Err(e) => return Err(volume_error(name, e.to_string())),
-        }
+        let source = KeySource {
+            kind: "Secret",
+            name: secret.secret_name.as_deref().unwrap_or_default(),
+            items: secret.items.as_ref(),
+            optional: secret.optional == Some(true),
+            mode: default_mode(secret.default_mode),
+        };
+        write_source(name, dir, data, &source)?;
         return Ok(dir.to_path_buf());
     }
     if let Some(map) = &volume.config_map {
-        let optional = map.optional == Some(true);
-        match data.config_map(&map.name) {
-            Ok(keys) => write_keys(
-                name,
-                dir,
-                keys,
-                map.items.as_ref(),
-                map.default_mode.map_or(DEFAULT_MODE, mode_bits),
-                optional,
-                &format!("ConfigMap {}", map.name),
-            )?,
-            Err(_) if optional => {}
-            Err(e) => return Err(volume_error(name, e.to_string())),
-        }
+        let source = KeySource {
+            kind: "ConfigMap",
+            name: &map.name,
+            items: map.items.as_ref(),
+            optional: map.optional == Some(true),
+            mode: default_mode(map.default_mode),
+        };
+        write_source(name, dir, data, &source)?;
         return Ok(dir.to_path_buf());
     }
     if let Some(downward) = &volume.downward_api {
-        let mode = downward.default_mode.map_or(DEFAULT_MODE, mode_bits);
-        for item in downward.items.iter().flatten() {
-            write_downward(
-                name,
-                dir,
-                pod,
-                facts,
-                &item.path,
-                item.field_ref.as_ref().map(|f| f.field_path.as_str()),
-                item.mode.map_or(mode, mode_bits),
-            )?;
-        }
+        let mode = default_mode(downward.default_mode);
+        write_downward(name, dir, pod, facts, downward.items.iter().flatten(), mode)?;
         return Ok(dir.to_path_buf());
     }
     if let Some(projected) = &volume.projected {
-        let mode = projected.default_mode.map_or(DEFAULT_MODE, mode_bits);
+        let mode = default_mode(projected.default_mode);
         for source in projected.sources.iter().flatten() {
             if let Some(s) = &source.secret {
-                let optional = s.optional == Some(true);
-                match data.secret(&s.name) {
-                    Ok(keys) => write_keys(
-                        name,
-                        dir,
-                        keys,
-                        s.items.as_ref(),
-                        mode,
-                        optional,
-                        &format!("Secret {}", s.name),
-                    )?,
-                    Err(_) if optional => {}
-                    Err(e) => return Err(volume_error(name, e.to_string())),
-                }
+                let source = KeySource {
+                    kind: "Secret",
+                    name: &s.name,
+                    items: s.items.as_ref(),
+                    optional: s.optional == Some(true),
+                    mode,
+                };
+                write_source(name, dir, data, &source)?;
             } else if let Some(m) = &source.config_map {
-                let optional = m.optional == Some(true);
-                match data.config_map(&m.name) {
-                    Ok(keys) => write_keys(
-                        name,
-                        dir,
-                        keys,
-                        m.items.as_ref(),
-                        mode,
-                        optional,
-                        &format!("ConfigMap {}", m.name),
-                    )?,
-                    Err(_) if optional => {}
-                    Err(e) => return Err(volume_error(name, e.to_string())),
-                }
+                let source = KeySource {
+                    kind: "ConfigMap",
+                    name: &m.name,
+                    items: m.items.as_ref(),
+                    optional: m.optional == Some(true),
+                    mode,
+                };
+                write_source(name, dir, data, &source)?;
             } else if let Some(d) = &source.downward_api {
-                for item in d.items.iter().flatten() {
-                    write_downward(
-                        name,
-                        dir,
-                        pod,
-                        facts,
-                        &item.path,
-                        item.field_ref.as_ref().map(|f| f.field_path.as_str()),
-                        item.mode.map_or(mode, mode_bits),
-                    )?;
-                }
+                write_downward(name, dir, pod, facts, d.items.iter().flatten(), mode)?;
             } else {
                 return Err(volume_error(
                     name,
@@ -250,23 +240,38 @@ fn materialize(
     ))
 }
 
-fn write_downward(
+fn write_downward<'a>(
     volume: &str,
     dir: &Path,
     pod: &Pod,
     facts: &PodFacts,
-    path: &str,
-    field_path: Option<&str>,
+    items: impl Iterator<Item = &'a DownwardAPIVolumeFile>,
     mode: u32,
 ) -> Result<(), ConfigError> {
-    let field_path = field_path.ok_or_else(|| {
-        volume_error(
+    for item in items {
+        let field_path = item
+            .field_ref
+            .as_ref()
+            .map(|f| f.field_path.as_str())
+            .ok_or_else(|| {
+                volume_error(
+                    volume,
+                    format!(
+                        "{}: only fieldRef items are supported by the simulated node",
+                        item.path
+                    ),
+                )
+            })?;
+        let value = field(pod, facts, field_path)?;
+        write_file(
             volume,
-            format!("{path}: only fieldRef items are supported by the simulated node"),
-        )
-    })?;
-    let value = field(pod, facts, field_path)?;
-    write_file(volume, dir, path, value.as_bytes(), mode)
+            dir,
+            &item.path,
+            value.as_bytes(),
+            item.mode.map_or(mode, mode_bits),
+        )?;
+    }
+    Ok(())
 }
 
 /// Materializes every volume of the pod under `root`; the source directory of each by name.

@@ -194,16 +194,17 @@ fn implementation(args: &ImplementationArgs, ours: bool, report: bool) -> Result
 }
 
 async fn start_target(args: &RunArgs) -> Result<Target> {
+    // The GatewayClass of the in-process controller (sim and local).
+    let own_class = || RunClass {
+        gateway_class: args
+            .gateway_class
+            .clone()
+            .unwrap_or_else(|| "gatesim".to_owned()),
+        controller_name: args.controller_name.clone(),
+    };
     match args.target {
         TargetKind::Sim => {
-            let class = RunClass {
-                gateway_class: args
-                    .gateway_class
-                    .clone()
-                    .unwrap_or_else(|| "gatesim".to_owned()),
-                controller_name: args.controller_name.clone(),
-            };
-            let mut options = SimOptions::new(class);
+            let mut options = SimOptions::new(own_class());
             options.envoy = args.envoy.clone();
             options.envoy_log_level = args.envoy_log_level.clone();
             let sim = SimTarget::start(options)
@@ -226,15 +227,8 @@ async fn start_target(args: &RunArgs) -> Result<Target> {
             Ok(Target::Cluster(Box::new(cluster)))
         }
         TargetKind::Local => {
-            let class = RunClass {
-                gateway_class: args
-                    .gateway_class
-                    .clone()
-                    .unwrap_or_else(|| "gatesim".to_owned()),
-                controller_name: args.controller_name.clone(),
-            };
             let local = LocalTarget::start(LocalOptions {
-                class,
+                class: own_class(),
                 layout: cluster::layout(&args::StateDirArgs {
                     state_dir: args.state_dir.clone(),
                 }),

@@ -297,10 +297,12 @@ async fn upstream_async(args: UpstreamArgs) -> Result<ExitCode> {
     if let Some(local) = local {
         local.controller.stop().await;
         let stays = !local.started_cluster || args.keep_cluster;
-        let cleaned = !args
-            .upstream_args
-            .iter()
-            .any(|a| a.contains("cleanup-base-resources=false"));
+        // The suite cleans up when it ends by itself, unless told not to.
+        let cleaned = outcome.as_ref().is_ok_and(|o| o.finished)
+            && !args
+                .upstream_args
+                .iter()
+                .any(|a| a.contains("cleanup-base-resources=false"));
         if stays && cleaned {
             // Upstream deletes its namespaces without waiting; the next run on this cluster
             // must not find them terminating.

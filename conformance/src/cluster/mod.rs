@@ -25,19 +25,15 @@ pub use health::{PartHealth, status};
 pub use state::{ClusterState, Layout, Part};
 pub use up::{Channel, UpOptions, up};
 
+use crate::file_error::FileError;
 use crate::tools::ToolsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     #[error(transparent)]
     Tools(#[from] ToolsError),
-    #[error("{what} {path}: {source}")]
-    Io {
-        what: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("certificates: {0}")]
     Pki(String),
     #[error("state: {0}")]
@@ -68,9 +64,11 @@ pub enum ClusterError {
 }
 
 impl ClusterError {
-    pub fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ClusterError {
-        let path = path.to_path_buf();
-        move |source| ClusterError::Io { what, path, source }
+    pub fn io(
+        what: &'static str,
+        path: &Path,
+    ) -> impl FnOnce(std::io::Error) -> ClusterError + use<> {
+        FileError::at(what, path)
     }
 
     /// Whether this machine cannot run a local cluster at all (no Go to build the control

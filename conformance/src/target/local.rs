@@ -8,19 +8,17 @@
 //! controller. Convergence is by polling, as on any cluster: the ACK barrier of `sim` needs
 //! watch events in resourceVersion order across kinds, which only simkube promises.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
-use gatesim_reference::infra::host::HostConfig;
+use gatesim_reference::controller::Controller;
 use gatesim_reference::infra::ports;
-use gatesim_reference::model::ControllerConfig;
 use serde_json::json;
 
 use super::TargetError;
 use super::cluster::{ClusterOptions, ClusterTarget};
 use super::driver::RunClass;
+use super::in_process;
 use crate::cluster::{self, Channel, DownOptions, Layout, UpOptions};
 
 pub struct LocalOptions {
@@ -84,42 +82,24 @@ impl LocalTarget {
         let client = cluster::admin_client(&layout)
             .await
             .map_err(invalid("connecting to the local cluster"))?;
-        let envoy = match options.envoy.clone() {
-            Some(path) => path,
-            None => tokio::task::spawn_blocking(gatesim_reference::infra::envoy::locate)
-                .await
-                .map_err(|e| TargetError::Invalid(format!("finding Envoy: {e}")))?
-                .map_err(|e| TargetError::Envoy(e.to_string()))?,
-        };
+        let envoy = in_process::envoy(options.envoy.clone()).await?;
         let port_offset = ports::detect().port_offset();
         let network = options
             .address_network
-            .unwrap_or_else(|| u8::try_from(100 + std::process::id() % 150).unwrap_or(100));
+            .unwrap_or_else(|| in_process::default_network(std::process::id()));
         let work_dir = std::env::temp_dir().join(format!("gatesim-local-{}", std::process::id()));
         std::fs::create_dir_all(&work_dir)
             .map_err(|e| TargetError::Invalid(format!("creating {}: {e}", work_dir.display())))?;
-        let mut host = HostConfig::new(
+        let controller = in_process::start(in_process::Setup {
+            client,
             envoy,
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            work_dir.clone(),
-        );
-        host.log_level = options.envoy_log_level.clone();
-        let controller = Controller::start(ControllerOptions {
-            source: Source::Kubernetes(client),
-            infra: Infra::Host(Box::new(host)),
-            xds_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            config: ControllerConfig {
-                controller_name: options.class.controller_name.clone(),
-                port_offset,
-                programmed_on_ack: true,
-                ..ControllerConfig::default()
-            },
-            address_network: network,
-            envoy: None,
+            envoy_log_level: &options.envoy_log_level,
+            work_dir: work_dir.clone(),
+            controller_name: &options.class.controller_name,
+            port_offset,
+            network,
         })
-        .await
-        .map_err(|e| TargetError::Invalid(format!("starting the reference controller: {e}")))?;
+        .await?;
         let cluster = ClusterTarget::connect_with_class(
             ClusterOptions {
                 kubeconfig: Some(layout.kubeconfig()),

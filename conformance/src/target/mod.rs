@@ -13,6 +13,7 @@ mod certificates;
 pub mod cluster;
 pub mod driver;
 pub mod echo_objects;
+mod in_process;
 pub mod local;
 pub mod sim;
 

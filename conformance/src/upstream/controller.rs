@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use gatesim_node::process::{self, Signal};
 
 use super::UpstreamError;
+use crate::file_error::FileError;
 
 pub struct HostController {
     child: tokio::process::Child,
@@ -33,16 +34,11 @@ impl HostController {
         address_network: u8,
     ) -> Result<HostController, UpstreamError> {
         let (xds, admin) = (free_addr()?, free_addr()?);
-        let file = std::fs::File::create(log).map_err(|source| UpstreamError::Io {
-            what: "creating",
-            path: log.to_path_buf(),
-            source,
-        })?;
-        let err = file.try_clone().map_err(|source| UpstreamError::Io {
-            what: "opening",
-            path: log.to_path_buf(),
-            source,
-        })?;
+        let file =
+            std::fs::File::create(log).map_err(FileError::at::<UpstreamError>("creating", log))?;
+        let err = file
+            .try_clone()
+            .map_err(FileError::at::<UpstreamError>("opening", log))?;
         let mut child = tokio::process::Command::new(binary)
             .args(["run", "--provider", "kubernetes", "--infra", "host"])
             .arg(format!("--xds-addr={xds}"))

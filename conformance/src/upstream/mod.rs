@@ -18,6 +18,8 @@ use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWriteExt as _, BufReader};
 use tokio::sync::mpsc;
 
 pub use controller::HostController;
+
+use crate::file_error::FileError;
 pub use verdicts::{Verdict, Verdicts};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,13 +30,8 @@ pub enum UpstreamError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{what} {path}: {source}")]
-    Io {
-        what: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("the reference controller: {0}")]
     Controller(String),
 }
@@ -131,6 +128,8 @@ pub struct Outcome {
     pub verdicts: Verdicts,
     /// The binary's own exit status: success only when no test failed.
     pub success: bool,
+    /// Whether it ended by itself (and so ran its cleanup), not killed by a signal.
+    pub finished: bool,
     pub duration: Duration,
 }
 
@@ -149,10 +148,7 @@ fn forward(reader: impl AsyncRead + Unpin + Send + 'static, lines: mpsc::Unbound
 /// Runs the suite to its end, calling `on_verdict` as each test finishes.
 pub async fn run(run: &Run, on_verdict: impl Fn(&str, Verdict)) -> Result<Outcome, UpstreamError> {
     let started = Instant::now();
-    let io = |what, path: &PathBuf| {
-        let path = path.clone();
-        move |source| UpstreamError::Io { what, path, source }
-    };
+    let io = |what, path: &PathBuf| FileError::at::<UpstreamError>(what, path);
     let mut log = tokio::fs::File::create(&run.log)
         .await
         .map_err(io("creating", &run.log))?;
@@ -197,6 +193,7 @@ pub async fn run(run: &Run, on_verdict: impl Fn(&str, Verdict)) -> Result<Outcom
     Ok(Outcome {
         verdicts,
         success: status.success(),
+        finished: status.code().is_some(),
         duration: started.elapsed(),
     })
 }

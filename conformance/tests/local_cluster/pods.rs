@@ -6,7 +6,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
 use kube::Api;
-use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::api::{ListParams, PostParams};
 use serde_json::json;
 
 use crate::support::{
@@ -165,11 +165,8 @@ pub fn namespace_deletion(cluster: &Cluster) -> Result<(), String> {
             })?;
             addrs.push(addr);
         }
+        cluster.delete_namespace(&ns).await?;
         let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
-        namespaces
-            .delete(&ns, &DeleteParams::default())
-            .await
-            .map_err(|e| e.to_string())?;
         eventually(Duration::from_secs(120), || async {
             let left = namespaces.get_opt(&ns).await.map_err(|e| e.to_string())?;
             check(left.is_none(), || format!("namespace {ns} still exists"))
@@ -289,9 +286,7 @@ pub fn env_and_volumes(cluster: &Cluster) -> Result<(), String> {
         // The mounts are the pods' own: the host sees no certificate there.
         let host_view = std::fs::read_dir("/etc/secret-volume").map(|d| d.count()).unwrap_or(0);
         check(host_view == 0, || format!("/etc/secret-volume on the host holds {host_view} entries"))?;
-        let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
-        namespaces.delete(&ns, &DeleteParams::default()).await.map_err(|e| e.to_string())?;
-        Ok(())
+        cluster.delete_namespace(&ns).await
     })
 }
 
@@ -328,12 +323,7 @@ pub fn network_isolation(cluster: &Cluster) -> Result<(), String> {
                 format!("{addr} answers: the pods are not isolated")
             })?;
         }
-        let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
-        namespaces
-            .delete(&ns, &DeleteParams::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(())
+        cluster.delete_namespace(&ns).await
     })
 }
 
@@ -370,9 +360,7 @@ pub fn unknown_image(cluster: &Cluster) -> Result<(), String> {
             check(found, || format!("no event about the unmapped image among {} events", list.items.len()))
         })
         .await?;
-        let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
-        namespaces.delete(&ns, &DeleteParams::default()).await.map_err(|e| e.to_string())?;
-        Ok(())
+        cluster.delete_namespace(&ns).await
     })
 }
 
@@ -401,9 +389,7 @@ pub fn restart_policy(cluster: &Cluster) -> Result<(), String> {
             .and_then(|c| c.state.as_ref()?.terminated.as_ref())
             .map(|t| t.exit_code);
         check(code == Some(2), || format!("terminated exit code {code:?}"))?;
-        let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
-        namespaces.delete(&ns, &DeleteParams::default()).await.map_err(|e| e.to_string())?;
-        Ok(())
+        cluster.delete_namespace(&ns).await
     })
 }
 
@@ -441,11 +427,6 @@ pub fn readiness_probe(cluster: &Cluster) -> Result<(), String> {
                 )
             },
         )?;
-        let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
-        namespaces
-            .delete(&ns, &DeleteParams::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(())
+        cluster.delete_namespace(&ns).await
     })
 }

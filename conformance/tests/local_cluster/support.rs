@@ -150,6 +150,16 @@ impl Cluster {
         Ok(name.to_owned())
     }
 
+    /// Deletes a trial's namespace (and so its pods) without waiting.
+    pub async fn delete_namespace(&self, name: &str) -> Result<(), String> {
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        namespaces
+            .delete(name, &DeleteParams::default())
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("deleting namespace {name}: {e}"))
+    }
+
     pub fn pods(&self, namespace: &str) -> Api<Pod> {
         Api::namespaced(self.client.clone(), namespace)
     }
