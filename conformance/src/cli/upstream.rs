@@ -359,3 +359,137 @@ async fn upstream_async(args: UpstreamArgs) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> UpstreamArgs {
+        let mut argv = vec!["gatesim", "upstream"];
+        argv.extend(args);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Upstream(args) => *args,
+            other => panic!("not upstream: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn upstreams_flags_reach_the_suite_under_their_own_names() {
+        let args = parse(&[
+            "--conformance-profiles",
+            "GATEWAY-HTTP",
+            "--supported-features",
+            "HTTPRoute303RedirectStatusCode",
+            "--exempt-features",
+            "GatewayPort8080",
+            "--skip-tests",
+            "A,B",
+            "--run-test",
+            "C",
+            "--skip-provisional-tests",
+            "--allow-crds-mismatch",
+            "--report-output",
+            "r.yaml",
+            "--organization",
+            "o",
+            "--project",
+            "p",
+            "--url",
+            "u",
+            "--version",
+            "v1",
+            "--contact",
+            "c1,c2",
+            "--mode",
+            "m",
+            "--gateway-class",
+            "gc",
+            "--keep-cluster",
+            "--state-dir",
+            "/tmp/s",
+            "--",
+            "--debug",
+            "--cleanup-base-resources=false",
+        ]);
+        assert!(args.keep_cluster);
+        assert_eq!(
+            args.state.state_dir.as_deref(),
+            Some(std::path::Path::new("/tmp/s"))
+        );
+        let argv = flags(&args, "gc").expect("flags").to_args();
+        for expected in [
+            "--gateway-class=gc",
+            "--conformance-profiles=GATEWAY-HTTP",
+            "--supported-features=HTTPRoute303RedirectStatusCode",
+            "--exempt-features=GatewayPort8080",
+            "--skip-tests=A,B",
+            "--run-test=C",
+            "--skip-provisional-tests",
+            "--allow-crds-mismatch",
+            "--report-output=r.yaml",
+            "--organization=o",
+            "--project=p",
+            "--url=u",
+            "--version=v1",
+            "--contact=c1,c2",
+            "--mode=m",
+            "--debug",
+            "--cleanup-base-resources=false",
+        ] {
+            assert!(
+                argv.iter().any(|a| a == expected),
+                "{expected} missing from {argv:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_report_about_someone_elses_implementation_needs_its_details() {
+        let args = parse(&["--target", "cluster", "--report-output", "r.yaml"]);
+        let error = flags(&args, "gc").unwrap_err().to_string();
+        assert!(error.contains("--report-output needs --"), "{error}");
+        // Ours has defaults.
+        let args = parse(&["--report-output", "r.yaml"]);
+        let argv = flags(&args, "gatesim").unwrap().to_args();
+        assert!(
+            argv.iter().any(|a| a == "--project=gatesim-reference"),
+            "{argv:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn our_verdicts_come_from_a_junit_file_or_from_nowhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let junit = dir.path().join("ours.xml");
+        std::fs::write(
+            &junit,
+            r#"<testsuites><testsuite name="x"><testcase name="HTTPRouteWeight" classname="x" time="1"/></testsuite></testsuites>"#,
+        )
+        .unwrap();
+        let args = parse(&["--compare-junit", junit.to_str().unwrap()]);
+        let (verdicts, from) = ours(&args).await.unwrap().expect("compared");
+        assert_eq!(verdicts.get("HTTPRouteWeight"), Some(&Verdict::Pass));
+        assert_eq!(from, junit.display().to_string());
+        assert!(ours(&parse(&["--no-compare"])).await.unwrap().is_none());
+        let both = Cli::try_parse_from([
+            "gatesim",
+            "upstream",
+            "--no-compare",
+            "--compare-junit",
+            "x",
+        ]);
+        assert!(
+            both.is_err(),
+            "--no-compare and --compare-junit exclude each other"
+        );
+    }
+
+    #[test]
+    fn a_missing_controller_binary_is_named() {
+        let args = parse(&["--controller-bin", "/nonexistent/gatesim-controller"]);
+        let error = controller_binary(&args).unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/gatesim-controller"), "{error}");
+    }
+}
