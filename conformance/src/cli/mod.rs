@@ -281,8 +281,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 }
 
 /// Runs the scenarios as `gatesim run` does (printing as it goes); the exit status and each
-/// scenario's result.
-pub async fn run_suite(args: RunArgs) -> Result<(ExitCode, Vec<ScenarioResult>)> {
+/// scenario's result (`None` when Ctrl-C or SIGTERM stopped the run).
+pub async fn run_suite(args: RunArgs) -> Result<(ExitCode, Option<Vec<ScenarioResult>>)> {
     let started = Instant::now();
     let flags = flags(&args.selection);
     flags.validate()?;
@@ -388,7 +388,7 @@ pub async fn run_suite(args: RunArgs) -> Result<(ExitCode, Vec<ScenarioResult>)>
         _ = &mut signal => {
             say!("\ninterrupted: stopping the proxies and removing what this run created");
             shut_down(env).await;
-            return Ok(ExitCode::from(130));
+            return Ok((ExitCode::from(130), None));
         }
     };
     let scenarios_took = scenarios_started.elapsed();
@@ -450,5 +450,5 @@ pub async fn run_suite(args: RunArgs) -> Result<(ExitCode, Vec<ScenarioResult>)>
     } else {
         ExitCode::SUCCESS
     };
-    Ok((code, results))
+    Ok((code, Some(results)))
 }

@@ -41,7 +41,9 @@ async fn ours(args: &UpstreamArgs) -> Result<Option<(Verdicts, String)>> {
         bail!("default run arguments did not parse as `run`");
     };
     run.selection = args.selection.clone();
-    let (_, results) = super::run_suite(*run).await?;
+    let (_, Some(results)) = super::run_suite(*run).await? else {
+        bail!("interrupted while our scenarios ran on sim");
+    };
     Ok(Some((
         upstream::verdicts::from_results(&results),
         "sim, this command".to_owned(),
