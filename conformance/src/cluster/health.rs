@@ -113,11 +113,15 @@ pub async fn check(layout: &Layout, state: &ClusterState, part: Part) -> Result<
     }
 }
 
-/// Polls `check` until it passes; fails early when the process dies, with its log's tail.
+/// Polls `check` until it passes; fails early when the process `pid` just started dies, with
+/// its log's tail. Liveness is asked of the process id alone: right after exec the kernel
+/// can show an empty command line for a moment, so [`Layout::running`] would call a process
+/// that is still starting dead.
 pub async fn wait_healthy(
     layout: &Layout,
     state: &ClusterState,
     part: Part,
+    pid: u32,
     bound: Duration,
 ) -> Result<Duration, ClusterError> {
     let started = Instant::now();
@@ -127,7 +131,7 @@ pub async fn wait_healthy(
             Ok(_) => return Ok(started.elapsed()),
             Err(e) => e,
         };
-        let died = layout.running(part).is_none();
+        let died = !gatesim_node::process::alive(pid);
         if died || started.elapsed() >= bound {
             let log = layout.log(part);
             let tail = std::fs::read_to_string(&log)

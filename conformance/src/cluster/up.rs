@@ -227,8 +227,8 @@ async fn start(
         ),
         _ => arguments(layout, state, part),
     };
-    detached(layout, part, &program, &args)?;
-    wait_healthy(layout, state, part, bound(part))
+    let pid = detached(layout, part, &program, &args)?;
+    wait_healthy(layout, state, part, pid, bound(part))
         .await
         .map(Some)
 }
