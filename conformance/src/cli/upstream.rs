@@ -178,11 +178,61 @@ async fn start_local(args: &UpstreamArgs, gateway_class: &str) -> Result<Local> 
         controller.admin,
         controller.log.display()
     );
+    if let Err(e) = class_accepted(&classes, gateway_class).await {
+        controller.stop().await;
+        return Err(e);
+    }
     Ok(Local {
         layout,
         controller,
         started_cluster,
     })
+}
+
+/// Waits (at most a minute) until the controller has accepted the GatewayClass at its
+/// generation and listed its supported features: the suite reads them once, at its start,
+/// and an empty list ends it at once ("no supported features were determined").
+async fn class_accepted(
+    classes: &kube::Api<kube::api::DynamicObject>,
+    name: &str,
+) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let class = classes
+            .get(name)
+            .await
+            .with_context(|| format!("reading GatewayClass {name}"))?;
+        let generation = class.metadata.generation;
+        let status = class.data.get("status");
+        let accepted = status
+            .and_then(|s| s.get("conditions"))
+            .and_then(|c| c.as_array())
+            .is_some_and(|conditions| {
+                conditions.iter().any(|c| {
+                    c["type"] == "Accepted"
+                        && c["status"] == "True"
+                        && c["observedGeneration"].as_i64() == generation
+                })
+            });
+        let features = status
+            .and_then(|s| s.get("supportedFeatures"))
+            .and_then(|f| f.as_array())
+            .is_some_and(|f| !f.is_empty());
+        if accepted && features {
+            say!(
+                "GatewayClass {name} accepted with its supported features in {}",
+                human(started.elapsed())
+            );
+            return Ok(());
+        }
+        if started.elapsed() >= std::time::Duration::from_secs(60) {
+            bail!(
+                "GatewayClass {name} was not accepted with supported features within 60s \
+                 (accepted: {accepted}, features listed: {features})"
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// Waits (at most three minutes) until the suite's base namespaces are gone.
