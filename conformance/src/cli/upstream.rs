@@ -192,10 +192,7 @@ async fn start_local(args: &UpstreamArgs, gateway_class: &str) -> Result<Local> 
 /// Waits (at most a minute) until the controller has accepted the GatewayClass at its
 /// generation and listed its supported features: the suite reads them once, at its start,
 /// and an empty list ends it at once ("no supported features were determined").
-async fn class_accepted(
-    classes: &kube::Api<kube::api::DynamicObject>,
-    name: &str,
-) -> Result<()> {
+async fn class_accepted(classes: &kube::Api<kube::api::DynamicObject>, name: &str) -> Result<()> {
     let started = Instant::now();
     loop {
         let class = classes
