@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser as _;
-use serde_json::json;
 
 use gatesim_conformance::cluster::{self, Channel, DownOptions, Layout};
 use gatesim_conformance::report::ConformanceReport;
@@ -144,15 +143,11 @@ async fn start_local(args: &UpstreamArgs, gateway_class: &str) -> Result<Local> 
             plural: "gatewayclasses".into(),
         },
     );
-    let class = json!({
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "GatewayClass",
-        "metadata": {"name": gateway_class},
-        "spec": {
-            "controllerName": DEFAULT_CONTROLLER_NAME,
-            "description": "gatesim reference controller (upstream suite)",
-        },
-    });
+    let class = gatesim_conformance::target::gateway_class(
+        gateway_class,
+        DEFAULT_CONTROLLER_NAME,
+        "gatesim reference controller (upstream suite)",
+    );
     classes
         .patch(
             gateway_class,

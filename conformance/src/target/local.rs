@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use gatesim_reference::controller::Controller;
 use gatesim_reference::infra::ports;
-use serde_json::json;
 
 use super::TargetError;
 use super::cluster::{ClusterOptions, ClusterTarget};
@@ -107,15 +106,11 @@ impl LocalTarget {
                 echo_image: options.echo_image.clone(),
                 ready_timeout: options.ready_timeout,
             },
-            json!({
-                "apiVersion": "gateway.networking.k8s.io/v1",
-                "kind": "GatewayClass",
-                "metadata": {"name": options.class.gateway_class},
-                "spec": {
-                    "controllerName": options.class.controller_name,
-                    "description": "The gatesim local target's GatewayClass.",
-                },
-            }),
+            super::gateway_class(
+                &options.class.gateway_class,
+                &options.class.controller_name,
+                "The gatesim local target's GatewayClass.",
+            ),
         )
         .await?;
         Ok(LocalTarget {

@@ -103,6 +103,17 @@ pub enum BarrierError {
     },
 }
 
+/// The GatewayClass a run creates for the controller it starts (sim, local, and `gatesim
+/// upstream` on local), as applied.
+pub fn gateway_class(name: &str, controller_name: &str, description: &str) -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "GatewayClass",
+        "metadata": {"name": name},
+        "spec": {"controllerName": controller_name, "description": description},
+    })
+}
+
 /// A started target.
 pub enum Target {
     Sim(Box<SimTarget>),

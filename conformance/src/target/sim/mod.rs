@@ -20,7 +20,6 @@ use gatesim_reference::infra::ports::{self, PortPrivileges};
 use gatesim_reference::model::{KindVisitor, StoredKind, visit_kind};
 use gatesim_reference::xds::WaitError;
 use gatesim_simkube::{Faults, SimKube};
-use serde_json::json;
 
 use super::driver::{Driver, RunClass, Written};
 use super::in_process;
@@ -135,15 +134,11 @@ impl SimTarget {
             .await?,
         );
         driver
-            .apply(&json!({
-                "apiVersion": "gateway.networking.k8s.io/v1",
-                "kind": "GatewayClass",
-                "metadata": {"name": options.class.gateway_class},
-                "spec": {
-                    "controllerName": options.class.controller_name,
-                    "description": "The gatesim sim target's GatewayClass.",
-                },
-            }))
+            .apply(&super::gateway_class(
+                &options.class.gateway_class,
+                &options.class.controller_name,
+                "The gatesim sim target's GatewayClass.",
+            ))
             .await?;
         Ok(SimTarget {
             backends: Backends::new(
