@@ -10,4 +10,5 @@ pub mod model;
 pub mod provider;
 pub mod render;
 pub mod translate;
+pub mod validate;
 pub mod xds;

@@ -36,8 +36,8 @@ enum Command {
     /// Serve: watch the inputs, translate them, push xDS to Envoy and write status.
     Run(RunArgs),
     /// Translate YAML files once and print every Gateway's xDS resources and every status,
-    /// with no cluster and no proxy. Exits non-zero on input errors (or, with --validate, when
-    /// Envoy rejects the result).
+    /// with no cluster and no proxy. Exits non-zero on input errors, on objects that fail
+    /// validation (unless --allow-invalid) or, with --validate, when Envoy rejects the result.
     Translate(TranslateArgs),
 }
 
@@ -97,6 +97,11 @@ struct TranslateArgs {
     /// Envoy's message if it rejects it.
     #[arg(long)]
     validate: bool,
+    /// Objects that fail validation (listed on stderr as file:line:col: field.path: why) do
+    /// not fail the command: print the translation, in which their status says why nothing
+    /// of them is served.
+    #[arg(long)]
+    allow_invalid: bool,
     /// GatewayClasses with this spec.controllerName are ours.
     #[arg(long, default_value = api::DEFAULT_CONTROLLER_NAME)]
     controller_name: String,
@@ -214,8 +219,14 @@ fn translate_cmd(args: TranslateArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let mut failed = false;
+    let mut invalid = 0;
     for input in &args.inputs {
-        match file::load_dir(input, &config) {
+        let outcome = file::Loader::new(input).load(&config);
+        for d in &outcome.invalid {
+            eprintln!("{d}");
+        }
+        invalid += outcome.invalid.len();
+        match outcome.result {
             Ok(loaded) => set.merge(loaded),
             Err(errors) => {
                 for d in &errors.0 {
@@ -227,6 +238,12 @@ fn translate_cmd(args: TranslateArgs) -> Result<ExitCode> {
     }
     if failed {
         bail!("the inputs have errors (listed above)");
+    }
+    if invalid > 0 && !args.allow_invalid {
+        bail!(
+            "{invalid} invalid field(s) (listed above); --allow-invalid prints the translation, \
+             in which their objects' status says why they are not served"
+        );
     }
     // The addresses a freshly started controller would assign.
     let mut allocator = AddressAllocator::new();

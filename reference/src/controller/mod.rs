@@ -101,7 +101,7 @@ impl Controller {
         let (snapshots, guard, status_tx) = match opts.source {
             Source::File(path) => {
                 let (snapshots, provider) = FileProvider::start(path, opts.config.clone())?;
-                state.watch_file_errors(provider.errors());
+                state.watch_file_errors(provider.errors(), provider.invalid());
                 (snapshots, ProviderGuard::File(provider), None)
             }
             Source::Kubernetes(client) => {

@@ -103,21 +103,30 @@ impl ControllerState {
             .collect()
     }
 
-    /// Mirror the file provider's current errors.
-    pub(super) fn watch_file_errors(&self, mut errors: watch::Receiver<Vec<Diagnostic>>) {
+    /// Mirror the file provider's current errors: input it could not read (the last good
+    /// snapshot keeps serving), then objects that fail validation (not served).
+    pub(super) fn watch_file_errors(
+        &self,
+        mut errors: watch::Receiver<Vec<Diagnostic>>,
+        mut invalid: watch::Receiver<Vec<Diagnostic>>,
+    ) {
         let inner = Arc::clone(&self.inner);
-        let update = move |list: &[Diagnostic]| {
-            let rendered: Vec<String> = list.iter().map(ToString::to_string).collect();
-            for e in &rendered {
+        let update = move |errors: &[Diagnostic], invalid: &[Diagnostic]| {
+            for e in errors {
                 tracing::error!("{e}");
             }
+            let rendered = errors.iter().chain(invalid).map(ToString::to_string).collect();
             inner.write().unwrap_or_else(|e| e.into_inner()).errors = rendered;
         };
-        update(&errors.borrow_and_update());
+        update(&errors.borrow_and_update(), &invalid.borrow_and_update());
         tokio::spawn(async move {
-            while errors.changed().await.is_ok() {
-                let list = errors.borrow_and_update().clone();
-                update(&list);
+            loop {
+                tokio::select! {
+                    changed = errors.changed() => if changed.is_err() { return },
+                    changed = invalid.changed() => if changed.is_err() { return },
+                }
+                let (e, i) = (errors.borrow_and_update().clone(), invalid.borrow_and_update().clone());
+                update(&e, &i);
             }
         });
     }
@@ -139,7 +148,8 @@ impl ControllerState {
             .clone()
     }
 
-    /// The current input errors (file provider), as `file:line:col: message`.
+    /// The current input errors (file provider), as `file:line:col: message`: files that
+    /// could not be read, then objects that fail validation.
     pub fn errors(&self) -> Vec<String> {
         self.inner
             .read()
@@ -180,7 +190,8 @@ async fn config(State(state): State<ControllerState>) -> axum::response::Respons
     }
 }
 
-/// `GET /errors`: input errors that keep the last good configuration serving.
+/// `GET /errors`: input errors that keep the last good configuration serving, and objects
+/// that fail validation.
 async fn errors(State(state): State<ControllerState>) -> Json<Value> {
     Json(json!({"errors": state.errors()}))
 }

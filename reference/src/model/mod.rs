@@ -74,6 +74,9 @@ pub struct ControllerConfig {
     /// a configuration, and not while the proxy rejects the current one. Off for one-shot
     /// translation (`translate` CLI, golden tests), where no proxy exists.
     pub programmed_on_ack: bool,
+    /// Only false in tests of the NACK containment path, which need an invalid object to reach Envoy.
+    #[doc(hidden)]
+    pub validate_inputs: bool,
 }
 
 impl Default for ControllerConfig {
@@ -82,6 +85,7 @@ impl Default for ControllerConfig {
             controller_name: crate::api::DEFAULT_CONTROLLER_NAME.to_string(),
             port_offset: 0,
             programmed_on_ack: false,
+            validate_inputs: true,
         }
     }
 }

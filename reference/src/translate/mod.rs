@@ -17,6 +17,7 @@ mod envoy;
 pub mod features;
 mod gateways;
 mod hostnames;
+mod invalid;
 pub mod names;
 mod output;
 mod proxy;
@@ -50,6 +51,7 @@ pub fn managed_gateways(set: &ResourceSet) -> Vec<ObjectKey> {
 
 /// Translate every input into proxy configurations and status.
 pub fn translate(set: &ResourceSet) -> Translation {
+    let set = &*invalid::without_invalid_grants(set);
     let classes = classes::evaluate(set);
     let mut gateways = gateways::evaluate(set, &classes);
     let index: BTreeMap<ObjectKey, usize> = gateways

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::Diagnostic;
-use super::locate::{locate, locate_in_text};
+use super::locate::{keys, locate, locate_in_text, steps};
 use crate::api::GATEWAY_GROUP;
 use crate::model::{KindVisitor, ObjectKey, ResourceSet, StoredKind, api_group, visit_kind};
 
@@ -29,6 +29,9 @@ pub(super) struct DecodedFile {
     pub origins: HashMap<(String, ObjectKey), usize>,
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Diagnostic>,
+    /// What validation found wrong with the file's objects (they are kept: translation
+    /// reports them in their status).
+    pub invalid: Vec<Diagnostic>,
 }
 
 /// Decode every document of `text`; `file` is the name diagnostics show.
@@ -64,7 +67,7 @@ impl DocContext<'_> {
         let error = |path: &[&str], message: &str| {
             Diagnostic::from_yaml(
                 self.file,
-                &locate_in_text(self.text, self.index, path, message),
+                &locate_in_text(self.text, self.index, &keys(path), message),
             )
         };
         let api_version = match (&header.shape, &header.api_version) {
@@ -94,7 +97,7 @@ impl DocContext<'_> {
                 format!("`{kind}` of `{api_version}` is not a kind the controller reads; skipped");
             out.warnings.push(Diagnostic::from_yaml(
                 self.file,
-                &locate(doc, &["kind"], &message),
+                &locate(doc, &keys(&["kind"]), &message),
             ));
             return;
         }
@@ -141,7 +144,7 @@ impl KindVisitor for Decode<'_, '_> {
             );
             return out.errors.push(Diagnostic::from_yaml(
                 ctx.file,
-                &locate(doc, &["apiVersion"], &message),
+                &locate(doc, &keys(&["apiVersion"]), &message),
             ));
         }
         let mut obj = match K::deserialize(doc) {
@@ -151,7 +154,7 @@ impl KindVisitor for Decode<'_, '_> {
         let at = |path: &[&str], message: &str| {
             Diagnostic::from_yaml(
                 ctx.file,
-                &locate_in_text(ctx.text, ctx.index, path, message),
+                &locate_in_text(ctx.text, ctx.index, &keys(path), message),
             )
         };
         if obj.meta().name.as_deref().unwrap_or_default().is_empty() {
@@ -168,11 +171,20 @@ impl KindVisitor for Decode<'_, '_> {
         let key = ObjectKey::of(&obj);
         let origin = (K::kind(&()).into_owned(), key);
         if let Some(&first) = out.origins.get(&origin) {
-            let first = locate_in_text(ctx.text, first, &["metadata", "name"], "").location();
+            let name = keys(&["metadata", "name"]);
+            let first = locate_in_text(ctx.text, first, &name, "").location();
             let message = duplicate_message(&origin.0, &origin.1, ctx.file, first);
             return out.errors.push(at(&["metadata", "name"], &message));
         }
         out.origins.insert(origin, ctx.index);
+        for finding in crate::validate::object(&obj) {
+            let located = locate_in_text(ctx.text, ctx.index, &steps(&finding.path), "");
+            let mut diagnostic = Diagnostic::from_yaml(ctx.file, &located);
+            // serde_yaml names the path as far as the document spells it out; a defaulted
+            // field is named in full by the finding itself.
+            diagnostic.message = finding.to_string();
+            out.invalid.push(diagnostic);
+        }
         out.objects.insert(obj);
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::Diagnostic;
 use super::decode::{DecodedFile, decode_file, duplicate_message};
-use super::locate::locate_in_text;
+use super::locate::{keys, locate_in_text};
 use crate::model::{
     ControllerConfig, KindVisitorMut, ObjectKey, ResourceSet, StoredKind, visit_all_kinds,
 };
@@ -21,6 +21,10 @@ pub struct LoadOutcome {
     pub result: Result<ResourceSet, super::LoadErrors>,
     /// Documents skipped because the controller does not read their kind.
     pub warnings: Vec<Diagnostic>,
+    /// Objects that fail validation, `file:line:col: field.path: why`. They are part of the
+    /// snapshot all the same: translation gives them status and serves nothing of them.
+    /// Empty when `ControllerConfig::validate_inputs` is off.
+    pub invalid: Vec<Diagnostic>,
     /// Whether any file was added, removed or edited since the previous load.
     pub changed: bool,
 }
@@ -95,10 +99,14 @@ impl Loader {
             ..ResourceSet::default()
         };
         let mut warnings = Vec::new();
+        let mut invalid = Vec::new();
         let mut duplicates = Vec::new();
         for (shown, file) in &self.files {
             errors.extend(file.decoded.errors.iter().cloned());
             warnings.extend(file.decoded.warnings.iter().cloned());
+            if config.validate_inputs {
+                invalid.extend(file.decoded.invalid.iter().cloned());
+            }
             visit_all_kinds(&mut Merge {
                 set: &mut set,
                 file: shown,
@@ -116,6 +124,7 @@ impl Loader {
         LoadOutcome {
             result,
             warnings,
+            invalid,
             changed,
         }
     }
@@ -136,7 +145,8 @@ impl Loader {
             .find(|(_, file)| file.decoded.origins.contains_key(&origin));
         let first_location = first.map(|(shown, file)| {
             let location =
-                locate_in_text(file.text(), doc_of(file), &["metadata", "name"], "").location();
+                locate_in_text(file.text(), doc_of(file), &keys(&["metadata", "name"]), "")
+                    .location();
             duplicate_message(&dup.kind, &dup.key, shown, location)
         });
         let message = first_location
@@ -144,7 +154,12 @@ impl Loader {
         match self.files.get(&dup.file) {
             Some(file) => Diagnostic::from_yaml(
                 &dup.file,
-                &locate_in_text(file.text(), doc_of(file), &["metadata", "name"], &message),
+                &locate_in_text(
+                    file.text(),
+                    doc_of(file),
+                    &keys(&["metadata", "name"]),
+                    &message,
+                ),
             ),
             None => Diagnostic::new(&dup.file, message),
         }

@@ -2,18 +2,45 @@
 //!
 //! serde_yaml does not hand out positions to visitors; it attaches the position and field path
 //! of the value being decoded to any error raised while decoding it. So to point at a value
-//! (the `kind` of a document we skip, the `metadata.name` of a duplicate), we decode the
-//! document with a probe that walks to that value and fails there on purpose.
+//! (the `kind` of a document we skip, the `metadata.name` of a duplicate, the field a
+//! validation finding names), we decode the document with a probe that walks to that value and
+//! fails there on purpose.
 
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-/// An error positioned at the value under `path` (map keys from the document root), or at the
-/// innermost mapping on the way when the path does not exist, carrying `message`.
+use crate::validate::{FieldPath, Seg};
+
+/// One step from a value to a value inside it.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// A path of map keys only.
+pub(super) fn keys<'a>(path: &[&'a str]) -> Vec<Step<'a>> {
+    path.iter().map(|k| Step::Key(k)).collect()
+}
+
+/// The steps of a validation finding's field path.
+pub(super) fn steps(path: &FieldPath) -> Vec<Step<'_>> {
+    path.0
+        .iter()
+        .map(|seg| match seg {
+            Seg::Field(name) => Step::Key(name),
+            Seg::Key(key) => Step::Key(key),
+            Seg::Index(i) => Step::Index(*i),
+        })
+        .collect()
+}
+
+/// An error positioned at the value under `path` (from the document root), or at the
+/// innermost mapping or sequence on the way when the path does not exist, carrying `message`.
 pub(super) fn locate(
     doc: serde_yaml::Deserializer<'_>,
-    path: &[&str],
+    path: &[Step<'_>],
     message: &str,
 ) -> serde_yaml::Error {
     match (Probe { path, message }).deserialize(doc) {
@@ -26,7 +53,7 @@ pub(super) fn locate(
 pub(super) fn locate_in_text(
     text: &str,
     index: usize,
-    path: &[&str],
+    path: &[Step<'_>],
     message: &str,
 ) -> serde_yaml::Error {
     match serde_yaml::Deserializer::from_str(text).nth(index) {
@@ -39,7 +66,7 @@ pub(super) fn locate_in_text(
 enum Never {}
 
 struct Probe<'a> {
-    path: &'a [&'a str],
+    path: &'a [Step<'a>],
     message: &'a str,
 }
 
@@ -77,8 +104,23 @@ impl<'de> Visitor<'de> for Probe<'_> {
         Err(de::Error::custom(self.message))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Never, A::Error> {
-        Err(de::Error::custom(self.message))
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Never, A::Error> {
+        let Some((Step::Index(wanted), rest)) = self.path.split_first() else {
+            return Err(de::Error::custom(self.message));
+        };
+        for _ in 0..*wanted {
+            if seq.next_element::<IgnoredAny>()?.is_none() {
+                return Err(de::Error::custom(self.message));
+            }
+        }
+        let probe = Probe {
+            path: rest,
+            message: self.message,
+        };
+        match seq.next_element_seed(probe)? {
+            Some(never) => match never {},
+            None => Err(de::Error::custom(self.message)),
+        }
     }
 
     fn visit_enum<A: de::EnumAccess<'de>>(self, _: A) -> Result<Never, A::Error> {
@@ -86,11 +128,11 @@ impl<'de> Visitor<'de> for Probe<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Never, A::Error> {
-        let Some((first, rest)) = self.path.split_first() else {
+        let Some((Step::Key(first), rest)) = self.path.split_first() else {
             return Err(de::Error::custom(self.message));
         };
         while let Some(key) = map.next_key::<serde_yaml::Value>()? {
-            if key.as_str() == Some(first) {
+            if key.as_str() == Some(*first) {
                 return map.next_value_seed(Probe {
                     path: rest,
                     message: self.message,

@@ -54,6 +54,7 @@ pub enum FileProviderError {
 pub struct FileProvider {
     errors: watch::Receiver<Vec<Diagnostic>>,
     warnings: watch::Receiver<Vec<Diagnostic>>,
+    invalid: watch::Receiver<Vec<Diagnostic>>,
     /// Owns the event callback: dropping it ends the reload thread.
     _watcher: notify::RecommendedWatcher,
 }
@@ -87,12 +88,14 @@ impl FileProvider {
             })),
             errors: watch::Sender::new(Vec::new()),
             warnings: watch::Sender::new(Vec::new()),
+            invalid: watch::Sender::new(Vec::new()),
             revision: 0,
         };
         publisher.publish(outcome);
         let snapshots = publisher.snapshots.subscribe();
         let errors = publisher.errors.subscribe();
         let warnings = publisher.warnings.subscribe();
+        let invalid = publisher.invalid.subscribe();
         let reloader = Reloader {
             loader,
             config,
@@ -109,6 +112,7 @@ impl FileProvider {
             FileProvider {
                 errors,
                 warnings,
+                invalid,
                 _watcher: watcher,
             },
         ))
@@ -122,6 +126,13 @@ impl FileProvider {
     /// Documents the latest load skipped (kinds the controller does not read).
     pub fn warnings(&self) -> watch::Receiver<Vec<Diagnostic>> {
         self.warnings.clone()
+    }
+
+    /// The objects of the latest published snapshot that fail validation, `file:line:col:
+    /// field.path: why`: they are in the snapshot, and their status says why nothing of them
+    /// is served.
+    pub fn invalid(&self) -> watch::Receiver<Vec<Diagnostic>> {
+        self.invalid.clone()
     }
 }
 
@@ -259,6 +270,7 @@ struct Publisher {
     snapshots: watch::Sender<Arc<ResourceSet>>,
     errors: watch::Sender<Vec<Diagnostic>>,
     warnings: watch::Sender<Vec<Diagnostic>>,
+    invalid: watch::Sender<Vec<Diagnostic>>,
     revision: u64,
 }
 
@@ -279,6 +291,16 @@ impl Publisher {
                 let recovered = self
                     .errors
                     .send_if_modified(|errors| !std::mem::take(errors).is_empty());
+                self.invalid.send_if_modified(|current| {
+                    if *current == outcome.invalid {
+                        return false;
+                    }
+                    for finding in outcome.invalid.iter().filter(|f| !current.contains(f)) {
+                        tracing::warn!("invalid input, not served: {finding}");
+                    }
+                    *current = outcome.invalid;
+                    true
+                });
                 if outcome.changed || recovered || self.revision == 0 {
                     self.revision += 1;
                     set.revision = self.revision;

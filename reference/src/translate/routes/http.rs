@@ -142,7 +142,7 @@ pub(crate) fn route_info(key: &ObjectKey, route: &HttpRoute) -> RouteInfo {
 
 pub(crate) fn translate(set: &ResourceSet, key: &ObjectKey, route: &HttpRoute) -> HttpRouteIr {
     let info = route_info(key, route);
-    let mut problem = None;
+    let mut problem = crate::translate::invalid::route(set, route);
     let mut resolved_refs = None;
     let rules = route
         .spec
