@@ -13,7 +13,8 @@ pub use gateway_api::experimental::gateways::{
     GatewayListenersAllowedRoutesNamespaces, GatewayListenersAllowedRoutesNamespacesFrom,
     GatewayListenersAllowedRoutesNamespacesSelector, GatewayListenersTls,
     GatewayListenersTlsCertificateRefs, GatewayListenersTlsMode, GatewaySpec, GatewayStatus,
-    GatewayStatusAddresses, GatewayStatusListeners, GatewayStatusListenersSupportedKinds, GatewayTls,
+    GatewayStatusAddresses, GatewayStatusListeners, GatewayStatusListenersSupportedKinds,
+    GatewayTls,
 };
 pub use gateway_api::experimental::httproutes::{self as httproutes, HttpRoute, HttpRouteSpec};
 pub use gateway_api::experimental::referencegrants::{

@@ -115,7 +115,11 @@ impl ControllerState {
             for e in errors {
                 tracing::error!("{e}");
             }
-            let rendered = errors.iter().chain(invalid).map(ToString::to_string).collect();
+            let rendered = errors
+                .iter()
+                .chain(invalid)
+                .map(ToString::to_string)
+                .collect();
             inner.write().unwrap_or_else(|e| e.into_inner()).errors = rendered;
         };
         update(&errors.borrow_and_update(), &invalid.borrow_and_update());
@@ -125,7 +129,10 @@ impl ControllerState {
                     changed = errors.changed() => if changed.is_err() { return },
                     changed = invalid.changed() => if changed.is_err() { return },
                 }
-                let (e, i) = (errors.borrow_and_update().clone(), invalid.borrow_and_update().clone());
+                let (e, i) = (
+                    errors.borrow_and_update().clone(),
+                    invalid.borrow_and_update().clone(),
+                );
                 update(&e, &i);
             }
         });

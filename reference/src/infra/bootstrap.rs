@@ -162,8 +162,10 @@ pub fn bootstrap_value(p: &BootstrapParams) -> Value {
             }],
         },
     });
-    let runtime: serde_json::Map<String, Value> =
-        RUNTIME.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    let runtime: serde_json::Map<String, Value> = RUNTIME
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
     bootstrap["layered_runtime"] = json!({
         "layers": [{ "name": "gatesim", "static_layer": runtime }],
     });

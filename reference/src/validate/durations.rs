@@ -50,7 +50,16 @@ mod tests {
         assert_eq!(parse("500ms"), Ok(500));
         assert_eq!(parse("0s"), Ok(0));
         assert_eq!(parse("1h1m1s1ms"), Ok(3_661_001));
-        for bad in ["", "1d", "123456s", "1h1m1s1ms1h", "s", "1.5s", "-1s", "1 s"] {
+        for bad in [
+            "",
+            "1d",
+            "123456s",
+            "1h1m1s1ms1h",
+            "s",
+            "1.5s",
+            "-1s",
+            "1 s",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

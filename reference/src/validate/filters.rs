@@ -8,8 +8,7 @@ use super::paths;
 use super::refs::{self, Ref};
 use crate::api::httproutes::{
     HttpRouteRulesFilters as Filter, HttpRouteRulesFiltersRequestHeaderModifier as RequestMods,
-    HttpRouteRulesFiltersResponseHeaderModifier as ResponseMods,
-    HttpRouteRulesFiltersType as Type,
+    HttpRouteRulesFiltersResponseHeaderModifier as ResponseMods, HttpRouteRulesFiltersType as Type,
 };
 
 /// What a filter list asks of the rule's matches: a ReplacePrefixMatch modifier needs exactly
@@ -88,12 +87,28 @@ fn filter(c: &mut Checker, f: &Filter, needs: &mut Needs) {
             "responseHeaderModifier",
             f.response_header_modifier.is_some(),
         ),
-        (Type::RequestMirror, "requestMirror", f.request_mirror.is_some()),
-        (Type::RequestRedirect, "requestRedirect", f.request_redirect.is_some()),
+        (
+            Type::RequestMirror,
+            "requestMirror",
+            f.request_mirror.is_some(),
+        ),
+        (
+            Type::RequestRedirect,
+            "requestRedirect",
+            f.request_redirect.is_some(),
+        ),
         (Type::UrlRewrite, "urlRewrite", f.url_rewrite.is_some()),
-        (Type::ExtensionRef, "extensionRef", f.extension_ref.is_some()),
+        (
+            Type::ExtensionRef,
+            "extensionRef",
+            f.extension_ref.is_some(),
+        ),
         (Type::Cors, "cors", f.cors.is_some()),
-        (Type::ExternalAuth, "externalAuth", f.external_auth.is_some()),
+        (
+            Type::ExternalAuth,
+            "externalAuth",
+            f.external_auth.is_some(),
+        ),
     ];
     for (t, field, set) in settings {
         let own = t == f.r#type;
@@ -129,7 +144,9 @@ fn filter(c: &mut Checker, f: &Filter, needs: &mut Needs) {
                 && ![301, 302, 303, 307, 308].contains(&s)
             {
                 c.field("statusCode", |c| {
-                    c.fail(format!("{s} is not a redirect status: 301, 302, 303, 307 or 308"))
+                    c.fail(format!(
+                        "{s} is not a redirect status: 301, 302, 303, 307 or 308"
+                    ))
                 });
             }
             if let Some(p) = &r.path {
@@ -223,8 +240,8 @@ fn filter(c: &mut Checker, f: &Filter, needs: &mut Needs) {
             let methods = cors.allow_methods.as_deref();
             c.list("allowMethods", methods, 9, |c, _, m| {
                 const METHODS: [&str; 10] = [
-                    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE",
-                    "PATCH", "*",
+                    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+                    "*",
                 ];
                 if !METHODS.contains(&m.as_str()) {
                     c.fail(format!("{m:?} is not an HTTP method (or *)"));
@@ -232,17 +249,25 @@ fn filter(c: &mut Checker, f: &Filter, needs: &mut Needs) {
             });
             star_alone(c, "allowMethods", methods);
             let allow = cors.allow_headers.as_deref();
-            c.list("allowHeaders", allow, 64, |c, _, h| c.check(headers::name(h)));
+            c.list("allowHeaders", allow, 64, |c, _, h| {
+                c.check(headers::name(h))
+            });
             star_alone(c, "allowHeaders", allow);
             let expose = cors.expose_headers.as_deref();
-            c.list("exposeHeaders", expose, 64, |c, _, h| c.check(headers::name(h)));
+            c.list("exposeHeaders", expose, 64, |c, _, h| {
+                c.check(headers::name(h))
+            });
             for (name, items) in [
                 ("allowOrigins", origins),
                 ("allowMethods", methods),
                 ("allowHeaders", allow),
                 ("exposeHeaders", expose),
             ] {
-                c.unique(name, items.unwrap_or(&[]).iter().map(String::as_str), "value");
+                c.unique(
+                    name,
+                    items.unwrap_or(&[]).iter().map(String::as_str),
+                    "value",
+                );
             }
             if let Some(age) = cors.max_age {
                 c.field("maxAge", |c| c.at_least(age.into(), 1));
@@ -275,8 +300,14 @@ fn filter(c: &mut Checker, f: &Filter, needs: &mut Needs) {
             if let Some(g) = &a.grpc {
                 c.field("grpc", |c| {
                     let list = g.allowed_headers.as_deref();
-                    c.field("allowedHeaders", |c| c.max_items(list.map_or(0, <[_]>::len), 64));
-                    c.unique("allowedHeaders", list.unwrap_or(&[]).iter().map(String::as_str), "header");
+                    c.field("allowedHeaders", |c| {
+                        c.max_items(list.map_or(0, <[_]>::len), 64)
+                    });
+                    c.unique(
+                        "allowedHeaders",
+                        list.unwrap_or(&[]).iter().map(String::as_str),
+                        "header",
+                    );
                 });
             }
             if let Some(h) = &a.http {
@@ -286,10 +317,17 @@ fn filter(c: &mut Checker, f: &Filter, needs: &mut Needs) {
                     }
                     for (name, list) in [
                         ("allowedHeaders", h.allowed_headers.as_deref()),
-                        ("allowedResponseHeaders", h.allowed_response_headers.as_deref()),
+                        (
+                            "allowedResponseHeaders",
+                            h.allowed_response_headers.as_deref(),
+                        ),
                     ] {
                         c.field(name, |c| c.max_items(list.map_or(0, <[_]>::len), 64));
-                        c.unique(name, list.unwrap_or(&[]).iter().map(String::as_str), "header");
+                        c.unique(
+                            name,
+                            list.unwrap_or(&[]).iter().map(String::as_str),
+                            "header",
+                        );
                     }
                 });
             }
@@ -304,7 +342,11 @@ fn path_modifier(c: &mut Checker, prefix: bool, full: Option<&str>, prefix_match
     } else {
         (full, "replaceFullPath", prefix_match, "replacePrefixMatch")
     };
-    let type_name = if prefix { "ReplacePrefixMatch" } else { "ReplaceFullPath" };
+    let type_name = if prefix {
+        "ReplacePrefixMatch"
+    } else {
+        "ReplaceFullPath"
+    };
     match own {
         None => c.field(own_name, |c| {
             c.fail(format!("is required when type is {type_name}"))
@@ -321,8 +363,14 @@ fn path_modifier(c: &mut Checker, prefix: bool, full: Option<&str>, prefix_match
 fn request_mods(c: &mut Checker, m: &RequestMods) {
     header_mods(
         c,
-        m.set.iter().flatten().map(|h| (h.name.as_str(), h.value.as_str())),
-        m.add.iter().flatten().map(|h| (h.name.as_str(), h.value.as_str())),
+        m.set
+            .iter()
+            .flatten()
+            .map(|h| (h.name.as_str(), h.value.as_str())),
+        m.add
+            .iter()
+            .flatten()
+            .map(|h| (h.name.as_str(), h.value.as_str())),
         m.remove.as_deref(),
     );
 }
@@ -330,8 +378,14 @@ fn request_mods(c: &mut Checker, m: &RequestMods) {
 fn response_mods(c: &mut Checker, m: &ResponseMods) {
     header_mods(
         c,
-        m.set.iter().flatten().map(|h| (h.name.as_str(), h.value.as_str())),
-        m.add.iter().flatten().map(|h| (h.name.as_str(), h.value.as_str())),
+        m.set
+            .iter()
+            .flatten()
+            .map(|h| (h.name.as_str(), h.value.as_str())),
+        m.add
+            .iter()
+            .flatten()
+            .map(|h| (h.name.as_str(), h.value.as_str())),
         m.remove.as_deref(),
     );
 }
@@ -379,20 +433,27 @@ fn origin(o: &str) -> Result<(), String> {
         Some((h, p)) => (h, Some(p)),
         None => (rest, None),
     };
-    let port_ok = port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
     let host = host.strip_prefix("*.").unwrap_or(host);
     let host_ok = host == "*"
         || (!host.is_empty()
             && host.split('.').all(|l| {
                 !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             }));
-    if port_ok && host_ok { Ok(()) } else { Err(bad()) }
+    if port_ok && host_ok {
+        Ok(())
+    } else {
+        Err(bad())
+    }
 }
 
 /// `*` must be the only item of a list when present.
 fn star_alone(c: &mut Checker, name: &'static str, items: Option<&[String]>) {
     let items = items.unwrap_or(&[]);
     if items.len() > 1 && items.iter().any(|i| i == "*") {
-        c.field(name, |c| c.fail("\"*\" cannot be combined with other values"));
+        c.field(name, |c| {
+            c.fail("\"*\" cannot be combined with other values")
+        });
     }
 }

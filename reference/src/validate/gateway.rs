@@ -111,7 +111,10 @@ fn listener(c: &mut Checker, l: &GatewayListeners) {
                 }
                 c.value("kind", names::kind(&k.kind));
             });
-            let selector = allowed.namespaces.as_ref().and_then(|n| n.selector.as_ref());
+            let selector = allowed
+                .namespaces
+                .as_ref()
+                .and_then(|n| n.selector.as_ref());
             if let Some(s) = selector {
                 c.field("namespaces", |c| {
                     c.field("selector", |c| {
@@ -208,7 +211,9 @@ fn addresses(c: &mut Checker, gw: &Gateway) {
             c.field("addresses", |c| {
                 c.index(i, |c| {
                     c.field("value", |c| {
-                        c.fail(format!("{kind} {v:?} is already given by addresses[{first}]"))
+                        c.fail(format!(
+                            "{kind} {v:?} is already given by addresses[{first}]"
+                        ))
                     })
                 })
             });
@@ -230,7 +235,10 @@ fn string_map(
     let Some(map) = map else { return };
     c.field(name, |c| {
         if map.len() > max {
-            c.fail(format!("must have at most {max} entries, has {}", map.len()));
+            c.fail(format!(
+                "must have at most {max} entries, has {}",
+                map.len()
+            ));
         }
         for (k, v) in map {
             c.key(k, |c| {
@@ -277,7 +285,11 @@ fn label_selector<'a>(
 }
 
 fn gateway_tls(c: &mut Checker, tls: &crate::api::GatewayTls) {
-    if let Some(r) = tls.backend.as_ref().and_then(|b| b.client_certificate_ref.as_ref()) {
+    if let Some(r) = tls
+        .backend
+        .as_ref()
+        .and_then(|b| b.client_certificate_ref.as_ref())
+    {
         c.field("backend", |c| {
             c.field("clientCertificateRef", |c| {
                 refs::reference(

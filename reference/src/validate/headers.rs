@@ -17,7 +17,10 @@ pub fn name(s: &str) -> Result<(), String> {
         return Err("must not be empty".into());
     }
     if s.len() > 256 {
-        return Err(format!("must be at most 256 characters long, is {}", s.len()));
+        return Err(format!(
+            "must be at most 256 characters long, is {}",
+            s.len()
+        ));
     }
     if let Some(bad) = s.bytes().find(|&c| !is_tchar(c)) {
         return Err(format!(
@@ -46,7 +49,10 @@ pub fn value(s: &str) -> Result<(), String> {
         return Err("must not be empty".into());
     }
     if s.len() > 4096 {
-        return Err(format!("must be at most 4096 characters long, is {}", s.len()));
+        return Err(format!(
+            "must be at most 4096 characters long, is {}",
+            s.len()
+        ));
     }
     let b = s.as_bytes();
     let visible = |c: u8| (b'!'..=b'~').contains(&c);

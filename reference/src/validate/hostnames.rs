@@ -8,7 +8,10 @@ pub fn hostname(s: &str, wildcard: bool) -> Result<(), String> {
         return Err("must not be empty".into());
     }
     if s.len() > 253 {
-        return Err(format!("must be at most 253 characters long, is {}", s.len()));
+        return Err(format!(
+            "must be at most 253 characters long, is {}",
+            s.len()
+        ));
     }
     let rest = match s.strip_prefix("*.") {
         Some(rest) if wildcard => rest,
@@ -71,7 +74,13 @@ mod tests {
 
     #[test]
     fn the_api_forms_and_what_it_forbids() {
-        for ok in ["example.com", "*.example.com", "a-b.c1.io", "localhost", "x"] {
+        for ok in [
+            "example.com",
+            "*.example.com",
+            "a-b.c1.io",
+            "localhost",
+            "x",
+        ] {
             assert_eq!(hostname(ok, true), Ok(()), "{ok}");
         }
         for bad in [
@@ -93,8 +102,16 @@ mod tests {
             assert!(hostname(bad, true).is_err(), "{bad}");
         }
         let long_label = format!("{}.com", "a".repeat(64));
-        assert!(hostname(&long_label, true).unwrap_err().contains("at most 63"));
-        assert!(hostname(&"a".repeat(300), true).unwrap_err().contains("253"));
+        assert!(
+            hostname(&long_label, true)
+                .unwrap_err()
+                .contains("at most 63")
+        );
+        assert!(
+            hostname(&"a".repeat(300), true)
+                .unwrap_err()
+                .contains("253")
+        );
         assert!(hostname("*.example.com", false).is_err());
     }
 }

@@ -11,6 +11,7 @@ use super::paths;
 use super::refs::{self, Ref};
 use super::regex;
 use crate::api::GATEWAY_GROUP;
+use crate::api::HttpRoute;
 use crate::api::httproutes::{
     HttpRouteParentRefs, HttpRouteRules, HttpRouteRulesFilters, HttpRouteRulesMatches,
     HttpRouteRulesMatchesHeadersType as HeaderType, HttpRouteRulesMatchesPathType as PathType,
@@ -18,7 +19,6 @@ use crate::api::httproutes::{
     HttpRouteRulesSessionPersistenceCookieConfigLifetimeType as Lifetime,
     HttpRouteRulesSessionPersistenceType as PersistenceType,
 };
-use crate::api::HttpRoute;
 
 pub fn http_route(route: &HttpRoute) -> Vec<FieldError> {
     let mut c = Checker::new();
@@ -208,9 +208,12 @@ fn rule(c: &mut Checker, r: &HttpRouteRules) {
             if let Some(b) = &retry.backoff {
                 c.value("backoff", durations::parse(b).map(|_| ()));
             }
-            c.list("codes", retry.codes.as_deref(), usize::MAX, |c, _, &code| {
-                c.range(code, 400, 599)
-            });
+            c.list(
+                "codes",
+                retry.codes.as_deref(),
+                usize::MAX,
+                |c, _, &code| c.range(code, 400, 599),
+            );
         });
     }
     if let Some(s) = &r.session_persistence {
@@ -231,7 +234,9 @@ fn rule(c: &mut Checker, r: &HttpRouteRules) {
             let cookie = matches!(s.r#type, None | Some(PersistenceType::Cookie));
             if let Some(cfg) = &s.cookie_config {
                 if !cookie {
-                    c.field("cookieConfig", |c| c.fail("can only be set with type Cookie"));
+                    c.field("cookieConfig", |c| {
+                        c.fail("can only be set with type Cookie")
+                    });
                 }
                 if matches!(cfg.lifetime_type, Some(Lifetime::Permanent))
                     && s.absolute_timeout.is_none()
@@ -283,8 +288,7 @@ fn matches(c: &mut Checker, m: &HttpRouteRulesMatches) {
     c.list("queryParams", query, 16, |c, _, q| {
         c.value("name", headers::name(&q.name));
         c.field("value", |c| {
-            if c.length(&q.value, 1, 1024)
-                && matches!(q.r#type, Some(QueryType::RegularExpression))
+            if c.length(&q.value, 1, 1024) && matches!(q.r#type, Some(QueryType::RegularExpression))
             {
                 c.check(regex::check(&q.value));
             }

@@ -9,16 +9,16 @@
 fn is_label(s: &str) -> bool {
     let b = s.as_bytes();
     let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    !b.is_empty()
-        && edge(b[0])
-        && edge(b[b.len() - 1])
-        && b.iter().all(|&c| edge(c) || c == b'-')
+    !b.is_empty() && edge(b[0]) && edge(b[b.len() - 1]) && b.iter().all(|&c| edge(c) || c == b'-')
 }
 
 /// A namespace name: one DNS label of at most 63 characters.
 pub fn namespace(s: &str) -> Result<(), String> {
     if s.len() > 63 {
-        return Err(format!("must be at most 63 characters long, is {}", s.len()));
+        return Err(format!(
+            "must be at most 63 characters long, is {}",
+            s.len()
+        ));
     }
     if !is_label(s) {
         return Err(format!(
@@ -33,7 +33,10 @@ pub fn namespace(s: &str) -> Result<(), String> {
 /// listener, section or rule name).
 pub fn subdomain(s: &str) -> Result<(), String> {
     if s.len() > 253 {
-        return Err(format!("must be at most 253 characters long, is {}", s.len()));
+        return Err(format!(
+            "must be at most 253 characters long, is {}",
+            s.len()
+        ));
     }
     if !s.split('.').all(is_label) {
         return Err(format!(
@@ -57,7 +60,10 @@ pub fn kind(s: &str) -> Result<(), String> {
         return Err("must not be empty".into());
     }
     if b.len() > 63 {
-        return Err(format!("must be at most 63 characters long, is {}", b.len()));
+        return Err(format!(
+            "must be at most 63 characters long, is {}",
+            b.len()
+        ));
     }
     let ok = b[0].is_ascii_alphabetic()
         && b[b.len() - 1].is_ascii_alphanumeric()
@@ -126,9 +132,9 @@ pub fn domain_prefixed(s: &str) -> Result<(), String> {
     let ok = s.split_once('/').is_some_and(|(domain, path)| {
         domain.split('.').all(is_label)
             && !path.is_empty()
-            && path.bytes().all(|c| {
-                c.is_ascii_alphanumeric() || b"/-._~%!$&'()*+,;=:".contains(&c)
-            })
+            && path
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"/-._~%!$&'()*+,;=:".contains(&c))
     });
     if ok {
         Ok(())

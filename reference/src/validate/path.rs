@@ -206,9 +206,7 @@ impl Checker {
             });
             false
         } else if len > max {
-            self.fail(format!(
-                "must be at most {max} characters long, is {len}"
-            ));
+            self.fail(format!("must be at most {max} characters long, is {len}"));
             false
         } else {
             true
@@ -240,9 +238,7 @@ impl Checker {
             if let Some(first) = keys[..i].iter().position(|seen| seen == k) {
                 self.field(name, |c| {
                     c.index(i, |c| {
-                        c.fail(format!(
-                            "{what} {k:?} is already used by {name}[{first}]"
-                        ))
+                        c.fail(format!("{what} {k:?} is already used by {name}[{first}]"))
                     })
                 });
             }

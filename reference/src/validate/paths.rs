@@ -42,7 +42,10 @@ fn path_characters(s: &str) -> Result<(), String> {
 /// The value of an Exact or PathPrefix match.
 pub fn match_value(s: &str) -> Result<(), String> {
     if s.len() > 1024 {
-        return Err(format!("must be at most 1024 characters long, is {}", s.len()));
+        return Err(format!(
+            "must be at most 1024 characters long, is {}",
+            s.len()
+        ));
     }
     if !s.starts_with('/') {
         return Err(format!("{s:?} must start with \"/\""));
@@ -65,7 +68,10 @@ pub fn match_value(s: &str) -> Result<(), String> {
 /// plain absolute path (a backslash, a control character, a `?`) is mangled or rejected.
 pub fn modifier(s: &str, may_be_empty: bool) -> Result<(), String> {
     if s.len() > 1024 {
-        return Err(format!("must be at most 1024 characters long, is {}", s.len()));
+        return Err(format!(
+            "must be at most 1024 characters long, is {}",
+            s.len()
+        ));
     }
     if s.is_empty() && may_be_empty {
         return Ok(());
@@ -79,7 +85,10 @@ pub fn modifier(s: &str, may_be_empty: bool) -> Result<(), String> {
 /// A path of an HTTP authorization service (`externalAuth.http.path`).
 pub fn plain(s: &str) -> Result<(), String> {
     if s.len() > 1024 {
-        return Err(format!("must be at most 1024 characters long, is {}", s.len()));
+        return Err(format!(
+            "must be at most 1024 characters long, is {}",
+            s.len()
+        ));
     }
     if s.is_empty() {
         return Err("must not be empty".into());
@@ -102,7 +111,11 @@ mod tests {
         ] {
             assert!(match_value(bad).is_err(), "{bad}");
         }
-        assert!(match_value("api").unwrap_err().contains("must start with \"/\""));
+        assert!(
+            match_value("api")
+                .unwrap_err()
+                .contains("must start with \"/\"")
+        );
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub(crate) fn backend(c: &mut Checker, r: Ref<'_>) {
     reference(c, r);
     let service = r.group.unwrap_or("").is_empty() && r.kind.unwrap_or("Service") == "Service";
     if service && r.port.is_none() {
-        c.field("port", |c| c.fail("is required for a reference to a Service"));
+        c.field("port", |c| {
+            c.fail("is required for a reference to a Service")
+        });
     }
 }

@@ -15,7 +15,7 @@
 mod size;
 
 use regex_syntax::ast::{
-    self, Ast, AssertionKind, ClassSet, ClassSetItem, ClassUnicodeKind, Flag, FlagsItemKind,
+    self, AssertionKind, Ast, ClassSet, ClassSetItem, ClassUnicodeKind, Flag, FlagsItemKind,
     GroupKind, HexLiteralKind, LiteralKind, RepetitionKind, RepetitionRange,
 };
 
@@ -157,9 +157,10 @@ impl Compat<'_> {
         match &l.kind {
             LiteralKind::HexFixed(HexLiteralKind::X) | LiteralKind::HexBrace(HexLiteralKind::X) => {
             }
-            LiteralKind::HexFixed(_) | LiteralKind::HexBrace(_) => {
-                self.refuse(&l.span, "RE2 writes code points as \\x{...}, not \\u or \\U")
-            }
+            LiteralKind::HexFixed(_) | LiteralKind::HexBrace(_) => self.refuse(
+                &l.span,
+                "RE2 writes code points as \\x{...}, not \\u or \\U",
+            ),
             LiteralKind::Special(ast::SpecialLiteralKind::Space) => {
                 self.refuse(&l.span, "RE2 has no escaped space outside verbose mode")
             }

@@ -117,9 +117,10 @@ impl Walker<'_> {
                 }
             }
             Ast::Alternation(a) => {
-                let branches = a.asts.iter().fold(Cost::default(), |acc, x| {
-                    acc.plus(self.cost(x, fold))
-                });
+                let branches = a
+                    .asts
+                    .iter()
+                    .fold(Cost::default(), |acc, x| acc.plus(self.cost(x, fold)));
                 branches.plus(Cost::ALT.times(a.asts.len().saturating_sub(1) as u64))
             }
             Ast::Concat(c) => {
@@ -151,7 +152,11 @@ impl Walker<'_> {
         let mut ranges = Vec::new();
         self.set_ranges(&c.kind, &mut ranges);
         let ranges = self.folded(normalize(ranges), fold);
-        if c.negated { complement(&ranges) } else { ranges }
+        if c.negated {
+            complement(&ranges)
+        } else {
+            ranges
+        }
     }
 
     fn set_ranges(&self, set: &ClassSet, out: &mut Ranges) {
@@ -429,7 +434,10 @@ mod tests {
         ] {
             let e = est(p);
             assert!(e >= re2, "{p}: estimate {e} < RE2's {re2}");
-            assert!(e <= re2 * 6 + 40, "{p}: estimate {e} is far above RE2's {re2}");
+            assert!(
+                e <= re2 * 6 + 40,
+                "{p}: estimate {e} is far above RE2's {re2}"
+            );
         }
     }
 
@@ -444,7 +452,10 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(normalize(vec![(5, 6), (1, 2), (3, 3)]), vec![(1, 3), (5, 6)]);
+        assert_eq!(
+            normalize(vec![(5, 6), (1, 2), (3, 3)]),
+            vec![(1, 3), (5, 6)]
+        );
         assert_eq!(normalize(vec![(4, 6), (1, 3)]), vec![(1, 6)]);
         assert_eq!(complement(&vec![(0, 9), (11, MAX_RUNE)]), vec![(10, 10)]);
         assert_eq!(complement(&vec![]), vec![(0, MAX_RUNE)]);
