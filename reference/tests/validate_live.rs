@@ -1,0 +1,238 @@
+//! Every invalid object of the validation tables at once, beside valid routes on one Gateway,
+//! through the file provider, the controller and a real Envoy: the valid routes answer from
+//! the backends they name, Envoy never rejects a configuration, the Gateway is programmed,
+//! each invalid object has its condition and its position in `/errors`, and a later edit of a
+//! valid route still reaches Envoy.
+
+mod e2e_support;
+mod validate_support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use e2e_support::{Backend, Call, Reply, eventually, send};
+use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
+use gatesim_reference::infra::{envoy, host::HostConfig};
+use gatesim_reference::model::ControllerConfig;
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn service(namespace: &str, name: &str, backend: &Backend) -> Vec<Value> {
+    vec![
+        json!({"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": name, "namespace": namespace},
+               "spec": {"ports": [{"name": "http", "port": 8080}]}}),
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+               "metadata": {"name": format!("{name}-1"), "namespace": namespace,
+                            "labels": {"kubernetes.io/service-name": name}},
+               "addressType": "IPv4",
+               "ports": [{"name": "http", "port": backend.addr.port()}],
+               "endpoints": [{"addresses": [backend.addr.ip().to_string()]}]}),
+    ]
+}
+
+/// A valid route for `host` to Service `svc`, with header values Envoy would read as format
+/// strings if they reached it unescaped.
+fn good_route(name: &str, host: &str, svc: &str) -> Value {
+    validate_support::route(
+        name,
+        &json!({
+            "hostnames": [host],
+            "rules": [{
+                "filters": [{"type": "RequestHeaderModifier", "requestHeaderModifier": {
+                    "set": [{"name": "x-percent", "value": "100%"},
+                            {"name": "x-literal", "value": "%REQ(host)%"}]}}],
+                "backendRefs": [{"name": svc, "port": 8080}],
+            }],
+        }),
+    )
+}
+
+fn yaml(objects: &[Value]) -> Result<String> {
+    let docs: Vec<String> = objects
+        .iter()
+        .map(serde_yaml::to_string)
+        .collect::<Result<_, _>>()?;
+    Ok(docs.join("---\n"))
+}
+
+async fn expect_backend(addr: SocketAddr, host: &str, backend: &str) -> Result<Reply> {
+    eventually(WAIT, &format!("{host} answered by {backend}"), || {
+        let call = Call::get(host, "/");
+        async move {
+            let r = send(addr, &call).await?;
+            if r.status == 200 && r.backend().as_deref() == Some(backend) {
+                Ok(Some(r))
+            } else {
+                anyhow::bail!(
+                    "status {} body {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                )
+            }
+        }
+    })
+    .await
+}
+
+/// No proxy has rejected any configuration (the cache counts NACKs per resource type).
+fn nacks(controller: &Controller) -> Vec<String> {
+    controller
+        .cache()
+        .nodes()
+        .iter()
+        .flat_map(|n| {
+            let rejected = n
+                .rejected
+                .as_ref()
+                .map(|r| format!("{}: {}", n.node_id, r.message));
+            let counted = n
+                .types
+                .iter()
+                .filter(|(_, t)| t.nacks > 0)
+                .map(|(ty, t)| format!("{}: {} NACKs of {ty}", n.node_id, t.nacks));
+            rejected.into_iter().chain(counted).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_objects_stay_out_of_envoy_and_everything_else_serves() -> Result<()> {
+    let Some(envoy) = envoy::locate_or_skip("live validation test")? else {
+        return Ok(());
+    };
+    let cases = validate_support::all()?;
+    let a = Backend::start("a-0", "127.0.43.1", 0).await?;
+    let b = Backend::start("b-0", "127.0.43.2", 0).await?;
+
+    let mut objects = validate_support::base();
+    // The base Services get endpoints: the grant probes reach `other/echo` once permitted.
+    objects.retain(|o| o["kind"] != "Service");
+    objects.extend(service("default", "echo", &a));
+    objects.extend(service("other", "echo", &a));
+    objects.extend(service("default", "svc-a", &a));
+    objects.extend(service("default", "svc-b", &b));
+    objects.push(good_route("good-a", "a.example.com", "svc-a"));
+    objects.push(good_route("good-b", "b.example.com", "svc-b"));
+    for case in &cases {
+        case.apply(&case.invalid, &mut objects);
+    }
+
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config)?;
+    std::fs::write(config.join("all.yaml"), yaml(&objects)?)?;
+
+    let controller = Controller::start(ControllerOptions {
+        source: Source::File(config.clone()),
+        infra: Infra::Host(Box::new(HostConfig::new(
+            envoy,
+            "127.0.0.1:0".parse()?,
+            dir.path().join("proxies"),
+        ))),
+        xds_addr: "127.0.0.1:0".parse()?,
+        admin_addr: "127.0.0.1:0".parse()?,
+        config: ControllerConfig::default(),
+        address_network: 43,
+    })
+    .await?;
+    let ip = eventually(WAIT, "the Gateway's proxy is up", || {
+        let address = controller.infra().and_then(|i| {
+            let proxies = i.proxies();
+            (proxies.len() == 1)
+                .then(|| proxies[0].address.parse().ok())
+                .flatten()
+        });
+        async move { Ok(address) }
+    })
+    .await?;
+    let http = SocketAddr::new(ip, 80);
+
+    // The valid routes serve, with their header values as literal text.
+    let r = expect_backend(http, "a.example.com", "a-0").await?;
+    ensure!(
+        r.seen_header("x-percent").as_deref() == Some("100%")
+            && r.seen_header("x-literal").as_deref() == Some("%REQ(host)%"),
+        "header values reach the backend literally: {:?}",
+        r.seen()
+    );
+    expect_backend(http, "b.example.com", "b-0").await?;
+
+    // Envoy holds the whole current configuration and never rejected one.
+    let revision = controller.state().revision();
+    controller
+        .cache()
+        .wait_acked("default/gw", revision, WAIT)
+        .await
+        .map_err(|e| anyhow::anyhow!("revision {revision} never fully ACKed: {e:?}"))?;
+    ensure!(
+        nacks(&controller).is_empty(),
+        "NACKs: {:?}",
+        nacks(&controller)
+    );
+
+    // The Gateway is programmed; every invalid object has its condition.
+    let statuses = eventually(WAIT, "the Gateway reports Programmed", || {
+        let statuses = controller.state().statuses();
+        async move {
+            let gw = statuses
+                .iter()
+                .find(|s| s["kind"] == "Gateway" && s["name"] == "gw")
+                .context("no Gateway status")?;
+            let programmed = gw["status"]["conditions"].as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["type"] == "Programmed" && c["status"] == "True")
+            });
+            Ok(programmed.then_some(statuses))
+        }
+    })
+    .await?;
+    let mut wrong = Vec::new();
+    for case in &cases {
+        let want = &case.expect;
+        match validate_support::condition(case, &case.invalid, &statuses, &want.condition) {
+            Ok(c) if c["status"] == want.status.as_str() && c["reason"] == want.reason.as_str() => {
+            }
+            Ok(c) => wrong.push(format!("{} / {}: {c}", case.file, case.name)),
+            Err(e) => wrong.push(format!("{} / {}: {e:#}", case.file, case.name)),
+        }
+    }
+    ensure!(wrong.is_empty(), "conditions:\n{}", wrong.join("\n"));
+
+    // /errors points at every invalid object in the file.
+    let errors = controller.state().errors();
+    ensure!(
+        errors.len() >= cases.len()
+            && errors.iter().all(|e| {
+                e.starts_with("all.yaml:")
+                    && e.split(':')
+                        .nth(3)
+                        .is_some_and(|rest| rest.trim_start().starts_with("spec"))
+            }),
+        "/errors: {errors:#?}"
+    );
+
+    // An edit of a valid route reaches Envoy.
+    let edited: Vec<Value> = objects
+        .into_iter()
+        .map(|o| {
+            if o["metadata"]["name"] == "good-b" {
+                good_route("good-b", "b.example.com", "svc-a")
+            } else {
+                o
+            }
+        })
+        .collect();
+    std::fs::write(config.join("all.yaml"), yaml(&edited)?)?;
+    expect_backend(http, "b.example.com", "a-0").await?;
+    ensure!(
+        nacks(&controller).is_empty(),
+        "NACKs: {:?}",
+        nacks(&controller)
+    );
+
+    controller.shutdown().await;
+    Ok(())
+}
