@@ -12,28 +12,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use e2e_support::{Backend, Call, send};
-use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
-use gatesim_reference::infra::{envoy, host::HostConfig};
+use e2e_support::{
+    Backend, Call, HTTP_GATEWAY, endpoint_slice, gateway_addr, send, start_controller,
+};
 use gatesim_reference::model::ControllerConfig;
-
-const SETUP: &str = "apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: gatesim}
-spec: {controllerName: gatesim.dev/reference-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: gatesim
-  listeners: [{name: http, port: 80, protocol: HTTP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: svc, namespace: default}
-spec: {ports: [{name: http, port: 8080}]}
-";
 
 fn route(i: usize) -> String {
     format!(
@@ -56,40 +38,19 @@ fn main() -> Result<()> {
 }
 
 async fn run(changes: usize) -> Result<()> {
-    let envoy = envoy::locate().context("Envoy")?;
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("config");
     std::fs::create_dir_all(&config)?;
     let backend = Backend::start("svc", "127.0.43.1", 0).await?;
-    let slice = format!(
-        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: svc-1, namespace: default, labels: {{kubernetes.io/service-name: svc}}}}\n\
-         addressType: IPv4\nports: [{{name: http, port: {}}}]\nendpoints: [{{addresses: [127.0.43.1]}}]\n",
-        backend.addr.port()
-    );
-    std::fs::write(config.join("setup.yaml"), format!("{SETUP}---\n{slice}"))?;
+    std::fs::write(
+        config.join("setup.yaml"),
+        format!("{HTTP_GATEWAY}---\n{}", endpoint_slice("svc", &[&backend])),
+    )?;
     std::fs::write(config.join("route.yaml"), route(0))?;
-    let controller = Controller::start(ControllerOptions {
-        source: Source::File(config.clone()),
-        infra: Infra::Host(Box::new(HostConfig::new(
-            envoy,
-            "127.0.0.1:0".parse()?,
-            dir.path().join("proxies"),
-        ))),
-        xds_addr: "127.0.0.1:0".parse()?,
-        admin_addr: "127.0.0.1:0".parse()?,
-        config: ControllerConfig::default(),
-        address_network: 43,
-    })
-    .await?;
-    let ip = loop {
-        if let Some(a) = controller
-            .infra()
-            .and_then(|i| i.proxies().first().and_then(|p| p.address.parse().ok()))
-        {
-            break a;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    let controller = start_controller(dir.path(), 43, ControllerConfig::default())
+        .await?
+        .context("Envoy is needed")?;
+    let ip = gateway_addr(&controller).await?;
     let gw = SocketAddr::new(ip, 80);
     wait_for(gw, "/change-0", Duration::from_secs(30)).await?;
 

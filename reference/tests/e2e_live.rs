@@ -5,54 +5,14 @@
 mod e2e_support;
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use base64::Engine as _;
-use e2e_support::{Backend, Call, Reply, eventually, send, send_tls};
-use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
-use gatesim_reference::infra::{envoy, host::HostConfig};
+use e2e_support::{
+    Backend, Call, HTTP_GATEWAY, Reply, WAIT, endpoint_slice, eventually, expect, gateway_addr,
+    send, send_tls, start_controller,
+};
 use gatesim_reference::model::ControllerConfig;
-
-const WAIT: Duration = Duration::from_secs(20);
-
-async fn start_controller(dir: &Path, network: u8) -> Result<Option<Controller>> {
-    let Some(envoy) = envoy::locate_or_skip("live end-to-end test")? else {
-        return Ok(None);
-    };
-    let work = dir.join("proxies");
-    let controller = Controller::start(ControllerOptions {
-        source: Source::File(dir.join("config")),
-        infra: Infra::Host(Box::new(HostConfig::new(
-            envoy,
-            "127.0.0.1:0".parse()?,
-            work,
-        ))),
-        xds_addr: "127.0.0.1:0".parse()?,
-        admin_addr: "127.0.0.1:0".parse()?,
-        config: ControllerConfig::default(),
-        address_network: network,
-    })
-    .await?;
-    Ok(Some(controller))
-}
-
-fn endpoint_slice(service: &str, backends: &[&Backend]) -> String {
-    let port = backends[0].addr.port();
-    let endpoints: Vec<String> = backends
-        .iter()
-        .map(|b| format!("{{addresses: [{}]}}", b.addr.ip()))
-        .collect();
-    format!(
-        "apiVersion: v1\nkind: Service\nmetadata: {{name: {service}, namespace: default}}\n\
-         spec: {{ports: [{{name: http, port: 8080}}]}}\n---\n\
-         apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n\
-         metadata: {{name: {service}-1, namespace: default, labels: {{kubernetes.io/service-name: {service}}}}}\n\
-         addressType: IPv4\nports: [{{name: http, port: {port}}}]\nendpoints: [{}]\n",
-        endpoints.join(", ")
-    )
-}
 
 /// Replicas of one Service: the same port on different loopback addresses, as in a cluster.
 async fn replicas(name: &str, ips: &[&str]) -> Result<Vec<Backend>> {
@@ -178,43 +138,6 @@ fn tls_secret() -> Result<(String, String)> {
     Ok((yaml, cert.pem()))
 }
 
-async fn gateway_addr(controller: &Controller) -> Result<std::net::IpAddr> {
-    eventually(WAIT, "the Gateway's proxy is up", || {
-        let address = controller
-            .infra()
-            .and_then(|i| i.proxies().first().and_then(|p| p.address.parse().ok()));
-        async move { Ok(address) }
-    })
-    .await
-}
-
-/// Send `call` until `check` accepts the reply; the timeout error shows the last reply.
-async fn expect(
-    addr: SocketAddr,
-    call: Call,
-    check: impl Fn(&Reply) -> bool,
-    what: &str,
-) -> Result<Reply> {
-    eventually(WAIT, what, || {
-        let call = call.clone();
-        let check = &check;
-        async move {
-            let r = send(addr, &call).await?;
-            if check(&r) {
-                Ok(Some(r))
-            } else {
-                anyhow::bail!(
-                    "status {} headers {:?} body {}",
-                    r.status,
-                    r.headers,
-                    String::from_utf8_lossy(&r.body)
-                )
-            }
-        }
-    })
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_api_semantics_through_envoy() -> Result<()> {
     let dir = tempfile::tempdir()?;
@@ -235,7 +158,8 @@ async fn gateway_api_semantics_through_envoy() -> Result<()> {
     std::fs::write(config.join("services.yaml"), services)?;
     std::fs::write(config.join("secret.yaml"), secret)?;
 
-    let Some(controller) = start_controller(dir.path(), 41).await? else {
+    let Some(controller) = start_controller(dir.path(), 41, ControllerConfig::default()).await?
+    else {
         return Ok(());
     };
     let ip = gateway_addr(&controller).await?;
@@ -491,10 +415,7 @@ async fn edits_take_effect_without_a_restart() -> Result<()> {
     ]
     .join("---\n");
     std::fs::write(config.join("services.yaml"), services)?;
-    std::fs::write(config.join("gateway.yaml"), GATEWAY.split("---").take(2).collect::<Vec<_>>().join("---").replace(
-        "  - name: https\n    port: 443\n    protocol: HTTPS\n    hostname: secure.example.com\n    tls: {certificateRefs: [{name: secure-cert}]}\n",
-        "",
-    ))?;
+    std::fs::write(config.join("gateway.yaml"), HTTP_GATEWAY)?;
     let route = |path: &str, svc: &str| {
         format!(
             "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: r, namespace: default}}\n\
@@ -503,7 +424,8 @@ async fn edits_take_effect_without_a_restart() -> Result<()> {
     };
     std::fs::write(config.join("route.yaml"), route("/one", "v1"))?;
 
-    let Some(controller) = start_controller(dir.path(), 42).await? else {
+    let Some(controller) = start_controller(dir.path(), 42, ControllerConfig::default()).await?
+    else {
         return Ok(());
     };
     let ip = gateway_addr(&controller).await?;

@@ -8,30 +8,14 @@ mod e2e_support;
 mod validate_support;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use e2e_support::{Backend, Call, Reply, eventually, send};
-use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
-use gatesim_reference::infra::{envoy, host::HostConfig};
+use e2e_support::{
+    Backend, Call, Reply, WAIT, endpoint_slice, eventually, expect, gateway_addr, start_controller,
+};
+use gatesim_reference::controller::Controller;
 use gatesim_reference::model::ControllerConfig;
 use serde_json::{Value, json};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-fn service(namespace: &str, name: &str, backend: &Backend) -> Vec<Value> {
-    vec![
-        json!({"apiVersion": "v1", "kind": "Service",
-               "metadata": {"name": name, "namespace": namespace},
-               "spec": {"ports": [{"name": "http", "port": 8080}]}}),
-        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-               "metadata": {"name": format!("{name}-1"), "namespace": namespace,
-                            "labels": {"kubernetes.io/service-name": name}},
-               "addressType": "IPv4",
-               "ports": [{"name": "http", "port": backend.addr.port()}],
-               "endpoints": [{"addresses": [backend.addr.ip().to_string()]}]}),
-    ]
-}
 
 /// A valid route for `host` to Service `svc`, with header values Envoy would read as format
 /// strings if they reached it unescaped.
@@ -50,30 +34,23 @@ fn good_route(name: &str, host: &str, svc: &str) -> Value {
     )
 }
 
-fn yaml(objects: &[Value]) -> Result<String> {
-    let docs: Vec<String> = objects
+/// The objects as one multi-document YAML file, with the Services of the backends.
+fn yaml(objects: &[Value], services: &str) -> Result<String> {
+    let mut docs: Vec<String> = objects
         .iter()
         .map(serde_yaml::to_string)
         .collect::<Result<_, _>>()?;
+    docs.push(services.to_string());
     Ok(docs.join("---\n"))
 }
 
 async fn expect_backend(addr: SocketAddr, host: &str, backend: &str) -> Result<Reply> {
-    eventually(WAIT, &format!("{host} answered by {backend}"), || {
-        let call = Call::get(host, "/");
-        async move {
-            let r = send(addr, &call).await?;
-            if r.status == 200 && r.backend().as_deref() == Some(backend) {
-                Ok(Some(r))
-            } else {
-                anyhow::bail!(
-                    "status {} body {}",
-                    r.status,
-                    String::from_utf8_lossy(&r.body)
-                )
-            }
-        }
-    })
+    expect(
+        addr,
+        Call::get(host, "/"),
+        |r| r.status == 200 && r.backend().as_deref() == Some(backend),
+        &format!("{host} answered by {backend}"),
+    )
     .await
 }
 
@@ -100,20 +77,20 @@ fn nacks(controller: &Controller) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_objects_stay_out_of_envoy_and_everything_else_serves() -> Result<()> {
-    let Some(envoy) = envoy::locate_or_skip("live validation test")? else {
-        return Ok(());
-    };
     let cases = validate_support::all()?;
     let a = Backend::start("a-0", "127.0.43.1", 0).await?;
     let b = Backend::start("b-0", "127.0.43.2", 0).await?;
+    // The base Services get endpoints: a grant probe reaches `other/echo` once permitted.
+    let services = [
+        endpoint_slice("echo", &[&a]),
+        endpoint_slice("echo", &[&a]).replace("namespace: default", "namespace: other"),
+        endpoint_slice("svc-a", &[&a]),
+        endpoint_slice("svc-b", &[&b]),
+    ]
+    .join("---\n");
 
     let mut objects = validate_support::base();
-    // The base Services get endpoints: the grant probes reach `other/echo` once permitted.
     objects.retain(|o| o["kind"] != "Service");
-    objects.extend(service("default", "echo", &a));
-    objects.extend(service("other", "echo", &a));
-    objects.extend(service("default", "svc-a", &a));
-    objects.extend(service("default", "svc-b", &b));
     objects.push(good_route("good-a", "a.example.com", "svc-a"));
     objects.push(good_route("good-b", "b.example.com", "svc-b"));
     for case in &cases {
@@ -123,32 +100,13 @@ async fn invalid_objects_stay_out_of_envoy_and_everything_else_serves() -> Resul
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("config");
     std::fs::create_dir_all(&config)?;
-    std::fs::write(config.join("all.yaml"), yaml(&objects)?)?;
+    std::fs::write(config.join("all.yaml"), yaml(&objects, &services)?)?;
 
-    let controller = Controller::start(ControllerOptions {
-        source: Source::File(config.clone()),
-        infra: Infra::Host(Box::new(HostConfig::new(
-            envoy,
-            "127.0.0.1:0".parse()?,
-            dir.path().join("proxies"),
-        ))),
-        xds_addr: "127.0.0.1:0".parse()?,
-        admin_addr: "127.0.0.1:0".parse()?,
-        config: ControllerConfig::default(),
-        address_network: 43,
-    })
-    .await?;
-    let ip = eventually(WAIT, "the Gateway's proxy is up", || {
-        let address = controller.infra().and_then(|i| {
-            let proxies = i.proxies();
-            (proxies.len() == 1)
-                .then(|| proxies[0].address.parse().ok())
-                .flatten()
-        });
-        async move { Ok(address) }
-    })
-    .await?;
-    let http = SocketAddr::new(ip, 80);
+    let Some(controller) = start_controller(dir.path(), 43, ControllerConfig::default()).await?
+    else {
+        return Ok(());
+    };
+    let http = SocketAddr::new(gateway_addr(&controller).await?, 80);
 
     // The valid routes serve, with their header values as literal text.
     let r = expect_backend(http, "a.example.com", "a-0").await?;
@@ -225,7 +183,7 @@ async fn invalid_objects_stay_out_of_envoy_and_everything_else_serves() -> Resul
             }
         })
         .collect();
-    std::fs::write(config.join("all.yaml"), yaml(&edited)?)?;
+    std::fs::write(config.join("all.yaml"), yaml(&edited, &services)?)?;
     expect_backend(http, "b.example.com", "a-0").await?;
     ensure!(
         nacks(&controller).is_empty(),

@@ -14,6 +14,10 @@ const DURATION_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
+/// Outcomes of a NACK investigation (`controller::contain::Outcome::label`).
+const CONTAINMENT_OUTCOMES: [&str; 4] =
+    ["quarantined", "gateway_fault", "not_reproduced", "failed"];
+
 #[derive(Debug, Default)]
 struct Histogram {
     /// Cumulative counts, one per bucket.
@@ -22,12 +26,57 @@ struct Histogram {
     sum: f64,
 }
 
+impl Histogram {
+    fn observe(&mut self, duration: Duration) {
+        let secs = duration.as_secs_f64();
+        for (bound, count) in DURATION_BUCKETS.iter().zip(self.buckets.iter_mut()) {
+            if secs <= *bound {
+                *count += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += secs;
+    }
+
+    fn render(&self, out: &mut Exposition, name: &str, help: &str) {
+        out.family(name, "histogram", help);
+        for (bound, count) in DURATION_BUCKETS.iter().zip(self.buckets.iter()) {
+            out.sample(
+                &format!("{name}_bucket"),
+                &[("le", &bound.to_string())],
+                *count as f64,
+            );
+        }
+        out.sample(
+            &format!("{name}_bucket"),
+            &[("le", "+Inf")],
+            self.count as f64,
+        );
+        out.sample(&format!("{name}_sum"), &[], self.sum);
+        out.sample(&format!("{name}_count"), &[], self.count as f64);
+    }
+}
+
+/// What NACK containment did (see `controller::contain`).
+#[derive(Debug, Default)]
+struct Containment {
+    enabled: bool,
+    duration: Histogram,
+    /// Investigations per outcome, in the order of `CONTAINMENT_OUTCOMES`.
+    runs: [u64; CONTAINMENT_OUTCOMES.len()],
+    checks: u64,
+    quarantined: u64,
+    quarantines: u64,
+    releases: u64,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     translation: Mutex<Histogram>,
     routes: AtomicU64,
     gateways: AtomicU64,
     translation_errors: AtomicU64,
+    containment: Mutex<Containment>,
     /// The status writer's own counters, when there is a writer (Kubernetes provider).
     status: OnceLock<Arc<StatusMetrics>>,
 }
@@ -45,21 +94,11 @@ impl Metrics {
 
     /// One translation: how long it took and how big its output was.
     pub fn record_translation(&self, duration: Duration, routes: usize, gateways: usize) {
-        let secs = duration.as_secs_f64();
-        {
-            let mut h = self
-                .inner
-                .translation
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            for (bound, count) in DURATION_BUCKETS.iter().zip(h.buckets.iter_mut()) {
-                if secs <= *bound {
-                    *count += 1;
-                }
-            }
-            h.count += 1;
-            h.sum += secs;
-        }
+        self.inner
+            .translation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .observe(duration);
         self.inner.routes.store(routes as u64, Ordering::Relaxed);
         self.inner
             .gateways
@@ -73,6 +112,37 @@ impl Metrics {
             .fetch_add(1, Ordering::Relaxed);
     }
 
+    fn containment(&self) -> std::sync::MutexGuard<'_, Containment> {
+        self.inner
+            .containment
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether NACK containment has an Envoy to judge configurations with.
+    pub fn set_containment_enabled(&self, enabled: bool) {
+        self.containment().enabled = enabled;
+    }
+
+    /// One investigation of a rejected configuration: how long it took, how many
+    /// configurations Envoy checked, and its outcome (`Outcome::label`).
+    pub fn record_containment(&self, duration: Duration, checks: usize, outcome: &str) {
+        let mut c = self.containment();
+        c.duration.observe(duration);
+        c.checks += checks as u64;
+        if let Some(i) = CONTAINMENT_OUTCOMES.iter().position(|o| *o == outcome) {
+            c.runs[i] += 1;
+        }
+    }
+
+    /// Objects that entered and left quarantine, and how many are in it now.
+    pub fn record_quarantine(&self, added: usize, released: usize, now: usize) {
+        let mut c = self.containment();
+        c.quarantines += added as u64;
+        c.releases += released as u64;
+        c.quarantined = now as u64;
+    }
+
     /// Publish the status writer's counters with the rest.
     pub fn attach_status(&self, status: Arc<StatusMetrics>) {
         let _ = self.inner.status.set(status);
@@ -82,31 +152,22 @@ impl Metrics {
     pub fn render(&self, cache: &SnapshotCache) -> String {
         let mut out = Exposition::default();
         self.render_translation(&mut out);
+        self.render_containment(&mut out);
         render_xds(&mut out, cache);
         out.text
     }
 
     fn render_translation(&self, out: &mut Exposition) {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
-        let name = "gatesim_translation_duration_seconds";
-        out.family(name, "histogram", "Time taken by one translation.");
-        {
-            let h = self
-                .inner
-                .translation
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            for (bound, count) in DURATION_BUCKETS.iter().zip(h.buckets.iter()) {
-                out.sample(
-                    &format!("{name}_bucket"),
-                    &[("le", &bound.to_string())],
-                    *count as f64,
-                );
-            }
-            out.sample(&format!("{name}_bucket"), &[("le", "+Inf")], h.count as f64);
-            out.sample(&format!("{name}_sum"), &[], h.sum);
-            out.sample(&format!("{name}_count"), &[], h.count as f64);
-        }
+        self.inner
+            .translation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .render(
+                out,
+                "gatesim_translation_duration_seconds",
+                "Time taken by one translation.",
+            );
         let i = &self.inner;
         out.single(
             "gatesim_translation_routes",
@@ -158,6 +219,61 @@ impl Metrics {
             for (name, help, value) in rows {
                 out.single(name, "counter", help, value as f64);
             }
+        }
+    }
+}
+
+impl Metrics {
+    fn render_containment(&self, out: &mut Exposition) {
+        let c = self.containment();
+        out.single(
+            "gatesim_containment_enabled",
+            "gauge",
+            "1 when a rejected configuration is bisected to quarantine the objects behind it.",
+            f64::from(u8::from(c.enabled)),
+        );
+        c.duration.render(
+            out,
+            "gatesim_containment_duration_seconds",
+            "Time taken by one investigation of a configuration a proxy rejected.",
+        );
+        let name = "gatesim_containment_runs_total";
+        out.family(
+            name,
+            "counter",
+            "Investigations of rejected configurations, by outcome.",
+        );
+        for (outcome, runs) in CONTAINMENT_OUTCOMES.iter().zip(c.runs) {
+            out.sample(name, &[("outcome", outcome)], runs as f64);
+        }
+        let rows: [(&str, &str, &str, u64); 4] = [
+            (
+                "gatesim_containment_checks_total",
+                "counter",
+                "Configurations Envoy checked offline during investigations.",
+                c.checks,
+            ),
+            (
+                "gatesim_quarantined_objects",
+                "gauge",
+                "Objects left out of every Gateway because Envoy rejected them.",
+                c.quarantined,
+            ),
+            (
+                "gatesim_quarantines_total",
+                "counter",
+                "Objects put in quarantine.",
+                c.quarantines,
+            ),
+            (
+                "gatesim_quarantine_releases_total",
+                "counter",
+                "Objects released from quarantine (changed or deleted).",
+                c.releases,
+            ),
+        ];
+        for (name, kind, help, value) in rows {
+            out.single(name, kind, help, value as f64);
         }
     }
 }
@@ -304,6 +420,34 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("gatesim_status_writes_total 1\n"), "{text}");
+    }
+
+    #[test]
+    fn containment_is_counted() {
+        let m = Metrics::new();
+        let text = m.render(&SnapshotCache::new());
+        assert!(text.contains("gatesim_containment_enabled 0\n"), "{text}");
+        m.set_containment_enabled(true);
+        m.record_containment(Duration::from_millis(300), 7, "quarantined");
+        m.record_containment(Duration::from_millis(80), 2, "gateway_fault");
+        m.record_quarantine(2, 0, 2);
+        m.record_quarantine(0, 1, 1);
+        let text = m.render(&SnapshotCache::new());
+        for line in [
+            "gatesim_containment_enabled 1\n",
+            "gatesim_containment_duration_seconds_bucket{le=\"0.1\"} 1\n",
+            "gatesim_containment_duration_seconds_bucket{le=\"0.5\"} 2\n",
+            "gatesim_containment_duration_seconds_count 2\n",
+            "gatesim_containment_runs_total{outcome=\"quarantined\"} 1\n",
+            "gatesim_containment_runs_total{outcome=\"gateway_fault\"} 1\n",
+            "gatesim_containment_runs_total{outcome=\"failed\"} 0\n",
+            "gatesim_containment_checks_total 9\n",
+            "gatesim_quarantined_objects 1\n",
+            "gatesim_quarantines_total 2\n",
+            "gatesim_quarantine_releases_total 1\n",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! provider's watch channel), assigns Gateway addresses, translates, hands each Gateway's
 //! snapshot to the xDS cache, and passes statuses and the set of wanted proxies on to their own
 //! tasks, so that neither a slow API server nor a slow Envoy start holds translation back.
+//! When a proxy rejects its configuration, the same loop has it investigated (`contain`) and
+//! translates again without the objects found at fault.
 
+pub mod contain;
 mod state;
 
 pub use state::ControllerState;
@@ -21,6 +24,7 @@ use axum::Router;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use self::contain::Containment;
 use crate::admin::{self, AdminState, Metrics};
 use crate::infra::addresses::AddressAllocator;
 use crate::infra::host::{self, HostConfig, HostInfra, ProxySpec};
@@ -70,6 +74,10 @@ pub struct ControllerOptions {
     pub config: ControllerConfig,
     /// Gateways get addresses 127.<address_network>.10.1 and up (host proxies only).
     pub address_network: u8,
+    /// The Envoy that checks configurations offline when a proxy rejects one (NACK
+    /// containment). `None`: the host proxies' binary, else one found on this machine; without
+    /// any, containment is off and says so once.
+    pub envoy: Option<PathBuf>,
 }
 
 /// A running controller. Dropping it stops everything; `shutdown` also stops the proxies
@@ -124,6 +132,18 @@ impl Controller {
         };
 
         let mut tasks = Vec::new();
+        let host_envoy = match &opts.infra {
+            Infra::Host(cfg) => Some(cfg.envoy.clone()),
+            Infra::None => None,
+        };
+        let given = opts.envoy.clone();
+        let validator = tokio::task::spawn_blocking(move || {
+            contain::validator(given.as_deref(), host_envoy.as_deref())
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("looking for Envoy failed: {e}")));
+        let containment = Containment::new(validator, metrics.clone());
+        state.publish_containment(&containment);
         let infra = match opts.infra {
             Infra::Host(mut cfg) => {
                 cfg.xds_addr = xds.local_addr();
@@ -153,7 +173,7 @@ impl Controller {
             address_network: opts.address_network,
             config: opts.config,
         };
-        tasks.push(tokio::spawn(translate_loop(snapshots, ctx)));
+        tasks.push(tokio::spawn(translate_loop(snapshots, ctx, containment)));
 
         tracing::info!(xds = %xds.local_addr(), admin = %admin.local_addr(), "controller running");
         Ok(Self {
@@ -218,7 +238,7 @@ struct LoopContext {
     config: ControllerConfig,
 }
 
-async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext) {
+async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containment: Containment) {
     let mut allocator = AddressAllocator::with_network(ctx.address_network);
     let mut nodes: BTreeSet<String> = BTreeSet::new();
     let mut acks = ctx.cache.subscribe();
@@ -229,6 +249,8 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext) {
         let ctx_ref = &ctx;
         let mut prepared = prepare(&latest, &mut allocator, ctx_ref);
         prepared.proxy_progress = progress.clone();
+        containment.sync(&prepared);
+        prepared.quarantine = containment.quarantine();
         let started = Instant::now();
         // Translation is CPU work; keep it off the async workers.
         let (set, translation) = match tokio::task::spawn_blocking(move || {
@@ -286,6 +308,7 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext) {
         // The writer gets its own copy of the statuses; the admin views share the rest.
         let for_writer = ctx.status_tx.as_ref().map(|_| translation.statuses.clone());
         ctx.state.publish(&set, Arc::new(translation));
+        ctx.state.publish_containment(&containment);
         if let (Some(tx), Some(statuses)) = (&ctx.status_tx, for_writer)
             && tx.send(statuses).await.is_err()
         {
@@ -293,7 +316,9 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext) {
         }
 
         // Translate again on new input, or when a proxy's standing changes (first ACK, a
-        // NACK), which the Gateway's Programmed condition reports.
+        // NACK), which the Gateway's Programmed condition reports. A NACK is investigated
+        // first, so that the next translation already leaves out what Envoy rejects.
+        let set = Arc::new(set);
         loop {
             tokio::select! {
                 changed = snapshots.changed() => {
@@ -307,12 +332,46 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext) {
                     if changed.is_err() {
                         return;
                     }
+                    let rejected = containment.pending(&ctx.cache);
+                    if !rejected.is_empty() {
+                        investigate(&mut containment, &set, rejected).await;
+                        break;
+                    }
                     if proxy_progress(&ctx.cache) != progress {
                         break;
                     }
                 }
             }
         }
+    }
+}
+
+/// Investigate each Gateway's rejected configuration (`version`s of the snapshot made from
+/// `set`), off the async workers: every check runs Envoy.
+async fn investigate(
+    containment: &mut Containment,
+    set: &Arc<ResourceSet>,
+    rejected: Vec<(ObjectKey, String)>,
+) {
+    let Some(envoy) = containment.envoy().map(PathBuf::from) else {
+        return;
+    };
+    let set = Arc::clone(set);
+    let found = tokio::task::spawn_blocking(move || {
+        rejected
+            .into_iter()
+            .map(|(gw, version)| (version, contain::investigate(&envoy, &set, &gw)))
+            .collect::<Vec<_>>()
+    })
+    .await;
+    match found {
+        Ok(found) => {
+            for (version, investigation) in found {
+                containment.record(version, investigation);
+            }
+        }
+        // Nothing is recorded, so the next NACK is investigated again: a crash is no verdict.
+        Err(e) => tracing::error!(error = %e, "NACK investigation panicked"),
     }
 }
 

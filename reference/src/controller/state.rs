@@ -1,6 +1,6 @@
 //! What the controller shows about itself on its admin endpoint, besides xDS and metrics:
 //! the status it computed (the only place to read it with the file provider), input errors,
-//! the proxies it runs, and the configuration it serves.
+//! objects in quarantine, the proxies it runs, and the configuration it serves.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use super::contain::Containment;
 use crate::infra::host::HostInfra;
 use crate::model::ResourceSet;
 use crate::provider::file::Diagnostic;
@@ -25,6 +26,10 @@ struct Inner {
     translation: Option<Arc<Translation>>,
     revision: u64,
     errors: Vec<String>,
+    /// NACK containment: objects in quarantine and rejections it could not contain, as lines
+    /// for `/errors`, and its whole view for `/quarantine`.
+    containment_errors: Vec<String>,
+    containment: Value,
     /// Keep `statuses` (below): only when no status writer keeps real condition times in an
     /// API server, so that the work is not done twice on every translation.
     keep_times: bool,
@@ -73,6 +78,13 @@ impl ControllerState {
         }
         inner.statuses = statuses;
         inner.translation = Some(translation);
+    }
+
+    pub(super) fn publish_containment(&self, containment: &Containment) {
+        let (errors, view) = (containment.errors(), containment.view());
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.containment_errors = errors;
+        inner.containment = view;
     }
 
     /// Every status this controller wants written, leaving out routes on which it has nothing
@@ -156,12 +168,25 @@ impl ControllerState {
     }
 
     /// The current input errors (file provider), as `file:line:col: message`: files that
-    /// could not be read, then objects that fail validation.
+    /// could not be read, then objects that fail validation; then objects in quarantine and
+    /// rejected configurations that could not be contained.
     pub fn errors(&self) -> Vec<String> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner
+            .errors
+            .iter()
+            .chain(&inner.containment_errors)
+            .cloned()
+            .collect()
+    }
+
+    /// NACK containment: whether it is on, what is in quarantine and why, and the latest
+    /// investigations with the time each took.
+    pub fn quarantine(&self) -> Value {
         self.inner
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .errors
+            .containment
             .clone()
     }
 
@@ -170,6 +195,7 @@ impl ControllerState {
             .route("/status", get(status))
             .route("/config", get(config))
             .route("/errors", get(errors))
+            .route("/quarantine", get(quarantine))
             .with_state(self.clone())
             .route(
                 "/proxies",
@@ -197,8 +223,14 @@ async fn config(State(state): State<ControllerState>) -> axum::response::Respons
     }
 }
 
-/// `GET /errors`: input errors that keep the last good configuration serving, and objects
-/// that fail validation.
+/// `GET /errors`: input errors that keep the last good configuration serving, objects that
+/// fail validation, objects left out because Envoy rejected them, and rejections nothing could
+/// be left out for.
 async fn errors(State(state): State<ControllerState>) -> Json<Value> {
     Json(json!({"errors": state.errors()}))
+}
+
+/// `GET /quarantine`: see `ControllerState::quarantine`.
+async fn quarantine(State(state): State<ControllerState>) -> Json<Value> {
+    Json(state.quarantine())
 }

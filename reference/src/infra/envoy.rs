@@ -160,7 +160,8 @@ fn provision(cache: &Path) -> Result<PathBuf, EnvoyError> {
     }
 }
 
-fn is_executable(p: &Path) -> bool {
+/// Whether `p` is a file this process may run.
+pub fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }

@@ -52,6 +52,15 @@ pub fn validate_bootstrap(envoy: &Path, bootstrap: &Bootstrap) -> Result<(), Env
     validate_file(envoy, &file.0)
 }
 
+/// Envoy's words in a rejection by `validate_proxy`, without the name of the temporary file
+/// the configuration was read from (which says nothing to anyone, and differs per call).
+pub fn envoy_message(rejection: &str) -> &str {
+    rejection
+        .strip_prefix("error initializing configuration '")
+        .and_then(|rest| rest.split_once("': "))
+        .map_or(rejection, |(_, message)| message)
+}
+
 /// The proxy's dynamic resources as a static bootstrap (see the module documentation).
 pub fn static_bootstrap(proxy: &ProxyConfig) -> Result<Bootstrap, EnvoyError> {
     let listeners = proxy

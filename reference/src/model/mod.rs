@@ -5,8 +5,10 @@
 //! per change by cloning maps of pointers, not objects.
 
 mod object;
+mod quarantine;
 
 pub use object::{AnyObject, ModelError};
+pub use quarantine::{ObjectId, ObjectVersion, Quarantine, Quarantined};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -74,7 +76,8 @@ pub struct ControllerConfig {
     /// a configuration, and not while the proxy rejects the current one. Off for one-shot
     /// translation (`translate` CLI, golden tests), where no proxy exists.
     pub programmed_on_ack: bool,
-    /// Only false in tests of the NACK containment path, which need an invalid object to reach Envoy.
+    /// Only false in tests of the NACK containment path, which need an invalid object to
+    /// reach Envoy.
     #[doc(hidden)]
     pub validate_inputs: bool,
 }
@@ -121,6 +124,9 @@ pub struct ResourceSet {
     pub gateway_addresses: BTreeMap<ObjectKey, String>,
     /// Progress of each Gateway's proxy (see `ControllerConfig::programmed_on_ack`).
     pub proxy_progress: BTreeMap<ObjectKey, ProxyProgress>,
+    /// Objects left out of every Gateway's configuration because Envoy rejected one that
+    /// contained them. An entry holds only for the version of the object it names.
+    pub quarantine: Quarantine,
     pub config: ControllerConfig,
     /// Highest input revision this snapshot contains: the largest numeric `resourceVersion` seen
     /// by the Kubernetes provider, or a reload counter for the file provider. The xDS cache

@@ -6,7 +6,7 @@
 //!
 //! The pipeline: GatewayClasses → Gateways and their listeners (`gateways`) → routes, each
 //! described kind-independently (`routes::RouteInfo`) and attached by one generic step
-//! (`routes::attach`) → per Gateway, route configurations with listener isolation (`vhosts`),
+//! (`routes::attach`), quarantined ones attaching nowhere (`quarantine`) → per Gateway, route configurations with listener isolation (`vhosts`),
 //! listeners, clusters and endpoints (`proxy`) → status for every object involved.
 
 mod backends;
@@ -21,15 +21,18 @@ mod invalid;
 pub mod names;
 mod output;
 mod proxy;
+mod quarantine;
 mod refs;
 mod routes;
 mod tls;
 mod vhosts;
 
 pub use output::{ObjectRef, ProxyConfig, StatusPatch, StatusUpdate, Translation};
+pub use quarantine::candidates;
 
 use std::collections::BTreeMap;
 
+use crate::api::HttpRoute;
 use crate::model::{ObjectKey, ResourceSet};
 
 /// The xDS node id of a Gateway's proxy. Each Gateway has its own Envoy, identified by this.
@@ -62,7 +65,10 @@ pub fn translate(set: &ResourceSet) -> Translation {
 
     let mut http = Vec::with_capacity(set.http_routes.len());
     for (key, route) in &set.http_routes {
-        let ir = routes::http::translate(set, key, route);
+        let mut ir = routes::http::translate(set, key, route);
+        if let Some(entry) = set.quarantined::<HttpRoute>(key) {
+            ir.problem = Some(quarantine::problem(entry));
+        }
         let outcomes =
             routes::attach::attach(set, &ir.info, ir.problem.as_ref(), &mut gateways, &index);
         http.push((ir, outcomes));

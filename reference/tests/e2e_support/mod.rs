@@ -1,16 +1,22 @@
 //! For the live end-to-end tests: small HTTP backends that say who they are and what they saw,
-//! and a client that opens a fresh connection per request (plain or TLS with SNI).
+//! a client that opens a fresh connection per request (plain or TLS with SNI), a prober that
+//! keeps sending requests while a test changes things, and the controller they all talk to.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
+use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
+use gatesim_reference::infra::{envoy, host::HostConfig};
+use gatesim_reference::model::ControllerConfig;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -231,5 +237,179 @@ where
             anyhow::bail!("{what}: not reached within {within:?}; last: {last}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Our GatewayClass and Gateway `default/gw` with one HTTP listener on port 80.
+pub const HTTP_GATEWAY: &str = "apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: gatesim}
+spec: {controllerName: gatesim.dev/reference-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: gatesim
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+";
+
+/// How long anything a test waits for may take, on a loaded machine.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A controller serving `dir/config` with the file provider and one Envoy per Gateway, or
+/// `None` (after a loud skip) where Envoy is unavailable.
+pub async fn start_controller(
+    dir: &Path,
+    network: u8,
+    config: ControllerConfig,
+) -> Result<Option<Controller>> {
+    let Some(envoy) = envoy::locate_or_skip("live end-to-end test")? else {
+        return Ok(None);
+    };
+    let work = dir.join("proxies");
+    let controller = Controller::start(ControllerOptions {
+        source: Source::File(dir.join("config")),
+        infra: Infra::Host(Box::new(HostConfig::new(
+            envoy,
+            "127.0.0.1:0".parse()?,
+            work,
+        ))),
+        xds_addr: "127.0.0.1:0".parse()?,
+        admin_addr: "127.0.0.1:0".parse()?,
+        config,
+        address_network: network,
+        envoy: None,
+    })
+    .await?;
+    Ok(Some(controller))
+}
+
+/// A Service `service` (port 8080) whose endpoints are `ips` on `port`.
+pub fn service_yaml(service: &str, port: u16, ips: &[String]) -> String {
+    let endpoints: Vec<String> = ips
+        .iter()
+        .map(|ip| format!("{{addresses: [{ip}]}}"))
+        .collect();
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: {service}, namespace: default}}\n\
+         spec: {{ports: [{{name: http, port: 8080}}]}}\n---\n\
+         apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n\
+         metadata: {{name: {service}-1, namespace: default, labels: {{kubernetes.io/service-name: {service}}}}}\n\
+         addressType: IPv4\nports: [{{name: http, port: {port}}}]\nendpoints: [{}]\n",
+        endpoints.join(", ")
+    )
+}
+
+/// A Service whose endpoints are `backends` (which share one port).
+pub fn endpoint_slice(service: &str, backends: &[&Backend]) -> String {
+    let ips: Vec<String> = backends.iter().map(|b| b.addr.ip().to_string()).collect();
+    service_yaml(service, backends[0].addr.port(), &ips)
+}
+
+/// The address of the (first) Gateway's proxy, once it runs.
+pub async fn gateway_addr(controller: &Controller) -> Result<std::net::IpAddr> {
+    eventually(WAIT, "the Gateway's proxy is up", || {
+        let address = controller
+            .infra()
+            .and_then(|i| i.proxies().first().and_then(|p| p.address.parse().ok()));
+        async move { Ok(address) }
+    })
+    .await
+}
+
+/// Send `call` until `check` accepts the reply; the timeout error shows the last reply.
+pub async fn expect(
+    addr: SocketAddr,
+    call: Call,
+    check: impl Fn(&Reply) -> bool,
+    what: &str,
+) -> Result<Reply> {
+    eventually(WAIT, what, || {
+        let call = call.clone();
+        let check = &check;
+        async move {
+            let r = send(addr, &call).await?;
+            if check(&r) {
+                Ok(Some(r))
+            } else {
+                anyhow::bail!(
+                    "status {} headers {:?} body {}",
+                    r.status,
+                    r.headers,
+                    String::from_utf8_lossy(&r.body)
+                )
+            }
+        }
+    })
+    .await
+}
+
+/// Requests sent over and over, each expecting a 2xx from a named backend, until stopped.
+pub struct Prober {
+    stop: Arc<AtomicBool>,
+    task: JoinHandle<ProbeCount>,
+}
+
+/// What a prober saw.
+#[derive(Debug, Default)]
+struct ProbeCount {
+    ok: usize,
+    /// Every reply that was not a 2xx from the expected backend, and every failed request.
+    failures: Vec<String>,
+}
+
+impl Prober {
+    /// Probe `addr` with each `(call, backend name prefix)` in turn.
+    pub fn start(addr: SocketAddr, calls: Vec<(Call, String)>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let task = tokio::spawn(async move {
+            let mut count = ProbeCount::default();
+            while !stopped.load(Ordering::Relaxed) {
+                for (call, backend) in &calls {
+                    match send(addr, call).await {
+                        Ok(r)
+                            if (200..300).contains(&r.status)
+                                && r.backend().is_some_and(|b| b.starts_with(backend.as_str())) =>
+                        {
+                            count.ok += 1
+                        }
+                        Ok(r) => count.failures.push(format!(
+                            "{} {}: status {}, body {}",
+                            call.host,
+                            call.path,
+                            r.status,
+                            String::from_utf8_lossy(&r.body)
+                        )),
+                        Err(e) => count
+                            .failures
+                            .push(format!("{} {}: {e:#}", call.host, call.path)),
+                    }
+                }
+                // Leave the (shared, small) machine to the controller and Envoy in between.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            count
+        });
+        Self { stop, task }
+    }
+
+    /// Stop, and fail unless every reply was right (and there were some); prints the counts.
+    pub async fn stop_all_good(self) -> Result<usize> {
+        self.stop.store(true, Ordering::Relaxed);
+        let count = self.task.await?;
+        eprintln!(
+            "prober: {} good replies, {} failures",
+            count.ok,
+            count.failures.len()
+        );
+        anyhow::ensure!(
+            count.failures.is_empty(),
+            "requests that had to succeed failed: {:?}",
+            count.failures
+        );
+        anyhow::ensure!(count.ok > 0, "the prober never got a reply");
+        Ok(count.ok)
     }
 }

@@ -143,8 +143,10 @@ impl SimTarget {
                 port_offset,
                 // Real proxies run here: Programmed means the proxy took the configuration.
                 programmed_on_ack: true,
+                ..ControllerConfig::default()
             },
             address_network: network,
+            envoy: None,
         })
         .await
         .map_err(|e| TargetError::Invalid(format!("starting the reference controller: {e}")))?;
