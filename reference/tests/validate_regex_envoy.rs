@@ -135,7 +135,7 @@ fn the_estimate_is_never_below_re2s_size() {
 /// `n` copies of `unit`, written as counted repetitions of at most 1000 (RE2's limit).
 fn counted(unit: &str, n: usize) -> String {
     let mut out = format!("{unit}{{1000}}").repeat(n / 1000);
-    if n % 1000 > 0 {
+    if !n.is_multiple_of(1000) {
         out.push_str(&format!("{unit}{{{}}}", n % 1000));
     }
     out

@@ -242,7 +242,8 @@ impl Compat<'_> {
         // RE2 divides its limit by each enclosing count (the larger one, or the minimum of an
         // open-ended repetition); nothing may be left at zero.
         let count = max.unwrap_or(min);
-        let left = if count == 0 { budget } else { budget / count };
+        // A count of 0 divides nothing.
+        let left = budget.checked_div(count).unwrap_or(budget);
         if left == 0 {
             return self.refuse(
                 &r.op.span,
