@@ -3,24 +3,16 @@
 //! translation, where the invalid route is not accepted and (checked by Envoy with
 //! `--validate`) nothing of it is served.
 
+mod e2e_support;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
+use e2e_support::HTTP_GATEWAY;
 use gatesim_reference::infra::envoy;
 
-const INPUT: &str = "\
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: gatesim}
-spec: {controllerName: gatesim.dev/reference-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: gatesim
-  listeners: [{name: http, port: 80, protocol: HTTP}]
----
+/// Follows [`HTTP_GATEWAY`] in the input file.
+const ROUTES: &str = "\
 apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: default}
@@ -55,7 +47,8 @@ fn translate(dir: &Path, flags: &[&str]) -> Output {
 #[test]
 fn invalid_fields_fail_translate_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("input.yaml"), INPUT).unwrap();
+    let input = format!("{HTTP_GATEWAY}---\n{ROUTES}");
+    std::fs::write(dir.path().join("input.yaml"), input).unwrap();
     let finding = "input.yaml:31:55: spec.rules[0].matches[0].path.value: \"/(a)\\\\1\" is not a \
                    valid RE2 regex";
 

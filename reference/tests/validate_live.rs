@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use anyhow::{Context, Result, ensure};
 use e2e_support::{
     Backend, Call, Reply, WAIT, endpoint_slice, eventually, expect, gateway_addr, start_controller,
+    wait_acked,
 };
 use gatesim_reference::controller::Controller;
 use gatesim_reference::model::ControllerConfig;
@@ -119,12 +120,7 @@ async fn invalid_objects_stay_out_of_envoy_and_everything_else_serves() -> Resul
     expect_backend(http, "b.example.com", "b-0").await?;
 
     // Envoy holds the whole current configuration and never rejected one.
-    let revision = controller.state().revision();
-    controller
-        .cache()
-        .wait_acked("default/gw", revision, WAIT)
-        .await
-        .map_err(|e| anyhow::anyhow!("revision {revision} never fully ACKed: {e:?}"))?;
+    wait_acked(&controller).await?;
     ensure!(
         nacks(&controller).is_empty(),
         "NACKs: {:?}",

@@ -12,7 +12,6 @@
 mod backends;
 mod classes;
 mod conditions;
-mod duration;
 mod envoy;
 pub mod features;
 mod gateways;

@@ -1,5 +1,6 @@
 //! Gateway API durations (GEP-2257) as the API writes them: one to four `<number><unit>`
 //! parts, each number of one to five digits, units `h`, `m`, `s` and `ms` (`1h30m`, `500ms`).
+//! Validation checks the form with it, and translation reads timeouts with it.
 
 /// Check the form of a duration and return its length in milliseconds.
 pub fn parse(s: &str) -> Result<u64, String> {

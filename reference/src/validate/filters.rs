@@ -5,7 +5,7 @@ use super::headers;
 use super::hostnames::hostname;
 use super::path::{Checker, Fault};
 use super::paths;
-use super::refs::{self, Ref};
+use super::refs;
 use crate::api::httproutes::{
     HttpRouteRulesFilters as Filter, HttpRouteRulesFiltersRequestHeaderModifier as RequestMods,
     HttpRouteRulesFiltersResponseHeaderModifier as ResponseMods, HttpRouteRulesFiltersType as Type,
@@ -132,11 +132,9 @@ fn filter(c: &mut Checker, f: &Filter, needs: &mut Needs) {
         c.field("responseHeaderModifier", |c| response_mods(c, m));
     }
     if let Some(r) = &f.request_redirect {
+        use crate::api::httproutes::HttpRouteRulesFiltersRequestRedirectPathType as T;
         needs.redirect = true;
         c.field("requestRedirect", |c| {
-            if let Some(h) = &r.hostname {
-                c.value("hostname", hostname(h, false));
-            }
             if let Some(p) = r.port {
                 c.field("port", |c| c.range(p.into(), 1, 65535));
             }
@@ -149,56 +147,29 @@ fn filter(c: &mut Checker, f: &Filter, needs: &mut Needs) {
                     ))
                 });
             }
-            if let Some(p) = &r.path {
-                use crate::api::httproutes::HttpRouteRulesFiltersRequestRedirectPathType as T;
-                let prefix = matches!(p.r#type, T::ReplacePrefixMatch);
-                c.field("path", |c| {
-                    path_modifier(
-                        c,
-                        prefix,
-                        p.replace_full_path.as_deref(),
-                        p.replace_prefix_match.as_deref(),
-                    )
-                });
-                needs.prefix_match |= prefix && p.replace_prefix_match.is_some();
-            }
+            let path = r.path.as_ref().map(|p| PathModifier {
+                prefix: matches!(p.r#type, T::ReplacePrefixMatch),
+                full: p.replace_full_path.as_deref(),
+                prefix_match: p.replace_prefix_match.as_deref(),
+            });
+            destination(c, r.hostname.as_deref(), path, needs);
         });
     }
     if let Some(r) = &f.url_rewrite {
+        use crate::api::httproutes::HttpRouteRulesFiltersUrlRewritePathType as T;
         c.field("urlRewrite", |c| {
-            if let Some(h) = &r.hostname {
-                c.value("hostname", hostname(h, false));
-            }
-            if let Some(p) = &r.path {
-                use crate::api::httproutes::HttpRouteRulesFiltersUrlRewritePathType as T;
-                let prefix = matches!(p.r#type, T::ReplacePrefixMatch);
-                c.field("path", |c| {
-                    path_modifier(
-                        c,
-                        prefix,
-                        p.replace_full_path.as_deref(),
-                        p.replace_prefix_match.as_deref(),
-                    )
-                });
-                needs.prefix_match |= prefix && p.replace_prefix_match.is_some();
-            }
+            let path = r.path.as_ref().map(|p| PathModifier {
+                prefix: matches!(p.r#type, T::ReplacePrefixMatch),
+                full: p.replace_full_path.as_deref(),
+                prefix_match: p.replace_prefix_match.as_deref(),
+            });
+            destination(c, r.hostname.as_deref(), path, needs);
         });
     }
     if let Some(m) = &f.request_mirror {
         c.field("requestMirror", |c| {
             let b = &m.backend_ref;
-            c.field("backendRef", |c| {
-                refs::backend(
-                    c,
-                    Ref {
-                        group: b.group.as_deref(),
-                        kind: b.kind.as_deref(),
-                        name: &b.name,
-                        namespace: b.namespace.as_deref(),
-                        port: b.port,
-                    },
-                )
-            });
+            c.field("backendRef", |c| refs::backend(c, b.into()));
             if let Some(p) = m.percent {
                 c.field("percent", |c| c.range(p.into(), 0, 100));
             }
@@ -220,17 +191,7 @@ fn filter(c: &mut Checker, f: &Filter, needs: &mut Needs) {
         });
     }
     if let Some(e) = &f.extension_ref {
-        c.field("extensionRef", |c| {
-            refs::reference(
-                c,
-                Ref {
-                    group: Some(&e.group),
-                    kind: Some(&e.kind),
-                    name: &e.name,
-                    ..Ref::default()
-                },
-            )
-        });
+        c.field("extensionRef", |c| refs::reference(c, e.into()));
     }
     if let Some(cors) = &f.cors {
         c.field("cors", |c| {
@@ -278,18 +239,7 @@ fn filter(c: &mut Checker, f: &Filter, needs: &mut Needs) {
         c.field("externalAuth", |c| {
             use crate::api::httproutes::HttpRouteRulesFiltersExternalAuthProtocol as P;
             let b = &a.backend_ref;
-            c.field("backendRef", |c| {
-                refs::backend(
-                    c,
-                    Ref {
-                        group: b.group.as_deref(),
-                        kind: b.kind.as_deref(),
-                        name: &b.name,
-                        namespace: b.namespace.as_deref(),
-                        port: b.port,
-                    },
-                )
-            });
+            c.field("backendRef", |c| refs::backend(c, b.into()));
             let (grpc, http) = (matches!(a.protocol, P::Grpc), matches!(a.protocol, P::Http));
             if grpc != a.grpc.is_some() {
                 c.field("grpc", |c| c.fail("is set exactly when protocol is GRPC"));
@@ -335,29 +285,60 @@ fn filter(c: &mut Checker, f: &Filter, needs: &mut Needs) {
     }
 }
 
-/// The path of a redirect or rewrite: the field its type names, and only that one.
-fn path_modifier(c: &mut Checker, prefix: bool, full: Option<&str>, prefix_match: Option<&str>) {
-    let (own, own_name, other, other_name) = if prefix {
-        (prefix_match, "replacePrefixMatch", full, "replaceFullPath")
+/// The path a redirect or rewrite puts in place, as written.
+struct PathModifier<'a> {
+    /// ReplacePrefixMatch rather than ReplaceFullPath.
+    prefix: bool,
+    full: Option<&'a str>,
+    prefix_match: Option<&'a str>,
+}
+
+/// The hostname and path of a redirect or rewrite; the path sets the field its type names,
+/// and only that one.
+fn destination(
+    c: &mut Checker,
+    host: Option<&str>,
+    path: Option<PathModifier<'_>>,
+    needs: &mut Needs,
+) {
+    if let Some(h) = host {
+        c.value("hostname", hostname(h, false));
+    }
+    let Some(p) = path else { return };
+    let (own, own_name, other, other_name) = if p.prefix {
+        (
+            p.prefix_match,
+            "replacePrefixMatch",
+            p.full,
+            "replaceFullPath",
+        )
     } else {
-        (full, "replaceFullPath", prefix_match, "replacePrefixMatch")
+        (
+            p.full,
+            "replaceFullPath",
+            p.prefix_match,
+            "replacePrefixMatch",
+        )
     };
-    let type_name = if prefix {
+    let type_name = if p.prefix {
         "ReplacePrefixMatch"
     } else {
         "ReplaceFullPath"
     };
-    match own {
-        None => c.field(own_name, |c| {
-            c.fail(format!("is required when type is {type_name}"))
-        }),
-        Some(p) => c.value(own_name, paths::modifier(p, prefix)),
-    }
-    if other.is_some() {
-        c.field(other_name, |c| {
-            c.fail(format!("must not be set when type is {type_name}"))
-        });
-    }
+    c.field("path", |c| {
+        match own {
+            None => c.field(own_name, |c| {
+                c.fail(format!("is required when type is {type_name}"))
+            }),
+            Some(v) => c.value(own_name, paths::modifier(v, p.prefix)),
+        }
+        if other.is_some() {
+            c.field(other_name, |c| {
+                c.fail(format!("must not be set when type is {type_name}"))
+            });
+        }
+    });
+    needs.prefix_match |= p.prefix && p.prefix_match.is_some();
 }
 
 fn request_mods(c: &mut Checker, m: &RequestMods) {

@@ -13,6 +13,25 @@ use super::path::{Checker, Fault, FieldError};
 use super::refs::{self, Ref};
 use crate::api::{Gateway, GatewayListeners, GatewayListenersTlsMode};
 
+/// The label selector under `namespaces` (of a listener's allowedRoutes, or of the Gateway's
+/// allowedListeners: two types of one shape).
+macro_rules! namespaces_selector {
+    ($c:expr, $namespaces:expr) => {
+        if let Some(s) = $namespaces.and_then(|n| n.selector.as_ref()) {
+            let expressions = s
+                .match_expressions
+                .iter()
+                .flatten()
+                .map(|e| (&e.key, &e.operator, e.values.as_deref()));
+            $c.field("namespaces", |c| {
+                c.field("selector", |c| {
+                    label_selector(c, s.match_labels.as_ref(), expressions)
+                })
+            });
+        }
+    };
+}
+
 pub fn gateway(gw: &Gateway) -> Vec<FieldError> {
     let mut c = Checker::new();
     let spec = &gw.spec;
@@ -38,39 +57,13 @@ pub fn gateway(gw: &Gateway) -> Vec<FieldError> {
                 string_map(c, "labels", infra.labels.as_ref(), 8, 63, true);
                 string_map(c, "annotations", infra.annotations.as_ref(), 8, 4096, false);
                 if let Some(p) = &infra.parameters_ref {
-                    c.field("parametersRef", |c| {
-                        refs::reference(
-                            c,
-                            Ref {
-                                group: Some(&p.group),
-                                kind: Some(&p.kind),
-                                name: &p.name,
-                                ..Ref::default()
-                            },
-                        )
-                    });
+                    c.field("parametersRef", |c| refs::reference(c, p.into()));
                 }
             });
         }
-        let selector = spec
-            .allowed_listeners
-            .as_ref()
-            .and_then(|a| a.namespaces.as_ref())
-            .and_then(|n| n.selector.as_ref());
-        if let Some(s) = selector {
+        if let Some(a) = &spec.allowed_listeners {
             c.field("allowedListeners", |c| {
-                c.field("namespaces", |c| {
-                    c.field("selector", |c| {
-                        label_selector(
-                            c,
-                            s.match_labels.as_ref(),
-                            s.match_expressions
-                                .iter()
-                                .flatten()
-                                .map(|e| (&e.key, &e.operator, e.values.as_deref())),
-                        )
-                    })
-                })
+                namespaces_selector!(c, a.namespaces.as_ref())
             });
         }
         if let Some(tls) = &spec.tls {
@@ -111,24 +104,7 @@ fn listener(c: &mut Checker, l: &GatewayListeners) {
                 }
                 c.value("kind", names::kind(&k.kind));
             });
-            let selector = allowed
-                .namespaces
-                .as_ref()
-                .and_then(|n| n.selector.as_ref());
-            if let Some(s) = selector {
-                c.field("namespaces", |c| {
-                    c.field("selector", |c| {
-                        label_selector(
-                            c,
-                            s.match_labels.as_ref(),
-                            s.match_expressions
-                                .iter()
-                                .flatten()
-                                .map(|e| (&e.key, &e.operator, e.values.as_deref())),
-                        )
-                    })
-                });
-            }
+            namespaces_selector!(c, allowed.namespaces.as_ref());
         });
     }
     match (&l.tls, l.protocol.as_str()) {
@@ -150,16 +126,7 @@ fn listener(c: &mut Checker, l: &GatewayListeners) {
                 });
             }
             c.list("certificateRefs", Some(refs), 64, |c, _, r| {
-                refs::reference(
-                    c,
-                    Ref {
-                        group: r.group.as_deref(),
-                        kind: r.kind.as_deref(),
-                        name: &r.name,
-                        namespace: r.namespace.as_deref(),
-                        port: None,
-                    },
-                )
+                refs::reference(c, r.into())
             });
             string_map(c, "options", tls.options.as_ref(), 16, 4096, false);
         }),
@@ -291,18 +258,7 @@ fn gateway_tls(c: &mut Checker, tls: &crate::api::GatewayTls) {
         .and_then(|b| b.client_certificate_ref.as_ref())
     {
         c.field("backend", |c| {
-            c.field("clientCertificateRef", |c| {
-                refs::reference(
-                    c,
-                    Ref {
-                        group: r.group.as_deref(),
-                        kind: r.kind.as_deref(),
-                        name: &r.name,
-                        namespace: r.namespace.as_deref(),
-                        port: None,
-                    },
-                )
-            })
+            c.field("clientCertificateRef", |c| refs::reference(c, r.into()))
         });
     }
     let Some(front) = &tls.frontend else { return };
@@ -310,12 +266,7 @@ fn gateway_tls(c: &mut Checker, tls: &crate::api::GatewayTls) {
         if let Some(v) = &front.default.validation {
             c.field("default", |c| {
                 c.field("validation", |c| {
-                    ca_refs(
-                        c,
-                        v.ca_certificate_refs
-                            .iter()
-                            .map(|r| (&r.group, &r.kind, &r.name, r.namespace.as_deref())),
-                    )
+                    ca_refs(c, v.ca_certificate_refs.iter().map(Ref::from).collect())
                 })
             });
         }
@@ -325,12 +276,7 @@ fn gateway_tls(c: &mut Checker, tls: &crate::api::GatewayTls) {
             if let Some(v) = &p.tls.validation {
                 c.field("tls", |c| {
                     c.field("validation", |c| {
-                        ca_refs(
-                            c,
-                            v.ca_certificate_refs
-                                .iter()
-                                .map(|r| (&r.group, &r.kind, &r.name, r.namespace.as_deref())),
-                        )
+                        ca_refs(c, v.ca_certificate_refs.iter().map(Ref::from).collect())
                     })
                 });
             }
@@ -344,27 +290,12 @@ fn gateway_tls(c: &mut Checker, tls: &crate::api::GatewayTls) {
     });
 }
 
-fn ca_refs<'a>(
-    c: &mut Checker,
-    refs_: impl ExactSizeIterator<Item = (&'a String, &'a String, &'a String, Option<&'a str>)>,
-) {
-    let n = refs_.len();
+fn ca_refs(c: &mut Checker, refs_: Vec<Ref<'_>>) {
     c.field("caCertificateRefs", |c| {
-        c.min_items(n, 1);
-        c.max_items(n, 8);
-        for (i, (group, kind, name, namespace)) in refs_.enumerate() {
-            c.index(i, |c| {
-                refs::reference(
-                    c,
-                    Ref {
-                        group: Some(group),
-                        kind: Some(kind),
-                        name,
-                        namespace,
-                        port: None,
-                    },
-                )
-            });
+        c.min_items(refs_.len(), 1);
+        c.max_items(refs_.len(), 8);
+        for (i, r) in refs_.into_iter().enumerate() {
+            c.index(i, |c| refs::reference(c, r));
         }
     });
 }

@@ -2,7 +2,7 @@
 
 use super::names;
 use super::path::{Checker, FieldError};
-use super::refs::{self, Ref};
+use super::refs;
 use crate::api::GatewayClass;
 
 pub fn gateway_class(gc: &GatewayClass) -> Vec<FieldError> {
@@ -20,18 +20,7 @@ pub fn gateway_class(gc: &GatewayClass) -> Vec<FieldError> {
             });
         }
         if let Some(p) = &spec.parameters_ref {
-            c.field("parametersRef", |c| {
-                refs::reference(
-                    c,
-                    Ref {
-                        group: Some(&p.group),
-                        kind: Some(&p.kind),
-                        name: &p.name,
-                        namespace: p.namespace.as_deref(),
-                        port: None,
-                    },
-                )
-            });
+            c.field("parametersRef", |c| refs::reference(c, p.into()));
         }
     });
     c.finish()

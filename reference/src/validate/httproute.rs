@@ -8,7 +8,7 @@ use super::hostnames::hostname;
 use super::names;
 use super::path::{Checker, FieldError};
 use super::paths;
-use super::refs::{self, Ref};
+use super::refs;
 use super::regex;
 use crate::api::GATEWAY_GROUP;
 use crate::api::HttpRoute;
@@ -62,16 +62,7 @@ pub fn http_route(route: &HttpRoute) -> Vec<FieldError> {
 
 fn parent_refs(c: &mut Checker, parents: &[HttpRouteParentRefs]) {
     c.list("parentRefs", Some(parents), 32, |c, _, p| {
-        refs::reference(
-            c,
-            Ref {
-                group: p.group.as_deref(),
-                kind: p.kind.as_deref(),
-                name: &p.name,
-                namespace: p.namespace.as_deref(),
-                port: p.port,
-            },
-        );
+        refs::reference(c, p.into());
         if let Some(s) = &p.section_name {
             c.value("sectionName", names::subdomain(s));
         }
@@ -129,16 +120,7 @@ fn rule(c: &mut Checker, r: &HttpRouteRules) {
     let backends = r.backend_refs.as_deref().unwrap_or(&[]);
     let mut backend_needs = Vec::new();
     c.list("backendRefs", r.backend_refs.as_deref(), 16, |c, i, b| {
-        refs::backend(
-            c,
-            Ref {
-                group: b.group.as_deref(),
-                kind: b.kind.as_deref(),
-                name: &b.name,
-                namespace: b.namespace.as_deref(),
-                port: b.port,
-            },
-        );
+        refs::backend(c, b.into());
         if let Some(w) = b.weight {
             c.field("weight", |c| c.range(w.into(), 0, 1_000_000));
         }

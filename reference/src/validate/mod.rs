@@ -12,7 +12,7 @@
 //! (`spec.rules[0].matches[1].path.value`) and why. The translator turns findings into the
 //! upstream status conditions; the file provider also points them at file, line and column.
 
-mod durations;
+pub(crate) mod durations;
 mod filters;
 mod gateway;
 mod gatewayclass;

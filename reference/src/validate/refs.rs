@@ -3,6 +3,16 @@
 
 use super::names;
 use super::path::Checker;
+use crate::api::httproutes::{
+    HttpRouteParentRefs, HttpRouteRulesBackendRefs, HttpRouteRulesFiltersExtensionRef,
+    HttpRouteRulesFiltersExternalAuthBackendRef, HttpRouteRulesFiltersRequestMirrorBackendRef,
+};
+use crate::api::{
+    GatewayClassParametersRef, GatewayInfrastructureParametersRef,
+    GatewayListenersTlsCertificateRefs, GatewayTlsBackendClientCertificateRef,
+    GatewayTlsFrontendDefaultValidationCaCertificateRefs,
+    GatewayTlsFrontendPerPortTlsValidationCaCertificateRefs,
+};
 
 /// The fields of a reference as written; `None` where the kind of reference has no such
 /// field or the user left it out.
@@ -14,6 +24,51 @@ pub(crate) struct Ref<'a> {
     pub namespace: Option<&'a str>,
     pub port: Option<i32>,
 }
+
+/// `Ref::from(&r)` for the API's reference types, which spell their fields alike: `optional`
+/// ones default group and kind, `required` ones spell them out.
+macro_rules! ref_from {
+    (optional, $port:ident: $($t:ty),*) => {$(
+        impl<'a> From<&'a $t> for Ref<'a> {
+            fn from(r: &'a $t) -> Self {
+                Ref {
+                    group: r.group.as_deref(),
+                    kind: r.kind.as_deref(),
+                    name: &r.name,
+                    namespace: r.namespace.as_deref(),
+                    port: ref_from!(@port $port r),
+                }
+            }
+        }
+    )*};
+    (required, $namespace:ident: $($t:ty),*) => {$(
+        impl<'a> From<&'a $t> for Ref<'a> {
+            fn from(r: &'a $t) -> Self {
+                Ref {
+                    group: Some(&r.group),
+                    kind: Some(&r.kind),
+                    name: &r.name,
+                    namespace: ref_from!(@namespace $namespace r),
+                    port: None,
+                }
+            }
+        }
+    )*};
+    (@port port $r:ident) => { $r.port };
+    (@port no_port $r:ident) => { None };
+    (@namespace namespace $r:ident) => { $r.namespace.as_deref() };
+    (@namespace no_namespace $r:ident) => { None };
+}
+
+ref_from!(optional, port: HttpRouteParentRefs, HttpRouteRulesBackendRefs,
+    HttpRouteRulesFiltersRequestMirrorBackendRef, HttpRouteRulesFiltersExternalAuthBackendRef);
+ref_from!(optional, no_port: GatewayListenersTlsCertificateRefs,
+    GatewayTlsBackendClientCertificateRef);
+ref_from!(required, namespace: GatewayClassParametersRef,
+    GatewayTlsFrontendDefaultValidationCaCertificateRefs,
+    GatewayTlsFrontendPerPortTlsValidationCaCertificateRefs);
+ref_from!(required, no_namespace: GatewayInfrastructureParametersRef,
+    HttpRouteRulesFiltersExtensionRef);
 
 /// Check the fields of a reference at the current path.
 pub(crate) fn reference(c: &mut Checker, r: Ref<'_>) {
