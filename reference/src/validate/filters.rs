@@ -6,10 +6,28 @@ use super::hostnames::hostname;
 use super::path::{Checker, Fault};
 use super::paths;
 use super::refs;
-use crate::api::httproutes::{
-    HttpRouteRulesFilters as Filter, HttpRouteRulesFiltersRequestHeaderModifier as RequestMods,
-    HttpRouteRulesFiltersResponseHeaderModifier as ResponseMods, HttpRouteRulesFiltersType as Type,
-};
+use crate::api::httproutes::{HttpRouteRulesFilters as Filter, HttpRouteRulesFiltersType as Type};
+
+/// A request or response header modifier (two types of one shape).
+macro_rules! header_modifier {
+    ($c:expr, $name:literal, $m:expr) => {
+        if let Some(m) = $m {
+            let (set, add) = (name_values!(m.set), name_values!(m.add));
+            $c.field($name, |c| header_mods(c, set, add, m.remove.as_deref()));
+        }
+    };
+}
+
+/// A list of headers to set or add, as (name, value) pairs.
+macro_rules! name_values {
+    ($list:expr) => {
+        $list
+            .iter()
+            .flatten()
+            .map(|h| (h.name.as_str(), h.value.as_str()))
+            .collect::<Vec<(&str, &str)>>()
+    };
+}
 
 /// What a filter list asks of the rule's matches: a ReplacePrefixMatch modifier needs exactly
 /// one PathPrefix match.
@@ -125,12 +143,8 @@ fn filter(c: &mut Checker, f: &Filter, needs: &mut Needs) {
             });
         }
     }
-    if let Some(m) = &f.request_header_modifier {
-        c.field("requestHeaderModifier", |c| request_mods(c, m));
-    }
-    if let Some(m) = &f.response_header_modifier {
-        c.field("responseHeaderModifier", |c| response_mods(c, m));
-    }
+    header_modifier!(c, "requestHeaderModifier", &f.request_header_modifier);
+    header_modifier!(c, "responseHeaderModifier", &f.response_header_modifier);
     if let Some(r) = &f.request_redirect {
         use crate::api::httproutes::HttpRouteRulesFiltersRequestRedirectPathType as T;
         needs.redirect = true;
@@ -341,43 +355,14 @@ fn destination(
     needs.prefix_match |= p.prefix && p.prefix_match.is_some();
 }
 
-fn request_mods(c: &mut Checker, m: &RequestMods) {
-    header_mods(
-        c,
-        m.set
-            .iter()
-            .flatten()
-            .map(|h| (h.name.as_str(), h.value.as_str())),
-        m.add
-            .iter()
-            .flatten()
-            .map(|h| (h.name.as_str(), h.value.as_str())),
-        m.remove.as_deref(),
-    );
-}
-
-fn response_mods(c: &mut Checker, m: &ResponseMods) {
-    header_mods(
-        c,
-        m.set
-            .iter()
-            .flatten()
-            .map(|h| (h.name.as_str(), h.value.as_str())),
-        m.add
-            .iter()
-            .flatten()
-            .map(|h| (h.name.as_str(), h.value.as_str())),
-        m.remove.as_deref(),
-    );
-}
-
-fn header_mods<'a>(
+/// `set` and `add` as (name, value) pairs.
+fn header_mods(
     c: &mut Checker,
-    set: impl Iterator<Item = (&'a str, &'a str)>,
-    add: impl Iterator<Item = (&'a str, &'a str)>,
+    set: Vec<(&str, &str)>,
+    add: Vec<(&str, &str)>,
     remove: Option<&[String]>,
 ) {
-    for (field, items) in [("set", set.collect::<Vec<_>>()), ("add", add.collect())] {
+    for (field, items) in [("set", set), ("add", add)] {
         c.field(field, |c| {
             c.max_items(items.len(), 16);
             for (i, (name, value)) in items.iter().enumerate() {
