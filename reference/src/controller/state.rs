@@ -16,7 +16,6 @@ use tokio::sync::watch;
 use super::contain::Containment;
 use crate::infra::host::HostInfra;
 use crate::model::ResourceSet;
-use crate::provider::file::Diagnostic;
 use crate::provider::status::plan;
 use crate::render;
 use crate::translate::{ObjectRef, Translation};
@@ -115,37 +114,34 @@ impl ControllerState {
             .collect()
     }
 
-    /// Mirror the file provider's current errors: input it could not read (the last good
-    /// snapshot keeps serving), then objects that fail validation (not served).
-    pub(super) fn watch_file_errors(
-        &self,
-        mut errors: watch::Receiver<Vec<Diagnostic>>,
-        mut invalid: watch::Receiver<Vec<Diagnostic>>,
-    ) {
+    /// Shows the input errors a provider publishes on `/errors`, the lists of `sources` one
+    /// after the other (file diagnostics then validation findings, or objects a watch cannot
+    /// decode), logging them as they change.
+    pub(super) fn watch_errors<T>(&self, mut sources: Vec<watch::Receiver<Vec<T>>>)
+    where
+        T: std::fmt::Display + Clone + Send + Sync + 'static,
+    {
         let inner = Arc::clone(&self.inner);
-        let update = move |errors: &[Diagnostic], invalid: &[Diagnostic]| {
-            for e in errors {
+        let update = move |sources: &mut [watch::Receiver<Vec<T>>]| {
+            let mut rendered = Vec::new();
+            for source in sources.iter_mut() {
+                rendered.extend(source.borrow_and_update().iter().map(ToString::to_string));
+            }
+            for e in &rendered {
                 tracing::error!("{e}");
             }
-            let rendered = errors
-                .iter()
-                .chain(invalid)
-                .map(ToString::to_string)
-                .collect();
             inner.write().unwrap_or_else(|e| e.into_inner()).errors = rendered;
         };
-        update(&errors.borrow_and_update(), &invalid.borrow_and_update());
+        update(&mut sources);
         tokio::spawn(async move {
             loop {
-                tokio::select! {
-                    changed = errors.changed() => if changed.is_err() { return },
-                    changed = invalid.changed() => if changed.is_err() { return },
+                let changes = sources.iter_mut().map(|s| Box::pin(s.changed()));
+                let (changed, _, rest) = futures::future::select_all(changes).await;
+                drop(rest);
+                if changed.is_err() {
+                    return;
                 }
-                let (e, i) = (
-                    errors.borrow_and_update().clone(),
-                    invalid.borrow_and_update().clone(),
-                );
-                update(&e, &i);
+                update(&mut sources);
             }
         });
     }
@@ -167,9 +163,10 @@ impl ControllerState {
             .clone()
     }
 
-    /// The current input errors (file provider), as `file:line:col: message`: files that
-    /// could not be read, then objects that fail validation; then objects in quarantine and
-    /// rejected configurations that could not be contained.
+    /// The current input errors: `file:line:col: message` (file provider: files that could
+    /// not be read, then objects that fail validation), `Kind namespace/name: cannot decode:
+    /// ...` (Kubernetes provider); then objects in quarantine and rejected configurations that
+    /// could not be contained.
     pub fn errors(&self) -> Vec<String> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         inner
@@ -224,8 +221,8 @@ async fn config(State(state): State<ControllerState>) -> axum::response::Respons
 }
 
 /// `GET /errors`: input errors that keep the last good configuration serving, objects that
-/// fail validation, objects left out because Envoy rejected them, and rejections nothing could
-/// be left out for.
+/// fail validation, objects left out because they cannot be read or because Envoy rejected
+/// them, and rejections nothing could be left out for.
 async fn errors(State(state): State<ControllerState>) -> Json<Value> {
     Json(json!({"errors": state.errors()}))
 }
