@@ -9,6 +9,8 @@ pub mod infra;
 pub mod model;
 pub mod provider;
 pub mod render;
+pub mod terminal;
 pub mod translate;
 pub mod validate;
 pub mod xds;
+pub mod yaml;

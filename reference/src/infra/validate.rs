@@ -49,7 +49,19 @@ pub fn validate_bootstrap(envoy: &Path, bootstrap: &Bootstrap) -> Result<(), Env
         path: file.0.clone(),
         source,
     })?;
-    validate_file(envoy, &file.0)
+    // Envoy names the file it read; the person reading the message knows the Gateway.
+    let gateway = bootstrap.node.as_ref().map_or("", |node| node.id.as_str());
+    validate_file(envoy, &file.0).map_err(|error| match error {
+        EnvoyError::Rejected(message) => EnvoyError::Rejected(
+            message
+                .replace(
+                    &format!("'{}'", file.0.display()),
+                    &format!("of Gateway {gateway}"),
+                )
+                .replace(&file.0.display().to_string(), &format!("Gateway {gateway}")),
+        ),
+        other => other,
+    })
 }
 
 /// Envoy's words in a rejection by `validate_proxy`, without the name of the temporary file
