@@ -275,26 +275,12 @@ struct Publisher {
 
 impl Publisher {
     fn publish(&mut self, outcome: LoadOutcome) {
-        self.warnings.send_if_modified(|current| {
-            if *current == outcome.warnings {
-                return false;
-            }
-            for warning in outcome.warnings.iter().filter(|w| !current.contains(w)) {
-                tracing::warn!("{warning}");
-            }
-            *current = outcome.warnings;
-            true
-        });
-        self.invalid.send_if_modified(|current| {
-            if *current == outcome.invalid {
-                return false;
-            }
-            for finding in outcome.invalid.iter().filter(|f| !current.contains(f)) {
-                tracing::warn!("invalid input, not served: {finding}");
-            }
-            *current = outcome.invalid;
-            true
-        });
+        publish_new(&self.warnings, outcome.warnings, "");
+        publish_new(
+            &self.invalid,
+            outcome.invalid,
+            "invalid input, not served: ",
+        );
         self.errors.send_if_modified(|current| {
             if *current == outcome.errors {
                 return false;
@@ -322,4 +308,19 @@ impl Publisher {
             self.snapshots.send_replace(Arc::new(set));
         }
     }
+}
+
+/// Publishes `latest` on `sender` when it differs from what is there, logging (after `label`)
+/// each diagnostic not there before: a reload repeats none.
+fn publish_new(sender: &watch::Sender<Vec<Diagnostic>>, latest: Vec<Diagnostic>, label: &str) {
+    sender.send_if_modified(|current| {
+        if *current == latest {
+            return false;
+        }
+        for diagnostic in latest.iter().filter(|d| !current.contains(d)) {
+            tracing::warn!("{label}{diagnostic}");
+        }
+        *current = latest;
+        true
+    });
 }
