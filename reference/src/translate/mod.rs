@@ -7,7 +7,9 @@
 //! The pipeline: GatewayClasses → Gateways and their listeners (`gateways`) → routes, each
 //! described kind-independently (`routes::RouteInfo`) and attached by one generic step
 //! (`routes::attach`), quarantined ones attaching nowhere (`quarantine`) → per Gateway, route configurations with listener isolation (`vhosts`),
-//! listeners, clusters and endpoints (`proxy`) → status for every object involved.
+//! listeners, clusters and endpoints (`proxy`) → status for every object involved. K8sGateway
+//! policies are resolved to the rules and listeners they apply to (`policy`) between
+//! translating routes and attaching them, so the Envoy builders see one effective policy each.
 
 mod backends;
 mod classes;
@@ -19,6 +21,7 @@ mod gateways;
 mod hostnames;
 pub mod names;
 mod output;
+mod policy;
 mod proxy;
 mod quarantine;
 mod refs;
@@ -61,9 +64,14 @@ pub fn translate(set: &ResourceSet) -> Translation {
         .map(|(i, g)| (g.key.clone(), i))
         .collect();
 
+    let mut report = policy::status::Report::default();
+    let route_policies = policy::RoutePolicies::new(set, &index, &mut report);
+    let gateway_policies = policy::gateway::resolve(set, &gateways, &index, &mut report);
+
     let mut http = Vec::with_capacity(set.http_routes.len());
     for (key, route) in &set.http_routes {
         let mut ir = routes::http::translate(set, key, route);
+        route_policies.apply(key, route, &mut ir, &mut report);
         if let Some(entry) = set.quarantined::<HttpRoute>(key) {
             ir.problem = Some(quarantine::problem(entry));
         }
@@ -76,8 +84,11 @@ pub fn translate(set: &ResourceSet) -> Translation {
     let endpoints = backends::EndpointIndex::new(set);
     for (i, gw) in gateways.iter().enumerate() {
         if gw.is_accepted() {
-            out.proxies
-                .insert(gw.key.clone(), proxy::build(set, &endpoints, i, gw, &http));
+            let policies = &gateway_policies[i];
+            out.proxies.insert(
+                gw.key.clone(),
+                proxy::build(set, &endpoints, i, gw, policies, &http),
+            );
         }
     }
 
@@ -91,8 +102,10 @@ pub fn translate(set: &ResourceSet) -> Translation {
             &ir.info,
             outcomes,
             resolved,
+            ir.rules_problem.as_ref(),
             &set.config.controller_name,
         ));
     }
+    report.statuses(&set.config.controller_name, &mut out.statuses);
     out
 }

@@ -10,6 +10,7 @@ use crate::api::httproutes::{
     HttpRouteRulesMatchesHeadersType as HeaderType, HttpRouteRulesMatchesMethod as Method,
     HttpRouteRulesMatchesPathType as PathType, HttpRouteRulesMatchesQueryParamsType as QueryType,
 };
+use crate::api::k8sgateway::RouteOptions;
 use crate::model::{ObjectKey, ResourceSet};
 use crate::translate::backends::{self, BackendRefIr, ClusterTarget};
 use crate::translate::conditions::{Problem, reason};
@@ -82,9 +83,26 @@ pub(crate) struct WeightedBackend {
     pub response_headers: HeaderMods,
 }
 
+/// A fixed answer (a DirectResponse, or 500 for a rule that cannot be served as written).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DirectIr {
+    pub status: u32,
+    pub body: Option<String>,
+}
+
+impl DirectIr {
+    pub fn internal_error() -> Self {
+        Self {
+            status: 500,
+            body: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum RuleAction {
     Redirect(Redirect),
+    Direct(DirectIr),
     /// Forward to valid backends; `invalid_weight` is the weight of backends that could not be
     /// resolved, whose share of requests is answered with 500.
     Forward {
@@ -93,7 +111,34 @@ pub(crate) enum RuleAction {
     },
 }
 
+/// The K8sGateway kinds an `ExtensionRef` filter may name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ExtensionKind {
+    RouteOption,
+    DirectResponse,
+}
+
+impl ExtensionKind {
+    fn of(group: &str, kind: &str) -> Option<Self> {
+        match (group, kind) {
+            ("gateway.solo.io", "RouteOption") => Some(Self::RouteOption),
+            ("gateway.gloo.solo.io", "DirectResponse") => Some(Self::DirectResponse),
+            _ => None,
+        }
+    }
+}
+
+/// An `ExtensionRef` filter naming a K8sGateway object in the route's namespace; policy
+/// resolution (`translate::policy`) reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ExtensionRefIr {
+    /// Index of the filter in the rule's `filters`.
+    pub position: usize,
+    pub kind: ExtensionKind,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct HttpRuleIr {
     pub index: usize,
     pub matches: Vec<HttpMatchIr>,
@@ -104,6 +149,10 @@ pub(crate) struct HttpRuleIr {
     /// Route timeout; `Some(0)` disables Envoy's default.
     pub request_timeout_ms: Option<u64>,
     pub backend_timeout_ms: Option<u64>,
+    pub extension_refs: Vec<ExtensionRefIr>,
+    /// The effective RouteOption options of the rule, after precedence and merge
+    /// (`translate::policy`).
+    pub options: Option<Box<RouteOptions>>,
 }
 
 #[derive(Clone, Debug)]
@@ -114,6 +163,9 @@ pub(crate) struct HttpRouteIr {
     pub problem: Option<Problem>,
     /// The first unresolvable reference, if any.
     pub resolved_refs: Option<Problem>,
+    /// Why some rules answer 500 instead of what they say (filters that cannot be combined):
+    /// the route is reported not accepted, and its other rules keep serving.
+    pub rules_problem: Option<Problem>,
 }
 
 pub(crate) fn route_info(key: &ObjectKey, route: &HttpRoute) -> RouteInfo {
@@ -166,6 +218,7 @@ pub(crate) fn translate(set: &ResourceSet, key: &ObjectKey, route: &HttpRoute) -
         rules,
         problem,
         resolved_refs,
+        rules_problem: None,
     }
 }
 
@@ -247,6 +300,8 @@ fn translate_rule(
         action,
         request_timeout_ms,
         backend_timeout_ms,
+        extension_refs: parsed.extension_refs,
+        options: None,
     }
 }
 
@@ -282,7 +337,10 @@ fn resolve_backend(
             )
         })?;
     let parsed = parse_filters(&filters)?;
-    if parsed.redirect.is_some() || parsed.rewrite != Rewrite::default() {
+    if parsed.redirect.is_some()
+        || parsed.rewrite != Rewrite::default()
+        || !parsed.extension_refs.is_empty()
+    {
         return Err(Problem::new(
             reason::UNSUPPORTED_VALUE,
             "only header modifier filters are supported on a backendRef",
@@ -370,11 +428,12 @@ struct ParsedFilters {
     response_headers: HeaderMods,
     redirect: Option<Redirect>,
     rewrite: Rewrite,
+    extension_refs: Vec<ExtensionRefIr>,
 }
 
 fn parse_filters(filters: &[HttpRouteRulesFilters]) -> Result<ParsedFilters, Problem> {
     let mut out = ParsedFilters::default();
-    for f in filters {
+    for (position, f) in filters.iter().enumerate() {
         let missing = |t: &str| {
             Problem::new(
                 reason::UNSUPPORTED_VALUE,
@@ -454,10 +513,32 @@ fn parse_filters(filters: &[HttpRouteRulesFilters]) -> Result<ParsedFilters, Pro
                     }),
                 };
             }
-            FilterType::RequestMirror
-            | FilterType::ExtensionRef
-            | FilterType::Cors
-            | FilterType::ExternalAuth => {
+            FilterType::ExtensionRef
+                if let Some((kind, e)) = f
+                    .extension_ref
+                    .as_ref()
+                    .and_then(|e| ExtensionKind::of(&e.group, &e.kind).map(|kind| (kind, e))) =>
+            {
+                out.extension_refs.push(ExtensionRefIr {
+                    position,
+                    kind,
+                    name: e.name.clone(),
+                });
+            }
+            FilterType::ExtensionRef => {
+                let what = f.extension_ref.as_ref().map_or_else(
+                    || "an ExtensionRef filter without extensionRef".to_string(),
+                    |e| format!("ExtensionRef to kind {} of group {:?}", e.kind, e.group),
+                );
+                return Err(Problem::new(
+                    reason::UNSUPPORTED_VALUE,
+                    format!(
+                        "{what} is not supported by this controller (it supports RouteOption of \
+                         gateway.solo.io and DirectResponse of gateway.gloo.solo.io)"
+                    ),
+                ));
+            }
+            FilterType::RequestMirror | FilterType::Cors | FilterType::ExternalAuth => {
                 let name = serde_json::to_value(&f.r#type)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))

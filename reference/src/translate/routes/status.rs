@@ -12,6 +12,7 @@ pub(crate) fn route_status(
     route: &RouteInfo,
     outcomes: &[ParentOutcome],
     resolved_refs: Option<&Problem>,
+    rules_problem: Option<&Problem>,
     controller_name: &str,
 ) -> StatusUpdate {
     let generation = route.generation;
@@ -21,7 +22,10 @@ pub(crate) fn route_status(
             let conditions = vec![
                 condition(
                     kind::ACCEPTED,
-                    o.result.as_ref().map(|_| reason::ACCEPTED),
+                    match (&o.result, rules_problem) {
+                        (Err(p), _) | (Ok(_), Some(p)) => Err(p),
+                        (Ok(_), None) => Ok(reason::ACCEPTED),
+                    },
                     "Route is accepted",
                     generation,
                 ),
