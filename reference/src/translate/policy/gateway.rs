@@ -87,6 +87,12 @@ impl<'a> Resolver<'a, '_> {
             let created = obj.meta().creation_timestamp.as_ref().map(|t| t.0);
             for (i, t) in obj.targets().iter().enumerate() {
                 let gw_key = ObjectKey::new(&key.namespace, t.name);
+                if !t.names_kind::<K>() {
+                    // Invalid, and said so; reported to the target as written.
+                    let written = Ancestor::new(t.group, t.kind, &gw_key, t.section_name);
+                    self.report.named(K::KIND, key, &written);
+                    continue;
+                }
                 let ancestor = Ancestor::gateway(&gw_key, t.section_name);
                 let Some(&g) = self.index.get(&gw_key) else {
                     // A Gateway of another controller is none of our business.

@@ -24,7 +24,7 @@ pub(crate) fn option_object<K: OptionKind>(
     }
     let mut errors = Vec::new();
     for (i, t) in obj.targets().iter().enumerate() {
-        if t.group != GATEWAY_GROUP || t.kind != K::TARGET_KIND {
+        if !t.names_kind::<K>() {
             errors.push(format!(
                 "spec.targetRefs[{i}]: a {} targets {} objects of group {GATEWAY_GROUP}, not {} of \
                  group {}",

@@ -40,6 +40,13 @@ pub(crate) struct Target<'a> {
     pub section_name: Option<&'a str>,
 }
 
+impl Target<'_> {
+    /// Whether the reference names the kind (and group) `K` targets.
+    pub fn names_kind<K: OptionKind>(&self) -> bool {
+        self.group == GATEWAY_GROUP && self.kind == K::TARGET_KIND
+    }
+}
+
 /// The four `gateway.solo.io` option kinds: where their options are and how they combine.
 pub(crate) trait OptionKind: StoredKind {
     const KIND: &'static str;

@@ -77,6 +77,12 @@ impl<'a> RoutePolicies<'a> {
             report.register(RouteOption::KIND, key, ro.as_ref(), problem, None);
             for (i, t) in ro.targets().iter().enumerate() {
                 let route_key = ObjectKey::new(&key.namespace, t.name);
+                if !t.names_kind::<RouteOption>() {
+                    // Invalid, and said so; reported to the target as written.
+                    let written = Ancestor::new(t.group, t.kind, &route_key, None);
+                    report.named(RouteOption::KIND, key, &written);
+                    continue;
+                }
                 let ancestor = Ancestor::route(&route_key);
                 match set.http_routes.get_key_value(&route_key) {
                     None => report.not_found(
@@ -301,7 +307,10 @@ impl<'a> RoutePolicies<'a> {
             for (k, _) in &found {
                 sink.conflicted(DIRECT_RESPONSE, k, why.clone());
             }
-            rules_problem.get_or_insert(Problem::new(reason::INCOMPATIBLE_FILTERS, why));
+            match rules_problem {
+                Some(p) => p.message = format!("{}; {why}", p.message),
+                None => *rules_problem = Some(Problem::new(reason::INCOMPATIBLE_FILTERS, why)),
+            }
             return Err(());
         }
         if missing {

@@ -41,23 +41,26 @@ const ATTACHED: &str = "Attached";
 /// An ancestor as written in `ancestorRef`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Ancestor {
-    pub kind: &'static str,
+    pub group: String,
+    pub kind: String,
     pub key: ObjectKey,
     pub section_name: Option<String>,
 }
 
 impl Ancestor {
     pub fn route(key: &ObjectKey) -> Self {
-        Self {
-            kind: "HTTPRoute",
-            key: key.clone(),
-            section_name: None,
-        }
+        Self::new(GATEWAY_GROUP, "HTTPRoute", key, None)
     }
 
     pub fn gateway(key: &ObjectKey, section_name: Option<&str>) -> Self {
+        Self::new(GATEWAY_GROUP, "Gateway", key, section_name)
+    }
+
+    /// A target as written, whatever it names.
+    pub fn new(group: &str, kind: &str, key: &ObjectKey, section_name: Option<&str>) -> Self {
         Self {
-            kind: "Gateway",
+            group: group.to_string(),
+            kind: kind.to_string(),
             key: key.clone(),
             section_name: section_name.map(str::to_string),
         }
@@ -65,7 +68,7 @@ impl Ancestor {
 
     fn json(&self) -> Value {
         let mut v = json!({
-            "group": GATEWAY_GROUP,
+            "group": self.group,
             "kind": self.kind,
             "namespace": self.key.namespace,
             "name": self.key.name,
