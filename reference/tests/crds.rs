@@ -10,8 +10,15 @@ use std::process::Command;
 
 use gatesim_reference::api::k8sgateway::crd;
 use gatesim_simkube::kinds::KindTable;
+use gatesim_simkube::{Config, SchemaSource, SimKube};
+use k8s_openapi::api::core::v1::Namespace;
 use k8sgateway_support::simkube_without_k8sgateway_crds;
-use serde_json::Value;
+use kube::Client;
+use kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+    ValidationDirective,
+};
+use serde_json::{Value, json};
 
 fn crds_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("crds")
@@ -193,177 +200,153 @@ fn names_agree_with_simkube() {
     }
 }
 
-/// The API server's checks of an object against a CRD schema, for the subset of OpenAPI v3
-/// the CRDs use: types, properties (unknown ones would be pruned, so they count as errors),
-/// required fields, items, map values, enums, bounds, lengths, patterns, int-or-string and
-/// objects kept as written.
-fn validate(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
-    let mut fail = |why: String| errors.push(format!("{path}: {why}"));
-    if value.is_null() {
-        if schema["nullable"] != Value::Bool(true) {
-            fail("null where a value is required".into());
-        }
-        return;
-    }
-    if let Some(values) = schema["enum"].as_array()
-        && !values.contains(value)
-    {
-        fail(format!("{value} is not one of {values:?}"));
-    }
-    if schema["x-kubernetes-int-or-string"] == Value::Bool(true) {
-        if !(value.is_i64() || value.is_u64() || value.is_string()) {
-            fail(format!("{value} is neither an integer nor a string"));
-        }
-        return;
-    }
-    let number = value.as_f64();
-    if let (Some(min), Some(n)) = (schema["minimum"].as_f64(), number)
-        && n < min
-    {
-        fail(format!("{n} is below {min}"));
-    }
-    if let (Some(max), Some(n)) = (schema["maximum"].as_f64(), number)
-        && n > max
-    {
-        fail(format!("{n} is above {max}"));
-    }
-    match (schema["type"].as_str(), value) {
-        (Some("object"), Value::Object(fields)) => {
-            for required in schema["required"].as_array().into_iter().flatten() {
-                if !fields.contains_key(required.as_str().unwrap_or_default()) {
-                    fail(format!("missing {required}"));
-                }
-            }
-            let kept = schema["x-kubernetes-preserve-unknown-fields"] == Value::Bool(true);
-            for (name, field) in fields {
-                let here = format!("{path}.{name}");
-                if let Some(sub) = schema["properties"].get(name) {
-                    validate(sub, field, &here, errors);
-                } else if schema["additionalProperties"].is_object() {
-                    validate(&schema["additionalProperties"], field, &here, errors);
-                } else if !kept {
-                    errors.push(format!(
-                        "{here}: unknown field, the API server would drop it"
-                    ));
-                }
-            }
-        }
-        (Some("array"), Value::Array(items)) => {
-            if let Some(max) = schema["maxItems"].as_u64()
-                && items.len() as u64 > max
-            {
-                fail(format!("{} items, more than {max}", items.len()));
-            }
-            for (i, item) in items.iter().enumerate() {
-                validate(&schema["items"], item, &format!("{path}[{i}]"), errors);
-            }
-        }
-        (Some("string"), Value::String(text)) => {
-            let chars = text.chars().count() as u64;
-            if schema["maxLength"].as_u64().is_some_and(|max| chars > max) {
-                fail(format!(
-                    "{chars} characters, more than {}",
-                    schema["maxLength"]
-                ));
-            }
-            if schema["minLength"].as_u64().is_some_and(|min| chars < min) {
-                fail(format!(
-                    "{chars} characters, fewer than {}",
-                    schema["minLength"]
-                ));
-            }
-            if let Some(pattern) = schema["pattern"].as_str()
-                && !regex::Regex::new(pattern).unwrap().is_match(text)
-            {
-                fail(format!("`{text}` does not match {pattern}"));
-            }
-        }
-        (Some("integer"), v) if v.is_i64() || v.is_u64() => {}
-        (Some("number"), v) if v.is_number() => {}
-        (Some("boolean"), Value::Bool(_)) => {}
-        (None, _) if schema["x-kubernetes-preserve-unknown-fields"] == Value::Bool(true) => {}
-        (kind, v) => fail(format!("{v} is not of type {kind:?}")),
-    }
+/// simkube checking writes against the checked-in CRDs as kube-apiserver does (pruning,
+/// OpenAPI validation, `422 Invalid` naming the field), and a client for it.
+async fn simkube_validating_the_crds() -> (SimKube, Client) {
+    let server = SimKube::start(Config {
+        schemas: SchemaSource {
+            gateway_api: false,
+            crd_dirs: vec![crds_dir()],
+        },
+        ..Config::default()
+    })
+    .await
+    .expect("simkube starts");
+    assert_eq!(server.validated_kinds(), 8, "simkube loaded the eight CRDs");
+    let client = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+    (server, client)
 }
 
-/// The spec schema of each kind's CRD.
-fn spec_schemas() -> std::collections::BTreeMap<String, Value> {
-    crd::crds()
+/// The API resource of `kind`, its plural as the CRD names it (not guessed: `settings`).
+fn resource(kind: &str) -> ApiResource {
+    let definition = crd::crds()
         .into_iter()
-        .map(|definition| {
-            let schema = serde_json::to_value(&definition.spec.versions[0].schema).unwrap();
-            let spec = schema["openAPIV3Schema"]["properties"]["spec"].clone();
-            (definition.spec.names.kind, spec)
-        })
-        .collect()
+        .find(|c| c.spec.names.kind == kind)
+        .unwrap_or_else(|| panic!("no CRD of kind {kind}"));
+    let gvk = GroupVersionKind::gvk(
+        &definition.spec.group,
+        &definition.spec.versions[0].name,
+        kind,
+    );
+    ApiResource::from_gvk_with_plural(&gvk, &definition.spec.names.plural)
 }
 
-/// What users write (the examples, written from K8sGateway's documentation) passes the CRDs'
-/// schemas; each kind of mistake the schemas are meant to stop does not.
-#[test]
-fn the_schemas_accept_the_examples_and_refuse_bad_values() {
-    let schemas = spec_schemas();
+/// Server-side apply with `fieldValidation=Strict`: a field the schema does not declare is an
+/// error, not a silent drop (kube-apiserver answers that one with a 500, the rest with 422).
+async fn apply(client: &Client, doc: &Value) -> Result<DynamicObject, kube::Error> {
+    let namespace = doc["metadata"]["namespace"].as_str().unwrap_or("default");
+    // Every K8sGateway kind is namespaced.
+    let api = Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &resource(doc["kind"].as_str().unwrap()),
+    );
+    let params = PatchParams::apply("gatesim-test").validation(ValidationDirective::Strict);
+    let name = doc["metadata"]["name"].as_str().unwrap();
+    api.patch(name, &params, &Patch::Apply(doc)).await
+}
+
+/// What users write (the examples, written from K8sGateway's documentation) passes the API
+/// server's checks of the CRDs and is stored unchanged (nothing pruned); each kind of mistake
+/// the schemas are meant to stop is refused, naming the field.
+#[tokio::test]
+async fn the_schemas_accept_the_examples_and_refuse_bad_values() {
+    let (_server, client) = simkube_validating_the_crds().await;
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/k8sgateway");
-    let mut errors = Vec::new();
+    let mut namespaces = std::collections::BTreeSet::new();
     let mut checked = 0;
     for entry in std::fs::read_dir(examples).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
         for doc in serde_yaml::Deserializer::from_str(&text) {
             let doc = <Value as serde::Deserialize>::deserialize(doc).unwrap();
-            let kind = doc["kind"].as_str().unwrap();
-            let name = format!("{} {kind} {}", path.display(), doc["metadata"]["name"]);
-            validate(&schemas[kind], &doc["spec"], &name, &mut errors);
+            let namespace = doc["metadata"]["namespace"].as_str().unwrap_or("default");
+            if namespaces.insert(namespace.to_string()) && namespace != "default" {
+                let api: Api<Namespace> = Api::all(client.clone());
+                let ns = serde_json::from_value(json!({"metadata": {"name": namespace}})).unwrap();
+                api.create(&PostParams::default(), &ns).await.unwrap();
+            }
+            let what = format!(
+                "{} {} {}",
+                path.display(),
+                doc["kind"],
+                doc["metadata"]["name"]
+            );
+            let stored = apply(&client, &doc)
+                .await
+                .unwrap_or_else(|e| panic!("{what}: refused: {e}"));
+            assert_eq!(stored.data["spec"], doc["spec"], "{what}: stored changed");
             checked += 1;
         }
     }
     assert!(checked >= 30, "{checked} examples");
-    assert!(errors.is_empty(), "{}", errors.join("\n"));
 
     let refused = [
-        ("DirectResponse", serde_json::json!({ "status": 99 })),
+        ("DirectResponse", json!({ "status": 99 }), "spec.status"),
         (
             "DirectResponse",
-            serde_json::json!({ "status": 200, "body": "x".repeat(4097) }),
-        ),
-        ("DirectResponse", serde_json::json!({ "body": "no status" })),
-        (
-            "RouteOption",
-            serde_json::json!({ "options": { "timeout": "10 seconds" } }),
+            json!({ "status": 200, "body": "x".repeat(4097) }),
+            "spec.body",
         ),
         (
-            "RouteOption",
-            serde_json::json!({ "options": { "timeOut": "10s" } }),
+            "DirectResponse",
+            json!({ "body": "no status" }),
+            "spec.status",
         ),
         (
             "RouteOption",
-            serde_json::json!({ "options": { "faults": { "abort": { "percentage": 150 } } } }),
+            json!({ "options": { "timeout": "10 seconds" } }),
+            "spec.options.timeout",
         ),
         (
             "RouteOption",
-            serde_json::json!({ "targetRefs": [{ "kind": "HTTPRoute" }] }),
+            json!({ "options": { "timeOut": "10s" } }),
+            "spec.options.timeOut",
+        ),
+        (
+            "RouteOption",
+            json!({ "options": { "faults": { "abort": { "percentage": 150 } } } }),
+            "spec.options.faults.abort.percentage",
+        ),
+        (
+            "RouteOption",
+            json!({ "targetRefs": [{ "kind": "HTTPRoute" }] }),
+            "spec.targetRefs[0].name",
         ),
         (
             "VirtualHostOption",
-            serde_json::json!({ "options": { "csrf": { "filterEnabled": { "defaultValue": { "denominator": "THOUSAND" } } } } }),
+            json!({ "options": { "csrf": { "filterEnabled": { "defaultValue": { "denominator": "THOUSAND" } } } } }),
+            "spec.options.csrf.filterEnabled.defaultValue.denominator",
         ),
         (
             "Upstream",
-            serde_json::json!({ "static": { "hosts": [{ "addr": "a", "port": 70000 }] } }),
+            json!({ "static": { "hosts": [{ "addr": "a", "port": 70000 }] } }),
+            "spec.static.hosts[0].port",
         ),
         (
             "GatewayParameters",
-            serde_json::json!({ "kube": { "service": { "type": "Headless" } } }),
+            json!({ "kube": { "service": { "type": "Headless" } } }),
+            "spec.kube.service.type",
         ),
         (
             "GatewayParameters",
-            serde_json::json!({ "kube": { "deployment": { "replicas": 0 } } }),
+            json!({ "kube": { "deployment": { "replicas": 0 } } }),
+            "spec.kube.deployment.replicas",
         ),
     ];
-    for (kind, spec) in refused {
-        let mut errors = Vec::new();
-        validate(&schemas[kind], &spec, kind, &mut errors);
-        assert!(!errors.is_empty(), "{kind} {spec} passed the schema");
+    for (i, (kind, spec, field)) in refused.into_iter().enumerate() {
+        let doc = json!({
+            "apiVersion": resource(kind).api_version, "kind": kind,
+            "metadata": { "name": format!("bad-{i}"), "namespace": "default" },
+            "spec": spec,
+        });
+        match apply(&client, &doc).await {
+            Err(kube::Error::Api(status)) => assert!(
+                status.code >= 400 && status.message.contains(field),
+                "{kind} {spec}: expected a refusal naming {field}, got {status:?}"
+            ),
+            other => panic!("{kind} {spec} passed the schema: {other:?}"),
+        }
     }
 }
 

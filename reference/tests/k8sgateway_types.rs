@@ -257,6 +257,11 @@ fn bad_values_are_reported_with_file_line_and_column() {
             "unknown variant `Sometimes`",
         ),
         (
+            "apiVersion: gateway.solo.io/v1\nkind: RouteOption\nmetadata:\n  name: r\nspec:\n  options:\n    timeOut: 10s\n",
+            "x.yaml:7:5: spec.options.timeOut:",
+            "timeout",
+        ),
+        (
             "apiVersion: gloo.solo.io/v1\nkind: Upstream\nmetadata:\n  name: u\nspec:\n  static:\n    hosts:\n    - addr: 127.0.0.9\n      port: -1\n",
             "x.yaml:9:13: spec.static.hosts[0].port:",
             "invalid type: integer `-1`, expected u32",
