@@ -52,6 +52,7 @@ use crate::api::k8sgateway::retries::{ResetHeaderFormat, RetryPolicy};
 use crate::api::k8sgateway::route_option::RouteFaults;
 use crate::api::k8sgateway::schema::{Percent, ProtoDuration};
 use crate::api::k8sgateway::{RouteOptions, VirtualHostOptions};
+use crate::translate::policy::transform;
 
 const FAULT: &str = "envoy.filters.http.fault";
 const CORS: &str = "envoy.filters.http.cors";
@@ -127,6 +128,19 @@ pub(crate) fn apply_route(r: &mut Route, o: &RouteOptions) {
         r.request_headers_to_remove.extend(req_rm);
         r.response_headers_to_add.extend(resp);
         r.response_headers_to_remove.extend(resp_rm);
+    }
+    if let Some(t) = &o.staged_transformations {
+        let (req, resp) = transform::header_edits(t);
+        edit_headers(
+            &mut r.request_headers_to_add,
+            &mut r.request_headers_to_remove,
+            req,
+        );
+        edit_headers(
+            &mut r.response_headers_to_add,
+            &mut r.response_headers_to_remove,
+            resp,
+        );
     }
     per_filter(
         &mut r.typed_per_filter_config,
@@ -240,6 +254,20 @@ pub(crate) fn apply_virtual_host(vh: &mut VirtualHost, o: &VirtualHostOptions) -
         vh.response_headers_to_add = resp;
         vh.response_headers_to_remove = resp_rm;
     }
+    if let Some(t) = &o.staged_transformations {
+        let (req, resp) = transform::header_edits(t);
+        headers_changed = true;
+        edit_headers(
+            &mut vh.request_headers_to_add,
+            &mut vh.request_headers_to_remove,
+            req,
+        );
+        edit_headers(
+            &mut vh.response_headers_to_add,
+            &mut vh.response_headers_to_remove,
+            resp,
+        );
+    }
     per_filter(
         &mut vh.typed_per_filter_config,
         None,
@@ -257,6 +285,17 @@ pub(crate) fn apply_virtual_host(vh: &mut VirtualHost, o: &VirtualHostOptions) -
         vh.include_attempt_count_in_response = b;
     }
     headers_changed
+}
+
+/// The header edits of a staged transformation (the subset gatesim supports).
+fn edit_headers(
+    add: &mut Vec<HeaderValueOption>,
+    remove: &mut Vec<String>,
+    e: transform::HeaderEdits,
+) {
+    add.extend(e.set.iter().map(|(n, v)| header(n, v, true)));
+    add.extend(e.append.iter().map(|(n, v)| header(n, v, false)));
+    remove.extend(e.remove);
 }
 
 fn per_filter(

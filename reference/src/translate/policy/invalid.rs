@@ -45,5 +45,9 @@ pub(crate) fn option_object<K: OptionKind>(
             ));
         }
     }
+    // Only tests of the NACK containment path turn this off, to let bad values reach Envoy.
+    if let Some(options) = obj.options().filter(|_| set.config.validate_inputs) {
+        errors.extend(K::check(options));
+    }
     (!errors.is_empty()).then(|| Problem::new(reason::INVALID, errors.join("; ")))
 }

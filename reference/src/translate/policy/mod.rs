@@ -18,6 +18,8 @@ mod invalid;
 mod rank;
 mod route;
 pub(crate) mod status;
+pub(crate) mod transform;
+mod values;
 
 pub(crate) use gateway::GatewayPolicies;
 pub(crate) use route::RoutePolicies;
@@ -59,11 +61,13 @@ pub(crate) trait OptionKind: StoredKind {
 
     fn options(&self) -> Option<&Self::Options>;
     fn targets(&self) -> Vec<Target<'_>>;
+    /// What is wrong with the options (`path: why`); nothing for kinds not translated yet.
+    fn check(options: &Self::Options) -> Vec<String>;
 }
 
 macro_rules! option_kinds {
     ($($kind:ident: $options:ty, $target:literal, $combine:ident, section: $section:tt,
-       translated: $translated:literal;)*) => {
+       translated: $translated:literal, check: $check:expr;)*) => {
         $(
             impl OptionKind for $kind {
                 const KIND: &'static str = stringify!($kind);
@@ -74,6 +78,10 @@ macro_rules! option_kinds {
 
                 fn options(&self) -> Option<&Self::Options> {
                     self.spec.options.as_ref()
+                }
+
+                fn check(options: &Self::Options) -> Vec<String> {
+                    $check(options)
                 }
 
                 fn targets(&self) -> Vec<Target<'_>> {
@@ -99,11 +107,11 @@ macro_rules! option_kinds {
 
 option_kinds! {
     RouteOption: crate::api::k8sgateway::RouteOptions, "HTTPRoute", ShallowMerge,
-        section: false, translated: true;
+        section: false, translated: true, check: |o| values::route_options(o).0;
     VirtualHostOption: crate::api::k8sgateway::VirtualHostOptions, "Gateway", ShallowMerge,
-        section: true, translated: true;
+        section: true, translated: true, check: |o| values::virtual_host_options(o).0;
     ListenerOption: crate::api::k8sgateway::ListenerOptions, "Gateway", FirstWins,
-        section: true, translated: false;
+        section: true, translated: false, check: |_| Vec::new();
     HttpListenerOption: crate::api::k8sgateway::HttpListenerOptions, "Gateway", FirstWins,
-        section: true, translated: false;
+        section: true, translated: false, check: |_| Vec::new();
 }
