@@ -276,3 +276,56 @@ fn envoy_accepts_what_invalid_policies_leave() {
         validate::validate_proxy(&envoy, proxy).expect("Envoy accepts the configuration");
     }
 }
+
+/// NACK containment can find a policy object: it is among the Gateway's candidates, and once
+/// quarantined it contributes nothing and says why.
+#[test]
+fn policies_are_containment_candidates_and_quarantine_leaves_them_out() {
+    use gatesim_reference::model::{ObjectKey, ObjectVersion, Quarantined};
+    use gatesim_reference::translate::{candidates, translate};
+    let mut set = input(&format!(
+        "{}\n---\n{}\n---\n{}",
+        base(),
+        policy("RouteOption", "{timeout: 3s}"),
+        policy("VirtualHostOption", "{includeRequestAttemptCount: true}")
+            .replace("name: broken", "name: vho")
+    ));
+    let gw = ObjectKey::new("default", "gw");
+    let names: Vec<String> = candidates(&set, &gw)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "HTTPRoute default/bad",
+            "HTTPRoute default/good",
+            "RouteOption default/broken",
+            "VirtualHostOption default/vho"
+        ]
+    );
+    let id = candidates(&set, &gw)[2].clone();
+    let version: ObjectVersion = set.version_of(&id).expect("exists");
+    set.quarantine.insert(
+        id,
+        Quarantined {
+            version,
+            gateway: gw.clone(),
+            message: "envoy said no".into(),
+        },
+    );
+    let t = translate(&set);
+    let (status, reason, message) = condition(&t, "RouteOption", "broken", "Accepted");
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "Invalid"));
+    assert!(message.contains("envoy said no"), "{message}");
+    assert!(
+        route(&t, "httproute/default/bad")["route"]
+            .get("timeout")
+            .is_none()
+    );
+    assert_eq!(
+        candidates(&set, &gw).len(),
+        3,
+        "a quarantined object is no candidate"
+    );
+}
