@@ -203,6 +203,8 @@ impl Supervised {
 /// The host infrastructure provider.
 pub struct HostInfra {
     config: Arc<HostConfig>,
+    /// Whether `new` made the work directory, and so `shutdown` removes it.
+    created_work_dir: bool,
     /// `setpriv`, when parent-death signals are wanted and it works here.
     setpriv: Option<PathBuf>,
     proxies: Mutex<BTreeMap<ObjectKey, Supervised>>,
@@ -212,6 +214,7 @@ pub struct HostInfra {
 
 impl HostInfra {
     pub fn new(config: HostConfig) -> Result<Self, HostError> {
+        let created_work_dir = !config.work_dir.exists();
         std::fs::create_dir_all(&config.work_dir).map_err(|source| HostError::Io {
             path: config.work_dir.clone(),
             source,
@@ -229,6 +232,7 @@ impl HostInfra {
         }
         Ok(Self {
             config: Arc::new(config),
+            created_work_dir,
             setpriv,
             proxies: Mutex::new(BTreeMap::new()),
             reconciling: tokio::sync::Mutex::new(()),
@@ -352,12 +356,16 @@ impl HostInfra {
         })
     }
 
-    /// Stop every proxy and wait until they are gone.
+    /// Stop every proxy and wait until they are gone; remove the work directory if `new` made
+    /// it.
     pub async fn shutdown(&self) {
         let _serial = self.reconciling.lock().await;
         let all: Vec<(ObjectKey, Supervised)> =
             std::mem::take(&mut *self.lock()).into_iter().collect();
         stop_all(all).await;
+        if self.created_work_dir {
+            let _ = std::fs::remove_dir_all(&self.config.work_dir);
+        }
     }
 
     fn start(&self, gateway: &ObjectKey, spec: &ProxySpec) -> Result<Supervised, HostError> {
