@@ -20,6 +20,8 @@ pub const SUPPORTED: &[&str] = &[
     "K8sGatewayDirectResponse",
     "K8sGatewayRouteDelegation",
     "K8sGatewayRouteOption",
+    "K8sGatewaySettings",
+    "K8sGatewayUpstream",
     "K8sGatewayVirtualHostOption",
     "ReferenceGrant",
 ];

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::backends::{self, ClusterSet};
 use super::envoy::options::PolicyFilters;
-use super::envoy::{cluster, listener, route::ListenerCtx};
+use super::envoy::{cluster, listener, route::ListenerCtx, upstream};
 use super::gateways::{GatewayIr, Protocol};
 use super::names;
 use super::output::ProxyConfig;
@@ -123,9 +123,25 @@ pub(crate) fn build<'a>(
         }
     }
     for t in used.values() {
-        out.clusters.push(cluster::cluster(t));
-        out.endpoints
-            .push(cluster::load_assignment(t, &endpoints.endpoints(t)));
+        match (&t.upstream, &t.service) {
+            (Some(key), _) => {
+                // Resolution found it, in this same snapshot.
+                let Some(upstream) = set.upstreams.get(key) else {
+                    continue;
+                };
+                let (c, eds) = upstream::build(set, t, upstream, endpoints);
+                out.clusters.push(c);
+                out.endpoints.extend(eds);
+            }
+            (None, Some(service)) => {
+                out.clusters.push(cluster::cluster(&t.cluster, service));
+                out.endpoints.push(cluster::load_assignment(
+                    &t.cluster,
+                    &endpoints.endpoints(service),
+                ));
+            }
+            (None, None) => {}
+        }
     }
     out.listeners.sort_by(|a, b| a.name.cmp(&b.name));
     out.routes.sort_by(|a, b| a.name.cmp(&b.name));

@@ -26,7 +26,8 @@ use super::in_process;
 use super::{BarrierError, TargetError};
 use crate::certs::CertError;
 use crate::echo::SeenRequest;
-use crate::scenario::{EchoBackend, FillEndpoints, GatewayRef, ObjectRef};
+use super::echo_objects::Endpoint;
+use crate::scenario::{EchoBackend, GatewayRef, ObjectRef};
 
 pub use backends::Backends;
 use endpoints::EndpointsController;
@@ -283,9 +284,8 @@ impl SimTarget {
         self.backends.endpoints().service_changed(written).await
     }
 
-    pub async fn fill_endpoints(&self, fill: &FillEndpoints) -> Result<Vec<Written>, TargetError> {
-        let endpoints = self.backends.endpoints_of(&fill.namespace, &fill.backend);
-        super::write_endpoints(&self.driver, fill, &endpoints).await
+    pub fn backend_endpoints(&self, namespace: &str, backend: &str) -> Vec<Endpoint> {
+        self.backends.endpoints_of(namespace, backend)
     }
 
     pub fn seen_requests(&self, namespace: &str, backend: &str) -> Option<Vec<SeenRequest>> {

@@ -460,7 +460,7 @@ fn header_options<'a>(
         .collect()
 }
 
-fn duration(d: &ProtoDuration) -> Duration {
+pub(crate) fn duration(d: &ProtoDuration) -> Duration {
     let (seconds, nanos) = d.to_parts();
     Duration { seconds, nanos }
 }
