@@ -57,8 +57,14 @@ fn spec(c: &mut Checker, s: &UpstreamSpec) {
     if let Some(ssl) = &s.ssl_config {
         c.field("sslConfig", |c| ssl_config(c, ssl));
     }
+    let http2 = s.use_http2 == Some(true);
     c.list("healthChecks", s.health_checks.as_deref(), 16, |c, _, h| {
-        health_check(c, h)
+        health_check(c, h);
+        if h.grpc_health_check.is_some() && !http2 {
+            c.field("grpcHealthCheck", |c| {
+                c.fail("needs useHttp2: true on the Upstream (gRPC runs over HTTP/2)")
+            });
+        }
     });
     if let Some(o) = &s.outlier_detection {
         c.field("outlierDetection", |c| outlier(c, o));
