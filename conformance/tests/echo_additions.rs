@@ -313,7 +313,9 @@ async fn concurrent_bursts_count_passing_replies_whatever_their_order() {
         },
         concurrent: true,
     };
-    send_burst(&req, &exp, &within).await.expect("all three pass");
+    send_burst(&req, &exp, &within)
+        .await
+        .expect("all three pass");
     let too_many = BurstSpec {
         requests: 3,
         judge: BurstJudge::Passing {

@@ -205,10 +205,7 @@ pub fn claims(scenario: &Scenario) -> Claims {
     if touches_grants {
         claims.add(REFERENCE_GRANTS.to_owned(), Mode::Shared);
     }
-    let writes_settings = claims
-        .0
-        .keys()
-        .any(|k| k.starts_with("object:Settings:"));
+    let writes_settings = claims.0.keys().any(|k| k.starts_with("object:Settings:"));
     claims.add(
         SETTINGS.to_owned(),
         if writes_settings {

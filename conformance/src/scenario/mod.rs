@@ -31,7 +31,8 @@ pub use load::{
 pub use object::{
     BACKEND_ADDRESS, CertificateUsage, EchoBackend, EchoBackendSpec, EchoMode, EchoPort, EchoTls,
     HARNESS_API_VERSION, HARNESS_GROUP, HarnessMetadata, HarnessObject, Object, ObjectRef, Scope,
-    TestCertificate, TestCertificateSpec, backend_addresses, injected_field, mentions, replace_text, scope_of,
+    TestCertificate, TestCertificateSpec, backend_addresses, injected_field, mentions,
+    replace_text, scope_of,
 };
 pub use step::{FillEndpoints, PatchEntry, STEP_KEYS, Step};
 pub use values::{ConditionStatus, GatewayRef, StatusCode, TimeSpan};

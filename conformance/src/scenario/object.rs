@@ -46,7 +46,9 @@ pub const BACKEND_ADDRESS: &str = "${BACKEND_ADDRESS:";
 
 /// Every `${BACKEND_ADDRESS:...}` placeholder in the strings of `value`, as `(placeholder,
 /// namespace, name)`; a malformed one is `Err` with the text.
-pub fn backend_addresses(value: &serde_json::Value) -> Result<Vec<(String, String, String)>, String> {
+pub fn backend_addresses(
+    value: &serde_json::Value,
+) -> Result<Vec<(String, String, String)>, String> {
     let mut found = Vec::new();
     let mut strings = vec![value];
     while let Some(v) = strings.pop() {

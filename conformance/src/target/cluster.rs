@@ -15,9 +15,9 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, LogParams};
 use serde_json::{Value, json};
 
+use super::TargetError;
 use super::driver::{Driver, RunClass, Written};
 use super::echo_objects::{self, Endpoint};
-use super::TargetError;
 use crate::scenario::{EchoBackend, HarnessObject, Object, ObjectRef};
 
 /// How to reach the cluster and what to deploy there.

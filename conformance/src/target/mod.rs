@@ -294,7 +294,9 @@ impl Target {
     }
 
     pub async fn fill_endpoints(&self, fill: &FillEndpoints) -> Result<Vec<Written>, TargetError> {
-        let endpoints = self.backend_endpoints(&fill.namespace, &fill.backend).await?;
+        let endpoints = self
+            .backend_endpoints(&fill.namespace, &fill.backend)
+            .await?;
         write_endpoints(self.driver(), fill, &endpoints).await
     }
 

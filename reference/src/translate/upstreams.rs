@@ -59,7 +59,10 @@ pub(crate) fn check(
     }
     let material = tls_material(set, key, upstream)?;
     if let Some(ssl) = &upstream.spec.ssl_config
-        && ssl.verify_subject_alt_name.as_ref().is_some_and(|s| !s.is_empty())
+        && ssl
+            .verify_subject_alt_name
+            .as_ref()
+            .is_some_and(|s| !s.is_empty())
     {
         let file_ca = ssl
             .ssl_files
@@ -68,9 +71,11 @@ pub(crate) fn check(
             .is_some_and(|p| !p.is_empty());
         let secret_ca = material.as_ref().is_some_and(|m| m.ca_pem.is_some());
         if !file_ca && !secret_ca {
-            return Err("spec.sslConfig.verifySubjectAltName: needs a CA to verify the server \
+            return Err(
+                "spec.sslConfig.verifySubjectAltName: needs a CA to verify the server \
                         against (ca.crt in the Secret, or sslFiles.rootCa)"
-                .to_string());
+                    .to_string(),
+            );
         }
     }
     upstream

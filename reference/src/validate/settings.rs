@@ -9,10 +9,19 @@ pub fn settings(settings: &Settings) -> Vec<FieldError> {
     let mut c = Checker::new();
     let spec = &settings.spec;
     c.field("spec", |c| {
-        c.list("watchNamespaces", spec.watch_namespaces.as_deref(), 1024, |c, _, ns| {
-            c.check(super::names::namespace(ns));
-        });
-        if spec.watch_namespace_selectors.as_ref().is_some_and(|s| !s.is_empty()) {
+        c.list(
+            "watchNamespaces",
+            spec.watch_namespaces.as_deref(),
+            1024,
+            |c, _, ns| {
+                c.check(super::names::namespace(ns));
+            },
+        );
+        if spec
+            .watch_namespace_selectors
+            .as_ref()
+            .is_some_and(|s| !s.is_empty())
+        {
             c.field("watchNamespaceSelectors", |c| {
                 c.fail("is not supported by gatesim; list the namespaces in watchNamespaces")
             });
@@ -33,4 +42,3 @@ pub fn settings(settings: &Settings) -> Vec<FieldError> {
     });
     c.finish()
 }
-

@@ -37,11 +37,18 @@ fn spec(c: &mut Checker, s: &UpstreamSpec) {
         ("gcp", s.gcp.is_some()),
         ("ai", s.ai.is_some()),
     ];
-    let set: Vec<&str> = types.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect();
+    let set: Vec<&str> = types
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| *n)
+        .collect();
     match set.as_slice() {
         [] => c.fail("one of static, kube or aws is required"),
         [_] => {}
-        more => c.fail(format!("only one upstream type may be set, found {}", more.join(", "))),
+        more => c.fail(format!(
+            "only one upstream type may be set, found {}",
+            more.join(", ")
+        )),
     }
     // Only fixed hosts and Services are translated; the other types are refused by name.
     for (name, _) in types.iter().skip(2).filter(|(_, on)| *on) {
@@ -83,10 +90,15 @@ fn spec(c: &mut Checker, s: &UpstreamSpec) {
     }
     for (name, value) in [
         ("initialStreamWindowSize", s.initial_stream_window_size),
-        ("initialConnectionWindowSize", s.initial_connection_window_size),
+        (
+            "initialConnectionWindowSize",
+            s.initial_connection_window_size,
+        ),
     ] {
         if let Some(v) = value {
-            c.field(name, |c| c.range(v.into(), WINDOW_MIN.into(), WINDOW_MAX.into()));
+            c.field(name, |c| {
+                c.range(v.into(), WINDOW_MIN.into(), WINDOW_MAX.into())
+            });
         }
     }
     if let Some(v) = s.max_concurrent_streams {
@@ -109,10 +121,11 @@ fn spec(c: &mut Checker, s: &UpstreamSpec) {
 
 /// Whether any static host is a name rather than an address (Envoy then resolves it by DNS).
 pub fn has_hostnames(s: &StaticUpstream) -> bool {
-    s.hosts
-        .iter()
-        .flatten()
-        .any(|h| h.addr.as_deref().is_some_and(|a| a.parse::<std::net::IpAddr>().is_err()))
+    s.hosts.iter().flatten().any(|h| {
+        h.addr
+            .as_deref()
+            .is_some_and(|a| a.parse::<std::net::IpAddr>().is_err())
+    })
 }
 
 fn static_upstream(c: &mut Checker, s: &StaticUpstream) {
@@ -146,8 +159,9 @@ fn address(addr: Option<&str>) -> Result<(), String> {
     match addr {
         None | Some("") => Err("is required".into()),
         Some(a) if a.parse::<std::net::IpAddr>().is_ok() => Ok(()),
-        Some(a) => hostname(a, false)
-            .map_err(|e| format!("must be an IP address or a DNS name: {e}")),
+        Some(a) => {
+            hostname(a, false).map_err(|e| format!("must be an IP address or a DNS name: {e}"))
+        }
     }
 }
 
@@ -276,33 +290,46 @@ fn health_check(c: &mut Checker, h: &HealthCheck) {
         c.field("httpHealthCheck", |c| {
             match http.path.as_deref() {
                 None | Some("") => c.field("path", |c| c.fail("is required")),
-                Some(p) if !p.starts_with('/') || p.bytes().any(|b| b <= b' ' || b == 0x7f) => {
-                    c.field("path", |c| {
-                        c.fail(format!("{p:?} must start with / and hold no spaces or controls"))
-                    })
-                }
+                Some(p) if !p.starts_with('/') || p.bytes().any(|b| b <= b' ' || b == 0x7f) => c
+                    .field("path", |c| {
+                        c.fail(format!(
+                            "{p:?} must start with / and hold no spaces or controls"
+                        ))
+                    }),
                 Some(_) => {}
             }
             if let Some(host) = http.host.as_deref().filter(|h| !h.is_empty()) {
                 c.value("host", super::headers::value(host));
             }
-            c.list("expectedStatuses", http.expected_statuses.as_deref(), 64, |c, _, r| {
-                let start = r.start.map_or(0, |v| v.get());
-                let end = r.end.map_or(0, |v| v.get());
-                if !(100..600).contains(&start) || !(101..=600).contains(&end) || start >= end {
-                    c.fail(format!(
-                        "[{start}, {end}) is not a range of statuses within [100, 600)"
-                    ));
-                }
-            });
-            c.list("requestHeadersToRemove", http.request_headers_to_remove.as_deref(), 64, |c, _, n| {
-                c.check(super::headers::name(n));
-            });
+            c.list(
+                "expectedStatuses",
+                http.expected_statuses.as_deref(),
+                64,
+                |c, _, r| {
+                    let start = r.start.map_or(0, |v| v.get());
+                    let end = r.end.map_or(0, |v| v.get());
+                    if !(100..600).contains(&start) || !(101..=600).contains(&end) || start >= end {
+                        c.fail(format!(
+                            "[{start}, {end}) is not a range of statuses within [100, 600)"
+                        ));
+                    }
+                },
+            );
+            c.list(
+                "requestHeadersToRemove",
+                http.request_headers_to_remove.as_deref(),
+                64,
+                |c, _, n| {
+                    c.check(super::headers::name(n));
+                },
+            );
             if http.request_headers_to_add.is_some() {
                 c.field("requestHeadersToAdd", |c| c.fail(UNSUPPORTED));
             }
             if http.method == Some(RequestMethod::Connect) {
-                c.field("method", |c| c.fail("CONNECT cannot be used for health checks"));
+                c.field("method", |c| {
+                    c.fail("CONNECT cannot be used for health checks")
+                });
             }
             if http.response_assertions.is_some() {
                 c.field("responseAssertions", |c| c.fail(UNSUPPORTED));
@@ -333,11 +360,16 @@ fn connection(c: &mut Checker, cc: &ConnectionConfig) {
     }
     if let Some(k) = &cc.tcp_keepalive {
         c.field("tcpKeepalive", |c| {
-            for (name, d) in [("keepaliveTime", &k.keepalive_time), ("keepaliveInterval", &k.keepalive_interval)] {
+            for (name, d) in [
+                ("keepaliveTime", &k.keepalive_time),
+                ("keepaliveInterval", &k.keepalive_interval),
+            ] {
                 if let Some(d) = d {
                     c.field(name, |c| {
                         if d.to_parts().0 < 1 {
-                            c.fail("must be at least 1s (Envoy counts keepalives in whole seconds)");
+                            c.fail(
+                                "must be at least 1s (Envoy counts keepalives in whole seconds)",
+                            );
                         }
                     });
                 }
@@ -374,9 +406,16 @@ fn load_balancer(c: &mut Checker, lb: &LoadBalancerConfig) {
         ("ringHash", lb.ring_hash.is_some()),
         ("maglev", lb.maglev.is_some()),
     ];
-    let set: Vec<&str> = policies.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect();
+    let set: Vec<&str> = policies
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| *n)
+        .collect();
     if set.len() > 1 {
-        c.fail(format!("only one load balancing policy may be set, found {}", set.join(", ")));
+        c.fail(format!(
+            "only one load balancing policy may be set, found {}",
+            set.join(", ")
+        ));
     }
     if let Some(d) = &lb.update_merge_window {
         c.field("updateMergeWindow", |c| non_negative(c, d));
@@ -402,7 +441,11 @@ fn load_balancer(c: &mut Checker, lb: &LoadBalancerConfig) {
             })
         });
     }
-    if let Some(cfg) = lb.ring_hash.as_ref().and_then(|r| r.ring_hash_config.as_ref()) {
+    if let Some(cfg) = lb
+        .ring_hash
+        .as_ref()
+        .and_then(|r| r.ring_hash_config.as_ref())
+    {
         c.field("ringHash", |c| {
             c.field("ringHashConfig", |c| {
                 let min = cfg.minimum_ring_size.map(|v| v.get());
@@ -415,7 +458,9 @@ fn load_balancer(c: &mut Checker, lb: &LoadBalancerConfig) {
                 if let (Some(min), Some(max)) = (min, max)
                     && min > max
                 {
-                    c.fail(format!("minimumRingSize {min} is above maximumRingSize {max}"));
+                    c.fail(format!(
+                        "minimumRingSize {min} is above maximumRingSize {max}"
+                    ));
                 }
             })
         });

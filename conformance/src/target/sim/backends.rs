@@ -80,7 +80,12 @@ impl Backends {
     }
 
     /// The address of replica `index` of a backend: the one it had before, or a new one.
-    fn replica_ip(&self, namespace: &str, name: &str, index: usize) -> Result<Ipv4Addr, TargetError> {
+    fn replica_ip(
+        &self,
+        namespace: &str,
+        name: &str,
+        index: usize,
+    ) -> Result<Ipv4Addr, TargetError> {
         let key = (namespace.to_owned(), name.to_owned());
         if let Some(ip) = lock(&self.addresses).get(&key).and_then(|a| a.get(index)) {
             return Ok(*ip);

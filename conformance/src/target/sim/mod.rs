@@ -22,11 +22,11 @@ use gatesim_reference::xds::WaitError;
 use gatesim_simkube::{Faults, SimKube};
 
 use super::driver::{Driver, RunClass, Written};
+use super::echo_objects::Endpoint;
 use super::in_process;
 use super::{BarrierError, TargetError};
 use crate::certs::CertError;
 use crate::echo::SeenRequest;
-use super::echo_objects::Endpoint;
 use crate::scenario::{EchoBackend, GatewayRef, ObjectRef};
 
 pub use backends::Backends;

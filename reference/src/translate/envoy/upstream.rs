@@ -14,8 +14,7 @@ use envoy_types::pb::envoy::config::core::v3::{
     DataSource, HealthCheck as EnvoyHealthCheck, Http1ProtocolOptions as EnvoyHttp1,
     Http2ProtocolOptions, HttpProtocolOptions as CommonHttpOptions, Locality as EnvoyLocality,
     RequestMethod as EnvoyMethod, TcpKeepalive, TransportSocket, data_source, health_check,
-    http1_protocol_options, http_protocol_options::HeadersWithUnderscoresAction,
-    transport_socket,
+    http_protocol_options::HeadersWithUnderscoresAction, http1_protocol_options, transport_socket,
 };
 use envoy_types::pb::envoy::config::endpoint::v3::{
     ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, cluster_load_assignment,
@@ -111,8 +110,7 @@ pub(crate) fn build(
         connection(&mut c, &mut protocol, cc);
     }
     let http2 = spec.use_http2 == Some(true)
-        || t
-            .service
+        || t.service
             .as_ref()
             .is_some_and(|s| s.app_protocol.as_deref() == Some("kubernetes.io/h2c"));
     protocol_options(&mut protocol, spec, http2);
@@ -169,7 +167,12 @@ fn assignment(
                 });
                 endpoints.push(LocalityLbEndpoints {
                     locality,
-                    lb_endpoints: l.lb_endpoints.iter().flatten().map(failover_endpoint).collect(),
+                    lb_endpoints: l
+                        .lb_endpoints
+                        .iter()
+                        .flatten()
+                        .map(failover_endpoint)
+                        .collect(),
                     load_balancing_weight: l.load_balancing_weight.map(u32v),
                     priority: (i + 1) as u32,
                     ..Default::default()
@@ -194,11 +197,14 @@ fn assignment(
 }
 
 fn failover_endpoint(e: &GlooEndpoint) -> LbEndpoint {
-    let hc = e.health_check_config.as_ref().map(|h| endpoint::HealthCheckConfig {
-        port_value: h.port_value.unwrap_or_default(),
-        hostname: h.hostname.clone().unwrap_or_default(),
-        ..Default::default()
-    });
+    let hc = e
+        .health_check_config
+        .as_ref()
+        .map(|h| endpoint::HealthCheckConfig {
+            port_value: h.port_value.unwrap_or_default(),
+            hostname: h.hostname.clone().unwrap_or_default(),
+            ..Default::default()
+        });
     lb_endpoint(
         e.address.as_deref().unwrap_or_default(),
         e.port.unwrap_or_default(),
@@ -339,7 +345,9 @@ fn load_balancer(c: &mut Cluster, lb: &LoadBalancerConfig) {
         ConsistentHashingLbConfig, LocalityConfigSpecifier, LocalityWeightedLbConfig,
     };
     let mut common = cluster::CommonLbConfig {
-        healthy_panic_threshold: lb.healthy_panic_threshold.map(|p| Percent { value: p.get() }),
+        healthy_panic_threshold: lb
+            .healthy_panic_threshold
+            .map(|p| Percent { value: p.get() }),
         update_merge_window: lb.update_merge_window.as_ref().map(duration),
         close_connections_on_host_set_change: lb
             .close_connections_on_host_set_change
@@ -347,9 +355,9 @@ fn load_balancer(c: &mut Cluster, lb: &LoadBalancerConfig) {
         ..Default::default()
     };
     if lb.locality_weighted_lb_config.is_some() {
-        common.locality_config_specifier = Some(
-            LocalityConfigSpecifier::LocalityWeightedLbConfig(LocalityWeightedLbConfig {}),
-        );
+        common.locality_config_specifier = Some(LocalityConfigSpecifier::LocalityWeightedLbConfig(
+            LocalityWeightedLbConfig {},
+        ));
     }
     if lb.use_hostname_for_hashing == Some(true) {
         common.consistent_hashing_lb_config = Some(ConsistentHashingLbConfig {
@@ -360,8 +368,8 @@ fn load_balancer(c: &mut Cluster, lb: &LoadBalancerConfig) {
     if common != cluster::CommonLbConfig::default() {
         c.common_lb_config = Some(common);
     }
-    let slow_start = |s: &crate::api::k8sgateway::connection::SlowStartConfig| {
-        cluster::SlowStartConfig {
+    let slow_start =
+        |s: &crate::api::k8sgateway::connection::SlowStartConfig| cluster::SlowStartConfig {
             slow_start_window: s.slow_start_window.as_ref().map(duration),
             aggression: s.aggression.map(|a| {
                 envoy_types::pb::envoy::config::core::v3::RuntimeDouble {
@@ -370,8 +378,7 @@ fn load_balancer(c: &mut Cluster, lb: &LoadBalancerConfig) {
                 }
             }),
             min_weight_percent: s.min_weight_percent.map(|p| Percent { value: p.get() }),
-        }
-    };
+        };
     if let Some(rr) = &lb.round_robin {
         c.lb_policy = cluster::LbPolicy::RoundRobin as i32;
         if let Some(s) = &rr.slow_start_config {
@@ -397,12 +404,12 @@ fn load_balancer(c: &mut Cluster, lb: &LoadBalancerConfig) {
         let cfg = rh.ring_hash_config.clone().unwrap_or_default();
         c.lb_config = Some(cluster::LbConfig::RingHashLbConfig(
             cluster::RingHashLbConfig {
-                minimum_ring_size: cfg
-                    .minimum_ring_size
-                    .map(|v| UInt64Value { value: v.get() as u64 }),
-                maximum_ring_size: cfg
-                    .maximum_ring_size
-                    .map(|v| UInt64Value { value: v.get() as u64 }),
+                minimum_ring_size: cfg.minimum_ring_size.map(|v| UInt64Value {
+                    value: v.get() as u64,
+                }),
+                maximum_ring_size: cfg.maximum_ring_size.map(|v| UInt64Value {
+                    value: v.get() as u64,
+                }),
                 ..Default::default()
             },
         ));
@@ -587,13 +594,15 @@ fn common_tls(ssl: &UpstreamSslConfig, material: Option<&TlsMaterial>) -> Common
         })
         .collect();
     if trusted_ca.is_some() || !sans.is_empty() {
-        ctx.validation_context_type = Some(common_tls_context::ValidationContextType::ValidationContext(
-            CertificateValidationContext {
-                trusted_ca,
-                match_typed_subject_alt_names: sans,
-                ..Default::default()
-            },
-        ));
+        ctx.validation_context_type = Some(
+            common_tls_context::ValidationContextType::ValidationContext(
+                CertificateValidationContext {
+                    trusted_ca,
+                    match_typed_subject_alt_names: sans,
+                    ..Default::default()
+                },
+            ),
+        );
     }
     if let Some(p) = &ssl.parameters {
         let version = |v: Option<TlsProtocolVersion>| v.map_or(0, |v| v.number() as i32);

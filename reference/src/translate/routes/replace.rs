@@ -10,7 +10,11 @@ use super::http::{DirectIr, HeaderMods, HttpRouteIr, Rewrite, RuleAction};
 use crate::api::HttpRoute;
 use crate::validate::{self, Seg};
 
-pub(crate) fn replace_if_invalid(route: &HttpRoute, ir: &mut HttpRouteIr, response: &(u32, String)) {
+pub(crate) fn replace_if_invalid(
+    route: &HttpRoute,
+    ir: &mut HttpRouteIr,
+    response: &(u32, String),
+) {
     let Some(problem) = ir.problem.take() else {
         return;
     };
