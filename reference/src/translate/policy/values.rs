@@ -74,6 +74,12 @@ const ENTERPRISE: &[&str] = &[
     "extProc",
     "extProcLate",
     "ai",
+    "ratelimitServer",
+    "caching",
+    "proxyLatency",
+    "disableExtProcEarly",
+    "disableExtProc",
+    "disableExtProcLate",
 ];
 
 /// Findings, each `path: why`.
@@ -81,22 +87,22 @@ const ENTERPRISE: &[&str] = &[
 pub(crate) struct Findings(pub Vec<String>);
 
 impl Findings {
-    fn at(&mut self, path: &str, why: impl std::fmt::Display) {
+    pub(super) fn at(&mut self, path: &str, why: impl std::fmt::Display) {
         self.0.push(format!("{path}: {why}"));
     }
 
-    fn check(&mut self, path: &str, outcome: Result<(), String>) {
+    pub(super) fn check(&mut self, path: &str, outcome: Result<(), String>) {
         if let Err(why) = outcome {
             self.at(path, why);
         }
     }
 }
 
-const OPTIONS: &str = "spec.options";
+pub(super) const OPTIONS: &str = "spec.options";
 
 pub(crate) fn route_options(o: &RouteOptions) -> Findings {
     let mut f = Findings::default();
-    unsupported(&mut f, o, ROUTE_FIELDS);
+    unsupported(&mut f, OPTIONS, o, ROUTE_FIELDS);
     if let Some(faults) = &o.faults {
         if let Some(a) = &faults.abort {
             let path = format!("{OPTIONS}.faults.abort.httpStatus");
@@ -230,7 +236,7 @@ pub(crate) fn route_options(o: &RouteOptions) -> Findings {
 
 pub(crate) fn virtual_host_options(o: &VirtualHostOptions) -> Findings {
     let mut f = Findings::default();
-    unsupported(&mut f, o, VIRTUAL_HOST_FIELDS);
+    unsupported(&mut f, OPTIONS, o, VIRTUAL_HOST_FIELDS);
     if let Some(h) = &o.header_manipulation {
         headers(&mut f, h);
     }
@@ -260,8 +266,13 @@ pub(crate) fn virtual_host_options(o: &VirtualHostOptions) -> Findings {
     f
 }
 
-/// Every field set that is not in `supported`, by name.
-fn unsupported<O: Serialize>(f: &mut Findings, options: &O, supported: &[&str]) {
+/// Every field of `options` (at `path`) set that is not in `supported`, by name.
+pub(super) fn unsupported<O: Serialize>(
+    f: &mut Findings,
+    path: &str,
+    options: &O,
+    supported: &[&str],
+) {
     let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(options) else {
         return;
     };
@@ -271,7 +282,7 @@ fn unsupported<O: Serialize>(f: &mut Findings, options: &O, supported: &[&str]) 
         } else {
             "is not supported by gatesim"
         };
-        f.at(&format!("{OPTIONS}.{name}"), what);
+        f.at(&format!("{path}.{name}"), what);
     }
 }
 
@@ -398,7 +409,7 @@ fn cors(f: &mut Findings, c: &CorsPolicy) {
     }
 }
 
-fn csrf(f: &mut Findings, c: &CsrfPolicy) {
+pub(super) fn csrf(f: &mut Findings, c: &CsrfPolicy) {
     let path = format!("{OPTIONS}.csrf");
     match &c.filter_enabled {
         None => f.at(&format!("{path}.filterEnabled"), "is required"),
@@ -477,7 +488,7 @@ fn transformations(f: &mut Findings, t: &TransformationStages) {
     }
 }
 
-fn non_negative(d: &ProtoDuration) -> Result<(), String> {
+pub(super) fn non_negative(d: &ProtoDuration) -> Result<(), String> {
     if d.to_parts() < (0, 0) {
         Err(format!("must not be negative, is {}", d.as_str()))
     } else {
@@ -486,7 +497,7 @@ fn non_negative(d: &ProtoDuration) -> Result<(), String> {
 }
 
 /// A path or path prefix: visible ASCII, starting with `/`.
-fn path_value(p: &str) -> Result<(), String> {
+pub(super) fn path_value(p: &str) -> Result<(), String> {
     if !p.starts_with('/') {
         return Err(format!("must start with /, is {p:?}"));
     }
