@@ -35,7 +35,8 @@ use envoy_types::pb::envoy::extensions::filters::network::http_connection_manage
 };
 use envoy_types::pb::envoy::r#type::matcher::v3::{StringMatcher, string_matcher};
 use envoy_types::pb::envoy::r#type::v3::{FractionalPercent, TokenBucket as EnvoyTokenBucket};
-use envoy_types::pb::google::protobuf::{BoolValue, Struct, UInt64Value, Value, value::Kind};
+use envoy_types::pb::google::protobuf::{Any, BoolValue, UInt64Value};
+use prost::{Message, Name};
 
 use super::options::duration;
 use super::{any, u32v};
@@ -159,54 +160,115 @@ pub(crate) fn apply_connection_manager(
 }
 
 fn file_access_log(sink: &FileSink) -> AccessLog {
-    let format = if let Some(j) = &sink.json_format {
-        Some(substitution_format_string::Format::JsonFormat(json_struct(
-            &j.0,
-        )))
+    let path = sink.path.clone().unwrap_or_default();
+    let config = if let Some(j) = &sink.json_format {
+        Any {
+            type_url: FileAccessLog::type_url(),
+            value: JsonFileAccessLog {
+                path,
+                log_format: Some(JsonFormatString {
+                    json_format: Some(sorted_struct(&j.0)),
+                }),
+            }
+            .encode_to_vec(),
+        }
     } else {
-        sink.string_format.as_ref().map(|s| {
-            substitution_format_string::Format::TextFormatSource(DataSource {
-                specifier: Some(data_source::Specifier::InlineString(s.clone())),
-                ..Default::default()
-            })
+        any(&FileAccessLog {
+            path,
+            access_log_format: sink.string_format.as_ref().map(|s| {
+                file_access_log::AccessLogFormat::LogFormat(SubstitutionFormatString {
+                    format: Some(substitution_format_string::Format::TextFormatSource(
+                        DataSource {
+                            specifier: Some(data_source::Specifier::InlineString(s.clone())),
+                            ..Default::default()
+                        },
+                    )),
+                    ..Default::default()
+                })
+            }),
         })
-    };
-    let config = FileAccessLog {
-        path: sink.path.clone().unwrap_or_default(),
-        access_log_format: format.map(|f| {
-            file_access_log::AccessLogFormat::LogFormat(SubstitutionFormatString {
-                format: Some(f),
-                ..Default::default()
-            })
-        }),
     };
     AccessLog {
         name: FILE_ACCESS_LOG.into(),
-        config_type: Some(access_log::ConfigType::TypedConfig(any(&config))),
+        config_type: Some(access_log::ConfigType::TypedConfig(config)),
         ..Default::default()
     }
 }
 
-fn json_struct(fields: &serde_json::Map<String, serde_json::Value>) -> Struct {
-    Struct {
-        fields: fields
-            .iter()
-            .map(|(k, v)| (k.clone(), json_value(v)))
-            .collect(),
-    }
+// A `FileAccessLog` with a JSON format, wire-compatible with Envoy's message, whose
+// `google.protobuf.Struct` entries are encoded in key order: prost keeps a Struct's fields in
+// a HashMap and encodes them in hash order, so the same input would encode differently on
+// every translation (and every translation would look like a change).
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct JsonFileAccessLog {
+    #[prost(string, tag = "1")]
+    path: String,
+    /// `log_format`, a `SubstitutionFormatString`.
+    #[prost(message, optional, tag = "5")]
+    log_format: Option<JsonFormatString>,
 }
 
-fn json_value(v: &serde_json::Value) -> Value {
+#[derive(Clone, PartialEq, prost::Message)]
+struct JsonFormatString {
+    #[prost(message, optional, tag = "2")]
+    json_format: Option<SortedStruct>,
+}
+
+/// `google.protobuf.Struct`: its map is a repeated key/value entry on the wire.
+#[derive(Clone, PartialEq, prost::Message)]
+struct SortedStruct {
+    #[prost(message, repeated, tag = "1")]
+    fields: Vec<StructEntry>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct StructEntry {
+    #[prost(string, tag = "1")]
+    key: String,
+    #[prost(message, optional, tag = "2")]
+    value: Option<SortedValue>,
+}
+
+/// `google.protobuf.Value`, without the list and null kinds (refused before translation).
+#[derive(Clone, PartialEq, prost::Message)]
+struct SortedValue {
+    #[prost(oneof = "SortedKind", tags = "2, 3, 4, 5")]
+    kind: Option<SortedKind>,
+}
+
+#[derive(Clone, PartialEq, prost::Oneof)]
+enum SortedKind {
+    #[prost(double, tag = "2")]
+    Number(f64),
+    #[prost(string, tag = "3")]
+    String(String),
+    #[prost(bool, tag = "4")]
+    Bool(bool),
+    #[prost(message, tag = "5")]
+    Struct(SortedStruct),
+}
+
+fn sorted_struct(fields: &serde_json::Map<String, serde_json::Value>) -> SortedStruct {
     use serde_json::Value as J;
-    let kind = match v {
-        J::String(s) => Kind::StringValue(s.clone()),
-        J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
-        J::Bool(b) => Kind::BoolValue(*b),
-        J::Object(o) => Kind::StructValue(json_struct(o)),
-        // Refused before translation.
-        J::Array(_) | J::Null => Kind::NullValue(0),
-    };
-    Value { kind: Some(kind) }
+    let mut entries: Vec<StructEntry> = fields
+        .iter()
+        .filter_map(|(k, v)| {
+            let kind = match v {
+                J::String(s) => SortedKind::String(s.clone()),
+                J::Number(n) => SortedKind::Number(n.as_f64().unwrap_or_default()),
+                J::Bool(b) => SortedKind::Bool(*b),
+                J::Object(o) => SortedKind::Struct(sorted_struct(o)),
+                J::Array(_) | J::Null => return None,
+            };
+            Some(StructEntry {
+                key: k.clone(),
+                value: Some(SortedValue { kind: Some(kind) }),
+            })
+        })
+        .collect();
+    entries.sort_by(|a, b| a.key.cmp(&b.key));
+    SortedStruct { fields: entries }
 }
 
 /// HttpListenerOption's network filters, before the connection manager.
