@@ -182,7 +182,12 @@ fn build_request(req: &ProbeRequest) -> Result<(Request<Full<Bytes>>, Option<Str
         .join(",");
     let echo_set =
         HeaderValue::from_str(&echo_set).map_err(|e| invalid("X-Echo-Set-Header value", &e))?;
-    headers.insert(HeaderName::from_static("x-echo-set-header"), echo_set);
+    // A scenario that writes the header itself (to have the backend send a response header)
+    // keeps it; otherwise it is always sent, empty when nothing is asked, as upstream does.
+    let echo_set_name = HeaderName::from_static("x-echo-set-header");
+    if !req.backend_set_headers.is_empty() || !headers.contains_key(&echo_set_name) {
+        headers.insert(echo_set_name, echo_set);
+    }
     if !headers.contains_key(USER_AGENT) {
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
     }
@@ -419,6 +424,15 @@ mod tests {
         assert_eq!(built.headers()["version"], "one");
         assert_eq!(built.headers()["x-echo-set-header"], "X-A:1");
         assert_eq!(built.headers()["connection"], "close");
+
+        let mut own = ProbeRequest::new("127.0.0.1:80".parse().unwrap(), "/");
+        own.headers
+            .push(("X-Echo-Set-Header".into(), "Server:origin".into()));
+        let (built, _) = build_request(&own).unwrap();
+        assert_eq!(built.headers()["x-echo-set-header"], "Server:origin");
+        own.headers.clear();
+        let (built, _) = build_request(&own).unwrap();
+        assert_eq!(built.headers()["x-echo-set-header"], "");
 
         req.protocol = Protocol::H2c;
         let (built, _) = build_request(&req).unwrap();
