@@ -182,22 +182,36 @@ impl<'a> Resolver<'a, '_> {
         }
         for ((g, l), candidates) in competitions {
             let gw = &self.gateways[g];
-            let listener = &gw.listeners[l].name;
+            let members: Vec<usize> = (0..gw.listeners.len())
+                .filter(|&o| scope.owner(gw, o) == l)
+                .collect();
+            // Where the competition took place, when the ancestor alone does not say it.
+            let shared_place = (members.len() > 1).then(|| {
+                let names: Vec<&str> = members
+                    .iter()
+                    .map(|&m| gw.listeners[m].name.as_str())
+                    .collect();
+                format!(
+                    "port {} (listeners {} share it)",
+                    gw.listeners[l].port,
+                    names.join(", ")
+                )
+            });
             let combined = Combined::new(candidates, K::COMBINE, TIERS);
             for (c, outcome) in combined.outcomes() {
                 let whole = c.rank.tier == 1;
                 let section = sections.get(&(g, l, c.rank.key.clone())).copied();
                 let ancestor = Ancestor::gateway(&gw.key, (!whole).then_some(section).flatten());
-                let place = if whole {
-                    format!("listener {listener}")
-                } else {
-                    String::new()
+                let place = match (&shared_place, whole) {
+                    (Some(p), _) => p.clone(),
+                    (None, true) => format!("listener {}", gw.listeners[l].name),
+                    (None, false) => String::new(),
                 };
                 self.report
                     .outcome(K::KIND, &c.rank.key, &ancestor, &place, &outcome);
             }
-            for shared in (0..gw.listeners.len()).filter(|&o| scope.owner(gw, o) == l) {
-                *slot(&mut self.out[g].listeners[shared]) = combined.effective.clone();
+            for m in members {
+                *slot(&mut self.out[g].listeners[m]) = combined.effective.clone();
             }
         }
     }
