@@ -3,6 +3,8 @@
 
 pub mod certs;
 pub mod echo;
+pub mod fuzz;
+pub mod oracle;
 pub mod outcome;
 pub mod probe;
 pub mod report;

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => cli::run(*args),
+        Command::Fuzz(args) => cli::fuzz::fuzz(*args),
         Command::List(args) => cli::list(args),
         Command::Check(args) => cli::check(args),
     };

@@ -29,6 +29,10 @@ pub struct Cli {
 pub enum Command {
     /// Run scenarios and report the results (exit status 0 when nothing failed).
     Run(Box<RunArgs>),
+    /// Check generated resource sets against the specification's oracle: in process (the
+    /// reference translator) and live through the target; a failure is shrunk and written
+    /// out as a regression scenario (exit status 1 when a property fails).
+    Fuzz(Box<FuzzArgs>),
     /// List scenarios, their features and whether a run with these flags would run them.
     List(ListArgs),
     /// Parse and validate scenario files without running anything.
@@ -80,10 +84,9 @@ pub struct SelectionArgs {
     pub skip_provisional_tests: bool,
 }
 
-#[derive(Args, Debug)]
-pub struct RunArgs {
-    #[command(flatten)]
-    pub selection: SelectionArgs,
+/// Where scenarios run: the target and how to reach or start it.
+#[derive(Args, Debug, Clone)]
+pub struct TargetArgs {
     /// Where to run.
     #[arg(long, value_enum, default_value = "sim")]
     pub target: TargetKind,
@@ -116,6 +119,14 @@ pub struct RunArgs {
     /// sim: Envoy's log level.
     #[arg(long, value_name = "LEVEL", default_value = "warning")]
     pub envoy_log_level: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    #[command(flatten)]
+    pub targeting: TargetArgs,
     /// Scenarios run at the same time (scenarios that clash never do).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub concurrency: usize,
@@ -155,6 +166,35 @@ pub struct RunArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct FuzzArgs {
+    #[command(flatten)]
+    pub targeting: TargetArgs,
+    /// Generated cases to check (the run also stops at --time).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub cases: u32,
+    /// Seed of the first batch of cases (decimal or 0x-hex) [default: from the clock]; a
+    /// counterexample names the seed that reproduces it.
+    #[arg(long, value_name = "SEED", value_parser = parse_seed)]
+    pub seed: Option<u64>,
+    /// Stop after this long (e.g. 60s, 10m), whatever --cases says.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub time: Option<Duration>,
+    /// Where shrunk counterexamples are written as scenarios [default: scenarios/regressions/]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Check only in process (the reference translator and `envoy --mode validate`), without
+    /// starting a target. sim only.
+    #[arg(long)]
+    pub no_live: bool,
+    /// Percent of references and listeners generated invalid on purpose.
+    #[arg(long, value_name = "PERCENT", default_value_t = 15)]
+    pub invalid_percent: u32,
+    /// More output: -v also logs the controller and harness.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Args, Debug)]
 pub struct ListArgs {
     #[command(flatten)]
     pub selection: SelectionArgs,
@@ -175,6 +215,14 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .or_else(|| text.parse::<u64>().ok().map(Duration::from_secs))
         .filter(|d| !d.is_zero())
         .ok_or_else(|| format!("expected a duration such as 30s, 1m30s or 500ms, got {text:?}"))
+}
+
+fn parse_seed(text: &str) -> Result<u64, String> {
+    let parsed = match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|e| format!("expected a number (decimal or 0x-hex), got {text:?}: {e}"))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ macro_rules! say {
 }
 
 pub mod args;
+pub mod fuzz;
 mod output;
 
 use std::path::{Path, PathBuf};
@@ -33,7 +34,7 @@ use gatesim_conformance::target::{
     ClusterOptions, ClusterTarget, RunClass, SimOptions, SimTarget, Target,
 };
 
-use args::{CheckArgs, ListArgs, RunArgs, SelectionArgs, TargetKind};
+use args::{CheckArgs, ListArgs, RunArgs, SelectionArgs, TargetArgs, TargetKind};
 use output::RunInfo;
 
 const REPOSITORY: &str = "https://github.com/gatesim/gatesim";
@@ -151,7 +152,7 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
 }
 
 fn implementation(args: &RunArgs) -> Result<Implementation> {
-    let sim = args.target == TargetKind::Sim;
+    let sim = args.targeting.target == TargetKind::Sim;
     let pick = |given: &Option<String>, default: &str, flag: &str| -> Result<String> {
         match (given, sim, &args.report_output) {
             (Some(v), _, _) => Ok(v.clone()),
@@ -181,7 +182,16 @@ fn implementation(args: &RunArgs) -> Result<Implementation> {
     })
 }
 
-async fn start_target(args: &RunArgs) -> Result<Target> {
+/// How often status is polled: simkube answers in microseconds, a cluster's API server does
+/// not.
+fn poll_interval(target: &Target) -> Duration {
+    match target {
+        Target::Sim(_) => Duration::from_millis(20),
+        Target::Cluster(_) => Duration::from_millis(100),
+    }
+}
+
+async fn start_target(args: &TargetArgs) -> Result<Target> {
     match args.target {
         TargetKind::Sim => {
             let class = RunClass {
@@ -260,7 +270,7 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
     let signal = gatesim_reference::terminal::shutdown_signal();
     tokio::pin!(signal);
     let target = tokio::select! {
-        target = start_target(&args) => target?,
+        target = start_target(&args.targeting) => target?,
         _ = &mut signal => bail!("interrupted while starting the target"),
     };
     let target_started = started.elapsed();
@@ -269,10 +279,7 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
     let settings = Settings {
         consecutive: args.consecutive,
         within: args.within,
-        poll_interval: match target {
-            Target::Sim(_) => Duration::from_millis(20),
-            Target::Cluster(_) => Duration::from_millis(100),
-        },
+        poll_interval: poll_interval(&target),
         ..Settings::default()
     };
     let env = Arc::new(Environment::new(target, settings));

@@ -43,7 +43,7 @@ use envoy_types::pb::google::protobuf::{Any, BoolValue, Duration};
 
 use super::{any, header, u32v};
 use crate::api::k8sgateway::cors::CorsPolicy;
-use crate::api::k8sgateway::headers::HeaderManipulation;
+use crate::api::k8sgateway::headers::{HeaderManipulation, HeaderValue};
 use crate::api::k8sgateway::matchers::{
     BufferPerRoute, CsrfPolicy, Denominator, FractionalPercent as GlooFraction,
     RegexMatchAndSubstitute, RuntimeFractionalPercent as GlooRuntimeFraction, StringMatcher,
@@ -445,50 +445,30 @@ type Headers = (
 
 /// gloo appends by default (`append` unset means true).
 fn headers(h: &HeaderManipulation) -> Headers {
-    let req = h
-        .request_headers_to_add
-        .iter()
-        .flatten()
-        .filter_map(|o| {
-            let hv = o.header.as_ref()?;
-            Some(header_option(
-                hv.key.as_deref(),
-                hv.value.as_deref(),
-                o.append,
-            ))
-        })
-        .collect();
-    let resp = h
-        .response_headers_to_add
-        .iter()
-        .flatten()
-        .filter_map(|o| {
-            let hv = o.header.as_ref()?;
-            Some(header_option(
-                hv.key.as_deref(),
-                hv.value.as_deref(),
-                o.append,
-            ))
-        })
-        .collect();
+    let req = h.request_headers_to_add.iter().flatten();
+    let resp = h.response_headers_to_add.iter().flatten();
     (
-        req,
+        header_options(req.map(|o| (o.header.as_ref(), o.append))),
         h.request_headers_to_remove.clone().unwrap_or_default(),
-        resp,
+        header_options(resp.map(|o| (o.header.as_ref(), o.append))),
         h.response_headers_to_remove.clone().unwrap_or_default(),
     )
 }
 
-fn header_option(
-    key: Option<&str>,
-    value: Option<&str>,
-    append: Option<bool>,
-) -> HeaderValueOption {
-    header(
-        key.unwrap_or_default(),
-        value.unwrap_or_default(),
-        append == Some(false),
-    )
+/// Request and response header options differ in type but not in what Envoy needs.
+fn header_options<'a>(
+    options: impl Iterator<Item = (Option<&'a HeaderValue>, Option<bool>)>,
+) -> Vec<HeaderValueOption> {
+    options
+        .filter_map(|(hv, append)| {
+            let hv = hv?;
+            Some(header(
+                hv.key.as_deref().unwrap_or_default(),
+                hv.value.as_deref().unwrap_or_default(),
+                append == Some(false),
+            ))
+        })
+        .collect()
 }
 
 pub(crate) fn duration(d: &ProtoDuration) -> Duration {
