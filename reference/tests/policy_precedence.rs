@@ -260,16 +260,12 @@ spec:
 /// listener-level policy naming either applies to both, and two such policies compete as one.
 #[test]
 fn listeners_sharing_a_port_share_listener_policies() {
-    let gateway = "
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default, generation: 1}
-spec:
-  gatewayClassName: gatesim
-  listeners:
-  - {name: a, port: 80, protocol: HTTP, hostname: a.example.com}
-  - {name: b, port: 80, protocol: HTTP, hostname: b.example.com}
-";
+    let gateway = GATEWAY.replace(
+        "  - {name: http, port: 80, protocol: HTTP}",
+        "  - {name: a, port: 80, protocol: HTTP, hostname: a.example.com}
+  - {name: b, port: 80, protocol: HTTP, hostname: b.example.com}",
+    );
+    assert_ne!(gateway, GATEWAY);
     let object = |name: &str, section: &str, created: &str, server: &str| {
         format!(
             "
@@ -283,7 +279,7 @@ spec:
         )
     };
     let (_, t) = run(&doc(&[
-        gateway,
+        &gateway,
         &object("on-b", "b", "2020-01-01T00:00:00Z", "from-b"),
         &object("on-a", "a", "2024-01-01T00:00:00Z", "from-a"),
     ]));
