@@ -14,11 +14,11 @@
 mod backends;
 mod classes;
 mod conditions;
-mod duration;
 mod envoy;
 pub mod features;
 mod gateways;
 mod hostnames;
+mod invalid;
 pub mod names;
 mod output;
 mod policy;
@@ -56,6 +56,7 @@ pub fn managed_gateways(set: &ResourceSet) -> Vec<ObjectKey> {
 
 /// Translate every input into proxy configurations and status.
 pub fn translate(set: &ResourceSet) -> Translation {
+    let set = &*invalid::without_invalid_grants(set);
     let classes = classes::evaluate(set);
     let mut gateways = gateways::evaluate(set, &classes);
     let index: BTreeMap<ObjectKey, usize> = gateways
