@@ -1,6 +1,6 @@
 //! `translate()` at 100, 500, 1,000 and 10,000 HTTPRoutes, at 500 without input validation
-//! (`translate/unvalidated/500`) to show what validation adds, and at 500 HTTPRoutes each with a
-//! RouteOption attached by targetRef (`translate-route-options/500`).
+//! (`translate/unvalidated/500`) to show what validation adds, and at 500 HTTPRoutes each with
+//! a RouteOption attached by targetRef (`translate-route-options/500`).
 //!
 //! The input resembles Envoy Gateway's "large" benchmark shape: routes spread over namespaces,
 //! each with hostnames, a couple of rules with path and header matches, a header filter and

@@ -180,12 +180,12 @@ fn build_request(req: &ProbeRequest) -> Result<(Request<Full<Bytes>>, Option<Str
         .map(|(n, v)| format!("{n}:{v}"))
         .collect::<Vec<_>>()
         .join(",");
-    let echo_set =
-        HeaderValue::from_str(&echo_set).map_err(|e| invalid("X-Echo-Set-Header value", &e))?;
-    // A scenario that writes the header itself (to have the backend send a response header)
-    // keeps it; otherwise it is always sent, empty when nothing is asked, as upstream does.
     let echo_set_name = HeaderName::from_static("x-echo-set-header");
-    if !req.backend_set_headers.is_empty() || !headers.contains_key(&echo_set_name) {
+    // Upstream always sends the header (empty when there is nothing to set); a scenario that
+    // writes it among its own request headers asks the echo directly, and keeps its value.
+    if !(req.backend_set_headers.is_empty() && headers.contains_key(&echo_set_name)) {
+        let echo_set =
+            HeaderValue::from_str(&echo_set).map_err(|e| invalid("X-Echo-Set-Header value", &e))?;
         headers.insert(echo_set_name, echo_set);
     }
     if !headers.contains_key(USER_AGENT) {
@@ -413,6 +413,21 @@ mod tests {
     }
 
     #[test]
+    fn a_scenario_may_write_x_echo_set_header_itself() {
+        let fresh = || ProbeRequest::new("127.0.0.1:80".parse().unwrap(), "/");
+        let (built, _) = build_request(&fresh()).unwrap();
+        assert_eq!(built.headers()["x-echo-set-header"], "");
+        let mut own = fresh();
+        own.headers
+            .push(("X-Echo-Set-Header".into(), "X-B:2".into()));
+        let (built, _) = build_request(&own).unwrap();
+        assert_eq!(built.headers()["x-echo-set-header"], "X-B:2");
+        own.backend_set_headers.push(("X-A".into(), "1".into()));
+        let (built, _) = build_request(&own).unwrap();
+        assert_eq!(built.headers()["x-echo-set-header"], "X-A:1");
+    }
+
+    #[test]
     fn builds_the_request_upstream_would() {
         let mut req = ProbeRequest::new("127.0.0.1:80".parse().unwrap(), "/a%2Fb?x=1&y");
         req.host = Some("example.com".into());
@@ -424,15 +439,6 @@ mod tests {
         assert_eq!(built.headers()["version"], "one");
         assert_eq!(built.headers()["x-echo-set-header"], "X-A:1");
         assert_eq!(built.headers()["connection"], "close");
-
-        let mut own = ProbeRequest::new("127.0.0.1:80".parse().unwrap(), "/");
-        own.headers
-            .push(("X-Echo-Set-Header".into(), "Server:origin".into()));
-        let (built, _) = build_request(&own).unwrap();
-        assert_eq!(built.headers()["x-echo-set-header"], "Server:origin");
-        own.headers.clear();
-        let (built, _) = build_request(&own).unwrap();
-        assert_eq!(built.headers()["x-echo-set-header"], "");
 
         req.protocol = Protocol::H2c;
         let (built, _) = build_request(&req).unwrap();

@@ -20,6 +20,7 @@ pub const SUPPORTED: &[&str] = &[
     "K8sGatewayDirectResponse",
     "K8sGatewayHttpListenerOption",
     "K8sGatewayListenerOption",
+    "K8sGatewayRouteDelegation",
     "K8sGatewayRouteOption",
     "K8sGatewayVirtualHostOption",
     "ReferenceGrant",

@@ -10,6 +10,8 @@
 //! listeners, clusters and endpoints (`proxy`) → status for every object involved. K8sGateway
 //! policies are resolved to the rules and listeners they apply to (`policy`) between
 //! translating routes and attaching them, so the Envoy builders see one effective policy each.
+//! HTTPRoute delegation (`routes::delegation`) then expands the attached routes' delegating
+//! rules into views of their delegatees, served where the delegating route is attached.
 
 mod backends;
 mod classes;
@@ -66,7 +68,9 @@ pub fn translate(set: &ResourceSet) -> Translation {
         .collect();
 
     let mut report = policy::status::Report::default();
-    let route_policies = policy::RoutePolicies::new(set, &index, &mut report);
+    let delegatees =
+        routes::delegation::delegatees(set, |k, r| policy::names_our_gateway(k, r, &index));
+    let route_policies = policy::RoutePolicies::new(set, &index, delegatees, &mut report);
     let gateway_policies = policy::gateway::resolve(set, &gateways, &index, &mut report);
 
     let mut http = Vec::with_capacity(set.http_routes.len());
@@ -80,6 +84,14 @@ pub fn translate(set: &ResourceSet) -> Translation {
             routes::attach::attach(set, &ir.info, ir.problem.as_ref(), &mut gateways, &index);
         http.push((ir, outcomes));
     }
+    let delegation = routes::delegation::expand(set, &http, &route_policies, &mut report);
+    for (ir, _) in &mut http {
+        // A rule that only delegates serves nothing itself: its delegatees' views do.
+        ir.rules.retain(|r| !r.delegates_only());
+        if let Some(p) = delegation.unresolved.get(&ir.info.key) {
+            ir.resolved_refs.get_or_insert_with(|| p.clone());
+        }
+    }
 
     let mut out = Translation::default();
     let endpoints = backends::EndpointIndex::new(set);
@@ -88,7 +100,14 @@ pub fn translate(set: &ResourceSet) -> Translation {
             let policies = &gateway_policies[i];
             out.proxies.insert(
                 gw.key.clone(),
-                proxy::build(set, &endpoints, i, gw, policies, &http),
+                proxy::build(
+                    set,
+                    &endpoints,
+                    i,
+                    gw,
+                    policies,
+                    http.iter().chain(&delegation.views),
+                ),
             );
         }
     }
@@ -102,6 +121,7 @@ pub fn translate(set: &ResourceSet) -> Translation {
         out.statuses.push(routes::status::route_status(
             &ir.info,
             outcomes,
+            delegation.entries.get(&ir.info.key),
             resolved,
             ir.rules_problem.as_ref(),
             &set.config.controller_name,

@@ -16,13 +16,15 @@ use super::routes::http::{HttpRouteIr, RuleAction};
 use super::vhosts::{self, Entry, Scope};
 use crate::model::ResourceSet;
 
-pub(crate) fn build(
+/// `routes`: every route with its attachment outcomes, and the delegatee views
+/// (`routes::delegation`) with those of the route they are served through.
+pub(crate) fn build<'a>(
     set: &ResourceSet,
     endpoints: &backends::EndpointIndex<'_>,
     gw_index: usize,
     gw: &GatewayIr,
     policies: &GatewayPolicies,
-    routes: &[(HttpRouteIr, Vec<ParentOutcome>)],
+    routes: impl IntoIterator<Item = &'a (HttpRouteIr, Vec<ParentOutcome>)>,
 ) -> ProxyConfig {
     // Entries per listener.
     let mut entries = Vec::new();

@@ -12,11 +12,17 @@
 //! | VirtualHostOption | `targetRefs` to Gateways | with `sectionName`, whole Gateway (oldest first) | shallow merge |
 //! | ListenerOption, HttpListenerOption | as VirtualHostOption | as VirtualHostOption | first wins |
 //! | DirectResponse | `ExtensionRef` filter only | one per rule | none |
+//!
+//! On a rule served by delegation, the RouteOptions of every route of the chain compete, each
+//! route's tiers before its delegatees' ([`RoutePolicies::delegated`]); a parent's
+//! `delegation.gateway.solo.io/enable-policy-overrides` annotation lets its delegatees take the
+//! fields it names.
 
 pub(crate) mod access_log;
 pub(crate) mod gateway;
 mod invalid;
 mod listener_values;
+mod overrides;
 mod rank;
 mod route;
 pub(crate) mod status;
@@ -24,7 +30,7 @@ pub(crate) mod transform;
 mod values;
 
 pub(crate) use gateway::GatewayPolicies;
-pub(crate) use route::RoutePolicies;
+pub(crate) use route::{Level, RoutePolicies, names_our_gateway};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

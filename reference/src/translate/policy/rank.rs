@@ -106,7 +106,19 @@ pub(crate) struct Combined<'a, O> {
 impl<'a, O: Clone + Default + Serialize + DeserializeOwned> Combined<'a, O> {
     /// Rank `candidates` and combine them as `how` says. `tiers` names the tiers for status
     /// messages.
-    pub fn new(mut candidates: Vec<Candidate<'a, O>>, how: Combine, tiers: &[&str]) -> Self {
+    pub fn new(candidates: Vec<Candidate<'a, O>>, how: Combine, tiers: &[&str]) -> Self {
+        Self::with_overrides(candidates, how, tiers, |_, _, _| None)
+    }
+
+    /// As [`Combined::new`], except that in a shallow merge a lower-ranked candidate takes a
+    /// field from the one that holds it when `overrides(holder, challenger, field)` says why
+    /// (a delegating route that lets its delegatees override its RouteOptions).
+    pub fn with_overrides(
+        mut candidates: Vec<Candidate<'a, O>>,
+        how: Combine,
+        tiers: &[&str],
+        overrides: impl Fn(&Rank, &Rank, &str) -> Option<String>,
+    ) -> Self {
         candidates.sort_by(|a, b| a.rank.cmp(&b.rank));
         // An object that reaches the same target twice (an ExtensionRef and a targetRef, a
         // whole-Gateway and a sectionName reference) competes once, at its best rank.
@@ -136,6 +148,20 @@ impl<'a, O: Clone + Default + Serialize + DeserializeOwned> Combined<'a, O> {
                 let mut own = BTreeMap::new();
                 for (i, c) in candidates.iter().enumerate() {
                     for (field, value) in fields(c.options) {
+                        let taken: Option<(usize, String)> =
+                            own.get(&field).and_then(|&w: &usize| {
+                                let holder: &Candidate<'_, O> = &candidates[w];
+                                overrides(&holder.rank, &c.rank, &field).map(|why| (w, why))
+                            });
+                        if let Some((w, why)) = taken {
+                            shares[w].lost.push(format!(
+                                "options.{field} is overridden by {} {} ({why})",
+                                c.kind, c.rank.key
+                            ));
+                            own.insert(field.clone(), i);
+                            merged.insert(field, value);
+                            continue;
+                        }
                         match own.get(&field) {
                             Some(&w) => {
                                 let winner: &Candidate<'_, O> = &candidates[w];
@@ -377,6 +403,45 @@ mod tests {
             ["options.prefixRewrite is overridden by the rule's URLRewrite filter"]
         );
         assert_eq!(combined.effective, Some(RouteOptions::default()));
+    }
+
+    #[test]
+    fn an_allowed_override_moves_a_field_to_the_lower_ranked_candidate() {
+        let parent = options("{timeout: 1s, prefixRewrite: /p}");
+        let child = options("{timeout: 2s, prefixRewrite: /c}");
+        let combined = Combined::with_overrides(
+            vec![
+                Candidate {
+                    kind: "RouteOption",
+                    rank: rank(0, 0, None, "parent"),
+                    options: Some(&parent),
+                },
+                Candidate {
+                    kind: "RouteOption",
+                    rank: rank(1, 0, None, "child"),
+                    options: Some(&child),
+                },
+            ],
+            Combine::ShallowMerge,
+            TIERS,
+            |holder, _, field| {
+                (holder.key.name == "parent" && field == "timeout").then(|| "allowed".to_string())
+            },
+        );
+        let effective = combined.effective.clone().unwrap();
+        assert_eq!(effective.timeout.unwrap().as_str(), "2s");
+        assert_eq!(effective.prefix_rewrite.as_deref(), Some("/p"));
+        let lost: Vec<Vec<String>> = combined
+            .outcomes()
+            .map(|(_, o)| o.share.lost.clone())
+            .collect();
+        assert_eq!(
+            lost,
+            [
+                vec!["options.timeout is overridden by RouteOption default/child (allowed)".to_string()],
+                vec!["options.prefixRewrite is set by RouteOption default/parent (an ExtensionRef before a targetRef)".to_string()],
+            ]
+        );
     }
 
     #[test]

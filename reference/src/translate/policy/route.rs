@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::OptionKind;
 use super::invalid;
+use super::overrides::{ANNOTATION as OVERRIDES, Overrides};
 use super::rank::{Candidate, Combine, Combined, Rank};
 use super::status::{Ancestor, Report};
 use crate::api::k8sgateway::RouteOptions;
@@ -52,17 +53,21 @@ pub(crate) struct RoutePolicies<'a> {
 }
 
 impl<'a> RoutePolicies<'a> {
+    /// `delegatees`: the routes that serve through a route of ours by delegation, which are
+    /// ancestors to report like the routes attached to our Gateways.
     pub fn new(
         set: &'a ResourceSet,
         gateways: &BTreeMap<ObjectKey, usize>,
+        delegatees: impl IntoIterator<Item = &'a ObjectKey>,
         report: &mut Report,
     ) -> Self {
-        let ours = set
+        let mut ours: BTreeSet<&'a ObjectKey> = set
             .http_routes
             .iter()
             .filter(|(key, route)| names_our_gateway(key, route, gateways))
             .map(|(key, _)| key)
             .collect();
+        ours.extend(delegatees);
         let mut this = Self {
             set,
             by_route: HashMap::new(),
@@ -121,11 +126,7 @@ impl<'a> RoutePolicies<'a> {
         ir: &mut HttpRouteIr,
         report: &mut Report,
     ) {
-        let targeting: &[&ObjectKey] = self
-            .by_route
-            .get(key.namespace.as_str())
-            .and_then(|m| m.get(key.name.as_str()))
-            .map_or(&[], Vec::as_slice);
+        let targeting = self.targeting(key);
         if targeting.is_empty() && ir.rules.iter().all(|r| r.extension_refs.is_empty()) {
             return;
         }
@@ -180,6 +181,77 @@ impl<'a> RoutePolicies<'a> {
                 .filter(|o| *o != RouteOptions::default())
                 .map(Box::new);
         }
+    }
+
+    /// The valid RouteOptions whose targetRefs name route `key`.
+    fn targeting(&self, key: &ObjectKey) -> &[&'a ObjectKey] {
+        self.by_route
+            .get(key.namespace.as_str())
+            .and_then(|m| m.get(key.name.as_str()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The effective RouteOptions of a rule served by delegation: `chain` runs from the route
+    /// attached to the Gateway down to the delegatee whose rule is served (its last level).
+    /// Every level's RouteOptions compete in one shallow merge, a parent's before its
+    /// delegatees' (so the parent wins a field both set), except for the fields a parent's
+    /// [`Overrides`] lets its delegatees take. Outcomes are reported to each RouteOption on the
+    /// route it attaches to.
+    pub fn delegated(&self, chain: &[Level<'_>], report: &mut Report) -> Option<Box<RouteOptions>> {
+        let last = chain.last()?;
+        let mut candidates = Vec::new();
+        let mut tiers = Vec::new();
+        let quiet_ancestor = Ancestor::route(last.key);
+        let mut quiet = Sink {
+            report: None,
+            ancestor: &quiet_ancestor,
+        };
+        for (level, l) in chain.iter().enumerate() {
+            let whose = if level + 1 == chain.len() {
+                format!("HTTPRoute {}", l.key)
+            } else {
+                format!("the delegating HTTPRoute {}", l.key)
+            };
+            tiers.extend(TIERS.iter().map(|t| format!("{t} of {whose}")));
+            let targeting = self.targeting(l.key);
+            for mut c in self.candidates(l.key, l.rule, targeting, &mut quiet, &mut |_| {}) {
+                c.rank.tier += (TIERS.len() * level) as u8;
+                candidates.push(c);
+            }
+        }
+        if candidates.is_empty() {
+            return None;
+        }
+        let level_of = |r: &Rank| usize::from(r.tier) / TIERS.len();
+        let allowed: Vec<Overrides> = chain.iter().map(|l| Overrides::of(l.route)).collect();
+        let names: Vec<&str> = tiers.iter().map(String::as_str).collect();
+        let mut combined = Combined::with_overrides(
+            candidates,
+            Combine::ShallowMerge,
+            &names,
+            |holder, challenger, field| {
+                let h = level_of(holder);
+                (level_of(challenger) > h && allowed[h].allows(field)).then(|| {
+                    format!(
+                        "HTTPRoute {} lets its delegatees override it with {OVERRIDES}",
+                        chain[h].key
+                    )
+                })
+            },
+        );
+        filters_win(&mut combined, last.rule);
+        for (c, outcome) in combined.outcomes() {
+            let l = &chain[level_of(&c.rank)];
+            if self.ours.contains(l.key) {
+                let place = format!("rule {}", l.rule.index);
+                let ancestor = Ancestor::route(l.key);
+                report.outcome(RouteOption::KIND, &c.rank.key, &ancestor, &place, &outcome);
+            }
+        }
+        combined
+            .effective
+            .filter(|o| *o != RouteOptions::default())
+            .map(Box::new)
     }
 
     /// The RouteOptions competing for one rule: its ExtensionRef filters, then the targetRefs
@@ -325,6 +397,13 @@ impl<'a> RoutePolicies<'a> {
     }
 }
 
+/// One route of a delegation chain and its rule the traffic goes through.
+pub(crate) struct Level<'r> {
+    pub key: &'r ObjectKey,
+    pub route: &'r HttpRoute,
+    pub rule: &'r HttpRuleIr,
+}
+
 /// Report calls for one route, made only when the route is ours.
 struct Sink<'r, 'a> {
     report: Option<&'r mut Report>,
@@ -457,7 +536,7 @@ fn remove_field(o: &mut RouteOptions, field: &str) -> bool {
 }
 
 /// Whether a route has a parentRef to a Gateway this controller manages.
-fn names_our_gateway(
+pub(crate) fn names_our_gateway(
     key: &ObjectKey,
     route: &HttpRoute,
     gateways: &BTreeMap<ObjectKey, usize>,

@@ -1,5 +1,6 @@
 //! HTTPRoute: from the API object to the rule IR the Envoy route builder consumes.
 
+use super::delegation::{DelegateRef, delegate_ref};
 use super::{ParentRefIr, RouteInfo};
 use crate::api::HttpRoute;
 use crate::api::httproutes::{
@@ -153,6 +154,18 @@ pub(crate) struct HttpRuleIr {
     /// The effective RouteOption options of the rule, after precedence and merge
     /// (`translate::policy`).
     pub options: Option<Box<RouteOptions>>,
+    /// backendRefs that delegate to other HTTPRoutes (`routes::delegation`).
+    pub delegations: Vec<DelegateRef>,
+}
+
+impl HttpRuleIr {
+    /// Whether the rule only delegates: it serves nothing itself, its delegatees serve its
+    /// traffic (and what none of them matches is not found).
+    pub fn delegates_only(&self) -> bool {
+        !self.delegations.is_empty()
+            && matches!(&self.action, RuleAction::Forward { backends, invalid_weight: 0 }
+                if backends.is_empty())
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -241,12 +254,24 @@ fn translate_rule(
     }
     let parsed = parsed.unwrap_or_default();
 
+    let mut delegations = Vec::new();
     let action = match parsed.redirect {
         Some(r) => RuleAction::Redirect(r),
         None => {
             let mut backends = Vec::new();
             let mut invalid_weight = 0u32;
-            for br in rule.backend_refs.iter().flatten() {
+            for (position, br) in rule.backend_refs.iter().flatten().enumerate() {
+                if let Some(d) = delegate_ref(
+                    route_ns,
+                    position,
+                    br.group.as_deref(),
+                    br.kind.as_deref(),
+                    br.namespace.as_deref(),
+                    &br.name,
+                ) {
+                    delegations.push(d);
+                    continue;
+                }
                 let weight = u32::try_from(br.weight.unwrap_or(1)).unwrap_or(0);
                 match resolve_backend(set, route_ns, br) {
                     Ok(wb) => {
@@ -302,6 +327,7 @@ fn translate_rule(
         backend_timeout_ms,
         extension_refs: parsed.extension_refs,
         options: None,
+        delegations,
     }
 }
 
