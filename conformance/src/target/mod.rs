@@ -6,11 +6,15 @@
 //!   replicas; convergence by the controller's ACK barrier.
 //! - `cluster`: any kubeconfig and GatewayClass; echo backends are Deployments of an echo
 //!   image; convergence by polling, as upstream.
+//! - `local`: `cluster` against this machine's real control plane and simulated node, with the
+//!   reference controller in-process.
 
 mod certificates;
 pub mod cluster;
 pub mod driver;
 pub mod echo_objects;
+mod in_process;
+pub mod local;
 pub mod sim;
 
 use std::net::{IpAddr, SocketAddr};
@@ -22,6 +26,7 @@ use serde_json::{Value, json};
 pub use certificates::{CertStore, Generated, published_refs};
 pub use cluster::{ClusterOptions, ClusterTarget};
 pub use driver::{Driver, Resolved, RunClass, Written};
+pub use local::{LocalOptions, LocalTarget};
 pub use sim::{SimOptions, SimTarget};
 
 use crate::certs::CertError;
@@ -98,10 +103,22 @@ pub enum BarrierError {
     },
 }
 
+/// The GatewayClass a run creates for the controller it starts (sim, local, and `gatesim
+/// upstream` on local), as applied.
+pub fn gateway_class(name: &str, controller_name: &str, description: &str) -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "GatewayClass",
+        "metadata": {"name": name},
+        "spec": {"controllerName": controller_name, "description": description},
+    })
+}
+
 /// A started target.
 pub enum Target {
     Sim(Box<SimTarget>),
     Cluster(Box<ClusterTarget>),
+    Local(Box<LocalTarget>),
 }
 
 fn is_harness(api_version: Option<&str>, kind: &str) -> bool {
@@ -114,6 +131,7 @@ impl Target {
         match self {
             Target::Sim(_) => "sim",
             Target::Cluster(_) => "cluster",
+            Target::Local(_) => "local",
         }
     }
 
@@ -121,6 +139,7 @@ impl Target {
         match self {
             Target::Sim(s) => s.driver(),
             Target::Cluster(c) => c.driver(),
+            Target::Local(l) => l.cluster().driver(),
         }
     }
 
@@ -133,6 +152,7 @@ impl Target {
         match self {
             Target::Sim(s) => s.header(),
             Target::Cluster(c) => c.header(),
+            Target::Local(l) => l.header(),
         }
     }
 
@@ -140,7 +160,17 @@ impl Target {
     pub fn port_offset(&self) -> u16 {
         match self {
             Target::Sim(s) => s.port_offset(),
+            Target::Local(l) => l.port_offset(),
             Target::Cluster(_) => 0,
+        }
+    }
+
+    /// Whether the API server keeps running after the run (the run then removes its base
+    /// fixtures, so that the next run on it starts from nothing).
+    pub fn outlives_run(&self) -> bool {
+        match self {
+            Target::Local(l) => l.outlives_run(),
+            Target::Sim(_) | Target::Cluster(_) => false,
         }
     }
 
@@ -150,6 +180,7 @@ impl Target {
     pub fn scenario_dir(&self, scenario: &str) -> Option<PathBuf> {
         match self {
             Target::Sim(s) => Some(s.scenario_dir(scenario)),
+            Target::Local(l) => Some(l.scenario_dir(scenario)),
             Target::Cluster(_) => None,
         }
     }
@@ -163,7 +194,7 @@ impl Target {
     pub fn counts_for_barrier(&self, written: &Written) -> bool {
         match self {
             Target::Sim(_) => SimTarget::counts_for_barrier(written),
-            Target::Cluster(_) => false,
+            Target::Cluster(_) | Target::Local(_) => false,
         }
     }
 
@@ -184,6 +215,7 @@ impl Target {
             Some(HarnessObject::EchoBackend(backend)) => match self {
                 Target::Sim(s) => s.materialize_backend(backend, certs).await,
                 Target::Cluster(c) => c.materialize_backend(backend).await,
+                Target::Local(l) => l.cluster().materialize_backend(backend).await,
             },
             None => {
                 let written = self.driver().apply(object.value()).await?;
@@ -216,6 +248,7 @@ impl Target {
                 "EchoBackend" => match self {
                     Target::Sim(s) => s.remove_backend(target).await,
                     Target::Cluster(c) => c.remove_backend(target).await,
+                    Target::Local(l) => l.cluster().remove_backend(target).await,
                 },
                 _ => self.delete_certificate(target, certs).await,
             };
@@ -254,7 +287,7 @@ impl Target {
     async fn after_write(&self, written: Written) -> Result<Vec<Written>, TargetError> {
         let mut all = match self {
             Target::Sim(s) => s.service_written(&written).await?,
-            Target::Cluster(_) => Vec::new(),
+            Target::Cluster(_) | Target::Local(_) => Vec::new(),
         };
         all.push(written);
         Ok(all)
@@ -264,6 +297,7 @@ impl Target {
         match self {
             Target::Sim(s) => s.fill_endpoints(fill).await,
             Target::Cluster(c) => c.fill_endpoints(fill).await,
+            Target::Local(l) => l.cluster().fill_endpoints(fill).await,
         }
     }
 
@@ -276,7 +310,7 @@ impl Target {
     ) -> Result<(), BarrierError> {
         match self {
             Target::Sim(s) => s.await_acked(gateway, revision, bound).await,
-            Target::Cluster(_) => Ok(()),
+            Target::Cluster(_) | Target::Local(_) => Ok(()),
         }
     }
 
@@ -300,6 +334,10 @@ impl Target {
                 Ok(seen.iter().any(|r| r.path == path && r.at >= since))
             }
             Target::Cluster(c) => c.saw_request(namespace, backend, path, since).await,
+            Target::Local(_) => Err(TargetError::Invalid(format!(
+                "the local target cannot tell which requests {namespace}/{backend} received: \
+                 the simulated node serves no pod logs"
+            ))),
         }
     }
 
@@ -350,12 +388,14 @@ impl Target {
         match self {
             Target::Sim(_) => Ok(()),
             Target::Cluster(c) => c.await_ready(objects).await,
+            Target::Local(l) => l.cluster().await_ready(objects).await,
         }
     }
 
     pub async fn shutdown(self) {
         match self {
             Target::Sim(s) => s.shutdown().await,
+            Target::Local(l) => l.shutdown().await,
             Target::Cluster(_) => {}
         }
     }

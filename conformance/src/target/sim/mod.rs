@@ -15,15 +15,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
-use gatesim_reference::infra::host::HostConfig;
+use gatesim_reference::controller::Controller;
 use gatesim_reference::infra::ports::{self, PortPrivileges};
-use gatesim_reference::model::{ControllerConfig, KindVisitor, StoredKind, visit_kind};
+use gatesim_reference::model::{KindVisitor, StoredKind, visit_kind};
 use gatesim_reference::xds::WaitError;
 use gatesim_simkube::{Faults, SimKube};
-use serde_json::json;
 
 use super::driver::{Driver, RunClass, Written};
+use super::in_process;
 use super::{BarrierError, TargetError};
 use crate::certs::CertError;
 use crate::echo::SeenRequest;
@@ -76,11 +75,6 @@ pub struct SimTarget {
     work_dir: PathBuf,
 }
 
-/// 100 to 249, from the process id: clear of the small fixed networks test suites pick.
-fn default_network(pid: u32) -> u8 {
-    (100 + pid % 150) as u8
-}
-
 /// Whether the controller watches a kind: only writes it sees raise the revision its
 /// proxies ACK, so only those count for the barrier.
 struct Watched;
@@ -102,13 +96,7 @@ fn kube_client(url: &str) -> Result<kube::Client, TargetError> {
 impl SimTarget {
     /// Starts simkube, the controller and the run's GatewayClass.
     pub async fn start(options: SimOptions) -> Result<SimTarget, TargetError> {
-        let envoy = match options.envoy.clone() {
-            Some(path) => path,
-            None => tokio::task::spawn_blocking(gatesim_reference::infra::envoy::locate)
-                .await
-                .map_err(|e| TargetError::Invalid(format!("finding Envoy: {e}")))?
-                .map_err(|e| TargetError::Envoy(e.to_string()))?,
-        };
+        let envoy = in_process::envoy(options.envoy.clone()).await?;
         let envoy_version = envoy_version(&envoy).await;
         let privileges = ports::detect();
         let port_offset = options
@@ -116,7 +104,7 @@ impl SimTarget {
             .unwrap_or_else(|| privileges.port_offset());
         let network = options
             .address_network
-            .unwrap_or_else(|| default_network(std::process::id()));
+            .unwrap_or_else(|| in_process::default_network(std::process::id()));
         let simkube = SimKube::start(gatesim_simkube::Config::default())
             .await
             .map_err(|e| TargetError::Invalid(format!("starting simkube: {e}")))?;
@@ -127,29 +115,16 @@ impl SimTarget {
         ));
         std::fs::create_dir_all(&work_dir)
             .map_err(|e| TargetError::Invalid(format!("creating {}: {e}", work_dir.display())))?;
-        let mut host = HostConfig::new(
-            envoy.clone(),
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            work_dir.clone(),
-        );
-        host.log_level = options.envoy_log_level.clone();
-        let controller = Controller::start(ControllerOptions {
-            source: Source::Kubernetes(kube_client(&simkube.url())?),
-            infra: Infra::Host(Box::new(host)),
-            xds_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            config: ControllerConfig {
-                controller_name: options.class.controller_name.clone(),
-                port_offset,
-                // Real proxies run here: Programmed means the proxy took the configuration.
-                programmed_on_ack: true,
-                ..ControllerConfig::default()
-            },
-            address_network: network,
-            envoy: None,
+        let controller = in_process::start(in_process::Setup {
+            client: kube_client(&simkube.url())?,
+            envoy: envoy.clone(),
+            envoy_log_level: &options.envoy_log_level,
+            work_dir: work_dir.clone(),
+            controller_name: &options.class.controller_name,
+            port_offset,
+            network,
         })
-        .await
-        .map_err(|e| TargetError::Invalid(format!("starting the reference controller: {e}")))?;
+        .await?;
         let driver = Arc::new(
             Driver::connect(
                 kube_client(&simkube.url())?,
@@ -159,15 +134,11 @@ impl SimTarget {
             .await?,
         );
         driver
-            .apply(&json!({
-                "apiVersion": "gateway.networking.k8s.io/v1",
-                "kind": "GatewayClass",
-                "metadata": {"name": options.class.gateway_class},
-                "spec": {
-                    "controllerName": options.class.controller_name,
-                    "description": "The gatesim sim target's GatewayClass.",
-                },
-            }))
+            .apply(&super::gateway_class(
+                &options.class.gateway_class,
+                &options.class.controller_name,
+                "The gatesim sim target's GatewayClass.",
+            ))
             .await?;
         Ok(SimTarget {
             backends: Backends::new(
