@@ -67,7 +67,12 @@ fn base() -> String {
 #[case::bad_regex(
     "RouteOption",
     "{regexRewrite: {pattern: {regex: '('}, substitution: /x}}",
-    "spec.options.regexRewrite.pattern.regex: \"(\" is not a valid regular expression"
+    "spec.options.regexRewrite.pattern.regex: \"(\" is not a valid RE2 regex"
+)]
+#[case::regex_beyond_re2(
+    "RouteOption",
+    "{regexRewrite: {pattern: {regex: 'a{1001}'}, substitution: /x}}",
+    "spec.options.regexRewrite.pattern.regex: \"a{1001}\""
 )]
 #[case::rewrite_both_ways(
     "RouteOption",
@@ -107,7 +112,7 @@ fn base() -> String {
 #[case::header_name_space(
     "RouteOption",
     "{headerManipulation: {responseHeadersToRemove: ['x bad']}}",
-    "spec.options.headerManipulation.responseHeadersToRemove[0]: \"x bad\" is not a valid header name"
+    "spec.options.headerManipulation.responseHeadersToRemove[0]: \"x bad\" is not a valid name: a space is not allowed"
 )]
 #[case::single_percent(
     "RouteOption",
@@ -127,7 +132,7 @@ fn base() -> String {
 #[case::cors_regex(
     "RouteOption",
     "{cors: {allowOriginRegex: ['[']}}",
-    "spec.options.cors.allowOriginRegex[0]: \"[\" is not a valid regular expression"
+    "spec.options.cors.allowOriginRegex[0]: \"[\" is not a valid RE2 regex"
 )]
 #[case::csrf_without_enabled(
     "RouteOption",

@@ -129,7 +129,10 @@ pub(crate) fn route_options(o: &RouteOptions) -> Findings {
         let path = format!("{OPTIONS}.regexRewrite");
         match r.pattern.as_ref().and_then(|p| p.regex.as_deref()) {
             None => f.at(&format!("{path}.pattern.regex"), "is required"),
-            Some(re) => f.check(&format!("{path}.pattern.regex"), re2(re)),
+            Some(re) => f.check(
+                &format!("{path}.pattern.regex"),
+                crate::validate::regex::check(re),
+            ),
         }
         if o.prefix_rewrite.is_some() {
             f.at(
@@ -382,7 +385,10 @@ fn header_value_option(
 fn cors(f: &mut Findings, c: &CorsPolicy) {
     let path = format!("{OPTIONS}.cors");
     for (i, re) in c.allow_origin_regex.iter().flatten().enumerate() {
-        f.check(&format!("{path}.allowOriginRegex[{i}]"), re2(re));
+        f.check(
+            &format!("{path}.allowOriginRegex[{i}]"),
+            crate::validate::regex::check(re),
+        );
     }
     for (name, list) in [
         ("allowHeaders", &c.allow_headers),
@@ -458,7 +464,10 @@ fn string_matcher(f: &mut Findings, path: &str, m: &StringMatcher) {
     if let Some(r) = &m.safe_regex {
         match &r.regex {
             None => f.at(&format!("{path}.safeRegex.regex"), "is required"),
-            Some(re) => f.check(&format!("{path}.safeRegex.regex"), re2(re)),
+            Some(re) => f.check(
+                &format!("{path}.safeRegex.regex"),
+                crate::validate::regex::check(re),
+            ),
         }
     }
 }
@@ -516,30 +525,10 @@ fn host(h: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// An RE2 regular expression Envoy accepts.
-fn re2(pattern: &str) -> Result<(), String> {
-    regex::Regex::new(pattern)
-        .map(|_| ())
-        .map_err(|e| format!("{pattern:?} is not a valid regular expression: {e}"))
-}
-
-/// A header name a policy may add or remove: an RFC 7230 token, not a pseudo-header and not
-/// `host` (Envoy refuses to modify either and rejects the whole configuration).
+/// A header name a policy may add or remove: the same rule as a Gateway API header modifier
+/// (Envoy refuses to modify pseudo-headers and `host` and rejects the whole configuration).
 pub(super) fn header_name(name: &str) -> Result<(), String> {
-    let tchar = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
-    if name.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if let Some(c) = name.bytes().find(|c| !tchar(*c)) {
-        return Err(format!(
-            "{name:?} is not a valid header name ({:?} is not allowed)",
-            c as char
-        ));
-    }
-    if name.eq_ignore_ascii_case("host") {
-        return Err("the Host header cannot be modified (use hostRewrite)".into());
-    }
-    Ok(())
+    crate::validate::headers::modifiable_name(name)
 }
 
 /// A header value: visible ASCII and spaces, and `%` only doubled (Envoy reads `%...%` as a
