@@ -14,10 +14,8 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use serde_json::json;
-
-use super::conditions::{Problem, condition, kind, reason};
-use super::output::{ObjectRef, StatusPatch, StatusUpdate};
+use super::conditions::{Problem, reason};
+use super::output::StatusUpdate;
 use crate::api::Settings;
 use crate::model::{KindVisitorMut, ObjectKey, ResourceSet, StoredKind, visit_all_kinds};
 use crate::validate;
@@ -126,22 +124,12 @@ pub(crate) fn status(set: &ResourceSet, out: &mut Vec<StatusUpdate>) {
             format!("{}{kept}", validate::describe(&errors)),
         )
     });
-    let accepted = condition(
-        kind::ACCEPTED,
-        problem.as_ref().map_or(Ok(reason::ACCEPTED), Err),
-        "the Settings are in effect",
+    out.push(super::upstreams::acceptance(
+        &format!("{}/v1", super::upstreams::GROUP),
+        "Settings",
+        &ObjectKey::new(&set.config.settings_namespace, NAME),
         generation,
-    );
-    out.push(StatusUpdate {
-        target: ObjectRef {
-            api_version: "gloo.solo.io/v1".to_string(),
-            kind: "Settings".to_string(),
-            namespace: Some(set.config.settings_namespace.clone()),
-            name: NAME.to_string(),
-        },
-        patch: StatusPatch::Whole(json!({
-            "observedGeneration": generation,
-            "conditions": [accepted],
-        })),
-    });
+        problem.as_ref(),
+        "the Settings are in effect",
+    ));
 }

@@ -11,30 +11,14 @@ use serde_json::json;
 use super::backends::ServicePort;
 use super::conditions::{Problem, condition, kind, reason};
 use super::output::{ObjectRef, StatusPatch, StatusUpdate};
-use super::tls::check_pair;
+use super::tls::{check_pair, secret_value};
+use crate::api::Upstream;
 use crate::api::k8sgateway::upstream::KubeUpstream;
-use crate::api::{Secret, Upstream};
 use crate::model::{ObjectKey, ResourceSet};
 use crate::validate;
 
 pub(crate) const GROUP: &str = "gloo.solo.io";
 pub(crate) const KIND: &str = "Upstream";
-
-/// A Secret's value under `key`, from `data` or `stringData`.
-pub(crate) fn secret_value(secret: &Secret, key: &str) -> Option<Vec<u8>> {
-    secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .map(|b| b.0.clone())
-        .or_else(|| {
-            secret
-                .string_data
-                .as_ref()
-                .and_then(|d| d.get(key))
-                .map(|s| s.clone().into_bytes())
-        })
-}
 
 /// The client certificate and trust an Upstream's `sslConfig.secretRef` names.
 #[derive(Clone, Debug, Default)]
@@ -180,6 +164,36 @@ fn service_port(
     })
 }
 
+/// The whole status of a K8sGateway kind that is not a policy (Upstream, Settings): one
+/// `Accepted` condition, True or False with the problem.
+pub(crate) fn acceptance(
+    api_version: &str,
+    kind_name: &str,
+    key: &ObjectKey,
+    generation: Option<i64>,
+    problem: Option<&Problem>,
+    accepted_message: &str,
+) -> StatusUpdate {
+    let accepted = condition(
+        kind::ACCEPTED,
+        problem.map_or(Ok(reason::ACCEPTED), Err),
+        accepted_message,
+        generation,
+    );
+    StatusUpdate {
+        target: ObjectRef {
+            api_version: api_version.to_string(),
+            kind: kind_name.to_string(),
+            namespace: Some(key.namespace.clone()),
+            name: key.name.clone(),
+        },
+        patch: StatusPatch::Whole(json!({
+            "observedGeneration": generation,
+            "conditions": [accepted],
+        })),
+    }
+}
+
 /// Every Upstream's status: `Accepted`, or why it cannot be served.
 pub(crate) fn statuses(set: &ResourceSet, out: &mut Vec<StatusUpdate>) {
     for (key, upstream) in &set.upstreams {
@@ -187,23 +201,13 @@ pub(crate) fn statuses(set: &ResourceSet, out: &mut Vec<StatusUpdate>) {
         let problem = check(set, key, upstream)
             .err()
             .map(|why| Problem::new(reason::INVALID, why));
-        let accepted = condition(
-            kind::ACCEPTED,
-            problem.as_ref().map_or(Ok(reason::ACCEPTED), Err),
-            "the Upstream is valid",
+        out.push(acceptance(
+            &format!("{GROUP}/v1"),
+            KIND,
+            key,
             generation,
-        );
-        out.push(StatusUpdate {
-            target: ObjectRef {
-                api_version: format!("{GROUP}/v1"),
-                kind: KIND.to_string(),
-                namespace: Some(key.namespace.clone()),
-                name: key.name.clone(),
-            },
-            patch: StatusPatch::Whole(json!({
-                "observedGeneration": generation,
-                "conditions": [accepted],
-            })),
-        });
+            problem.as_ref(),
+            "the Upstream is valid",
+        ));
     }
 }
