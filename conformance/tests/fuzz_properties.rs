@@ -63,6 +63,68 @@ fn envoy_accepts_every_configuration() {
     assert_holds(&summary, cases);
 }
 
+#[test]
+fn invalid_values_are_refused_by_field_and_contained() {
+    holds(Property::InvalidValueContained, 128);
+}
+
+/// What the corrupted worlds leave is a configuration Envoy accepts (zero NACKs).
+#[test]
+fn envoy_accepts_what_invalid_values_leave() {
+    let Some(envoy) =
+        gatesim_reference::infra::envoy::locate_or_skip("envoy_accepts_what_invalid_values_leave")
+            .expect("Envoy is required (GATESIM_REQUIRE_ALL=1)")
+    else {
+        return;
+    };
+    let cases = cases(8);
+    let summary = runner::run(
+        &options(Property::InvalidValueContained, cases),
+        &translate,
+        Some(&envoy),
+        None,
+        &|_| {},
+    );
+    assert_holds(&summary, cases);
+}
+
+/// Every class of invalid value is generated, on routes and on K8sGateway policies alike.
+#[test]
+fn the_mutator_reaches_every_class() {
+    use gatesim_generate::corrupt::Class;
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    let mut runner = TestRunner::deterministic();
+    let strategy = gatesim_generate::strategy::case(gatesim_generate::GenConfig::default());
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..2000 {
+        let case = strategy.new_tree(&mut runner).expect("a case").current();
+        if let Some(c) = case.corruption {
+            seen.insert(format!("{:?}", c.class));
+        }
+    }
+    let all = [
+        Class::Hostname,
+        Class::PreciseHostname,
+        Class::Path,
+        Class::Regex,
+        Class::HeaderName,
+        Class::ModifierName,
+        Class::HeaderValue,
+        Class::Weight,
+        Class::Port,
+        Class::RedirectStatus,
+        Class::Policy,
+    ];
+    let missing: Vec<_> = all
+        .iter()
+        .map(|c| format!("{c:?}"))
+        .filter(|c| !seen.contains(c))
+        .collect();
+    assert!(missing.is_empty(), "never generated: {missing:?}");
+}
+
 /// `scenarios/base/fuzz.yaml` is the generator's universe, object for object. Run with
 /// `GATESIM_UPDATE_GOLDEN=1` to rewrite it after the universe changes.
 #[test]

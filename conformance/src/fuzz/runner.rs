@@ -106,7 +106,7 @@ fn check_case(
     live: Option<(&LiveSession, &tokio::runtime::Handle)>,
     seed: &str,
 ) -> Result<(), (Property, String)> {
-    let translated = properties::translate_world(translate, &case.world)?;
+    let translated = properties::translate_world(translate, &case.world, case.corruption.as_ref())?;
     for &p in &options.properties {
         properties::check(p, translate, &translated, envoy).map_err(|m| (p, m))?;
     }
