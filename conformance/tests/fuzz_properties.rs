@@ -108,6 +108,7 @@ fn the_mutator_reaches_every_class() {
         Class::Hostname,
         Class::PreciseHostname,
         Class::Path,
+        Class::PathModifier,
         Class::Regex,
         Class::HeaderName,
         Class::ModifierName,

@@ -22,7 +22,10 @@ pub enum Class {
     Hostname,
     /// A redirect's or rewrite's hostname: no wildcard allowed either.
     PreciseHostname,
+    /// The value of an Exact or PathPrefix match.
     Path,
+    /// A path a redirect or rewrite puts in place (`//` is fine there).
+    PathModifier,
     Regex,
     /// A header name in a match or a `remove` list.
     HeaderName,
@@ -63,6 +66,7 @@ impl Class {
                 json!("/a?b"),
                 json!("/a//b"),
             ]),
+            Class::PathModifier => plain(vec![json!("api"), json!("/a#b"), json!("/a b")]),
             Class::Regex => plain(vec![
                 json!("("),
                 json!("/(a)\\1"),
@@ -195,8 +199,12 @@ fn set(root: &mut Value, pointer: &str, value: Value) {
     let segments: Vec<&str> = pointer.split('/').skip(1).collect();
     let mut at = root;
     for (i, segment) in segments.iter().enumerate() {
-        let last = i + 1 == segments.len();
-        let next = || if last { Value::Null } else { Value::Object(Map::new()) };
+        // What a missing value on the way becomes: a list where an index follows.
+        let next = || match segments.get(i + 1) {
+            None => Value::Null,
+            Some(s) if s.parse::<usize>().is_ok() => Value::Array(Vec::new()),
+            Some(_) => Value::Object(Map::new()),
+        };
         at = match at {
             Value::Array(items) => {
                 let index: usize = segment.parse().unwrap_or(items.len());
@@ -292,7 +300,7 @@ fn site(parent: &str, key: &str, siblings: &Map<String, Value>) -> Option<Class>
         }
         "statusCode" if last == "requestRedirect" => Class::RedirectStatus,
         "hostname" if last == "requestRedirect" || last == "urlRewrite" => Class::PreciseHostname,
-        "replaceFullPath" | "replacePrefixMatch" => Class::Path,
+        "replaceFullPath" | "replacePrefixMatch" => Class::PathModifier,
         _ => return None,
     })
 }
@@ -380,6 +388,7 @@ mod tests {
             Class::Hostname,
             Class::PreciseHostname,
             Class::Path,
+            Class::PathModifier,
             Class::Regex,
             Class::HeaderName,
             Class::ModifierName,
