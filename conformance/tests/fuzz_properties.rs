@@ -100,7 +100,7 @@ fn the_mutator_reaches_every_class() {
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..2000 {
         let case = strategy.new_tree(&mut runner).expect("a case").current();
-        if let Some(c) = case.corruption {
+        if let Some(c) = gatesim_generate::corrupt::resolve(&case.world, case.corruption) {
             seen.insert(format!("{:?}", c.class));
         }
     }

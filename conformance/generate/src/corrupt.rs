@@ -9,7 +9,6 @@
 //! exactly as if the object were absent.
 
 use proptest::prelude::*;
-use proptest::sample::{Index, select};
 use serde_json::{Map, Value, json};
 
 use crate::model::World;
@@ -335,21 +334,31 @@ fn sites(world: &World) -> Vec<Corruption> {
     out
 }
 
-/// One corruption of `world`, or none when it has no route to corrupt.
-pub fn corruption(world: &World) -> BoxedStrategy<Option<Corruption>> {
+/// Which site of a world to corrupt and with which of its class's values, as numbers taken
+/// modulo what the world offers: generated apart from the world, so that the world shrinks as
+/// freely as without it (as [`crate::RequestSeed`] does for requests).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CorruptionSeed {
+    pub site: u32,
+    pub value: u32,
+}
+
+pub fn seed() -> impl Strategy<Value = CorruptionSeed> {
+    (any::<u32>(), any::<u32>()).prop_map(|(site, value)| CorruptionSeed { site, value })
+}
+
+/// The corruption `seed` picks in `world`; none when the world has no route to corrupt.
+pub fn resolve(world: &World, seed: CorruptionSeed) -> Option<Corruption> {
     let sites = sites(world);
     if sites.is_empty() {
-        return Just(None).boxed();
+        return None;
     }
-    (select(sites), any::<Index>())
-        .prop_map(|(mut site, pick)| {
-            let values = site.class.bad_values();
-            let (below, value) = pick.get(&values).clone();
-            site.pointer.push_str(below);
-            site.value = value;
-            Some(site)
-        })
-        .boxed()
+    let mut site = sites[seed.site as usize % sites.len()].clone();
+    let values = site.class.bad_values();
+    let (below, value) = values[seed.value as usize % values.len()].clone();
+    site.pointer.push_str(below);
+    site.value = value;
+    Some(site)
 }
 
 #[cfg(test)]

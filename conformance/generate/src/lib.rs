@@ -20,7 +20,7 @@ pub mod request;
 pub mod strategy;
 pub mod universe;
 
-pub use corrupt::Corruption;
+pub use corrupt::{Corruption, CorruptionSeed};
 pub use model::*;
 pub use request::{Request, RequestSeed, Scheme};
 pub use strategy::{Case, GenConfig};

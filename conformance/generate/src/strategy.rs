@@ -13,7 +13,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 
-use crate::corrupt::{self, Corruption};
+use crate::corrupt::{self, CorruptionSeed};
 use crate::model::*;
 use crate::request::RequestSeed;
 use crate::universe::{self, GATEWAY_GROUP};
@@ -37,13 +37,13 @@ impl Default for GenConfig {
     }
 }
 
-/// One generated case: a world, the requests sent to it, and one invalid value for it (which
-/// only the `invalid-value-contained` property applies; the world itself stays valid).
+/// One generated case: a world, the requests sent to it, and which invalid value to try on it
+/// (only the `invalid-value-contained` property applies it; the world itself stays valid).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Case {
     pub world: World,
     pub requests: Vec<RequestSeed>,
-    pub corruption: Option<Corruption>,
+    pub corruption: CorruptionSeed,
 }
 
 /// A choice between a valid and an invalid strategy at the configured rate.
@@ -64,11 +64,8 @@ pub fn case(cfg: GenConfig) -> impl Strategy<Value = Case> {
     (
         world(cfg),
         vec(any::<RequestSeed>(), 1..=cfg.max_requests.max(1)),
+        corrupt::seed(),
     )
-        .prop_flat_map(|(world, requests)| {
-            let corruption = corrupt::corruption(&world);
-            (Just(world), Just(requests), corruption)
-        })
         .prop_map(|(world, requests, corruption)| Case {
             world,
             requests,

@@ -18,7 +18,7 @@ pub fn check(
     t: &Translated<'_>,
     envoy: Option<&Path>,
 ) -> Result<(), String> {
-    let Some(c) = t.corruption else {
+    let Some(c) = &t.corruption else {
         return Ok(());
     };
     let clean = cluster::objects(t.world)?;

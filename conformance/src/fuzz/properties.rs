@@ -87,7 +87,7 @@ impl Property {
 pub struct Translated<'w> {
     pub world: &'w World,
     /// The invalid value `invalid-value-contained` tries on the world.
-    pub corruption: Option<&'w Corruption>,
+    pub corruption: Option<Corruption>,
     pub set: ResourceSet,
     pub translation: Translation,
 }
@@ -107,7 +107,7 @@ pub(super) fn translate_guarded(translate: Translate<'_>, set: &ResourceSet) -> 
 pub fn translate_world<'w>(
     translate: Translate<'_>,
     world: &'w World,
-    corruption: Option<&'w Corruption>,
+    corruption: Option<Corruption>,
 ) -> Result<Translated<'w>, (Property, String)> {
     let set = cluster::world_set(world).map_err(|e| (Property::NoPanic, e))?;
     let translation = translate_guarded(translate, &set).map_err(|e| (Property::NoPanic, e))?;
