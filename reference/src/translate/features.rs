@@ -18,6 +18,8 @@ pub const SUPPORTED: &[&str] = &[
     "HTTPRouteResponseHeaderModification",
     "HTTPRouteSchemeRedirect",
     "K8sGatewayDirectResponse",
+    "K8sGatewayHttpListenerOption",
+    "K8sGatewayListenerOption",
     "K8sGatewayRouteDelegation",
     "K8sGatewayRouteOption",
     "K8sGatewayVirtualHostOption",

@@ -16,7 +16,7 @@ pub(crate) mod durations;
 mod filters;
 mod gateway;
 mod gatewayclass;
-mod headers;
+pub(crate) mod headers;
 mod hostnames;
 mod httproute;
 mod names;

@@ -2,6 +2,7 @@
 
 pub(crate) mod cluster;
 pub(crate) mod listener;
+pub(crate) mod listener_options;
 pub(crate) mod options;
 pub(crate) mod route;
 
