@@ -35,8 +35,8 @@ async fn table(#[files("tests/data/differential/*.yaml")] path: PathBuf) {
         "simkube validates only {} kinds: the Gateway API CRDs are missing",
         server.validated_kinds()
     );
-    let client = kube::Client::try_from(kube::Config::new(server.url().parse().unwrap()))
-        .expect("a client");
+    let client =
+        kube::Client::try_from(kube::Config::new(server.url().parse().unwrap())).expect("a client");
     let mut failures = Vec::new();
     for row in &rows {
         let outcome = match submit(&client, &row.object).await {
@@ -61,12 +61,21 @@ fn the_tables_cover_both_families_and_verdicts() {
     assert!(rows.len() >= 40, "only {} rows", rows.len());
     let k8sgateway = rows
         .iter()
-        .filter(|r| !r.object["apiVersion"].as_str().unwrap().starts_with("gateway.networking"))
+        .filter(|r| {
+            !r.object["apiVersion"]
+                .as_str()
+                .unwrap()
+                .starts_with("gateway.networking")
+        })
         .count();
     let refused = rows
         .iter()
         .filter(|r| matches!(r.expect, differential_support::Expect::Refused { .. }))
         .count();
     assert!(k8sgateway >= 10, "only {k8sgateway} K8sGateway rows");
-    assert!(refused >= 10 && refused < rows.len(), "{refused} refused rows of {}", rows.len());
+    assert!(
+        refused >= 10 && refused < rows.len(),
+        "{refused} refused rows of {}",
+        rows.len()
+    );
 }

@@ -74,11 +74,7 @@ impl Class {
                 json!("/[z-a]"),
             ]),
             Class::HeaderName => plain(vec![json!("x bad"), json!(":path"), json!("x\ny")]),
-            Class::ModifierName => plain(vec![
-                json!("x bad"),
-                json!(":authority"),
-                json!("host"),
-            ]),
+            Class::ModifierName => plain(vec![json!("x bad"), json!(":authority"), json!("host")]),
             Class::HeaderValue => plain(vec![json!("a\nb"), json!("a\r\nx-injected: 1")]),
             Class::Weight => plain(vec![json!(-1), json!(1_000_001)]),
             Class::Port => plain(vec![json!(0), json!(-1), json!(65536)]),
@@ -95,7 +91,10 @@ impl Class {
                     "/regexRewrite",
                     json!({"pattern": {"regex": "("}, "substitution": "/x"}),
                 ),
-                ("/headerManipulation/responseHeadersToRemove", json!(["x bad"])),
+                (
+                    "/headerManipulation/responseHeadersToRemove",
+                    json!(["x bad"]),
+                ),
             ],
         }
     }
@@ -232,8 +231,18 @@ fn route_sites(route: &Value) -> Vec<(String, Class)> {
     let mut sites = Vec::new();
     walk(&route["spec"], "/spec".to_owned(), &mut sites);
     // Fields a route may leave out are sites too: set, they are as invalid.
-    for (r, rule) in route["spec"]["rules"].as_array().into_iter().flatten().enumerate() {
-        for (b, _) in rule["backendRefs"].as_array().into_iter().flatten().enumerate() {
+    for (r, rule) in route["spec"]["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        for (b, _) in rule["backendRefs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             for (field, class) in [("weight", Class::Weight), ("port", Class::Port)] {
                 let pointer = format!("/spec/rules/{r}/backendRefs/{b}/{field}");
                 if !sites.iter().any(|(p, _)| *p == pointer) {

@@ -92,7 +92,10 @@ pub struct Translated<'w> {
     pub translation: Translation,
 }
 
-pub(super) fn translate_guarded(translate: Translate<'_>, set: &ResourceSet) -> Result<Translation, String> {
+pub(super) fn translate_guarded(
+    translate: Translate<'_>,
+    set: &ResourceSet,
+) -> Result<Translation, String> {
     catch_unwind(AssertUnwindSafe(|| translate(set))).map_err(|panic| {
         let message = panic
             .downcast_ref::<String>()

@@ -95,8 +95,10 @@ fn resource(kind: &str) -> Result<(String, String, String, bool)> {
 
 /// A valid spec of `kind`, which a row's `spec` is merged over.
 fn base_spec(kind: &str, slug: &str) -> Result<Value> {
-    let route_target = json!([{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "route"}]);
-    let gateway_target = json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw"}]);
+    let route_target =
+        json!([{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "route"}]);
+    let gateway_target =
+        json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw"}]);
     Ok(match kind {
         "HTTPRoute" => json!({
             "parentRefs": [{"name": "gw"}],
@@ -183,7 +185,10 @@ fn parse_row(file: &str, i: usize, row: &Value) -> Result<Row> {
             let mut fields: Vec<String> =
                 serde_json::from_value(fields.clone()).context("rejected: a list of fields")?;
             fields.sort();
-            let code = row.get("code").map_or(Some(422), Value::as_u64).context("code")?;
+            let code = row
+                .get("code")
+                .map_or(Some(422), Value::as_u64)
+                .context("code")?;
             Expect::Rejected {
                 code: u16::try_from(code)?,
                 fields,
@@ -257,7 +262,12 @@ pub async fn submit(client: &kube::Client, object: &Value) -> Result<Answer> {
     let kind = object["kind"].as_str().context("kind")?;
     let (group, version, plural, namespaced) = resource(kind)?;
     let namespace = if namespaced {
-        format!("namespaces/{}/", object["metadata"]["namespace"].as_str().unwrap_or("default"))
+        format!(
+            "namespaces/{}/",
+            object["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+        )
     } else {
         String::new()
     };
@@ -414,7 +424,10 @@ fn controller_refuses(row: &Row, stored: &Value) -> Result<()> {
         .flat_map(|vh| &vh.routes)
         .filter(|r| r.name.contains(&format!("/{}/", row.slug)))
         .count();
-    ensure!(served == 0, "Envoy got {served} routes of the refused object");
+    ensure!(
+        served == 0,
+        "Envoy got {served} routes of the refused object"
+    );
     Ok(())
 }
 

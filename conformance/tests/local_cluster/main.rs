@@ -11,9 +11,9 @@
 //! `GATESIM_REQUIRE_ALL=1`, where the trials fail instead.
 
 mod commands;
+mod differential;
 #[path = "../differential_support/mod.rs"]
 mod differential_support;
-mod differential;
 mod lifecycle;
 mod pods;
 mod support;
@@ -28,9 +28,12 @@ use support::{Cluster, Started};
 /// A trial body: gets the shared cluster.
 type Body = Box<dyn Fn(&Cluster) -> Result<(), String> + Send + Sync>;
 
+/// A trial body that needs nothing else.
+type Plain = fn(&Cluster) -> Result<(), String>;
+
 fn main() -> ExitCode {
     let args = Arguments::from_args();
-    let plain: Vec<(&str, fn(&Cluster) -> Result<(), String>)> = vec![
+    let plain: Vec<(&str, Plain)> = vec![
         ("node/pod_lifecycle", pods::pod_lifecycle),
         ("node/graceful_deletion", pods::graceful_deletion),
         ("node/namespace_deletion", pods::namespace_deletion),
