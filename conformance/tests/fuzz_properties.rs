@@ -44,23 +44,31 @@ fn virtual_hosts_hold_only_routes_of_their_listener() {
     holds(Property::ListenerIsolation, 256);
 }
 
-#[test]
-fn envoy_accepts_every_configuration() {
-    let Some(envoy) =
-        gatesim_reference::infra::envoy::locate_or_skip("envoy_accepts_every_configuration")
-            .expect("Envoy is required (GATESIM_REQUIRE_ALL=1)")
+/// `property` over `default_cases` cases with Envoy validating (`envoy --mode validate`).
+fn holds_with_envoy(test: &str, property: Property, default_cases: u32) {
+    let Some(envoy) = gatesim_reference::infra::envoy::locate_or_skip(test)
+        .expect("Envoy is required (GATESIM_REQUIRE_ALL=1)")
     else {
         return;
     };
-    let cases = cases(12);
+    let cases = cases(default_cases);
     let summary = runner::run(
-        &options(Property::EnvoyAccepts, cases),
+        &options(property, cases),
         &translate,
         Some(&envoy),
         None,
         &|_| {},
     );
     assert_holds(&summary, cases);
+}
+
+#[test]
+fn envoy_accepts_every_configuration() {
+    holds_with_envoy(
+        "envoy_accepts_every_configuration",
+        Property::EnvoyAccepts,
+        12,
+    );
 }
 
 #[test]
@@ -71,21 +79,11 @@ fn invalid_values_are_refused_by_field_and_contained() {
 /// What the corrupted worlds leave is a configuration Envoy accepts (zero NACKs).
 #[test]
 fn envoy_accepts_what_invalid_values_leave() {
-    let Some(envoy) =
-        gatesim_reference::infra::envoy::locate_or_skip("envoy_accepts_what_invalid_values_leave")
-            .expect("Envoy is required (GATESIM_REQUIRE_ALL=1)")
-    else {
-        return;
-    };
-    let cases = cases(8);
-    let summary = runner::run(
-        &options(Property::InvalidValueContained, cases),
-        &translate,
-        Some(&envoy),
-        None,
-        &|_| {},
+    holds_with_envoy(
+        "envoy_accepts_what_invalid_values_leave",
+        Property::InvalidValueContained,
+        8,
     );
-    assert_holds(&summary, cases);
 }
 
 /// Every class of invalid value is generated, on routes and on K8sGateway policies alike.
@@ -104,21 +102,7 @@ fn the_mutator_reaches_every_class() {
             seen.insert(format!("{:?}", c.class));
         }
     }
-    let all = [
-        Class::Hostname,
-        Class::PreciseHostname,
-        Class::Path,
-        Class::PathModifier,
-        Class::Regex,
-        Class::HeaderName,
-        Class::ModifierName,
-        Class::HeaderValue,
-        Class::Weight,
-        Class::Port,
-        Class::RedirectStatus,
-        Class::Policy,
-    ];
-    let missing: Vec<_> = all
+    let missing: Vec<_> = Class::ALL
         .iter()
         .map(|c| format!("{c:?}"))
         .filter(|c| !seen.contains(c))

@@ -39,6 +39,21 @@ pub enum Class {
 }
 
 impl Class {
+    pub const ALL: [Class; 12] = [
+        Class::Hostname,
+        Class::PreciseHostname,
+        Class::Path,
+        Class::PathModifier,
+        Class::Regex,
+        Class::HeaderName,
+        Class::ModifierName,
+        Class::HeaderValue,
+        Class::Weight,
+        Class::Port,
+        Class::RedirectStatus,
+        Class::Policy,
+    ];
+
     /// Values the CRDs forbid or Envoy would refuse, as (JSON pointer below the site, value):
     /// the pointer is empty except for policies, whose fields live below `spec.options`.
     fn bad_values(self) -> Vec<(&'static str, Value)> {
@@ -402,20 +417,7 @@ mod tests {
 
     #[test]
     fn every_class_has_values() {
-        for class in [
-            Class::Hostname,
-            Class::PreciseHostname,
-            Class::Path,
-            Class::PathModifier,
-            Class::Regex,
-            Class::HeaderName,
-            Class::ModifierName,
-            Class::HeaderValue,
-            Class::Weight,
-            Class::Port,
-            Class::RedirectStatus,
-            Class::Policy,
-        ] {
+        for class in Class::ALL {
             assert!(!class.bad_values().is_empty(), "{class:?}");
         }
     }
