@@ -144,6 +144,8 @@ async fn the_settings_namespace_flag_picks_the_settings_object() -> Result<()> {
         &[("GATESIM_ENVOY", "/nonexistent/gatesim-envoy")],
     )?;
     let mut lines = BufReader::new(child.stderr.take().context("stderr")?).lines();
+    // The first translation may log before the admin address is announced.
+    let mut before = Vec::new();
     let admin: SocketAddr = loop {
         let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
             .await
@@ -153,10 +155,11 @@ async fn the_settings_namespace_flag_picks_the_settings_object() -> Result<()> {
             let addr = rest.split_whitespace().next().unwrap_or_default();
             break addr.trim_end_matches(',').parse()?;
         }
+        before.push(line);
     };
     // Keep reading its log, which goes on after the start (the Settings warning).
     let log = tokio::spawn(async move {
-        let mut seen = Vec::new();
+        let mut seen = before;
         while let Ok(Some(line)) = lines.next_line().await {
             seen.push(line);
         }
