@@ -42,6 +42,9 @@ pub(crate) fn check(
         }
     }
     let material = tls_material(set, key, upstream)?;
+    if let Some(aws) = &upstream.spec.aws {
+        super::lambda::credentials(set, key, aws)?;
+    }
     if let Some(ssl) = &upstream.spec.ssl_config
         && ssl
             .verify_subject_alt_name
