@@ -75,16 +75,13 @@ pub(crate) fn credentials(
 ) -> Result<AwsCredentials, String> {
     let at = "spec.aws.secretRef";
     let r = aws.secret_ref.clone().unwrap_or_default();
-    let name = r.name.as_deref().unwrap_or_default();
-    let ns = r
-        .namespace
-        .as_deref()
-        .filter(|n| !n.is_empty())
-        .unwrap_or(&key.namespace);
-    let secret = set
-        .secrets
-        .get(&ObjectKey::new(ns, name))
-        .ok_or_else(|| format!("{at}: Secret {ns}/{name} does not exist"))?;
+    let (
+        secret,
+        ObjectKey {
+            namespace: ns,
+            name,
+        },
+    ) = super::upstreams::referenced_secret(set, key, &r, at)?;
     let value = |k: &str| -> Result<Option<String>, String> {
         let Some(bytes) = secret_value(secret, k) else {
             return Ok(None);
