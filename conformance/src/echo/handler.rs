@@ -52,15 +52,18 @@ const SEEN_LIMIT: usize = 4096;
 #[derive(Debug, Default)]
 pub(crate) struct Replica {
     pub identity: Identity,
+    /// Also answer `/healthz` as `/health` (see `EchoConfig::healthz`).
+    healthz: bool,
     /// `/retry/` attempts per uuid, kept for the replica's lifetime as upstream does.
     retries: Mutex<HashMap<String, i64>>,
     seen: Mutex<VecDeque<SeenRequest>>,
 }
 
 impl Replica {
-    pub fn new(identity: Identity) -> Self {
+    pub fn new(identity: Identity, healthz: bool) -> Self {
         Replica {
             identity,
+            healthz,
             retries: Mutex::default(),
             seen: Mutex::default(),
         }
@@ -294,7 +297,7 @@ pub(crate) async fn handle(
         return Ok(moved_permanently(&parts.method, &with_query(&cleaned)));
     }
 
-    if cleaned == b"/health" {
+    if cleaned == b"/health" || (replica.healthz && cleaned == b"/healthz") {
         return Ok(response(200, &[TEXT], "OK"));
     }
     if cleaned.starts_with(b"/status/") {

@@ -7,6 +7,7 @@
 
 mod canonical;
 mod duration;
+mod env;
 mod gojson;
 pub(crate) mod gourl;
 mod handler;
@@ -15,6 +16,7 @@ mod server;
 mod tlsinfo;
 
 pub use canonical::canonical_header_key;
+pub use env::{EnvError, VARIABLES as ENV_VARIABLES, config_from_env};
 pub use duration::{DurationError, GoDuration, parse_go_duration};
 pub use handler::SeenRequest;
 pub use reply::{EchoReply, EchoTls};
@@ -43,6 +45,10 @@ pub struct EchoConfig {
     pub ingress: String,
     /// Reported as `httpPort` (echo-basic's `HTTP_PORT`); default: the first plain port.
     pub http_port: Option<String>,
+    /// Answer `/healthz` like `/health`: the probe path of the `gatesim-echo` image. Off for
+    /// the harness's own replicas, whose replies stay exactly echo-basic's (which echoes
+    /// `/healthz` like any other path).
+    pub healthz: bool,
 }
 
 impl Default for EchoConfig {
@@ -57,6 +63,7 @@ impl Default for EchoConfig {
             service: String::new(),
             ingress: String::new(),
             http_port: None,
+            healthz: false,
         }
     }
 }

@@ -136,7 +136,7 @@ impl EchoServer {
                 service: config.service.clone(),
                 pod: config.pod.clone(),
                 http_port,
-            }),
+            }, config.healthz),
             builders: Builders {
                 auto: builder(),
                 http1: builder().http1_only(),
