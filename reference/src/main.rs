@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
 use gatesim_reference::infra::addresses::AddressAllocator;
 use gatesim_reference::infra::host::HostConfig;
+use gatesim_reference::infra::docker::{self, DockerConfig};
 use gatesim_reference::infra::{envoy, ports, validate};
 use gatesim_reference::model::{ControllerConfig, ResourceSet};
 use gatesim_reference::provider::file;
@@ -47,9 +48,10 @@ struct RunArgs {
     /// `kubernetes` (the cluster of the current kubeconfig, or in-cluster config).
     #[arg(long, value_name = "file:DIR|kubernetes")]
     provider: String,
-    /// Who runs the proxies: `host` starts one Envoy per Gateway on its own loopback address;
-    /// `none` leaves that to you (point your Envoys at --xds-addr with node id
-    /// `<namespace>/<gateway>`).
+    /// Who runs the proxies: `host` starts one Envoy process per Gateway on its own loopback
+    /// address; `docker` does the same with one Envoy container per Gateway (image
+    /// --envoy-image, host networking); `none` leaves that to you (point your Envoys at
+    /// --xds-addr with node id `<namespace>/<gateway>`).
     #[arg(long, value_enum, default_value_t = InfraKind::Host)]
     infra: InfraKind,
     /// Address of the ADS (xDS) server.
@@ -69,7 +71,11 @@ struct RunArgs {
     /// (said once at start) when there is none.
     #[arg(long)]
     envoy: Option<PathBuf>,
-    /// Where host proxies keep their bootstrap, logs and admin address.
+    /// --infra docker: the Envoy image (build it with ci/images).
+    #[arg(long, default_value = docker::DEFAULT_IMAGE, value_name = "IMAGE")]
+    envoy_image: String,
+    /// Where host proxies keep their bootstrap, logs and admin address (mounted into their
+    /// containers with --infra docker).
     #[arg(long)]
     work_dir: Option<PathBuf>,
     /// Gateways get loopback addresses 127.N.10.1 and up; give controllers running side by
@@ -87,6 +93,7 @@ struct RunArgs {
 #[derive(Clone, Copy, ValueEnum)]
 enum InfraKind {
     Host,
+    Docker,
     None,
 }
 
@@ -146,15 +153,17 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         let mut config = ControllerConfig { controller_name: args.controller_name.clone(), ..Default::default() };
         // Host proxies bring their own Envoy, which containment uses too.
         let validation_envoy = match args.infra {
-            InfraKind::None => args.envoy.clone(),
+            InfraKind::None | InfraKind::Docker => args.envoy.clone(),
             InfraKind::Host => None,
         };
         let infra = match args.infra {
             InfraKind::None => Infra::None,
-            InfraKind::Host => {
-                let envoy = match args.envoy {
-                    Some(p) => p,
-                    None => tokio::task::spawn_blocking(envoy::locate).await?.context("finding Envoy")?,
+            InfraKind::Host | InfraKind::Docker => {
+                let envoy = match (args.infra, args.envoy) {
+                    (_, Some(p)) => p,
+                    // The image brings its own.
+                    (InfraKind::Docker, None) => PathBuf::from("envoy"),
+                    (_, None) => tokio::task::spawn_blocking(envoy::locate).await?.context("finding Envoy")?,
                 };
                 let privileges = ports::detect();
                 config.port_offset = privileges.port_offset();
@@ -170,7 +179,12 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                 let mut host = HostConfig::new(envoy, args.xds_addr, work_dir);
                 host.delta = args.delta;
                 host.log_level = args.envoy_log_level.clone();
-                Infra::Host(Box::new(host))
+                if matches!(args.infra, InfraKind::Docker) {
+                    host.health_interval = Some(std::time::Duration::from_secs(2));
+                    Infra::Docker(Box::new(host), DockerConfig { image: args.envoy_image.clone() })
+                } else {
+                    Infra::Host(Box::new(host))
+                }
             }
         };
         let source = match args.provider.as_str() {

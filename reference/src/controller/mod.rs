@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 use self::contain::Containment;
 use crate::admin::{self, AdminState, Metrics};
 use crate::infra::addresses::AddressAllocator;
+use crate::infra::docker::DockerConfig;
 use crate::infra::host::{self, HostConfig, HostInfra, ProxySpec};
 use crate::model::{ControllerConfig, ObjectKey, ProxyProgress, ResourceSet};
 use crate::provider::Snapshots;
@@ -61,13 +62,17 @@ pub enum Source {
 pub enum Infra {
     /// One Envoy process per Gateway on this host.
     Host(Box<HostConfig>),
+    /// One Envoy container per Gateway, on this host's network (`HostConfig::envoy` is not
+    /// used).
+    Docker(Box<HostConfig>, DockerConfig),
     /// Proxies are run by someone else; they connect to the xDS address.
     None,
 }
 
 pub struct ControllerOptions {
     pub source: Source,
-    /// For `Infra::Host`, `xds_addr` in the config is replaced by the bound xDS address.
+    /// For `Infra::Host` and `Infra::Docker`, `xds_addr` in the config is replaced by the
+    /// bound xDS address.
     pub infra: Infra,
     pub xds_addr: SocketAddr,
     pub admin_addr: SocketAddr,
@@ -75,7 +80,8 @@ pub struct ControllerOptions {
     /// Gateways get addresses 127.<address_network>.10.1 and up (host proxies only).
     pub address_network: u8,
     /// The Envoy that checks configurations offline when a proxy rejects one (NACK
-    /// containment). `None`: the host proxies' binary, else one found on this machine; without
+    /// containment). `None`: the host proxies' binary, else one found on this machine (also
+    /// for proxies in Docker, whose Envoy is in the image); without
     /// any, containment is off and says so once.
     pub envoy: Option<PathBuf>,
 }
@@ -134,7 +140,7 @@ impl Controller {
         let mut tasks = Vec::new();
         let host_envoy = match &opts.infra {
             Infra::Host(cfg) => Some(cfg.envoy.clone()),
-            Infra::None => None,
+            Infra::Docker(..) | Infra::None => None,
         };
         let given = opts.envoy.clone();
         let validator = tokio::task::spawn_blocking(move || {
@@ -148,6 +154,10 @@ impl Controller {
             Infra::Host(mut cfg) => {
                 cfg.xds_addr = xds.local_addr();
                 Some(Arc::new(HostInfra::new(*cfg)?))
+            }
+            Infra::Docker(mut cfg, docker) => {
+                cfg.xds_addr = xds.local_addr();
+                Some(Arc::new(HostInfra::with_docker(*cfg, &docker).await?))
             }
             Infra::None => None,
         };

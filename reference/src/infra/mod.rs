@@ -1,9 +1,11 @@
-//! Proxies: finding Envoy, rendering its bootstrap, running one per Gateway on this host, and
+//! Proxies: finding Envoy, rendering its bootstrap, running one per Gateway on this host (as a
+//! process or a Docker container), and
 //! asking Envoy to validate translated resources.
 
 pub mod addresses;
 pub mod admin;
 pub mod bootstrap;
+pub mod docker;
 pub mod envoy;
 pub mod host;
 pub mod ports;

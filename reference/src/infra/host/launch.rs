@@ -1,5 +1,6 @@
 //! The files of one proxy and the command line that starts it.
 
+use std::ffi::OsString;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,8 @@ const TAIL_BYTES: u64 = 8 * 1024;
 /// Paths of one proxy's files, all in its own directory.
 #[derive(Clone, Debug)]
 pub(super) struct ProxyFiles {
+    /// The directory holding the others (mounted into a proxy container).
+    pub dir: PathBuf,
     pub bootstrap: PathBuf,
     /// Envoy's own log (`--log-path`).
     pub log: PathBuf,
@@ -43,6 +46,7 @@ impl ProxyFiles {
         spec: &ProxySpec,
     ) -> Result<Self, HostError> {
         let files = Self {
+            dir: dir.to_path_buf(),
             bootstrap: dir.join("bootstrap.yaml"),
             log: dir.join("envoy.log"),
             stdio: dir.join("stdio.log"),
@@ -76,8 +80,31 @@ impl ProxyFiles {
         Ok(files)
     }
 
-    /// The Envoy command line. Flags: a dynamic base id and no hot restart so that many Envoys
+    /// Envoy's arguments. Flags: a dynamic base id and no hot restart so that many Envoys
     /// share the host; one worker thread, as a proxy here serves test traffic.
+    pub fn envoy_args(&self, config: &HostConfig) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["-c".into(), self.bootstrap.clone().into()];
+        args.extend(
+            [
+                "--use-dynamic-base-id",
+                "--disable-hot-restart",
+                "--concurrency",
+                "1",
+                "--admin-address-path",
+            ]
+            .map(OsString::from),
+        );
+        args.push(self.admin_address.clone().into());
+        args.extend([
+            "-l".into(),
+            config.log_level.clone().into(),
+            "--log-path".into(),
+            self.log.clone().into(),
+        ]);
+        args
+    }
+
+    /// The command that starts Envoy as a process of this host.
     pub fn command(
         &self,
         config: &HostConfig,
@@ -91,20 +118,7 @@ impl ProxyFiles {
             }
             None => Command::new(&config.envoy),
         };
-        cmd.arg("-c")
-            .arg(&self.bootstrap)
-            .args([
-                "--use-dynamic-base-id",
-                "--disable-hot-restart",
-                "--concurrency",
-                "1",
-            ])
-            .arg("--admin-address-path")
-            .arg(&self.admin_address)
-            .arg("-l")
-            .arg(&config.log_level)
-            .arg("--log-path")
-            .arg(&self.log);
+        cmd.args(self.envoy_args(config));
         let stdio = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -1,4 +1,5 @@
-//! Envoy processes on this host: one per Gateway, supervised.
+//! Envoy on this host: one proxy per Gateway, supervised, as a process or (see
+//! `infra::docker`) as a container on the host's network.
 //!
 //! [`HostInfra::reconcile`] makes the set of running proxies match the desired one; each proxy
 //! is owned by a supervisor task (see `supervisor`) that starts it, restarts it with backoff when
@@ -8,6 +9,7 @@
 //! which covers a controller that is itself killed with `SIGKILL`.
 
 mod launch;
+mod runner;
 mod supervisor;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,6 +24,8 @@ use tokio::task::JoinHandle;
 
 use crate::model::ObjectKey;
 
+use crate::infra::docker::{Containers, DockerConfig};
+use runner::Runner;
 use supervisor::{Status, Supervisor};
 
 /// How the host provider runs proxies.
@@ -53,6 +57,10 @@ pub struct HostConfig {
     pub restart_backoff_reset_after: Duration,
     /// Run Envoy under `setpriv --pdeathsig KILL` when `setpriv` is available.
     pub parent_death_signal: bool,
+    /// Check a running proxy's admin `/ready` this often and restart it when it stops
+    /// answering. A process that dies is noticed at once without it; a container's end is
+    /// noticed through the daemon, which the check does not depend on.
+    pub health_interval: Option<Duration>,
 }
 
 impl Default for HostConfig {
@@ -71,6 +79,7 @@ impl Default for HostConfig {
             restart_backoff_max: Duration::from_secs(5),
             restart_backoff_reset_after: Duration::from_secs(10),
             parent_death_signal: true,
+            health_interval: None,
         }
     }
 }
@@ -135,6 +144,8 @@ pub struct ProxyInfo {
     pub address: String,
     pub admin_address: Option<SocketAddr>,
     pub pid: Option<u32>,
+    /// The Docker container's id, for proxies in containers.
+    pub container: Option<String>,
     /// Restarts after unexpected exits (not counting the first start).
     pub restarts: u32,
     pub state: ProxyState,
@@ -174,6 +185,14 @@ pub enum HostError {
         #[source]
         source: serde_yaml::Error,
     },
+    #[error("Docker, for the proxy of Gateway {gateway}: {source}")]
+    Docker {
+        gateway: ObjectKey,
+        #[source]
+        source: crate::infra::docker::DockerError,
+    },
+    #[error("starting proxies in Docker: {0}")]
+    DockerSetup(#[from] crate::infra::docker::DockerError),
     #[error("no proxy is supervised for Gateway {0}")]
     UnknownProxy(ObjectKey),
     #[error(
@@ -203,19 +222,16 @@ impl Supervised {
 /// The host infrastructure provider.
 pub struct HostInfra {
     config: Arc<HostConfig>,
-    /// `setpriv`, when parent-death signals are wanted and it works here.
-    setpriv: Option<PathBuf>,
+    runner: Runner,
     proxies: Mutex<BTreeMap<ObjectKey, Supervised>>,
     /// Serializes `reconcile` and `shutdown`, which await while `proxies` is unlocked.
     reconciling: tokio::sync::Mutex<()>,
 }
 
 impl HostInfra {
+    /// Proxies as Envoy processes.
     pub fn new(config: HostConfig) -> Result<Self, HostError> {
-        std::fs::create_dir_all(&config.work_dir).map_err(|source| HostError::Io {
-            path: config.work_dir.clone(),
-            source,
-        })?;
+        create_work_dir(&config)?;
         let setpriv = if config.parent_death_signal {
             launch::find_setpriv()
         } else {
@@ -227,12 +243,27 @@ impl HostInfra {
                  would outlive a controller killed with SIGKILL"
             );
         }
-        Ok(Self {
+        Ok(Self::with_runner(config, Runner::Process { setpriv }))
+    }
+
+    /// Proxies as Docker containers of `docker.image` (`config.envoy` is not used). Fails
+    /// when the daemon does not answer or the image is missing.
+    pub async fn with_docker(config: HostConfig, docker: &DockerConfig) -> Result<Self, HostError> {
+        create_work_dir(&config)?;
+        let containers = Containers::connect(docker, &config.work_dir).await?;
+        Ok(Self::with_runner(
+            config,
+            Runner::Container(Arc::new(containers)),
+        ))
+    }
+
+    fn with_runner(config: HostConfig, runner: Runner) -> Self {
+        Self {
             config: Arc::new(config),
-            setpriv,
+            runner,
             proxies: Mutex::new(BTreeMap::new()),
             reconciling: tokio::sync::Mutex::new(()),
-        })
+        }
     }
 
     pub fn config(&self) -> &HostConfig {
@@ -241,7 +272,15 @@ impl HostInfra {
 
     /// Whether proxies run with a parent-death signal (see the module documentation).
     pub fn uses_parent_death_signal(&self) -> bool {
-        self.setpriv.is_some()
+        matches!(&self.runner, Runner::Process { setpriv: Some(_) })
+    }
+
+    /// The Docker containers behind the proxies, when they run in Docker.
+    pub fn containers(&self) -> Option<&Containers> {
+        match &self.runner {
+            Runner::Container(c) => Some(c),
+            Runner::Process { .. } => None,
+        }
     }
 
     /// Start the proxies in `desired` that are not running, stop those not in it, and restart
@@ -369,7 +408,7 @@ impl HostInfra {
             config: self.config.clone(),
             gateway: gateway.clone(),
             files,
-            setpriv: self.setpriv.clone(),
+            runner: self.runner.clone(),
             status: status_tx,
         };
         let task = tokio::spawn(supervisor.run(stop_rx));
@@ -392,13 +431,20 @@ impl HostInfra {
 }
 
 impl Drop for HostInfra {
-    /// Without `shutdown`, abort the supervisors: each drops its child, and `kill_on_drop`
-    /// kills it.
+    /// Without `shutdown`, abort the supervisors: each drops its proxy, a child that
+    /// `kill_on_drop` kills or a container that its handle removes.
     fn drop(&mut self) {
         for s in self.lock().values() {
             s.task.abort();
         }
     }
+}
+
+fn create_work_dir(config: &HostConfig) -> Result<(), HostError> {
+    std::fs::create_dir_all(&config.work_dir).map_err(|source| HostError::Io {
+        path: config.work_dir.clone(),
+        source,
+    })
 }
 
 /// Ask each supervisor to stop its proxy, concurrently, and wait for all of them.
