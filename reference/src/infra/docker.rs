@@ -101,22 +101,8 @@ impl Containers {
     /// socket), check that the image is there, and remove containers an earlier controller
     /// left behind on `work_dir`.
     pub async fn connect(config: &DockerConfig, work_dir: &Path) -> Result<Self, DockerError> {
-        let socket = std::env::var("DOCKER_HOST")
-            .ok()
-            .filter(|h| h.starts_with("unix://"))
-            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
-        let client = connect(&socket).await?;
-        match client.inspect_image(&config.image).await {
-            Ok(_) => {}
-            Err(ApiError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {
-                return Err(DockerError::MissingImage {
-                    image: config.image.clone(),
-                });
-            }
-            Err(source) => return Err(api(format!("inspecting image {}", config.image), source)),
-        }
+        let client = connect(&socket()).await?;
+        check_image(&client, &config.image).await?;
         let meta = std::fs::metadata(work_dir).map_err(|source| DockerError::Owner {
             path: work_dir.to_path_buf(),
             source,
@@ -227,6 +213,24 @@ impl Containers {
     }
 }
 
+/// For test suites: whether Docker answers and has `image`, or `false` after a loud `SKIP:`
+/// line naming `what` needed it. With `GATESIM_REQUIRE_ALL=1` (as CI sets it) that is an error
+/// instead, so a machine without Docker can never pass the suite silently.
+pub async fn image_or_skip(what: &str, image: &str) -> Result<bool, DockerError> {
+    let found = match connect(&socket()).await {
+        Ok(client) => check_image(&client, image).await,
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok(()) => Ok(true),
+        Err(e) if std::env::var("GATESIM_REQUIRE_ALL").as_deref() == Ok("1") => Err(e),
+        Err(e) => {
+            eprintln!("SKIP: {what}: Docker is unavailable: {e}");
+            Ok(false)
+        }
+    }
+}
+
 /// One proxy container. Dropping it removes the container (from a thread of its own, since
 /// drop cannot await).
 pub struct Container {
@@ -324,6 +328,26 @@ fn container_name(gateway: &ObjectKey, work_dir: &Path) -> String {
         clean(&gateway.name),
         hasher.finish() as u32
     )
+}
+
+/// `$DOCKER_HOST` when it names a unix socket, else Docker's default socket.
+fn socket() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| h.starts_with("unix://"))
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string())
+}
+
+async fn check_image(client: &Docker, image: &str) -> Result<(), DockerError> {
+    match client.inspect_image(image).await {
+        Ok(_) => Ok(()),
+        Err(ApiError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Err(DockerError::MissingImage {
+            image: image.to_string(),
+        }),
+        Err(source) => Err(api(format!("inspecting image {image}"), source)),
+    }
 }
 
 async fn connect(socket: &str) -> Result<Docker, DockerError> {
