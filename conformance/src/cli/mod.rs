@@ -30,10 +30,11 @@ use gatesim_conformance::scenario::{
     LoadOptions, Loader, Profile, Scenario, default_scenarios_dir,
 };
 use gatesim_conformance::target::{
-    ClusterOptions, ClusterTarget, RunClass, SimOptions, SimTarget, Target,
+    ClusterOptions, ClusterTarget, KindCluster, KindOptions, RunClass, SimOptions, SimTarget,
+    Target, kind,
 };
 
-use args::{CheckArgs, ListArgs, RunArgs, SelectionArgs, TargetKind};
+use args::{CheckArgs, EnvoyChoice, ListArgs, RunArgs, SelectionArgs, TargetKind};
 use output::RunInfo;
 
 const REPOSITORY: &str = "https://github.com/gatesim/gatesim";
@@ -142,7 +143,8 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
 }
 
 fn implementation(args: &RunArgs) -> Result<Implementation> {
-    let sim = args.target == TargetKind::Sim;
+    // sim and kind run the reference controller, which the defaults describe.
+    let sim = matches!(args.target, TargetKind::Sim | TargetKind::Kind);
     let pick = |given: &Option<String>, default: &str, flag: &str| -> Result<String> {
         match (given, sim, &args.report_output) {
             (Some(v), _, _) => Ok(v.clone()),
@@ -172,6 +174,61 @@ fn implementation(args: &RunArgs) -> Result<Implementation> {
     })
 }
 
+/// echo-basic of the Gateway API release gatesim follows, for clusters without our images.
+const ECHO_BASIC: &str = "registry.k8s.io/gateway-api/echo-basic:v1.5.1";
+
+async fn connect_cluster(
+    gateway_class: String,
+    kubeconfig: Option<PathBuf>,
+    echo_image: String,
+) -> Result<Target> {
+    let cluster = ClusterTarget::connect(ClusterOptions {
+        kubeconfig,
+        gateway_class,
+        echo_image,
+        ready_timeout: Duration::from_secs(300),
+    })
+    .await
+    .context("connecting to the cluster")?;
+    Ok(Target::Cluster(Box::new(cluster)))
+}
+
+/// Bring the kind cluster up and install the project into it; on failure, take down what
+/// was brought up (as a finished run would).
+async fn start_kind(args: &RunArgs) -> Result<(Target, KindCluster)> {
+    let mut options = KindOptions::new(args.cluster_name.clone());
+    if let Some(config) = &args.kind_config {
+        options.config = config.clone();
+    }
+    options.keep = args.keep;
+    options.gateway_api_crds = args.gateway_api_crds.clone();
+    let kind = KindCluster::up(options)
+        .await
+        .context("bringing up the kind cluster")?;
+    let echo_image = args
+        .echo_image
+        .clone()
+        .unwrap_or_else(|| kind::project_images()[1].clone());
+    let ready = async {
+        kind.install()
+            .await
+            .context("installing gatesim into the kind cluster")?;
+        // The GatewayClass deploy/ installs.
+        let class = args.gateway_class.clone().unwrap_or_else(|| "gatesim".to_owned());
+        connect_cluster(class, Some(kind.kubeconfig().to_path_buf()), echo_image).await
+    }
+    .await;
+    match ready {
+        Ok(target) => Ok((target, kind)),
+        Err(e) => {
+            if let Err(down) = kind.down().await {
+                say!("  tearing down the kind cluster failed too: {down}");
+            }
+            Err(e)
+        }
+    }
+}
+
 async fn start_target(args: &RunArgs) -> Result<Target> {
     match args.target {
         TargetKind::Sim => {
@@ -183,7 +240,11 @@ async fn start_target(args: &RunArgs) -> Result<Target> {
                 controller_name: args.controller_name.clone(),
             };
             let mut options = SimOptions::new(class);
-            options.envoy = args.envoy.clone();
+            match &args.envoy {
+                Some(EnvoyChoice::Binary(path)) => options.envoy = Some(path.clone()),
+                Some(EnvoyChoice::Docker) => options.envoy_image = Some(args.envoy_image.clone()),
+                None => {}
+            }
             options.envoy_log_level = args.envoy_log_level.clone();
             let sim = SimTarget::start(options)
                 .await
@@ -191,23 +252,14 @@ async fn start_target(args: &RunArgs) -> Result<Target> {
             Ok(Target::Sim(Box::new(sim)))
         }
         TargetKind::Cluster => {
-            let cluster = ClusterTarget::connect(ClusterOptions {
-                kubeconfig: args.kubeconfig.clone(),
-                gateway_class: args
-                    .gateway_class
-                    .clone()
-                    .unwrap_or_else(|| "gateway-conformance".to_owned()),
-                echo_image: args.echo_image.clone(),
-                ready_timeout: Duration::from_secs(300),
-            })
-            .await
-            .context("connecting to the cluster")?;
-            Ok(Target::Cluster(Box::new(cluster)))
+            let echo = args.echo_image.clone().unwrap_or_else(|| ECHO_BASIC.to_owned());
+            let class = args
+                .gateway_class
+                .clone()
+                .unwrap_or_else(|| "gateway-conformance".to_owned());
+            connect_cluster(class, args.kubeconfig.clone(), echo).await
         }
-        TargetKind::Kind => bail!(
-            "the kind target is not available yet; create the cluster yourself and use \
-             --target cluster --kubeconfig <its kubeconfig>"
-        ),
+        TargetKind::Kind => bail!("the kind target is started by start_kind"),
     }
 }
 
@@ -227,9 +279,18 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
     let implementation = implementation(&args)?;
     let (scenarios, _) = load(&args.selection.paths, args.selection.base_dir.as_deref())?;
 
-    let target = start_target(&args).await?;
+    let (target, kind) = match args.target {
+        TargetKind::Kind => {
+            let (target, kind) = start_kind(&args).await?;
+            (target, Some(kind))
+        }
+        _ => (start_target(&args).await?, None),
+    };
     let target_started = started.elapsed();
-    let target_lines = target.header();
+    let mut target_lines = target.header();
+    if let Some(kind) = &kind {
+        target_lines.extend(kind.header());
+    }
     let class = target.class().clone();
     let settings = Settings {
         consecutive: args.consecutive,
@@ -320,6 +381,9 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
     match Arc::try_unwrap(env) {
         Ok(env) => env.shutdown().await,
         Err(_) => tracing::warn!("environment still in use at shutdown"),
+    }
+    if let Some(kind) = kind {
+        kind.down().await.context("tearing down the kind cluster")?;
     }
     let teardown = teardown_started.elapsed();
     let report = output::build_report(&results, &report_options);

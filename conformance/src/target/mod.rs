@@ -6,11 +6,14 @@
 //!   replicas; convergence by the controller's ACK barrier.
 //! - `cluster`: any kubeconfig and GatewayClass; echo backends are Deployments of an echo
 //!   image; convergence by polling, as upstream.
+//! - `kind`: a kind cluster with the project's images, CRDs and controller installed
+//!   (`kind`), then the `cluster` target against it.
 
 mod certificates;
 pub mod cluster;
 pub mod driver;
 pub mod echo_objects;
+pub mod kind;
 pub mod sim;
 
 use std::net::{IpAddr, SocketAddr};
@@ -21,6 +24,7 @@ use serde_json::{Value, json};
 pub use certificates::{CertStore, Generated, published_refs};
 pub use cluster::{ClusterOptions, ClusterTarget};
 pub use driver::{Driver, Resolved, RunClass, Written};
+pub use kind::{KindCluster, KindOptions};
 pub use sim::{SimOptions, SimTarget};
 
 use crate::certs::CertError;

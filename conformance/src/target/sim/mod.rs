@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
+use gatesim_reference::infra::docker::DockerConfig;
 use gatesim_reference::infra::host::HostConfig;
 use gatesim_reference::infra::ports::{self, PortPrivileges};
 use gatesim_reference::model::{ControllerConfig, KindVisitor, StoredKind, visit_kind};
@@ -38,6 +39,9 @@ pub struct SimOptions {
     pub class: RunClass,
     /// The Envoy binary; found (or installed) by `infra::envoy::locate` when `None`.
     pub envoy: Option<PathBuf>,
+    /// Run the proxies as containers of this Envoy image (`--infra docker` of the
+    /// controller) instead of processes of `envoy`.
+    pub envoy_image: Option<String>,
     /// Envoy's log level for the proxies.
     pub envoy_log_level: String,
     /// Second octet of every loopback address of the environment: Gateways get
@@ -55,6 +59,7 @@ impl SimOptions {
         SimOptions {
             class,
             envoy: None,
+            envoy_image: None,
             envoy_log_level: "warning".to_owned(),
             address_network: None,
             port_offset: None,
@@ -68,8 +73,8 @@ pub struct SimTarget {
     simkube: Option<SimKube>,
     controller: Option<Controller>,
     backends: Backends,
-    envoy: PathBuf,
-    envoy_version: String,
+    /// What runs the proxies, for the header.
+    proxies: String,
     privileges: PortPrivileges,
     port_offset: u16,
     network: u8,
@@ -102,14 +107,24 @@ fn kube_client(url: &str) -> Result<kube::Client, TargetError> {
 impl SimTarget {
     /// Starts simkube, the controller and the run's GatewayClass.
     pub async fn start(options: SimOptions) -> Result<SimTarget, TargetError> {
-        let envoy = match options.envoy.clone() {
-            Some(path) => path,
-            None => tokio::task::spawn_blocking(gatesim_reference::infra::envoy::locate)
-                .await
-                .map_err(|e| TargetError::Invalid(format!("finding Envoy: {e}")))?
-                .map_err(|e| TargetError::Envoy(e.to_string()))?,
+        let (envoy, proxies) = match (&options.envoy_image, options.envoy.clone()) {
+            // The image brings its own Envoy; the path is not used.
+            (Some(image), _) => (PathBuf::from("envoy"), format!("Docker image {image}")),
+            (None, Some(path)) => {
+                let version = envoy_version(&path).await;
+                let described = format!("{version} ({})", path.display());
+                (path, described)
+            }
+            (None, None) => {
+                let path = tokio::task::spawn_blocking(gatesim_reference::infra::envoy::locate)
+                    .await
+                    .map_err(|e| TargetError::Invalid(format!("finding Envoy: {e}")))?
+                    .map_err(|e| TargetError::Envoy(e.to_string()))?;
+                let version = envoy_version(&path).await;
+                let described = format!("{version} ({})", path.display());
+                (path, described)
+            }
         };
-        let envoy_version = envoy_version(&envoy).await;
         let privileges = ports::detect();
         let port_offset = options
             .port_offset
@@ -128,14 +143,23 @@ impl SimTarget {
         std::fs::create_dir_all(&work_dir)
             .map_err(|e| TargetError::Invalid(format!("creating {}: {e}", work_dir.display())))?;
         let mut host = HostConfig::new(
-            envoy.clone(),
+            envoy,
             SocketAddr::from(([127, 0, 0, 1], 0)),
             work_dir.clone(),
         );
         host.log_level = options.envoy_log_level.clone();
+        let infra = match &options.envoy_image {
+            Some(image) => Infra::Docker(
+                Box::new(host),
+                DockerConfig {
+                    image: image.clone(),
+                },
+            ),
+            None => Infra::Host(Box::new(host)),
+        };
         let controller = Controller::start(ControllerOptions {
             source: Source::Kubernetes(kube_client(&simkube.url())?),
-            infra: Infra::Host(Box::new(host)),
+            infra,
             xds_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             config: ControllerConfig {
@@ -178,8 +202,7 @@ impl SimTarget {
             driver,
             simkube: Some(simkube),
             controller: Some(controller),
-            envoy,
-            envoy_version,
+            proxies,
             privileges,
             port_offset,
             network,
@@ -216,7 +239,7 @@ impl SimTarget {
         vec![
             (
                 "envoy".to_owned(),
-                format!("{} ({})", self.envoy_version, self.envoy.display()),
+                self.proxies.clone(),
             ),
             ("ports".to_owned(), self.describe_ports()),
             (
