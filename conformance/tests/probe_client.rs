@@ -210,7 +210,11 @@ async fn mismatches_read_as_a_diff() {
         .unwrap_err()
         .to_string();
     assert!(
-        text.starts_with("echo reply: expected an echo reply from a backend, got a body that is not application/json\n"),
+        text.starts_with(
+            "echo reply: expected an echo reply from a backend, got a body that is not \
+             application/json (if the gateway itself answers, say `backend: none` or check \
+             `body`/`bodyContains`)\n"
+        ),
         "{text}"
     );
     let direct = Expectation {

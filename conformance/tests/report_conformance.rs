@@ -523,3 +523,52 @@ fn the_suites_scenarios_count_as_upstreams_core_tests() {
         );
     }
 }
+
+#[test]
+fn k8sgateway_is_a_profile_beside_upstreams_in_the_same_schema() {
+    let results = vec![
+        scenario(
+            "RouteOptionRetries",
+            "k8sgateway",
+            &["HTTPRoute", "K8sGatewayRouteOption"],
+        )
+        .passed(),
+        scenario(
+            "RouteOptionMirror",
+            "k8sgateway",
+            &[
+                "HTTPRoute",
+                "HTTPRouteRequestMirror",
+                "K8sGatewayRouteOption",
+            ],
+        )
+        .failed(failure(1, "expect-http", None, "no mirror")),
+        scenario("HTTPRouteSimpleSameNamespace", "httproute", &["HTTPRoute"]).passed(),
+    ];
+    let report = build(
+        &results,
+        &options(&[HTTP, Profile::K8sGateway], &["HTTPRouteRequestMirror"]),
+    );
+    let names: Vec<&str> = report.profiles.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["GATEWAY-HTTP", "K8SGATEWAY"]);
+    let k = report.profile("K8SGATEWAY").unwrap();
+    assert_eq!(k.core.statistics.passed, 1);
+    let extended = k
+        .extended
+        .as_ref()
+        .expect("the mirror scenario is extended");
+    assert_eq!(extended.status.failed_tests, ["RouteOptionMirror"]);
+    assert!(
+        extended
+            .supported_features
+            .contains(&"HTTPRouteRequestMirror".to_owned())
+    );
+    assert_eq!(
+        k.summary,
+        "Core tests succeeded. Extended tests failed with 1 test failures."
+    );
+    // Written and read back like any upstream report.
+    let yaml = report.to_yaml().unwrap();
+    assert!(yaml.contains("  name: K8SGATEWAY\n"), "{yaml}");
+    assert_eq!(ConformanceReport::from_yaml(&yaml).unwrap(), report);
+}

@@ -210,3 +210,71 @@ fn failure_blocks_tell_the_whole_story() {
     );
     assert_eq!(terminal::failures(&core_all_passed(), Style::PLAIN), "");
 }
+
+#[test]
+fn k8sgateway_gets_a_row_per_kind_beside_its_profile_row() {
+    let results = vec![
+        scenario(
+            "RouteOptionRetries",
+            "k8sgateway",
+            &["HTTPRoute", "K8sGatewayRouteOption"],
+        )
+        .passed(),
+        scenario(
+            "RouteOptionFaults",
+            "k8sgateway",
+            &["HTTPRoute", "K8sGatewayRouteOption"],
+        )
+        .failed(failure(2, "expect-http", None, "wrong")),
+        scenario(
+            "DelegatedRouteOption",
+            "k8sgateway",
+            &[
+                "HTTPRoute",
+                "K8sGatewayRouteOption",
+                "K8sGatewayRouteDelegation",
+            ],
+        )
+        .skipped("listed in --skip-tests"),
+        scenario(
+            "HealthCheckPath",
+            "k8sgateway",
+            &["HTTPRoute", "K8sGatewayHttpListenerOption"],
+        )
+        .unsupported(&["K8sGatewayHttpListenerOption"]),
+        scenario("HTTPRouteSimpleSameNamespace", "httproute", &["HTTPRoute"]).passed(),
+    ];
+    let report = build(
+        &results,
+        &options(&[Profile::GatewayHttp, Profile::K8sGateway], &[]),
+    );
+    let text = terminal::summary(&report, &results, Duration::from_secs(2), Style::PLAIN);
+    assert_eq!(
+        text,
+        concat!(
+            "Profile       Level     Passed  Skipped  Failed  Result\n",
+            "GATEWAY-HTTP  core           1        0       0  success\n",
+            "K8SGATEWAY    core           1        1       1  failure\n",
+            "K8SGATEWAY kind               Passed  Skipped  Failed  Unsupported\n",
+            "K8sGatewayRouteOption              1        1       1            0\n",
+            "K8sGatewayVirtualHostOption        0        0       0            0\n",
+            "K8sGatewayListenerOption           0        0       0            0\n",
+            "K8sGatewayHttpListenerOption       0        0       0            1\n",
+            "K8sGatewayDirectResponse           0        0       0            0\n",
+            "K8sGatewayUpstream                 0        0       0            0\n",
+            "K8sGatewayGatewayParameters        0        0       0            0\n",
+            "K8sGatewaySettings                 0        0       0            0\n",
+            "K8sGatewayRouteDelegation          0        1       0            0\n",
+            "5 scenarios in 2.00s: 2 passed, 1 failed, 1 skipped, 1 unsupported\n",
+        )
+    );
+    // Without the profile in the report, no per-kind table.
+    let upstream_only = build(&results, &options(&[Profile::GatewayHttp], &[]));
+    let text = terminal::summary(
+        &upstream_only,
+        &results,
+        Duration::from_secs(2),
+        Style::PLAIN,
+    );
+    assert!(!text.contains("K8SGATEWAY kind"), "{text}");
+}

@@ -11,15 +11,11 @@ use std::time::Duration;
 use gatesim_conformance::outcome::{Failure, Outcome, ScenarioResult};
 use gatesim_conformance::run::{Environment, Settings};
 use gatesim_conformance::scenario::{LoadOptions, Scenario, default_scenarios_dir};
-use gatesim_conformance::target::{RunClass, SimOptions, SimTarget, Target};
+use gatesim_conformance::target::Target;
 use gatesim_simkube::{ErrorFault, Matcher, Verb};
+use sim_support::settings;
 
-fn settings() -> Settings {
-    Settings {
-        poll_interval: Duration::from_millis(20),
-        ..Settings::default()
-    }
-}
+mod sim_support;
 
 async fn environment(network: u8) -> Option<Environment> {
     environment_with(network, None, settings()).await
@@ -30,19 +26,7 @@ async fn environment_with(
     port_offset: Option<u16>,
     settings: Settings,
 ) -> Option<Environment> {
-    let envoy = gatesim_reference::infra::envoy::locate_or_skip("runner end-to-end test")
-        .expect("Envoy is required (GATESIM_REQUIRE_ALL=1)")?;
-    let mut options = SimOptions::new(RunClass {
-        gateway_class: "gatesim".to_owned(),
-        controller_name: "gatesim.dev/reference-controller".to_owned(),
-    });
-    options.envoy = Some(envoy);
-    options.address_network = Some(network);
-    options.port_offset = port_offset;
-    let target = SimTarget::start(options)
-        .await
-        .expect("the sim target starts");
-    Some(Environment::new(Target::Sim(Box::new(target)), settings))
+    sim_support::environment_with("runner end-to-end test", network, port_offset, settings).await
 }
 
 fn data(name: &str) -> Scenario {

@@ -1,14 +1,17 @@
 //! The scenario format: the suite in scenarios/ loads and is counted exactly as upstream counts
 //! its tests, and broken inputs are rejected with exact, located messages.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod scenario_support;
 
 use gatesim_conformance::scenario::{
     self, EchoMode, HarnessObject, Level, LoadOptions, Profile, Scenario, Step,
     default_scenarios_dir, features,
 };
+use scenario_support::{BASE, DELETE_STEP, HEAD, Scratch, error_of, steps};
 
 /// The 37 tests GATEWAY-HTTP counts as core at Gateway API v1.6.1, by the directory that holds
 /// their scenario.
@@ -970,67 +973,6 @@ fn scenarios_of_upstream_tests_list_exactly_their_features() {
 
 // ---- Loading ----------------------------------------------------------------------------------
 
-/// A scratch directory with a `base/` directory, as a suite has.
-struct Scratch {
-    dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    fn new(files: &[(&str, &str)]) -> Scratch {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        std::fs::create_dir_all(dir.path().join("base")).expect("base directory");
-        for (name, text) in files {
-            let path = dir.path().join(name);
-            std::fs::create_dir_all(path.parent().expect("a parent")).expect("directory");
-            std::fs::write(path, text).expect("write");
-        }
-        Scratch { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn options(&self) -> LoadOptions {
-        LoadOptions {
-            base_dir: Some(self.path("base")),
-        }
-    }
-
-    fn load(&self, name: &str) -> Result<Scenario, String> {
-        Scenario::load_with(self.path(name), &self.options())
-            .map_err(|e| self.shorten(&e.to_string()))
-    }
-
-    fn load_run(&self, dir: &str) -> Result<Vec<Scenario>, String> {
-        scenario::load_all(&[self.path(dir)], &self.options())
-            .map_err(|e| self.shorten(&e.to_string()))
-    }
-
-    /// Error text with the scratch directory written as `<dir>`.
-    fn shorten(&self, text: &str) -> String {
-        text.replace(&self.dir.path().display().to_string(), "<dir>")
-    }
-}
-
-const HEAD: &str = "name: Broken\ndescription: d\nfeatures: [Gateway]\n";
-const DELETE_STEP: &str = "steps:\n- delete: [{kind: Namespace, name: a}]\n";
-
-const BASE: &str = "\
-- apiVersion: v1
-  kind: Namespace
-  metadata: {name: ns}
-- apiVersion: gatesim.dev/v1alpha1
-  kind: TestCertificate
-  metadata: {name: cert, namespace: ns}
-  spec: {dnsNames: [example.com]}
-- apiVersion: gatesim.dev/v1alpha1
-  kind: EchoBackend
-  metadata: {name: echo, namespace: ns}
-  spec:
-    ports: [{port: 8080, targetPort: 3000}]
-";
-
 #[test]
 fn base_and_resource_files_resolve_and_discovery_skips_the_base_dir() {
     let main = "\
@@ -1116,19 +1058,6 @@ fn a_run_reports_every_broken_file() {
     );
 }
 
-/// Loads `text` as a scenario file and returns the error, with the scratch directory as `<dir>`.
-fn error_of(text: &str) -> String {
-    let scratch = Scratch::new(&[("base/tiny.yaml", BASE), ("s.yaml", text)]);
-    match scratch.load("s.yaml") {
-        Ok(_) => panic!("loaded:\n{text}"),
-        Err(e) => e,
-    }
-}
-
-fn steps(body: &str) -> String {
-    format!("{HEAD}steps:\n{body}")
-}
-
 #[test]
 fn malformed_yaml_is_located() {
     assert_eq!(
@@ -1147,14 +1076,14 @@ fn unknown_keys_list_the_known_ones() {
     assert_eq!(
         error_of(&steps("- expectd-http: {}\n")),
         "<dir>/s.yaml:5:3: steps[0]: unknown field `expectd-http`, expected one of `apply`, `patch`, \
-         `delete`, `fill-endpoints`, `expect-status`, `expect-http`, `expect-weights`"
+         `delete`, `fill-endpoints`, `expect-status`, `expect-http`, `expect-weights`, `expect-access-log`"
     );
     assert_eq!(
         error_of(&steps(
             "- expect-http:\n    gateway: a/b\n    cases:\n    - request: {path: /}\n      expectedRequests: {}\n"
         )),
         "<dir>/s.yaml:9:7: steps[0].expect-http.cases[0]: unknown field `expectedRequests`, expected one of \
-         `name`, `request`, `expectedRequest`, `backend`, `namespace`, `response`, `redirect`, `mirroredTo`"
+         `name`, `request`, `expectedRequest`, `backend`, `namespace`, `response`, `redirect`, `mirroredTo`, `burst`"
     );
     let echo = format!(
         "{HEAD}resources:\n- apiVersion: gatesim.dev/v1alpha1\n  kind: EchoBackend\n  metadata: {{name: e, namespace: n}}\n  \
@@ -1178,12 +1107,12 @@ fn a_step_has_exactly_one_key() {
     assert_eq!(
         error_of(&steps("- {}\n")),
         "<dir>/s.yaml:5:3: steps[0]: a step needs exactly one key, one of `apply`, `patch`, `delete`, \
-         `fill-endpoints`, `expect-status`, `expect-http`, `expect-weights`; this one has none"
+         `fill-endpoints`, `expect-status`, `expect-http`, `expect-weights`, `expect-access-log`; this one has none"
     );
     assert_eq!(
         error_of(&steps("- apply\n")),
         "<dir>/s.yaml:5:3: steps[0]: invalid type: string \"apply\", expected a step: a map with exactly one key, \
-         one of `apply`, `patch`, `delete`, `fill-endpoints`, `expect-status`, `expect-http`, `expect-weights`"
+         one of `apply`, `patch`, `delete`, `fill-endpoints`, `expect-status`, `expect-http`, `expect-weights`, `expect-access-log`"
     );
 }
 
@@ -1417,6 +1346,11 @@ steps:
     distribution: {echo: 1.0}
     tolerance: 0.1
     attempts: 3
+- expect-access-log:
+    gateway: ns/gw
+    file: logs/access.log
+    within: 5s
+    lines: [{contains: "GET /p"}, {json: {method: POST, status: 200}}]
 "#;
     let scratch = Scratch::new(&[("s.yaml", text)]);
     let s = scratch.load("s.yaml").unwrap_or_else(|e| panic!("{e}"));

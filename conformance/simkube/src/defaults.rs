@@ -1,4 +1,5 @@
-//! Server-side defaults: the Gateway API schema defaults (see [`crate::crd_defaults`]),
+//! Server-side defaults: the CRD schemas' defaults (or, without schemas, the table in
+//! [`crate::crd_defaults`]),
 //! and the few built-in ones clients read back: a Namespace's name label and phase, a
 //! Service's type, cluster IP and port defaults.
 //!
@@ -10,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::kinds::KindSpec;
 use crate::meta;
+use crate::schema::Node;
 
 /// The label every Namespace carries with its own name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -29,12 +31,20 @@ impl Allocator {
     }
 }
 
-/// Fills defaults into `obj` being written over `old` (None on create).
-pub fn apply(spec: &KindSpec, obj: &mut Value, old: Option<&Value>, alloc: &mut Allocator) {
-    match (spec.group, spec.kind) {
-        ("", "Namespace") => namespace(obj, old.is_none()),
-        ("", "Service") => service(obj, old, alloc),
-        (group, kind) => crate::crd_defaults::apply(group, kind, obj),
+/// Fills defaults into `obj` being written over `old` (None on create): the schema's
+/// when the kind has one, else simkube's own table.
+pub fn apply(
+    spec: &KindSpec,
+    schema: Option<&Node>,
+    obj: &mut Value,
+    old: Option<&Value>,
+    alloc: &mut Allocator,
+) {
+    match (spec.group, spec.kind, schema) {
+        ("", "Namespace", _) => namespace(obj, old.is_none()),
+        ("", "Service", _) => service(obj, old, alloc),
+        (_, _, Some(schema)) => crate::schema::apply_defaults(schema, obj),
+        (group, kind, None) => crate::crd_defaults::apply(group, kind, obj),
     }
 }
 
@@ -116,19 +126,25 @@ mod tests {
     fn services_get_an_ip_that_sticks() {
         let mut alloc = Allocator::default();
         let mut svc = json!({"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}});
-        apply(spec("Service"), &mut svc, None, &mut alloc);
+        apply(spec("Service"), None, &mut svc, None, &mut alloc);
         let ip = svc["spec"]["clusterIP"].clone();
         assert!(ip.as_str().unwrap().starts_with("10.96."));
         assert_eq!(svc["spec"]["ports"][0]["targetPort"], json!(80));
         let mut updated = json!({"metadata": {"name": "s"}, "spec": {"ports": [{"port": 81}]}});
-        apply(spec("Service"), &mut updated, Some(&svc), &mut alloc);
+        apply(spec("Service"), None, &mut updated, Some(&svc), &mut alloc);
         assert_eq!(updated["spec"]["clusterIP"], ip);
     }
 
     #[test]
     fn namespaces_carry_their_name_label() {
         let mut ns = json!({"metadata": {"name": "team-a"}});
-        apply(spec("Namespace"), &mut ns, None, &mut Allocator::default());
+        apply(
+            spec("Namespace"),
+            None,
+            &mut ns,
+            None,
+            &mut Allocator::default(),
+        );
         assert_eq!(
             ns["metadata"]["labels"][NAMESPACE_NAME_LABEL],
             json!("team-a")

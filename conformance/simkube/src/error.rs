@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::kinds::KindSpec;
+use crate::schema::{FieldError, aggregate};
 
 /// A failed API request, answered as a `meta/v1` `Status` with the code and reason a real
 /// server gives for the same failure.
@@ -118,30 +119,54 @@ impl ApiError {
         .with_details(d)
     }
 
-    /// `422 Invalid` with one cause per invalid field.
-    pub fn invalid(spec: &KindSpec, name: &str, causes: &[(String, String)]) -> Self {
-        let text: Vec<String> = causes
-            .iter()
-            .map(|(field, msg)| format!("{field}: {msg}"))
-            .collect();
-        let mut d = details(spec, name);
-        d["causes"] = Value::Array(
-            causes
-                .iter()
-                .map(|(field, msg)| json!({"reason": "FieldValueInvalid", "message": msg, "field": field}))
-                .collect(),
-        );
+    /// `422 Invalid` with one cause per invalid field, worded as upstream's
+    /// `errors.NewInvalid`: `<Kind>.<group> "<name>" is invalid: <errors>`.
+    pub fn invalid(spec: &KindSpec, name: &str, errors: &[FieldError]) -> Self {
         let qualified = if spec.group.is_empty() {
             spec.kind.to_string()
         } else {
             format!("{}.{}", spec.kind, spec.group)
         };
+        Self::invalid_as(&qualified, spec.group, spec.kind, name, errors)
+    }
+
+    /// `422 Invalid` about the request rather than an object (a patch that does not
+    /// decode strictly): upstream names no kind, so the message starts with a space.
+    pub fn invalid_request(errors: &[FieldError]) -> Self {
+        Self::invalid_as("", "", "", "", errors)
+    }
+
+    fn invalid_as(
+        qualified: &str,
+        group: &str,
+        kind: &str,
+        name: &str,
+        errors: &[FieldError],
+    ) -> Self {
+        let causes: Vec<Value> = errors
+            .iter()
+            .map(|e| json!({"reason": e.reason.cause(), "message": e.body(), "field": e.field}))
+            .collect();
+        let mut d = json!({"name": name, "kind": kind, "causes": causes});
+        if !group.is_empty() {
+            d["group"] = Value::String(group.to_string());
+        }
         Self::new(
             422,
             "Invalid",
-            format!("{qualified} \"{name}\" is invalid: {}", text.join(", ")),
+            format!(
+                "{qualified} {} is invalid: {}",
+                quote(name),
+                aggregate(errors)
+            ),
         )
         .with_details(d)
+    }
+
+    /// A failure upstream does not classify (`reason` left empty), such as server-side
+    /// apply's refusal of fields the schema does not declare.
+    pub fn unclassified(code: u16, message: impl Into<String>) -> Self {
+        Self::new(code, "", message)
     }
 
     /// `400 BadRequest`.
@@ -193,9 +218,11 @@ impl ApiError {
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
             "code": self.code,
         });
+        if !self.reason.is_empty() {
+            status["reason"] = Value::String(self.reason.to_string());
+        }
         if let Some(details) = &self.details {
             status["details"] = details.clone();
         }
@@ -221,6 +248,10 @@ pub fn reason_for_code(code: u16) -> Option<&'static str> {
         504 => "Timeout",
         _ => return None,
     })
+}
+
+fn quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
 }
 
 fn details(spec: &KindSpec, name: &str) -> Value {
@@ -256,4 +287,7 @@ pub enum Error {
     /// The server task failed.
     #[error("server task: {0}")]
     Server(String),
+    /// The CRD schemas asked for could not be had.
+    #[error("CRD schemas: {0}")]
+    Crds(String),
 }

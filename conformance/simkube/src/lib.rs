@@ -64,6 +64,7 @@ mod managed;
 mod meta;
 mod openapi;
 mod patch;
+mod schema;
 mod selector;
 mod server;
 mod store;
@@ -72,4 +73,6 @@ pub use error::{ApiError, Error};
 pub use faults::{
     ActiveFaults, ErrorFault, Faults, LatencyFault, Matcher, RequestCount, Stats, Verb,
 };
-pub use server::{Config, SimKube};
+pub use schema::provision::{GATEWAY_API_VERSION, gateway_api_crds};
+pub use schema::{LoadError, Schemas};
+pub use server::{Config, SchemaSource, SimKube};

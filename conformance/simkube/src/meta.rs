@@ -131,23 +131,17 @@ pub fn invalid_subdomain(name: &str) -> Option<String> {
             .split('.')
             .all(|part| is_label_shaped(part) && !part.is_empty());
     (!ok).then(|| {
-        format!(
-            "Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
-        )
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character".to_string()
     })
 }
 
 /// Why `name` is not a DNS-1123 label, if it is not one.
 pub fn invalid_label_name(name: &str) -> Option<String> {
     if name.len() > 63 {
-        return Some(format!(
-            "Invalid value: \"{name}\": must be no more than 63 characters"
-        ));
+        return Some("must be no more than 63 characters".to_string());
     }
     (!is_label_shaped(name) || name.is_empty()).then(|| {
-        format!(
-            "Invalid value: \"{name}\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
-        )
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character".to_string()
     })
 }
 

@@ -1,9 +1,9 @@
 //! Starting, addressing and stopping a simkube server.
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use crate::error::Error;
 use crate::faults::{FaultState, Faults, Stats};
 use crate::kinds::KindTable;
+use crate::schema::{FieldValidation, Schemas};
 use crate::store::prepare::Location;
 use crate::store::{Reaper, Store, StoreConfig, WriteCtx};
 
@@ -36,6 +37,93 @@ pub struct Config {
     /// `kubectl delete -f` to delete a manifest's objects after their namespace, which a
     /// real cluster allows.
     pub namespace_cleanup_delay: Duration,
+    /// Where custom resources' schemas come from. With schemas, writes of those kinds
+    /// are pruned, defaulted and validated as kube-apiserver does (`422 Invalid`).
+    pub schemas: SchemaSource,
+}
+
+/// The CRD manifests simkube validates custom resources against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaSource {
+    /// The upstream Gateway API CRDs of the pinned release, provisioned into the cache
+    /// on first use. Without them (no network, no Go module cache) simkube runs without
+    /// their validation and says so, unless `GATESIM_REQUIRE_ALL=1` makes that an error.
+    pub gateway_api: bool,
+    /// More directories of CRD manifests (any kinds; a later CRD of the same kind
+    /// replaces an earlier one).
+    pub crd_dirs: Vec<PathBuf>,
+}
+
+impl Default for SchemaSource {
+    fn default() -> Self {
+        Self {
+            gateway_api: true,
+            crd_dirs: Vec::new(),
+        }
+    }
+}
+
+impl SchemaSource {
+    /// No schemas: objects are stored as they come, as simkube did before schemas.
+    pub fn none() -> Self {
+        Self {
+            gateway_api: false,
+            crd_dirs: Vec::new(),
+        }
+    }
+
+    /// The directories to load, provisioning the Gateway API CRDs when asked for.
+    async fn resolve(&self) -> Result<Vec<PathBuf>, Error> {
+        let mut dirs = Vec::new();
+        if self.gateway_api {
+            match crate::schema::provision::gateway_api_crds().await {
+                Ok(dir) => dirs.push(dir),
+                Err(e) if require_all() => {
+                    return Err(Error::Crds(format!(
+                        "{e} (GATESIM_REQUIRE_ALL=1 makes the Gateway API CRDs mandatory)"
+                    )));
+                }
+                Err(e) => {
+                    static WARNED: std::sync::Once = std::sync::Once::new();
+                    WARNED.call_once(|| {
+                        eprintln!(
+                            "simkube: WARNING: no Gateway API CRDs ({e}); Gateway API objects are stored WITHOUT schema validation"
+                        )
+                    });
+                }
+            }
+        }
+        dirs.extend(self.crd_dirs.iter().cloned());
+        Ok(dirs)
+    }
+
+    /// The loaded schemas, shared by every server of the process that asks for the same
+    /// directories (loading the Gateway API CRDs takes a while; tests start many servers).
+    async fn load(&self) -> Result<Option<Arc<Schemas>>, Error> {
+        let dirs = self.resolve().await?;
+        if dirs.is_empty() {
+            return Ok(None);
+        }
+        static LOADED: Mutex<Vec<(Vec<PathBuf>, Arc<Schemas>)>> = Mutex::new(Vec::new());
+        let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, s)) = loaded.iter().find(|(d, _)| *d == dirs) {
+            return Ok(Some(s.clone()));
+        }
+        let started = Instant::now();
+        let schemas = Arc::new(Schemas::load(&dirs).map_err(|e| Error::Crds(e.to_string()))?);
+        tracing::debug!(
+            kinds = schemas.kinds(),
+            files = schemas.files(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "simkube loaded CRD schemas"
+        );
+        loaded.push((dirs, schemas.clone()));
+        Ok(Some(schemas))
+    }
+}
+
+fn require_all() -> bool {
+    std::env::var("GATESIM_REQUIRE_ALL").is_ok_and(|v| v == "1")
 }
 
 impl Default for Config {
@@ -50,6 +138,7 @@ impl Default for Config {
                 .map(String::from)
                 .collect(),
             namespace_cleanup_delay: Duration::from_millis(250),
+            schemas: SchemaSource::default(),
         }
     }
 }
@@ -91,6 +180,7 @@ impl SimKube {
             addr: config.addr,
             source,
         })?;
+        let schemas = config.schemas.load().await?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let store_config = StoreConfig {
             history: config.history.max(1),
@@ -111,7 +201,7 @@ impl SimKube {
                 }) as Reaper
             });
             Core {
-                store: Store::new(KindTable::new(), store_config, reaper),
+                store: Store::new(KindTable::new(), store_config, reaper, schemas.clone()),
                 faults: Arc::new(FaultState::new()),
                 config,
                 shutdown: shutdown_rx.clone(),
@@ -171,6 +261,11 @@ impl SimKube {
         })
     }
 
+    /// How many kinds are validated against a CRD schema (0: no schemas loaded).
+    pub fn validated_kinds(&self) -> usize {
+        self.core.store.schema_kinds()
+    }
+
     /// Fault injection and counters.
     pub fn faults(&self) -> Faults {
         Faults::new(self.core.clone())
@@ -217,6 +312,9 @@ fn seed_namespaces(store: &Store, names: &[String]) -> Result<(), Error> {
                 &WriteCtx {
                     manager: "simkube",
                     dry_run: false,
+                    field_validation: FieldValidation::Ignore,
+                    duplicates: &[],
+                    warnings: &Mutex::new(Vec::new()),
                 },
             )
             .map_err(|e| Error::Server(format!("creating namespace {name}: {e}")))?;

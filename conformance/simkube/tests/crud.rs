@@ -257,7 +257,16 @@ async fn status_subresource_and_generation_rules() {
         .create(&PostParams::default(), &obj(with_status))
         .await
         .unwrap();
-    assert!(created.status.is_none(), "status is ignored on create");
+    // The body's status is ignored; what is stored is the schema's default status.
+    let conditions = created
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
+    assert!(
+        conditions.iter().all(|c| c.reason == "Pending"),
+        "status is ignored on create: {conditions:?}"
+    );
     assert_eq!(created.metadata.generation, Some(1));
 
     // Status write: status changes, generation does not.

@@ -216,3 +216,77 @@ async fn kubectl_apply_get_patch_delete() {
     assert_eq!(status(namespaces.get("kc").await).reason, "NotFound");
     assert_eq!(status(routes.get("route").await).reason, "NotFound");
 }
+
+const UNKNOWN_FIELD: &str = r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: typo
+  namespace: default
+spec:
+  hostnames: ["a.example"]
+  rules:
+  - matchez: []
+    backendRefs:
+    - name: svc
+      port: 80
+"#;
+
+/// kubectl's own wording against a real cluster: its default (`--validate=strict`) refuses
+/// an unknown field, `--validate=warn` stores the object without it and prints a warning.
+#[tokio::test]
+async fn kubectl_reports_unknown_fields_as_against_a_real_cluster() {
+    let Some(bin) = find_kubectl() else {
+        assert!(
+            std::env::var("GATESIM_REQUIRE_ALL").as_deref() != Ok("1"),
+            "kubectl not found (set KUBECTL or put it on PATH); GATESIM_REQUIRE_ALL=1 requires it"
+        );
+        eprintln!(
+            "SKIP: kubectl not found; kubectl_reports_unknown_fields_as_against_a_real_cluster did not run"
+        );
+        return;
+    };
+    let (server, _client) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    let manifest = write(dir.path(), "typo.yaml", UNKNOWN_FIELD);
+    let run = |extra: &'static [&'static str]| {
+        let (bin, kubeconfig, cache, manifest) = (
+            bin.clone(),
+            kubeconfig.clone(),
+            dir.path().join("cache"),
+            manifest.clone(),
+        );
+        async move {
+            tokio::process::Command::new(&bin)
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .arg("--cache-dir")
+                .arg(&cache)
+                .args(["apply", "-f", &manifest])
+                .args(extra)
+                .output()
+                .await
+                .expect("kubectl runs")
+        }
+    };
+    let strict = run(&[]).await;
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert!(
+        !strict.status.success(),
+        "strict validation refuses: {stderr}"
+    );
+    assert!(
+        stderr.contains(r#"Error from server (BadRequest): error when creating"#)
+            && stderr.contains(r#"HTTPRoute in version "v1" cannot be handled as a HTTPRoute: strict decoding error: unknown field "spec.rules[0].matchez""#),
+        "{stderr}"
+    );
+    let warn = run(&["--validate=warn"]).await;
+    let stderr = String::from_utf8_lossy(&warn.stderr);
+    assert!(warn.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(r#"Warning: unknown field "spec.rules[0].matchez""#),
+        "{stderr}"
+    );
+}

@@ -1,17 +1,21 @@
 //! Throughput and latency figures, through the real kube client: server-side apply of
 //! thousands of objects, listing them, and the delay from a write to its watch event.
 //! Run with `--nocapture` to see the figures; the assertions check that every object and
-//! every event arrived, not timings (which depend on the machine).
+//! every event arrived, not timings (which depend on the machine). Each figure is taken
+//! with and without CRD schemas, so the cost of validating every write shows, and the
+//! load time of the Gateway API CRDs is printed too.
 
 mod common;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{namespace, start};
+use common::{client_for, namespace};
 use futures::{StreamExt, TryStreamExt, stream};
+use gatesim_simkube::{Config, SchemaSource, Schemas, SimKube};
 use gateway_api::httproutes::HttpRoute;
 use kube::api::{Api, ListParams, Patch, PatchParams, WatchEvent, WatchParams};
+use rstest::rstest;
 use serde_json::json;
 
 const OBJECTS: usize = 2000;
@@ -34,9 +38,20 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+#[rstest]
+#[case::without_schemas(SchemaSource::none())]
+#[case::with_gateway_api_crds(SchemaSource::default())]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn apply_throughput_and_watch_latency() {
-    let (_server, client) = start().await;
+async fn apply_throughput_and_watch_latency(#[case] schemas: SchemaSource) {
+    let validating = schemas.gateway_api;
+    let server = SimKube::start(Config {
+        schemas,
+        ..Config::default()
+    })
+    .await
+    .expect("simkube starts");
+    assert_eq!(server.validated_kinds() > 0, validating);
+    let client = client_for(&server);
     namespace(&client, "perf").await;
     let routes: Api<HttpRoute> = Api::namespaced(client.clone(), "perf");
     let pp = PatchParams::apply("perf").force();
@@ -131,12 +146,17 @@ async fn apply_throughput_and_watch_latency() {
     }
     samples.sort();
     println!(
-        "simkube perf ({} build): {OBJECTS} HTTPRoutes by server-side apply ({CONCURRENCY} in flight) in {:.2?} = {:.0} objects/s; \
+        "simkube perf ({} build, {}): {OBJECTS} HTTPRoutes by server-side apply ({CONCURRENCY} in flight) in {:.2?} = {:.0} objects/s; \
          list of {OBJECTS} in {:.2?}; write-to-watch-event latency p50 {:.2?} p99 {:.2?} max {:.2?}",
         if cfg!(debug_assertions) {
             "debug"
         } else {
             "release"
+        },
+        if validating {
+            "validating against the Gateway API CRDs"
+        } else {
+            "no schemas"
         },
         apply_time,
         OBJECTS as f64 / apply_time.as_secs_f64(),
@@ -146,4 +166,20 @@ async fn apply_throughput_and_watch_latency() {
         samples.last().unwrap(),
     );
     assert_eq!(samples.len(), LATENCY_SAMPLES);
+}
+
+#[tokio::test]
+async fn gateway_api_crds_load_time() {
+    let dir = gatesim_simkube::gateway_api_crds()
+        .await
+        .expect("the Gateway API CRDs are provisioned");
+    let started = Instant::now();
+    let schemas = Schemas::load(&[dir]).expect("the CRDs load");
+    let elapsed = started.elapsed();
+    assert!(schemas.kinds() >= 11, "every Gateway API kind has a schema");
+    println!(
+        "simkube: {} CRDs from {} files parsed and compiled (schemas, patterns, CEL rules) in {elapsed:.2?}",
+        schemas.kinds(),
+        schemas.files()
+    );
 }

@@ -83,6 +83,8 @@ pub struct SelectionArgs {
     #[arg(long)]
     pub all_features: bool,
     /// Conformance profiles to report; each adds its core features to the supported set.
+    /// Upstream's (GATEWAY-HTTP, GATEWAY-GRPC, GATEWAY-TLS, GATEWAY-TCP, GATEWAY-UDP, MESH-HTTP,
+    /// MESH-GRPC) and K8SGATEWAY (the K8sGateway extension resources).
     #[arg(long, value_delimiter = ',', value_name = "PROFILES")]
     pub conformance_profiles: Vec<Profile>,
     /// Run only this scenario (by name); the others count as skipped.
@@ -205,4 +207,31 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .or_else(|| text.parse::<u64>().ok().map(Duration::from_secs))
         .filter(|d| !d.is_zero())
         .ok_or_else(|| format!("expected a duration such as 30s, 1m30s or 500ms, got {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_k8sgateway_profile_is_asked_for_like_upstreams() {
+        let cli = Cli::try_parse_from([
+            "gatesim",
+            "list",
+            "--conformance-profiles",
+            "GATEWAY-HTTP,K8SGATEWAY",
+        ])
+        .expect("parses");
+        let Command::List(list) = cli.command else {
+            panic!("list")
+        };
+        assert_eq!(
+            list.selection.conformance_profiles,
+            [Profile::GatewayHttp, Profile::K8sGateway]
+        );
+        let error = Cli::try_parse_from(["gatesim", "list", "--conformance-profiles", "K8SGW"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("K8SGATEWAY"), "{error}");
+    }
 }

@@ -115,24 +115,31 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
     );
     let plan = Plan::new(scenarios, &flags, supported);
     say!(
-        "\n{:<52} {:<10} {:<24} features",
+        "\n{:<52} {:<20} {:<24} features",
         "scenario",
-        "HTTP",
+        "profile",
         "decision"
     );
     for (scenario, decision) in &plan.entries {
-        let level = match scenario.level(Profile::GatewayHttp) {
-            Some(gatesim_conformance::scenario::Level::Core) => "core",
-            Some(gatesim_conformance::scenario::Level::Extended) => "extended",
-            None => "-",
-        };
+        // The first profile that counts the scenario: GATEWAY-HTTP for upstream's HTTP tests,
+        // K8SGATEWAY for the extension resources' scenarios.
+        let level = Profile::ALL
+            .into_iter()
+            .find_map(|p| scenario.level(p).map(|l| (p, l)))
+            .map_or_else(
+                || "-".to_owned(),
+                |(p, l)| match l {
+                    gatesim_conformance::scenario::Level::Core => format!("{p} core"),
+                    gatesim_conformance::scenario::Level::Extended => format!("{p} extended"),
+                },
+            );
         let decision = match decision {
             run::Decision::Run => "run".to_owned(),
             run::Decision::Skip(why) => format!("skip: {why}"),
             run::Decision::Unsupported(missing) => format!("unsupported: {}", missing.join(",")),
         };
         say!(
-            "{:<52} {:<10} {:<24} {}",
+            "{:<52} {:<20} {:<24} {}",
             scenario.name,
             level,
             decision,

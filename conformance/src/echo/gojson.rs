@@ -11,6 +11,8 @@
 pub(crate) enum GoValue {
     /// A Go string; raw bytes because header values need not be UTF-8.
     Str(Vec<u8>),
+    /// A Go unsigned integer, written in decimal.
+    Uint(u64),
     Array(Vec<GoValue>),
     Object(Vec<(String, GoValue)>),
 }
@@ -45,6 +47,7 @@ fn newline(out: &mut String, depth: usize) {
 fn write_value(out: &mut String, value: &GoValue, depth: usize) {
     match value {
         GoValue::Str(bytes) => write_string(out, bytes),
+        GoValue::Uint(n) => out.push_str(&n.to_string()),
         GoValue::Array(items) if items.is_empty() => out.push_str("[]"),
         GoValue::Array(items) => {
             out.push('[');
@@ -79,6 +82,7 @@ fn write_value(out: &mut String, value: &GoValue, depth: usize) {
 fn write_compact(out: &mut String, value: &GoValue) {
     match value {
         GoValue::Str(bytes) => write_string(out, bytes),
+        GoValue::Uint(n) => out.push_str(&n.to_string()),
         GoValue::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {

@@ -1,10 +1,13 @@
 //! Request handling with echo-basic's routes and its Go `ServeMux` quirks.
 //!
 //! Routes: `/health`, `/status/NNN`, `/retry/?uuid=&succeedAfter=N[&responseCode=][&delayRetry=]`,
-//! and everything else echoes (after `?delay=`). Before routing, `//` is folded to `/`
-//! and an unclean path is answered with a 301 to the cleaned one, as Go's mux does.
+//! the WebSocket echo on `/ws`, and everything else echoes (after `?delay=`). Before routing,
+//! `//` is folded to `/` and an unclean path is answered with a 301 to the cleaned one, as Go's
+//! mux does. The echo also counts attempts, fails on request and compresses on request (see
+//! the module documentation of `echo`).
 
 use std::collections::{HashMap, VecDeque};
+use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -16,11 +19,13 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Ver
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
+use super::attempts::AttemptLedger;
 use super::canonical::canonical_header_key;
 use super::duration::parse_go_duration;
 use super::gojson::{GoValue, marshal_compact};
 use super::gourl::{escape_path, mux_clean_path, query_value, unescape_path};
 use super::reply::{EchoReply, EchoTls};
+use super::websocket;
 
 pub(crate) type EchoResponse = Response<Full<Bytes>>;
 
@@ -56,15 +61,18 @@ pub(crate) struct Replica {
     healthz: bool,
     /// `/retry/` attempts per uuid, kept for the replica's lifetime as upstream does.
     retries: Mutex<HashMap<String, i64>>,
+    /// `X-Echo-Request-Key` attempts, shared with the backend's other replicas.
+    attempts: Arc<AttemptLedger>,
     seen: Mutex<VecDeque<SeenRequest>>,
 }
 
 impl Replica {
-    pub fn new(identity: Identity, healthz: bool) -> Self {
+    pub fn new(identity: Identity, attempts: Arc<AttemptLedger>, healthz: bool) -> Self {
         Replica {
             identity,
             healthz,
             retries: Mutex::default(),
+            attempts,
             seen: Mutex::default(),
         }
     }
@@ -260,6 +268,9 @@ pub(crate) async fn handle(
     conn: &ConnFacts,
     req: hyper::Request<Incoming>,
 ) -> Result<EchoResponse, AbortConnection> {
+    if req.uri().path() == "/ws" && websocket::is_upgrade(req.headers()) {
+        return Ok(websocket::answer(req));
+    }
     let (parts, body) = req.into_parts();
     drain(body).await;
 
@@ -306,7 +317,7 @@ pub(crate) async fn handle(
     if cleaned.starts_with(b"/retry/") {
         return retry(replica, conn, &parts, host, uri).await;
     }
-    // `/ws` (WebSocket echo) is not served: it falls through to the echo handler.
+    // `/ws` without an upgrade falls through to the echo handler.
     Ok(echo(replica, conn, &parts, host, uri).await)
 }
 
@@ -374,6 +385,23 @@ async fn echo(
     if let Err(res) = delay(parts.uri.query().unwrap_or(""), "delay").await {
         return res;
     }
+    let attempt = match count_attempt(replica, &parts.headers) {
+        Ok(attempt) => attempt,
+        Err(message) => return response(400, &[TEXT], message),
+    };
+    if let Some(Attempt {
+        number,
+        fail: Some((status, times)),
+        ..
+    }) = &attempt
+    {
+        let number = number.to_string();
+        return response(
+            *status,
+            &[TEXT, (ATTEMPT_HEADER, &number)],
+            format!("attempt {number} fails as asked (X-Echo-Fail-Times: {times})"),
+        );
+    }
     let id = &replica.identity;
     let reply = EchoReply {
         path: uri,
@@ -387,10 +415,15 @@ async fn echo(
         service: id.service.clone(),
         pod: id.pod.clone(),
         tls: conn.tls.clone(),
+        attempt: attempt.as_ref().map(|a| a.number),
     };
     let body = super::gojson::marshal_indent(
         &reply.to_go_value(echoed_headers(&parts.headers, parts.version)),
     );
+    let (body, encoding) = match encode(&parts.headers, body) {
+        Ok(encoded) => encoded,
+        Err((status, message)) => return response(status, &[TEXT], message),
+    };
     let mut res = response(200, &[], body);
     apply_echo_set_header(&parts.headers, res.headers_mut());
     for (name, value) in [JSON, NOSNIFF] {
@@ -399,7 +432,91 @@ async fn echo(
             HeaderValue::from_static(value),
         );
     }
+    if let Some(encoding) = encoding {
+        res.headers_mut().insert(
+            http::header::CONTENT_ENCODING,
+            HeaderValue::from_static(encoding),
+        );
+    }
+    if let Some(attempt) = &attempt {
+        res.headers_mut().insert(
+            HeaderName::from_static(ATTEMPT_HEADER),
+            HeaderValue::from(attempt.number),
+        );
+    }
     res
+}
+
+const ATTEMPT_HEADER: &str = "x-echo-attempt";
+
+/// This request's place among the attempts of its `X-Echo-Request-Key`, and whether it is to
+/// fail (with which status, and after how many failures in all).
+struct Attempt {
+    number: u32,
+    fail: Option<(u16, u32)>,
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
+}
+
+/// Reads `X-Echo-Request-Key`, `X-Echo-Fail-Times` and `X-Echo-Fail-Status`; `Err` explains a
+/// malformed one (answered with 400). No key: no counting, and nothing in the reply changes.
+fn count_attempt(replica: &Replica, headers: &HeaderMap) -> Result<Option<Attempt>, String> {
+    let times = match header_text(headers, "x-echo-fail-times") {
+        None => 0,
+        Some(text) => text
+            .parse::<u32>()
+            .map_err(|_| format!("X-Echo-Fail-Times must be a whole number, got {text:?}"))?,
+    };
+    let status = match header_text(headers, "x-echo-fail-status") {
+        None => 503,
+        Some(text) => text
+            .parse::<u16>()
+            .ok()
+            .filter(|s| (200..=599).contains(s))
+            .ok_or_else(|| {
+                format!("X-Echo-Fail-Status must be a status from 200 to 599, got {text:?}")
+            })?,
+    };
+    let Some(key) = header_text(headers, "x-echo-request-key").filter(|k| !k.is_empty()) else {
+        if headers.contains_key("x-echo-fail-times") {
+            return Err(
+                "X-Echo-Fail-Times needs X-Echo-Request-Key to count attempts by".to_owned(),
+            );
+        }
+        return Ok(None);
+    };
+    let number = replica.attempts.record(&key);
+    Ok(Some(Attempt {
+        number,
+        fail: (number <= times).then_some((status, times)),
+    }))
+}
+
+/// Compresses the reply when `X-Echo-Content-Encoding` asks for it (gzip is the one encoding
+/// offered); `Err` is the status and text to answer instead (400 for any other value).
+fn encode(
+    headers: &HeaderMap,
+    body: String,
+) -> Result<(Bytes, Option<&'static str>), (u16, String)> {
+    let Some(wanted) = header_text(headers, "x-echo-content-encoding") else {
+        return Ok((Bytes::from(body), None));
+    };
+    if !wanted.eq_ignore_ascii_case("gzip") {
+        return Err((
+            400,
+            format!("X-Echo-Content-Encoding offers gzip only, got {wanted:?}"),
+        ));
+    }
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let compressed = encoder
+        .write_all(body.as_bytes())
+        .and_then(|()| encoder.finish())
+        .map_err(|e| (500, format!("gzip: {e}")))?;
+    Ok((Bytes::from(compressed), Some("gzip")))
 }
 
 /// A flaky backend: fails `succeedAfter` times per `uuid` (TCP reset, or `responseCode`),

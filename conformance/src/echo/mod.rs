@@ -4,7 +4,13 @@
 //! IP, on every plain port with HTTP/1.1 and h2c prior knowledge, and on every TLS port
 //! with HTTP/1.1 or h2 chosen by ALPN. Replies are byte-for-byte what echo-basic marshals,
 //! so the probe and expectations work unchanged against the real image on kind/cluster.
+//!
+//! Additions, each answered only when a request asks for it so that every other reply stays
+//! echo-basic's: attempt counting and failing on request (`X-Echo-Request-Key`,
+//! `X-Echo-Fail-Times`, `X-Echo-Fail-Status`), a gzip-compressed reply
+//! (`X-Echo-Content-Encoding: gzip`), and the WebSocket echo on `/ws` that echo-basic serves.
 
+mod attempts;
 mod canonical;
 mod duration;
 mod env;
@@ -14,7 +20,9 @@ mod handler;
 mod reply;
 mod server;
 mod tlsinfo;
+pub(crate) mod websocket;
 
+pub use attempts::AttemptLedger;
 pub use canonical::canonical_header_key;
 pub use env::{EnvError, VARIABLES as ENV_VARIABLES, config_from_env};
 pub use duration::{DurationError, GoDuration, parse_go_duration};
@@ -23,6 +31,7 @@ pub use reply::{EchoReply, EchoTls};
 pub use server::{EchoHandle, EchoServer};
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use crate::certs::CertError;
 
@@ -49,6 +58,9 @@ pub struct EchoConfig {
     /// the harness's own replicas, whose replies stay exactly echo-basic's (which echoes
     /// `/healthz` like any other path).
     pub healthz: bool,
+    /// Where `X-Echo-Request-Key` attempts are counted; give every replica of a backend the
+    /// same ledger so that attempts count per backend (see [`AttemptLedger`]).
+    pub attempts: Arc<AttemptLedger>,
 }
 
 impl Default for EchoConfig {
@@ -64,6 +76,7 @@ impl Default for EchoConfig {
             ingress: String::new(),
             http_port: None,
             healthz: false,
+            attempts: Arc::default(),
         }
     }
 }

@@ -32,6 +32,10 @@ pub struct EchoReply {
     pub pod: String,
     /// Present only for requests that arrived over TLS.
     pub tls: Option<EchoTls>,
+    /// This project's addition: which attempt of its `X-Echo-Request-Key` the request was
+    /// (1 for the first). Present only when the request named a key, so replies to requests
+    /// without one stay byte-identical to echo-basic's.
+    pub attempt: Option<u32>,
 }
 
 /// The TLS facts of the connection (`TLSAssertions` upstream).
@@ -99,6 +103,9 @@ impl EchoReply {
         if let Some(tls) = &self.tls {
             members.push(("tls".to_owned(), tls.to_go_value()));
         }
+        if let Some(attempt) = self.attempt {
+            members.push(("attempt".to_owned(), GoValue::Uint(u64::from(attempt))));
+        }
         GoValue::Object(members)
     }
 }
@@ -148,6 +155,11 @@ mod tests {
         let text = reply.to_go_json();
         assert!(!text.contains("negotiatedProtocol"), "{text}");
         assert!(!text.contains("peerCertificates"), "{text}");
+        assert!(!text.contains("attempt"), "{text}");
+        assert_eq!(EchoReply::from_json(text.as_bytes()).unwrap(), reply);
+        reply.attempt = Some(3);
+        let text = reply.to_go_json();
+        assert!(text.ends_with(",\n \"attempt\": 3\n}"), "{text}");
         assert_eq!(EchoReply::from_json(text.as_bytes()).unwrap(), reply);
 
         let foreign = br#"{"message":"boom","headers":null,"sni":"x"}"#;

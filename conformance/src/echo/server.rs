@@ -130,13 +130,17 @@ impl EchoServer {
                 .unwrap_or_default()
         });
         let shared = Arc::new(Shared {
-            replica: Replica::new(Identity {
-                namespace: config.namespace.clone(),
-                ingress: config.ingress.clone(),
-                service: config.service.clone(),
-                pod: config.pod.clone(),
-                http_port,
-            }, config.healthz),
+            replica: Replica::new(
+                Identity {
+                    namespace: config.namespace.clone(),
+                    ingress: config.ingress.clone(),
+                    service: config.service.clone(),
+                    pod: config.pod.clone(),
+                    http_port,
+                },
+                config.attempts.clone(),
+                config.healthz,
+            ),
             builders: Builders {
                 auto: builder(),
                 http1: builder().http1_only(),
@@ -304,8 +308,11 @@ async fn serve<I>(
             handle(&shared.replica, &facts, req).await
         }
     });
-    // Errors here are the client's business (resets, bad requests, aborted retries).
-    let _ = builder.serve_connection(TokioIo::new(io), service).await;
+    // Errors here are the client's business (resets, bad requests, aborted retries). Upgrades
+    // are served for the WebSocket echo.
+    let _ = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), service)
+        .await;
 }
 
 /// A TCP stream that can be told to end with a reset (RST) instead of a FIN, which is

@@ -4,8 +4,12 @@
 //! connection: a change of listener or route is seen by the next request, never hidden
 //! behind a pooled connection to an old Envoy listener.
 
+use std::io::Read as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
+use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_TYPE, HOST, USER_AGENT};
 use http::uri::{Authority, PathAndQuery};
@@ -17,9 +21,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::{ProbeError, ProbeRequest, ProbeResponse, Protocol, Scheme};
+use super::{ProbeError, ProbeRequest, ProbeResponse, Protocol, Scheme, Upgrade};
 use crate::certs;
 use crate::echo::EchoReply;
+use crate::echo::websocket::{self as ws, OP_CLOSE, OP_TEXT};
 
 const USER_AGENT_VALUE: &str = concat!("gatesim-probe/", env!("CARGO_PKG_VERSION"));
 
@@ -63,7 +68,7 @@ async fn exchange(req: &ProbeRequest) -> Result<ProbeResponse, ProbeError> {
             "h2 is negotiated over TLS; use h2c for cleartext HTTP/2".into(),
         ));
     }
-    let request = build_request(req)?;
+    let (request, ws_key) = build_request(req)?;
     let tcp = TcpStream::connect(req.addr)
         .await
         .map_err(|source| ProbeError::Connect {
@@ -73,7 +78,7 @@ async fn exchange(req: &ProbeRequest) -> Result<ProbeResponse, ProbeError> {
     let _ = tcp.set_nodelay(true);
 
     match req.scheme {
-        Scheme::Http => round_trip(req, tcp, request).await,
+        Scheme::Http => round_trip(req, tcp, request, ws_key).await,
         Scheme::Https => {
             let alpn: &[&[u8]] = match req.protocol {
                 Protocol::H2 => &[b"h2"],
@@ -102,12 +107,28 @@ async fn exchange(req: &ProbeRequest) -> Result<ProbeResponse, ProbeError> {
                     ));
                 }
             }
-            round_trip(req, tls, request).await
+            round_trip(req, tls, request, ws_key).await
         }
     }
 }
 
-fn build_request(req: &ProbeRequest) -> Result<Request<Full<Bytes>>, ProbeError> {
+/// Distinguishes the request keys and WebSocket messages of one process.
+static SERIAL: AtomicU64 = AtomicU64::new(0);
+
+/// A value no other request of this run (or of another process) carries.
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{prefix}-{}-{nanos:x}-{}",
+        std::process::id(),
+        SERIAL.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The request, and for a WebSocket upgrade the `Sec-WebSocket-Key` it carries.
+fn build_request(req: &ProbeRequest) -> Result<(Request<Full<Bytes>>, Option<String>), ProbeError> {
     let invalid =
         |what: &str, e: &dyn std::fmt::Display| ProbeError::InvalidRequest(format!("{what}: {e}"));
     let method = Method::from_bytes(req.method.as_bytes()).map_err(|e| invalid("method", &e))?;
@@ -165,19 +186,55 @@ fn build_request(req: &ProbeRequest) -> Result<Request<Full<Bytes>>, ProbeError>
     if !headers.contains_key(USER_AGENT) {
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
     }
-    if !http2 {
-        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    if req.fresh_request_key {
+        let key = HeaderValue::from_str(&unique("probe"))
+            .map_err(|e| invalid("X-Echo-Request-Key", &e))?;
+        headers.insert(HeaderName::from_static("x-echo-request-key"), key);
     }
+    let ws_key = match req.upgrade {
+        Some(Upgrade::Websocket) if http2 => {
+            return Err(ProbeError::Unsupported(
+                "WebSocket upgrades are sent over HTTP/1.1 only".into(),
+            ));
+        }
+        Some(Upgrade::Websocket) => {
+            let mut nonce = [0u8; 16];
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce)
+                .map_err(|_| invalid("Sec-WebSocket-Key", &"no randomness"))?;
+            let key = base64::engine::general_purpose::STANDARD.encode(nonce);
+            let origin = format!("{}://{authority}", req.scheme.as_str());
+            for (name, value) in [
+                ("connection", "Upgrade"),
+                ("upgrade", "websocket"),
+                ("sec-websocket-version", "13"),
+                ("sec-websocket-key", key.as_str()),
+                // echo-basic's WebSocket handler refuses a handshake without an Origin.
+                ("origin", origin.as_str()),
+            ] {
+                let value = HeaderValue::from_str(value).map_err(|e| invalid(name, &e))?;
+                headers.insert(HeaderName::from_static(name), value);
+            }
+            Some(key)
+        }
+        None => {
+            if !http2 {
+                headers.insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            None
+        }
+    };
     let body = req.body.clone().map(Bytes::from).unwrap_or_default();
-    builder
+    let request = builder
         .body(Full::new(body))
-        .map_err(|e| invalid("request", &e))
+        .map_err(|e| invalid("request", &e))?;
+    Ok((request, ws_key))
 }
 
 async fn round_trip<I>(
     req: &ProbeRequest,
     io: I,
     request: Request<Full<Bytes>>,
+    ws_key: Option<String>,
 ) -> Result<ProbeResponse, ProbeError>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -189,8 +246,8 @@ where
             .handshake(io)
             .await
             .map_err(|e| http_err(req, e))?;
-        let driver = tokio::spawn(conn);
-        let result = read_response(req, sender.send_request(request)).await;
+        let driver = tokio::spawn(conn.with_upgrades());
+        let result = read_response(req, sender.send_request(request), ws_key).await;
         driver.abort();
         result?
     } else {
@@ -200,7 +257,7 @@ where
             .await
             .map_err(|e| http_err(req, e))?;
         let driver = tokio::spawn(conn);
-        let result = read_response(req, sender.send_request(request)).await;
+        let result = read_response(req, sender.send_request(request), None).await;
         driver.abort();
         result?
     };
@@ -210,14 +267,35 @@ where
 async fn read_response(
     req: &ProbeRequest,
     sent: impl Future<Output = hyper::Result<http::Response<Incoming>>>,
+    ws_key: Option<String>,
 ) -> Result<ProbeResponse, ProbeError> {
+    let started = Instant::now();
     let response = sent.await.map_err(|e| http_err(req, error_chain(&e)))?;
+    let head_latency = started.elapsed();
+    if let Some(key) = ws_key
+        && response.status() == http::StatusCode::SWITCHING_PROTOCOLS
+    {
+        let headers = response.headers().clone();
+        let websocket = Some(websocket_exchange(&key, response).await);
+        return Ok(ProbeResponse {
+            status: 101,
+            proto: "HTTP/1.1".to_owned(),
+            headers,
+            body: Bytes::new(),
+            echo: None,
+            echo_error: None,
+            head_latency,
+            decode_error: None,
+            websocket,
+        });
+    }
     let (parts, body) = response.into_parts();
     let body = body
         .collect()
         .await
         .map_err(|e| http_err(req, error_chain(&e)))?
         .to_bytes();
+    let (body, decode_error) = decode(&parts.headers, body);
     let proto = match parts.version {
         Version::HTTP_2 => "HTTP/2.0",
         Version::HTTP_10 => "HTTP/1.0",
@@ -244,7 +322,65 @@ async fn read_response(
         body,
         echo,
         echo_error,
+        head_latency,
+        decode_error,
+        websocket: None,
     })
+}
+
+/// The probe never asks hyper to decompress: a gzip body is decompressed here, so that a
+/// scenario sees the `Content-Encoding` the gateway sent and a corrupt body fails the check.
+fn decode(headers: &http::HeaderMap, body: Bytes) -> (Bytes, Option<String>) {
+    let gzip = headers
+        .get(http::header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"gzip"));
+    if !gzip {
+        return (body, None);
+    }
+    let mut plain = Vec::new();
+    match flate2::read::GzDecoder::new(body.as_ref()).read_to_end(&mut plain) {
+        Ok(_) => (Bytes::from(plain), None),
+        Err(e) => (
+            body,
+            Some(format!(
+                "Content-Encoding gzip, but the body does not decompress: {e}"
+            )),
+        ),
+    }
+}
+
+/// After a 101: checks `Sec-WebSocket-Accept`, sends one text message and reads one back.
+async fn websocket_exchange(key: &str, response: http::Response<Incoming>) -> Result<(), String> {
+    let accept = response
+        .headers()
+        .get("sec-websocket-accept")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let wanted = ws::accept_key(key);
+    if accept.as_deref() != Some(wanted.as_str()) {
+        return Err(format!(
+            "Sec-WebSocket-Accept should be {wanted:?}, got {accept:?}"
+        ));
+    }
+    let upgraded = hyper::upgrade::on(response)
+        .await
+        .map_err(|e| format!("the connection was not handed over after the 101: {e}"))?;
+    let mut io = TokioIo::new(upgraded);
+    let message = unique("gatesim websocket probe");
+    ws::write_frame(&mut io, true, OP_TEXT, message.as_bytes(), true)
+        .await
+        .map_err(|e| format!("sending the message: {e}"))?;
+    let frame = ws::read_frame(&mut io)
+        .await
+        .map_err(|e| format!("sent {message:?}, but no message came back: {e}"))?;
+    let _ = ws::write_frame(&mut io, true, OP_CLOSE, &[0x03, 0xE8], true).await;
+    let got = String::from_utf8_lossy(&frame.payload);
+    if frame.opcode != OP_TEXT || got != message {
+        return Err(format!(
+            "sent text {message:?}, got back opcode {:#x} with {got:?}",
+            frame.opcode
+        ));
+    }
+    Ok(())
 }
 
 /// hyper's errors say little at the top level ("connection error"); include the causes.
@@ -277,7 +413,7 @@ mod tests {
         req.host = Some("example.com".into());
         req.headers.push(("Version".into(), "one".into()));
         req.backend_set_headers.push(("X-A".into(), "1".into()));
-        let built = build_request(&req).unwrap();
+        let (built, _) = build_request(&req).unwrap();
         assert_eq!(built.uri().to_string(), "/a%2Fb?x=1&y");
         assert_eq!(built.headers()["host"], "example.com");
         assert_eq!(built.headers()["version"], "one");
@@ -285,7 +421,7 @@ mod tests {
         assert_eq!(built.headers()["connection"], "close");
 
         req.protocol = Protocol::H2c;
-        let built = build_request(&req).unwrap();
+        let (built, _) = build_request(&req).unwrap();
         assert_eq!(built.uri().to_string(), "http://example.com/a%2Fb?x=1&y");
         assert!(built.headers().get("host").is_none());
         assert!(built.headers().get("connection").is_none());

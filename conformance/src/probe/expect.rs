@@ -7,7 +7,13 @@
 //! - response `headers`/`absent_headers`, `body` and `body_contains` are checked for
 //!   every status (upstream checks headers on 200/204 only and has no body checks);
 //! - a 200/204 that carries no echo reply passes the backend checks only when the
-//!   expectation asks for a `body` or `body_contains` (a direct response, not a backend).
+//!   expectation asks for a `body` or `body_contains`, or says `no_backend` (a reply from the
+//!   gateway itself, not a backend); with `no_backend`, an echo reply fails any status;
+//! - a body sent with `Content-Encoding: gzip` must decompress (`body` checks see it
+//!   decompressed), the response head must arrive within the latency bounds, and a 101 to a
+//!   WebSocket upgrade must echo the probe's message.
+
+use std::time::Duration;
 
 use super::location::parse_location;
 use super::mismatch::Mismatch;
@@ -35,6 +41,11 @@ pub struct Expectation {
     pub redirect: Option<ExpectedRedirect>,
     /// Response protocol, `HTTP/1.1` or `HTTP/2.0`.
     pub protocol: Option<String>,
+    /// Bounds on the time to the response head.
+    pub min_latency: Option<Duration>,
+    pub max_latency: Option<Duration>,
+    /// The gateway itself answers: the reply must not be an echo reply.
+    pub no_backend: bool,
 }
 
 /// The request as the backend must have received it.
@@ -117,6 +128,55 @@ pub fn compare(exp: &Expectation, req: &ProbeRequest, res: &ProbeResponse) -> Re
     {
         return fail("protocol", format!("{proto:?}"), format!("{:?}", res.proto));
     }
+    if let Some(min) = exp.min_latency
+        && res.head_latency < min
+    {
+        return fail(
+            "latency to the response head",
+            format!("at least {min:?}"),
+            format!("{:?}", res.head_latency),
+        );
+    }
+    if let Some(max) = exp.max_latency
+        && res.head_latency > max
+    {
+        return fail(
+            "latency to the response head",
+            format!("at most {max:?}"),
+            format!("{:?}", res.head_latency),
+        );
+    }
+    if let Some(error) = &res.decode_error {
+        return fail("body", "a body that decodes".into(), error.clone());
+    }
+    if exp.no_backend
+        && let Some(echo) = &res.echo
+    {
+        return fail(
+            "backend",
+            "a reply from the gateway itself (backend: none)".into(),
+            format!("an echo reply from pod {:?}", echo.pod),
+        );
+    }
+    if req.upgrade.is_some() && res.status == 101 {
+        match &res.websocket {
+            Some(Ok(())) => {}
+            Some(Err(why)) => {
+                return fail(
+                    "websocket",
+                    "the probe's message echoed back".into(),
+                    why.clone(),
+                );
+            }
+            None => {
+                return fail(
+                    "websocket",
+                    "a WebSocket exchange after the 101".into(),
+                    "none took place".into(),
+                );
+            }
+        }
+    }
     let body = String::from_utf8_lossy(&res.body);
     if let Some(want) = &exp.body
         && *want != body
@@ -179,12 +239,14 @@ fn compare_backend(
         Err(Mismatch::new(field, expected, observed, req, res))
     };
     let Some(echo) = &res.echo else {
-        if exp.body.is_some() || exp.body_contains.is_some() {
+        if exp.no_backend || exp.body.is_some() || exp.body_contains.is_some() {
             return Ok(());
         }
         let why = match &res.echo_error {
             Some(e) => format!("an unreadable JSON body ({e})"),
-            None => "a body that is not application/json".to_owned(),
+            None => "a body that is not application/json (if the gateway itself answers, say \
+                     `backend: none` or check `body`/`bodyContains`)"
+                .to_owned(),
         };
         return fail("echo reply", "an echo reply from a backend".into(), why);
     };

@@ -6,6 +6,7 @@
 //! The types are the probe's own; a runner maps the scenario format onto them, and other
 //! checks (gRPC, TLS passthrough) can reuse [`await_convergence`] with their own attempt.
 
+mod burst;
 mod client;
 mod converge;
 mod expect;
@@ -13,6 +14,7 @@ mod location;
 mod mismatch;
 mod weights;
 
+pub use burst::{BurstFailure, BurstJudge, BurstSpec, judge_burst, send_burst};
 pub use client::send;
 pub use converge::{
     AttemptFailure, Converged, Convergence, NotConverged, await_consistent, await_convergence,
@@ -23,6 +25,14 @@ pub use mismatch::Mismatch;
 pub use weights::{
     SampleFailure, WeightError, WeightReport, WeightSampling, backend_of_pod, sample_weights,
 };
+
+/// A protocol upgrade the probe performs after the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upgrade {
+    /// HTTP/1.1 `Upgrade: websocket`; after a 101, one text message is sent and must come
+    /// back unchanged.
+    Websocket,
+}
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -94,6 +104,10 @@ pub struct ProbeRequest {
     pub backend_set_headers: Vec<(String, String)>,
     /// Bound on the whole exchange, connect to last body byte (upstream: 10 s).
     pub timeout: Duration,
+    pub upgrade: Option<Upgrade>,
+    /// Send a new `X-Echo-Request-Key` with every request, so that each one the probe sends
+    /// counts its own attempts (`X-Echo-Fail-Times` then fails each the same way).
+    pub fresh_request_key: bool,
 }
 
 impl ProbeRequest {
@@ -113,6 +127,8 @@ impl ProbeRequest {
             client_identity: None,
             backend_set_headers: Vec::new(),
             timeout: Duration::from_secs(10),
+            upgrade: None,
+            fresh_request_key: false,
         }
     }
 
@@ -166,6 +182,14 @@ pub struct ProbeResponse {
     pub echo: Option<EchoReply>,
     /// Why a JSON body did not parse as an echo reply.
     pub echo_error: Option<String>,
+    /// From sending the request to the response head.
+    pub head_latency: Duration,
+    /// Why a `Content-Encoding: gzip` body did not decompress (`body` is then as received;
+    /// otherwise it is the decompressed body).
+    pub decode_error: Option<String>,
+    /// After a 101 to a WebSocket upgrade: `Ok` when the handshake answer was right and the
+    /// message came back unchanged, otherwise what went wrong.
+    pub websocket: Option<Result<(), String>>,
 }
 
 /// Why no response was obtained.

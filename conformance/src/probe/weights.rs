@@ -1,6 +1,8 @@
 //! Weighted traffic checks (upstream's `weight.TestWeightedDistribution`): send a batch
 //! at fixed concurrency, attribute each reply to a backend by its pod name, compare the
-//! shares with the expected weights, and retry whole batches to absorb variance.
+//! shares with the expected weights, and retry whole batches to absorb variance. The same
+//! sampling checks shares of status codes (faults that abort a percentage of requests):
+//! status shares are of all replies, backend shares of the replies that came from a backend.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,8 +18,11 @@ use super::{ProbeRequest, send};
 /// What to sample and how strictly.
 #[derive(Debug, Clone)]
 pub struct WeightSampling {
-    /// Backend name -> expected share (0.0 ..= 1.0).
+    /// Backend name -> expected share (0.0 ..= 1.0) of the replies from a backend; empty: any
+    /// backend may answer and backends are not counted.
     pub distribution: BTreeMap<String, f64>,
+    /// Status code -> expected share of all replies; empty: statuses are not counted.
+    pub statuses: BTreeMap<u16, f64>,
     pub samples: usize,
     pub concurrency: usize,
     /// Absolute, per backend.
@@ -31,6 +36,7 @@ impl WeightSampling {
     pub fn new(distribution: BTreeMap<String, f64>) -> Self {
         WeightSampling {
             distribution,
+            statuses: BTreeMap::new(),
             samples: 500,
             concurrency: 10,
             tolerance: 0.05,
@@ -57,34 +63,72 @@ pub struct WeightReport {
     pub tolerance: f64,
     pub expected: BTreeMap<String, f64>,
     pub counts: BTreeMap<String, usize>,
+    /// Replies that came from a backend (the denominator of backend shares).
+    pub backend_replies: usize,
+    pub expected_statuses: BTreeMap<u16, f64>,
+    pub status_counts: BTreeMap<u16, usize>,
     /// Empty when the batch is within tolerance.
     pub problems: Vec<String>,
 }
 
+/// Upstream's rules for one kind of share: exactly the listed keys with a positive share
+/// receive replies, each within the tolerance.
+fn evaluate_shares<K: Ord + fmt::Debug>(
+    (what, plural): (&str, &str),
+    expected: &BTreeMap<K, f64>,
+    counts: &BTreeMap<K, usize>,
+    total: usize,
+    tolerance: f64,
+    problems: &mut Vec<String>,
+) {
+    let active = expected.values().filter(|w| **w > 0.0).count();
+    if counts.len() != active {
+        problems.push(format!(
+            "expected {active} {plural} to receive traffic, got {}",
+            counts.len()
+        ));
+    }
+    for (key, want) in expected {
+        let got = counts.get(key).copied().unwrap_or(0) as f64 / total.max(1) as f64;
+        if !counts.contains_key(key) && *want > 0.0 {
+            problems.push(format!("{what} {key:?} received no traffic"));
+        } else if (got - want).abs() > tolerance {
+            problems.push(format!(
+                "{what} {key:?} got {got:.3}, expected {want:.3} ±{tolerance}"
+            ));
+        }
+    }
+}
+
 impl WeightReport {
     pub fn share(&self, backend: &str) -> f64 {
-        self.counts.get(backend).copied().unwrap_or(0) as f64 / self.samples.max(1) as f64
+        self.counts.get(backend).copied().unwrap_or(0) as f64 / self.backend_replies.max(1) as f64
+    }
+
+    pub fn status_share(&self, status: u16) -> f64 {
+        self.status_counts.get(&status).copied().unwrap_or(0) as f64 / self.samples.max(1) as f64
     }
 
     fn evaluate(&mut self) {
-        let active = self.expected.values().filter(|w| **w > 0.0).count();
-        if self.counts.len() != active {
-            self.problems.push(format!(
-                "expected {active} backends to receive traffic, got {}",
-                self.counts.len()
-            ));
+        if !self.expected.is_empty() {
+            evaluate_shares(
+                ("backend", "backends"),
+                &self.expected,
+                &self.counts,
+                self.backend_replies,
+                self.tolerance,
+                &mut self.problems,
+            );
         }
-        for (backend, want) in &self.expected {
-            let got = self.share(backend);
-            if !self.counts.contains_key(backend) && *want > 0.0 {
-                self.problems
-                    .push(format!("backend {backend:?} received no traffic"));
-            } else if (got - want).abs() > self.tolerance {
-                self.problems.push(format!(
-                    "backend {backend:?} got {got:.3}, expected {want:.3} ±{}",
-                    self.tolerance
-                ));
-            }
+        if !self.expected_statuses.is_empty() {
+            evaluate_shares(
+                ("status", "statuses"),
+                &self.expected_statuses,
+                &self.status_counts,
+                self.samples,
+                self.tolerance,
+                &mut self.problems,
+            );
         }
     }
 }
@@ -96,18 +140,41 @@ impl fmt::Display for WeightReport {
             "batch {}: {} samples, tolerance ±{}",
             self.attempt, self.samples, self.tolerance
         )?;
-        writeln!(
-            f,
-            "  {:<32} {:>8} {:>8} {:>6}",
-            "backend", "expected", "observed", "count"
-        )?;
-        for (backend, want) in &self.expected {
-            let count = self.counts.get(backend).copied().unwrap_or(0);
+        if !self.expected.is_empty() {
             writeln!(
                 f,
-                "  {backend:<32} {want:>8.3} {:>8.3} {count:>6}",
-                self.share(backend)
+                "  {:<32} {:>8} {:>8} {:>6}",
+                "backend", "expected", "observed", "count"
             )?;
+            for (backend, want) in &self.expected {
+                let count = self.counts.get(backend).copied().unwrap_or(0);
+                writeln!(
+                    f,
+                    "  {backend:<32} {want:>8.3} {:>8.3} {count:>6}",
+                    self.share(backend)
+                )?;
+            }
+        }
+        if !self.expected_statuses.is_empty() {
+            writeln!(
+                f,
+                "  {:<32} {:>8} {:>8} {:>6}",
+                "status", "expected", "observed", "count"
+            )?;
+            let seen = self
+                .status_counts
+                .keys()
+                .filter(|s| !self.expected_statuses.contains_key(s));
+            let rows = self.expected_statuses.keys().chain(seen);
+            for status in rows {
+                let want = self.expected_statuses.get(status).copied().unwrap_or(0.0);
+                let count = self.status_counts.get(status).copied().unwrap_or(0);
+                writeln!(
+                    f,
+                    "  {status:<32} {want:>8.3} {:>8.3} {count:>6}",
+                    self.status_share(*status)
+                )?;
+            }
         }
         for problem in &self.problems {
             writeln!(f, "  ! {problem}")?;
@@ -190,24 +257,24 @@ async fn sample_once(
         let samples = spec.samples;
         // Spawned, not joined in place, so TLS and parsing use every core.
         workers.spawn(async move {
-            let mut pods = Vec::new();
+            let mut replies = Vec::new();
             while !stop.load(Ordering::Relaxed) && next.fetch_add(1, Ordering::Relaxed) < samples {
                 let outcome = match send(&req).await {
                     Ok(res) => match compare(&check, &req, &res) {
-                        Ok(()) => Ok(res.echo.map(|e| e.pod).unwrap_or_default()),
+                        Ok(()) => Ok((res.status, res.echo.map(|e| e.pod))),
                         Err(m) => Err(AttemptFailure::from(m)),
                     },
                     Err(e) => Err(AttemptFailure::from(e)),
                 };
                 match outcome {
-                    Ok(pod) => pods.push(pod),
+                    Ok(reply) => replies.push(reply),
                     Err(e) => {
                         stop.store(true, Ordering::Relaxed);
                         return Err(e);
                     }
                 }
             }
-            Ok(pods)
+            Ok(replies)
         });
     }
 
@@ -217,19 +284,25 @@ async fn sample_once(
         tolerance: spec.tolerance,
         expected: spec.distribution.clone(),
         counts: BTreeMap::new(),
+        backend_replies: 0,
+        expected_statuses: spec.statuses.clone(),
+        status_counts: BTreeMap::new(),
         problems: Vec::new(),
     };
     let mut first_error = None;
     while let Some(joined) = workers.join_next().await {
         match joined {
-            Ok(Ok(pods)) => {
-                for pod in pods {
+            Ok(Ok(replies)) => {
+                for (status, pod) in replies {
+                    *report.status_counts.entry(status).or_default() += 1;
+                    let Some(pod) = pod else { continue };
                     let backend = backend_of_pod(&pod).to_owned();
-                    if !spec.distribution.contains_key(&backend) {
+                    if !spec.distribution.is_empty() && !spec.distribution.contains_key(&backend) {
                         first_error
                             .get_or_insert(SampleFailure::UnexpectedBackend { pod, backend });
                         continue;
                     }
+                    report.backend_replies += 1;
                     *report.counts.entry(backend).or_default() += 1;
                 }
             }
@@ -282,6 +355,9 @@ mod tests {
             ]
             .into(),
             counts: [("a".to_owned(), 72), ("b".to_owned(), 28)].into(),
+            backend_replies: 100,
+            expected_statuses: BTreeMap::new(),
+            status_counts: [(200, 100)].into(),
             problems: Vec::new(),
         };
         report.evaluate();
@@ -307,6 +383,43 @@ mod tests {
         assert!(
             text.contains("backend \"b\" got 0.380, expected 0.300"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn status_shares_are_of_all_replies_and_backend_shares_of_backend_replies() {
+        let mut report = WeightReport {
+            attempt: 1,
+            samples: 100,
+            tolerance: 0.05,
+            expected: [("a".to_owned(), 1.0)].into(),
+            counts: [("a".to_owned(), 52)].into(),
+            backend_replies: 52,
+            expected_statuses: [(200, 0.5), (503, 0.5)].into(),
+            status_counts: [(200, 52), (503, 48)].into(),
+            problems: Vec::new(),
+        };
+        report.evaluate();
+        assert!(report.problems.is_empty(), "{report}");
+
+        report.status_counts = [(200, 70), (503, 25), (500, 5)].into();
+        report.evaluate();
+        let text = report.to_string();
+        assert!(
+            text.contains("expected 2 statuses to receive traffic, got 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("status 200 got 0.700, expected 0.500"),
+            "{text}"
+        );
+        assert!(
+            text.contains("status 503 got 0.250, expected 0.500"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  500 "),
+            "unexpected statuses are shown: {text}"
         );
     }
 }

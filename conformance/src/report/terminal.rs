@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::conformance::{ConformanceReport, RunResult, Status};
 use super::failure;
 use crate::outcome::{Failure, Outcome, ScenarioResult};
+use crate::scenario::features::{Profile, k8sgateway_features};
 
 /// Width of a progress line, status word to the end of the right-hand column.
 pub const LINE_WIDTH: usize = 72;
@@ -123,7 +124,52 @@ pub fn summary(
             }
         }
     }
+    if report.profile(Profile::K8sGateway.name()).is_some() {
+        out.push_str(&by_kind(results, style));
+    }
     let _ = writeln!(out, "{}", totals(results, wall));
+    out
+}
+
+/// The K8SGATEWAY profile per kind: one row per K8sGateway feature, counting every scenario
+/// that lists it (a scenario with two such features counts in both rows). Scenarios that did
+/// not run because a feature is unsupported are shown apart from those skipped by the flags.
+fn by_kind(results: &[ScenarioResult], style: Style) -> String {
+    let rows: Vec<&str> = k8sgateway_features().collect();
+    let name_width = rows
+        .iter()
+        .map(|r| width(r))
+        .chain([width("K8SGATEWAY kind")])
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    let header = format!(
+        "{:<name_width$}  {:>6}  {:>7}  {:>6}  {:>11}",
+        "K8SGATEWAY kind", "Passed", "Skipped", "Failed", "Unsupported"
+    );
+    let _ = writeln!(out, "{}", style.paint(BOLD, &header));
+    for feature in rows {
+        let listed: Vec<&Outcome> = results
+            .iter()
+            .filter(|r| r.features.iter().any(|f| f == feature))
+            .map(|r| &r.outcome)
+            .collect();
+        let count = |f: fn(&Outcome) -> bool| listed.iter().filter(|o| f(o)).count();
+        let failed = count(Outcome::is_failure);
+        let line = format!(
+            "{feature:<name_width$}  {:>6}  {:>7}  {:>6}  {:>11}",
+            count(|o| matches!(o, Outcome::Passed)),
+            count(|o| matches!(o, Outcome::Skipped { .. })),
+            failed,
+            count(|o| matches!(o, Outcome::Unsupported { .. })),
+        );
+        let line = if failed > 0 {
+            style.paint(RED, &line)
+        } else {
+            line
+        };
+        let _ = writeln!(out, "{line}");
+    }
     out
 }
 

@@ -125,6 +125,18 @@ impl Environment {
 
     /// Runs one scenario without taking its claims (the caller holds them).
     pub async fn run_unlocked(&self, scenario: &Scenario) -> ScenarioResult {
+        if scenario.uses_scenario_dir() && self.target.scenario_dir(&scenario.name).is_none() {
+            return super::result_without_run(
+                scenario,
+                Outcome::Skipped {
+                    reason: format!(
+                        "it reads files the proxies write (${{SCENARIO_DIR}}), and the {} \
+                         target's proxies do not run on this host",
+                        self.target.name()
+                    ),
+                },
+            );
+        }
         let base_revision = match &scenario.base {
             None => Ok(0),
             Some(fixture) => self.ensure_base(fixture).await.map(|(r, _)| r),

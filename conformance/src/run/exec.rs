@@ -3,6 +3,7 @@
 //! before and after feeds `generationChanged`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -10,7 +11,10 @@ use serde_json::{Value, json};
 use super::env::Environment;
 use super::status::{self, StatusContext};
 use crate::outcome::{Failure, Outcome, ScenarioResult};
-use crate::scenario::{GatewayRef, Object, ObjectRef, Scenario, StatusExpectation, Step};
+use crate::scenario::{
+    GatewayRef, Object, ObjectRef, PatchEntry, SCENARIO_DIR, Scenario, StatusExpectation, Step,
+    replace_text,
+};
 use crate::target::{TargetError, Written};
 
 /// A failed step, before it is placed in the scenario.
@@ -39,6 +43,8 @@ pub(super) struct Execution<'a> {
     pub revision: u64,
     /// Generation before the latest write, by (kind, namespace, name).
     generations: HashMap<(String, String, String), Option<i64>>,
+    /// What `${SCENARIO_DIR}` stands for, when the scenario uses it.
+    pub scenario_dir: Option<PathBuf>,
 }
 
 fn generation_key(kind: &str, namespace: Option<&str>, name: &str) -> (String, String, String) {
@@ -65,7 +71,45 @@ impl<'a> Execution<'a> {
             scenario,
             revision: base_revision,
             generations: HashMap::new(),
+            scenario_dir: None,
         }
+    }
+
+    /// The object as the target gets it: `${SCENARIO_DIR}` replaced.
+    fn resolve(&self, object: &Object) -> Object {
+        match &self.scenario_dir {
+            Some(dir) => object.with_text_replaced(SCENARIO_DIR, &dir.display().to_string()),
+            None => object.clone(),
+        }
+    }
+
+    /// Empties (or creates) the scenario's directory before its first step.
+    fn prepare_scenario_dir(&mut self) -> Result<(), Failure> {
+        if !self.scenario.uses_scenario_dir() {
+            return Ok(());
+        }
+        let dir = self
+            .env
+            .target()
+            .scenario_dir(&self.scenario.name)
+            .ok_or_else(|| Failure {
+                step: None,
+                case: None,
+                message: "this target has no scenario directory".to_owned(),
+                related_status: None,
+            })?;
+        let made = match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => std::fs::create_dir_all(&dir),
+        };
+        made.map_err(|e| Failure {
+            step: None,
+            case: None,
+            message: format!("preparing the scenario directory {}: {e}", dir.display()),
+            related_status: None,
+        })?;
+        self.scenario_dir = Some(dir);
+        Ok(())
     }
 
     fn record(&mut self, written: Vec<Written>) {
@@ -85,10 +129,11 @@ impl<'a> Execution<'a> {
     }
 
     async fn apply(&mut self, object: &Object) -> Result<(), StepFailure> {
+        let resolved = self.resolve(object);
         let written = self
             .env
             .target()
-            .apply(object, self.env.certs())
+            .apply(&resolved, self.env.certs())
             .await
             .map_err(|e| StepFailure {
                 case: Some(object.to_string()),
@@ -135,6 +180,7 @@ impl<'a> Execution<'a> {
 
     async fn run_steps(&mut self) -> Result<(), Failure> {
         let scenario = self.scenario;
+        self.prepare_scenario_dir()?;
         for object in super::apply_order(&scenario.resources) {
             self.apply(object).await.map_err(|f| Failure {
                 step: None,
@@ -181,7 +227,18 @@ impl<'a> Execution<'a> {
             }
             Step::Patch(entries) => {
                 for entry in entries {
-                    let written = target.patch(entry).await.map_err(|e| StepFailure {
+                    let entry = match &self.scenario_dir {
+                        Some(dir) => {
+                            let mut patch = entry.patch.clone();
+                            replace_text(&mut patch, SCENARIO_DIR, &dir.display().to_string());
+                            PatchEntry {
+                                patch,
+                                ..entry.clone()
+                            }
+                        }
+                        None => entry.clone(),
+                    };
+                    let written = target.patch(&entry).await.map_err(|e| StepFailure {
                         case: Some(entry.target().to_string()),
                         message: e.to_string(),
                         related: None,
@@ -210,6 +267,7 @@ impl<'a> Execution<'a> {
             Step::ExpectStatus(entries) => self.expect_status(entries).await?,
             Step::ExpectHttp(http) => self.expect_http(http).await?,
             Step::ExpectWeights(weights) => self.expect_weights(weights).await?,
+            Step::ExpectAccessLog(log) => self.expect_access_log(log).await?,
         }
         Ok(())
     }

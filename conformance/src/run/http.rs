@@ -9,10 +9,12 @@ use futures::future::join_all;
 
 use super::exec::{Execution, StepFailure};
 use crate::probe::{
-    self, Convergence, Expectation, ExpectedRedirect, ExpectedRequest, ProbeRequest, WeightSampling,
+    self, BurstJudge, BurstSpec, Convergence, Expectation, ExpectedRedirect, ExpectedRequest,
+    ProbeRequest, WeightSampling,
 };
 use crate::scenario::{
-    ExpectHttp, ExpectWeights, GatewayRef, HttpCase, HttpRequest, Protocol, Scheme, defaults,
+    Burst, ExpectHttp, ExpectWeights, GatewayRef, HttpCase, HttpRequest, Protocol, Scheme, Upgrade,
+    defaults,
 };
 use crate::target::BarrierError;
 
@@ -112,9 +114,25 @@ impl Execution<'_> {
         let started = Instant::now();
         let req = self.probe_request(addr, &case.request)?;
         let exp = self.expectation(case);
-        probe::await_consistent(&req, &exp, conv)
-            .await
-            .map_err(|e| e.to_string())?;
+        match &case.burst {
+            None => {
+                probe::await_consistent(&req, &exp, conv)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Some(burst) => {
+                // A burst is one attempt as a whole: its sequence is the evidence, so one
+                // matching burst is enough and a failed one is repeated only within the bound.
+                let spec = burst_spec(burst);
+                let once = Convergence {
+                    consecutive: 1,
+                    ..*conv
+                };
+                probe::await_convergence(&once, || probe::send_burst(&req, &exp, &spec))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
         for mirror in &case.mirrored_to {
             self.await_mirror(
                 &mirror.namespace,
@@ -193,7 +211,15 @@ impl Execution<'_> {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        req.body = request.body.clone().map(String::into_bytes);
+        req.body = match request.body_size {
+            Some(size) => Some(vec![b'x'; size]),
+            None => request.body.clone().map(String::into_bytes),
+        };
+        req.upgrade = request.upgrade.map(|u| match u {
+            Upgrade::Websocket => probe::Upgrade::Websocket,
+        });
+        let has = |name: &str| request.headers.keys().any(|k| k.eq_ignore_ascii_case(name));
+        req.fresh_request_key = has("x-echo-fail-times") && !has("x-echo-request-key");
         req.sni = request.sni.clone();
         req.timeout = self.env.settings().request_timeout;
         if request.scheme == Scheme::Https {
@@ -225,8 +251,9 @@ impl Execution<'_> {
 
     fn expectation(&self, case: &HttpCase) -> Expectation {
         let view = case.expected_request();
+        let no_backend = case.expects_no_backend();
         Expectation {
-            statuses: case.response.statuses(),
+            statuses: case.statuses(),
             request: Some(ExpectedRequest {
                 host: view.host.map(str::to_owned),
                 method: Some(view.method.to_owned()),
@@ -239,7 +266,7 @@ impl Execution<'_> {
                 absent_headers: view.absent_headers.to_vec(),
                 ..ExpectedRequest::default()
             }),
-            backend: case.backend.clone(),
+            backend: case.backend.clone().filter(|_| !no_backend),
             namespace: case.namespace.clone(),
             headers: case
                 .response
@@ -257,6 +284,9 @@ impl Execution<'_> {
                 path: r.path.clone(),
             }),
             protocol: None,
+            min_latency: case.response.min_latency.map(|t| t.0),
+            max_latency: case.response.max_latency.map(|t| t.0),
+            no_backend,
         }
     }
 
@@ -272,15 +302,27 @@ impl Execution<'_> {
                 message,
                 related: None,
             })?;
+        let statuses: std::collections::BTreeMap<u16, f64> = step
+            .statuses
+            .iter()
+            .map(|(code, share)| (code.0, *share))
+            .collect();
         let sampling = WeightSampling {
             distribution: step.distribution.clone(),
+            statuses: statuses.clone(),
             samples: step.samples() as usize,
             concurrency: 10,
             tolerance: step.tolerance(),
             attempts: step.attempts(),
         };
+        // Every reply must have a listed status (200 when only backends are listed), and a 200
+        // must be an echo reply, as upstream checks each sample.
         let check = Expectation {
-            statuses: vec![200],
+            statuses: if statuses.is_empty() {
+                vec![200]
+            } else {
+                statuses.keys().copied().collect()
+            },
             ..Expectation::default()
         };
         match probe::sample_weights(&req, &check, &sampling).await {
@@ -297,5 +339,20 @@ impl Execution<'_> {
                 })
             }
         }
+    }
+}
+
+fn burst_spec(burst: &Burst) -> BurstSpec {
+    let judge = match (&burst.statuses, burst.max_passing) {
+        (Some(statuses), _) => BurstJudge::Sequence(statuses.clone()),
+        (None, max) => BurstJudge::Passing {
+            min: burst.min_passing.unwrap_or(defaults::BURST_MIN_PASSING),
+            max: max.unwrap_or_default(),
+            then: burst.then.unwrap_or(defaults::BURST_THEN),
+        },
+    };
+    BurstSpec {
+        requests: burst.requests,
+        judge,
     }
 }

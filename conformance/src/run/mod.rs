@@ -1,6 +1,7 @@
 //! The engine: decide what runs, apply base fixtures once, run scenarios side by side where
 //! they cannot disturb each other (see [`schedule`]), and turn each into a [`ScenarioResult`].
 
+mod access_log;
 mod env;
 mod exec;
 mod http;

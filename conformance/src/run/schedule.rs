@@ -191,6 +191,9 @@ pub fn claims(scenario: &Scenario) -> Claims {
                     &weights.gateway.name,
                 );
             }
+            Step::ExpectAccessLog(log) => {
+                touch_gateway(&mut claims, &log.gateway.namespace, &log.gateway.name);
+            }
             Step::Apply(_) => {}
         }
     }

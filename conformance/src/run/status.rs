@@ -3,6 +3,11 @@
 //! and of every `parents[]` entry must carry the object's generation as observedGeneration;
 //! parents match by group, kind, name and namespace and by controller; listeners by name, with
 //! `attachedRoutes`, `supportedKinds` containment (`[]`: none at all) and conditions.
+//! Policy `ancestors` follow the `parents` rules (ancestorRef match, controller, observedGeneration
+//! on every condition of every entry, `exact`). A policy has no conditions of its own: when the
+//! status holds `ancestors` and no `conditions`, a plain `conditions:` list is matched against
+//! every ancestor entry the run's controller wrote (at least one must exist), which is what a
+//! user who writes "the RouteOption is Accepted" means.
 //!
 //! The check is a pure function of the expectation and the object as read, so it is tested on
 //! hand-built statuses; it returns every problem it finds, in words, for failure reports.
@@ -49,25 +54,31 @@ pub fn check(expected: &StatusExpectation, object: &Value, ctx: StatusContext<'_
     }
 
     let conditions = list(object.pointer("/status/conditions"));
+    let ancestors = list(object.pointer("/status/ancestors"));
     stale_conditions(conditions, generation, "", &mut problems);
+    let policy_conditions = conditions.is_empty() && !ancestors.is_empty();
+    if expected.ancestors.is_some() || (policy_conditions && expected.conditions.is_some()) {
+        let (entries, refs) = (ancestors, ("ancestorRef", "ancestor"));
+        stale_entries(entries, refs, generation, own_namespace, &mut problems);
+    }
     if let Some(wanted) = &expected.conditions {
-        match_conditions(wanted, conditions, "", &mut problems);
+        if policy_conditions {
+            match_policy_conditions(
+                wanted,
+                ancestors,
+                own_namespace,
+                ctx.controller_name,
+                &mut problems,
+            );
+        } else {
+            match_conditions(wanted, conditions, "", &mut problems);
+        }
     }
 
     if let Some(wanted) = &expected.parents {
         let entries = list(object.pointer("/status/parents"));
-        for entry in entries {
-            let label = format!(
-                "parent {}",
-                describe_actual_ref(entry.get("parentRef"), own_namespace)
-            );
-            stale_conditions(
-                list(entry.get("conditions")),
-                generation,
-                &label,
-                &mut problems,
-            );
-        }
+        let refs = ("parentRef", "parent");
+        stale_entries(entries, refs, generation, own_namespace, &mut problems);
         let refs: Vec<(&ParentRefExpectation, &[ConditionExpectation])> = wanted
             .iter()
             .map(|p| (&p.parent_ref, p.conditions.as_slice()))
@@ -145,6 +156,24 @@ fn stale_conditions(conditions: &[Value], generation: i64, label: &str, out: &mu
     }
 }
 
+/// Stale conditions of every entry of a `parents` or `ancestors` list; `refs` names the entry's
+/// reference key and how a message calls the entry.
+fn stale_entries(
+    entries: &[Value],
+    (ref_key, word): (&str, &str),
+    generation: i64,
+    own_namespace: &str,
+    out: &mut Vec<String>,
+) {
+    for entry in entries {
+        let label = format!(
+            "{word} {}",
+            describe_actual_ref(entry.get(ref_key), own_namespace)
+        );
+        stale_conditions(list(entry.get("conditions")), generation, &label, out);
+    }
+}
+
 fn describe_expected_condition(c: &ConditionExpectation) -> String {
     let mut parts = Vec::new();
     if let Some(s) = c.status {
@@ -203,6 +232,33 @@ fn condition_problem(wanted: &ConditionExpectation, actual: &[Value]) -> Option<
         wanted.type_,
         got.join("; ")
     ))
+}
+
+/// A policy's own `conditions:` expectation, read from every ancestor entry of `controller`.
+fn match_policy_conditions(
+    wanted: &[ConditionExpectation],
+    ancestors: &[Value],
+    own_namespace: &str,
+    controller: &str,
+    out: &mut Vec<String>,
+) {
+    let ours: Vec<&Value> = ancestors
+        .iter()
+        .filter(|e| text(e, "controllerName") == controller)
+        .collect();
+    if ours.is_empty() {
+        out.push(format!(
+            "conditions: the object has no conditions of its own and no status.ancestors entry \
+             from controller {controller} to read them from"
+        ));
+    }
+    for entry in ours {
+        let label = format!(
+            "ancestor {}",
+            describe_actual_ref(entry.get("ancestorRef"), own_namespace)
+        );
+        match_conditions(wanted, list(entry.get("conditions")), &label, out);
+    }
 }
 
 fn match_conditions(

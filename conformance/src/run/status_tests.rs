@@ -322,3 +322,177 @@ fn generation_changed_needs_a_spec_change_by_the_scenario() {
     let never = check(&exp, &object, with(None));
     assert!(never[0].contains("never applied or patched"), "{never:?}");
 }
+
+fn policy(generation: i64, ancestors: Vec<Value>) -> Value {
+    json!({
+        "metadata": {"name": "retries", "namespace": "infra", "generation": generation},
+        "status": {"ancestors": ancestors},
+    })
+}
+
+fn ancestor(kind: &str, name: &str, controller: &str, conditions: Vec<Value>) -> Value {
+    json!({
+        "ancestorRef": {"group": "gateway.networking.k8s.io", "kind": kind, "name": name},
+        "controllerName": controller,
+        "conditions": conditions,
+    })
+}
+
+const POLICY_ANCESTORS: &str = r#"
+kind: RouteOption
+namespace: infra
+name: retries
+ancestors:
+- ancestorRef: {kind: HTTPRoute, name: r}
+  conditions:
+  - {type: Accepted, status: "True", reason: Accepted}
+"#;
+
+#[test]
+fn policy_ancestors_match_like_parents() {
+    let accepted = || vec![cond("Accepted", "True", "Accepted", 2)];
+    let object = policy(
+        2,
+        vec![
+            ancestor("HTTPRoute", "r", OURS, accepted()),
+            ancestor("HTTPRoute", "other", "someone.else/controller", accepted()),
+        ],
+    );
+    assert!(check(&expectation(POLICY_ANCESTORS), &object, ctx()).is_empty());
+
+    // Only the run controller's entries count, for `exact` too.
+    let exact = expectation(&format!("{POLICY_ANCESTORS}exact: true\n"));
+    assert!(check(&exact, &object, ctx()).is_empty());
+    let extra = policy(
+        2,
+        vec![
+            ancestor("HTTPRoute", "r", OURS, accepted()),
+            ancestor("Gateway", "gw", OURS, accepted()),
+        ],
+    );
+    assert_eq!(
+        check(&exact, &extra, ctx()),
+        vec![
+            "ancestors: unexpected entry Gateway infra/gw from controller \
+             gatesim.dev/reference-controller (exact: true)"
+                .to_owned()
+        ]
+    );
+
+    // Another controller's entry alone is no match.
+    let theirs = policy(
+        2,
+        vec![ancestor(
+            "HTTPRoute",
+            "r",
+            "someone.else/controller",
+            accepted(),
+        )],
+    );
+    assert_eq!(
+        check(&expectation(POLICY_ANCESTORS), &theirs, ctx()),
+        vec![
+            "ancestors entry HTTPRoute infra/r: missing; status.ancestors from controller \
+             gatesim.dev/reference-controller has []"
+                .to_owned()
+        ]
+    );
+}
+
+#[test]
+fn stale_ancestor_conditions_fail_even_when_they_match() {
+    let object = policy(
+        3,
+        vec![ancestor(
+            "HTTPRoute",
+            "r",
+            OURS,
+            vec![cond("Accepted", "True", "Accepted", 2)],
+        )],
+    );
+    assert_eq!(
+        check(&expectation(POLICY_ANCESTORS), &object, ctx()),
+        vec![
+            "ancestor HTTPRoute infra/r: condition Accepted has observedGeneration 2, but \
+             metadata.generation is 3"
+                .to_owned()
+        ]
+    );
+}
+
+#[test]
+fn plain_policy_conditions_are_read_from_every_ancestor_of_the_run_controller() {
+    let exp = expectation(
+        "{kind: RouteOption, namespace: infra, name: retries, \
+         conditions: [{type: Accepted, status: \"True\"}]}",
+    );
+    let object = policy(
+        1,
+        vec![
+            ancestor(
+                "HTTPRoute",
+                "r",
+                OURS,
+                vec![cond("Accepted", "True", "Accepted", 1)],
+            ),
+            ancestor(
+                "Gateway",
+                "gw",
+                "someone.else/controller",
+                vec![cond("Accepted", "False", "Invalid", 1)],
+            ),
+        ],
+    );
+    assert!(check(&exp, &object, ctx()).is_empty());
+
+    let rejected = policy(
+        1,
+        vec![
+            ancestor(
+                "HTTPRoute",
+                "r",
+                OURS,
+                vec![cond("Accepted", "True", "Accepted", 1)],
+            ),
+            ancestor(
+                "HTTPRoute",
+                "s",
+                OURS,
+                vec![cond("Accepted", "False", "InvalidField", 1)],
+            ),
+        ],
+    );
+    assert_eq!(
+        check(&exp, &rejected, ctx()),
+        vec![
+            "ancestor HTTPRoute infra/s: condition Accepted: expected status True, got status \
+             False, reason InvalidField"
+                .to_owned()
+        ]
+    );
+
+    let only_theirs = policy(
+        1,
+        vec![ancestor(
+            "HTTPRoute",
+            "r",
+            "someone.else/controller",
+            vec![cond("Accepted", "True", "Accepted", 1)],
+        )],
+    );
+    let problems = check(&exp, &only_theirs, ctx());
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0]
+            .contains("no status.ancestors entry from controller gatesim.dev/reference-controller"),
+        "{problems:?}"
+    );
+
+    // Before any status is written there is nothing to match yet.
+    let unwritten = json!({"metadata": {"name": "retries", "namespace": "infra", "generation": 1}});
+    let problems = check(&exp, &unwritten, ctx());
+    assert!(
+        problems[0].starts_with("condition Accepted: expected status True, but there is none"),
+        "{problems:?}"
+    );
+}

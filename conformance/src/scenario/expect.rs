@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::object::ObjectRef;
-use super::values::{ConditionStatus, GatewayRef, TimeSpan};
+use super::values::{ConditionStatus, GatewayRef, StatusCode, TimeSpan};
 
 /// The format's defaults, most of them upstream's (`utils/config/timeout.go`, `utils/weight`).
 pub mod defaults {
@@ -29,6 +29,15 @@ pub mod defaults {
     pub const PARENT_GROUP: &str = "gateway.networking.k8s.io";
     pub const PARENT_KIND: &str = "Gateway";
     pub const ROUTE_GROUP: &str = "gateway.networking.k8s.io";
+    /// What an upgrade request expects by default: Switching Protocols.
+    pub const UPGRADE_STATUS: u16 = 101;
+    /// What a burst expects of the replies after the passing ones (rate limiting).
+    pub const BURST_THEN: u16 = 429;
+    /// Fewest passing replies a burst in the counting form needs.
+    pub const BURST_MIN_PASSING: u32 = 1;
+    /// Time an `expect-access-log` step has to find its lines: Envoy buffers access-log
+    /// writes and flushes them on a timer.
+    pub const ACCESS_LOG_WITHIN: Duration = Duration::from_secs(30);
 }
 
 /// What one object's status must reach.
@@ -213,6 +222,29 @@ pub struct HttpCase {
     pub redirect: Option<Redirect>,
     #[serde(default)]
     pub mirrored_to: Vec<Mirror>,
+    /// Addition to the format: send `requests` back to back and judge their statuses together.
+    #[serde(default)]
+    pub burst: Option<Burst>,
+}
+
+/// The `backend` value that says the reply comes from the gateway itself, not a backend.
+pub const NO_BACKEND: &str = "none";
+
+/// Requests sent back to back, judged as one sequence (rate limits): either the exact
+/// `statuses`, or at most `maxPassing` (at least `minPassing`) replies that meet the case's
+/// `response`, all of them first, then only replies with status `then`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Burst {
+    pub requests: u32,
+    #[serde(default)]
+    pub statuses: Option<Vec<u16>>,
+    #[serde(default)]
+    pub max_passing: Option<u32>,
+    #[serde(default)]
+    pub min_passing: Option<u32>,
+    #[serde(default)]
+    pub then: Option<u16>,
 }
 
 static NO_HEADERS: BTreeMap<String, String> = BTreeMap::new();
@@ -251,6 +283,20 @@ impl HttpCase {
         }
     }
 
+    /// `backend: none`: the gateway itself answers (health checks, direct responses), so the
+    /// reply must not be an echo reply.
+    pub fn expects_no_backend(&self) -> bool {
+        self.backend.as_deref() == Some(NO_BACKEND)
+    }
+
+    /// The allowed statuses: as `response` says, or 101 for an upgrade, 200 otherwise.
+    pub fn statuses(&self) -> Vec<u16> {
+        match (&self.response.statuses, self.response.status) {
+            (None, None) if self.request.upgrade.is_some() => vec![defaults::UPGRADE_STATUS],
+            _ => self.response.statuses(),
+        }
+    }
+
     /// A display name: the case's own, or one derived from the request as upstream does.
     pub fn display_name(&self, index: usize) -> String {
         if let Some(name) = &self.name {
@@ -270,7 +316,7 @@ impl HttpCase {
             None => format!(
                 "{index} request to '{host}{}'{headers} should receive one of {:?}",
                 self.request.path,
-                self.response.statuses()
+                self.statuses()
             ),
         }
     }
@@ -293,6 +339,14 @@ pub enum Protocol {
     H2,
     #[serde(rename = "h2c")]
     H2c,
+}
+
+/// A protocol upgrade the request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Upgrade {
+    /// HTTP/1.1 `Upgrade: websocket`; after the 101, one message must come back as sent.
+    Websocket,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -319,6 +373,12 @@ pub struct HttpRequest {
     pub protocol: Protocol,
     #[serde(default)]
     pub body: Option<String>,
+    /// Addition to the format: a generated body of this many bytes (instead of `body`).
+    #[serde(default)]
+    pub body_size: Option<usize>,
+    /// Addition to the format: a protocol upgrade (`websocket`).
+    #[serde(default)]
+    pub upgrade: Option<Upgrade>,
 }
 
 impl HttpRequest {
@@ -359,6 +419,12 @@ pub struct ExpectedResponse {
     pub body: Option<String>,
     #[serde(default)]
     pub body_contains: Option<String>,
+    /// Addition to the format: bounds on the time from sending the request to the response
+    /// head, as the probe measures it (fault delays, timeouts).
+    #[serde(default)]
+    pub min_latency: Option<TimeSpan>,
+    #[serde(default)]
+    pub max_latency: Option<TimeSpan>,
 }
 
 impl ExpectedResponse {
@@ -403,8 +469,13 @@ pub struct ExpectWeights {
     pub request: HttpRequest,
     #[serde(default)]
     pub samples: Option<u32>,
-    /// Backend name to expected share of the replies.
+    /// Backend name to expected share of the replies from a backend. Empty when not given.
+    #[serde(default)]
     pub distribution: BTreeMap<String, f64>,
+    /// Addition to the format: status code to expected share of all replies (statistical
+    /// faults). Empty when not given; at least one of the two is.
+    #[serde(default)]
+    pub statuses: BTreeMap<StatusCode, f64>,
     #[serde(default)]
     pub tolerance: Option<f64>,
     #[serde(default)]

@@ -164,12 +164,21 @@ pub static FEATURES: &[Feature] = &[
     k8sgw("K8sGatewayRouteOption"),
     k8sgw("K8sGatewayVirtualHostOption"),
     k8sgw("K8sGatewayListenerOption"),
-    k8sgw("K8sGatewayHTTPListenerOption"),
+    k8sgw("K8sGatewayHttpListenerOption"),
     k8sgw("K8sGatewayDirectResponse"),
     k8sgw("K8sGatewayUpstream"),
     k8sgw("K8sGatewayGatewayParameters"),
     k8sgw("K8sGatewaySettings"),
+    k8sgw("K8sGatewayRouteDelegation"),
 ];
+
+/// The K8sGateway features, in registry order: the rows of the K8SGATEWAY per-kind table.
+pub fn k8sgateway_features() -> impl Iterator<Item = &'static str> {
+    FEATURES
+        .iter()
+        .filter(|f| f.set == FeatureSet::K8sGateway)
+        .map(|f| f.name)
+}
 
 /// Looks a feature up by its exact (case-sensitive) name.
 pub fn feature(name: &str) -> Option<&'static Feature> {
@@ -209,7 +218,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// An upstream conformance profile.
+/// A conformance profile: upstream's seven, and K8SGATEWAY for the extension resources.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Profile {
     GatewayHttp,
@@ -219,7 +228,29 @@ pub enum Profile {
     GatewayUdp,
     MeshHttp,
     MeshGrpc,
+    /// This project's profile, beside upstream's: it counts exactly the scenarios that list a
+    /// K8sGateway feature. Its core features are `Gateway`, `HTTPRoute` and every K8sGateway
+    /// feature (an implementation of K8sGateway implements all of its kinds); upstream's
+    /// Gateway and HTTPRoute extended features and `ReferenceGrant` are its extended ones. So a
+    /// K8sGateway scenario that needs nothing else is core, one that also needs, say,
+    /// `HTTPRouteRequestMirror` is extended, as upstream's `isTestExtended` would count it.
+    K8sGateway,
 }
+
+/// The K8SGATEWAY profile's core features.
+const K8SGATEWAY_CORE: &[&str] = &[
+    "Gateway",
+    "HTTPRoute",
+    "K8sGatewayRouteOption",
+    "K8sGatewayVirtualHostOption",
+    "K8sGatewayListenerOption",
+    "K8sGatewayHttpListenerOption",
+    "K8sGatewayDirectResponse",
+    "K8sGatewayUpstream",
+    "K8sGatewayGatewayParameters",
+    "K8sGatewaySettings",
+    "K8sGatewayRouteDelegation",
+];
 
 /// How a profile counts a scenario that it covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -229,7 +260,7 @@ pub enum Level {
 }
 
 impl Profile {
-    pub const ALL: [Profile; 7] = [
+    pub const ALL: [Profile; 8] = [
         Profile::GatewayHttp,
         Profile::GatewayGrpc,
         Profile::GatewayTls,
@@ -237,6 +268,7 @@ impl Profile {
         Profile::GatewayUdp,
         Profile::MeshHttp,
         Profile::MeshGrpc,
+        Profile::K8sGateway,
     ];
 
     pub fn name(self) -> &'static str {
@@ -248,6 +280,7 @@ impl Profile {
             Profile::GatewayUdp => "GATEWAY-UDP",
             Profile::MeshHttp => "MESH-HTTP",
             Profile::MeshGrpc => "MESH-GRPC",
+            Profile::K8sGateway => "K8SGATEWAY",
         }
     }
 
@@ -261,6 +294,7 @@ impl Profile {
             Profile::GatewayUdp => &["Gateway", "UDPRoute", "ReferenceGrant"],
             Profile::MeshHttp => &["Mesh", "HTTPRoute"],
             Profile::MeshGrpc => &["Mesh", "GRPCRoute"],
+            Profile::K8sGateway => K8SGATEWAY_CORE,
         }
     }
 
@@ -278,6 +312,7 @@ impl Profile {
             Profile::GatewayTcp => &[GatewayExtended, TcpRouteExtended],
             Profile::GatewayUdp => &[GatewayExtended, UdpRoute],
             Profile::MeshHttp | Profile::MeshGrpc => &[MeshExtended],
+            Profile::K8sGateway => &[GatewayExtended, HttpRouteExtended, ReferenceGrantCore],
         }
     }
 
@@ -302,7 +337,15 @@ impl Profile {
     /// How this profile counts a scenario with these features: `None` when the profile does not
     /// count it at all (some feature is neither core nor extended here), otherwise `Core` when
     /// every feature is core and `Extended` when any is not, as upstream's `isTestExtended`.
+    /// K8SGATEWAY counts only scenarios that list at least one K8sGateway feature.
     pub fn level<S: AsRef<str>>(self, features: &[S]) -> Option<Level> {
+        if self == Profile::K8sGateway
+            && !features
+                .iter()
+                .any(|f| feature(f.as_ref()).is_some_and(|f| !f.is_upstream()))
+        {
+            return None;
+        }
         let covered = features
             .iter()
             .all(|f| self.is_core_feature(f.as_ref()) || self.is_extended_feature(f.as_ref()));
@@ -325,7 +368,7 @@ impl fmt::Display for Profile {
 
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "unknown conformance profile `{0}`, expected one of GATEWAY-HTTP, GATEWAY-GRPC, GATEWAY-TLS, GATEWAY-TCP, GATEWAY-UDP, MESH-HTTP, MESH-GRPC"
+    "unknown conformance profile `{0}`, expected one of GATEWAY-HTTP, GATEWAY-GRPC, GATEWAY-TLS, GATEWAY-TCP, GATEWAY-UDP, MESH-HTTP, MESH-GRPC, K8SGATEWAY"
 )]
 pub struct UnknownProfile(pub String);
 
@@ -355,7 +398,11 @@ mod tests {
                 f.name
             );
         }
-        assert_eq!(FEATURES.len(), 66);
+        assert_eq!(FEATURES.len(), 67);
+        assert_eq!(k8sgateway_features().count(), 9);
+        for name in k8sgateway_features() {
+            assert!(Profile::K8sGateway.is_core_feature(name), "{name}");
+        }
     }
 
     #[test]
@@ -388,6 +435,46 @@ mod tests {
             Some(Level::Extended)
         );
         assert_eq!(http.level(&["Gateway", "K8sGatewayRouteOption"]), None);
+    }
+
+    #[test]
+    fn k8sgateway_counts_only_scenarios_with_a_k8sgateway_feature() {
+        let k = Profile::K8sGateway;
+        assert_eq!(k.level(&["Gateway", "HTTPRoute"]), None);
+        assert_eq!(
+            k.level(&["Gateway", "HTTPRoute", "K8sGatewayRouteOption"]),
+            Some(Level::Core)
+        );
+        assert_eq!(
+            k.level(&[
+                "Gateway",
+                "K8sGatewayHttpListenerOption",
+                "K8sGatewayRouteDelegation"
+            ]),
+            Some(Level::Core)
+        );
+        assert_eq!(
+            k.level(&[
+                "Gateway",
+                "HTTPRoute",
+                "HTTPRouteRequestMirror",
+                "K8sGatewayRouteOption"
+            ]),
+            Some(Level::Extended)
+        );
+        assert_eq!(
+            k.level(&["Gateway", "ReferenceGrant", "K8sGatewayUpstream"]),
+            Some(Level::Extended)
+        );
+        assert_eq!(
+            k.level(&["Gateway", "GRPCRoute", "K8sGatewayRouteOption"]),
+            None
+        );
+        assert_eq!("K8SGATEWAY".parse::<Profile>().unwrap(), k);
+        assert_eq!(
+            suggest("K8sGatewayHTTPListenerOption"),
+            Some("K8sGatewayHttpListenerOption")
+        );
     }
 
     #[test]

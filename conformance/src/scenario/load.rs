@@ -6,10 +6,11 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::access_log::SCENARIO_DIR;
 use super::doc::Doc;
 use super::error::{LoadErrors, ScenarioError, Source, YamlPath};
 use super::features::{Feature, Level, Profile};
-use super::object::{HarnessObject, Object, TestCertificate};
+use super::object::{HarnessObject, Object, TestCertificate, mentions};
 use super::step::Step;
 use super::validate::{Catalog, check_object_references, check_step, resolve_object};
 use super::values::KnownFeature;
@@ -124,6 +125,18 @@ impl Scenario {
         let mut catalog = Catalog::default();
         catalog.add(self.all_objects());
         catalog.certificates_named(trust)
+    }
+
+    /// Whether the scenario needs a directory of its own on the proxies' host: its objects or
+    /// patches name [`SCENARIO_DIR`], or a step reads an access log from it.
+    pub fn uses_scenario_dir(&self) -> bool {
+        self.own_objects()
+            .any(|o| mentions(o.value(), SCENARIO_DIR))
+            || self.steps.iter().any(|s| match &s.value {
+                Step::Patch(entries) => entries.iter().any(|e| mentions(&e.patch, SCENARIO_DIR)),
+                Step::ExpectAccessLog(_) => true,
+                _ => false,
+            })
     }
 
     /// Every TestCertificate of the base and the scenario.

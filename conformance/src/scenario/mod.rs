@@ -3,6 +3,7 @@
 //! validation with errors that name file, line and column, and the feature registry that decides
 //! how each conformance profile counts a scenario.
 
+pub mod access_log;
 mod doc;
 mod error;
 mod expect;
@@ -12,14 +13,16 @@ mod locate;
 mod object;
 mod step;
 mod validate;
+mod validate_traffic;
 mod values;
 
+pub use access_log::{ExpectAccessLog, LogLine, SCENARIO_DIR};
 pub use error::{LoadErrors, Location, ScenarioError, Segment, Source, YamlPath};
 pub use expect::{
-    AncestorExpectation, BackendView, ConditionExpectation, ExpectHttp, ExpectWeights,
+    AncestorExpectation, BackendView, Burst, ConditionExpectation, ExpectHttp, ExpectWeights,
     ExpectedRequest, ExpectedResponse, HttpCase, HttpRequest, ListenerExpectation, Mirror,
-    ParentExpectation, ParentRefExpectation, Protocol, Redirect, RouteGroupKind, Scheme,
-    StatusExpectation, defaults,
+    NO_BACKEND, ParentExpectation, ParentRefExpectation, Protocol, Redirect, RouteGroupKind,
+    Scheme, StatusExpectation, Upgrade, defaults,
 };
 pub use features::{Feature, Level, Profile};
 pub use load::{
@@ -29,7 +32,7 @@ pub use load::{
 pub use object::{
     CertificateUsage, EchoBackend, EchoBackendSpec, EchoMode, EchoPort, EchoTls,
     HARNESS_API_VERSION, HARNESS_GROUP, HarnessMetadata, HarnessObject, Object, ObjectRef, Scope,
-    TestCertificate, TestCertificateSpec, scope_of,
+    TestCertificate, TestCertificateSpec, mentions, replace_text, scope_of,
 };
 pub use step::{FillEndpoints, PatchEntry, STEP_KEYS, Step};
-pub use values::{ConditionStatus, GatewayRef, TimeSpan};
+pub use values::{ConditionStatus, GatewayRef, StatusCode, TimeSpan};

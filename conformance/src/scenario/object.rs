@@ -19,6 +19,36 @@ pub struct Object {
     source: Source,
 }
 
+/// Replaces `placeholder` by `text` in every string of `value`.
+pub fn replace_text(value: &mut serde_json::Value, placeholder: &str, text: &str) {
+    match value {
+        serde_json::Value::String(s) if s.contains(placeholder) => {
+            *s = s.replace(placeholder, text);
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                replace_text(item, placeholder, text);
+            }
+        }
+        serde_json::Value::Object(members) => {
+            for member in members.values_mut() {
+                replace_text(member, placeholder, text);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether any string of `value` contains `text`.
+pub fn mentions(value: &serde_json::Value, text: &str) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains(text),
+        serde_json::Value::Array(items) => items.iter().any(|v| mentions(v, text)),
+        serde_json::Value::Object(members) => members.values().any(|v| mentions(v, text)),
+        _ => false,
+    }
+}
+
 impl<'de> Deserialize<'de> for Object {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // Shape checks and typing of harness kinds need the object's path for exact error
@@ -41,6 +71,13 @@ impl Object {
     /// The object exactly as written.
     pub fn value(&self) -> &serde_json::Value {
         &self.value
+    }
+
+    /// The same object with `placeholder` replaced by `text` in every string value.
+    pub fn with_text_replaced(&self, placeholder: &str, text: &str) -> Object {
+        let mut copy = self.clone();
+        replace_text(&mut copy.value, placeholder, text);
+        copy
     }
 
     pub fn into_value(self) -> serde_json::Value {

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use std::fmt;
 
+use super::access_log::ExpectAccessLog;
 use super::expect::{ExpectHttp, ExpectWeights, StatusExpectation};
 use super::object::{Object, ObjectRef};
 
@@ -18,6 +19,7 @@ pub const STEP_KEYS: &[&str] = &[
     "expect-status",
     "expect-http",
     "expect-weights",
+    "expect-access-log",
 ];
 
 #[derive(Clone, Debug)]
@@ -30,7 +32,10 @@ pub enum Step {
     FillEndpoints(FillEndpoints),
     ExpectStatus(Vec<StatusExpectation>),
     ExpectHttp(ExpectHttp),
-    ExpectWeights(ExpectWeights),
+    /// Boxed: by far the largest step.
+    ExpectWeights(Box<ExpectWeights>),
+    /// Addition to the format: lines a proxy wrote to a file of the scenario directory.
+    ExpectAccessLog(ExpectAccessLog),
 }
 
 impl Step {
@@ -44,6 +49,7 @@ impl Step {
             Step::ExpectStatus(_) => "expect-status",
             Step::ExpectHttp(_) => "expect-http",
             Step::ExpectWeights(_) => "expect-weights",
+            Step::ExpectAccessLog(_) => "expect-access-log",
         }
     }
 }
@@ -122,7 +128,8 @@ impl<'de> Visitor<'de> for StepVisitor {
             "fill-endpoints" => Step::FillEndpoints(map.next_value()?),
             "expect-status" => Step::ExpectStatus(map.next_value()?),
             "expect-http" => Step::ExpectHttp(map.next_value()?),
-            "expect-weights" => Step::ExpectWeights(map.next_value()?),
+            "expect-weights" => Step::ExpectWeights(Box::new(map.next_value()?)),
+            "expect-access-log" => Step::ExpectAccessLog(map.next_value()?),
             other => return Err(de::Error::unknown_field(other, STEP_KEYS)),
         };
         // A second key is rejected by the key seed itself, at the key's position.

@@ -5,16 +5,15 @@ use std::collections::BTreeSet;
 
 use super::doc::Doc;
 use super::error::{ScenarioError, YamlPath};
-use super::expect::{
-    ExpectHttp, ExpectWeights, HttpCase, HttpRequest, Protocol, Scheme, StatusExpectation,
-};
+use super::expect::StatusExpectation;
 use super::object::{
     CertificateUsage, EchoBackend, HARNESS_API_VERSION, HARNESS_GROUP, HarnessObject, Object,
     Scope, TestCertificate, scope_of,
 };
 use super::step::{FillEndpoints, Step};
+use super::validate_traffic::{check_access_log, check_http, check_weights};
 
-type Checked = Result<(), ScenarioError>;
+pub(super) type Checked = Result<(), ScenarioError>;
 
 /// Checks an object's shape, types the harness kinds and records where the object was written.
 pub(crate) fn resolve_object(
@@ -300,7 +299,7 @@ fn check_namespace(doc: Doc<'_>, path: &YamlPath, kind: &str, namespace: Option<
     }
 }
 
-fn non_empty<T>(doc: Doc<'_>, path: &YamlPath, list: &[T], what: &str) -> Checked {
+pub(super) fn non_empty<T>(doc: Doc<'_>, path: &YamlPath, list: &[T], what: &str) -> Checked {
     if list.is_empty() {
         return Err(doc.error(path, format!("list at least one {what}")));
     }
@@ -347,6 +346,7 @@ pub(crate) fn check_step(
         }
         Step::ExpectHttp(http) => check_http(doc, &at, http, catalog),
         Step::ExpectWeights(weights) => check_weights(doc, &at, weights, catalog),
+        Step::ExpectAccessLog(log) => check_access_log(doc, &at, log),
     }
 }
 
@@ -426,135 +426,6 @@ fn check_status(doc: Doc<'_>, at: &YamlPath, entry: &StatusExpectation) -> Check
                 ));
             }
         }
-    }
-    Ok(())
-}
-
-fn check_request(
-    doc: Doc<'_>,
-    at: &YamlPath,
-    request: &HttpRequest,
-    catalog: &Catalog<'_>,
-) -> Checked {
-    if !request.path.starts_with('/') {
-        return Err(doc.error(
-            &at.key("path"),
-            format!("a request path starts with `/`, got `{}`", request.path),
-        ));
-    }
-    if request.scheme != Scheme::Https {
-        for (field, set) in [
-            ("sni", request.sni.is_some()),
-            ("trust", request.trust.is_some()),
-        ] {
-            if set {
-                return Err(doc.error(
-                    &at.key(field),
-                    format!("`{field}` applies to HTTPS only; add `scheme: https`"),
-                ));
-            }
-        }
-    }
-    if request.scheme == Scheme::Https && request.protocol == Protocol::H2c {
-        return Err(doc.error(
-            &at.key("protocol"),
-            "h2c is cleartext HTTP/2 and cannot be used with `scheme: https`",
-        ));
-    }
-    if let Some(trust) = &request.trust
-        && catalog.certificates_named(trust).is_empty()
-    {
-        return Err(doc.error(
-            &at.key("trust"),
-            format!("no TestCertificate `{trust}` in this scenario or its base"),
-        ));
-    }
-    Ok(())
-}
-
-fn check_http(doc: Doc<'_>, at: &YamlPath, http: &ExpectHttp, catalog: &Catalog<'_>) -> Checked {
-    non_empty(doc, &at.key("cases"), &http.cases, "case")?;
-    if http.consecutive == Some(0) {
-        return Err(doc.error(&at.key("consecutive"), "`consecutive` must be at least 1"));
-    }
-    for (i, case) in http.cases.iter().enumerate() {
-        check_case(doc, &at.key("cases").index(i), case, catalog)?;
-    }
-    Ok(())
-}
-
-fn check_case(doc: Doc<'_>, at: &YamlPath, case: &HttpCase, catalog: &Catalog<'_>) -> Checked {
-    check_request(doc, &at.key("request"), &case.request, catalog)?;
-    let response = at.key("response");
-    if case.response.status.is_some() && case.response.statuses.is_some() {
-        return Err(doc.error(
-            &response.key("statuses"),
-            "give `status` or `statuses`, not both",
-        ));
-    }
-    if case.response.statuses.as_ref().is_some_and(Vec::is_empty) {
-        return Err(doc.error(&response.key("statuses"), "list at least one status"));
-    }
-    let codes = case.response.statuses();
-    if let Some(bad) = codes.iter().find(|c| !(100..=599).contains(*c)) {
-        let field = if case.response.statuses.is_some() {
-            "statuses"
-        } else {
-            "status"
-        };
-        return Err(doc.error(
-            &response.key(field),
-            format!("{bad} is not an HTTP status code"),
-        ));
-    }
-    if case.redirect.is_some() && !codes.iter().any(|c| (300..=399).contains(c)) {
-        return Err(doc.error(
-            &at.key("redirect"),
-            "`redirect` is checked on 3xx replies; expect a 3xx status",
-        ));
-    }
-    Ok(())
-}
-
-fn check_weights(
-    doc: Doc<'_>,
-    at: &YamlPath,
-    weights: &ExpectWeights,
-    catalog: &Catalog<'_>,
-) -> Checked {
-    check_request(doc, &at.key("request"), &weights.request, catalog)?;
-    let distribution = at.key("distribution");
-    if weights.distribution.is_empty() {
-        return Err(doc.error(&distribution, "list at least one backend"));
-    }
-    for (backend, share) in &weights.distribution {
-        if !(0.0..=1.0).contains(share) {
-            return Err(doc.error(
-                &distribution.key(backend),
-                format!("a share is between 0 and 1, got {share}"),
-            ));
-        }
-    }
-    let total: f64 = weights.distribution.values().sum();
-    if (total - 1.0).abs() > 1e-6 {
-        let shown = (total * 1e6).round() / 1e6;
-        return Err(doc.error(
-            &distribution,
-            format!("the shares must add up to 1, they add up to {shown}"),
-        ));
-    }
-    for (field, value) in [("samples", weights.samples), ("attempts", weights.attempts)] {
-        if value == Some(0) {
-            return Err(doc.error(&at.key(field), format!("`{field}` must be at least 1")));
-        }
-    }
-    if let Some(tolerance) = weights.tolerance
-        && !(tolerance > 0.0 && tolerance < 1.0)
-    {
-        return Err(doc.error(
-            &at.key("tolerance"),
-            format!("a tolerance is between 0 and 1, got {tolerance}"),
-        ));
     }
     Ok(())
 }

@@ -125,6 +125,51 @@ impl<'de> Deserialize<'de> for TimeSpan {
     }
 }
 
+/// An HTTP status code as a mapping key: written `503` or `"503"` (JSON-minded writers quote
+/// keys). Only codes from 100 to 599 are accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StatusCode(pub u16);
+
+impl fmt::Display for StatusCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusCode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = StatusCode;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an HTTP status code such as 200 or \"503\"")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusCode, E> {
+                u16::try_from(v)
+                    .ok()
+                    .filter(|c| (100..=599).contains(c))
+                    .map(StatusCode)
+                    .ok_or_else(|| E::custom(format!("{v} is not an HTTP status code")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusCode, E> {
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::custom(format!("{v} is not an HTTP status code"))),
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StatusCode, E> {
+                match v.parse::<u64>() {
+                    Ok(n) if v.len() == 3 => self.visit_u64(n),
+                    _ => Err(E::custom(format!(
+                        "expected an HTTP status code such as 200 or \"503\", got `{v}`"
+                    ))),
+                }
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
 /// The status of a Kubernetes condition. Unquoted YAML booleans are accepted too, because
 /// `status: True` is an easy slip that would otherwise read as a type error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

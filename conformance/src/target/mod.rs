@@ -17,6 +17,7 @@ pub mod kind;
 pub mod sim;
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -144,6 +145,16 @@ impl Target {
         match self {
             Target::Sim(s) => s.port_offset(),
             Target::Cluster(_) => 0,
+        }
+    }
+
+    /// A directory for one scenario on the host its proxies run on (the `${SCENARIO_DIR}` of
+    /// the format), where the harness can read what they write; `None` where proxies run
+    /// elsewhere (a cluster's pods), and scenarios that need one are skipped.
+    pub fn scenario_dir(&self, scenario: &str) -> Option<PathBuf> {
+        match self {
+            Target::Sim(s) => Some(s.scenario_dir(scenario)),
+            Target::Cluster(_) => None,
         }
     }
 

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::provider::kubernetes::DecodeErrors;
 use crate::provider::status::StatusMetrics;
 use crate::xds::{NodeStatus, SnapshotCache};
 
@@ -79,6 +80,8 @@ struct Inner {
     containment: Mutex<Containment>,
     /// The status writer's own counters, when there is a writer (Kubernetes provider).
     status: OnceLock<Arc<StatusMetrics>>,
+    /// Objects the Kubernetes provider's watches could not decode.
+    decode_errors: OnceLock<Arc<DecodeErrors>>,
 }
 
 /// What the controller records about its own work. Clones share the counters.
@@ -148,6 +151,11 @@ impl Metrics {
         let _ = self.inner.status.set(status);
     }
 
+    /// Counts the objects the Kubernetes provider could not decode.
+    pub fn attach_decode_errors(&self, errors: Arc<DecodeErrors>) {
+        let _ = self.inner.decode_errors.set(errors);
+    }
+
     /// The whole exposition: these counters and the xDS state of every node.
     pub fn render(&self, cache: &SnapshotCache) -> String {
         let mut out = Exposition::default();
@@ -187,6 +195,14 @@ impl Metrics {
             "Translation errors.",
             load(&i.translation_errors),
         );
+        if let Some(errors) = i.decode_errors.get() {
+            out.single(
+                "gatesim_watch_decode_errors_total",
+                "counter",
+                "Watched objects skipped because they could not be decoded.",
+                errors.failures() as f64,
+            );
+        }
         if let Some(status) = i.status.get() {
             let c = status.counts();
             let rows: [(&str, &str, u64); 5] = [

@@ -16,7 +16,6 @@ use tokio::sync::watch;
 use super::contain::Containment;
 use crate::infra::host::HostInfra;
 use crate::model::ResourceSet;
-use crate::provider::file::Diagnostic;
 use crate::provider::status::plan;
 use crate::render;
 use crate::translate::{ObjectRef, Translation};
@@ -116,9 +115,14 @@ impl ControllerState {
     }
 
     /// Mirror the file provider's current errors.
-    pub(super) fn watch_file_errors(&self, mut errors: watch::Receiver<Vec<Diagnostic>>) {
+    /// Shows the input errors a provider publishes (file diagnostics, objects a watch
+    /// cannot decode) on `/errors`, logging each list as it changes.
+    pub(super) fn watch_errors<T>(&self, mut errors: watch::Receiver<Vec<T>>)
+    where
+        T: std::fmt::Display + Clone + Send + Sync + 'static,
+    {
         let inner = Arc::clone(&self.inner);
-        let update = move |list: &[Diagnostic]| {
+        let update = move |list: &[T]| {
             let rendered: Vec<String> = list.iter().map(ToString::to_string).collect();
             for e in &rendered {
                 tracing::error!("{e}");
@@ -151,8 +155,9 @@ impl ControllerState {
             .clone()
     }
 
-    /// The current input errors (file provider), as `file:line:col: message`, then objects
-    /// in quarantine and rejected configurations that could not be contained.
+    /// The current input errors: `file:line:col: message` (file provider), `Kind
+    /// namespace/name: cannot decode: ...` (Kubernetes provider); then objects in quarantine
+    /// and rejected configurations that could not be contained.
     pub fn errors(&self) -> Vec<String> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         inner
@@ -207,7 +212,8 @@ async fn config(State(state): State<ControllerState>) -> axum::response::Respons
 }
 
 /// `GET /errors`: input errors that keep the last good configuration serving, objects left
-/// out because Envoy rejected them, and rejections nothing could be left out for.
+/// out because they cannot be read or because Envoy rejected them, and rejections nothing
+/// could be left out for.
 async fn errors(State(state): State<ControllerState>) -> Json<Value> {
     Json(json!({"errors": state.errors()}))
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use gatesim_simkube::{Config, SimKube};
+use gatesim_simkube::{Config, SchemaSource, SimKube};
 
 /// Serve a simulated Kubernetes API server on loopback.
 #[derive(Debug, Parser)]
@@ -22,6 +22,13 @@ struct Args {
     /// Watch events retained per kind for resuming watches.
     #[arg(long, default_value_t = 10_000)]
     history: usize,
+    /// Also validate against the CRDs in this directory (any kinds; repeatable).
+    #[arg(long = "crd-dir", value_name = "DIR")]
+    crd_dirs: Vec<PathBuf>,
+    /// Do not provision the upstream Gateway API CRDs (no validation of their kinds
+    /// unless --crd-dir has them).
+    #[arg(long)]
+    no_gateway_api_crds: bool,
 }
 
 #[tokio::main]
@@ -33,11 +40,19 @@ async fn main() -> anyhow::Result<()> {
     let server = SimKube::start(Config {
         addr: args.addr,
         history: args.history,
+        schemas: SchemaSource {
+            gateway_api: !args.no_gateway_api_crds,
+            crd_dirs: args.crd_dirs,
+        },
         ..Config::default()
     })
     .await
     .context("starting simkube")?;
-    println!("simkube serving at {}", server.url());
+    println!(
+        "simkube serving at {} ({} kinds validated against CRD schemas)",
+        server.url(),
+        server.validated_kinds()
+    );
     if let Some(path) = &args.kubeconfig {
         server
             .write_kubeconfig(path)

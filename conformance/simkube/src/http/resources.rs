@@ -2,11 +2,11 @@
 //! deletecollection, with faults applied first.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::Request;
 use axum::response::Response;
-use http::{HeaderMap, Method, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use super::render::{ListOut, View};
 use super::route::ResourcePath;
@@ -14,6 +14,7 @@ use super::{error_response, json_response, query, read_body, watch};
 use crate::error::ApiError;
 use crate::faults::Verb;
 use crate::patch::{PatchType, parse_body};
+use crate::schema::{FieldValidation, strict};
 use crate::selector::{FieldSelector, LabelSelector, Selectors};
 use crate::server::Core;
 use crate::store::prepare::{Location, Target};
@@ -21,9 +22,26 @@ use crate::store::{DeleteOptions, ListOptions, WriteCtx};
 
 /// Serves one request on a resource path.
 pub(super) async fn handle(core: Arc<Core>, target: ResourcePath, req: Request) -> Response {
-    match serve(core, target, req).await {
+    let warnings = Mutex::new(Vec::new());
+    let mut resp = match serve(core, target, req, &warnings).await {
         Ok(resp) => resp,
         Err(err) => error_response(&err),
+    };
+    for text in warnings.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        // As upstream writes them: code 299, no agent, the text quoted.
+        let value = format!("299 - {}", serde_json::to_string(&text).unwrap_or_default());
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
+    }
+    resp
+}
+
+/// Keys repeated in a JSON body, when the directive cares about them.
+fn duplicates_of(body: &[u8], directive: FieldValidation) -> Vec<String> {
+    match directive {
+        FieldValidation::Ignore => Vec::new(),
+        _ => strict::duplicate_fields(body),
     }
 }
 
@@ -101,7 +119,12 @@ fn selectors(params: &HashMap<String, String>, name: Option<&str>) -> Result<Sel
     })
 }
 
-async fn serve(core: Arc<Core>, rp: ResourcePath, req: Request) -> Result<Response, ApiError> {
+async fn serve(
+    core: Arc<Core>,
+    rp: ResourcePath,
+    req: Request,
+    warnings: &Mutex<Vec<String>>,
+) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let params = query(&parts.uri)?;
     let verb = verb_of(&parts.method, rp.name.is_some(), is_true(&params, "watch"))?;
@@ -140,9 +163,14 @@ async fn serve(core: Arc<Core>, rp: ResourcePath, req: Request) -> Result<Respon
         .unwrap_or("application/json");
     let view = View::new(spec, &rp.version, accept);
     let manager = field_manager(&params, &parts.headers);
+    let field_validation =
+        FieldValidation::parse(params.get("fieldValidation").map(String::as_str))?;
     let ctx = WriteCtx {
         manager: &manager,
         dry_run: params.get("dryRun").is_some_and(|v| v == "All"),
+        field_validation,
+        duplicates: &[],
+        warnings,
     };
     let at = Location {
         namespace: rp.namespace.as_deref(),
@@ -190,13 +218,25 @@ async fn serve(core: Arc<Core>, rp: ResourcePath, req: Request) -> Result<Respon
         }
         Verb::Create => {
             require_json(&parts.headers)?;
-            let body = parse_body(&read_body(body).await?, false)?;
+            let raw = read_body(body).await?;
+            let body = parse_body(&raw, false)?;
+            let duplicates = duplicates_of(&raw, field_validation);
+            let ctx = WriteCtx {
+                duplicates: &duplicates,
+                ..ctx
+            };
             let obj = store.create(rp.kind, &at, body, &ctx)?;
             Ok(json_response(StatusCode::CREATED, &view.object(&obj)))
         }
         Verb::Update => {
             require_json(&parts.headers)?;
-            let body = parse_body(&read_body(body).await?, false)?;
+            let raw = read_body(body).await?;
+            let body = parse_body(&raw, false)?;
+            let duplicates = duplicates_of(&raw, field_validation);
+            let ctx = WriteCtx {
+                duplicates: &duplicates,
+                ..ctx
+            };
             let obj = store.update(rp.kind, &at, body, write_target, &ctx)?;
             Ok(json_response(StatusCode::OK, &view.object(&obj)))
         }
@@ -226,6 +266,14 @@ async fn serve(core: Arc<Core>, rp: ResourcePath, req: Request) -> Result<Respon
                 };
                 return Ok(json_response(code, &view.object(&obj)));
             }
+            let duplicates = match patch_type {
+                PatchType::Merge | PatchType::Strategic => duplicates_of(&body, field_validation),
+                _ => Vec::new(),
+            };
+            let ctx = WriteCtx {
+                duplicates: &duplicates,
+                ..ctx
+            };
             let obj = store.patch(rp.kind, &at, patch_type, &body, write_target, &ctx)?;
             Ok(json_response(StatusCode::OK, &view.object(&obj)))
         }

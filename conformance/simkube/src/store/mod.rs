@@ -18,6 +18,7 @@ use tokio::sync::broadcast;
 use crate::defaults::Allocator;
 use crate::error::ApiError;
 use crate::kinds::{KindId, KindTable};
+use crate::schema::Schemas;
 use crate::selector::Selectors;
 
 pub use write::{DeleteOptions, WriteCtx};
@@ -86,6 +87,9 @@ pub struct Store {
     state: Mutex<State>,
     /// `None`: a deleted namespace's contents go within the same request.
     reaper: Option<Reaper>,
+    /// CRD schemas, when loaded: writes of those kinds are pruned, defaulted and
+    /// validated as a real server does.
+    schemas: Option<Arc<Schemas>>,
 }
 
 /// One page of a list.
@@ -143,7 +147,12 @@ pub fn parse_rv(text: &str) -> Result<u64, ApiError> {
 
 impl Store {
     /// An empty store serving the kinds of `table`.
-    pub fn new(table: KindTable, config: StoreConfig, reaper: Option<Reaper>) -> Self {
+    pub fn new(
+        table: KindTable,
+        config: StoreConfig,
+        reaper: Option<Reaper>,
+        schemas: Option<Arc<Schemas>>,
+    ) -> Self {
         let kinds = crate::kinds::KINDS
             .iter()
             .map(|_| KindState {
@@ -163,7 +172,13 @@ impl Store {
                 writes: 0,
             }),
             reaper,
+            schemas,
         }
+    }
+
+    /// How many kinds are validated against a CRD schema.
+    pub fn schema_kinds(&self) -> usize {
+        self.schemas.as_ref().map_or(0, |s| s.kinds())
     }
 
     /// The kind table.

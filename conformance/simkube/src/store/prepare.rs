@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::kinds::KindSpec;
 use crate::meta;
+use crate::schema::FieldError;
 
 /// Which part of an object a write may change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,9 +130,9 @@ pub fn for_create(spec: &KindSpec, mut obj: Value, now: &str) -> Result<Value, A
                 return Err(ApiError::invalid(
                     spec,
                     "",
-                    &[(
-                        "metadata.name".into(),
-                        "Required value: name or generateName is required".into(),
+                    &[FieldError::required(
+                        "metadata.name",
+                        "name or generateName is required",
                     )],
                 ));
             }
@@ -171,7 +172,11 @@ fn validate_name(spec: &KindSpec, name: &str) -> Result<(), ApiError> {
         Some(why) => Err(ApiError::invalid(
             spec,
             name,
-            &[("metadata.name".into(), why)],
+            &[FieldError::invalid(
+                "metadata.name",
+                Value::String(name.into()),
+                why,
+            )],
         )),
         None => Ok(()),
     }
@@ -242,10 +247,10 @@ pub fn for_update(
             return Err(ApiError::invalid(
                 spec,
                 name,
-                &[(
-                    "metadata.finalizers".into(),
+                &[FieldError::forbidden(
+                    "metadata.finalizers",
                     format!(
-                        "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
+                        "no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
                     ),
                 )],
             ));

@@ -1,7 +1,7 @@
 //! Writes: create, update, patch, apply and delete, with finalizers and the namespace
 //! lifecycle (a deleted namespace deletes its contents and goes away once they are gone).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::kinds::{KindId, KindSpec};
 use crate::managed::{self, Writer};
 use crate::patch::{self, PatchType};
+use crate::schema::{self, FieldError, FieldValidation, Node};
 use crate::selector::Selectors;
 use crate::{defaults, meta};
 
@@ -21,6 +22,32 @@ pub struct WriteCtx<'a> {
     pub manager: &'a str,
     /// `dryRun=All`: compute and answer, store nothing.
     pub dry_run: bool,
+    /// `fieldValidation`: what undeclared fields and repeated keys mean.
+    pub field_validation: FieldValidation,
+    /// Keys the request body repeats (see [`crate::schema::strict`]).
+    pub duplicates: &'a [String],
+    /// Warnings for the response's `Warning` headers.
+    pub warnings: &'a Mutex<Vec<String>>,
+}
+
+impl WriteCtx<'_> {
+    fn warn(&self, more: Vec<String>) {
+        if !more.is_empty() {
+            self.warnings
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(more);
+        }
+    }
+}
+
+/// Which verb decodes a body: they refuse undeclared fields in different shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decoding {
+    /// Create and update: `400 BadRequest`, "cannot be handled as a <Kind>".
+    Body,
+    /// JSON and merge patches: `422 Invalid` on the field `patch`.
+    Patch,
 }
 
 /// `DeleteOptions` the server honours.
@@ -62,6 +89,107 @@ impl Store {
         self.table.spec(kind)
     }
 
+    /// The schema of a kind at the version of a request, when schemas are loaded.
+    fn schema(&self, kind: KindId, version: &str) -> Option<&Node> {
+        self.schemas.as_deref()?.get(self.spec(kind), version)
+    }
+
+    /// Prunes what the schema does not declare from a request's object, refusing,
+    /// warning or staying silent as `fieldValidation` says.
+    fn decode(
+        &self,
+        kind: KindId,
+        at: &Location<'_>,
+        obj: &mut Value,
+        how: Decoding,
+        ctx: &WriteCtx<'_>,
+    ) -> Result<(), ApiError> {
+        let Some(node) = self.schema(kind, at.version) else {
+            return Ok(());
+        };
+        let spec = self.spec(kind);
+        let mut warnings = Vec::new();
+        let result = schema::decode(
+            node,
+            obj,
+            ctx.duplicates,
+            ctx.field_validation,
+            &mut warnings,
+            |detail, obj| match how {
+                Decoding::Body => ApiError::bad_request(format!(
+                    "{kind} in version {version:?} cannot be handled as a {kind}: {detail}",
+                    kind = spec.kind,
+                    version = at.version,
+                )),
+                Decoding::Patch => ApiError::invalid_request(&[FieldError::invalid(
+                    "patch",
+                    Value::String(obj.to_string()),
+                    detail,
+                )]),
+            },
+        );
+        ctx.warn(warnings);
+        result
+    }
+
+    /// Server-side apply refuses undeclared fields whatever the `fieldValidation`, with
+    /// the structured-merge-diff error upstream passes through unclassified.
+    fn check_apply_fields(
+        &self,
+        kind: KindId,
+        at: &Location<'_>,
+        config: &Value,
+    ) -> Result<(), ApiError> {
+        let Some(node) = self.schema(kind, at.version) else {
+            return Ok(());
+        };
+        let undeclared = schema::undeclared(node, config);
+        if undeclared.is_empty() {
+            return Ok(());
+        }
+        let spec = self.spec(kind);
+        let listed: Vec<String> = undeclared
+            .iter()
+            .map(|f| format!(".{f}: field not declared in schema"))
+            .collect();
+        let errors = match listed.as_slice() {
+            [one] => one.clone(),
+            many => format!("errors:\n  {}", many.join("\n  ")),
+        };
+        Err(ApiError::unclassified(
+            500,
+            format!(
+                "failed to create typed patch object ({}/{}; {}, Kind={}): {errors}",
+                at.namespace.unwrap_or_default(),
+                at.name.unwrap_or_default(),
+                spec.api_version(at.version),
+                spec.kind
+            ),
+        ))
+    }
+
+    /// Validates an object about to be stored, when the kind has a schema.
+    fn validate(
+        &self,
+        kind: KindId,
+        at: &Location<'_>,
+        new: &Value,
+        old: Option<&Value>,
+        target: Target,
+    ) -> Result<(), ApiError> {
+        match self.schema(kind, at.version) {
+            Some(node) => schema::validate(
+                node,
+                self.spec(kind),
+                meta::name(new).unwrap_or_default(),
+                new,
+                old,
+                target,
+            ),
+            None => Ok(()),
+        }
+    }
+
     /// Creates an object (POST).
     pub fn create(
         &self,
@@ -77,8 +205,10 @@ impl Store {
                 "resourceVersion should not be set on objects to be created",
             ));
         }
-        let obj = prepare::normalize_body(spec, body, at)?;
+        let mut obj = prepare::normalize_body(spec, body, at)?;
+        self.decode(kind, at, &mut obj, Decoding::Body, ctx)?;
         let mut obj = prepare::for_create(spec, obj, &now)?;
+        let schema = self.schema(kind, at.version);
         let mut st = self.lock();
         self.check_namespace(&st, kind, at.namespace)?;
         let name = meta::name(&obj).unwrap_or_default().to_string();
@@ -86,7 +216,8 @@ impl Store {
         if st.kinds[kind].objects.contains_key(&key) {
             return Err(ApiError::already_exists(spec, &name));
         }
-        defaults::apply(spec, &mut obj, None, &mut st.alloc);
+        defaults::apply(spec, schema, &mut obj, None, &mut st.alloc);
+        self.validate(kind, at, &obj, None, Target::Main)?;
         let api_version = spec.api_version(at.version);
         managed::record_update(
             None,
@@ -114,7 +245,8 @@ impl Store {
         ctx: &WriteCtx<'_>,
     ) -> Result<Arc<Value>, ApiError> {
         let spec = self.spec(kind);
-        let incoming = prepare::normalize_body(spec, body, at)?;
+        let mut incoming = prepare::normalize_body(spec, body, at)?;
+        self.decode(kind, at, &mut incoming, Decoding::Body, ctx)?;
         let mut st = self.lock();
         let (key, old) = self.existing(&st, kind, at)?;
         self.replace(
@@ -147,7 +279,8 @@ impl Store {
         let mut seen = (*old).clone();
         seen["apiVersion"] = Value::String(spec.api_version(at.version));
         let patched = patch::patch_object(spec, &seen, patch_type, body)?;
-        let incoming = prepare::normalize_body(spec, patched, at)?;
+        let mut incoming = prepare::normalize_body(spec, patched, at)?;
+        self.decode(kind, at, &mut incoming, Decoding::Patch, ctx)?;
         self.replace(
             &mut st,
             kind,
@@ -186,7 +319,9 @@ impl Store {
             }
         }
         let config = prepare::normalize_body(spec, config, at)?;
+        self.check_apply_fields(kind, at, &config)?;
         let config = prepare::narrow_apply_config(spec, &config, target);
+        let schema = self.schema(kind, at.version);
         let name = at.name.unwrap_or_default();
         let now = meta::now_rfc3339();
         let api_version = spec.api_version(at.version);
@@ -205,8 +340,9 @@ impl Store {
             }
             self.check_namespace(&st, kind, at.namespace)?;
         }
-        let mut finalize =
-            |obj: &mut Value| defaults::apply(spec, obj, existing.as_deref(), &mut st.alloc);
+        let mut finalize = |obj: &mut Value| {
+            defaults::apply(spec, schema, obj, existing.as_deref(), &mut st.alloc)
+        };
         match existing.clone() {
             Some(old) => {
                 let applied = patch::apply::apply(
@@ -236,7 +372,8 @@ impl Store {
                 let applied =
                     patch::apply::apply(spec, name, None, &config, force, &writer, &mut finalize)?;
                 let mut obj = prepare::for_create(spec, applied.object, &now)?;
-                defaults::apply(spec, &mut obj, None, &mut st.alloc);
+                defaults::apply(spec, schema, &mut obj, None, &mut st.alloc);
+                self.validate(kind, at, &obj, None, Target::Main)?;
                 managed::write(&mut obj, &applied.entries);
                 if ctx.dry_run {
                     return Ok((Arc::new(obj), true));
@@ -360,7 +497,9 @@ impl Store {
     ) -> Result<Arc<Value>, ApiError> {
         let spec = self.spec(kind);
         let mut new = prepare::for_update(spec, &old, incoming, target)?;
-        defaults::apply(spec, &mut new, Some(&old), &mut st.alloc);
+        let schema = self.schema(kind, at.version);
+        defaults::apply(spec, schema, &mut new, Some(&old), &mut st.alloc);
+        self.validate(kind, at, &new, Some(&old), target)?;
         let now = meta::now_rfc3339();
         let api_version = spec.api_version(at.version);
         match ownership {

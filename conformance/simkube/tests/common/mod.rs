@@ -75,9 +75,10 @@ pub fn obj<K: DeserializeOwned>(v: Value) -> K {
 
 /// A Gateway of class `sim` with HTTP listeners on port 80.
 pub fn gateway(name: &str, listeners: &[&str]) -> Gateway {
+    // Listeners on one port and protocol need distinct hostnames (a CEL rule of the CRD).
     let listeners: Vec<Value> = listeners
         .iter()
-        .map(|l| json!({"name": l, "port": 80, "protocol": "HTTP"}))
+        .map(|l| json!({"name": l, "port": 80, "protocol": "HTTP", "hostname": format!("{l}.example")}))
         .collect();
     obj(json!({
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",

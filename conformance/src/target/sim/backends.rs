@@ -12,7 +12,7 @@ use super::super::driver::{Driver, Written};
 use super::super::echo_objects::{self, Endpoint};
 use super::super::{CertStore, TargetError};
 use super::endpoints::{EndpointsController, PodView};
-use crate::echo::{EchoConfig, EchoHandle, EchoServer, SeenRequest, TlsIdentity};
+use crate::echo::{AttemptLedger, EchoConfig, EchoHandle, EchoServer, SeenRequest, TlsIdentity};
 use crate::scenario::{EchoBackend, ObjectRef};
 
 /// Echo replicas get 127.N.20.1 upwards (third octet up to 99); an address is never handed out twice in a run, so
@@ -122,6 +122,8 @@ impl Backends {
 
         let mut replicas = Vec::new();
         let mut views = Vec::new();
+        // Attempts of a request key count per backend, whichever replica a retry reaches.
+        let attempts = Arc::new(AttemptLedger::new());
         for index in 0..backend.spec.replicas {
             let ip = self.allocate_ip()?;
             let serial = self.serial.fetch_add(1, Ordering::Relaxed);
@@ -133,6 +135,7 @@ impl Backends {
                 tls: tls.clone(),
                 pod: pod.clone(),
                 namespace: meta.namespace.clone(),
+                attempts: Arc::clone(&attempts),
                 ..EchoConfig::default()
             })
             .await

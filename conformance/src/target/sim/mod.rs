@@ -279,6 +279,12 @@ impl SimTarget {
         }
     }
 
+    /// `<work dir>/scenarios/<name>`: beside the proxies' own directories, removed with the
+    /// environment.
+    pub fn scenario_dir(&self, scenario: &str) -> PathBuf {
+        self.work_dir.join("scenarios").join(scenario)
+    }
+
     /// Whether the controller sees writes of this kind.
     pub fn counts_for_barrier(written: &Written) -> bool {
         visit_kind(&written.group, &written.kind, Watched).is_some()

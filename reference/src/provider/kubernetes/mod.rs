@@ -5,14 +5,17 @@
 //! without locks. After applying whatever events are ready, the task publishes one snapshot:
 //! a burst of events costs one snapshot, not one per event.
 
+mod decode;
 mod index;
 
+pub use decode::DecodeErrors;
 pub use index::Index;
 
 use std::sync::Arc;
 
 use futures::stream::{BoxStream, SelectAll};
 use futures::{FutureExt, StreamExt};
+use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use tokio::sync::watch;
@@ -29,6 +32,7 @@ const MAX_EVENTS_PER_SNAPSHOT: usize = 4096;
 #[derive(Debug)]
 pub struct KubernetesProvider {
     task: JoinHandle<()>,
+    decode_errors: Arc<DecodeErrors>,
 }
 
 impl KubernetesProvider {
@@ -37,20 +41,36 @@ impl KubernetesProvider {
     /// The receiver starts with an empty placeholder (revision 0); the first real snapshot
     /// replaces it once every kind's initial list has completed, so wait for `changed()`
     /// before the first use. Watch errors are logged and retried with kube-runtime's default
-    /// backoff; they never stop the provider.
+    /// backoff; they never stop the provider. Objects are decoded one by one, so an object
+    /// the controller's types cannot read (a newer CRD version, a hand-edited object) is
+    /// skipped and reported ([`KubernetesProvider::decode_errors`]) while every other object
+    /// keeps flowing.
     pub fn start(client: Client, config: ControllerConfig) -> (Snapshots, KubernetesProvider) {
         let placeholder = Arc::new(ResourceSet {
             config: config.clone(),
             ..ResourceSet::default()
         });
         let (tx, rx) = watch::channel(placeholder);
+        let decode_errors = Arc::new(DecodeErrors::default());
         let mut watches = WatchKind {
             client,
             streams: SelectAll::new(),
+            decode_errors: decode_errors.clone(),
         };
         visit_all_kinds(&mut watches);
         let task = tokio::spawn(run(Index::new(config), watches.streams, tx));
-        (rx, KubernetesProvider { task })
+        (
+            rx,
+            KubernetesProvider {
+                task,
+                decode_errors,
+            },
+        )
+    }
+
+    /// The objects the watches could not decode, and how many decode failures there were.
+    pub fn decode_errors(&self) -> Arc<DecodeErrors> {
+        self.decode_errors.clone()
     }
 
     /// Whether the watch task has stopped (it only does when aborted or on a panic).
@@ -72,18 +92,24 @@ type Update = Box<dyn FnOnce(&mut Index) + Send>;
 struct WatchKind {
     client: Client,
     streams: SelectAll<BoxStream<'static, Update>>,
+    decode_errors: Arc<DecodeErrors>,
 }
 
 impl KindVisitorMut for WatchKind {
     fn visit<K: StoredKind>(&mut self) {
         let kind = K::kind(&()).into_owned();
-        let api = Api::<K>::all(self.client.clone());
+        // Untyped on the wire, typed per object: a typed watch fails as a whole on the
+        // first object it cannot decode, and would stop every other object of the kind.
+        let api =
+            Api::<DynamicObject>::all_with(self.client.clone(), &ApiResource::erase::<K>(&()));
+        let errors = self.decode_errors.clone();
         let stream = watcher(api, watcher::Config::default())
             .default_backoff()
             .map(move |event| -> Update {
-                match event {
+                match event.map(|e| errors.decode::<K>(e)) {
+                    Ok(None) => Box::new(|_: &mut Index| {}),
                     // Nothing reads managedFields; they are often the bulk of an object.
-                    Ok(event) => Box::new(move |index: &mut Index| {
+                    Ok(Some(event)) => Box::new(move |index: &mut Index| {
                         index.apply(&event.modify(|obj| obj.meta_mut().managed_fields = None))
                     }),
                     Err(err) => {
