@@ -134,7 +134,11 @@ fn rbac_grants_what_the_provider_reads_and_the_status_writer_patches() {
     let mut watched = Watched(BTreeSet::new());
     visit_all_kinds(&mut watched);
     for verb in ["get", "list", "watch"] {
-        assert_eq!(granted(role, verb), watched.0, "{verb}: exactly the watched kinds");
+        assert_eq!(
+            granted(role, verb),
+            watched.0,
+            "{verb}: exactly the watched kinds"
+        );
     }
     // Status is written for the Gateway API kinds that have one.
     let with_status: BTreeSet<(String, String)> = watched
@@ -145,11 +149,28 @@ fn rbac_grants_what_the_provider_reads_and_the_status_writer_patches() {
         .map(|(g, p)| (g.clone(), format!("{p}/status")))
         .collect();
     assert_eq!(granted(role, "patch"), with_status);
-    for verb in ["create", "update", "delete", "deletecollection", "escalate", "bind", "*"] {
-        assert!(granted(role, verb).is_empty(), "the provider never does {verb}");
+    for verb in [
+        "create",
+        "update",
+        "delete",
+        "deletecollection",
+        "escalate",
+        "bind",
+        "*",
+    ] {
+        assert!(
+            granted(role, verb).is_empty(),
+            "the provider never does {verb}"
+        );
     }
     let secrets = ("".to_owned(), "secrets".to_owned());
-    assert!(!granted(find(&docs, "ClusterRole", "gatesim-controller-proxies"), "get").contains(&secrets));
+    assert!(
+        !granted(
+            find(&docs, "ClusterRole", "gatesim-controller-proxies"),
+            "get"
+        )
+        .contains(&secrets)
+    );
 }
 
 #[test]
@@ -171,7 +192,10 @@ fn the_deployment_runs_the_built_image_locked_down() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert_eq!(&args[..5], ["run", "--provider", "kubernetes", "--infra", "kubernetes"]);
+    assert_eq!(
+        &args[..5],
+        ["run", "--provider", "kubernetes", "--infra", "kubernetes"]
+    );
     let security = &container["securityContext"];
     assert_eq!(security["allowPrivilegeEscalation"], false);
     assert_eq!(security["readOnlyRootFilesystem"], true);

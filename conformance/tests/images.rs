@@ -76,7 +76,15 @@ async fn the_images_run() {
             "65532:65532",
             "{image} runs as a numeric non-root user"
         );
-        let shell = docker(&["run", "--rm", "--entrypoint", "/bin/sh", image, "-c", "true"]);
+        let shell = docker(&[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "/bin/sh",
+            image,
+            "-c",
+            "true",
+        ]);
         assert!(!shell.status.success(), "{image} has no shell");
         let size = ok(&["image", "inspect", "-f", "{{.Size}}", image]);
         println!(
@@ -88,7 +96,10 @@ async fn the_images_run() {
     let started = Instant::now();
     let help = ok(&["run", "--rm", &controller, "--help"]);
     println!("controller --help: {:?}", started.elapsed());
-    assert!(help.contains("gatesim-controller") && help.contains("run"), "{help}");
+    assert!(
+        help.contains("gatesim-controller") && help.contains("run"),
+        "{help}"
+    );
 
     let started = Instant::now();
     let version = ok(&["run", "--rm", &envoy, "--version"]);
@@ -137,6 +148,9 @@ async fn the_images_run() {
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     let echoed = echoed.expect("the echo request");
     assert!(echoed.contains("\"pod\": \"images-test-pod\""), "{echoed}");
-    assert!(echoed.contains("\"namespace\": \"images-test\""), "{echoed}");
+    assert!(
+        echoed.contains("\"namespace\": \"images-test\""),
+        "{echoed}"
+    );
     assert!(echoed.contains("\"path\": \"/some/path\""), "{echoed}");
 }

@@ -56,7 +56,11 @@ fn run_kind(dir: &Path, existing: &[&str], args: &[&str]) -> (Vec<String>, Strin
     // A CRD file of our own: nothing is fetched from the internet.
     let crds = dir.join("crds.yaml");
     std::fs::write(&crds, "# no CRDs\n").unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_gatesim"))
         .args(["run", "--target", "kind", "--gateway-api-crds"])
         .arg(&crds)
@@ -98,7 +102,10 @@ fn a_new_cluster_is_created_loaded_and_deleted_when_the_run_fails() {
         ],
     );
     assert!(!ok, "installing against a dead API server fails:\n{text}");
-    assert!(text.contains("installing gatesim into the kind cluster"), "{text}");
+    assert!(
+        text.contains("installing gatesim into the kind cluster"),
+        "{text}"
+    );
     assert_eq!(calls.len(), 5, "{calls:#?}");
     assert_eq!(calls[0], "get clusters");
     assert_eq!(
@@ -147,8 +154,14 @@ fn an_existing_cluster_is_reused_and_never_deleted() {
     assert!(!ok, "{text}");
     assert_eq!(calls.len(), 3, "{calls:#?}");
     assert_eq!(calls[0], "get clusters");
-    assert!(calls[1].starts_with("export kubeconfig --name mine "), "{calls:#?}");
-    assert_eq!(calls[2], format!("load docker-image --name mine {}", images()));
+    assert!(
+        calls[1].starts_with("export kubeconfig --name mine "),
+        "{calls:#?}"
+    );
+    assert_eq!(
+        calls[2],
+        format!("load docker-image --name mine {}", images())
+    );
 }
 
 /// kind's v1alpha4 rules for what we use: the header, node roles, one control plane, and
@@ -160,15 +173,17 @@ fn kind_configs_follow_the_v1alpha4_schema() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
-        let doc: Value = serde_yaml::from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let doc: Value =
+            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let at = path.display();
         assert_eq!(doc["kind"], "Cluster", "{at}");
         assert_eq!(doc["apiVersion"], "kind.x-k8s.io/v1alpha4", "{at}");
         let nodes = doc["nodes"].as_sequence().expect("nodes");
         let roles: Vec<&str> = nodes.iter().map(|n| n["role"].as_str().unwrap()).collect();
         assert!(
-            roles.iter().all(|r| matches!(*r, "control-plane" | "worker")),
+            roles
+                .iter()
+                .all(|r| matches!(*r, "control-plane" | "worker")),
             "{at}: {roles:?}"
         );
         assert_eq!(
@@ -188,12 +203,19 @@ fn kind_configs_follow_the_v1alpha4_schema() {
                     "{at}: unknown node field {key:?}"
                 );
             }
-            for m in node["extraPortMappings"].as_sequence().into_iter().flatten() {
+            for m in node["extraPortMappings"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+            {
                 let port = |k: &str| m[k].as_u64().unwrap_or(0);
                 assert!((1..=65535).contains(&port("containerPort")), "{at}: {m:?}");
                 assert!((1..=65535).contains(&port("hostPort")), "{at}: {m:?}");
                 assert_eq!(m["listenAddress"], "127.0.0.1", "{at}: loopback only");
-                assert!(matches!(m["protocol"].as_str(), Some("TCP" | "UDP" | "SCTP")));
+                assert!(matches!(
+                    m["protocol"].as_str(),
+                    Some("TCP" | "UDP" | "SCTP")
+                ));
                 host_ports.push(port("hostPort"));
             }
         }

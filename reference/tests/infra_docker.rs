@@ -23,7 +23,11 @@ fn containers_of(work_dir: &Path) -> Result<Vec<String>> {
         .arg(format!("label={LABEL_WORK_DIR}={}", work_dir.display()))
         .output()
         .context("running docker ps")?;
-    ensure!(out.status.success(), "docker ps: {}", String::from_utf8_lossy(&out.stderr));
+    ensure!(
+        out.status.success(),
+        "docker ps: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .map(str::to_owned)
@@ -35,7 +39,11 @@ fn docker_kill(id: &str) -> Result<()> {
         .args(["kill", id])
         .output()
         .context("running docker kill")?;
-    ensure!(out.status.success(), "docker kill: {}", String::from_utf8_lossy(&out.stderr));
+    ensure!(
+        out.status.success(),
+        "docker kill: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(())
 }
 
@@ -53,7 +61,10 @@ async fn envoy_in_a_container_serves_restarts_and_goes_away() -> Result<()> {
                  spec:\n  parentRefs: [{name: gw}]\n  rules: [{backendRefs: [{name: web, port: 8080}]}]\n";
     std::fs::write(config.join("gateway.yaml"), HTTP_GATEWAY)?;
     std::fs::write(config.join("route.yaml"), route)?;
-    std::fs::write(config.join("service.yaml"), endpoint_slice("web", &[&backend]))?;
+    std::fs::write(
+        config.join("service.yaml"),
+        endpoint_slice("web", &[&backend]),
+    )?;
 
     let work = dir.path().join("proxies");
     let mut host = HostConfig::new("envoy".into(), "127.0.0.1:0".parse()?, work.clone());
@@ -75,13 +86,22 @@ async fn envoy_in_a_container_serves_restarts_and_goes_away() -> Result<()> {
     let served = |r: &e2e_support::Reply| {
         r.status == 200 && r.backend().as_deref() == Some("docker-backend")
     };
-    expect(http, Call::get("x", "/"), served, "traffic through the container").await?;
+    expect(
+        http,
+        Call::get("x", "/"),
+        served,
+        "traffic through the container",
+    )
+    .await?;
 
     let infra = controller.infra().context("the controller runs proxies")?;
     let gateway = ObjectKey::new("default", "gw");
     let first = infra.proxy(&gateway).context("the Gateway's proxy")?;
     let first_id = first.container.clone().context("a container id")?;
-    ensure!(first.pid.is_none(), "a container has no host pid: {first:?}");
+    ensure!(
+        first.pid.is_none(),
+        "a container has no host pid: {first:?}"
+    );
     ensure!(
         containers_of(&work)? == vec![first_id[..12].to_string()],
         "docker ps lists exactly the proxy's container"
@@ -105,10 +125,20 @@ async fn envoy_in_a_container_serves_restarts_and_goes_away() -> Result<()> {
             .is_some_and(|e| e.contains("status 137")),
         "the death is reported: {restarted:?}"
     );
-    expect(http, Call::get("x", "/"), served, "traffic after the restart").await?;
+    expect(
+        http,
+        Call::get("x", "/"),
+        served,
+        "traffic after the restart",
+    )
+    .await?;
     let ids = containers_of(&work)?;
     ensure!(
-        ids.len() == 1 && restarted.container.as_deref().is_some_and(|c| c.starts_with(&ids[0])),
+        ids.len() == 1
+            && restarted
+                .container
+                .as_deref()
+                .is_some_and(|c| c.starts_with(&ids[0])),
         "the killed container was removed and one replaced it: {ids:?}"
     );
 

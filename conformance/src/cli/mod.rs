@@ -221,7 +221,10 @@ async fn start_kind(args: &RunArgs) -> Result<(Target, KindCluster)> {
             .await
             .context("installing gatesim into the kind cluster")?;
         // The GatewayClass deploy/ installs.
-        let class = args.gateway_class.clone().unwrap_or_else(|| "gatesim".to_owned());
+        let class = args
+            .gateway_class
+            .clone()
+            .unwrap_or_else(|| "gatesim".to_owned());
         connect_cluster(class, Some(kind.kubeconfig().to_path_buf()), echo_image).await
     }
     .await;
@@ -259,7 +262,10 @@ async fn start_target(args: &RunArgs) -> Result<Target> {
             Ok(Target::Sim(Box::new(sim)))
         }
         TargetKind::Cluster => {
-            let echo = args.echo_image.clone().unwrap_or_else(|| ECHO_BASIC.to_owned());
+            let echo = args
+                .echo_image
+                .clone()
+                .unwrap_or_else(|| ECHO_BASIC.to_owned());
             let class = args
                 .gateway_class
                 .clone()

@@ -22,12 +22,18 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "HTTP_PORT",
         "HTTP/1.1 and h2c port, reported as `httpPort` (default 3000)",
     ),
-    ("H2C_PORT", "second plain port, h2c or HTTP/1.1 (default 3001)"),
+    (
+        "H2C_PORT",
+        "second plain port, h2c or HTTP/1.1 (default 3001)",
+    ),
     (
         "HTTPS_PORT",
         "TLS port, served when both TLS_SERVER_* are set (default 8443)",
     ),
-    ("TLS_SERVER_CERT", "PEM file: certificate (chain) of the TLS port"),
+    (
+        "TLS_SERVER_CERT",
+        "PEM file: certificate (chain) of the TLS port",
+    ),
     ("TLS_SERVER_PRIVKEY", "PEM file: its private key"),
     (
         "TLS_CLIENT_CACERTS",
@@ -96,7 +102,11 @@ pub fn config_from_env(
             client_ca_pem: read("TLS_CLIENT_CACERTS")?,
         }),
         (None, None) => None,
-        (Some(_), None) => return Err(EnvError::HalfTls { set: "TLS_SERVER_CERT" }),
+        (Some(_), None) => {
+            return Err(EnvError::HalfTls {
+                set: "TLS_SERVER_CERT",
+            });
+        }
         (None, Some(_)) => {
             return Err(EnvError::HalfTls {
                 set: "TLS_SERVER_PRIVKEY",
@@ -106,7 +116,11 @@ pub fn config_from_env(
     Ok(EchoConfig {
         ip: address,
         ports,
-        tls_ports: if tls.is_some() { vec![https] } else { Vec::new() },
+        tls_ports: if tls.is_some() {
+            vec![https]
+        } else {
+            Vec::new()
+        },
         tls,
         pod: var("POD_NAME").unwrap_or_default(),
         namespace: var("NAMESPACE").unwrap_or_default(),
@@ -175,7 +189,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.tls_ports, vec![9443]);
         let tls = c.tls.unwrap();
-        assert_eq!((tls.cert_pem.as_str(), tls.key_pem.as_str()), ("CERT", "KEY"));
+        assert_eq!(
+            (tls.cert_pem.as_str(), tls.key_pem.as_str()),
+            ("CERT", "KEY")
+        );
         assert!(tls.client_ca_pem.is_none());
     }
 

@@ -24,8 +24,8 @@ pub(crate) mod websocket;
 
 pub use attempts::AttemptLedger;
 pub use canonical::canonical_header_key;
-pub use env::{EnvError, VARIABLES as ENV_VARIABLES, config_from_env};
 pub use duration::{DurationError, GoDuration, parse_go_duration};
+pub use env::{EnvError, VARIABLES as ENV_VARIABLES, config_from_env};
 pub use handler::SeenRequest;
 pub use reply::{EchoReply, EchoTls};
 pub use server::{EchoHandle, EchoServer};

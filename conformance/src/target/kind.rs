@@ -128,7 +128,14 @@ impl KindCluster {
         let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
         run(
             &cluster.options.kind,
-            &["export", "kubeconfig", "--name", name, "--kubeconfig", &kubeconfig],
+            &[
+                "export",
+                "kubeconfig",
+                "--name",
+                name,
+                "--kubeconfig",
+                &kubeconfig,
+            ],
         )
         .await?;
         let mut load = vec!["load", "docker-image", "--name", name];

@@ -156,7 +156,10 @@ impl Containers {
     ) -> Result<Container, DockerError> {
         let dir_text = dir.display().to_string();
         let labels = HashMap::from([
-            (LABEL_WORK_DIR.to_string(), self.work_dir.display().to_string()),
+            (
+                LABEL_WORK_DIR.to_string(),
+                self.work_dir.display().to_string(),
+            ),
             (LABEL_GATEWAY.to_string(), gateway.to_string()),
         ]);
         let body = ContainerCreateBody {
@@ -265,7 +268,10 @@ impl Container {
         let options = KillContainerOptionsBuilder::new().signal("KILL").build();
         match self.client.kill_container(&self.id, Some(options)).await {
             // 409: not running any more, which is what was wanted.
-            Ok(()) | Err(ApiError::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+            Ok(())
+            | Err(ApiError::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
             Err(e) => Err(api(format!("killing {}", self.id), e)),
         }
     }
@@ -291,15 +297,16 @@ impl Drop for Container {
         }
         let (client, id) = (self.client.clone(), self.id.clone());
         // The caller's runtime may be shutting down; a runtime of our own is not.
-        let removal = std::thread::spawn(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt.block_on(remove(&client, &id)),
-                Err(e) => tracing::error!(container = %id, "cannot remove container: {e}"),
-            }
-        });
+        let removal =
+            std::thread::spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(remove(&client, &id)),
+                    Err(e) => tracing::error!(container = %id, "cannot remove container: {e}"),
+                }
+            });
         let _ = removal.join();
     }
 }
@@ -380,7 +387,10 @@ async fn connect(socket: &str) -> Result<Docker, DockerError> {
 async fn remove(client: &Docker, id: &str) {
     let options = RemoveContainerOptionsBuilder::new().force(true).build();
     match client.remove_container(id, Some(options)).await {
-        Ok(()) | Err(ApiError::DockerResponseServerError { status_code: 404, .. }) => {}
+        Ok(())
+        | Err(ApiError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
         Err(e) => tracing::error!(container = %id, "removing container: {e}"),
     }
 }
@@ -425,7 +435,10 @@ mod tests {
     fn container_names_are_docker_names() {
         let gw = ObjectKey::new("gateway-conformance-infra", "same_ns");
         let name = container_name(&gw, Path::new("/tmp/a"));
-        assert!(name.starts_with("gatesim-gateway-conformance-infra_same-ns-"), "{name}");
+        assert!(
+            name.starts_with("gatesim-gateway-conformance-infra_same-ns-"),
+            "{name}"
+        );
         assert_ne!(name, container_name(&gw, Path::new("/tmp/b")));
         assert_eq!(name, container_name(&gw, Path::new("/tmp/a")));
         assert!(

@@ -237,10 +237,7 @@ impl SimTarget {
 
     pub fn header(&self) -> Vec<(String, String)> {
         vec![
-            (
-                "envoy".to_owned(),
-                self.proxies.clone(),
-            ),
+            ("envoy".to_owned(), self.proxies.clone()),
             ("ports".to_owned(), self.describe_ports()),
             (
                 "addresses".to_owned(),

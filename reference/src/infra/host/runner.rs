@@ -14,7 +14,9 @@ use crate::model::ObjectKey;
 #[derive(Clone)]
 pub(super) enum Runner {
     /// A child process, under `setpriv` when parent-death signals are wanted and it works.
-    Process { setpriv: Option<PathBuf> },
+    Process {
+        setpriv: Option<PathBuf>,
+    },
     Container(Arc<Containers>),
 }
 

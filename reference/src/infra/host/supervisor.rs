@@ -111,7 +111,11 @@ impl Supervisor {
 
     /// One proxy, from launch to its end; a container is removed once it has ended.
     async fn run_once(&self, stop: &mut oneshot::Receiver<()>) -> Ending {
-        let mut proxy = match self.runner.launch(&self.config, &self.gateway, &self.files).await {
+        let mut proxy = match self
+            .runner
+            .launch(&self.config, &self.gateway, &self.files)
+            .await
+        {
             Ok(proxy) => proxy,
             Err(e) => return Ending::Died(format!("could not start Envoy: {e}")),
         };
