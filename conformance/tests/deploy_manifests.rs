@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use gatesim_reference::model::{KindVisitorMut, StoredKind, visit_all_kinds};
-use kube::Resource;
 use serde_yaml::Value;
 
 fn deploy_dir() -> PathBuf {

@@ -107,8 +107,14 @@ fn colour_wraps_the_same_text() {
     );
     let wall = Duration::from_millis(14_000);
     assert_eq!(
-        strip_ansi(&terminal::summary(&report, &results, wall, Style::COLOR)),
-        terminal::summary(&report, &results, wall, Style::PLAIN)
+        strip_ansi(&terminal::summary(
+            &report,
+            &results,
+            &[],
+            wall,
+            Style::COLOR
+        )),
+        terminal::summary(&report, &results, &[], wall, Style::PLAIN)
     );
     assert_eq!(
         strip_ansi(&terminal::failures(&results, Style::COLOR)),
@@ -129,34 +135,49 @@ fn summary_table_per_profile_and_totals() {
     let text = terminal::summary(
         &report,
         &results,
+        &[],
         Duration::from_millis(75_300),
         Style::PLAIN,
     );
     assert_eq!(
         text,
         concat!(
-            "Profile       Level     Passed  Skipped  Failed  Result\n",
-            "GATEWAY-HTTP  core           1        1       1  failure\n",
-            "              extended       1        0       0  success\n",
+            "Profile       Level     Passed  Skipped  Failed  Upstream  Result\n",
+            "GATEWAY-HTTP  core           1        1       1   3 of 37  failure\n",
+            "              extended       1        0       0   2 of 57  success\n",
             "5 scenarios in 1m15.3s: 2 passed, 1 failed, 1 skipped, 1 unsupported\n",
         )
     );
 }
 
 #[test]
-fn summary_of_the_37_core_tests() {
+fn summary_of_the_37_core_tests_and_of_profiles_without_their_route_kind() {
     let results = core_all_passed();
     let report = build(
         &results,
         &options(&[Profile::GatewayHttp, Profile::GatewayGrpc], &[]),
     );
-    let text = terminal::summary(&report, &results, Duration::from_secs(9), Style::PLAIN);
+    // GATEWAY-GRPC counts the Gateway-only scenarios as core, but none of them is about
+    // GRPCRoute: that is no success. MESH-HTTP counts nothing at all.
+    let profiles = [
+        Profile::GatewayHttp,
+        Profile::GatewayGrpc,
+        Profile::MeshHttp,
+    ];
+    let text = terminal::summary(
+        &report,
+        &results,
+        &profiles,
+        Duration::from_secs(9),
+        Style::PLAIN,
+    );
     assert_eq!(
         text,
         concat!(
-            "Profile       Level     Passed  Skipped  Failed  Result\n",
-            "GATEWAY-HTTP  core          37        0       0  success\n",
-            "GATEWAY-GRPC  core          11        0       0  success\n",
+            "Profile       Level     Passed  Skipped  Failed  Upstream  Result\n",
+            "GATEWAY-HTTP  core          37        0       0  37 of 37  success\n",
+            "GATEWAY-GRPC  core          11        0       0  11 of 15  untested: no GRPCRoute scenario\n",
+            "MESH-HTTP: 0 of 7 core and 0 of 7 extended upstream tests in this suite\n",
             "37 scenarios in 9.00s: 37 passed, 0 failed, 0 skipped, 0 unsupported\n",
         )
     );
@@ -174,7 +195,13 @@ fn summary_without_profiles_says_so() {
     ];
     let report = build(&results, &options(&[Profile::GatewayHttp], &[]));
     assert_eq!(
-        terminal::summary(&report, &results, Duration::from_millis(500), Style::PLAIN),
+        terminal::summary(
+            &report,
+            &results,
+            &[],
+            Duration::from_millis(500),
+            Style::PLAIN
+        ),
         "No conformance profile counted any of these scenarios.\n1 scenario in 0.50s: 1 passed, 0 failed, 0 skipped, 0 unsupported\n"
     );
 }
@@ -248,13 +275,13 @@ fn k8sgateway_gets_a_row_per_kind_beside_its_profile_row() {
         &results,
         &options(&[Profile::GatewayHttp, Profile::K8sGateway], &[]),
     );
-    let text = terminal::summary(&report, &results, Duration::from_secs(2), Style::PLAIN);
+    let text = terminal::summary(&report, &results, &[], Duration::from_secs(2), Style::PLAIN);
     assert_eq!(
         text,
         concat!(
-            "Profile       Level     Passed  Skipped  Failed  Result\n",
-            "GATEWAY-HTTP  core           1        0       0  success\n",
-            "K8SGATEWAY    core           1        1       1  failure\n",
+            "Profile       Level     Passed  Skipped  Failed  Upstream  Result\n",
+            "GATEWAY-HTTP  core           1        0       0   1 of 37  success\n",
+            "K8SGATEWAY    core           1        1       1         -  failure\n",
             "K8SGATEWAY kind               Passed  Skipped  Failed  Unsupported\n",
             "K8sGatewayRouteOption              1        1       1            0\n",
             "K8sGatewayVirtualHostOption        0        0       0            0\n",
@@ -273,6 +300,7 @@ fn k8sgateway_gets_a_row_per_kind_beside_its_profile_row() {
     let text = terminal::summary(
         &upstream_only,
         &results,
+        &[],
         Duration::from_secs(2),
         Style::PLAIN,
     );

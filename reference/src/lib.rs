@@ -9,5 +9,7 @@ pub mod infra;
 pub mod model;
 pub mod provider;
 pub mod render;
+pub mod terminal;
 pub mod translate;
 pub mod xds;
+pub mod yaml;

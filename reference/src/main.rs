@@ -7,7 +7,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -17,7 +17,7 @@ use gatesim_reference::infra::addresses::AddressAllocator;
 use gatesim_reference::infra::docker::{self, DockerConfig};
 use gatesim_reference::infra::host::HostConfig;
 use gatesim_reference::infra::{envoy, ports, validate};
-use gatesim_reference::model::{ControllerConfig, ResourceSet};
+use gatesim_reference::model::{ControllerConfig, ObjectKey, ResourceSet};
 use gatesim_reference::provider::file;
 use gatesim_reference::{api, render, translate};
 
@@ -108,6 +108,10 @@ struct TranslateArgs {
     /// Envoy's message if it rejects it.
     #[arg(long)]
     validate: bool,
+    /// Treat warnings (documents of kinds the controller does not read) as errors: print them
+    /// and exit non-zero.
+    #[arg(long)]
+    strict: bool,
     /// GatewayClasses with this spec.controllerName are ours.
     #[arg(long, default_value = api::DEFAULT_CONTROLLER_NAME)]
     controller_name: String,
@@ -140,10 +144,18 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(gatesim_reference::terminal::color_for(&std::io::stderr()))
         .init();
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
+    // Said once, before anything starts: the watcher's own error is less clear.
+    if let Some(dir) = args.provider.strip_prefix("file:")
+        && !dir.is_empty()
+        && !Path::new(dir).exists()
+    {
+        bail!("--provider {}: {dir} does not exist", args.provider);
+    }
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -213,19 +225,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             controller.xds_addr(),
             controller.admin_addr()
         );
-        wait_for_signal().await;
+        gatesim_reference::terminal::shutdown_signal().await;
         eprintln!("gatesim-controller: shutting down");
         controller.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })
-}
-
-async fn wait_for_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-    }
 }
 
 fn translate_cmd(args: TranslateArgs) -> Result<ExitCode> {
@@ -237,20 +241,34 @@ fn translate_cmd(args: TranslateArgs) -> Result<ExitCode> {
         config: config.clone(),
         ..Default::default()
     };
-    let mut failed = false;
+    let mut errors = 0;
+    let mut warnings = 0;
+    let mut loaders = Vec::new();
     for input in &args.inputs {
-        match file::load_dir(input, &config) {
-            Ok(loaded) => set.merge(loaded),
-            Err(errors) => {
-                for d in &errors.0 {
-                    eprintln!("{d}");
-                }
-                failed = true;
+        let mut loader = file::Loader::new(input);
+        let mut outcome = loader.load(&config);
+        // Several inputs may hold files of the same name: show each under its input.
+        if input.is_dir() {
+            for d in outcome.warnings.iter_mut().chain(&mut outcome.errors) {
+                d.file = input.join(&d.file);
             }
         }
+        for warning in &outcome.warnings {
+            eprintln!("{}", warning.with_severity("warning"));
+        }
+        for error in &outcome.errors {
+            eprintln!("{error}");
+        }
+        warnings += outcome.warnings.len();
+        errors += outcome.errors.len();
+        set.merge(outcome.set);
+        loaders.push(loader);
     }
-    if failed {
-        bail!("the inputs have errors (listed above)");
+    if errors > 0 {
+        bail!("the inputs have {errors} error(s) (listed above)");
+    }
+    if args.strict && warnings > 0 {
+        bail!("the inputs have {warnings} warning(s) (listed above), errors under --strict");
     }
     // The addresses a freshly started controller would assign.
     let mut allocator = AddressAllocator::new();
@@ -269,9 +287,23 @@ fn translate_cmd(args: TranslateArgs) -> Result<ExitCode> {
         let mut rejected = false;
         for (gw, proxy) in &translation.proxies {
             if let Err(e) = validate::validate_proxy(&envoy, proxy) {
-                eprintln!(
-                    "gatesim-controller: Envoy rejects the configuration of Gateway {gw}: {e}"
-                );
+                let origin = |kind: &str, key: &ObjectKey| {
+                    loaders
+                        .iter()
+                        .find_map(|l| l.origin(kind, key))
+                        .map(|(path, at)| match at {
+                            Some(at) => format!("{}:{at}: ", path.display()),
+                            None => format!("{}: ", path.display()),
+                        })
+                        .unwrap_or_default()
+                };
+                eprintln!("{}Gateway {gw}: {e}", origin("Gateway", gw));
+                for route in routes_named(&e.to_string()) {
+                    eprintln!(
+                        "{}HTTPRoute {route}: named in Envoy's message",
+                        origin("HTTPRoute", &route)
+                    );
+                }
                 rejected = true;
             }
         }
@@ -284,4 +316,21 @@ fn translate_cmd(args: TranslateArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The HTTPRoutes an Envoy message names through route names (`httproute/<ns>/<name>/rule/...`,
+/// see docs/xds-names.md), each once.
+fn routes_named(message: &str) -> Vec<ObjectKey> {
+    let mut found: Vec<ObjectKey> = Vec::new();
+    for (i, _) in message.match_indices("httproute/") {
+        let mut parts = message[i + "httproute/".len()..].splitn(3, '/');
+        let (Some(namespace), Some(name)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let key = ObjectKey::new(namespace, name);
+        if parts.next().is_some() && !found.contains(&key) {
+            found.push(key);
+        }
+    }
+    found
 }

@@ -141,7 +141,7 @@ fn unknown_kinds_are_skipped_with_a_warning_naming_file_and_line() {
             "gateways.yaml:23:7: kind: `Widget` of `example.com/v1` is not a kind the controller reads; skipped"
         ]
     );
-    assert_eq!(outcome.result.unwrap().len(), 2);
+    assert_eq!(outcome.into_result().unwrap().len(), 2);
 }
 
 #[test]
@@ -277,7 +277,7 @@ fn reloading_decodes_only_what_changed_and_reports_changes() {
     );
     let outcome = loader.load(&config());
     assert!(outcome.changed);
-    let set = outcome.result.unwrap();
+    let set = outcome.into_result().unwrap();
     let svc = set
         .get::<Service>(&ObjectKey::new("default", "web"))
         .unwrap();
@@ -288,7 +288,7 @@ fn reloading_decodes_only_what_changed_and_reports_changes() {
     std::fs::remove_file(dir.path().join("a.yaml")).unwrap();
     let outcome = loader.load(&config());
     assert!(outcome.changed, "a removal is a change");
-    assert!(outcome.result.unwrap().is_empty());
+    assert!(outcome.into_result().unwrap().is_empty());
 }
 
 // ---- live watching ----
@@ -417,16 +417,52 @@ async fn a_broken_edit_keeps_the_last_good_snapshot_until_fixed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_first_load_with_errors_serves_an_empty_snapshot_until_fixed() {
+async fn a_first_load_with_errors_serves_what_has_none_until_fixed() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a.yaml", "kind: [\n");
+    write(dir.path(), "b.yaml", &secret("b", "fine"));
     let (mut rx, provider) = FileProvider::start(dir.path(), config()).unwrap();
-    assert_eq!(rx.borrow_and_update().revision, 0);
+    let first = rx.borrow_and_update().clone();
+    assert_eq!(first.revision, 1);
+    assert_eq!(secret_value(&first, "b").as_deref(), Some("fine"));
+    assert_eq!(secret_value(&first, "a"), None);
     assert_eq!(provider.errors().borrow().len(), 1);
     write(dir.path(), "a.yaml", &secret("a", "ok"));
     let fixed = next(&mut rx).await;
-    assert_eq!(fixed.revision, 1);
+    assert_eq!(fixed.revision, 2);
     assert_eq!(secret_value(&fixed, "a").as_deref(), Some("ok"));
+    assert!(provider.errors().borrow().is_empty());
+}
+
+/// An edit that makes one object invalid: the file keeps serving its previous version (so the
+/// object keeps its traffic), other files take their edits, and the error names the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_field_keeps_the_file_at_its_previous_version_and_others_moving() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", &secret("a", "one"));
+    write(dir.path(), "b.yaml", &secret("b", "one"));
+    let (mut rx, provider) = FileProvider::start(dir.path(), config()).unwrap();
+    rx.borrow_and_update();
+    let mut errors = provider.errors();
+    write(
+        dir.path(),
+        "a.yaml",
+        &secret("a", "two").replace("stringData:", "stringDatta:"),
+    );
+    tokio::time::timeout(WAIT, errors.wait_for(|e| !e.is_empty()))
+        .await
+        .expect("errors reported")
+        .unwrap();
+    assert_eq!(
+        messages(&errors.borrow()),
+        [
+            "a.yaml:6:1: stringDatta: unknown field; expected one of apiVersion, kind, data, immutable, metadata, stringData, type; did you mean `stringData`?"
+        ]
+    );
+    write(dir.path(), "b.yaml", &secret("b", "two"));
+    let set = next(&mut rx).await;
+    assert_eq!(secret_value(&set, "a").as_deref(), Some("one"));
+    assert_eq!(secret_value(&set, "b").as_deref(), Some("two"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -522,4 +558,35 @@ async fn change_to_snapshot_latency() {
         samples.len(),
         samples.last().unwrap()
     );
+}
+
+// ---- strict decoding ----
+
+/// A misspelt field or a repeated key is an error at the key, naming the path and what the
+/// kind knows there; the object is left out and the rest of the file still loads.
+#[rstest::rstest]
+#[case::unknown_field_in_a_rule(
+    "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: web\nspec:\n  rules:\n  - matchez:\n    - path: {value: /}\n",
+    "routes.yaml:7:5: spec.rules[0].matchez: unknown field; expected one of backendRefs, filters, matches, name, retry, sessionPersistence, timeouts; did you mean `matches`?"
+)]
+#[case::unknown_top_level_field(
+    "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspek: {}\n",
+    "routes.yaml:4:1: spek: unknown field; expected one of apiVersion, kind, metadata, spec, status; did you mean `spec`?"
+)]
+#[case::duplicate_key_in_metadata(
+    "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  name: other\n",
+    "routes.yaml:5:3: metadata.name: duplicate key; a mapping gives each key once (first at 4:3)"
+)]
+#[case::duplicate_label(
+    "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  labels: {app: a, app: b}\n",
+    "routes.yaml:5:20: metadata.labels.app: duplicate key; a mapping gives each key once (first at 5:12)"
+)]
+fn strict_decoding_errors(#[case] bad: &str, #[case] expected: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let fine = "apiVersion: v1\nkind: Service\nmetadata: {name: fine}\n";
+    write(dir.path(), "routes.yaml", &format!("{bad}---\n{fine}"));
+    let outcome = Loader::new(dir.path()).load(&config());
+    assert_eq!(messages(&outcome.errors), [expected]);
+    assert_eq!(keys(&outcome.set.services), ["default/fine"]);
+    assert!(outcome.set.http_routes.is_empty());
 }

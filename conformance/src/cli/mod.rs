@@ -51,6 +51,7 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(gatesim_reference::terminal::color_for(&std::io::stderr()))
         .try_init();
 }
 
@@ -97,6 +98,7 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
     let flags = flags(&args.selection);
     flags.validate()?;
     let (scenarios, _) = load(&args.selection.paths, args.selection.base_dir.as_deref())?;
+    flags.check_names(&scenarios)?;
     let (inferred, source) = if flags.infers_features() {
         (
             gatesim_reference::translate::features::SUPPORTED
@@ -276,6 +278,24 @@ async fn start_target(args: &RunArgs) -> Result<Target> {
     }
 }
 
+/// Shuts the environment down once no scenario task holds it any more (tasks of an interrupted
+/// run are dropped by the runtime shortly after they are aborted).
+async fn shut_down(mut env: Arc<Environment>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match Arc::try_unwrap(env) {
+            Ok(env) => return env.shutdown().await,
+            Err(shared) if Instant::now() < deadline => {
+                env = shared;
+                tokio::task::yield_now().await;
+            }
+            Err(_) => {
+                return tracing::warn!("environment still in use at shutdown; not cleaned up");
+            }
+        }
+    }
+}
+
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     init_logging(args.verbose);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -291,13 +311,24 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
     flags.validate()?;
     let implementation = implementation(&args)?;
     let (scenarios, _) = load(&args.selection.paths, args.selection.base_dir.as_deref())?;
+    flags.check_names(&scenarios)?;
 
-    let (target, kind) = match args.target {
-        TargetKind::Kind => {
-            let (target, kind) = start_kind(&args).await?;
-            (target, Some(kind))
+    // From here on Ctrl-C and SIGTERM stop the run gracefully: proxies stopped, and nothing
+    // this run created left behind.
+    let signal = gatesim_reference::terminal::shutdown_signal();
+    tokio::pin!(signal);
+    let starting = async {
+        match args.target {
+            TargetKind::Kind => {
+                let (target, kind) = start_kind(&args).await?;
+                Ok::<_, anyhow::Error>((target, Some(kind)))
+            }
+            _ => Ok((start_target(&args).await?, None)),
         }
-        _ => (start_target(&args).await?, None),
+    };
+    let (target, kind) = tokio::select! {
+        started = starting => started?,
+        _ = &mut signal => bail!("interrupted while starting the target"),
     };
     let target_started = started.elapsed();
     let mut target_lines = target.header();
@@ -328,6 +359,16 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
         (Vec::new(), "from the flags".to_owned())
     };
     let plan = Plan::new(scenarios, &flags, flags.supported(&inferred));
+    if let Some(mut why) = plan.nothing_to_run() {
+        if flags.run_test.is_some() && plan.supported.is_empty() {
+            why.push_str(
+                " (--run-test stops supported features being read from the GatewayClass, as \
+                 upstream)",
+            );
+        }
+        shut_down(env).await;
+        bail!("{why}");
+    }
     let to_run = plan.to_run();
     let not_run = plan.not_run();
     let info = RunInfo {
@@ -351,30 +392,38 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
         (to_run.len(), skipped, not_run.len() - skipped),
         args.concurrency,
     );
-    if to_run.is_empty() && flags.run_test.is_some() && plan.supported.is_empty() {
-        say!(
-            "  hint: --run-test stops supported features being read from the GatewayClass (as \
-             upstream); add --conformance-profiles or --supported-features"
-        );
-    }
     output::setup_line("target up", target_started);
-    for (name, result) in run::prepare_bases(&env, &to_run).await {
-        match result {
-            Ok(took) => output::setup_line(&format!("base {name}"), took),
-            Err(e) => say!("  base {name} FAILED: {e}"),
+    let mut setup = started.elapsed();
+    let mut scenarios_started = Instant::now();
+    let work = async {
+        for (name, result) in run::prepare_bases(&env, &to_run).await {
+            match result {
+                Ok(took) => output::setup_line(&format!("base {name}"), took),
+                Err(e) => say!("  base {name} FAILED: {e}"),
+            }
         }
-    }
-    let setup = started.elapsed();
-    say!();
-
-    let scenarios_started = Instant::now();
-    let run_results = run::run_all(
-        Arc::clone(&env),
-        &to_run,
-        args.concurrency,
-        output::progress,
-    )
-    .await;
+        setup = started.elapsed();
+        say!();
+        scenarios_started = Instant::now();
+        run::run_all(
+            Arc::clone(&env),
+            &to_run,
+            args.concurrency,
+            output::progress,
+        )
+        .await
+    };
+    let run_results = tokio::select! {
+        results = work => results,
+        _ = &mut signal => {
+            say!("\ninterrupted: stopping the proxies and removing what this run created");
+            shut_down(env).await;
+            if let Some(kind) = kind {
+                kind.down().await.context("tearing down the kind cluster")?;
+            }
+            return Ok(ExitCode::from(130));
+        }
+    };
     let scenarios_took = scenarios_started.elapsed();
 
     let mut results: Vec<ScenarioResult> = Vec::new();
@@ -391,10 +440,7 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
 
     output::failures(&results);
     let teardown_started = Instant::now();
-    match Arc::try_unwrap(env) {
-        Ok(env) => env.shutdown().await,
-        Err(_) => tracing::warn!("environment still in use at shutdown"),
-    }
+    shut_down(env).await;
     if let Some(kind) = kind {
         kind.down().await.context("tearing down the kind cluster")?;
     }
@@ -408,10 +454,16 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
         output::summary(
             &output::build_report(&results, &all),
             &results,
+            &[],
             started.elapsed(),
         );
     } else {
-        output::summary(&report, &results, started.elapsed());
+        output::summary(
+            &report,
+            &results,
+            &report_options.profiles,
+            started.elapsed(),
+        );
     }
     say!(
         "time: setup {:.2}s (target {:.2}s), scenarios {:.2}s, teardown {:.2}s",

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 
 use gatesim_conformance::outcome::ScenarioResult;
 use gatesim_conformance::report::{self, ConformanceReport, ReportOptions, terminal};
+use gatesim_conformance::scenario::Profile;
 
 /// Facts about a run for its header.
 #[derive(Clone, Debug)]
@@ -66,8 +67,16 @@ pub fn failures(results: &[ScenarioResult]) {
     }
 }
 
-pub fn summary(report: &ConformanceReport, results: &[ScenarioResult], wall: Duration) {
-    say!("\n{}", terminal::summary(report, results, wall, style()));
+pub fn summary(
+    report: &ConformanceReport,
+    results: &[ScenarioResult],
+    profiles: &[Profile],
+    wall: Duration,
+) {
+    say!(
+        "\n{}",
+        terminal::summary(report, results, profiles, wall, style())
+    );
 }
 
 pub fn build_report(results: &[ScenarioResult], options: &ReportOptions) -> ConformanceReport {

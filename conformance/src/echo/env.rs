@@ -128,6 +128,8 @@ pub fn config_from_env(
         ingress: var("INGRESS_NAME").unwrap_or_default(),
         http_port: Some(http.to_string()),
         healthz: true,
+        // A pod counts its own attempts (see `AttemptLedger`).
+        attempts: Default::default(),
     })
 }
 

@@ -10,7 +10,8 @@ use std::time::Duration;
 use super::conformance::{ConformanceReport, RunResult, Status};
 use super::failure;
 use crate::outcome::{Failure, Outcome, ScenarioResult};
-use crate::scenario::features::{Profile, k8sgateway_features};
+use crate::scenario::features::k8sgateway_features;
+use crate::scenario::{Level, Profile};
 
 /// Width of a progress line, status word to the end of the right-hand column.
 pub const LINE_WIDTH: usize = 72;
@@ -27,18 +28,16 @@ impl Style {
     pub const COLOR: Style = Style { color: true };
 
     pub fn decide(is_terminal: bool, no_color: Option<&OsStr>) -> Style {
-        let vetoed = no_color.is_some_and(|v| !v.is_empty());
         Style {
-            color: is_terminal && !vetoed,
+            color: gatesim_reference::terminal::use_color(is_terminal, no_color),
         }
     }
 
     /// The style for output written to `stream` (usually `std::io::stdout()`).
     pub fn detect(stream: &impl IsTerminal) -> Style {
-        Style::decide(
-            stream.is_terminal(),
-            std::env::var_os("NO_COLOR").as_deref(),
-        )
+        Style {
+            color: gatesim_reference::terminal::color_for(stream),
+        }
     }
 
     fn paint(self, sgr: &str, text: &str) -> String {
@@ -79,11 +78,15 @@ pub fn progress_line(result: &ScenarioResult, style: Style) -> String {
     )
 }
 
-/// The table of every profile in the report (core and, when counted, extended), then the run's
-/// totals and wall time.
+/// The table of every profile in the report (core and, when counted, extended), with how
+/// many of upstream's tests for that profile and level the suite has, then a line for each of
+/// `profiles` that counted nothing, then the run's totals and wall time. A profile whose
+/// scenarios never use its own route kind (only shared Gateway tests) is not called a success:
+/// its result says what is missing.
 pub fn summary(
     report: &ConformanceReport,
     results: &[ScenarioResult],
+    profiles: &[Profile],
     wall: Duration,
     style: Style,
 ) -> String {
@@ -99,33 +102,42 @@ pub fn summary(
             .max()
             .unwrap_or(0);
         let header = format!(
-            "{:<name_width$}  {:<8}  {:>6}  {:>7}  {:>6}  Result",
-            "Profile", "Level", "Passed", "Skipped", "Failed"
+            "{:<name_width$}  {:<8}  {:>6}  {:>7}  {:>6}  {:>8}  Result",
+            "Profile", "Level", "Passed", "Skipped", "Failed", "Upstream"
         );
         let _ = writeln!(out, "{}", style.paint(BOLD, &header));
-        for profile in &report.profiles {
-            row(
-                &mut out,
-                &profile.name,
-                "core",
-                &profile.core,
+        for report in &report.profiles {
+            let Ok(profile) = report.name.parse::<Profile>() else {
+                continue;
+            };
+            let row = Row {
+                profile,
+                results,
                 name_width,
                 style,
-            );
-            if let Some(extended) = &profile.extended {
-                row(
-                    &mut out,
-                    "",
-                    "extended",
-                    &extended.status,
-                    name_width,
-                    style,
-                );
+            };
+            row.write(&mut out, &report.name, Level::Core, &report.core);
+            if let Some(extended) = &report.extended {
+                row.write(&mut out, "", Level::Extended, &extended.status);
             }
         }
     }
     if report.profile(Profile::K8sGateway.name()).is_some() {
         out.push_str(&by_kind(results, style));
+    }
+    for profile in profiles {
+        if report.profiles.iter().all(|p| p.name != profile.name()) {
+            let _ = match (
+                profile.upstream_tests(Level::Core),
+                profile.upstream_tests(Level::Extended),
+            ) {
+                (Some(core), Some(extended)) => writeln!(
+                    out,
+                    "{profile}: 0 of {core} core and 0 of {extended} extended upstream tests in this suite",
+                ),
+                _ => writeln!(out, "{profile}: no scenario in this suite"),
+            };
+        }
     }
     let _ = writeln!(out, "{}", totals(results, wall));
     out
@@ -173,28 +185,54 @@ fn by_kind(results: &[ScenarioResult], style: Style) -> String {
     out
 }
 
-fn row(
-    out: &mut String,
-    name: &str,
-    level: &str,
-    status: &Status,
+/// One table row: a profile at one level.
+struct Row<'a> {
+    profile: Profile,
+    results: &'a [ScenarioResult],
     name_width: usize,
     style: Style,
-) {
-    let s = status.statistics;
-    let colour = match status.result {
-        RunResult::Success => GREEN,
-        RunResult::Partial => YELLOW,
-        RunResult::Failure => RED,
-    };
-    let _ = writeln!(
-        out,
-        "{name:<name_width$}  {level:<8}  {:>6}  {:>7}  {:>6}  {}",
-        s.passed,
-        s.skipped,
-        s.failed,
-        style.paint(colour, status.result.as_str())
-    );
+}
+
+impl Row<'_> {
+    fn write(&self, out: &mut String, name: &str, level: Level, status: &Status) {
+        let counted: Vec<&ScenarioResult> = self
+            .results
+            .iter()
+            .filter(|r| self.profile.level(&r.features) == Some(level))
+            .collect();
+        let missing = self
+            .profile
+            .own_feature()
+            .filter(|own| !counted.iter().any(|r| r.features.iter().any(|f| f == own)));
+        let (colour, result) = match status.result {
+            RunResult::Success if missing.is_some() => (
+                YELLOW,
+                format!("untested: no {} scenario", missing.unwrap_or_default()),
+            ),
+            RunResult::Success => (GREEN, status.result.as_str().to_owned()),
+            RunResult::Partial => (YELLOW, status.result.as_str().to_owned()),
+            RunResult::Failure => (RED, status.result.as_str().to_owned()),
+        };
+        let upstream = match self.profile.upstream_tests(level) {
+            Some(total) => format!("{} of {total}", counted.len()),
+            // No upstream suite to be measured against: our own scenarios only.
+            None => "-".to_owned(),
+        };
+        let s = status.statistics;
+        let level = match level {
+            Level::Core => "core",
+            Level::Extended => "extended",
+        };
+        let name_width = self.name_width;
+        let _ = writeln!(
+            out,
+            "{name:<name_width$}  {level:<8}  {:>6}  {:>7}  {:>6}  {upstream:>8}  {}",
+            s.passed,
+            s.skipped,
+            s.failed,
+            self.style.paint(colour, &result)
+        );
+    }
 }
 
 fn totals(results: &[ScenarioResult], wall: Duration) -> String {

@@ -52,6 +52,46 @@ impl Plan {
             .collect()
     }
 
+    /// Why nothing would run, and how to include scenarios; `None` when something runs.
+    pub fn nothing_to_run(&self) -> Option<String> {
+        if self.entries.iter().any(|(_, d)| *d == Decision::Run) {
+            return None;
+        }
+        if self.entries.is_empty() {
+            return Some("nothing to run: no scenario was found under the given paths".to_owned());
+        }
+        let mut missing = BTreeSet::new();
+        let mut unsupported = 0;
+        for (_, decision) in &self.entries {
+            if let Decision::Unsupported(features) = decision {
+                unsupported += 1;
+                missing.extend(features.iter().cloned());
+            }
+        }
+        let skipped = self.entries.len() - unsupported;
+        let mut why = format!(
+            "nothing ran: all {} scenarios were left out",
+            self.entries.len()
+        );
+        if unsupported > 0 {
+            let missing: Vec<String> = missing.into_iter().collect();
+            why.push_str(&format!(
+                "; {unsupported} need features that are not supported here ({}); include them \
+                 with --supported-features {} or --all-features, or name a profile with \
+                 --conformance-profiles",
+                missing.join(", "),
+                missing.join(",")
+            ));
+        }
+        if skipped > 0 {
+            why.push_str(&format!(
+                "; {skipped} were skipped by --run-test, --skip-tests or \
+                 --skip-provisional-tests"
+            ));
+        }
+        Some(why)
+    }
+
     /// Results for the scenarios that are not run.
     pub fn not_run(&self) -> Vec<ScenarioResult> {
         self.entries

@@ -10,6 +10,7 @@ use crate::report::FeatureSelection;
 use crate::scenario::Profile;
 use crate::scenario::Scenario;
 use crate::scenario::features::{feature, suggest};
+use gatesim_reference::yaml::closest;
 
 /// The selection flags of a run.
 #[derive(Clone, Debug, Default)]
@@ -45,6 +46,32 @@ impl SelectionFlags {
                     None => format!("unknown feature `{name}`"),
                 }));
             }
+        }
+        Ok(())
+    }
+
+    /// Names given to `--run-test` and `--skip-tests` must be names of the run's scenarios: a
+    /// typo would otherwise run nothing, or skip nothing, without a word.
+    pub fn check_names(&self, scenarios: &[Scenario]) -> Result<(), SelectionError> {
+        let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+        let given = self
+            .run_test
+            .iter()
+            .map(|name| ("--run-test", name))
+            .chain(self.skip_tests.iter().map(|name| ("--skip-tests", name)));
+        for (flag, name) in given {
+            if names.contains(&name.as_str()) {
+                continue;
+            }
+            let near = closest(name, names.iter().copied(), (name.len() / 4).max(3));
+            return Err(SelectionError(match near {
+                Some(near) => {
+                    format!("{flag} {name}: no scenario has that name; did you mean `{near}`?")
+                }
+                None => {
+                    format!("{flag} {name}: no scenario has that name (`gatesim list` shows them)")
+                }
+            }));
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::error::{ScenarioError, Source, YamlPath};
-use super::locate::{deserialize_at, locate};
+use gatesim_reference::yaml::{deserialize_at, locate};
 
 #[derive(Clone, Copy)]
 pub(crate) struct Doc<'a> {

@@ -5,27 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-/// A 1-based position in a YAML file, as shown to users (`file:line:column`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Location {
-    pub line: usize,
-    pub column: usize,
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.column)
-    }
-}
-
-impl Location {
-    pub(crate) fn of(error: &serde_yaml::Error) -> Option<Location> {
-        error.location().map(|l| Location {
-            line: l.line(),
-            column: l.column(),
-        })
-    }
-}
+pub use gatesim_reference::yaml::{Location, Segment, YamlPath};
 
 /// Where an object or step was written: its file and, computed on first use, the position of its
 /// node. Positions cost a walk of the file each, and most are only ever shown in failure output.
@@ -90,7 +70,7 @@ impl Source {
         let node = self.node.as_ref()?;
         *node
             .location
-            .get_or_init(|| super::locate::locate(&node.text, node.document, &node.path))
+            .get_or_init(|| gatesim_reference::yaml::locate(&node.text, node.document, &node.path))
     }
 }
 
@@ -114,60 +94,6 @@ impl fmt::Display for Source {
             Some(location) => write!(f, "{}:{location}", self.file.display()),
             None => write!(f, "{}", self.file.display()),
         }
-    }
-}
-
-/// One step of a path into a YAML document: a mapping key or a sequence index.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Segment {
-    Key(String),
-    Index(usize),
-}
-
-/// A path into a YAML document, displayed the way serde_yaml displays the paths in its own errors
-/// (`steps[2].expect-http.cases[0].request`), so semantic and syntax errors read alike.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct YamlPath(Vec<Segment>);
-
-impl YamlPath {
-    pub fn root() -> YamlPath {
-        YamlPath(Vec::new())
-    }
-
-    pub fn key(&self, key: &str) -> YamlPath {
-        let mut next = self.clone();
-        next.0.push(Segment::Key(key.to_owned()));
-        next
-    }
-
-    pub fn index(&self, index: usize) -> YamlPath {
-        let mut next = self.clone();
-        next.0.push(Segment::Index(index));
-        next
-    }
-
-    pub fn segments(&self) -> &[Segment] {
-        &self.0
-    }
-
-    pub fn is_root(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Display for YamlPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            return f.write_str(".");
-        }
-        for (i, segment) in self.0.iter().enumerate() {
-            match segment {
-                Segment::Key(key) if i == 0 => f.write_str(key)?,
-                Segment::Key(key) => write!(f, ".{key}")?,
-                Segment::Index(index) => write!(f, "[{index}]")?,
-            }
-        }
-        Ok(())
     }
 }
 
@@ -224,15 +150,11 @@ impl ScenarioError {
 
     /// Converts a serde_yaml error, keeping its path prefix and moving its position to the front.
     pub(crate) fn from_yaml(file: &Path, error: &serde_yaml::Error) -> Self {
-        let location = Location::of(error);
-        let mut message = error.to_string();
-        if let Some(l) = error.location() {
-            let suffix = format!(" at line {} column {}", l.line(), l.column());
-            if let Some(stripped) = message.strip_suffix(&suffix) {
-                message = stripped.to_owned();
-            }
-        }
-        ScenarioError::invalid(file, location, message)
+        ScenarioError::problem(file, &gatesim_reference::yaml::Problem::from_yaml(error))
+    }
+
+    pub(crate) fn problem(file: &Path, problem: &gatesim_reference::yaml::Problem) -> Self {
+        ScenarioError::invalid(file, problem.location, problem.message.clone())
     }
 }
 

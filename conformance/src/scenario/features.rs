@@ -187,35 +187,7 @@ pub fn feature(name: &str) -> Option<&'static Feature> {
 
 /// The known feature closest to a misspelt name, when one is close enough to be a likely typo.
 pub fn suggest(name: &str) -> Option<&'static str> {
-    let lowered = name.to_ascii_lowercase();
-    FEATURES
-        .iter()
-        .map(|f| {
-            (
-                edit_distance(&lowered, &f.name.to_ascii_lowercase()),
-                f.name,
-            )
-        })
-        .filter(|(distance, _)| *distance <= 3)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, name)| name)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
+    gatesim_reference::yaml::closest(name, FEATURES.iter().map(|f| f.name), 3)
 }
 
 /// A conformance profile: upstream's seven, and K8SGATEWAY for the extension resources.
@@ -314,6 +286,42 @@ impl Profile {
             Profile::MeshHttp | Profile::MeshGrpc => &[MeshExtended],
             Profile::K8sGateway => &[GatewayExtended, HttpRouteExtended, ReferenceGrantCore],
         }
+    }
+
+    /// How many tests upstream's suite counts for this profile at this level (Gateway API
+    /// v1.6.1, `conformance/tests` as `profiles.go` and `isTestExtended` count them), to set
+    /// our own count against; `None` for K8SGATEWAY, which upstream does not have.
+    pub fn upstream_tests(self, level: Level) -> Option<usize> {
+        let (core, extended) = match self {
+            Profile::GatewayHttp => (37, 57),
+            Profile::GatewayGrpc => (15, 10),
+            Profile::GatewayTls => (20, 15),
+            Profile::GatewayTcp => (19, 10),
+            Profile::GatewayUdp => (20, 10),
+            Profile::MeshHttp => (7, 7),
+            Profile::MeshGrpc => (2, 0),
+            Profile::K8sGateway => return None,
+        };
+        Some(match level {
+            Level::Core => core,
+            Level::Extended => extended,
+        })
+    }
+
+    /// The feature that makes this profile what it is: its route kind, or `Mesh`. A profile
+    /// whose counted scenarios never use it has only shared Gateway tests behind it, which
+    /// says nothing about its route kind. `None` for K8SGATEWAY, which counts only scenarios
+    /// that list one of its own features.
+    pub fn own_feature(self) -> Option<&'static str> {
+        Some(match self {
+            Profile::GatewayHttp => "HTTPRoute",
+            Profile::GatewayGrpc => "GRPCRoute",
+            Profile::GatewayTls => "TLSRoute",
+            Profile::GatewayTcp => "TCPRoute",
+            Profile::GatewayUdp => "UDPRoute",
+            Profile::MeshHttp | Profile::MeshGrpc => "Mesh",
+            Profile::K8sGateway => return None,
+        })
     }
 
     pub fn is_core_feature(self, name: &str) -> bool {

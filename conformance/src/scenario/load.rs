@@ -37,7 +37,7 @@ struct ScenarioFile {
     generated: Option<Generated>,
 }
 
-/// Set on the fuzzer's regression scenarios.
+/// Set on scenarios a generator wrote (a fuzzer is planned), with what reproduces them.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Generated {
@@ -177,14 +177,20 @@ pub struct Loader {
     bases: HashMap<PathBuf, Arc<Fixture>>,
 }
 
-/// Shared, because every `Source` of the file keeps the text to locate its node on demand.
+/// Shared, because every `Source` of the file keeps the text to locate its node on demand. A
+/// key repeated in any mapping of the file is an error here, before anything reads a value
+/// that the repetition would silently replace.
 fn read(path: &Path) -> Result<Arc<str>, ScenarioError> {
-    std::fs::read_to_string(path)
+    let text: Arc<str> = std::fs::read_to_string(path)
         .map(Arc::from)
         .map_err(|source| ScenarioError::Read {
             file: path.to_owned(),
             source,
-        })
+        })?;
+    match gatesim_reference::yaml::duplicate_keys(&text).first() {
+        Some((_, problem)) => Err(ScenarioError::problem(path, problem)),
+        None => Ok(text),
+    }
 }
 
 impl Loader {

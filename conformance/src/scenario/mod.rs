@@ -9,7 +9,6 @@ mod error;
 mod expect;
 pub mod features;
 mod load;
-mod locate;
 mod object;
 mod step;
 mod validate;
@@ -32,7 +31,7 @@ pub use load::{
 pub use object::{
     CertificateUsage, EchoBackend, EchoBackendSpec, EchoMode, EchoPort, EchoTls,
     HARNESS_API_VERSION, HARNESS_GROUP, HarnessMetadata, HarnessObject, Object, ObjectRef, Scope,
-    TestCertificate, TestCertificateSpec, mentions, replace_text, scope_of,
+    TestCertificate, TestCertificateSpec, injected_field, mentions, replace_text, scope_of,
 };
 pub use step::{FillEndpoints, PatchEntry, STEP_KEYS, Step};
 pub use values::{ConditionStatus, GatewayRef, StatusCode, TimeSpan};

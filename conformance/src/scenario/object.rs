@@ -298,6 +298,17 @@ impl fmt::Display for ObjectRef {
     }
 }
 
+/// The spec field the harness sets on every object of this kind before applying it, as
+/// upstream's applier replaces its placeholders: the run's GatewayClass on Gateways and its
+/// controller on GatewayClasses. Scenarios leave these fields out.
+pub fn injected_field(group: &str, kind: &str) -> Option<&'static str> {
+    match (group, kind) {
+        (gatesim_reference::api::GATEWAY_GROUP, "Gateway") => Some("gatewayClassName"),
+        (gatesim_reference::api::GATEWAY_GROUP, "GatewayClass") => Some("controllerName"),
+        _ => None,
+    }
+}
+
 /// Whether a kind lives in a namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {

@@ -3,12 +3,15 @@
 
 use std::collections::BTreeSet;
 
+use gatesim_reference::model::{KindVisitor, StoredKind, api_group, visit_kind};
+use gatesim_reference::provider::file::decode_object;
+
 use super::doc::Doc;
 use super::error::{ScenarioError, YamlPath};
 use super::expect::StatusExpectation;
 use super::object::{
     CertificateUsage, EchoBackend, HARNESS_API_VERSION, HARNESS_GROUP, HarnessObject, Object,
-    Scope, TestCertificate, scope_of,
+    Scope, TestCertificate, injected_field, scope_of,
 };
 use super::step::{FillEndpoints, Step};
 use super::validate_traffic::{check_access_log, check_http, check_weights};
@@ -68,10 +71,60 @@ pub(crate) fn resolve_object(
     let harness = if object.api_version().split('/').next() == Some(HARNESS_GROUP) {
         Some(typed_harness(doc, path, &object)?)
     } else {
+        let controller_reads = ControllerDecoding {
+            doc,
+            path,
+            object: &object,
+        };
+        visit_kind(
+            api_group(object.api_version()),
+            object.kind(),
+            controller_reads,
+        )
+        .unwrap_or(Ok(()))?;
         None
     };
     let source = doc.source(path);
     Ok(object.resolved(harness, source))
+}
+
+/// A kind the reference controller has types for is decoded as the controller decodes it, so
+/// a misspelt field is an error here rather than a field the API server drops.
+struct ControllerDecoding<'a> {
+    doc: Doc<'a>,
+    path: &'a YamlPath,
+    object: &'a Object,
+}
+
+impl KindVisitor for ControllerDecoding<'_> {
+    type Output = Checked;
+
+    fn visit<K: StoredKind>(self) -> Checked {
+        let doc = self.doc;
+        let mut value = self.object.value().clone();
+        if let Some(field) = injected_field(&K::group(&()), &K::kind(&()))
+            && let Some(object) = value.as_object_mut()
+        {
+            let spec = object
+                .entry("spec")
+                .or_insert_with(|| serde_json::json!({}));
+            if let Some(spec) = spec.as_object_mut() {
+                spec.entry(field)
+                    .or_insert_with(|| "filled-in-by-the-harness".into());
+            }
+        }
+        let decoded = decode_object::<K>(
+            doc.text,
+            doc.document,
+            self.path,
+            self.object.api_version(),
+            Some(value),
+        );
+        match decoded {
+            Ok(_) => Ok(()),
+            Err(problems) => Err(ScenarioError::problem(doc.file, &problems[0])),
+        }
+    }
 }
 
 fn typed_harness(

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::RwLock;
 
 use super::TargetError;
-use crate::scenario::ObjectRef;
+use crate::scenario::{ObjectRef, injected_field};
 
 /// The GatewayClass a run uses and the controller that owns it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,13 +197,13 @@ impl Driver {
     /// Sets the run's GatewayClass on Gateways and its controller on GatewayClasses, as
     /// upstream's applier replaces its placeholders.
     fn inject_class(&self, resolved: &Resolved, value: &mut Value) {
-        if resolved.resource.group != GATEWAY_GROUP {
+        let kind = resolved.resource.kind.as_str();
+        let Some(field) = injected_field(&resolved.resource.group, kind) else {
             return;
-        }
-        let (field, setting) = match resolved.resource.kind.as_str() {
-            "Gateway" => ("gatewayClassName", &self.class.gateway_class),
-            "GatewayClass" => ("controllerName", &self.class.controller_name),
-            _ => return,
+        };
+        let setting = match kind {
+            "Gateway" => &self.class.gateway_class,
+            _ => &self.class.controller_name,
         };
         if let Some(object) = value.as_object_mut() {
             let spec = object

@@ -65,8 +65,9 @@ pub enum DockerError {
     #[error("cannot reach the Docker daemon at {socket} (is dockerd running?): {source}")]
     Connect {
         socket: String,
+        /// Boxed: bollard's error is large, and every `HostError` would carry its size.
         #[source]
-        source: ApiError,
+        source: Box<ApiError>,
     },
     #[error(
         "the image {image} is not in the local Docker; build it with ci/images (or choose \
@@ -77,7 +78,7 @@ pub enum DockerError {
     Api {
         action: String,
         #[source]
-        source: ApiError,
+        source: Box<ApiError>,
     },
     #[error("reading the owner of {path}: {source}")]
     Owner {
@@ -360,7 +361,7 @@ async fn check_image(client: &Docker, image: &str) -> Result<(), DockerError> {
 async fn connect(socket: &str) -> Result<Docker, DockerError> {
     let connect_err = |source| DockerError::Connect {
         socket: socket.to_string(),
-        source,
+        source: Box::new(source),
     };
     let mut last = None;
     for version in [&FALLBACK_API, bollard::API_DEFAULT_VERSION] {
@@ -424,7 +425,10 @@ async fn copy_logs(client: Docker, id: String, path: PathBuf) {
 }
 
 fn api(action: String, source: ApiError) -> DockerError {
-    DockerError::Api { action, source }
+    DockerError::Api {
+        action,
+        source: Box::new(source),
+    }
 }
 
 #[cfg(test)]

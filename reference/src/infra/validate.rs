@@ -42,7 +42,21 @@ pub fn validate_proxy(envoy: &Path, proxy: &ProxyConfig) -> Result<(), EnvoyErro
         path: file.0.clone(),
         source,
     })?;
-    validate_file(envoy, &file.0)
+    // Envoy names the file it read; the person reading the message knows the Gateway.
+    validate_file(envoy, &file.0).map_err(|error| match error {
+        EnvoyError::Rejected(message) => EnvoyError::Rejected(
+            message
+                .replace(
+                    &format!("'{}'", file.0.display()),
+                    &format!("of Gateway {}", proxy.node_id),
+                )
+                .replace(
+                    &file.0.display().to_string(),
+                    &format!("Gateway {}", proxy.node_id),
+                ),
+        ),
+        other => other,
+    })
 }
 
 /// Envoy's words in a rejection by `validate_proxy`, without the name of the temporary file

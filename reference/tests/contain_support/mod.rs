@@ -45,6 +45,18 @@ pub fn bad_header_route(name: &str) -> String {
     )
 }
 
+/// A route whose header-match regex is valid RE2 but larger than Envoy's default program
+/// size: the CRD schema cannot know, Envoy refuses it.
+pub fn big_regex_route(name: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n\
+         metadata: {{name: {name}, namespace: default}}\n\
+         spec:\n  parentRefs: [{{name: gw}}]\n  hostnames: [{name}.example.com]\n\
+         \x20 rules:\n  - matches: [{{headers: [{{type: RegularExpression, name: x-id, value: \"[a-z]{{200}}\"}}]}}]\n\
+         \x20   backendRefs: [{{name: echo, port: 8080}}]\n"
+    )
+}
+
 /// Every document of `yaml` in one set, with the settings of a running controller whose
 /// translation does not validate inputs (so the bad routes reach Envoy).
 pub fn set_of(yaml: &str) -> ResourceSet {

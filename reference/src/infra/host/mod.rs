@@ -223,6 +223,8 @@ impl Supervised {
 pub struct HostInfra {
     config: Arc<HostConfig>,
     runner: Runner,
+    /// Whether the work directory was made here, and so `shutdown` removes it.
+    created_work_dir: bool,
     proxies: Mutex<BTreeMap<ObjectKey, Supervised>>,
     /// Serializes `reconcile` and `shutdown`, which await while `proxies` is unlocked.
     reconciling: tokio::sync::Mutex<()>,
@@ -231,7 +233,7 @@ pub struct HostInfra {
 impl HostInfra {
     /// Proxies as Envoy processes.
     pub fn new(config: HostConfig) -> Result<Self, HostError> {
-        create_work_dir(&config)?;
+        let created_work_dir = create_work_dir(&config)?;
         let setpriv = if config.parent_death_signal {
             launch::find_setpriv()
         } else {
@@ -243,24 +245,30 @@ impl HostInfra {
                  would outlive a controller killed with SIGKILL"
             );
         }
-        Ok(Self::with_runner(config, Runner::Process { setpriv }))
+        Ok(Self::with_runner(
+            config,
+            Runner::Process { setpriv },
+            created_work_dir,
+        ))
     }
 
     /// Proxies as Docker containers of `docker.image` (`config.envoy` is not used). Fails
     /// when the daemon does not answer or the image is missing.
     pub async fn with_docker(config: HostConfig, docker: &DockerConfig) -> Result<Self, HostError> {
-        create_work_dir(&config)?;
+        let created_work_dir = create_work_dir(&config)?;
         let containers = Containers::connect(docker, &config.work_dir).await?;
         Ok(Self::with_runner(
             config,
             Runner::Container(Arc::new(containers)),
+            created_work_dir,
         ))
     }
 
-    fn with_runner(config: HostConfig, runner: Runner) -> Self {
+    fn with_runner(config: HostConfig, runner: Runner, created_work_dir: bool) -> Self {
         Self {
             config: Arc::new(config),
             runner,
+            created_work_dir,
             proxies: Mutex::new(BTreeMap::new()),
             reconciling: tokio::sync::Mutex::new(()),
         }
@@ -391,12 +399,16 @@ impl HostInfra {
         })
     }
 
-    /// Stop every proxy and wait until they are gone.
+    /// Stop every proxy and wait until they are gone; remove the work directory if `new` made
+    /// it.
     pub async fn shutdown(&self) {
         let _serial = self.reconciling.lock().await;
         let all: Vec<(ObjectKey, Supervised)> =
             std::mem::take(&mut *self.lock()).into_iter().collect();
         stop_all(all).await;
+        if self.created_work_dir {
+            let _ = std::fs::remove_dir_all(&self.config.work_dir);
+        }
     }
 
     fn start(&self, gateway: &ObjectKey, spec: &ProxySpec) -> Result<Supervised, HostError> {
@@ -440,11 +452,14 @@ impl Drop for HostInfra {
     }
 }
 
-fn create_work_dir(config: &HostConfig) -> Result<(), HostError> {
+/// Makes the work directory; true when it did not exist before.
+fn create_work_dir(config: &HostConfig) -> Result<bool, HostError> {
+    let created = !config.work_dir.exists();
     std::fs::create_dir_all(&config.work_dir).map_err(|source| HostError::Io {
         path: config.work_dir.clone(),
         source,
-    })
+    })?;
+    Ok(created)
 }
 
 /// Ask each supervisor to stop its proxy, concurrently, and wait for all of them.

@@ -15,15 +15,15 @@ use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::Diagnostic;
-use super::locate::{locate, locate_in_text};
 use crate::api::GATEWAY_GROUP;
 use crate::model::{KindVisitor, ObjectKey, ResourceSet, StoredKind, api_group, visit_kind};
+use crate::yaml::{self, Location, YamlPath};
 
 /// What one file contributes to a snapshot.
 #[derive(Debug, Default)]
 pub(super) struct DecodedFile {
-    /// The file's objects, already behind `Arc`, so that assembling a snapshot from many files
-    /// copies pointers, not objects.
+    /// The file's objects without errors, already behind `Arc`, so that assembling a snapshot
+    /// from many files copies pointers, not objects.
     pub objects: ResourceSet,
     /// The document each object came from, to point at both places when one is defined twice.
     pub origins: HashMap<(String, ObjectKey), usize>,
@@ -31,7 +31,8 @@ pub(super) struct DecodedFile {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// Decode every document of `text`; `file` is the name diagnostics show.
+/// Decode every document of `text`; `file` is the name diagnostics show. A document with an
+/// error is left out and the others are kept.
 pub(super) fn decode_file(file: &Path, text: &str) -> DecodedFile {
     let mut out = DecodedFile::default();
     let mut headers = Vec::new();
@@ -40,15 +41,21 @@ pub(super) fn decode_file(file: &Path, text: &str) -> DecodedFile {
             Ok(header) => headers.push(header),
             Err(err) => {
                 // Nothing after a syntax error can be trusted (and libyaml would repeat it).
-                out.errors.push(Diagnostic::from_yaml(file, &err));
+                out.errors
+                    .push(Diagnostic::problem(file, &yaml::Problem::from_yaml(&err)));
                 break;
             }
         }
     }
-    let docs = serde_yaml::Deserializer::from_str(text);
-    for (index, (doc, header)) in docs.zip(&headers).enumerate() {
+    let duplicates: HashMap<usize, yaml::Problem> =
+        yaml::duplicate_keys(text).into_iter().collect();
+    for (index, header) in headers.iter().enumerate() {
+        if let Some(problem) = duplicates.get(&index) {
+            out.errors.push(Diagnostic::problem(file, problem));
+            continue;
+        }
         let ctx = DocContext { file, text, index };
-        ctx.decode(doc, header, &mut out);
+        ctx.decode(header, &mut out);
     }
     out
 }
@@ -60,47 +67,51 @@ struct DocContext<'a> {
 }
 
 impl DocContext<'_> {
-    fn decode(&self, doc: serde_yaml::Deserializer<'_>, header: &Header, out: &mut DecodedFile) {
-        let error = |path: &[&str], message: &str| {
-            Diagnostic::from_yaml(
-                self.file,
-                &locate_in_text(self.text, self.index, path, message),
-            )
+    /// A diagnostic about the node at `path` (keys from the document root), led by the path
+    /// as serde_yaml leads its own messages.
+    fn at(&self, path: &[&str], message: &str) -> Diagnostic {
+        let path = path.iter().fold(YamlPath::root(), |p, k| p.key(k));
+        let location = yaml::locate(self.text, self.index, &path);
+        let message = match path.is_root() {
+            true => message.to_owned(),
+            false => format!("{path}: {message}"),
         };
+        Diagnostic::at(self.file, location, message)
+    }
+
+    fn decode(&self, header: &Header, out: &mut DecodedFile) {
         let api_version = match (&header.shape, &header.api_version) {
             (Shape::Empty, _) => return,
             (Shape::Other, _) => {
-                return out.errors.push(error(
+                return out.errors.push(self.at(
                     &[],
                     "expected a Kubernetes object (a mapping with `apiVersion` and `kind`)",
                 ));
             }
             (Shape::Mapping, Field::Missing) => {
-                return out.errors.push(error(&[], "missing field `apiVersion`"));
+                return out.errors.push(self.at(&[], "missing field `apiVersion`"));
             }
             (Shape::Mapping, Field::NotString) => {
-                return out.errors.push(error(&["apiVersion"], "expected a string"));
+                return out
+                    .errors
+                    .push(self.at(&["apiVersion"], "expected a string"));
             }
             (Shape::Mapping, Field::Str(s)) => s.as_str(),
         };
         let kind = match &header.kind {
-            Field::Missing => return out.errors.push(error(&[], "missing field `kind`")),
-            Field::NotString => return out.errors.push(error(&["kind"], "expected a string")),
+            Field::Missing => return out.errors.push(self.at(&[], "missing field `kind`")),
+            Field::NotString => return out.errors.push(self.at(&["kind"], "expected a string")),
             Field::Str(s) => s.as_str(),
         };
         let group = api_group(api_version);
         if visit_kind(group, kind, IsStored).is_none() {
             let message =
                 format!("`{kind}` of `{api_version}` is not a kind the controller reads; skipped");
-            out.warnings.push(Diagnostic::from_yaml(
-                self.file,
-                &locate(doc, &["kind"], &message),
-            ));
+            out.warnings.push(self.at(&["kind"], &message));
             return;
         }
         let decode = Decode {
             ctx: self,
-            doc,
             api_version,
             out,
         };
@@ -115,47 +126,33 @@ impl KindVisitor for IsStored {
     fn visit<K: StoredKind>(self) {}
 }
 
-struct Decode<'a, 'de> {
+struct Decode<'a> {
     ctx: &'a DocContext<'a>,
-    doc: serde_yaml::Deserializer<'de>,
     api_version: &'a str,
     out: &'a mut DecodedFile,
 }
 
-impl KindVisitor for Decode<'_, '_> {
+impl KindVisitor for Decode<'_> {
     type Output = ();
 
     fn visit<K: StoredKind>(self) {
         let Decode {
             ctx,
-            doc,
             api_version,
             out,
         } = self;
-        let version = api_version.rsplit('/').next().unwrap_or_default();
-        if !served::<K>(version) {
-            let message = format!(
-                "`{api_version}` is not a served version of {}; expected `{}`",
-                K::kind(&()),
-                K::api_version(&())
-            );
-            return out.errors.push(Diagnostic::from_yaml(
-                ctx.file,
-                &locate(doc, &["apiVersion"], &message),
-            ));
-        }
-        let mut obj = match K::deserialize(doc) {
-            Ok(obj) => obj,
-            Err(err) => return out.errors.push(Diagnostic::from_yaml(ctx.file, &err)),
-        };
-        let at = |path: &[&str], message: &str| {
-            Diagnostic::from_yaml(
-                ctx.file,
-                &locate_in_text(ctx.text, ctx.index, path, message),
-            )
-        };
+        let mut obj =
+            match decode_object::<K>(ctx.text, ctx.index, &YamlPath::root(), api_version, None) {
+                Ok(obj) => obj,
+                Err(problems) => {
+                    let problems = problems.iter().map(|p| Diagnostic::problem(ctx.file, p));
+                    return out.errors.extend(problems);
+                }
+            };
         if obj.meta().name.as_deref().unwrap_or_default().is_empty() {
-            return out.errors.push(at(&["metadata"], "missing field `name`"));
+            return out
+                .errors
+                .push(ctx.at(&["metadata"], "missing field `name`"));
         }
         // As the API server does: a namespaced object without a namespace lands in `default`,
         // and a cluster-scoped one has none whatever the file says.
@@ -168,13 +165,51 @@ impl KindVisitor for Decode<'_, '_> {
         let key = ObjectKey::of(&obj);
         let origin = (K::kind(&()).into_owned(), key);
         if let Some(&first) = out.origins.get(&origin) {
-            let first = locate_in_text(ctx.text, first, &["metadata", "name"], "").location();
+            let first = name_location(ctx.text, first);
             let message = duplicate_message(&origin.0, &origin.1, ctx.file, first);
-            return out.errors.push(at(&["metadata", "name"], &message));
+            return out.errors.push(ctx.at(&["metadata", "name"], &message));
         }
         out.origins.insert(origin, ctx.index);
         out.objects.insert(obj);
     }
+}
+
+/// Decodes the object at `path` of document `document` as kind `K`, as the controller reads
+/// it: only a version upstream serves, and no field `K` does not know. The one decoding of
+/// the file provider, `translate` and the harness's scenario loader. `filled`: the object as
+/// it will be used, when that differs from the text (see [`yaml::decode_value`]).
+pub fn decode_object<K: StoredKind>(
+    text: &str,
+    document: usize,
+    path: &YamlPath,
+    api_version: &str,
+    filled: Option<serde_json::Value>,
+) -> Result<K, Vec<yaml::Problem>> {
+    let version = api_version.rsplit('/').next().unwrap_or_default();
+    if !served::<K>(version) {
+        let at = path.key("apiVersion");
+        return Err(vec![yaml::Problem {
+            location: yaml::locate(text, document, &at),
+            message: format!(
+                "{at}: `{api_version}` is not a served version of {}; expected `{}`",
+                K::kind(&()),
+                K::api_version(&())
+            ),
+        }]);
+    }
+    match filled {
+        Some(value) => yaml::decode_value::<K>(value, text, document, path),
+        None => yaml::decode::<K>(text, document, path),
+    }
+}
+
+/// Where `metadata.name` of document `document` is.
+pub(super) fn name_location(text: &str, document: usize) -> Option<Location> {
+    yaml::locate(
+        text,
+        document,
+        &YamlPath::root().key("metadata").key("name"),
+    )
 }
 
 /// The message for an object defined a second time; `first` is where the first one is.
@@ -182,10 +217,10 @@ pub(super) fn duplicate_message(
     kind: &str,
     key: &ObjectKey,
     file: &Path,
-    first: Option<serde_yaml::Location>,
+    first: Option<Location>,
 ) -> String {
     let place = match first {
-        Some(loc) => format!("{}:{}:{}", file.display(), loc.line(), loc.column()),
+        Some(loc) => format!("{}:{loc}", file.display()),
         None => file.display().to_string(),
     };
     format!("{kind} {key} is defined more than once (first at {place})")

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::Diagnostic;
-use super::decode::{DecodedFile, decode_file, duplicate_message};
-use super::locate::locate_in_text;
+use super::decode::{DecodedFile, decode_file, duplicate_message, name_location};
 use crate::model::{
     ControllerConfig, KindVisitorMut, ObjectKey, ResourceSet, StoredKind, visit_all_kinds,
 };
+use crate::yaml::Location;
 
 /// Directory symlinks are followed; this bounds a symlink loop.
 const MAX_DEPTH: usize = 32;
@@ -17,17 +18,37 @@ const MAX_DEPTH: usize = 32;
 /// The result of one [`Loader::load`].
 #[derive(Debug)]
 pub struct LoadOutcome {
-    /// The snapshot (revision 0: numbering is the caller's), or every error found.
-    pub result: Result<ResourceSet, super::LoadErrors>,
+    /// The snapshot (revision 0: numbering is the caller's): every object without an error,
+    /// and, for a file whose latest version has errors, what that file served before.
+    pub set: ResourceSet,
+    /// Every error of the latest version of every file, in file order. The objects they are
+    /// about are not in `set`.
+    pub errors: Vec<Diagnostic>,
     /// Documents skipped because the controller does not read their kind.
     pub warnings: Vec<Diagnostic>,
-    /// Whether any file was added, removed or edited since the previous load.
+    /// Whether what `set` holds may differ from the previous load's: a file was added or
+    /// removed, or a file now serves another version.
     pub changed: bool,
+}
+
+impl LoadOutcome {
+    /// The snapshot, or every error when there is any.
+    pub fn into_result(self) -> Result<ResourceSet, super::LoadErrors> {
+        match self.errors.is_empty() {
+            true => Ok(self.set),
+            false => Err(super::LoadErrors(self.errors)),
+        }
+    }
 }
 
 /// Reads a directory (or one file) again and again, keeping what each file decoded to, so a
 /// reload after an edit decodes only the edited file. Files are compared by content, not by
 /// modification time, whose granularity can hide two quick edits of the same size.
+///
+/// A file's objects with errors are left out and its other objects serve. Once a file has
+/// served, an edit that brings errors into it keeps the file serving what it served before
+/// (all of it), until an edit without errors: a half-finished edit never takes a working
+/// route away. Other files are not affected either way.
 #[derive(Debug)]
 pub struct Loader {
     root: PathBuf,
@@ -37,11 +58,20 @@ pub struct Loader {
 
 #[derive(Debug)]
 struct CachedFile {
+    /// What the file holds now: its errors and warnings are reported.
+    latest: Arc<Version>,
+    /// What the file contributes to snapshots: `latest`, or an earlier version while the
+    /// latest has errors.
+    serving: Arc<Version>,
+}
+
+#[derive(Debug)]
+struct Version {
     bytes: Vec<u8>,
     decoded: DecodedFile,
 }
 
-impl CachedFile {
+impl Version {
     fn text(&self) -> &str {
         std::str::from_utf8(&self.bytes).unwrap_or_default()
     }
@@ -77,11 +107,17 @@ impl Loader {
                 }
             };
             let cached = match self.files.remove(&shown) {
-                Some(cached) if cached.bytes == bytes => cached,
-                _ => {
-                    changed = true;
+                Some(cached) if cached.latest.bytes == bytes => cached,
+                previous => {
                     let decoded = decode_bytes(&shown, &bytes);
-                    CachedFile { bytes, decoded }
+                    let latest = Arc::new(Version { bytes, decoded });
+                    let serving = match previous {
+                        Some(previous) if !latest.decoded.errors.is_empty() => previous.serving,
+                        _ => Arc::clone(&latest),
+                    };
+                    // Changed when the file serves its new version (always so for a new file).
+                    changed |= Arc::ptr_eq(&serving, &latest);
+                    CachedFile { latest, serving }
                 }
             };
             files.insert(shown, cached);
@@ -97,34 +133,45 @@ impl Loader {
         let mut warnings = Vec::new();
         let mut duplicates = Vec::new();
         for (shown, file) in &self.files {
-            errors.extend(file.decoded.errors.iter().cloned());
-            warnings.extend(file.decoded.warnings.iter().cloned());
+            errors.extend(file.latest.decoded.errors.iter().cloned());
+            warnings.extend(file.latest.decoded.warnings.iter().cloned());
             visit_all_kinds(&mut Merge {
                 set: &mut set,
                 file: shown,
-                decoded: &file.decoded,
+                decoded: &file.serving.decoded,
                 duplicates: &mut duplicates,
             });
         }
         errors.extend(duplicates.iter().map(|dup| self.describe(dup)));
         errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
-        let result = if errors.is_empty() {
-            Ok(set)
-        } else {
-            Err(super::LoadErrors(errors))
-        };
         LoadOutcome {
-            result,
+            set,
+            errors,
             warnings,
             changed,
         }
+    }
+
+    /// Where the object `kind` `key` of the latest snapshot was written: its file (under the
+    /// root as given) and the position of its `metadata.name`.
+    pub fn origin(&self, kind: &str, key: &ObjectKey) -> Option<(PathBuf, Option<Location>)> {
+        let origin = (kind.to_owned(), key.clone());
+        self.files.iter().find_map(|(shown, file)| {
+            let document = *file.serving.decoded.origins.get(&origin)?;
+            let path = match self.root.is_dir() {
+                true => self.root.join(shown),
+                false => shown.clone(),
+            };
+            Some((path, name_location(file.serving.text(), document)))
+        })
     }
 
     /// An object defined in two files: point at the second, naming where the first is.
     fn describe(&self, dup: &Duplicate) -> Diagnostic {
         let origin = (dup.kind.clone(), dup.key.clone());
         let doc_of = |file: &CachedFile| {
-            file.decoded
+            file.serving
+                .decoded
                 .origins
                 .get(&origin)
                 .copied()
@@ -133,18 +180,18 @@ impl Loader {
         let first = self
             .files
             .iter()
-            .find(|(_, file)| file.decoded.origins.contains_key(&origin));
+            .find(|(_, file)| file.serving.decoded.origins.contains_key(&origin));
         let first_location = first.map(|(shown, file)| {
-            let location =
-                locate_in_text(file.text(), doc_of(file), &["metadata", "name"], "").location();
+            let location = name_location(file.serving.text(), doc_of(file));
             duplicate_message(&dup.kind, &dup.key, shown, location)
         });
         let message = first_location
             .unwrap_or_else(|| duplicate_message(&dup.kind, &dup.key, &dup.file, None));
         match self.files.get(&dup.file) {
-            Some(file) => Diagnostic::from_yaml(
+            Some(file) => Diagnostic::at(
                 &dup.file,
-                &locate_in_text(file.text(), doc_of(file), &["metadata", "name"], &message),
+                name_location(file.serving.text(), doc_of(file)),
+                format!("metadata.name: {message}"),
             ),
             None => Diagnostic::new(&dup.file, message),
         }

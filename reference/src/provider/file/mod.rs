@@ -7,9 +7,9 @@
 
 mod decode;
 mod load;
-mod locate;
 mod watch;
 
+pub use decode::decode_object;
 pub use load::{LoadOutcome, Loader};
 pub use watch::{FileProvider, FileProviderError};
 
@@ -17,6 +17,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::model::{ControllerConfig, ResourceSet};
+use crate::yaml::{Location, Problem};
 
 /// One problem in the input, positioned when the position is known.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,24 +42,28 @@ impl Diagnostic {
         }
     }
 
-    /// serde_yaml prints the position at the end of its message; we print it in front, so it
-    /// is cut from the message.
-    fn from_yaml(file: &Path, err: &serde_yaml::Error) -> Self {
-        let mut message = err.to_string();
-        let location = err.location();
-        if let Some(loc) = &location {
-            message = message.replacen(
-                &format!(" at line {} column {}", loc.line(), loc.column()),
-                "",
-                1,
-            );
-        }
+    fn at(file: &Path, location: Option<Location>, message: impl Into<String>) -> Self {
         Self {
             file: file.to_path_buf(),
-            line: location.as_ref().map(serde_yaml::Location::line),
-            column: location.as_ref().map(serde_yaml::Location::column),
-            message,
+            line: location.map(|l| l.line),
+            column: location.map(|l| l.column),
+            message: message.into(),
         }
+    }
+
+    fn problem(file: &Path, problem: &Problem) -> Self {
+        Self::at(file, problem.location, problem.message.clone())
+    }
+}
+
+impl Diagnostic {
+    /// `file:line:column: <severity>: message`, as compilers print what is not an error.
+    pub fn with_severity(&self, severity: &str) -> String {
+        Self {
+            message: format!("{severity}: {}", self.message),
+            ..self.clone()
+        }
+        .to_string()
     }
 }
 
@@ -92,7 +97,7 @@ pub fn load_dir(
     for warning in &outcome.warnings {
         tracing::warn!("{warning}");
     }
-    outcome.result.map(|mut set| {
+    outcome.into_result().map(|mut set| {
         set.revision = 1;
         set
     })

@@ -61,10 +61,9 @@ pub struct FileProvider {
 impl FileProvider {
     /// Load `path` (a directory, recursively, or one file) and keep reloading it on change.
     ///
-    /// The returned receiver holds the initial snapshot (revision 1) at once. While the files
-    /// have errors the last good snapshot keeps serving and [`FileProvider::errors`] lists
-    /// them; if the very first load fails, the receiver holds an empty snapshot (revision 0)
-    /// until the errors are fixed.
+    /// The returned receiver holds the initial snapshot (revision 1) at once. Objects with
+    /// errors are left out, and a file edited into errors keeps serving its previous version
+    /// (see [`Loader`]); [`FileProvider::errors`] lists the errors meanwhile.
     pub fn start(
         path: impl Into<PathBuf>,
         config: ControllerConfig,
@@ -274,35 +273,31 @@ impl Publisher {
             *current = outcome.warnings;
             true
         });
-        match outcome.result {
-            Ok(mut set) => {
-                let recovered = self
-                    .errors
-                    .send_if_modified(|errors| !std::mem::take(errors).is_empty());
-                if outcome.changed || recovered || self.revision == 0 {
-                    self.revision += 1;
-                    set.revision = self.revision;
-                    tracing::info!(
-                        objects = set.len(),
-                        revision = set.revision,
-                        "file provider published a snapshot"
-                    );
-                    self.snapshots.send_replace(Arc::new(set));
-                }
+        self.errors.send_if_modified(|current| {
+            if *current == outcome.errors {
+                return false;
             }
-            Err(errors) => {
-                self.errors.send_if_modified(|current| {
-                    if *current == errors.0 {
-                        return false;
-                    }
-                    tracing::error!(
-                        "input has errors; still serving revision {}:\n{errors}",
-                        self.revision
-                    );
-                    *current = errors.0;
-                    true
-                });
+            if !outcome.errors.is_empty() {
+                let errors = outcome.errors.iter().map(ToString::to_string);
+                tracing::error!(
+                    "input has errors; objects with errors are left out, and an edited file with \
+                     errors keeps serving its previous version:\n{}",
+                    errors.collect::<Vec<_>>().join("\n")
+                );
             }
+            *current = outcome.errors;
+            true
+        });
+        if outcome.changed || self.revision == 0 {
+            let mut set = outcome.set;
+            self.revision += 1;
+            set.revision = self.revision;
+            tracing::info!(
+                objects = set.len(),
+                revision = set.revision,
+                "file provider published a snapshot"
+            );
+            self.snapshots.send_replace(Arc::new(set));
         }
     }
 }

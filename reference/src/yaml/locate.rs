@@ -12,12 +12,12 @@ use serde::de::{
 use std::fmt;
 use std::marker::PhantomData;
 
-use super::error::{Location, Segment, YamlPath};
+use super::path::{Location, Segment, YamlPath};
 
 const SENTINEL: &str = "gatesim-locate-sentinel";
 
 /// The position of the node at `path` in document `document` (0-based) of `source`.
-pub(crate) fn locate(source: &str, document: usize, path: &YamlPath) -> Option<Location> {
+pub fn locate(source: &str, document: usize, path: &YamlPath) -> Option<Location> {
     let deserializer = serde_yaml::Deserializer::from_str(source).nth(document)?;
     let walk = Walk {
         rest: path.segments(),
@@ -29,21 +29,123 @@ pub(crate) fn locate(source: &str, document: usize, path: &YamlPath) -> Option<L
     }
 }
 
+/// The position of the *key* that `path` ends with (rather than of its value): where an unknown
+/// field or a duplicate key is written. The first such key when the mapping repeats it.
+pub fn locate_key(source: &str, document: usize, path: &YamlPath) -> Option<Location> {
+    let (Some(Segment::Key(wanted)), Some(parent)) = (path.segments().last(), path.parent()) else {
+        return None;
+    };
+    let deserializer = serde_yaml::Deserializer::from_str(source).nth(document)?;
+    let walk = Walk {
+        rest: parent.segments(),
+        seed: KeySentinel { wanted },
+    };
+    match walk.deserialize(deserializer) {
+        Err(error) if error.to_string().contains(SENTINEL) => Location::of(&error),
+        _ => None,
+    }
+}
+
 /// Deserializes the node at `path` in document `document` of `source` as `T`. serde_yaml's
 /// errors then carry the node's full path and exact position. `Ok(None)`: no such node.
-pub(crate) fn deserialize_at<T: DeserializeOwned>(
+pub fn deserialize_at<T: DeserializeOwned>(
     source: &str,
     document: usize,
     path: &YamlPath,
+) -> Result<Option<T>, serde_yaml::Error> {
+    deserialize_seed_at(source, document, path, PhantomData::<T>)
+}
+
+/// Like [`deserialize_at`], with a seed of the caller's.
+pub(super) fn deserialize_seed_at<T>(
+    source: &str,
+    document: usize,
+    path: &YamlPath,
+    seed: impl for<'de> DeserializeSeed<'de, Value = T>,
 ) -> Result<Option<T>, serde_yaml::Error> {
     let Some(deserializer) = serde_yaml::Deserializer::from_str(source).nth(document) else {
         return Ok(None);
     };
     Walk {
         rest: path.segments(),
-        seed: PhantomData::<T>,
+        seed,
     }
     .deserialize(deserializer)
+}
+
+/// Fails on the key `wanted` of the mapping it is given, so that serde_yaml records the key's
+/// position.
+struct KeySentinel<'a> {
+    wanted: &'a str,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySentinel<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySentinel<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a mapping")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key_seed(KeyMatch(self.wanted))?.is_some() {
+            map.next_value::<IgnoredAny>()?;
+        }
+        Ok(())
+    }
+}
+
+/// A mapping key that fails when it is the one wanted.
+struct KeyMatch<'a>(&'a str);
+
+impl<'de> DeserializeSeed<'de> for KeyMatch<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        // The check runs inside the key's own visit: serde_yaml stamps an error with the
+        // position of the node it is deserializing, which outside the visit is the mapping.
+        deserializer.deserialize_any(CheckedKey(|key: &str| match key == self.0 {
+            true => Err(SENTINEL.to_owned()),
+            false => Ok(()),
+        }))
+    }
+}
+
+/// Reads a scalar mapping key as text and hands it to a check, failing inside the visit (so at
+/// the key's position) when the check fails.
+pub(super) struct CheckedKey<F>(pub F);
+
+impl<T, F: FnOnce(&str) -> Result<T, String>> Visitor<'_> for CheckedKey<F> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a scalar mapping key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        (self.0)(v).map_err(E::custom)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+        self.visit_str("null")
+    }
 }
 
 /// Fails on whatever node it is given, so that serde_yaml records that node's position.
@@ -213,35 +315,7 @@ struct KeyText(String);
 
 impl<'de> de::Deserialize<'de> for KeyText {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(KeyTextVisitor)
-    }
-}
-
-struct KeyTextVisitor;
-
-impl Visitor<'_> for KeyTextVisitor {
-    type Value = KeyText;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a scalar mapping key")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyText, E> {
-        Ok(KeyText(v.to_owned()))
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<KeyText, E> {
-        Ok(KeyText(v.to_string()))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<KeyText, E> {
-        Ok(KeyText(v.to_string()))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<KeyText, E> {
-        Ok(KeyText(v.to_string()))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<KeyText, E> {
-        Ok(KeyText(v.to_string()))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<KeyText, E> {
-        Ok(KeyText("null".to_owned()))
+        deserializer.deserialize_any(CheckedKey(|key: &str| Ok(KeyText(key.to_owned()))))
     }
 }
 
