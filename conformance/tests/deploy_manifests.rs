@@ -126,6 +126,29 @@ fn granted(role: &Value, verb: &str) -> BTreeSet<(String, String)> {
     out
 }
 
+/// `(group, plural)` of the CRDs in reference/crds/ whose status is a PolicyStatus.
+fn policy_kinds() -> BTreeSet<(String, String)> {
+    let dir = deploy_dir().parent().expect("the workspace root").join("reference/crds");
+    let mut out = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).expect("reference/crds/") {
+        let crd: Value =
+            serde_yaml::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap())
+                .unwrap();
+        let spec = &crd["spec"];
+        let ancestors = spec["versions"].as_sequence().unwrap().iter().any(|v| {
+            !v["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]["ancestors"]
+                .is_null()
+        });
+        if ancestors {
+            out.insert((
+                spec["group"].as_str().unwrap().to_owned(),
+                spec["names"]["plural"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    out
+}
+
 #[test]
 fn rbac_grants_what_the_provider_reads_and_the_status_writer_patches() {
     let docs = documents();
@@ -139,12 +162,17 @@ fn rbac_grants_what_the_provider_reads_and_the_status_writer_patches() {
             "{verb}: exactly the watched kinds"
         );
     }
-    // Status is written for the Gateway API kinds that have one.
+    // Status is written for the Gateway API kinds that have one, and for the K8sGateway kinds
+    // whose CRD (reference/crds/) carries Gateway API's PolicyStatus (`status.ancestors`).
+    let policies = policy_kinds();
+    assert!(!policies.is_empty(), "reference/crds/ holds policy kinds");
     let with_status: BTreeSet<(String, String)> = watched
         .0
         .iter()
-        .filter(|(group, _)| group == "gateway.networking.k8s.io")
-        .filter(|(_, plural)| plural != "referencegrants")
+        .filter(|(group, plural)| {
+            (group == "gateway.networking.k8s.io" && plural != "referencegrants")
+                || policies.contains(&(group.clone(), plural.clone()))
+        })
         .map(|(g, p)| (g.clone(), format!("{p}/status")))
         .collect();
     assert_eq!(granted(role, "patch"), with_status);

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use gatesim_reference::api::k8sgateway::crd;
 use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
 use gatesim_reference::infra::addresses::AddressAllocator;
 use gatesim_reference::infra::docker::{self, DockerConfig};
@@ -40,6 +41,17 @@ enum Command {
     /// with no cluster and no proxy. Exits non-zero on input errors (or, with --validate, when
     /// Envoy rejects the result).
     Translate(TranslateArgs),
+    /// Print the CustomResourceDefinitions of the K8sGateway kinds (RouteOption,
+    /// VirtualHostOption, ListenerOption, HttpListenerOption, DirectResponse,
+    /// GatewayParameters, Upstream, Settings) as one multi-document YAML stream.
+    Crds(CrdsArgs),
+}
+
+#[derive(clap::Args)]
+struct CrdsArgs {
+    /// Write one file per kind (`<group>_<plural>.yaml`) into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    output: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -128,6 +140,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Translate(args) => translate_cmd(args),
+        Command::Crds(args) => crds_cmd(args),
     };
     match result {
         Ok(code) => code,
@@ -314,6 +327,21 @@ fn translate_cmd(args: TranslateArgs) -> Result<ExitCode> {
             "gatesim-controller: Envoy accepts the configuration of {} Gateway(s)",
             translation.proxies.len()
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn crds_cmd(args: CrdsArgs) -> Result<ExitCode> {
+    let Some(dir) = args.output else {
+        print!("{}", crd::all_to_yaml().context("rendering the CRDs")?);
+        return Ok(ExitCode::SUCCESS);
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for definition in crd::crds() {
+        let path = dir.join(crd::file_name(&definition));
+        let yaml = crd::to_yaml(&definition).context("rendering a CRD")?;
+        std::fs::write(&path, yaml).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("gatesim-controller: wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

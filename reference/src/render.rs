@@ -62,11 +62,13 @@ pub fn proxy(p: &ProxyConfig) -> Result<Value, RenderError> {
     Ok(Value::Object(m))
 }
 
-/// A status update as the object's `status` would read (routes: our `parents` entries).
+/// A status update as the object's `status` would read (routes: our `parents` entries;
+/// policies: our `ancestors` entries).
 pub fn status(s: &StatusUpdate) -> Value {
     let status = match &s.patch {
         StatusPatch::Whole(v) => v.clone(),
         StatusPatch::RouteParents { parents, .. } => json!({ "parents": parents }),
+        StatusPatch::PolicyAncestors { ancestors, .. } => json!({ "ancestors": ancestors }),
     };
     let mut target = serde_json::to_value(&s.target).unwrap_or(Value::Null);
     if let Value::Object(t) = &mut target {
@@ -75,11 +77,16 @@ pub fn status(s: &StatusUpdate) -> Value {
     target
 }
 
-/// Every status this controller writes, leaving out routes that name none of our Gateways.
+/// Every status this controller writes, leaving out routes that name none of our Gateways
+/// and policies that affect none of them.
 pub fn statuses(t: &Translation) -> Vec<Value> {
     t.statuses
         .iter()
-        .filter(|s| !matches!(&s.patch, StatusPatch::RouteParents { parents, .. } if parents.is_empty()))
+        .filter(|s| match &s.patch {
+            StatusPatch::Whole(_) => true,
+            StatusPatch::RouteParents { parents, .. } => !parents.is_empty(),
+            StatusPatch::PolicyAncestors { ancestors, .. } => !ancestors.is_empty(),
+        })
         .map(status)
         .collect()
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use gatesim_reference::api::{GatewayClass, HttpRoute, ObjectMeta, Service};
+use gatesim_reference::api::{GatewayClass, HttpRoute, ObjectMeta, RouteOption, Service};
 use gatesim_reference::model::{
     ControllerConfig, KindVisitorMut, ObjectKey, ResourceSet, StoredKind, visit_all_kinds,
 };
@@ -229,4 +229,42 @@ async fn watch_errors_do_not_stop_the_provider() {
         !provider.is_finished(),
         "watch errors are retried, not fatal"
     );
+}
+
+fn mk_route_option(name: &str, resource_version: u64) -> RouteOption {
+    RouteOption {
+        metadata: meta(Some("apps"), name, resource_version),
+        spec: Default::default(),
+        status: None,
+    }
+}
+
+#[test]
+fn a_kind_the_server_does_not_serve_is_empty_and_holds_nothing_back() {
+    let mut index = Index::new(config());
+    list_empty_except(&mut index, &["RouteOption"]);
+    assert!(!index.is_ready(), "RouteOption has not listed");
+    assert!(index.not_served::<RouteOption>(), "news the first time");
+    assert!(!index.not_served::<RouteOption>(), "said once");
+    assert!(!index.is_served::<RouteOption>());
+    assert!(index.is_ready());
+    assert!(index.take_snapshot().unwrap().route_options.is_empty());
+
+    // The CRD appears: the next list fills the kind.
+    index.apply::<RouteOption>(&Event::Init);
+    index.apply(&Event::InitApply(mk_route_option("a", 40)));
+    index.apply::<RouteOption>(&Event::InitDone);
+    assert!(index.is_served::<RouteOption>());
+    let listed = index.take_snapshot().unwrap();
+    assert!(
+        listed
+            .route_options
+            .contains_key(&ObjectKey::new("apps", "a"))
+    );
+    assert_eq!(listed.revision, 40);
+
+    // The CRD goes: the kind empties, and a new snapshot says so.
+    assert!(index.not_served::<RouteOption>());
+    assert!(index.take_snapshot().unwrap().route_options.is_empty());
+    assert!(index.take_snapshot().is_none());
 }

@@ -162,6 +162,50 @@ fn an_empty_parent_list_removes_only_ours() {
 }
 
 #[test]
+fn policy_ancestors_of_other_controllers_are_kept() {
+    let theirs = ancestor("gw", THEIRS, vec![cond("Accepted", "True", T0)]);
+    let ours = ancestor("gw", OURS, vec![cond("Accepted", "True", T0)]);
+    let current = json!({ "ancestors": [ours, theirs.clone()] });
+
+    let same = policy_patch(vec![ancestor(
+        "gw",
+        OURS,
+        vec![cond("Accepted", "True", EPOCH)],
+    )]);
+    assert_eq!(plan(&same, Some(&current), Some("7"), NOW), None);
+
+    // Our entry for `gw` changes (a new condition beside the unchanged one keeps its time),
+    // and one for `gw2` appears.
+    let changed = policy_patch(vec![
+        ancestor(
+            "gw",
+            OURS,
+            vec![
+                cond("Accepted", "True", EPOCH),
+                cond("Attached", "False", EPOCH),
+            ],
+        ),
+        ancestor("gw2", OURS, vec![cond("Accepted", "True", EPOCH)]),
+    ]);
+    let body = plan(&changed, Some(&current), Some("7"), NOW).unwrap();
+    assert_eq!(
+        body,
+        json!({
+            "metadata": { "resourceVersion": "7" },
+            "status": { "ancestors": [
+                theirs.clone(),
+                ancestor("gw", OURS, vec![cond("Accepted", "True", T0), cond("Attached", "False", NOW)]),
+                ancestor("gw2", OURS, vec![cond("Accepted", "True", NOW)]),
+            ] },
+        })
+    );
+
+    // Nothing left to say: only our entries go.
+    let body = plan(&policy_patch(vec![]), Some(&current), Some("8"), NOW).unwrap();
+    assert_eq!(body["status"], json!({ "ancestors": [theirs] }));
+}
+
+#[test]
 fn our_parent_entries_get_our_controller_name() {
     let mut entry = parent("gw", OURS, vec![cond("Accepted", "True", EPOCH)]);
     entry.as_object_mut().unwrap().remove("controllerName");

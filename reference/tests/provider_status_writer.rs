@@ -267,6 +267,60 @@ async fn the_writer_patches_only_what_changed() {
     assert_eq!(parents[1]["conditions"][0]["status"], "False");
 }
 
+/// A hand-made policy status, as K8sGateway translation will produce them: the writer reads
+/// the RouteOption's status from the snapshot and patches only our ancestor entries.
+#[tokio::test]
+async fn a_policy_status_keeps_other_controllers_ancestors() {
+    let theirs = ancestor("gw", THEIRS, vec![cond("Accepted", "True", T0)]);
+    let ours = ancestor("gw", OURS, vec![cond("Accepted", "True", T0)]);
+    let mut set = ResourceSet::default();
+    set.insert(route_option("retries", "21", vec![theirs.clone(), ours]));
+    let target = ObjectRef {
+        api_version: "gateway.solo.io/v1".into(),
+        kind: "RouteOption".into(),
+        namespace: Some("apps".into()),
+        name: "retries".into(),
+    };
+    let unchanged = StatusUpdate {
+        target: target.clone(),
+        patch: policy_patch(vec![ancestor(
+            "gw",
+            OURS,
+            vec![cond("Accepted", "True", EPOCH)],
+        )]),
+    };
+    let recorder = Recorder::with_delay(Duration::ZERO);
+    let counts = write_all(&recorder, set.clone(), vec![vec![unchanged]], 4).await;
+    assert_eq!((counts.written, counts.unchanged), (0, 1));
+    assert!(recorder.requests().is_empty());
+
+    let changed = StatusUpdate {
+        target,
+        patch: policy_patch(vec![ancestor(
+            "gw",
+            OURS,
+            vec![cond("Accepted", "False", EPOCH)],
+        )]),
+    };
+    let recorder = Recorder::with_delay(Duration::ZERO);
+    let counts = write_all(&recorder, set, vec![vec![changed]], 4).await;
+    assert_eq!(counts.written, 1);
+    let (method, path, body) = &recorder.requests()[0];
+    assert_eq!(
+        (method.as_str(), path.as_str()),
+        (
+            "PATCH",
+            "/apis/gateway.solo.io/v1/namespaces/apps/routeoptions/retries/status"
+        )
+    );
+    assert_eq!(body["metadata"], json!({ "resourceVersion": "21" }));
+    let ancestors = body["status"]["ancestors"].as_array().unwrap();
+    assert_eq!(ancestors.len(), 2);
+    assert_eq!(ancestors[0], theirs);
+    assert_eq!(ancestors[1]["controllerName"], OURS);
+    assert_eq!(ancestors[1]["conditions"][0]["status"], "False");
+}
+
 #[tokio::test]
 async fn a_conflict_is_retried_after_reading_the_object_again() {
     let mut set = ResourceSet::default();

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::kinds::{self, KINDS, KindSpec};
+use crate::kinds::{KindSpec, KindTable};
 
 const VERBS: &[&str] = &[
     "create",
@@ -50,8 +50,9 @@ fn group_doc(group: &str, versions: &[&str]) -> Value {
 }
 
 /// `GET /apis`.
-pub fn group_list() -> Value {
-    let groups: Vec<Value> = kinds::groups()
+pub fn group_list(table: &KindTable) -> Value {
+    let groups: Vec<Value> = table
+        .groups()
         .into_iter()
         .filter(|(g, _)| !g.is_empty())
         .map(|(g, versions)| group_doc(g, &versions))
@@ -60,8 +61,9 @@ pub fn group_list() -> Value {
 }
 
 /// `GET /apis/<group>`, if the group is served.
-pub fn group(name: &str) -> Option<Value> {
-    let (g, versions) = kinds::groups()
+pub fn group(table: &KindTable, name: &str) -> Option<Value> {
+    let (g, versions) = table
+        .groups()
         .into_iter()
         .find(|(g, _)| !g.is_empty() && *g == name)?;
     let mut doc = group_doc(g, &versions);
@@ -83,6 +85,8 @@ fn resource_entries(spec: &KindSpec) -> [Value; 2] {
     }
     if spec.group.starts_with("gateway.networking.") {
         main["categories"] = json!(["gateway-api"]);
+    } else if spec.group.ends_with("solo.io") {
+        main["categories"] = json!(["gloo-gateway"]);
     }
     let status = json!({
         "name": format!("{}/status", spec.plural),
@@ -95,10 +99,10 @@ fn resource_entries(spec: &KindSpec) -> [Value; 2] {
 }
 
 /// `GET /api/v1` or `GET /apis/<group>/<version>`, if served.
-pub fn resource_list(group: &str, version: &str) -> Option<Value> {
+pub fn resource_list(table: &KindTable, group: &str, version: &str) -> Option<Value> {
     let mut resources = Vec::new();
-    for spec in KINDS
-        .iter()
+    for spec in table
+        .served()
         .filter(|k| k.group == group && k.serves(version))
     {
         let [main, status] = resource_entries(spec);
@@ -129,7 +133,7 @@ mod tests {
 
     #[test]
     fn gateway_v1beta1_lists_the_beta_kinds_with_status() {
-        let doc = resource_list("gateway.networking.k8s.io", "v1beta1").unwrap();
+        let doc = resource_list(&KindTable::new(), "gateway.networking.k8s.io", "v1beta1").unwrap();
         let names: Vec<&str> = doc["resources"]
             .as_array()
             .unwrap()
@@ -146,10 +150,11 @@ mod tests {
 
     #[test]
     fn unknown_groups_and_versions_are_absent() {
-        assert!(group("example.com").is_none());
-        assert!(resource_list("apps", "v1beta1").is_none());
+        let table = KindTable::new();
+        assert!(group(&table, "example.com").is_none());
+        assert!(resource_list(&table, "apps", "v1beta1").is_none());
         assert!(
-            group_list()["groups"]
+            group_list(&table)["groups"]
                 .as_array()
                 .unwrap()
                 .iter()

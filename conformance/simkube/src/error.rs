@@ -287,6 +287,9 @@ pub enum Error {
     /// The server task failed.
     #[error("server task: {0}")]
     Server(String),
+    /// A name in `Config::require_crds` is not a custom kind simkube serves.
+    #[error("{0} names no custom resource simkube serves (expected <plural>.<group>)")]
+    UnknownCrd(String),
     /// The CRD schemas asked for could not be had.
     #[error("CRD schemas: {0}")]
     Crds(String),

@@ -2,8 +2,13 @@
 //!
 //! Adding a kind is a row here: discovery, routing, storage and the status rules are all
 //! driven by this data, so there is no per-kind code anywhere else.
+//!
+//! A kind defined by a CRD can be withheld until its CustomResourceDefinition is created
+//! (see [`KindTable::withholding`]): while withheld it is absent from discovery and every
+//! request to it is answered `404`, as on a cluster where the CRD is not installed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{PoisonError, RwLock};
 
 /// One served kind: its names, the versions it is served at, and the behaviour the server
 /// gives it.
@@ -288,6 +293,19 @@ pub static KINDS: &[KindSpec] = &[
         STATUS,
         BUILTIN,
     ),
+    // CustomResourceDefinitions, so that CRD manifests apply; creating or deleting one serves
+    // or withdraws the kind it defines when that kind is in `Config::require_crds`.
+    row(
+        "apiextensions.k8s.io",
+        &["v1"],
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        "customresourcedefinition",
+        &["crd", "crds"],
+        CLUSTER,
+        STATUS,
+        BUILTIN,
+    ),
     // Gateway API
     row(
         GATEWAY,
@@ -428,7 +446,7 @@ pub static KINDS: &[KindSpec] = &[
         "RouteOption",
         "routeoptions",
         "routeoption",
-        &["rtopts"],
+        &["rto", "rtopts", "grto"],
         NS,
         STATUS,
         CRD,
@@ -439,7 +457,7 @@ pub static KINDS: &[KindSpec] = &[
         "VirtualHostOption",
         "virtualhostoptions",
         "virtualhostoption",
-        &["vhopts"],
+        &["vho", "vhopts", "gvho"],
         NS,
         STATUS,
         CRD,
@@ -450,7 +468,7 @@ pub static KINDS: &[KindSpec] = &[
         "ListenerOption",
         "listeneroptions",
         "listeneroption",
-        &["lisopts"],
+        &["lisopts", "glisopts"],
         NS,
         STATUS,
         CRD,
@@ -461,7 +479,7 @@ pub static KINDS: &[KindSpec] = &[
         "HttpListenerOption",
         "httplisteneroptions",
         "httplisteneroption",
-        &["hlisopts"],
+        &["hlisopts", "ghlisopts"],
         NS,
         STATUS,
         CRD,
@@ -494,7 +512,7 @@ pub static KINDS: &[KindSpec] = &[
         "Upstream",
         "upstreams",
         "upstream",
-        &["us"],
+        &["us", "gus"],
         NS,
         STATUS,
         CRD,
@@ -505,7 +523,7 @@ pub static KINDS: &[KindSpec] = &[
         "Settings",
         "settings",
         "settings",
-        &["st"],
+        &["st", "gst"],
         NS,
         STATUS,
         CRD,
@@ -515,15 +533,19 @@ pub static KINDS: &[KindSpec] = &[
 /// Index of a kind in [`KINDS`]; cheap to copy and to key maps with.
 pub type KindId = usize;
 
-/// Lookups over [`KINDS`] built once at start.
+/// Lookups over [`KINDS`] built once at start, and which kinds are served right now.
 #[derive(Debug)]
 pub struct KindTable {
     by_resource: HashMap<(&'static str, &'static str), KindId>,
     by_kind: HashMap<(&'static str, &'static str), KindId>,
+    /// Kinds served only while a CustomResourceDefinition of this name exists.
+    gated: HashMap<String, KindId>,
+    /// Gated kinds whose CRD does not exist at the moment.
+    withheld: RwLock<HashSet<KindId>>,
 }
 
 impl KindTable {
-    /// Builds the lookup maps.
+    /// Builds the lookup maps; every kind is served.
     pub fn new() -> Self {
         let mut by_resource = HashMap::new();
         let mut by_kind = HashMap::new();
@@ -534,12 +556,60 @@ impl KindTable {
         Self {
             by_resource,
             by_kind,
+            gated: HashMap::new(),
+            withheld: RwLock::new(HashSet::new()),
         }
     }
 
-    /// The kind served at `group`/`plural`, if any (whatever the version).
+    /// Like [`KindTable::new`], but the kinds of `crds` (CRD names, `<plural>.<group>`) are
+    /// withheld until a CustomResourceDefinition of that name is created. Fails with the
+    /// first name that is not a custom kind of the table.
+    pub fn withholding(crds: &[String]) -> Result<Self, String> {
+        let mut table = Self::new();
+        for name in crds {
+            let id = KINDS
+                .iter()
+                .position(|spec| spec.custom && spec.group_resource() == *name)
+                .ok_or_else(|| name.clone())?;
+            table.gated.insert(name.clone(), id);
+        }
+        table.withheld = RwLock::new(table.gated.values().copied().collect());
+        Ok(table)
+    }
+
+    /// Whether the kind is served now.
+    pub fn is_served(&self, id: KindId) -> bool {
+        !self
+            .withheld
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&id)
+    }
+
+    /// The gated kind a CustomResourceDefinition of this name defines.
+    pub fn gated_by(&self, crd_name: &str) -> Option<KindId> {
+        self.gated.get(crd_name).copied()
+    }
+
+    /// Serves or withholds a gated kind (its CRD was created or deleted).
+    pub fn set_served(&self, id: KindId, served: bool) {
+        let mut withheld = self
+            .withheld
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if served {
+            withheld.remove(&id);
+        } else {
+            withheld.insert(id);
+        }
+    }
+
+    /// The served kind at `group`/`plural`, if any (whatever the version).
     pub fn by_resource(&self, group: &str, plural: &str) -> Option<KindId> {
-        self.by_resource.get(&(group, plural)).copied()
+        self.by_resource
+            .get(&(group, plural))
+            .copied()
+            .filter(|id| self.is_served(*id))
     }
 
     /// The kind named `kind` in `group`, if served.
@@ -557,32 +627,47 @@ impl KindTable {
         self.by_kind("", "Namespace")
             .expect("the kind table always has Namespace")
     }
+
+    /// The CustomResourceDefinition kind, whose objects serve or withhold gated kinds.
+    pub fn crd_kind(&self) -> KindId {
+        self.by_kind("apiextensions.k8s.io", "CustomResourceDefinition")
+            .expect("the kind table always has CustomResourceDefinition")
+    }
+
+    /// The kinds served now.
+    pub fn served(&self) -> impl Iterator<Item = &'static KindSpec> + '_ {
+        KINDS
+            .iter()
+            .enumerate()
+            .filter(|(id, _)| self.is_served(*id))
+            .map(|(_, spec)| spec)
+    }
+
+    /// Every served API group with its versions, preferred first, in a stable order.
+    pub fn groups(&self) -> Vec<(&'static str, Vec<&'static str>)> {
+        let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
+        for spec in self.served() {
+            let entry = match out.iter_mut().find(|(g, _)| *g == spec.group) {
+                Some(entry) => entry,
+                None => {
+                    out.push((spec.group, Vec::new()));
+                    out.last_mut().expect("just pushed")
+                }
+            };
+            for v in spec.versions {
+                if !entry.1.contains(v) {
+                    entry.1.push(v);
+                }
+            }
+        }
+        out
+    }
 }
 
 impl Default for KindTable {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// Every served API group with its versions, preferred first, in a stable order.
-pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
-    let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
-    for spec in KINDS {
-        let entry = match out.iter_mut().find(|(g, _)| *g == spec.group) {
-            Some(entry) => entry,
-            None => {
-                out.push((spec.group, Vec::new()));
-                out.last_mut().expect("just pushed")
-            }
-        };
-        for v in spec.versions {
-            if !entry.1.contains(v) {
-                entry.1.push(v);
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -601,7 +686,7 @@ mod tests {
 
     #[test]
     fn gateway_group_lists_v1_first_and_every_alpha() {
-        let groups = groups();
+        let groups = KindTable::new().groups();
         let (_, versions) = groups
             .iter()
             .find(|(g, _)| *g == GATEWAY)
@@ -610,5 +695,42 @@ mod tests {
         for v in ["v1beta1", "v1alpha2", "v1alpha3"] {
             assert!(versions.contains(&v), "missing {v}");
         }
+    }
+}
+
+#[cfg(test)]
+mod gating_tests {
+    use super::*;
+
+    #[test]
+    fn a_gated_kind_is_hidden_until_served() {
+        let crd = "routeoptions.gateway.solo.io".to_string();
+        let table = KindTable::withholding(std::slice::from_ref(&crd)).unwrap();
+        let id = table.gated_by(&crd).unwrap();
+        assert_eq!(table.spec(id).kind, "RouteOption");
+        assert!(!table.is_served(id));
+        assert_eq!(table.by_resource("gateway.solo.io", "routeoptions"), None);
+        assert!(table.served().all(|spec| spec.kind != "RouteOption"));
+        assert!(
+            table.groups().iter().any(|(g, _)| *g == "gateway.solo.io"),
+            "the group's other kinds are still served"
+        );
+
+        table.set_served(id, true);
+        assert_eq!(
+            table.by_resource("gateway.solo.io", "routeoptions"),
+            Some(id)
+        );
+        table.set_served(id, false);
+        assert_eq!(table.by_resource("gateway.solo.io", "routeoptions"), None);
+    }
+
+    #[test]
+    fn only_custom_kinds_can_be_gated() {
+        assert_eq!(
+            KindTable::withholding(&["services".to_string()]).unwrap_err(),
+            "services"
+        );
+        assert!(KindTable::withholding(&["widgets.example.com".to_string()]).is_err());
     }
 }

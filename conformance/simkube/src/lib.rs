@@ -6,7 +6,10 @@
 //! the real `kube` client, kube-runtime watchers and `kubectl` to work against it over
 //! plain HTTP, so the harness's `sim` target needs no cluster. It serves a fixed table of
 //! kinds ([`kinds::KINDS`]): core and apps basics, every Gateway API kind at every
-//! version upstream serves, and the K8sGateway extension kinds.
+//! version upstream serves, the K8sGateway extension kinds, and CustomResourceDefinitions.
+//! Custom kinds named in [`Config::require_crds`] are served only while a
+//! CustomResourceDefinition of that name exists, so clients can be tested against a cluster
+//! whose CRDs are missing, installed later or removed.
 //!
 //! It also misbehaves on request ([`Faults`]): dropped watch streams, compacted history,
 //! injected `409`/`410`/`500` answers and latency, so that clients are tested on what real

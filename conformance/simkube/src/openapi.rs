@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::kinds::{self, KINDS};
+use crate::kinds::KindTable;
 
 /// Path of a group version in the OpenAPI v3 index (`api/v1`, `apis/<group>/<version>`).
 fn gv_path(group: &str, version: &str) -> String {
@@ -22,9 +22,9 @@ fn gv_path(group: &str, version: &str) -> String {
 }
 
 /// `GET /openapi/v3`: the index of group-version documents.
-pub fn index() -> Value {
+pub fn index(table: &KindTable) -> Value {
     let mut paths = Map::new();
-    for (group, versions) in kinds::groups() {
+    for (group, versions) in table.groups() {
         for version in versions {
             let p = gv_path(group, version);
             paths.insert(
@@ -37,15 +37,15 @@ pub fn index() -> Value {
 }
 
 /// `GET /openapi/v3/<api/v1 | apis/<group>/<version>>`, if served.
-pub fn group_version(path: &str) -> Option<Value> {
+pub fn group_version(table: &KindTable, path: &str) -> Option<Value> {
     let (group, version) = match path.split('/').collect::<Vec<_>>().as_slice() {
         ["api", v] => ("", *v),
         ["apis", g, v] => (*g, *v),
         _ => return None,
     };
     let mut paths = Map::new();
-    for spec in KINDS
-        .iter()
+    for spec in table
+        .served()
         .filter(|k| k.group == group && k.serves(version))
     {
         let collection = if spec.namespaced {
@@ -94,21 +94,22 @@ mod tests {
 
     #[test]
     fn every_served_group_version_is_indexed_and_documented() {
-        let idx = index();
+        let table = KindTable::new();
+        let idx = index(&table);
         let paths = idx["paths"].as_object().unwrap();
         assert!(paths.contains_key("api/v1"));
         assert!(paths.contains_key("apis/gateway.networking.k8s.io/v1beta1"));
         for key in paths.keys() {
-            let doc = group_version(key).unwrap_or_else(|| panic!("{key}"));
+            let doc = group_version(&table, key).unwrap_or_else(|| panic!("{key}"));
             assert!(!doc["paths"].as_object().unwrap().is_empty());
         }
-        let gw = group_version("apis/gateway.networking.k8s.io/v1").unwrap();
+        let gw = group_version(&table, "apis/gateway.networking.k8s.io/v1").unwrap();
         let op = &gw["paths"]["/apis/gateway.networking.k8s.io/v1/namespaces/{namespace}/gateways/{name}"]
             ["patch"];
         assert_eq!(
             op["x-kubernetes-group-version-kind"]["kind"],
             json!("Gateway")
         );
-        assert!(group_version("apis/example.com/v1").is_none());
+        assert!(group_version(&table, "apis/example.com/v1").is_none());
     }
 }

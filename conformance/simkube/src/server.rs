@@ -37,6 +37,12 @@ pub struct Config {
     /// `kubectl delete -f` to delete a manifest's objects after their namespace, which a
     /// real cluster allows.
     pub namespace_cleanup_delay: Duration,
+    /// CustomResourceDefinition names (`<plural>.<group>`, e.g.
+    /// `routeoptions.gateway.solo.io`) of kinds that are served only while a
+    /// CustomResourceDefinition of that name exists, as on a cluster where those CRDs are
+    /// installed (and removed) at run time. Deleting the CRD deletes the kind's objects and
+    /// ends its watches. Every other kind is served from the start.
+    pub require_crds: Vec<String>,
     /// Where custom resources' schemas come from. With schemas, writes of those kinds
     /// are pruned, defaulted and validated as kube-apiserver does (`422 Invalid`).
     pub schemas: SchemaSource,
@@ -138,6 +144,7 @@ impl Default for Config {
                 .map(String::from)
                 .collect(),
             namespace_cleanup_delay: Duration::from_millis(250),
+            require_crds: Vec::new(),
             schemas: SchemaSource::default(),
         }
     }
@@ -180,6 +187,7 @@ impl SimKube {
             addr: config.addr,
             source,
         })?;
+        let table = KindTable::withholding(&config.require_crds).map_err(Error::UnknownCrd)?;
         let schemas = config.schemas.load().await?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let store_config = StoreConfig {
@@ -201,7 +209,7 @@ impl SimKube {
                 }) as Reaper
             });
             Core {
-                store: Store::new(KindTable::new(), store_config, reaper, schemas.clone()),
+                store: Store::new(table, store_config, reaper, schemas.clone()),
                 faults: Arc::new(FaultState::new()),
                 config,
                 shutdown: shutdown_rx.clone(),

@@ -4,6 +4,14 @@
 //! experimental to the standard channel) is a change to this file only. The experimental
 //! channel is used because its types are a superset of the standard ones: fields such as
 //! `retry` or `sessionPersistence` would otherwise be dropped silently on deserialization.
+//! The K8sGateway kinds are defined here, in [`k8sgateway`].
+
+pub mod k8sgateway;
+
+pub use k8sgateway::{
+    DirectResponse, GatewayParameters, HttpListenerOption, ListenerOption, RouteOption, Settings,
+    Upstream, VirtualHostOption,
+};
 
 pub use gateway_api::experimental::gatewayclasses::{
     GatewayClass, GatewayClassSpec, GatewayClassStatus, GatewayClassStatusSupportedFeatures,

@@ -86,8 +86,8 @@ impl ControllerState {
         inner.containment = view;
     }
 
-    /// Every status this controller wants written, leaving out routes on which it has nothing
-    /// to say. Condition times are real where this state keeps them; with a status writer the
+    /// Every status this controller wants written, leaving out routes and policies on which it
+    /// has nothing to say. Condition times are real where this state keeps them; with a status writer the
     /// API server holds the real ones and these carry translation's epoch times.
     pub fn statuses(&self) -> Vec<Value> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
@@ -102,9 +102,11 @@ impl ControllerState {
             .statuses
             .iter()
             .filter(|(_, status)| {
-                status
-                    .get("parents")
-                    .is_none_or(|p| p.as_array().is_some_and(|a| !a.is_empty()))
+                ["parents", "ancestors"].iter().all(|list| {
+                    status
+                        .get(list)
+                        .is_none_or(|p| p.as_array().is_some_and(|a| !a.is_empty()))
+                })
             })
             .map(|(target, status)| {
                 let mut v = serde_json::to_value(target).unwrap_or(Value::Null);

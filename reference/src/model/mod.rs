@@ -7,7 +7,7 @@
 mod object;
 mod quarantine;
 
-pub use object::{AnyObject, ModelError};
+pub use object::ModelError;
 pub use quarantine::{ObjectId, ObjectVersion, Quarantine, Quarantined};
 
 use std::collections::BTreeMap;
@@ -18,8 +18,9 @@ use kube::Resource;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    ConfigMap, EndpointSlice, Gateway, GatewayClass, HttpRoute, Namespace, ReferenceGrant, Secret,
-    Service,
+    ConfigMap, DirectResponse, EndpointSlice, Gateway, GatewayClass, GatewayParameters,
+    HttpListenerOption, HttpRoute, ListenerOption, Namespace, ReferenceGrant, RouteOption, Secret,
+    Service, Settings, Upstream, VirtualHostOption,
 };
 
 /// Namespace and name of an object. Cluster-scoped objects have an empty namespace, so one key
@@ -119,6 +120,15 @@ pub struct ResourceSet {
     pub endpoint_slices: Store<EndpointSlice>,
     pub secrets: Store<Secret>,
     pub config_maps: Store<ConfigMap>,
+    // K8sGateway kinds. Translation does not read them yet.
+    pub route_options: Store<RouteOption>,
+    pub virtual_host_options: Store<VirtualHostOption>,
+    pub listener_options: Store<ListenerOption>,
+    pub http_listener_options: Store<HttpListenerOption>,
+    pub direct_responses: Store<DirectResponse>,
+    pub upstreams: Store<Upstream>,
+    pub gateway_parameters: Store<GatewayParameters>,
+    pub settings: Store<Settings>,
     /// Address each Gateway's proxy listens on, as decided by the infrastructure provider.
     /// A Gateway without an entry gets listeners on 0.0.0.0 and no `status.addresses`.
     pub gateway_addresses: BTreeMap<ObjectKey, String>,
@@ -152,6 +162,8 @@ pub trait StoredKind:
 
     fn store(set: &ResourceSet) -> &Store<Self>;
     fn store_mut(set: &mut ResourceSet) -> &mut Store<Self>;
+
+    fn into_any(self) -> AnyObject;
 }
 
 /// Code that is generic over the stored kinds and runs once per kind (start a watcher for
@@ -188,8 +200,29 @@ macro_rules! stored_kinds {
                 const NAMESPACED: bool = <<$kind as Resource>::Scope as ScopeFlag>::NAMESPACED;
                 fn store(set: &ResourceSet) -> &Store<Self> { &set.$field }
                 fn store_mut(set: &mut ResourceSet) -> &mut Store<Self> { &mut set.$field }
+                fn into_any(self) -> AnyObject { AnyObject::$kind(Box::new(self)) }
             }
         )*
+
+        /// One object of any kind the `ResourceSet` stores.
+        #[derive(Clone, Debug)]
+        pub enum AnyObject {
+            $( $kind(Box<$kind>), )*
+        }
+
+        impl ResourceSet {
+            /// Insert an object of any stored kind.
+            pub fn insert_any(&mut self, obj: AnyObject) {
+                match obj {
+                    $( AnyObject::$kind(o) => self.insert(*o), )*
+                }
+            }
+
+            /// Number of objects of every kind, for logs and metrics.
+            pub fn len(&self) -> usize {
+                0 $( + self.$field.len() )*
+            }
+        }
 
         /// Calls `visitor` with the stored kind of API group `group` and kind `kind`; `None`
         /// when the model does not store that kind. The version is not compared: Gateway API
@@ -220,6 +253,14 @@ stored_kinds! {
     EndpointSlice => endpoint_slices,
     Secret => secrets,
     ConfigMap => config_maps,
+    RouteOption => route_options,
+    VirtualHostOption => virtual_host_options,
+    ListenerOption => listener_options,
+    HttpListenerOption => http_listener_options,
+    DirectResponse => direct_responses,
+    Upstream => upstreams,
+    GatewayParameters => gateway_parameters,
+    Settings => settings,
 }
 
 /// The API group of an `apiVersion` (`""` for the core group's `v1`).
@@ -269,38 +310,10 @@ impl ResourceSet {
         self.revision = revision;
     }
 
-    /// Insert an object of any stored kind.
-    pub fn insert_any(&mut self, obj: AnyObject) {
-        match obj {
-            AnyObject::GatewayClass(o) => self.insert(*o),
-            AnyObject::Gateway(o) => self.insert(*o),
-            AnyObject::HttpRoute(o) => self.insert(*o),
-            AnyObject::ReferenceGrant(o) => self.insert(*o),
-            AnyObject::Namespace(o) => self.insert(*o),
-            AnyObject::Service(o) => self.insert(*o),
-            AnyObject::EndpointSlice(o) => self.insert(*o),
-            AnyObject::Secret(o) => self.insert(*o),
-            AnyObject::ConfigMap(o) => self.insert(*o),
-        }
-    }
-
     /// Raise `revision` to a `resourceVersion` seen outside an insert (a deletion, say), so that
     /// the revision covers every change.
     pub fn note_resource_version(&mut self, resource_version: Option<&str>) {
         self.note_revision(resource_version);
-    }
-
-    /// Number of objects of every kind, for logs and metrics.
-    pub fn len(&self) -> usize {
-        self.gateway_classes.len()
-            + self.gateways.len()
-            + self.http_routes.len()
-            + self.reference_grants.len()
-            + self.namespaces.len()
-            + self.services.len()
-            + self.endpoint_slices.len()
-            + self.secrets.len()
-            + self.config_maps.len()
     }
 
     pub fn is_empty(&self) -> bool {

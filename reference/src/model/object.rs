@@ -1,12 +1,9 @@
 //! Decoding an untyped Kubernetes object (from YAML or JSON) into the kind the model stores.
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::api::{
-    ConfigMap, EndpointSlice, Gateway, GatewayClass, HttpRoute, Namespace, ReferenceGrant, Secret,
-    Service,
-};
+use super::{AnyObject, KindVisitor, StoredKind, api_group, visit_kind};
+use crate::api::GATEWAY_GROUP;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -23,74 +20,56 @@ pub enum ModelError {
     },
 }
 
-/// One object of any kind the `ResourceSet` stores.
-#[derive(Clone, Debug)]
-pub enum AnyObject {
-    GatewayClass(Box<GatewayClass>),
-    Gateway(Box<Gateway>),
-    HttpRoute(Box<HttpRoute>),
-    ReferenceGrant(Box<ReferenceGrant>),
-    Namespace(Box<Namespace>),
-    Service(Box<Service>),
-    EndpointSlice(Box<EndpointSlice>),
-    Secret(Box<Secret>),
-    ConfigMap(Box<ConfigMap>),
-}
-
 impl AnyObject {
     /// Decode by `apiVersion` and `kind`. Gateway API kinds are accepted at every version
     /// upstream serves (v1, v1beta1), since they share one schema.
     pub fn from_value(value: Value) -> Result<Self, ModelError> {
-        let api_version = value
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .ok_or(ModelError::MissingField("apiVersion"))?
-            .to_string();
-        let kind = value
-            .get("kind")
-            .and_then(Value::as_str)
-            .ok_or(ModelError::MissingField("kind"))?
-            .to_string();
-        let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
-        let obj = match (group, kind.as_str()) {
-            ("gateway.networking.k8s.io", "GatewayClass") => {
-                Self::GatewayClass(decode(value, &kind)?)
-            }
-            ("gateway.networking.k8s.io", "Gateway") => Self::Gateway(decode(value, &kind)?),
-            ("gateway.networking.k8s.io", "HTTPRoute") => Self::HttpRoute(decode(value, &kind)?),
-            ("gateway.networking.k8s.io", "ReferenceGrant") => {
-                Self::ReferenceGrant(decode(value, &kind)?)
-            }
-            ("", "Namespace") => Self::Namespace(decode(value, &kind)?),
-            ("", "Service") => Self::Service(decode(value, &kind)?),
-            ("", "Secret") => Self::Secret(decode(value, &kind)?),
-            ("", "ConfigMap") => Self::ConfigMap(decode(value, &kind)?),
-            ("discovery.k8s.io", "EndpointSlice") => Self::EndpointSlice(decode(value, &kind)?),
-            _ => return Err(ModelError::UnsupportedKind { api_version, kind }),
+        let field = |name: &'static str| {
+            value
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or(ModelError::MissingField(name))
         };
-        Ok(obj)
+        let api_version = field("apiVersion")?;
+        let kind = field("kind")?;
+        visit_kind(
+            api_group(&api_version),
+            &kind,
+            Decode { value, kind: &kind },
+        )
+        .unwrap_or(Err(ModelError::UnsupportedKind { api_version, kind }))
     }
 }
 
-fn decode<K: DeserializeOwned>(mut value: Value, kind: &str) -> Result<Box<K>, ModelError> {
-    let name = value
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("<unnamed>")
-        .to_string();
-    // Typed decoding checks apiVersion against the type's own version; Gateway API objects
-    // written at v1beta1 carry the same schema, so normalise before decoding.
-    if let Some(v) = value.get_mut("apiVersion")
-        && v.as_str()
-            .is_some_and(|s| s.starts_with("gateway.networking.k8s.io/"))
-    {
-        *v = Value::String("gateway.networking.k8s.io/v1".into());
+struct Decode<'a> {
+    value: Value,
+    kind: &'a str,
+}
+
+impl KindVisitor for Decode<'_> {
+    type Output = Result<AnyObject, ModelError>;
+
+    fn visit<K: StoredKind>(self) -> Self::Output {
+        let Decode { mut value, kind } = self;
+        let name = value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("<unnamed>")
+            .to_string();
+        // Typed decoding checks apiVersion against the type's own version; Gateway API
+        // objects written at v1beta1 carry the same schema, so normalise before decoding.
+        if let Some(v) = value.get_mut("apiVersion")
+            && K::group(&()) == GATEWAY_GROUP
+        {
+            *v = Value::String(K::api_version(&()).into_owned());
+        }
+        serde_json::from_value::<K>(value)
+            .map(K::into_any)
+            .map_err(|source| ModelError::Invalid {
+                kind: kind.to_string(),
+                name,
+                source,
+            })
     }
-    serde_json::from_value(value)
-        .map(Box::new)
-        .map_err(|source| ModelError::Invalid {
-            kind: kind.to_string(),
-            name,
-            source,
-        })
 }

@@ -64,4 +64,11 @@ pub enum StatusPatch {
         controller_name: String,
         parents: Vec<serde_json::Value>,
     },
+    /// A policy's `status.ancestors` entries (Gateway API PolicyStatus, as the K8sGateway
+    /// policy kinds carry it) written by `controller_name`, shared with other controllers
+    /// exactly as route parents are.
+    PolicyAncestors {
+        controller_name: String,
+        ancestors: Vec<serde_json::Value>,
+    },
 }

@@ -1,7 +1,7 @@
 //! Builders shared by the provider tests: statuses and objects as the API server holds them.
 #![allow(dead_code)]
 
-use gatesim_reference::api::{Gateway, GatewayClass, HttpRoute};
+use gatesim_reference::api::{Gateway, GatewayClass, HttpRoute, RouteOption};
 use gatesim_reference::translate::{ObjectRef, StatusPatch};
 use serde_json::{Value, json};
 
@@ -21,6 +21,33 @@ pub fn parent(gateway: &str, controller: &str, conditions: Vec<Value>) -> Value 
         "controllerName": controller,
         "conditions": conditions,
     })
+}
+
+/// A PolicyStatus entry for a policy attached through Gateway `gateway`.
+pub fn ancestor(gateway: &str, controller: &str, conditions: Vec<Value>) -> Value {
+    json!({
+        "ancestorRef": { "group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gateway },
+        "controllerName": controller,
+        "conditions": conditions,
+    })
+}
+
+pub fn policy_patch(ancestors: Vec<Value>) -> StatusPatch {
+    StatusPatch::PolicyAncestors {
+        controller_name: OURS.into(),
+        ancestors,
+    }
+}
+
+pub fn route_option(name: &str, resource_version: &str, ancestors: Vec<Value>) -> RouteOption {
+    serde_json::from_value(json!({
+        "apiVersion": "gateway.solo.io/v1",
+        "kind": "RouteOption",
+        "metadata": { "name": name, "namespace": "apps", "resourceVersion": resource_version, "generation": 2 },
+        "spec": { "options": { "timeout": "5s" } },
+        "status": { "ancestors": ancestors },
+    }))
+    .unwrap()
 }
 
 pub fn route_patch(parents: Vec<Value>) -> StatusPatch {

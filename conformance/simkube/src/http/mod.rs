@@ -30,14 +30,15 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
 
 async fn handle(State(core): State<Arc<Core>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
-    let found = match route::parse(core.store.table(), &path) {
+    let table = core.store.table();
+    let found = match route::parse(table, &path) {
         Route::Version => Some(discovery::version()),
         Route::CoreVersions => Some(discovery::core_versions(&core.addr.to_string())),
-        Route::Groups => Some(discovery::group_list()),
-        Route::Group(g) => discovery::group(&g),
-        Route::ResourceList { group, version } => discovery::resource_list(&group, &version),
-        Route::OpenApiIndex => Some(openapi::index()),
-        Route::OpenApi(gv) => openapi::group_version(&gv),
+        Route::Groups => Some(discovery::group_list(table)),
+        Route::Group(g) => discovery::group(table, &g),
+        Route::ResourceList { group, version } => discovery::resource_list(table, &group, &version),
+        Route::OpenApiIndex => Some(openapi::index(table)),
+        Route::OpenApi(gv) => openapi::group_version(table, &gv),
         Route::Health => {
             return Response::new(Body::from("ok"));
         }

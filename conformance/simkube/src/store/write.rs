@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
+use tokio::sync::broadcast;
 
 use super::prepare::{self, Location, Target};
 use super::{Change, EventType, Key, State, Store, range};
@@ -688,6 +689,32 @@ impl Store {
         }
         // No receiver is fine: nobody watches this kind right now.
         let _ = ks.tx.send(change);
+        if kind == self.table.crd_kind() {
+            self.crd_changed(st, &obj, event);
+        }
         obj
+    }
+
+    /// A CustomResourceDefinition was written: serve the gated kind it defines, or, once it
+    /// is gone, withdraw the kind as a real server does: its objects are deleted and its
+    /// watches end (closing the kind's broadcast channel ends every stream fed by it).
+    fn crd_changed(&self, st: &mut State, crd: &Value, event: EventType) {
+        let Some(kind) = meta::name(crd).and_then(|name| self.table.gated_by(name)) else {
+            return;
+        };
+        if event != EventType::Deleted {
+            self.table.set_served(kind, true);
+            return;
+        }
+        self.table.set_served(kind, false);
+        let objects: Vec<(Key, Arc<Value>)> = st.kinds[kind]
+            .objects
+            .iter()
+            .map(|(key, obj)| (key.clone(), obj.clone()))
+            .collect();
+        for (key, old) in objects {
+            self.commit(st, kind, key, (*old).clone(), Some(old), EventType::Deleted);
+        }
+        st.kinds[kind].tx = broadcast::channel(self.config.watch_buffer.max(16)).0;
     }
 }

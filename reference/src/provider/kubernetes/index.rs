@@ -23,6 +23,8 @@ pub struct Index {
     relist: ResourceSet,
     /// Kinds whose initial list has not completed yet; nothing is published until it is empty.
     unlisted: BTreeSet<KindId>,
+    /// Kinds the API server does not serve (their CRD is not installed): empty until they are.
+    unserved: BTreeSet<KindId>,
     /// Whether `set` changed since the last snapshot was taken.
     dirty: bool,
 }
@@ -48,6 +50,7 @@ impl Index {
             },
             relist: ResourceSet::default(),
             unlisted: kinds.0,
+            unserved: BTreeSet::new(),
             dirty: true,
         }
     }
@@ -87,8 +90,31 @@ impl Index {
                     self.dirty = true;
                 }
                 self.unlisted.remove(&TypeId::of::<K>());
+                self.unserved.remove(&TypeId::of::<K>());
             }
         }
+    }
+
+    /// The API server does not serve `K` (it answered a list or watch with 404: the kind's
+    /// CRD is not installed, or was removed). The kind counts as listed, and empty, until a
+    /// list succeeds again, so a missing CRD never holds back the other kinds. Returns
+    /// whether this is news, so that the caller says it once.
+    pub fn not_served<K: StoredKind>(&mut self) -> bool {
+        let id = TypeId::of::<K>();
+        K::store_mut(&mut self.relist).clear();
+        let store = K::store_mut(&mut self.set);
+        if !store.is_empty() {
+            store.clear();
+            self.dirty = true;
+        }
+        self.unlisted.remove(&id);
+        self.unserved.insert(id)
+    }
+
+    /// Whether `K` is served, as far as the watches know: true until a 404 says otherwise,
+    /// and again once a list succeeds.
+    pub fn is_served<K: StoredKind>(&self) -> bool {
+        !self.unserved.contains(&TypeId::of::<K>())
     }
 
     /// Whether every kind has completed its initial list.

@@ -4,6 +4,11 @@
 //! merged into one task that owns the index, so events of all kinds apply in arrival order
 //! without locks. After applying whatever events are ready, the task publishes one snapshot:
 //! a burst of events costs one snapshot, not one per event.
+//!
+//! A cluster need not have every CRD installed (the K8sGateway ones especially). A kind the
+//! API server answers with 404 is empty until it is served: its watch keeps retrying with
+//! kube-runtime's backoff (at most 30 s apart), which is the periodic check that picks the
+//! kind up once its CRD appears, and the loss of the CRD empties the kind again.
 
 mod decode;
 mod index;
@@ -97,7 +102,7 @@ struct WatchKind {
 
 impl KindVisitorMut for WatchKind {
     fn visit<K: StoredKind>(&mut self) {
-        let kind = K::kind(&()).into_owned();
+        let kind = format!("{} ({})", K::kind(&()), K::api_version(&()));
         // Untyped on the wire, typed per object: a typed watch fails as a whole on the
         // first object it cannot decode, and would stop every other object of the kind.
         let api =
@@ -106,11 +111,25 @@ impl KindVisitorMut for WatchKind {
         let stream = watcher(api, watcher::Config::default())
             .default_backoff()
             .map(move |event| -> Update {
+                let kind = kind.clone();
                 match event.map(|e| errors.decode::<K>(e)) {
                     Ok(None) => Box::new(|_: &mut Index| {}),
                     // Nothing reads managedFields; they are often the bulk of an object.
                     Ok(Some(event)) => Box::new(move |index: &mut Index| {
-                        index.apply(&event.modify(|obj| obj.meta_mut().managed_fields = None))
+                        let was_served = index.is_served::<K>();
+                        index.apply(&event.modify(|obj| obj.meta_mut().managed_fields = None));
+                        if !was_served && index.is_served::<K>() {
+                            tracing::info!(kind = %kind, "{kind} is served now; watching it");
+                        }
+                    }),
+                    Err(err) if is_not_served(&err) => Box::new(move |index: &mut Index| {
+                        if index.not_served::<K>() {
+                            tracing::info!(
+                                kind = %kind,
+                                "the API server does not serve {kind} (its CRD is not installed?); \
+                                 treating it as empty until it does"
+                            );
+                        }
                     }),
                     Err(err) => {
                         tracing::warn!(kind = %kind, "watch failed, retrying with backoff: {err}");
@@ -119,6 +138,17 @@ impl KindVisitorMut for WatchKind {
                 }
             });
         self.streams.push(stream.boxed());
+    }
+}
+
+/// Whether a watch error says the API server does not serve the kind at all.
+fn is_not_served(err: &watcher::Error) -> bool {
+    match err {
+        watcher::Error::InitialListFailed(kube::Error::Api(status))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchFailed(kube::Error::Api(status)) => status.is_not_found(),
+        watcher::Error::WatchError(status) => status.is_not_found(),
+        _ => false,
     }
 }
 

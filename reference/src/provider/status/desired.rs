@@ -6,8 +6,8 @@
 //!   and gets `now` otherwise (the Kubernetes convention: the time of the last status change).
 //! - Nothing is written when the result equals the current status, so a status that differs
 //!   only in `lastTransitionTime` never causes a write.
-//! - A route's `status.parents` is shared with other controllers: only the entries whose
-//!   `controllerName` is ours are replaced.
+//! - A route's `status.parents` and a policy's `status.ancestors` are shared with other
+//!   controllers: only the entries whose `controllerName` is ours are replaced.
 //! - `observedGeneration` is the translator's; it is compared and written like any field.
 
 use serde_json::{Map, Value, json};
@@ -17,9 +17,10 @@ use crate::translate::StatusPatch;
 /// The JSON merge patch to send to the `status` subresource, or `None` when the object
 /// already has the desired status.
 ///
-/// `resource_version` is the version `current` was read at; a route patch carries it, so the
-/// API server rejects it (409 Conflict, retried with a fresh read) if another controller
-/// changed `status.parents` meanwhile: the list is replaced as a whole, theirs included.
+/// `resource_version` is the version `current` was read at; a patch of a shared list (route
+/// parents, policy ancestors) carries it, so the API server rejects it (409 Conflict, retried
+/// with a fresh read) if another controller changed the list meanwhile: the list is replaced
+/// as a whole, theirs included.
 pub fn plan(
     patch: &StatusPatch,
     current: Option<&Value>,
@@ -32,8 +33,37 @@ pub fn plan(
         StatusPatch::RouteParents {
             controller_name,
             parents,
-        } => plan_parents(controller_name, parents, current, resource_version, now),
+        } => plan_shared(
+            SharedList::PARENTS,
+            controller_name,
+            parents,
+            current,
+            resource_version,
+            now,
+        ),
+        StatusPatch::PolicyAncestors {
+            controller_name,
+            ancestors,
+        } => plan_shared(
+            SharedList::ANCESTORS,
+            controller_name,
+            ancestors,
+            current,
+            resource_version,
+            now,
+        ),
     }
+}
+
+/// A status list whose entries several controllers write, each its own.
+struct SharedList {
+    /// The list's field in `status`.
+    field: &'static str,
+}
+
+impl SharedList {
+    const PARENTS: SharedList = SharedList { field: "parents" };
+    const ANCESTORS: SharedList = SharedList { field: "ancestors" };
 }
 
 fn plan_whole(desired: &Value, current: Option<&Value>, now: &str) -> Option<Value> {
@@ -45,7 +75,8 @@ fn plan_whole(desired: &Value, current: Option<&Value>, now: &str) -> Option<Val
     (*current != desired).then(|| json!({ "status": merge_patch(current, &desired) }))
 }
 
-fn plan_parents(
+fn plan_shared(
+    list: SharedList,
     controller_name: &str,
     desired: &[Value],
     current: Option<&Value>,
@@ -53,7 +84,7 @@ fn plan_parents(
     now: &str,
 ) -> Option<Value> {
     let current_parents = current
-        .and_then(|s| s.get("parents"))
+        .and_then(|s| s.get(list.field))
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
@@ -84,7 +115,7 @@ fn plan_parents(
         .cloned()
         .collect();
     parents.extend(ours);
-    let mut body = json!({ "status": { "parents": parents } });
+    let mut body = json!({ "status": { list.field: parents } });
     if let Some(rv) = resource_version {
         body["metadata"] = json!({ "resourceVersion": rv });
     }
@@ -134,11 +165,11 @@ fn fix_conditions(conditions: &mut Value, current: Option<&Value>, now: &str) {
 }
 
 /// The element of `current` (an array) that `item` takes the place of: the one with the same
-/// identity (listeners by `name`, route parents by `parentRef` and `controllerName`), or
-/// else the one at the same position.
+/// identity (listeners by `name`, route parents by `parentRef` and policy ancestors by
+/// `ancestorRef`, each with `controllerName`), or else the one at the same position.
 fn counterpart<'a>(item: &Value, index: usize, current: Option<&'a Value>) -> Option<&'a Value> {
     let items = current?.as_array()?;
-    for identity in ["name", "parentRef"] {
+    for identity in ["name", "parentRef", "ancestorRef"] {
         if let Some(id) = item.get(identity) {
             return items.iter().find(|c| {
                 c.get(identity) == Some(id) && c.get("controllerName") == item.get("controllerName")
