@@ -128,12 +128,14 @@ fn granted(role: &Value, verb: &str) -> BTreeSet<(String, String)> {
 
 /// `(group, plural)` of the CRDs in reference/crds/ whose status is a PolicyStatus.
 fn policy_kinds() -> BTreeSet<(String, String)> {
-    let dir = deploy_dir().parent().expect("the workspace root").join("reference/crds");
+    let dir = deploy_dir()
+        .parent()
+        .expect("the workspace root")
+        .join("reference/crds");
     let mut out = BTreeSet::new();
     for entry in std::fs::read_dir(&dir).expect("reference/crds/") {
         let crd: Value =
-            serde_yaml::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap())
-                .unwrap();
+            serde_yaml::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
         let spec = &crd["spec"];
         let ancestors = spec["versions"].as_sequence().unwrap().iter().any(|v| {
             !v["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]["ancestors"]
