@@ -154,3 +154,47 @@ async fn the_images_run() {
     );
     assert!(echoed.contains("\"path\": \"/some/path\""), "{echoed}");
 }
+
+/// `gatesim run` as a user runs it with `--envoy docker`.
+fn gatesim_run(extra: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gatesim"))
+        .args([
+            "run",
+            "--envoy",
+            "docker",
+            "--run-test",
+            "HTTPRouteExactPathMatching",
+            "--conformance-profiles",
+            "GATEWAY-HTTP",
+        ])
+        .args(extra)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("gatesim runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The sim target with Envoy in containers: a scenario passes through the default image, and
+/// `--envoy-image` naming an image that is not there fails saying to run ci/images.
+#[tokio::test]
+async fn gatesim_run_with_envoy_in_docker() {
+    if images_or_skip().await.is_none() {
+        return;
+    }
+    let (passed, text) = gatesim_run(&[]);
+    assert!(passed, "{text}");
+    assert!(text.contains("Docker image gatesim/envoy:1.40.0"), "{text}");
+    assert!(text.contains("1 passed, 0 failed"), "{text}");
+
+    let (passed, text) = gatesim_run(&["--envoy-image", "gatesim/no-such-envoy:0"]);
+    assert!(!passed, "{text}");
+    assert!(
+        text.contains("gatesim/no-such-envoy:0") && text.contains("ci/images"),
+        "{text}"
+    );
+}
