@@ -13,8 +13,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => cli::run(*args),
+        Command::Fuzz(args) => cli::fuzz::fuzz(*args),
         Command::List(args) => cli::list(args),
         Command::Check(args) => cli::check(args),
+        Command::Cluster(args) => cli::cluster(args),
+        Command::Tools(args) => cli::tools(args),
+        Command::Upstream(args) => cli::upstream(*args),
     };
     match result {
         Ok(code) => code,

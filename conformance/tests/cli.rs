@@ -123,27 +123,19 @@ fn a_run_that_runs_nothing_fails_and_says_why() {
     assert_eq!(leftovers(tmp.path()), Vec::<String>::new());
 }
 
-/// Ctrl-C in the middle of the suite: the run stops, says so, and removes what it created.
-#[test]
-fn an_interrupted_run_cleans_up() {
-    let Some(envoy) = envoy("an_interrupted_run_cleans_up") else {
-        return;
-    };
+/// Starts `gatesim args`, waits for the first stdout line `ready` accepts, checks the run has
+/// a work directory, sends SIGINT and checks the run exits 130, saying so, with nothing left in
+/// its temporary directory. Returns the lines printed after the signal.
+fn interrupt_and_check(args: &[&str], envoy: &Path, ready: impl Fn(&str) -> bool) -> Vec<String> {
     let tmp = tempfile::tempdir().expect("temporary directory");
-    let mut child = gatesim(
-        &["run", "--conformance-profiles", "GATEWAY-HTTP"],
-        tmp.path(),
-        Some(&envoy),
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("start gatesim");
+    let mut child = gatesim(args, tmp.path(), Some(envoy))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gatesim");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    // The first finished scenario: the target is up and scenarios are running.
     for line in lines.by_ref() {
-        let line = line.expect("read stdout");
-        if line.starts_with("PASS ") || line.starts_with("FAIL ") {
+        if ready(&line.expect("read stdout")) {
             break;
         }
     }
@@ -164,4 +156,37 @@ fn an_interrupted_run_cleans_up() {
         "{rest:?}"
     );
     assert_eq!(leftovers(tmp.path()), Vec::<String>::new());
+    rest
+}
+
+/// Ctrl-C in the middle of the suite: the run stops, says so, and removes what it created.
+#[test]
+fn an_interrupted_run_cleans_up() {
+    let Some(envoy) = envoy("an_interrupted_run_cleans_up") else {
+        return;
+    };
+    // The first finished scenario: the target is up and scenarios are running.
+    interrupt_and_check(
+        &["run", "--conformance-profiles", "GATEWAY-HTTP"],
+        &envoy,
+        |line| line.starts_with("PASS ") || line.starts_with("FAIL "),
+    );
+}
+
+/// Ctrl-C during a live fuzz run: it stops between checks, still prints its summary, and
+/// removes the sim target's work directory and its case directory.
+#[test]
+fn an_interrupted_fuzz_run_cleans_up() {
+    let Some(envoy) = envoy("an_interrupted_fuzz_run_cleans_up") else {
+        return;
+    };
+    let out = tempfile::tempdir().expect("output directory");
+    let out = out.path().to_str().expect("a UTF-8 path");
+    // The header comes once the target is up, just before the first case.
+    let rest = interrupt_and_check(
+        &["fuzz", "--cases", "100000", "--seed", "7", "--out", out],
+        &envoy,
+        |line| line.starts_with("gatesim fuzz: target sim"),
+    );
+    assert!(rest.iter().any(|l| l.starts_with("fuzz: ")), "{rest:?}");
 }

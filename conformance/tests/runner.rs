@@ -130,7 +130,7 @@ async fn runs_converge_while_the_api_server_drops_watches_and_fails_requests() {
     };
     let faults = match env.target() {
         Target::Sim(sim) => sim.faults().expect("simkube runs"),
-        Target::Cluster(_) => unreachable!("a sim environment"),
+        Target::Cluster(_) | Target::Local(_) => unreachable!("a sim environment"),
     };
     let env = Arc::new(env);
     // Apply the base while nothing misbehaves, so the faults hit the scenarios themselves.

@@ -1,4 +1,5 @@
-//! `translate()` at 100, 1,000 and 10,000 HTTPRoutes.
+//! `translate()` at 100, 500, 1,000 and 10,000 HTTPRoutes, and at 500 without input validation
+//! (`translate/unvalidated/500`) to show what validation adds.
 //!
 //! The input resembles Envoy Gateway's "large" benchmark shape: routes spread over namespaces,
 //! each with hostnames, a couple of rules with path and header matches, a header filter and
@@ -121,6 +122,15 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(n), &set, |b, set| {
             b.iter(|| gatesim_reference::translate::translate(std::hint::black_box(set)))
         });
+        // What validation costs: the same translation with it off (a knob meant for tests).
+        if n == 500 {
+            let mut unvalidated = set;
+            unvalidated.config.validate_inputs = false;
+            let id = BenchmarkId::new("unvalidated", n);
+            group.bench_with_input(id, &unvalidated, |b, set| {
+                b.iter(|| gatesim_reference::translate::translate(std::hint::black_box(set)))
+            });
+        }
     }
     group.finish();
 }

@@ -11,5 +11,6 @@ pub mod provider;
 pub mod render;
 pub mod terminal;
 pub mod translate;
+pub mod validate;
 pub mod xds;
 pub mod yaml;

@@ -38,8 +38,9 @@ enum Command {
     /// Serve: watch the inputs, translate them, push xDS to Envoy and write status.
     Run(RunArgs),
     /// Translate YAML files once and print every Gateway's xDS resources and every status,
-    /// with no cluster and no proxy. Exits non-zero on input errors (or, with --validate, when
-    /// Envoy rejects the result).
+    /// with no cluster and no proxy. Exits non-zero on errors (input that cannot be read, and
+    /// objects that fail validation unless --allow-invalid makes them warnings), on warnings
+    /// under --strict, or, with --validate, when Envoy rejects the result.
     Translate(TranslateArgs),
     /// Print the CustomResourceDefinitions of the K8sGateway kinds (RouteOption,
     /// VirtualHostOption, ListenerOption, HttpListenerOption, DirectResponse,
@@ -124,6 +125,11 @@ struct TranslateArgs {
     /// and exit non-zero.
     #[arg(long)]
     strict: bool,
+    /// Objects that fail validation are warnings instead of errors: print the translation, in
+    /// which their status says why nothing of them is served. Not with --strict, which makes
+    /// every warning an error again.
+    #[arg(long, conflicts_with = "strict")]
+    allow_invalid: bool,
     /// GatewayClasses with this spec.controllerName are ours.
     #[arg(long, default_value = api::DEFAULT_CONTROLLER_NAME)]
     controller_name: String,
@@ -255,6 +261,7 @@ fn translate_cmd(args: TranslateArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let mut errors = 0;
+    let mut invalid = 0;
     let mut warnings = 0;
     let mut loaders = Vec::new();
     for input in &args.inputs {
@@ -262,23 +269,45 @@ fn translate_cmd(args: TranslateArgs) -> Result<ExitCode> {
         let mut outcome = loader.load(&config);
         // Several inputs may hold files of the same name: show each under its input.
         if input.is_dir() {
-            for d in outcome.warnings.iter_mut().chain(&mut outcome.errors) {
+            let all = (outcome.warnings.iter_mut())
+                .chain(&mut outcome.invalid)
+                .chain(&mut outcome.errors);
+            for d in all {
                 d.file = input.join(&d.file);
             }
         }
         for warning in &outcome.warnings {
             eprintln!("{}", warning.with_severity("warning"));
         }
+        // An invalid object is an error unless the user asked for the translation anyway.
+        for finding in &outcome.invalid {
+            match args.allow_invalid {
+                true => eprintln!("{}", finding.with_severity("warning")),
+                false => eprintln!("{finding}"),
+            }
+        }
         for error in &outcome.errors {
             eprintln!("{error}");
         }
         warnings += outcome.warnings.len();
         errors += outcome.errors.len();
+        invalid += outcome.invalid.len();
         set.merge(outcome.set);
         loaders.push(loader);
     }
-    if errors > 0 {
-        bail!("the inputs have {errors} error(s) (listed above)");
+    let invalid = if args.allow_invalid { 0 } else { invalid };
+    if errors + invalid > 0 {
+        let hint = match invalid {
+            0 => String::new(),
+            _ => format!(
+                ", {invalid} of them invalid fields: --allow-invalid translates anyway, the \
+                 status of their objects saying why nothing of them is served"
+            ),
+        };
+        bail!(
+            "the inputs have {} error(s) (listed above){hint}",
+            errors + invalid
+        );
     }
     if args.strict && warnings > 0 {
         bail!("the inputs have {warnings} warning(s) (listed above), errors under --strict");

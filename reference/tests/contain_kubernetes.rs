@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
-use contain_support::{admin, backed_by_a, bad_regex_route, big_regex_route, route_to, serves};
+use contain_support::{admin, backed_by_a, backreference_route, bad_regex_route, route_to, serves};
 use e2e_support::{
     Backend, Call, HTTP_GATEWAY, Prober, WAIT, endpoint_slice, eventually, expect, gateway_addr,
 };
@@ -218,13 +218,15 @@ async fn a_rejected_route_is_quarantined_through_the_api_server() -> Result<()> 
 
     // Two bad routes at once.
     let worse = backed_by_a(bad_regex_route("worse"));
-    // Pseudo-header names no longer pass the CRD schema; an oversized regex does.
-    let worst = backed_by_a(big_regex_route("worst"));
+    // Pseudo-header names no longer pass the CRD schema; a backreference in a regex does.
+    let worst = backed_by_a(backreference_route("worst"));
     cluster
         .apply(&[worse.as_str(), worst.as_str()].join("---\n"))
         .await?;
     cluster.quarantined(&worse, "missing ): /worse/(").await?;
-    cluster.quarantined(&worst, "program size").await?;
+    cluster
+        .quarantined(&worst, "invalid escape sequence")
+        .await?;
     cluster.gateway_programmed().await?;
     cluster.apply(&route_to("two", "b")).await?;
     serves(http, "two.example.com", "b-0").await?;

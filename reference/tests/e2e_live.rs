@@ -10,7 +10,7 @@ use anyhow::{Context, Result, ensure};
 use base64::Engine as _;
 use e2e_support::{
     Backend, Call, HTTP_GATEWAY, Reply, WAIT, endpoint_slice, eventually, expect, gateway_addr,
-    send, send_tls, start_controller,
+    send, send_tls, start_controller, wait_acked,
 };
 use gatesim_reference::model::ControllerConfig;
 
@@ -526,12 +526,7 @@ async fn edits_take_effect_without_a_restart() -> Result<()> {
     )
     .await?;
     // Envoy holds that configuration in full: the ACK barrier a harness waits on completes.
-    let revision = controller.state().revision();
-    controller
-        .cache()
-        .wait_acked("default/gw", revision, WAIT)
-        .await
-        .map_err(|e| anyhow::anyhow!("revision {revision} never fully ACKed: {e:?}"))?;
+    wait_acked(&controller).await?;
     // ...and a route added afterwards is still served.
     std::fs::write(config.join("route.yaml"), route("/three", "v1"))?;
     expect(

@@ -263,6 +263,60 @@ fn a_missing_directory_is_an_error_not_an_empty_set() {
     );
 }
 
+const INVALID: &str = "\
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: web
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - matches:
+    - path: {value: /ok}
+    - path: {type: Exact, value: api}
+    backendRefs: [{name: web, port: 80, weight: -1}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: portless}
+spec:
+  rules:
+  - backendRefs:
+    - name: web
+";
+
+#[test]
+fn invalid_fields_are_reported_at_their_position_and_the_objects_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "routes.yaml", INVALID);
+    let outcome = Loader::new(dir.path()).load(&config());
+    assert_eq!(
+        messages(&outcome.invalid),
+        [
+            "routes.yaml:15:34: spec.rules[0].matches[1].path.value: \"api\" must start with \"/\"",
+            "routes.yaml:16:49: spec.rules[0].backendRefs[0].weight: must be between 0 and 1000000, is -1",
+            // The port is missing: the position is that of the backendRef that lacks it.
+            "routes.yaml:24:7: spec.rules[0].backendRefs[0].port: is required for a reference to a Service",
+        ]
+    );
+    // The objects stay in the snapshot; translation gives them their status.
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    let set = outcome.set;
+    assert_eq!(keys(&set.http_routes), ["default/portless", "default/web"]);
+
+    let off = ControllerConfig {
+        validate_inputs: false,
+        ..config()
+    };
+    let outcome = Loader::new(dir.path()).load(&off);
+    assert!(outcome.invalid.is_empty(), "validation is off");
+}
+
 #[test]
 fn reloading_decodes_only_what_changed_and_reports_changes() {
     let dir = tempfile::tempdir().unwrap();

@@ -69,6 +69,14 @@ impl Recorder {
                 parts.headers["content-type"],
                 "application/merge-patch+json"
             );
+            // managedFields name the controller, not `unknown`.
+            let query = parts.uri.query().unwrap_or_default();
+            assert!(
+                query
+                    .split('&')
+                    .any(|p| p == "fieldManager=gatesim-reference-controller"),
+                "PATCH {path} without the controller's field manager: {query:?}"
+            );
         }
         self.requests
             .lock()

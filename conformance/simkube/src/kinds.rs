@@ -65,6 +65,18 @@ impl KindSpec {
     pub fn serves(&self, version: &str) -> bool {
         self.versions.contains(&version)
     }
+
+    /// Whether objects carry `metadata.generation`. Every custom resource does; of the
+    /// built-in kinds only those whose strategy sets it (a real kube-apiserver 1.36 gives a
+    /// Pod, an EndpointSlice and a Deployment one, but no Service, Secret, ConfigMap,
+    /// Namespace, Endpoints, Event or Lease).
+    pub fn tracks_generation(&self) -> bool {
+        self.custom
+            || matches!(
+                (self.group, self.kind),
+                ("", "Pod") | ("discovery.k8s.io", "EndpointSlice") | ("apps", "Deployment")
+            )
+    }
 }
 
 const CORE: &str = "";

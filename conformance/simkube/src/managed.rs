@@ -105,10 +105,32 @@ pub fn read(obj: &Value) -> Vec<Entry> {
         .collect()
 }
 
-/// Writes `entries` into `obj` (dropping entries that own nothing, as upstream).
+/// Upstream's order of entries: operation, then the second of the last write, then manager,
+/// apiVersion and subresource (times are RFC 3339 in seconds, so they compare as text).
+fn upstream_order(a: &Entry, b: &Entry) -> std::cmp::Ordering {
+    (
+        a.operation.as_str(),
+        &a.time,
+        &a.manager,
+        &a.api_version,
+        &a.subresource,
+    )
+        .cmp(&(
+            b.operation.as_str(),
+            &b.time,
+            &b.manager,
+            &b.api_version,
+            &b.subresource,
+        ))
+}
+
+/// Writes `entries` into `obj` in upstream's order (dropping entries that own nothing, as
+/// upstream).
 pub fn write(obj: &mut Value, entries: &[Entry]) {
-    let list: Vec<Value> = entries
-        .iter()
+    let mut sorted: Vec<&Entry> = entries.iter().collect();
+    sorted.sort_by(|a, b| upstream_order(a, b));
+    let list: Vec<Value> = sorted
+        .into_iter()
         .filter(|e| !e.fields.is_empty())
         .map(|e| {
             let mut v = json!({

@@ -14,7 +14,13 @@ macro_rules! say {
 }
 
 pub mod args;
+mod cluster;
+pub mod fuzz;
 mod output;
+mod upstream;
+
+pub use cluster::{cluster, tools};
+pub use upstream::upstream;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,21 +36,31 @@ use gatesim_conformance::scenario::{
     LoadOptions, Loader, Profile, Scenario, default_scenarios_dir,
 };
 use gatesim_conformance::target::{
-    ClusterOptions, ClusterTarget, KindCluster, KindOptions, RunClass, SimOptions, SimTarget,
-    Target, kind,
+    ClusterOptions, ClusterTarget, KindCluster, KindOptions, LocalOptions, LocalTarget, RunClass,
+    SimOptions, SimTarget, Target, kind,
 };
 
-use args::{CheckArgs, EnvoyChoice, ListArgs, RunArgs, SelectionArgs, TargetKind};
+use args::{
+    CheckArgs, EnvoyChoice, ImplementationArgs, ListArgs, RunArgs, SelectionArgs, TargetArgs,
+    TargetKind,
+};
 use output::RunInfo;
 
 const REPOSITORY: &str = "https://github.com/gatesim/gatesim";
 
-fn init_logging(verbose: u8) {
+pub fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "error",
         1 => "warn",
         2 => "info",
         _ => "debug",
+    };
+    // The kube client logs every failed request as an error; waiting for a starting API
+    // server fails many on purpose, and the real failures come back as errors anyway.
+    let default = if verbose < 2 {
+        format!("{default},kube_client::client::builder=off")
+    } else {
+        default.to_owned()
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -151,21 +167,21 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn implementation(args: &RunArgs) -> Result<Implementation> {
-    // sim and kind run the reference controller, which the defaults describe.
-    let sim = matches!(args.target, TargetKind::Sim | TargetKind::Kind);
+/// The report's implementation block. For the reference controller (`ours`) every field has
+/// a default; for anything else a report needs them all, as upstream requires.
+fn implementation(args: &ImplementationArgs, ours: bool, report: bool) -> Result<Implementation> {
     let pick = |given: &Option<String>, default: &str, flag: &str| -> Result<String> {
-        match (given, sim, &args.report_output) {
+        match (given, ours, report) {
             (Some(v), _, _) => Ok(v.clone()),
-            (None, true, _) | (None, false, None) => Ok(default.to_owned()),
-            (None, false, Some(_)) => {
+            (None, true, _) | (None, false, false) => Ok(default.to_owned()),
+            (None, false, true) => {
                 bail!("--report-output needs --{flag} describing the implementation under test")
             }
         }
     };
     let contact = if !args.contact.is_empty() {
         args.contact.clone()
-    } else if sim || args.report_output.is_none() {
+    } else if ours || !report {
         vec![format!("{REPOSITORY}/issues")]
     } else {
         bail!("--report-output needs --contact describing the implementation under test")
@@ -204,7 +220,7 @@ async fn connect_cluster(
 
 /// Bring the kind cluster up and install the project into it; on failure, take down what
 /// was brought up (as a finished run would).
-async fn start_kind(args: &RunArgs) -> Result<(Target, KindCluster)> {
+async fn start_kind(args: &TargetArgs) -> Result<(Target, KindCluster)> {
     let mut options = KindOptions::new(args.cluster_name.clone());
     if let Some(config) = &args.kind_config {
         options.config = config.clone();
@@ -241,17 +257,28 @@ async fn start_kind(args: &RunArgs) -> Result<(Target, KindCluster)> {
     }
 }
 
-async fn start_target(args: &RunArgs) -> Result<Target> {
+/// How often status is polled: simkube answers in microseconds, a cluster's API server does
+/// not.
+fn poll_interval(target: &Target) -> Duration {
+    match target {
+        Target::Sim(_) => Duration::from_millis(20),
+        Target::Cluster(_) => Duration::from_millis(100),
+        Target::Local(_) => Duration::from_millis(50),
+    }
+}
+
+async fn start_target(args: &TargetArgs) -> Result<Target> {
+    // The GatewayClass of the in-process controller (sim and local).
+    let own_class = || RunClass {
+        gateway_class: args
+            .gateway_class
+            .clone()
+            .unwrap_or_else(|| "gatesim".to_owned()),
+        controller_name: args.controller_name.clone(),
+    };
     match args.target {
         TargetKind::Sim => {
-            let class = RunClass {
-                gateway_class: args
-                    .gateway_class
-                    .clone()
-                    .unwrap_or_else(|| "gatesim".to_owned()),
-                controller_name: args.controller_name.clone(),
-            };
-            let mut options = SimOptions::new(class);
+            let mut options = SimOptions::new(own_class());
             match &args.envoy {
                 Some(EnvoyChoice::Binary(path)) => options.envoy = Some(path.clone()),
                 Some(EnvoyChoice::Docker) => options.envoy_image = Some(args.envoy_image.clone()),
@@ -274,7 +301,30 @@ async fn start_target(args: &RunArgs) -> Result<Target> {
                 .unwrap_or_else(|| "gateway-conformance".to_owned());
             connect_cluster(class, args.kubeconfig.clone(), echo).await
         }
-        TargetKind::Kind => bail!("the kind target is started by start_kind"),
+        TargetKind::Local => {
+            let local = LocalTarget::start(LocalOptions {
+                class: own_class(),
+                layout: cluster::layout(&args::StateDirArgs {
+                    state_dir: args.state_dir.clone(),
+                }),
+                node_program: std::env::current_exe().context("finding the gatesim binary")?,
+                echo_image: args
+                    .echo_image
+                    .clone()
+                    .unwrap_or_else(|| ECHO_BASIC.to_owned()),
+                envoy: args.envoy_binary("--target local")?,
+                envoy_log_level: args.envoy_log_level.clone(),
+                address_network: None,
+                keep_cluster: args.keep_cluster,
+                ready_timeout: Duration::from_secs(300),
+            })
+            .await
+            .context("starting the local target")?;
+            Ok(Target::Local(Box::new(local)))
+        }
+        TargetKind::Kind => bail!(
+            "the kind target brings up a cluster around a whole run: use it with `gatesim run`"
+        ),
     }
 }
 
@@ -302,14 +352,24 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(run_async(args))
+    runtime.block_on(run_suite(args)).map(|(code, _)| code)
 }
 
-async fn run_async(args: RunArgs) -> Result<ExitCode> {
+/// Runs the scenarios as `gatesim run` does (printing as it goes); the exit status and each
+/// scenario's result (`None` when Ctrl-C or SIGTERM stopped the run).
+pub async fn run_suite(args: RunArgs) -> Result<(ExitCode, Option<Vec<ScenarioResult>>)> {
     let started = Instant::now();
     let flags = flags(&args.selection);
     flags.validate()?;
-    let implementation = implementation(&args)?;
+    let implementation = implementation(
+        &args.implementation,
+        // sim, local and kind run the reference controller, which the defaults describe.
+        matches!(
+            args.targeting.target,
+            TargetKind::Sim | TargetKind::Local | TargetKind::Kind
+        ),
+        args.report_output.is_some(),
+    )?;
     let (scenarios, _) = load(&args.selection.paths, args.selection.base_dir.as_deref())?;
     flags.check_names(&scenarios)?;
 
@@ -318,12 +378,12 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
     let signal = gatesim_reference::terminal::shutdown_signal();
     tokio::pin!(signal);
     let starting = async {
-        match args.target {
+        match args.targeting.target {
             TargetKind::Kind => {
-                let (target, kind) = start_kind(&args).await?;
+                let (target, kind) = start_kind(&args.targeting).await?;
                 Ok::<_, anyhow::Error>((target, Some(kind)))
             }
-            _ => Ok((start_target(&args).await?, None)),
+            _ => Ok((start_target(&args.targeting).await?, None)),
         }
     };
     let (target, kind) = tokio::select! {
@@ -339,10 +399,7 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
     let settings = Settings {
         consecutive: args.consecutive,
         within: args.within,
-        poll_interval: match target {
-            Target::Sim(_) => Duration::from_millis(20),
-            Target::Cluster(_) => Duration::from_millis(100),
-        },
+        poll_interval: poll_interval(&target),
         ..Settings::default()
     };
     let env = Arc::new(Environment::new(target, settings));
@@ -367,6 +424,9 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
             );
         }
         shut_down(env).await;
+        if let Some(kind) = kind {
+            kind.down().await.context("tearing down the kind cluster")?;
+        }
         bail!("{why}");
     }
     let to_run = plan.to_run();
@@ -382,7 +442,7 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
     let mut report_options = ReportOptions::new(implementation, jiff::Zoned::now());
     report_options.profiles = flags.profiles.clone();
     report_options.features = flags.feature_selection(&inferred);
-    report_options.mode = args.mode.clone();
+    report_options.mode = args.implementation.mode.clone();
     let skipped = not_run
         .iter()
         .filter(|r| matches!(r.outcome, Outcome::Skipped { .. }))
@@ -421,7 +481,7 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
             if let Some(kind) = kind {
                 kind.down().await.context("tearing down the kind cluster")?;
             }
-            return Ok(ExitCode::from(130));
+            return Ok((ExitCode::from(130), None));
         }
     };
     let scenarios_took = scenarios_started.elapsed();
@@ -481,9 +541,10 @@ async fn run_async(args: RunArgs) -> Result<ExitCode> {
         say!("junit: {}", path.display());
     }
     let failed = results.iter().any(|r| r.outcome.is_failure());
-    Ok(if failed {
+    let code = if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    Ok((code, Some(results)))
 }

@@ -180,9 +180,14 @@ fn build_request(req: &ProbeRequest) -> Result<(Request<Full<Bytes>>, Option<Str
         .map(|(n, v)| format!("{n}:{v}"))
         .collect::<Vec<_>>()
         .join(",");
-    let echo_set =
-        HeaderValue::from_str(&echo_set).map_err(|e| invalid("X-Echo-Set-Header value", &e))?;
-    headers.insert(HeaderName::from_static("x-echo-set-header"), echo_set);
+    let echo_set_name = HeaderName::from_static("x-echo-set-header");
+    // Upstream always sends the header (empty when there is nothing to set); a scenario that
+    // writes it among its own request headers asks the echo directly, and keeps its value.
+    if !(req.backend_set_headers.is_empty() && headers.contains_key(&echo_set_name)) {
+        let echo_set =
+            HeaderValue::from_str(&echo_set).map_err(|e| invalid("X-Echo-Set-Header value", &e))?;
+        headers.insert(echo_set_name, echo_set);
+    }
     if !headers.contains_key(USER_AGENT) {
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
     }
@@ -405,6 +410,21 @@ mod tests {
         assert_eq!(host_without_port("example.com"), "example.com");
         assert_eq!(host_without_port("[::1]:443"), "::1");
         assert_eq!(host_without_port("127.0.0.1"), "127.0.0.1");
+    }
+
+    #[test]
+    fn a_scenario_may_write_x_echo_set_header_itself() {
+        let fresh = || ProbeRequest::new("127.0.0.1:80".parse().unwrap(), "/");
+        let (built, _) = build_request(&fresh()).unwrap();
+        assert_eq!(built.headers()["x-echo-set-header"], "");
+        let mut own = fresh();
+        own.headers
+            .push(("X-Echo-Set-Header".into(), "X-B:2".into()));
+        let (built, _) = build_request(&own).unwrap();
+        assert_eq!(built.headers()["x-echo-set-header"], "X-B:2");
+        own.backend_set_headers.push(("X-A".into(), "1".into()));
+        let (built, _) = build_request(&own).unwrap();
+        assert_eq!(built.headers()["x-echo-set-header"], "X-A:1");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! each is tested without running anything.
 
 pub mod conformance;
-mod failure;
+pub(crate) mod failure;
 pub mod junit;
 pub mod terminal;
 mod yaml;

@@ -13,7 +13,7 @@ use super::exec::Execution;
 use super::schedule::{self, LockTable};
 use super::select;
 use crate::outcome::{Failure, Outcome, ScenarioResult};
-use crate::scenario::{Fixture, ObjectRef, Scenario};
+use crate::scenario::{Fixture, Object, ObjectRef, Scenario};
 use crate::target::{CertStore, Target, TargetError};
 
 /// Settings of a run that shape every scenario.
@@ -48,6 +48,7 @@ impl Default for Settings {
 struct BaseState {
     result: Result<u64, String>,
     took: Duration,
+    objects: Vec<Object>,
 }
 
 pub struct Environment {
@@ -103,6 +104,7 @@ impl Environment {
         let state = BaseState {
             result,
             took: started.elapsed(),
+            objects: fixture.objects.clone(),
         };
         bases.insert(fixture.path.clone(), state.clone());
         state.result.map(|r| (r, state.took))
@@ -184,7 +186,33 @@ impl Environment {
     }
 
     pub async fn shutdown(self) {
+        if self.target.outlives_run() {
+            self.remove_bases().await;
+        }
         self.target.shutdown().await;
+    }
+
+    /// Deletes the base fixtures' objects (namespaces last to go, so first in reverse apply
+    /// order is everything inside them) and waits until they are gone, as upstream's suite
+    /// cleans its base resources: the next run on the same cluster starts from nothing.
+    async fn remove_bases(&self) {
+        let bases = self.bases.lock().await;
+        let timeout = self.settings.cleanup_timeout;
+        for state in bases.values() {
+            let mut deleted = Vec::new();
+            for object in super::apply_order(&state.objects).into_iter().rev() {
+                let r = object.object_ref();
+                match self.target.delete(&r, &self.certs).await {
+                    Ok(_) => deleted.push(r),
+                    Err(e) => tracing::warn!(error = %e, "removing base object {r}"),
+                }
+            }
+            for r in deleted.iter().filter(|r| !super::is_harness_ref(r)) {
+                if let Err(e) = self.target.driver().wait_gone(r, timeout).await {
+                    tracing::warn!(error = %e, "waiting for base object {r} to go");
+                }
+            }
+        }
     }
 }
 

@@ -409,10 +409,7 @@ impl<'a> Execution<'a> {
         }
         let timeout = self.env.settings().cleanup_timeout;
         for r in deleted {
-            if r.api_version
-                .as_deref()
-                .is_some_and(|v| v.starts_with(crate::scenario::HARNESS_GROUP))
-            {
+            if super::is_harness_ref(r) {
                 continue;
             }
             if let Err(e) = target.driver().wait_gone(r, timeout).await {

@@ -125,6 +125,14 @@ pub fn apply_order(objects: &[Object]) -> Vec<&Object> {
     ordered
 }
 
+/// Whether a reference names a harness kind (materialized by the target, nothing to wait for
+/// in the API).
+pub(crate) fn is_harness_ref(r: &crate::scenario::ObjectRef) -> bool {
+    r.api_version
+        .as_deref()
+        .is_some_and(|v| v.starts_with(crate::scenario::HARNESS_GROUP))
+}
+
 pub fn result_without_run(scenario: &Scenario, outcome: Outcome) -> ScenarioResult {
     ScenarioResult {
         name: scenario.name.clone(),

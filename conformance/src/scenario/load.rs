@@ -39,10 +39,13 @@ struct ScenarioFile {
 
 /// Set on scenarios a generator wrote (a fuzzer is planned), with what reproduces them.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Generated {
     pub seed: String,
     pub property: String,
+    /// The version of the generator that produced the case (a seed means nothing without it).
+    #[serde(default)]
+    pub generator_version: Option<u32>,
 }
 
 /// A value with the place it was written.
@@ -203,6 +206,12 @@ impl Loader {
 
     pub fn load(&mut self, path: &Path) -> Result<Scenario, ScenarioError> {
         let text = read(path)?;
+        self.load_text(path, text)
+    }
+
+    /// Loads a scenario from its text; `path` places it (errors name it, `resourceFiles` are
+    /// resolved beside it).
+    pub fn load_text(&mut self, path: &Path, text: Arc<str>) -> Result<Scenario, ScenarioError> {
         let file: ScenarioFile =
             serde_yaml::from_str(&text).map_err(|e| ScenarioError::from_yaml(path, &e))?;
         let doc = Doc {

@@ -44,6 +44,20 @@ const TLS_MOUNT: &str = "/etc/gatesim-echo/tls";
 impl ClusterTarget {
     /// Connects and reads the GatewayClass's controller (the class must exist).
     pub async fn connect(options: ClusterOptions) -> Result<ClusterTarget, TargetError> {
+        let client = Self::client(&options).await?;
+        Self::connect_client(client, options, None).await
+    }
+
+    /// Applies `class` (a GatewayClass of the run's own), then connects as [`Self::connect`].
+    pub async fn connect_with_class(
+        options: ClusterOptions,
+        class: Value,
+    ) -> Result<ClusterTarget, TargetError> {
+        let client = Self::client(&options).await?;
+        Self::connect_client(client, options, Some(class)).await
+    }
+
+    async fn client(options: &ClusterOptions) -> Result<kube::Client, TargetError> {
         let config = match &options.kubeconfig {
             Some(path) => {
                 let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(|e| {
@@ -59,18 +73,35 @@ impl ClusterTarget {
                 .await
                 .map_err(|e| TargetError::Invalid(format!("finding a kubeconfig: {e}")))?,
         };
-        let client = kube::Client::try_from(config).map_err(|source| TargetError::Client {
+        kube::Client::try_from(config).map_err(|source| TargetError::Client {
             source: Box::new(source),
-        })?;
+        })
+    }
+
+    async fn connect_client(
+        client: kube::Client,
+        options: ClusterOptions,
+        class: Option<Value>,
+    ) -> Result<ClusterTarget, TargetError> {
+        // The driver writes GatewayClasses with its class's controller, so the probe takes
+        // the controller of the class it is to apply.
         let probe = Driver::connect(
             client.clone(),
             "gatesim-harness",
             RunClass {
                 gateway_class: options.gateway_class.clone(),
-                controller_name: String::new(),
+                controller_name: class
+                    .as_ref()
+                    .and_then(|c| c.pointer("/spec/controllerName"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
             },
         )
         .await?;
+        if let Some(class) = class {
+            probe.apply(&class).await?;
+        }
         let class = probe
             .get(&ObjectRef {
                 api_version: Some("gateway.networking.k8s.io/v1".to_owned()),

@@ -8,12 +8,16 @@
 //!   image; convergence by polling, as upstream.
 //! - `kind`: a kind cluster with the project's images, CRDs and controller installed
 //!   (`kind`), then the `cluster` target against it.
+//! - `local`: `cluster` against this machine's real control plane and simulated node, with the
+//!   reference controller in-process.
 
 mod certificates;
 pub mod cluster;
 pub mod driver;
 pub mod echo_objects;
+mod in_process;
 pub mod kind;
+pub mod local;
 pub mod sim;
 
 use std::net::{IpAddr, SocketAddr};
@@ -26,6 +30,7 @@ pub use certificates::{CertStore, Generated, published_refs};
 pub use cluster::{ClusterOptions, ClusterTarget};
 pub use driver::{Driver, Resolved, RunClass, Written};
 pub use kind::{KindCluster, KindOptions};
+pub use local::{LocalOptions, LocalTarget};
 pub use sim::{SimOptions, SimTarget};
 
 use crate::certs::CertError;
@@ -102,10 +107,22 @@ pub enum BarrierError {
     },
 }
 
+/// The GatewayClass a run creates for the controller it starts (sim, local, and `gatesim
+/// upstream` on local), as applied.
+pub fn gateway_class(name: &str, controller_name: &str, description: &str) -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "GatewayClass",
+        "metadata": {"name": name},
+        "spec": {"controllerName": controller_name, "description": description},
+    })
+}
+
 /// A started target.
 pub enum Target {
     Sim(Box<SimTarget>),
     Cluster(Box<ClusterTarget>),
+    Local(Box<LocalTarget>),
 }
 
 fn is_harness(api_version: Option<&str>, kind: &str) -> bool {
@@ -118,6 +135,7 @@ impl Target {
         match self {
             Target::Sim(_) => "sim",
             Target::Cluster(_) => "cluster",
+            Target::Local(_) => "local",
         }
     }
 
@@ -125,6 +143,7 @@ impl Target {
         match self {
             Target::Sim(s) => s.driver(),
             Target::Cluster(c) => c.driver(),
+            Target::Local(l) => l.cluster().driver(),
         }
     }
 
@@ -137,6 +156,7 @@ impl Target {
         match self {
             Target::Sim(s) => s.header(),
             Target::Cluster(c) => c.header(),
+            Target::Local(l) => l.header(),
         }
     }
 
@@ -144,7 +164,17 @@ impl Target {
     pub fn port_offset(&self) -> u16 {
         match self {
             Target::Sim(s) => s.port_offset(),
+            Target::Local(l) => l.port_offset(),
             Target::Cluster(_) => 0,
+        }
+    }
+
+    /// Whether the API server keeps running after the run (the run then removes its base
+    /// fixtures, so that the next run on it starts from nothing).
+    pub fn outlives_run(&self) -> bool {
+        match self {
+            Target::Local(l) => l.outlives_run(),
+            Target::Sim(_) | Target::Cluster(_) => false,
         }
     }
 
@@ -154,6 +184,7 @@ impl Target {
     pub fn scenario_dir(&self, scenario: &str) -> Option<PathBuf> {
         match self {
             Target::Sim(s) => Some(s.scenario_dir(scenario)),
+            Target::Local(l) => Some(l.scenario_dir(scenario)),
             Target::Cluster(_) => None,
         }
     }
@@ -167,7 +198,7 @@ impl Target {
     pub fn counts_for_barrier(&self, written: &Written) -> bool {
         match self {
             Target::Sim(_) => SimTarget::counts_for_barrier(written),
-            Target::Cluster(_) => false,
+            Target::Cluster(_) | Target::Local(_) => false,
         }
     }
 
@@ -188,6 +219,7 @@ impl Target {
             Some(HarnessObject::EchoBackend(backend)) => match self {
                 Target::Sim(s) => s.materialize_backend(backend, certs).await,
                 Target::Cluster(c) => c.materialize_backend(backend).await,
+                Target::Local(l) => l.cluster().materialize_backend(backend).await,
             },
             None => {
                 let written = self.driver().apply(object.value()).await?;
@@ -220,6 +252,7 @@ impl Target {
                 "EchoBackend" => match self {
                     Target::Sim(s) => s.remove_backend(target).await,
                     Target::Cluster(c) => c.remove_backend(target).await,
+                    Target::Local(l) => l.cluster().remove_backend(target).await,
                 },
                 _ => self.delete_certificate(target, certs).await,
             };
@@ -258,7 +291,7 @@ impl Target {
     async fn after_write(&self, written: Written) -> Result<Vec<Written>, TargetError> {
         let mut all = match self {
             Target::Sim(s) => s.service_written(&written).await?,
-            Target::Cluster(_) => Vec::new(),
+            Target::Cluster(_) | Target::Local(_) => Vec::new(),
         };
         all.push(written);
         Ok(all)
@@ -268,6 +301,7 @@ impl Target {
         match self {
             Target::Sim(s) => s.fill_endpoints(fill).await,
             Target::Cluster(c) => c.fill_endpoints(fill).await,
+            Target::Local(l) => l.cluster().fill_endpoints(fill).await,
         }
     }
 
@@ -280,7 +314,7 @@ impl Target {
     ) -> Result<(), BarrierError> {
         match self {
             Target::Sim(s) => s.await_acked(gateway, revision, bound).await,
-            Target::Cluster(_) => Ok(()),
+            Target::Cluster(_) | Target::Local(_) => Ok(()),
         }
     }
 
@@ -304,6 +338,10 @@ impl Target {
                 Ok(seen.iter().any(|r| r.path == path && r.at >= since))
             }
             Target::Cluster(c) => c.saw_request(namespace, backend, path, since).await,
+            Target::Local(_) => Err(TargetError::Invalid(format!(
+                "the local target cannot tell which requests {namespace}/{backend} received: \
+                 the simulated node serves no pod logs"
+            ))),
         }
     }
 
@@ -354,12 +392,14 @@ impl Target {
         match self {
             Target::Sim(_) => Ok(()),
             Target::Cluster(c) => c.await_ready(objects).await,
+            Target::Local(l) => l.cluster().await_ready(objects).await,
         }
     }
 
     pub async fn shutdown(self) {
         match self {
             Target::Sim(s) => s.shutdown().await,
+            Target::Local(l) => l.shutdown().await,
             Target::Cluster(_) => {}
         }
     }

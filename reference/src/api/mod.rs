@@ -14,14 +14,18 @@ pub use k8sgateway::{
 };
 
 pub use gateway_api::experimental::gatewayclasses::{
-    GatewayClass, GatewayClassSpec, GatewayClassStatus, GatewayClassStatusSupportedFeatures,
+    GatewayClass, GatewayClassParametersRef, GatewayClassSpec, GatewayClassStatus,
+    GatewayClassStatusSupportedFeatures,
 };
 pub use gateway_api::experimental::gateways::{
-    Gateway, GatewayListeners, GatewayListenersAllowedRoutes, GatewayListenersAllowedRoutesKinds,
-    GatewayListenersAllowedRoutesNamespaces, GatewayListenersAllowedRoutesNamespacesFrom,
-    GatewayListenersAllowedRoutesNamespacesSelector, GatewayListenersTls,
-    GatewayListenersTlsCertificateRefs, GatewayListenersTlsMode, GatewaySpec, GatewayStatus,
-    GatewayStatusAddresses, GatewayStatusListeners, GatewayStatusListenersSupportedKinds,
+    Gateway, GatewayInfrastructureParametersRef, GatewayListeners, GatewayListenersAllowedRoutes,
+    GatewayListenersAllowedRoutesKinds, GatewayListenersAllowedRoutesNamespaces,
+    GatewayListenersAllowedRoutesNamespacesFrom, GatewayListenersAllowedRoutesNamespacesSelector,
+    GatewayListenersTls, GatewayListenersTlsCertificateRefs, GatewayListenersTlsMode, GatewaySpec,
+    GatewayStatus, GatewayStatusAddresses, GatewayStatusListeners,
+    GatewayStatusListenersSupportedKinds, GatewayTls, GatewayTlsBackendClientCertificateRef,
+    GatewayTlsFrontendDefaultValidationCaCertificateRefs,
+    GatewayTlsFrontendPerPortTlsValidationCaCertificateRefs,
 };
 pub use gateway_api::experimental::httproutes::{self as httproutes, HttpRoute, HttpRouteSpec};
 pub use gateway_api::experimental::referencegrants::{

@@ -115,13 +115,13 @@ impl Controller {
         let (snapshots, guard, status_tx) = match opts.source {
             Source::File(path) => {
                 let (snapshots, provider) = FileProvider::start(path, opts.config.clone())?;
-                state.watch_errors(provider.errors());
+                state.watch_errors(vec![provider.errors(), provider.invalid()]);
                 (snapshots, ProviderGuard::File(provider), None)
             }
             Source::Kubernetes(client) => {
                 let (snapshots, provider) =
                     KubernetesProvider::start(client.clone(), opts.config.clone());
-                state.watch_errors(provider.decode_errors().subscribe());
+                state.watch_errors(vec![provider.decode_errors().subscribe()]);
                 metrics.attach_decode_errors(provider.decode_errors());
                 let (tx, rx) = mpsc::channel(16);
                 let writer = StatusWriter::spawn(

@@ -116,26 +116,34 @@ impl ControllerState {
             .collect()
     }
 
-    /// Mirror the file provider's current errors.
-    /// Shows the input errors a provider publishes (file diagnostics, objects a watch
-    /// cannot decode) on `/errors`, logging each list as it changes.
-    pub(super) fn watch_errors<T>(&self, mut errors: watch::Receiver<Vec<T>>)
+    /// Shows the input errors a provider publishes on `/errors`, the lists of `sources` one
+    /// after the other (file diagnostics then validation findings, or objects a watch cannot
+    /// decode), logging them as they change.
+    pub(super) fn watch_errors<T>(&self, mut sources: Vec<watch::Receiver<Vec<T>>>)
     where
         T: std::fmt::Display + Clone + Send + Sync + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        let update = move |list: &[T]| {
-            let rendered: Vec<String> = list.iter().map(ToString::to_string).collect();
+        let update = move |sources: &mut [watch::Receiver<Vec<T>>]| {
+            let mut rendered = Vec::new();
+            for source in sources.iter_mut() {
+                rendered.extend(source.borrow_and_update().iter().map(ToString::to_string));
+            }
             for e in &rendered {
                 tracing::error!("{e}");
             }
             inner.write().unwrap_or_else(|e| e.into_inner()).errors = rendered;
         };
-        update(&errors.borrow_and_update());
+        update(&mut sources);
         tokio::spawn(async move {
-            while errors.changed().await.is_ok() {
-                let list = errors.borrow_and_update().clone();
-                update(&list);
+            loop {
+                let changes = sources.iter_mut().map(|s| Box::pin(s.changed()));
+                let (changed, _, rest) = futures::future::select_all(changes).await;
+                drop(rest);
+                if changed.is_err() {
+                    return;
+                }
+                update(&mut sources);
             }
         });
     }
@@ -157,9 +165,10 @@ impl ControllerState {
             .clone()
     }
 
-    /// The current input errors: `file:line:col: message` (file provider), `Kind
-    /// namespace/name: cannot decode: ...` (Kubernetes provider); then objects in quarantine
-    /// and rejected configurations that could not be contained.
+    /// The current input errors: `file:line:col: message` (file provider: files that could
+    /// not be read, then objects that fail validation), `Kind namespace/name: cannot decode:
+    /// ...` (Kubernetes provider); then objects in quarantine and rejected configurations that
+    /// could not be contained.
     pub fn errors(&self) -> Vec<String> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         inner
@@ -213,9 +222,9 @@ async fn config(State(state): State<ControllerState>) -> axum::response::Respons
     }
 }
 
-/// `GET /errors`: input errors that keep the last good configuration serving, objects left
-/// out because they cannot be read or because Envoy rejected them, and rejections nothing
-/// could be left out for.
+/// `GET /errors`: input errors that keep the last good configuration serving, objects that
+/// fail validation, objects left out because they cannot be read or because Envoy rejected
+/// them, and rejections nothing could be left out for.
 async fn errors(State(state): State<ControllerState>) -> Json<Value> {
     Json(json!({"errors": state.errors()}))
 }

@@ -5,16 +5,34 @@
 //! bootstrap is written as YAML so that a person debugging a proxy can read it in its work
 //! directory; its shape is checked by `envoy --mode validate` in the tests.
 //!
-//! Left out on purpose: `layered_runtime` (Envoy's defaults are what we want and nothing here
-//! flips a runtime flag) and any admin access log. An overload manager is configured only for
-//! the global downstream connection limit, without which Envoy logs a warning at every start
-//! that would otherwise open the log tail printed when a proxy dies.
+//! The runtime has one static layer, [`RUNTIME`]: the RE2 program size Envoy accepts in a
+//! regex, raised from Envoy's default of 100 to what the controller's validation allows (see
+//! `validate::regex::MAX_PROGRAM_SIZE`). Left out on purpose: any admin access log. An overload
+//! manager is configured only for the global downstream connection limit, without which Envoy
+//! logs a warning at every start that would otherwise open the log tail printed when a proxy
+//! dies.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
+/// The static runtime layer of every bootstrap. Envoy refuses a regex whose RE2 program is
+/// larger than the error level, and with it the whole configuration that carries it; the
+/// controller refuses such a regex before translation, so the two must agree. The warning
+/// level is the same: a warning about a regex the controller accepted would have nobody to
+/// act on it.
+pub const RUNTIME: &[(&str, u64)] = &[
+    (
+        "re2.max_program_size.error_level",
+        crate::validate::regex::MAX_PROGRAM_SIZE,
+    ),
+    (
+        "re2.max_program_size.warn_level",
+        crate::validate::regex::MAX_PROGRAM_SIZE,
+    ),
+];
 
 /// Name of the static cluster that leads to the controller's xDS server.
 pub const XDS_CLUSTER: &str = "xds_cluster";
@@ -144,6 +162,13 @@ pub fn bootstrap_value(p: &BootstrapParams) -> Value {
             }],
         },
     });
+    let runtime: serde_json::Map<String, Value> = RUNTIME
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    bootstrap["layered_runtime"] = json!({
+        "layers": [{ "name": "gatesim", "static_layer": runtime }],
+    });
     if let Some(max) = p.max_downstream_connections {
         bootstrap["overload_manager"] = json!({
             "resource_monitors": [{
@@ -236,6 +261,20 @@ mod tests {
         let addr = &v["static_resources"]["clusters"][0]["load_assignment"]["endpoints"][0]["lb_endpoints"]
             [0]["endpoint"]["address"]["socket_address"];
         assert_eq!(addr["address"], "::1");
+    }
+
+    #[test]
+    fn runtime_raises_the_re2_program_size() {
+        let v = parsed(&params());
+        let layer = &v["layered_runtime"]["layers"][0]["static_layer"];
+        assert_eq!(
+            layer["re2.max_program_size.error_level"],
+            crate::validate::regex::MAX_PROGRAM_SIZE
+        );
+        assert_eq!(
+            layer["re2.max_program_size.warn_level"],
+            crate::validate::regex::MAX_PROGRAM_SIZE
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //!   fetched for it;
 //! - every EDS cluster becomes a `STATIC` cluster carrying its `ClusterLoadAssignment` inline.
 //!   Keeping the EDS type would need a config source and would leave the endpoints unchecked;
-//!   a static cluster runs them through the same validation EDS would.
+//!   a static cluster runs them through the same validation EDS would;
+//! - the runtime is the one the proxies run with ([`super::bootstrap::RUNTIME`]), so regexes
+//!   are held to the same RE2 program size.
 //!
 //! The bootstrap is written as binary protobuf (`.pb`), so no JSON printer is involved and what
 //! Envoy reads is byte for byte what it would receive over xDS.
@@ -16,8 +18,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
 use envoy_types::pb::envoy::config::bootstrap::v3::bootstrap::StaticResources;
+use envoy_types::pb::envoy::config::bootstrap::v3::runtime_layer::LayerSpecifier;
+use envoy_types::pb::envoy::config::bootstrap::v3::{Bootstrap, LayeredRuntime, RuntimeLayer};
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::cluster::v3::cluster::{ClusterDiscoveryType, DiscoveryType};
 use envoy_types::pb::envoy::config::core::v3::Node;
@@ -26,34 +29,36 @@ use envoy_types::pb::envoy::config::listener::v3::{FilterChain, Listener, filter
 use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_connection_manager::RouteSpecifier;
-use envoy_types::pb::google::protobuf::Any;
+use envoy_types::pb::google::protobuf::{Any, Struct, Value, value};
 use prost::{Message, Name};
 
-use super::bootstrap::DEFAULT_NODE_CLUSTER;
+use super::bootstrap::{DEFAULT_NODE_CLUSTER, RUNTIME};
 use super::envoy::{EnvoyError, validate_file};
 use crate::translate::ProxyConfig;
 
 /// Validate one Gateway's resources with Envoy; `Err(EnvoyError::Rejected)` carries Envoy's
 /// own message.
 pub fn validate_proxy(envoy: &Path, proxy: &ProxyConfig) -> Result<(), EnvoyError> {
-    let bootstrap = static_bootstrap(proxy)?;
+    validate_bootstrap(envoy, &static_bootstrap(proxy)?)
+}
+
+/// Validate a whole bootstrap with Envoy (a [`static_bootstrap`], possibly adjusted).
+pub fn validate_bootstrap(envoy: &Path, bootstrap: &Bootstrap) -> Result<(), EnvoyError> {
     let file = TempFile::new("pb");
     std::fs::write(&file.0, bootstrap.encode_to_vec()).map_err(|source| EnvoyError::Io {
         path: file.0.clone(),
         source,
     })?;
     // Envoy names the file it read; the person reading the message knows the Gateway.
+    let gateway = bootstrap.node.as_ref().map_or("", |node| node.id.as_str());
     validate_file(envoy, &file.0).map_err(|error| match error {
         EnvoyError::Rejected(message) => EnvoyError::Rejected(
             message
                 .replace(
                     &format!("'{}'", file.0.display()),
-                    &format!("of Gateway {}", proxy.node_id),
+                    &format!("of Gateway {gateway}"),
                 )
-                .replace(
-                    &file.0.display().to_string(),
-                    &format!("Gateway {}", proxy.node_id),
-                ),
+                .replace(&file.0.display().to_string(), &format!("Gateway {gateway}")),
         ),
         other => other,
     })
@@ -91,8 +96,28 @@ pub fn static_bootstrap(proxy: &ProxyConfig) -> Result<Bootstrap, EnvoyError> {
             clusters,
             ..Default::default()
         }),
+        layered_runtime: Some(runtime(RUNTIME)),
         ..Default::default()
     })
+}
+
+/// A runtime of one static layer holding `values`.
+pub fn runtime(values: &[(&str, u64)]) -> LayeredRuntime {
+    let fields = values
+        .iter()
+        .map(|(k, v)| {
+            let number = Value {
+                kind: Some(value::Kind::NumberValue(*v as f64)),
+            };
+            (k.to_string(), number)
+        })
+        .collect();
+    LayeredRuntime {
+        layers: vec![RuntimeLayer {
+            name: "gatesim".into(),
+            layer_specifier: Some(LayerSpecifier::StaticLayer(Struct { fields })),
+        }],
+    }
 }
 
 fn inline_routes(

@@ -17,9 +17,10 @@ pub(crate) fn evaluate(set: &ResourceSet) -> BTreeMap<String, Result<(), Problem
         .filter(|gc| gc.spec.controller_name == set.config.controller_name)
         .map(|gc| {
             let name = gc.metadata.name.clone().unwrap_or_default();
-            let outcome = match &gc.spec.parameters_ref {
-                None => Ok(()),
-                Some(p) => Err(Problem::new(
+            let outcome = match (super::invalid::class(set, gc), &gc.spec.parameters_ref) {
+                (Some(invalid), _) => Err(invalid),
+                (None, None) => Ok(()),
+                (None, Some(p)) => Err(Problem::new(
                     reason::INVALID_PARAMETERS,
                     format!(
                         "parametersRef {}/{} {} is not supported by this controller",

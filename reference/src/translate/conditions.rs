@@ -30,6 +30,7 @@ pub mod reason {
     pub const ADDRESS_NOT_ASSIGNED: &str = "AddressNotAssigned";
     pub const UNSUPPORTED_PROTOCOL: &str = "UnsupportedProtocol";
     pub const UNSUPPORTED_VALUE: &str = "UnsupportedValue";
+    pub const INCOMPATIBLE_FILTERS: &str = "IncompatibleFilters";
     pub const PROTOCOL_CONFLICT: &str = "ProtocolConflict";
     pub const HOSTNAME_CONFLICT: &str = "HostnameConflict";
     pub const INVALID_CERTIFICATE_REF: &str = "InvalidCertificateRef";

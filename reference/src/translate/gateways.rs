@@ -153,11 +153,13 @@ fn evaluate_one(
     gw: &Gateway,
     class_problem: Option<&Problem>,
 ) -> GatewayIr {
+    let mut invalid = super::invalid::gateway(set, gw);
     let mut listeners: Vec<ListenerIr> = gw
         .spec
         .listeners
         .iter()
-        .map(|l| evaluate_listener(set, key, l))
+        .enumerate()
+        .map(|(i, l)| evaluate_listener(set, key, l, invalid.listeners.remove(&i)))
         .collect();
     mark_conflicts(&mut listeners);
 
@@ -170,6 +172,8 @@ fn evaluate_one(
                 gw.spec.gateway_class_name, p.message
             ),
         ))
+    } else if let Some(p) = invalid.gateway {
+        Err(p)
     } else if let Some(p) = gw
         .spec
         .infrastructure
@@ -225,15 +229,22 @@ fn data_plane_problem(set: &ResourceSet, key: &ObjectKey) -> Option<Problem> {
     }
 }
 
-fn evaluate_listener(set: &ResourceSet, gw_key: &ObjectKey, l: &GatewayListeners) -> ListenerIr {
+/// `invalid`: what validation found wrong with the listener's fields.
+fn evaluate_listener(
+    set: &ResourceSet,
+    gw_key: &ObjectKey,
+    l: &GatewayListeners,
+    invalid: Option<Problem>,
+) -> ListenerIr {
     let protocol = match l.protocol.as_str() {
         "HTTP" => Some(Protocol::Http),
         "HTTPS" => Some(Protocol::Https),
         _ => None,
     };
-    let mut accepted = match protocol {
-        Some(_) => None,
-        None => Some(Problem::new(
+    let mut accepted = match (invalid, protocol) {
+        (Some(invalid), _) => Some(invalid),
+        (None, Some(_)) => None,
+        (None, None) => Some(Problem::new(
             reason::UNSUPPORTED_PROTOCOL,
             format!(
                 "protocol {:?} is not supported; supported: HTTP, HTTPS",

@@ -12,11 +12,11 @@
 mod backends;
 mod classes;
 mod conditions;
-mod duration;
 mod envoy;
 pub mod features;
 mod gateways;
 mod hostnames;
+mod invalid;
 pub mod names;
 mod output;
 mod proxy;
@@ -53,6 +53,7 @@ pub fn managed_gateways(set: &ResourceSet) -> Vec<ObjectKey> {
 
 /// Translate every input into proxy configurations and status.
 pub fn translate(set: &ResourceSet) -> Translation {
+    let set = &*invalid::without_invalid_grants(set);
     let classes = classes::evaluate(set);
     let mut gateways = gateways::evaluate(set, &classes);
     let index: BTreeMap<ObjectKey, usize> = gateways

@@ -45,14 +45,14 @@ pub fn bad_header_route(name: &str) -> String {
     )
 }
 
-/// A route whose header-match regex is valid RE2 but larger than Envoy's default program
-/// size: the CRD schema cannot know, Envoy refuses it.
-pub fn big_regex_route(name: &str) -> String {
+/// A route whose header-match regex uses a backreference, which RE2 refuses: the CRD schema
+/// cannot know, Envoy refuses it.
+pub fn backreference_route(name: &str) -> String {
     format!(
         "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n\
          metadata: {{name: {name}, namespace: default}}\n\
          spec:\n  parentRefs: [{{name: gw}}]\n  hostnames: [{name}.example.com]\n\
-         \x20 rules:\n  - matches: [{{headers: [{{type: RegularExpression, name: x-id, value: \"[a-z]{{200}}\"}}]}}]\n\
+         \x20 rules:\n  - matches: [{{headers: [{{type: RegularExpression, name: x-id, value: \"(a)\\\\1\"}}]}}]\n\
          \x20   backendRefs: [{{name: echo, port: 8080}}]\n"
     )
 }

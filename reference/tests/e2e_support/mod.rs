@@ -285,6 +285,18 @@ pub async fn start_controller(
     Ok(Some(controller))
 }
 
+/// Wait until Gateway `default/gw`'s proxy has acknowledged the configuration of the latest
+/// translation in full (the barrier a harness waits on before probing).
+pub async fn wait_acked(controller: &Controller) -> Result<()> {
+    let revision = controller.state().revision();
+    controller
+        .cache()
+        .wait_acked("default/gw", revision, WAIT)
+        .await
+        .map(drop)
+        .map_err(|e| anyhow::anyhow!("revision {revision} never fully ACKed: {e:?}"))
+}
+
 /// A Service `service` (port 8080) whose endpoints are `ips` on `port`.
 pub fn service_yaml(service: &str, port: u16, ips: &[String]) -> String {
     let endpoints: Vec<String> = ips

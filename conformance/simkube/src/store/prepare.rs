@@ -149,7 +149,11 @@ pub fn for_create(spec: &KindSpec, mut obj: Value, now: &str) -> Result<Value, A
     metadata.insert("name".into(), Value::String(name));
     metadata.insert("uid".into(), Value::String(meta::new_uid()));
     metadata.insert("creationTimestamp".into(), Value::String(now.into()));
-    metadata.insert("generation".into(), Value::from(1));
+    if spec.tracks_generation() {
+        metadata.insert("generation".into(), Value::from(1));
+    } else {
+        metadata.remove("generation");
+    }
     for server_owned in [
         "resourceVersion",
         "deletionTimestamp",
@@ -198,10 +202,22 @@ pub fn for_update(
     {
         return Err(ApiError::conflict(spec, name));
     }
+    // A different uid is an attempt to change an immutable field (422), except in a status
+    // write to a custom resource, whose strategy takes everything but status from the stored
+    // object and so never sees it.
     if let Some(uid) = meta::meta_str(&incoming, "uid")
         && Some(uid) != meta::meta_str(old, "uid")
+        && !(spec.custom && target == Target::Status)
     {
-        return Err(ApiError::conflict(spec, name));
+        return Err(ApiError::invalid(
+            spec,
+            name,
+            &[FieldError::invalid(
+                "metadata.uid",
+                Value::String(uid.into()),
+                "field is immutable",
+            )],
+        ));
     }
     let mut new = match target {
         Target::Main => {
@@ -256,7 +272,7 @@ pub fn for_update(
             ));
         }
     }
-    if spec_changed(spec, old, &new) {
+    if spec.tracks_generation() && spec_changed(spec, old, &new) {
         let g = meta::generation(old) + 1;
         meta::metadata_mut(&mut new).insert("generation".into(), Value::from(g));
     }

@@ -15,16 +15,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
-use gatesim_reference::infra::docker::DockerConfig;
-use gatesim_reference::infra::host::HostConfig;
+use gatesim_reference::controller::Controller;
 use gatesim_reference::infra::ports::{self, PortPrivileges};
-use gatesim_reference::model::{ControllerConfig, KindVisitor, StoredKind, visit_kind};
+use gatesim_reference::model::{KindVisitor, StoredKind, visit_kind};
 use gatesim_reference::xds::WaitError;
 use gatesim_simkube::{Faults, SimKube};
-use serde_json::json;
 
 use super::driver::{Driver, RunClass, Written};
+use super::in_process;
 use super::{BarrierError, TargetError};
 use crate::certs::CertError;
 use crate::echo::SeenRequest;
@@ -81,11 +79,6 @@ pub struct SimTarget {
     work_dir: PathBuf,
 }
 
-/// 100 to 249, from the process id: clear of the small fixed networks test suites pick.
-fn default_network(pid: u32) -> u8 {
-    (100 + pid % 150) as u8
-}
-
 /// Whether the controller watches a kind: only writes it sees raise the revision its
 /// proxies ACK, so only those count for the barrier.
 struct Watched;
@@ -107,19 +100,11 @@ fn kube_client(url: &str) -> Result<kube::Client, TargetError> {
 impl SimTarget {
     /// Starts simkube, the controller and the run's GatewayClass.
     pub async fn start(options: SimOptions) -> Result<SimTarget, TargetError> {
-        let (envoy, proxies) = match (&options.envoy_image, options.envoy.clone()) {
+        let (envoy, proxies) = match &options.envoy_image {
             // The image brings its own Envoy; the path is not used.
-            (Some(image), _) => (PathBuf::from("envoy"), format!("Docker image {image}")),
-            (None, Some(path)) => {
-                let version = envoy_version(&path).await;
-                let described = format!("{version} ({})", path.display());
-                (path, described)
-            }
-            (None, None) => {
-                let path = tokio::task::spawn_blocking(gatesim_reference::infra::envoy::locate)
-                    .await
-                    .map_err(|e| TargetError::Invalid(format!("finding Envoy: {e}")))?
-                    .map_err(|e| TargetError::Envoy(e.to_string()))?;
+            Some(image) => (PathBuf::from("envoy"), format!("Docker image {image}")),
+            None => {
+                let path = in_process::envoy(options.envoy.clone()).await?;
                 let version = envoy_version(&path).await;
                 let described = format!("{version} ({})", path.display());
                 (path, described)
@@ -131,7 +116,7 @@ impl SimTarget {
             .unwrap_or_else(|| privileges.port_offset());
         let network = options
             .address_network
-            .unwrap_or_else(|| default_network(std::process::id()));
+            .unwrap_or_else(|| in_process::default_network(std::process::id()));
         let simkube = SimKube::start(gatesim_simkube::Config::default())
             .await
             .map_err(|e| TargetError::Invalid(format!("starting simkube: {e}")))?;
@@ -142,38 +127,17 @@ impl SimTarget {
         ));
         std::fs::create_dir_all(&work_dir)
             .map_err(|e| TargetError::Invalid(format!("creating {}: {e}", work_dir.display())))?;
-        let mut host = HostConfig::new(
+        let controller = in_process::start(in_process::Setup {
+            client: kube_client(&simkube.url())?,
             envoy,
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            work_dir.clone(),
-        );
-        host.log_level = options.envoy_log_level.clone();
-        let infra = match &options.envoy_image {
-            Some(image) => Infra::Docker(
-                Box::new(host),
-                DockerConfig {
-                    image: image.clone(),
-                },
-            ),
-            None => Infra::Host(Box::new(host)),
-        };
-        let controller = Controller::start(ControllerOptions {
-            source: Source::Kubernetes(kube_client(&simkube.url())?),
-            infra,
-            xds_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            config: ControllerConfig {
-                controller_name: options.class.controller_name.clone(),
-                port_offset,
-                // Real proxies run here: Programmed means the proxy took the configuration.
-                programmed_on_ack: true,
-                ..ControllerConfig::default()
-            },
-            address_network: network,
-            envoy: None,
+            envoy_image: options.envoy_image.clone(),
+            envoy_log_level: &options.envoy_log_level,
+            work_dir: work_dir.clone(),
+            controller_name: &options.class.controller_name,
+            port_offset,
+            network,
         })
-        .await
-        .map_err(|e| TargetError::Invalid(format!("starting the reference controller: {e}")))?;
+        .await?;
         let driver = Arc::new(
             Driver::connect(
                 kube_client(&simkube.url())?,
@@ -183,15 +147,11 @@ impl SimTarget {
             .await?,
         );
         driver
-            .apply(&json!({
-                "apiVersion": "gateway.networking.k8s.io/v1",
-                "kind": "GatewayClass",
-                "metadata": {"name": options.class.gateway_class},
-                "spec": {
-                    "controllerName": options.class.controller_name,
-                    "description": "The gatesim sim target's GatewayClass.",
-                },
-            }))
+            .apply(&super::gateway_class(
+                &options.class.gateway_class,
+                &options.class.controller_name,
+                "The gatesim sim target's GatewayClass.",
+            ))
             .await?;
         Ok(SimTarget {
             backends: Backends::new(

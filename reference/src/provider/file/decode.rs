@@ -17,6 +17,7 @@ use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use super::Diagnostic;
 use crate::api::GATEWAY_GROUP;
 use crate::model::{KindVisitor, ObjectKey, ResourceSet, StoredKind, api_group, visit_kind};
+use crate::validate::{FieldPath, Seg};
 use crate::yaml::{self, Location, YamlPath};
 
 /// What one file contributes to a snapshot.
@@ -29,6 +30,9 @@ pub(super) struct DecodedFile {
     pub origins: HashMap<(String, ObjectKey), usize>,
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Diagnostic>,
+    /// What validation found wrong with the file's objects (they are kept: translation
+    /// reports them in their status).
+    pub invalid: Vec<Diagnostic>,
 }
 
 /// Decode every document of `text`; `file` is the name diagnostics show. A document with an
@@ -170,6 +174,11 @@ impl KindVisitor for Decode<'_> {
             return out.errors.push(ctx.at(&["metadata", "name"], &message));
         }
         out.origins.insert(origin, ctx.index);
+        for finding in crate::validate::object(&obj) {
+            let location = finding_location(ctx.text, ctx.index, &finding.path);
+            out.invalid
+                .push(Diagnostic::at(ctx.file, location, finding.to_string()));
+        }
         out.objects.insert(obj);
     }
 }
@@ -210,6 +219,22 @@ pub(super) fn name_location(text: &str, document: usize) -> Option<Location> {
         document,
         &YamlPath::root().key("metadata").key("name"),
     )
+}
+
+/// Where the field a validation finding names is written; for a field the document leaves out
+/// (a required one, or a default), the nearest value around it that it does write.
+fn finding_location(text: &str, document: usize, path: &FieldPath) -> Option<Location> {
+    let mut at = path.0.iter().fold(YamlPath::root(), |p, seg| match seg {
+        Seg::Field(name) => p.key(name),
+        Seg::Key(key) => p.key(key),
+        Seg::Index(i) => p.index(*i),
+    });
+    loop {
+        if let Some(location) = yaml::locate(text, document, &at) {
+            return Some(location);
+        }
+        at = at.parent()?;
+    }
 }
 
 /// The message for an object defined a second time; `first` is where the first one is.

@@ -26,6 +26,11 @@ pub struct LoadOutcome {
     pub errors: Vec<Diagnostic>,
     /// Documents skipped because the controller does not read their kind.
     pub warnings: Vec<Diagnostic>,
+    /// The objects of `set` that fail validation, `file:line:col: field.path: why` (so, for a
+    /// file whose latest version has errors, findings of the version it still serves). They
+    /// are in `set` all the same: translation gives them status and serves nothing of them.
+    /// Empty when `ControllerConfig::validate_inputs` is off.
+    pub invalid: Vec<Diagnostic>,
     /// Whether what `set` holds may differ from the previous load's: a file was added or
     /// removed, or a file now serves another version.
     pub changed: bool,
@@ -131,10 +136,14 @@ impl Loader {
             ..ResourceSet::default()
         };
         let mut warnings = Vec::new();
+        let mut invalid = Vec::new();
         let mut duplicates = Vec::new();
         for (shown, file) in &self.files {
             errors.extend(file.latest.decoded.errors.iter().cloned());
             warnings.extend(file.latest.decoded.warnings.iter().cloned());
+            if config.validate_inputs {
+                invalid.extend(file.serving.decoded.invalid.iter().cloned());
+            }
             visit_all_kinds(&mut Merge {
                 set: &mut set,
                 file: shown,
@@ -148,6 +157,7 @@ impl Loader {
             set,
             errors,
             warnings,
+            invalid,
             changed,
         }
     }

@@ -85,16 +85,29 @@ impl fmt::Display for Diagnostic {
 #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
 pub struct LoadErrors(pub Vec<Diagnostic>);
 
+/// Decode the text of one YAML file (`file` names it in diagnostics) into the objects it
+/// holds: what a load does per file, without the file system. The fuzz targets drive it.
+pub fn decode_text(file: &Path, text: &str) -> Result<ResourceSet, LoadErrors> {
+    let decoded = decode::decode_file(file, text);
+    if decoded.errors.is_empty() {
+        Ok(decoded.objects)
+    } else {
+        Err(LoadErrors(decoded.errors))
+    }
+}
+
 /// Load every `*.yaml` / `*.yml` under `path` (recursively; `path` may also be one file).
 ///
-/// Objects of kinds the controller does not read are skipped with a logged warning. The
-/// snapshot has revision 1; a [`FileProvider`] numbers its reloads from there.
+/// Objects of kinds the controller does not read are skipped, and objects that fail
+/// validation kept (their status says why), each with a logged warning; [`Loader`] hands
+/// both out as data. The snapshot has revision 1; a [`FileProvider`] numbers its reloads from
+/// there.
 pub fn load_dir(
     path: impl AsRef<Path>,
     config: &ControllerConfig,
 ) -> Result<ResourceSet, LoadErrors> {
     let outcome = Loader::new(path.as_ref()).load(config);
-    for warning in &outcome.warnings {
+    for warning in outcome.warnings.iter().chain(&outcome.invalid) {
         tracing::warn!("{warning}");
     }
     outcome.into_result().map(|mut set| {

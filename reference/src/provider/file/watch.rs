@@ -54,6 +54,7 @@ pub enum FileProviderError {
 pub struct FileProvider {
     errors: watch::Receiver<Vec<Diagnostic>>,
     warnings: watch::Receiver<Vec<Diagnostic>>,
+    invalid: watch::Receiver<Vec<Diagnostic>>,
     /// Owns the event callback: dropping it ends the reload thread.
     _watcher: notify::RecommendedWatcher,
 }
@@ -86,12 +87,14 @@ impl FileProvider {
             })),
             errors: watch::Sender::new(Vec::new()),
             warnings: watch::Sender::new(Vec::new()),
+            invalid: watch::Sender::new(Vec::new()),
             revision: 0,
         };
         publisher.publish(outcome);
         let snapshots = publisher.snapshots.subscribe();
         let errors = publisher.errors.subscribe();
         let warnings = publisher.warnings.subscribe();
+        let invalid = publisher.invalid.subscribe();
         let reloader = Reloader {
             loader,
             config,
@@ -108,6 +111,7 @@ impl FileProvider {
             FileProvider {
                 errors,
                 warnings,
+                invalid,
                 _watcher: watcher,
             },
         ))
@@ -121,6 +125,13 @@ impl FileProvider {
     /// Documents the latest load skipped (kinds the controller does not read).
     pub fn warnings(&self) -> watch::Receiver<Vec<Diagnostic>> {
         self.warnings.clone()
+    }
+
+    /// The objects of the latest published snapshot that fail validation, `file:line:col:
+    /// field.path: why`: they are in the snapshot, and their status says why nothing of them
+    /// is served.
+    pub fn invalid(&self) -> watch::Receiver<Vec<Diagnostic>> {
+        self.invalid.clone()
     }
 }
 
@@ -258,21 +269,18 @@ struct Publisher {
     snapshots: watch::Sender<Arc<ResourceSet>>,
     errors: watch::Sender<Vec<Diagnostic>>,
     warnings: watch::Sender<Vec<Diagnostic>>,
+    invalid: watch::Sender<Vec<Diagnostic>>,
     revision: u64,
 }
 
 impl Publisher {
     fn publish(&mut self, outcome: LoadOutcome) {
-        self.warnings.send_if_modified(|current| {
-            if *current == outcome.warnings {
-                return false;
-            }
-            for warning in outcome.warnings.iter().filter(|w| !current.contains(w)) {
-                tracing::warn!("{warning}");
-            }
-            *current = outcome.warnings;
-            true
-        });
+        publish_new(&self.warnings, outcome.warnings, "");
+        publish_new(
+            &self.invalid,
+            outcome.invalid,
+            "invalid input, not served: ",
+        );
         self.errors.send_if_modified(|current| {
             if *current == outcome.errors {
                 return false;
@@ -300,4 +308,19 @@ impl Publisher {
             self.snapshots.send_replace(Arc::new(set));
         }
     }
+}
+
+/// Publishes `latest` on `sender` when it differs from what is there, logging (after `label`)
+/// each diagnostic not there before: a reload repeats none.
+fn publish_new(sender: &watch::Sender<Vec<Diagnostic>>, latest: Vec<Diagnostic>, label: &str) {
+    sender.send_if_modified(|current| {
+        if *current == latest {
+            return false;
+        }
+        for diagnostic in latest.iter().filter(|d| !current.contains(d)) {
+            tracing::warn!("{label}{diagnostic}");
+        }
+        *current = latest;
+        true
+    });
 }

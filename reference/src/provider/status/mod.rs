@@ -30,6 +30,10 @@ use tokio::task::JoinHandle;
 
 use crate::translate::{ObjectRef, StatusUpdate};
 
+/// Who the status fields belong to in `managedFields`: without a name the API server records
+/// the writes of every client without one as `unknown`.
+pub const FIELD_MANAGER: &str = "gatesim-reference-controller";
+
 #[derive(Clone, Debug)]
 pub struct StatusWriterConfig {
     /// Writes in flight at once.
@@ -243,10 +247,11 @@ impl Writer {
         ) else {
             return Outcome::Unchanged;
         };
-        match api
-            .patch_status(name, &PatchParams::default(), &Patch::Merge(&body))
-            .await
-        {
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
+        match api.patch_status(name, &params, &Patch::Merge(&body)).await {
             Ok(obj) => {
                 self.remember(&job.target, &obj);
                 Outcome::Written

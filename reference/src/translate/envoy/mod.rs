@@ -52,12 +52,15 @@ pub(crate) fn u32v(v: u32) -> UInt32Value {
 }
 
 /// A header to add; `overwrite` replaces existing values, otherwise the value is appended.
+///
+/// Envoy reads header values as format strings (`%REQ(x)%` inserts a request header, and a
+/// lone `%` is refused); a Gateway API value is literal text, so every `%` is doubled.
 pub(crate) fn header(name: &str, value: &str, overwrite: bool) -> HeaderValueOption {
     use header_value_option::HeaderAppendAction as A;
     HeaderValueOption {
         header: Some(HeaderValue {
             key: name.to_string(),
-            value: value.to_string(),
+            value: value.replace('%', "%%"),
             ..Default::default()
         }),
         append_action: if overwrite {

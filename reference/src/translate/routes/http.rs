@@ -13,7 +13,7 @@ use crate::api::httproutes::{
 use crate::model::{ObjectKey, ResourceSet};
 use crate::translate::backends::{self, BackendRefIr, ClusterTarget};
 use crate::translate::conditions::{Problem, reason};
-use crate::translate::duration;
+use crate::validate::durations;
 
 pub(crate) const KIND: &str = "HTTPRoute";
 
@@ -142,7 +142,7 @@ pub(crate) fn route_info(key: &ObjectKey, route: &HttpRoute) -> RouteInfo {
 
 pub(crate) fn translate(set: &ResourceSet, key: &ObjectKey, route: &HttpRoute) -> HttpRouteIr {
     let info = route_info(key, route);
-    let mut problem = None;
+    let mut problem = crate::translate::invalid::route(set, route);
     let mut resolved_refs = None;
     let rules = route
         .spec
@@ -216,12 +216,12 @@ fn translate_rule(
 
     let timeouts = rule.timeouts.as_ref();
     let parse_timeout = |v: Option<&String>, field: &str, problem: &mut Option<Problem>| {
-        v.and_then(|s| match duration::parse_millis(s) {
+        v.and_then(|s| match durations::parse(s) {
             Ok(ms) => Some(ms),
             Err(e) => {
                 problem.get_or_insert(Problem::new(
                     reason::UNSUPPORTED_VALUE,
-                    format!("rule {index}: timeouts.{field} {s:?}: {e}"),
+                    format!("spec.rules[{index}].timeouts.{field}: {e}"),
                 ));
                 None
             }
