@@ -1,5 +1,6 @@
-//! `translate()` at 100, 500, 1,000 and 10,000 HTTPRoutes, and at 500 without input validation
-//! (`translate/unvalidated/500`) to show what validation adds.
+//! `translate()` at 100, 500, 1,000 and 10,000 HTTPRoutes, at 500 without input validation
+//! (`translate/unvalidated/500`) to show what validation adds, and at 500 HTTPRoutes each with
+//! a RouteOption attached by targetRef (`translate-route-options/500`).
 //!
 //! The input resembles Envoy Gateway's "large" benchmark shape: routes spread over namespaces,
 //! each with hostnames, a couple of rules with path and header matches, a header filter and
@@ -99,6 +100,60 @@ fn fixture(routes: usize) -> ResourceSet {
     set
 }
 
+/// One RouteOption per route of `fixture(routes)`, by targetRef: timeout, retries, headers
+/// and CORS, so the policy pass and the per-route Envoy mapping both run.
+fn with_route_options(routes: usize) -> ResourceSet {
+    let mut set = fixture(routes);
+    let namespaces = (routes / 100).max(1);
+    for r in 0..routes {
+        insert(
+            &mut set,
+            json!({"apiVersion": "gateway.solo.io/v1", "kind": "RouteOption",
+            "metadata": {"name": format!("options-{r}"), "namespace": format!("ns-{}", r % namespaces),
+                         "generation": 1, "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {
+                "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute",
+                                "name": format!("route-{r}")}],
+                "options": {
+                    "timeout": "10s",
+                    "retries": {"retryOn": "5xx", "numRetries": 2, "perTryTimeout": "2s"},
+                    "headerManipulation": {"responseHeadersToAdd": [
+                        {"header": {"key": "x-policy", "value": format!("{r}")}}]},
+                    "cors": {"allowOrigin": ["https://app.example.com"], "allowMethods": ["GET"]}
+                }}}),
+        );
+    }
+    set
+}
+
+fn bench_route_options(c: &mut Criterion) {
+    let mut group = c.benchmark_group("translate-route-options");
+    let n = 500;
+    let set = with_route_options(n);
+    // Sanity: every route carries its policy, and every policy is attached.
+    let t = gatesim_reference::translate::translate(&set);
+    let with_cors = t
+        .proxies
+        .values()
+        .flat_map(|p| &p.routes)
+        .flat_map(|r| &r.virtual_hosts)
+        .flat_map(|vh| &vh.routes)
+        .filter(|r| {
+            r.typed_per_filter_config
+                .contains_key("envoy.filters.http.cors")
+        })
+        .count();
+    assert!(
+        with_cors >= 2 * n,
+        "expected every rule of {n} routes to carry its RouteOption, got {with_cors}"
+    );
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_with_input(BenchmarkId::from_parameter(n), &set, |b, set| {
+        b.iter(|| gatesim_reference::translate::translate(std::hint::black_box(set)))
+    });
+    group.finish();
+}
+
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("translate");
     for &n in &[100usize, 500, 1_000, 10_000] {
@@ -135,5 +190,5 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, bench, bench_route_options);
 criterion_main!(benches);

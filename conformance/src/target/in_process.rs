@@ -36,7 +36,7 @@ pub(crate) struct Setup<'a> {
     /// Run the proxies as containers of this image instead (`envoy` is then not used).
     pub envoy_image: Option<String>,
     pub envoy_log_level: &'a str,
-    /// Where the proxies keep their files.
+    /// Where the proxies keep their files; created here.
     pub work_dir: PathBuf,
     pub controller_name: &'a str,
     pub port_offset: u16,
@@ -45,6 +45,8 @@ pub(crate) struct Setup<'a> {
 }
 
 pub(crate) async fn start(setup: Setup<'_>) -> Result<Controller, TargetError> {
+    std::fs::create_dir_all(&setup.work_dir)
+        .map_err(|e| TargetError::Invalid(format!("creating {}: {e}", setup.work_dir.display())))?;
     let mut host = HostConfig::new(
         setup.envoy,
         SocketAddr::from(([127, 0, 0, 1], 0)),

@@ -87,8 +87,6 @@ impl LocalTarget {
             .address_network
             .unwrap_or_else(|| in_process::default_network(std::process::id()));
         let work_dir = std::env::temp_dir().join(format!("gatesim-local-{}", std::process::id()));
-        std::fs::create_dir_all(&work_dir)
-            .map_err(|e| TargetError::Invalid(format!("creating {}: {e}", work_dir.display())))?;
         let controller = in_process::start(in_process::Setup {
             client,
             envoy,

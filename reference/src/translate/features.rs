@@ -1,4 +1,5 @@
-//! The Gateway API features this controller implements, published in
+//! The Gateway API features this controller implements (and the K8sGateway ones, by the
+//! names of the harness's feature registry), published in
 //! `GatewayClass.status.supportedFeatures`. A harness that is given no feature flags runs
 //! exactly the tests these names enable, so the list must never claim more than is served.
 
@@ -16,6 +17,10 @@ pub const SUPPORTED: &[&str] = &[
     "HTTPRouteQueryParamMatching",
     "HTTPRouteResponseHeaderModification",
     "HTTPRouteSchemeRedirect",
+    "K8sGatewayDirectResponse",
+    "K8sGatewayRouteDelegation",
+    "K8sGatewayRouteOption",
+    "K8sGatewayVirtualHostOption",
     "ReferenceGrant",
 ];
 

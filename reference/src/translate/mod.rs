@@ -7,7 +7,11 @@
 //! The pipeline: GatewayClasses → Gateways and their listeners (`gateways`) → routes, each
 //! described kind-independently (`routes::RouteInfo`) and attached by one generic step
 //! (`routes::attach`), quarantined ones attaching nowhere (`quarantine`) → per Gateway, route configurations with listener isolation (`vhosts`),
-//! listeners, clusters and endpoints (`proxy`) → status for every object involved.
+//! listeners, clusters and endpoints (`proxy`) → status for every object involved. K8sGateway
+//! policies are resolved to the rules and listeners they apply to (`policy`) between
+//! translating routes and attaching them, so the Envoy builders see one effective policy each.
+//! HTTPRoute delegation (`routes::delegation`) then expands the attached routes' delegating
+//! rules into views of their delegatees, served where the delegating route is attached.
 
 mod backends;
 mod classes;
@@ -19,6 +23,7 @@ mod hostnames;
 mod invalid;
 pub mod names;
 mod output;
+mod policy;
 mod proxy;
 mod quarantine;
 mod refs;
@@ -62,9 +67,16 @@ pub fn translate(set: &ResourceSet) -> Translation {
         .map(|(i, g)| (g.key.clone(), i))
         .collect();
 
+    let mut report = policy::status::Report::default();
+    let delegatees =
+        routes::delegation::delegatees(set, |k, r| policy::names_our_gateway(k, r, &index));
+    let route_policies = policy::RoutePolicies::new(set, &index, delegatees, &mut report);
+    let gateway_policies = policy::gateway::resolve(set, &gateways, &index, &mut report);
+
     let mut http = Vec::with_capacity(set.http_routes.len());
     for (key, route) in &set.http_routes {
         let mut ir = routes::http::translate(set, key, route);
+        route_policies.apply(key, route, &mut ir, &mut report);
         if let Some(entry) = set.quarantined::<HttpRoute>(key) {
             ir.problem = Some(quarantine::problem(entry));
         }
@@ -72,13 +84,31 @@ pub fn translate(set: &ResourceSet) -> Translation {
             routes::attach::attach(set, &ir.info, ir.problem.as_ref(), &mut gateways, &index);
         http.push((ir, outcomes));
     }
+    let delegation = routes::delegation::expand(set, &http, &route_policies, &mut report);
+    for (ir, _) in &mut http {
+        // A rule that only delegates serves nothing itself: its delegatees' views do.
+        ir.rules.retain(|r| !r.delegates_only());
+        if let Some(p) = delegation.unresolved.get(&ir.info.key) {
+            ir.resolved_refs.get_or_insert_with(|| p.clone());
+        }
+    }
 
     let mut out = Translation::default();
     let endpoints = backends::EndpointIndex::new(set);
     for (i, gw) in gateways.iter().enumerate() {
         if gw.is_accepted() {
-            out.proxies
-                .insert(gw.key.clone(), proxy::build(set, &endpoints, i, gw, &http));
+            let policies = &gateway_policies[i];
+            out.proxies.insert(
+                gw.key.clone(),
+                proxy::build(
+                    set,
+                    &endpoints,
+                    i,
+                    gw,
+                    policies,
+                    http.iter().chain(&delegation.views),
+                ),
+            );
         }
     }
 
@@ -91,9 +121,12 @@ pub fn translate(set: &ResourceSet) -> Translation {
         out.statuses.push(routes::status::route_status(
             &ir.info,
             outcomes,
+            delegation.entries.get(&ir.info.key),
             resolved,
+            ir.rules_problem.as_ref(),
             &set.config.controller_name,
         ));
     }
+    report.statuses(&set.config.controller_name, &mut out.statuses);
     out
 }

@@ -4,21 +4,26 @@
 use std::collections::BTreeMap;
 
 use super::backends::{self, ClusterSet};
+use super::envoy::options::PolicyFilters;
 use super::envoy::{cluster, listener, route::ListenerCtx};
 use super::gateways::{GatewayIr, Protocol};
 use super::names;
 use super::output::ProxyConfig;
+use super::policy::GatewayPolicies;
 use super::routes::attach::ParentOutcome;
 use super::routes::http::{HttpRouteIr, RuleAction};
 use super::vhosts::{self, Entry, Scope};
 use crate::model::ResourceSet;
 
-pub(crate) fn build(
+/// `routes`: every route with its attachment outcomes, and the delegatee views
+/// (`routes::delegation`) with those of the route they are served through.
+pub(crate) fn build<'a>(
     set: &ResourceSet,
     endpoints: &backends::EndpointIndex<'_>,
     gw_index: usize,
     gw: &GatewayIr,
-    routes: &[(HttpRouteIr, Vec<ParentOutcome>)],
+    policies: &GatewayPolicies,
+    routes: impl IntoIterator<Item = &'a (HttpRouteIr, Vec<ParentOutcome>)>,
 ) -> ProxyConfig {
     // Entries per listener.
     let mut entries = Vec::new();
@@ -70,6 +75,7 @@ pub(crate) fn build(
                     listener: i,
                     hostname: gw.listeners[i].hostname.as_deref(),
                     ctx: ctx(i),
+                    virtual_host: policies.listeners[i].virtual_host.as_ref(),
                 })
                 .collect();
             let port_entries: Vec<Entry<'_>> = idx
@@ -77,13 +83,14 @@ pub(crate) fn build(
                 .flat_map(|i| by_listener.remove(i).unwrap_or_default())
                 .collect();
             collect_clusters(&port_entries, &mut used);
+            let filters = policy_filters(&scopes, &port_entries);
             out.routes.push(vhosts::route_configuration(
                 &rc_name,
                 &scopes,
                 &port_entries,
             ));
             out.listeners
-                .push(listener::http_listener(&lname, ip, bind, &rc_name));
+                .push(listener::http_listener(&lname, ip, bind, &rc_name, filters));
         } else {
             let mut chains = Vec::new();
             for &i in idx {
@@ -93,9 +100,11 @@ pub(crate) fn build(
                     listener: i,
                     hostname: l.hostname.as_deref(),
                     ctx: ctx(i),
+                    virtual_host: policies.listeners[i].virtual_host.as_ref(),
                 }];
                 let own = by_listener.remove(&i).unwrap_or_default();
                 collect_clusters(&own, &mut used);
+                let filters = policy_filters(&scopes, &own);
                 out.routes
                     .push(vhosts::route_configuration(&rc_name, &scopes, &own));
                 chains.push(listener::TlsChain {
@@ -103,6 +112,7 @@ pub(crate) fn build(
                     hostname: l.hostname.as_deref(),
                     certificates: &l.certificates,
                     route_config: rc_name,
+                    filters,
                 });
             }
             // Envoy picks the chain by SNI; order them most specific first for readability.
@@ -120,6 +130,20 @@ pub(crate) fn build(
     out.listeners.sort_by(|a, b| a.name.cmp(&b.name));
     out.routes.sort_by(|a, b| a.name.cmp(&b.name));
     out
+}
+
+/// The HTTP filters the policies of these listeners and routes need.
+fn policy_filters(scopes: &[Scope<'_>], entries: &[Entry<'_>]) -> PolicyFilters {
+    let mut f = PolicyFilters::default();
+    for o in scopes.iter().filter_map(|s| s.virtual_host) {
+        f.add_virtual_host(o);
+    }
+    for e in entries {
+        for o in e.route.rules.iter().filter_map(|r| r.options.as_deref()) {
+            f.add_route(o);
+        }
+    }
+    f
 }
 
 fn collect_clusters(entries: &[Entry<'_>], used: &mut ClusterSet) {

@@ -13,10 +13,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use envoy_types::pb::envoy::config::route::v3::{RouteConfiguration, VirtualHost};
 
+use super::envoy::options;
 use super::envoy::route::{ListenerCtx, routes};
 use super::hostnames;
 use super::names;
 use super::routes::http::{HttpMatchIr, HttpRouteIr, PathMatch};
+use crate::api::k8sgateway::VirtualHostOptions;
 
 /// One (route rule match) served on a listener under an effective hostname.
 pub(crate) struct Entry<'a> {
@@ -25,11 +27,13 @@ pub(crate) struct Entry<'a> {
     pub route: &'a HttpRouteIr,
 }
 
-/// A listener that shares the route configuration: its index, hostname and context.
+/// A listener that shares the route configuration: its index, hostname, context and the
+/// VirtualHostOption options of its virtual hosts.
 pub(crate) struct Scope<'a> {
     pub listener: usize,
     pub hostname: Option<&'a str>,
     pub ctx: ListenerCtx,
+    pub virtual_host: Option<&'a VirtualHostOptions>,
 }
 
 pub(crate) fn route_configuration(
@@ -47,6 +51,7 @@ pub(crate) fn route_configuration(
     }
 
     let mut virtual_hosts = Vec::new();
+    let mut vhost_headers = false;
     for domain in domains {
         let Some(owner) = scopes
             .iter()
@@ -86,12 +91,16 @@ pub(crate) fn route_configuration(
             let name = names::route(c.route.info.kind, &c.route.info.key, c.rule, c.matcher);
             routes(&mut vh_routes, &name, rule, c.m, owner.ctx);
         }
-        virtual_hosts.push(VirtualHost {
+        let mut vh = VirtualHost {
             name: names::virtual_host(name, domain),
             domains: vec![domain.to_string()],
             routes: vh_routes,
             ..Default::default()
-        });
+        };
+        if let Some(o) = owner.virtual_host {
+            vhost_headers |= options::apply_virtual_host(&mut vh, o);
+        }
+        virtual_hosts.push(vh);
     }
     RouteConfiguration {
         name: name.to_string(),
@@ -99,6 +108,9 @@ pub(crate) fn route_configuration(
         // The Gateway API ignores any port in the Host header when matching hostnames; this
         // keeps the header itself untouched on its way to the backend.
         ignore_port_in_host_matching: true,
+        // A route's own header values (its filters, its RouteOption) win over its virtual
+        // host's (a VirtualHostOption): Envoy applies the most specific level last.
+        most_specific_header_mutations_wins: vhost_headers,
         ..Default::default()
     }
 }

@@ -125,8 +125,6 @@ impl SimTarget {
             std::process::id(),
             simkube.addr().port()
         ));
-        std::fs::create_dir_all(&work_dir)
-            .map_err(|e| TargetError::Invalid(format!("creating {}: {e}", work_dir.display())))?;
         let controller = in_process::start(in_process::Setup {
             client: kube_client(&simkube.url())?,
             envoy,

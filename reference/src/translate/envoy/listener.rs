@@ -22,11 +22,25 @@ use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
     CommonTlsContext, DownstreamTlsContext, TlsCertificate,
 };
 
+use super::options::PolicyFilters;
 use super::{ads_source, any, socket_address};
 use crate::translate::gateways::CertPair;
 
-/// One HTTP connection manager, reading its routes from `route_config` over ADS.
-fn http_connection_manager(stat_prefix: &str, route_config: &str) -> Filter {
+/// One HTTP connection manager, reading its routes from `route_config` over ADS, with the
+/// HTTP filters the policies of those routes need before the router.
+fn http_connection_manager(
+    stat_prefix: &str,
+    route_config: &str,
+    filters: PolicyFilters,
+) -> Filter {
+    let mut http_filters = filters.http_filters();
+    http_filters.push(HttpFilter {
+        name: "envoy.filters.http.router".into(),
+        config_type: Some(http_filter::ConfigType::TypedConfig(
+            any(&Router::default()),
+        )),
+        ..Default::default()
+    });
     let hcm = HttpConnectionManager {
         codec_type: CodecType::Auto as i32,
         stat_prefix: stat_prefix.to_string(),
@@ -34,13 +48,7 @@ fn http_connection_manager(stat_prefix: &str, route_config: &str) -> Filter {
             config_source: Some(ads_source()),
             route_config_name: route_config.to_string(),
         })),
-        http_filters: vec![HttpFilter {
-            name: "envoy.filters.http.router".into(),
-            config_type: Some(http_filter::ConfigType::TypedConfig(
-                any(&Router::default()),
-            )),
-            ..Default::default()
-        }],
+        http_filters,
         upgrade_configs: vec![UpgradeConfig {
             upgrade_type: "websocket".into(),
             ..Default::default()
@@ -54,14 +62,24 @@ fn http_connection_manager(stat_prefix: &str, route_config: &str) -> Filter {
 }
 
 /// A port whose HTTP listeners all share `route_config`.
-pub(crate) fn http_listener(name: &str, ip: &str, port: u32, route_config: &str) -> Listener {
+pub(crate) fn http_listener(
+    name: &str,
+    ip: &str,
+    port: u32,
+    route_config: &str,
+    filters: PolicyFilters,
+) -> Listener {
     Listener {
         name: name.to_string(),
         stat_prefix: stat_prefix(name),
         address: Some(socket_address(ip, port)),
         filter_chains: vec![FilterChain {
             name: name.to_string(),
-            filters: vec![http_connection_manager(&stat_prefix(name), route_config)],
+            filters: vec![http_connection_manager(
+                &stat_prefix(name),
+                route_config,
+                filters,
+            )],
             ..Default::default()
         }],
         ..Default::default()
@@ -74,6 +92,7 @@ pub(crate) struct TlsChain<'a> {
     pub hostname: Option<&'a str>,
     pub certificates: &'a [CertPair],
     pub route_config: String,
+    pub filters: PolicyFilters,
 }
 
 pub(crate) fn https_listener(name: &str, ip: &str, port: u32, chains: &[TlsChain<'_>]) -> Listener {
@@ -100,6 +119,7 @@ pub(crate) fn https_listener(name: &str, ip: &str, port: u32, chains: &[TlsChain
                 filters: vec![http_connection_manager(
                     &stat_prefix(&c.name),
                     &c.route_config,
+                    c.filters,
                 )],
                 ..Default::default()
             })

@@ -2,6 +2,7 @@
 
 pub(crate) mod cluster;
 pub(crate) mod listener;
+pub(crate) mod options;
 pub(crate) mod route;
 
 use envoy_types::pb::envoy::config::core::v3::{Address, config_source, header_value_option};

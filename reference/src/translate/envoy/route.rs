@@ -1,6 +1,6 @@
 //! Route entries for HTTPRoute rules.
 
-use envoy_types::pb::envoy::config::core::v3::RuntimeFractionalPercent;
+use envoy_types::pb::envoy::config::core::v3::{DataSource, RuntimeFractionalPercent, data_source};
 use envoy_types::pb::envoy::config::route::v3::{
     DirectResponseAction, HeaderMatcher, QueryParameterMatcher, RedirectAction, RetryPolicy, Route,
     RouteAction, RouteMatch, WeightedCluster, header_matcher::HeaderMatchSpecifier,
@@ -12,10 +12,10 @@ use envoy_types::pb::envoy::r#type::matcher::v3::{
 };
 use envoy_types::pb::envoy::r#type::v3::{FractionalPercent, fractional_percent::DenominatorType};
 
-use super::{header, millis, u32v};
+use super::{header, millis, options, u32v};
 use crate::translate::routes::http::{
-    HeaderMods, HttpMatchIr, HttpRuleIr, PathMatch, PathModifier, Redirect, RuleAction, ValueMatch,
-    WeightedBackend,
+    DirectIr, HeaderMods, HttpMatchIr, HttpRuleIr, PathMatch, PathModifier, Redirect, RuleAction,
+    ValueMatch, WeightedBackend,
 };
 
 /// What a route needs to know about the listener it is served on.
@@ -43,6 +43,7 @@ pub(crate) fn routes(
     };
     let action = match &rule.action {
         RuleAction::Redirect(r) => route::Action::Redirect(redirect(r, m, ctx)),
+        RuleAction::Direct(d) => route::Action::DirectResponse(direct(d)),
         RuleAction::Forward {
             backends,
             invalid_weight,
@@ -75,12 +76,23 @@ pub(crate) fn routes(
     let mut r = base;
     apply_header_mods(&mut r, &rule.request_headers, &rule.response_headers);
     r.action = Some(action);
+    if let Some(o) = &rule.options {
+        options::apply_route(&mut r, o);
+    }
     out.push(r);
 }
 
 fn internal_error() -> DirectResponseAction {
+    direct(&DirectIr::internal_error())
+}
+
+fn direct(d: &DirectIr) -> DirectResponseAction {
     DirectResponseAction {
-        status: 500,
+        status: d.status,
+        body: d.body.as_ref().map(|b| DataSource {
+            specifier: Some(data_source::Specifier::InlineString(b.clone())),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }

@@ -1,5 +1,6 @@
 //! HTTPRoute: from the API object to the rule IR the Envoy route builder consumes.
 
+use super::delegation::{DelegateRef, delegate_ref};
 use super::{ParentRefIr, RouteInfo};
 use crate::api::HttpRoute;
 use crate::api::httproutes::{
@@ -10,6 +11,7 @@ use crate::api::httproutes::{
     HttpRouteRulesMatchesHeadersType as HeaderType, HttpRouteRulesMatchesMethod as Method,
     HttpRouteRulesMatchesPathType as PathType, HttpRouteRulesMatchesQueryParamsType as QueryType,
 };
+use crate::api::k8sgateway::RouteOptions;
 use crate::model::{ObjectKey, ResourceSet};
 use crate::translate::backends::{self, BackendRefIr, ClusterTarget};
 use crate::translate::conditions::{Problem, reason};
@@ -82,9 +84,26 @@ pub(crate) struct WeightedBackend {
     pub response_headers: HeaderMods,
 }
 
+/// A fixed answer (a DirectResponse, or 500 for a rule that cannot be served as written).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DirectIr {
+    pub status: u32,
+    pub body: Option<String>,
+}
+
+impl DirectIr {
+    pub fn internal_error() -> Self {
+        Self {
+            status: 500,
+            body: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum RuleAction {
     Redirect(Redirect),
+    Direct(DirectIr),
     /// Forward to valid backends; `invalid_weight` is the weight of backends that could not be
     /// resolved, whose share of requests is answered with 500.
     Forward {
@@ -93,7 +112,34 @@ pub(crate) enum RuleAction {
     },
 }
 
+/// The K8sGateway kinds an `ExtensionRef` filter may name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ExtensionKind {
+    RouteOption,
+    DirectResponse,
+}
+
+impl ExtensionKind {
+    fn of(group: &str, kind: &str) -> Option<Self> {
+        match (group, kind) {
+            ("gateway.solo.io", "RouteOption") => Some(Self::RouteOption),
+            ("gateway.gloo.solo.io", "DirectResponse") => Some(Self::DirectResponse),
+            _ => None,
+        }
+    }
+}
+
+/// An `ExtensionRef` filter naming a K8sGateway object in the route's namespace; policy
+/// resolution (`translate::policy`) reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ExtensionRefIr {
+    /// Index of the filter in the rule's `filters`.
+    pub position: usize,
+    pub kind: ExtensionKind,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct HttpRuleIr {
     pub index: usize,
     pub matches: Vec<HttpMatchIr>,
@@ -104,6 +150,22 @@ pub(crate) struct HttpRuleIr {
     /// Route timeout; `Some(0)` disables Envoy's default.
     pub request_timeout_ms: Option<u64>,
     pub backend_timeout_ms: Option<u64>,
+    pub extension_refs: Vec<ExtensionRefIr>,
+    /// The effective RouteOption options of the rule, after precedence and merge
+    /// (`translate::policy`).
+    pub options: Option<Box<RouteOptions>>,
+    /// backendRefs that delegate to other HTTPRoutes (`routes::delegation`).
+    pub delegations: Vec<DelegateRef>,
+}
+
+impl HttpRuleIr {
+    /// Whether the rule only delegates: it serves nothing itself, its delegatees serve its
+    /// traffic (and what none of them matches is not found).
+    pub fn delegates_only(&self) -> bool {
+        !self.delegations.is_empty()
+            && matches!(&self.action, RuleAction::Forward { backends, invalid_weight: 0 }
+                if backends.is_empty())
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -114,6 +176,9 @@ pub(crate) struct HttpRouteIr {
     pub problem: Option<Problem>,
     /// The first unresolvable reference, if any.
     pub resolved_refs: Option<Problem>,
+    /// Why some rules answer 500 instead of what they say (filters that cannot be combined):
+    /// the route is reported not accepted, and its other rules keep serving.
+    pub rules_problem: Option<Problem>,
 }
 
 pub(crate) fn route_info(key: &ObjectKey, route: &HttpRoute) -> RouteInfo {
@@ -166,6 +231,7 @@ pub(crate) fn translate(set: &ResourceSet, key: &ObjectKey, route: &HttpRoute) -
         rules,
         problem,
         resolved_refs,
+        rules_problem: None,
     }
 }
 
@@ -188,12 +254,24 @@ fn translate_rule(
     }
     let parsed = parsed.unwrap_or_default();
 
+    let mut delegations = Vec::new();
     let action = match parsed.redirect {
         Some(r) => RuleAction::Redirect(r),
         None => {
             let mut backends = Vec::new();
             let mut invalid_weight = 0u32;
-            for br in rule.backend_refs.iter().flatten() {
+            for (position, br) in rule.backend_refs.iter().flatten().enumerate() {
+                if let Some(d) = delegate_ref(
+                    route_ns,
+                    position,
+                    br.group.as_deref(),
+                    br.kind.as_deref(),
+                    br.namespace.as_deref(),
+                    &br.name,
+                ) {
+                    delegations.push(d);
+                    continue;
+                }
                 let weight = u32::try_from(br.weight.unwrap_or(1)).unwrap_or(0);
                 match resolve_backend(set, route_ns, br) {
                     Ok(wb) => {
@@ -247,6 +325,9 @@ fn translate_rule(
         action,
         request_timeout_ms,
         backend_timeout_ms,
+        extension_refs: parsed.extension_refs,
+        options: None,
+        delegations,
     }
 }
 
@@ -282,7 +363,10 @@ fn resolve_backend(
             )
         })?;
     let parsed = parse_filters(&filters)?;
-    if parsed.redirect.is_some() || parsed.rewrite != Rewrite::default() {
+    if parsed.redirect.is_some()
+        || parsed.rewrite != Rewrite::default()
+        || !parsed.extension_refs.is_empty()
+    {
         return Err(Problem::new(
             reason::UNSUPPORTED_VALUE,
             "only header modifier filters are supported on a backendRef",
@@ -370,11 +454,12 @@ struct ParsedFilters {
     response_headers: HeaderMods,
     redirect: Option<Redirect>,
     rewrite: Rewrite,
+    extension_refs: Vec<ExtensionRefIr>,
 }
 
 fn parse_filters(filters: &[HttpRouteRulesFilters]) -> Result<ParsedFilters, Problem> {
     let mut out = ParsedFilters::default();
-    for f in filters {
+    for (position, f) in filters.iter().enumerate() {
         let missing = |t: &str| {
             Problem::new(
                 reason::UNSUPPORTED_VALUE,
@@ -454,10 +539,32 @@ fn parse_filters(filters: &[HttpRouteRulesFilters]) -> Result<ParsedFilters, Pro
                     }),
                 };
             }
-            FilterType::RequestMirror
-            | FilterType::ExtensionRef
-            | FilterType::Cors
-            | FilterType::ExternalAuth => {
+            FilterType::ExtensionRef
+                if let Some((kind, e)) = f
+                    .extension_ref
+                    .as_ref()
+                    .and_then(|e| ExtensionKind::of(&e.group, &e.kind).map(|kind| (kind, e))) =>
+            {
+                out.extension_refs.push(ExtensionRefIr {
+                    position,
+                    kind,
+                    name: e.name.clone(),
+                });
+            }
+            FilterType::ExtensionRef => {
+                let what = f.extension_ref.as_ref().map_or_else(
+                    || "an ExtensionRef filter without extensionRef".to_string(),
+                    |e| format!("ExtensionRef to kind {} of group {:?}", e.kind, e.group),
+                );
+                return Err(Problem::new(
+                    reason::UNSUPPORTED_VALUE,
+                    format!(
+                        "{what} is not supported by this controller (it supports RouteOption of \
+                         gateway.solo.io and DirectResponse of gateway.gloo.solo.io)"
+                    ),
+                ));
+            }
+            FilterType::RequestMirror | FilterType::Cors | FilterType::ExternalAuth => {
                 let name = serde_json::to_value(&f.r#type)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))

@@ -5,6 +5,7 @@
 //! itself as a `RouteInfo` and translate its rules.
 
 pub(crate) mod attach;
+pub(crate) mod delegation;
 pub(crate) mod http;
 pub(crate) mod status;
 
