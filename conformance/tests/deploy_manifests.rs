@@ -200,6 +200,25 @@ fn rbac_grants_what_the_provider_reads_and_the_status_writer_patches() {
         )
         .contains(&secrets)
     );
+    // --infra kubernetes applies (patch), lists by label and deletes its four kinds, and no
+    // more; Services and ConfigMaps it lists as inputs already.
+    let proxies = find(&docs, "ClusterRole", "gatesim-controller-proxies");
+    let pair = |g: &str, r: &str| (g.to_owned(), r.to_owned());
+    let written = BTreeSet::from([
+        pair("apps", "deployments"),
+        pair("", "services"),
+        pair("", "configmaps"),
+        pair("", "serviceaccounts"),
+    ]);
+    assert_eq!(granted(proxies, "patch"), written);
+    assert_eq!(granted(proxies, "delete"), written);
+    assert_eq!(
+        granted(proxies, "list"),
+        BTreeSet::from([pair("apps", "deployments"), pair("", "serviceaccounts")])
+    );
+    for verb in ["get", "watch", "create", "update", "deletecollection", "*"] {
+        assert!(granted(proxies, verb).is_empty(), "proxies role: no {verb}");
+    }
 }
 
 #[test]

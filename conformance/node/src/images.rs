@@ -57,6 +57,7 @@ pub const IMAGES: &[ImageRule] = &[
         repositories: &[
             "docker.io/envoyproxy/envoy",
             "docker.io/envoyproxy/envoy-distroless",
+            "docker.io/gatesim/envoy",
         ],
         program: Program::Envoy,
         entrypoints: &["envoy", "/usr/local/bin/envoy"],
@@ -72,9 +73,16 @@ pub const IMAGES: &[ImageRule] = &[
         note: "command[0] from this machine's PATH (sh, cat, env, sleep ...)",
     },
     ImageRule {
-        repositories: &["ghcr.io/gatesim/gatesim-controller"],
+        repositories: &[
+            "ghcr.io/gatesim/gatesim-controller",
+            "docker.io/gatesim/controller",
+        ],
         program: Program::GatesimController,
-        entrypoints: &["gatesim-controller", "/gatesim-controller"],
+        entrypoints: &[
+            "gatesim-controller",
+            "/gatesim-controller",
+            "/usr/local/bin/gatesim-controller",
+        ],
         note: "gatesim-controller from the directory of the running gatesim",
     },
 ];

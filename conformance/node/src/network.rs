@@ -6,8 +6,9 @@
 //! Pods get addresses in `10.213.<index>.0/24`; the host reaches them through the bridge and
 //! they reach the host (and each other) through it too. Nothing else on the machine is
 //! touched: Service ClusterIPs (`10.214.<index>.0/24`, the API server's service range) get an
-//! `unreachable` route of the node's own, so a connection to a ClusterIP fails here instead of
-//! reaching whoever answers for unknown addresses on this machine.
+//! `unreachable` route of the node's own, so a connection to a ClusterIP nobody serves fails
+//! here instead of reaching whoever answers for unknown addresses on this machine; those the
+//! node serves (see `services`) are addresses of the bridge, which local routing finds first.
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -149,6 +150,29 @@ pub async fn create_bridge(plan: &NetworkPlan) -> Result<(), NetworkError> {
         }
     }
     Ok(())
+}
+
+/// Makes a Service's ClusterIP an address of the node's bridge, so the node can listen on it
+/// (see `services`); idempotent.
+pub async fn add_service_address(
+    plan: &NetworkPlan,
+    address: Ipv4Addr,
+) -> Result<(), NetworkError> {
+    match ip(&["addr", "add", &format!("{address}/32"), "dev", &plan.bridge()]).await {
+        Err(e) if exists_error(&e) => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// Takes a ClusterIP off the bridge again; one already gone is fine.
+pub async fn remove_service_address(
+    plan: &NetworkPlan,
+    address: Ipv4Addr,
+) -> Result<(), NetworkError> {
+    match ip(&["addr", "del", &format!("{address}/32"), "dev", &plan.bridge()]).await {
+        Err(NetworkError::Ip { message, .. }) if message.contains("Cannot assign") => Ok(()),
+        other => other.map(|_| ()),
+    }
 }
 
 /// A pod's network namespace, ready for processes: `eth0` with the pod's address, `lo` up, a

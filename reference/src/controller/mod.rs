@@ -29,6 +29,7 @@ use crate::admin::{self, AdminState, Metrics};
 use crate::infra::addresses::AddressAllocator;
 use crate::infra::docker::DockerConfig;
 use crate::infra::host::{self, HostConfig, HostInfra, ProxySpec};
+use crate::infra::kubernetes::{self, KubernetesInfra, RenderOptions};
 use crate::model::{ControllerConfig, ObjectKey, ProxyProgress, ResourceSet};
 use crate::provider::Snapshots;
 use crate::provider::file::FileProvider;
@@ -47,6 +48,8 @@ pub enum ControllerError {
     Admin(#[from] admin::AdminError),
     #[error("starting the host proxies: {0}")]
     Host(#[from] host::HostError),
+    #[error("--infra kubernetes needs the kubernetes provider (--provider kubernetes)")]
+    KubernetesWithoutCluster,
 }
 
 /// Where the controller's inputs come from.
@@ -65,6 +68,9 @@ pub enum Infra {
     /// One Envoy container per Gateway, on this host's network (`HostConfig::envoy` is not
     /// used).
     Docker(Box<HostConfig>, DockerConfig),
+    /// One Deployment (with its Service, ServiceAccount and bootstrap ConfigMap) per Gateway,
+    /// in the cluster the Kubernetes provider watches.
+    Kubernetes(Box<RenderOptions>),
     /// Proxies are run by someone else; they connect to the xDS address.
     None,
 }
@@ -112,6 +118,15 @@ impl Controller {
         let xds = xds::serve(opts.xds_addr, cache.clone()).await?;
 
         let state = ControllerState::new(matches!(opts.source, Source::File(_)));
+        let kubernetes = match (&opts.infra, &opts.source) {
+            (Infra::Kubernetes(render), Source::Kubernetes(client)) => Some(Arc::new(
+                KubernetesInfra::new(client.clone(), (**render).clone()),
+            )),
+            (Infra::Kubernetes(_), Source::File(_)) => {
+                return Err(ControllerError::KubernetesWithoutCluster);
+            }
+            _ => None,
+        };
         let (snapshots, guard, status_tx) = match opts.source {
             Source::File(path) => {
                 let (snapshots, provider) = FileProvider::start(path, opts.config.clone())?;
@@ -142,7 +157,7 @@ impl Controller {
         let mut tasks = Vec::new();
         let host_envoy = match &opts.infra {
             Infra::Host(cfg) => Some(cfg.envoy.clone()),
-            Infra::Docker(..) | Infra::None => None,
+            Infra::Docker(..) | Infra::Kubernetes(_) | Infra::None => None,
         };
         let given = opts.envoy.clone();
         let validator = tokio::task::spawn_blocking(move || {
@@ -161,7 +176,7 @@ impl Controller {
                 cfg.xds_addr = xds.local_addr();
                 Some(Arc::new(HostInfra::with_docker(*cfg, &docker).await?))
             }
-            Infra::None => None,
+            Infra::Kubernetes(_) | Infra::None => None,
         };
         let (proxies_tx, proxies_rx) = watch::channel(Arc::new(std::collections::BTreeMap::new()));
         if let Some(infra) = &infra {
@@ -170,6 +185,11 @@ impl Controller {
                 proxies_rx,
             )));
         }
+        let kubernetes_tx = kubernetes.map(|infra| {
+            let (tx, rx) = watch::channel(Arc::new(kubernetes::Desired::default()));
+            tasks.push(tokio::spawn(reconcile_kubernetes(infra, rx)));
+            tx
+        });
 
         let router: Router = admin::router(AdminState::new(cache.clone(), metrics.clone()))
             .merge(state.router(infra.clone()));
@@ -181,6 +201,7 @@ impl Controller {
             state: state.clone(),
             status_tx,
             proxies_tx,
+            kubernetes: kubernetes_tx,
             allocate: infra.is_some(),
             address_network: opts.address_network,
             config: opts.config,
@@ -244,6 +265,8 @@ struct LoopContext {
     state: ControllerState,
     status_tx: Option<mpsc::Sender<Vec<StatusUpdate>>>,
     proxies_tx: watch::Sender<Arc<std::collections::BTreeMap<ObjectKey, ProxySpec>>>,
+    /// The proxies wanted in the cluster (`--infra kubernetes`).
+    kubernetes: Option<watch::Sender<Arc<kubernetes::Desired>>>,
     /// Assign loopback addresses (host proxies); without, listeners bind 0.0.0.0.
     allocate: bool,
     address_network: u8,
@@ -309,13 +332,17 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
             let wanted = translation
                 .proxies
                 .iter()
+                // A self-managed Gateway's proxy is the user's to run.
+                .filter(|(_, p)| !p.self_managed())
                 .filter_map(|(k, p)| {
-                    p.address
-                        .as_ref()
-                        .map(|a| (k.clone(), ProxySpec::for_gateway(k, a.clone())))
+                    let spec = ProxySpec::for_gateway(k, p.address.clone()?);
+                    Some((k.clone(), spec.with_parameters(p.parameters.as_ref())))
                 })
                 .collect();
             ctx.proxies_tx.send_replace(Arc::new(wanted));
+        }
+        if let Some(tx) = &ctx.kubernetes {
+            tx.send_replace(Arc::new(kubernetes_desired(&set, &translation)));
         }
         // The writer gets its own copy of the statuses; the admin views share the rest.
         let for_writer = ctx.status_tx.as_ref().map(|_| translation.statuses.clone());
@@ -422,7 +449,62 @@ fn prepare(
         }
         set.gateway_addresses = allocator.address_strings();
     }
+    if ctx.kubernetes.is_some() {
+        // Each proxy is a pod of its own behind its Gateway's Service.
+        set.config.bind_any_address = true;
+        let managed = translate::managed_gateways(&set);
+        set.gateway_addresses = kubernetes::addresses(&set, &managed);
+    }
     set
+}
+
+/// The cluster's share of a translation: a proxy for every accepted Gateway, and the objects
+/// of every Gateway this controller manages kept.
+fn kubernetes_desired(set: &ResourceSet, translation: &translate::Translation) -> kubernetes::Desired {
+    let proxies = translation
+        .proxies
+        .iter()
+        .filter_map(|(key, proxy)| {
+            let gateway = set.gateways.get(key)?;
+            Some((
+                key.clone(),
+                kubernetes::DesiredProxy {
+                    gateway: Arc::clone(gateway),
+                    parameters: proxy.parameters.clone(),
+                },
+            ))
+        })
+        .collect();
+    kubernetes::Desired {
+        proxies,
+        keep: translate::managed_gateways(set).into_iter().collect(),
+    }
+}
+
+async fn reconcile_kubernetes(
+    infra: Arc<KubernetesInfra>,
+    mut wanted: watch::Receiver<Arc<kubernetes::Desired>>,
+) {
+    loop {
+        let desired = wanted.borrow_and_update().clone();
+        let report = infra.reconcile(&desired).await;
+        for gateway in &report.applied {
+            tracing::info!(%gateway, "proxy objects applied");
+        }
+        for object in &report.deleted {
+            tracing::info!(%object, "proxy object deleted");
+        }
+        for e in &report.failed {
+            tracing::error!(error = %e, "proxy objects");
+        }
+        // A failure is retried after a pause even without new input (the API server may be
+        // back); new input retries at once.
+        let retry = !report.failed.is_empty();
+        tokio::select! {
+            changed = wanted.changed() => if changed.is_err() { return },
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)), if retry => {}
+        }
+    }
 }
 
 async fn reconcile_proxies(

@@ -177,7 +177,7 @@ impl Containers {
             }),
             ..Default::default()
         };
-        let name = container_name(gateway, &self.work_dir);
+        let name = container_name(gateway, dir);
         let options = CreateContainerOptionsBuilder::new().name(&name).build();
         let created = match self
             .client
@@ -312,13 +312,14 @@ impl Drop for Container {
     }
 }
 
-/// `gatesim-<namespace>_<name>-<hash of the work directory>`: the supervisor keeps one
-/// container per Gateway and work directory at a time, and the hash keeps controllers with
-/// different work directories (tests in one process, say) apart.
-fn container_name(gateway: &ObjectKey, work_dir: &Path) -> String {
+/// `gatesim-<namespace>_<name>-<hash of the proxy's directory>`: the supervisor keeps one
+/// container per proxy directory at a time (one per Gateway replica), and the hash keeps
+/// replicas, and controllers with different work directories (tests in one process, say),
+/// apart.
+fn container_name(gateway: &ObjectKey, proxy_dir: &Path) -> String {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    work_dir.hash(&mut hasher);
+    proxy_dir.hash(&mut hasher);
     let clean = |s: &str| -> String {
         s.chars()
             .map(|c| {

@@ -23,6 +23,7 @@ mod hostnames;
 mod invalid;
 pub mod names;
 mod output;
+pub mod parameters;
 mod policy;
 mod proxy;
 mod quarantine;

@@ -34,6 +34,10 @@ pub(super) struct ProxyFiles {
     /// binary under `setpriv`).
     pub stdio: PathBuf,
     pub admin_address: PathBuf,
+    /// Envoy's `-l`: the Gateway's own (GatewayParameters), else the controller's.
+    pub log_level: String,
+    /// Envoy's `--component-log-level`, when the Gateway sets any.
+    pub component_log_levels: Option<String>,
 }
 
 impl ProxyFiles {
@@ -51,6 +55,11 @@ impl ProxyFiles {
             log: dir.join("envoy.log"),
             stdio: dir.join("stdio.log"),
             admin_address: dir.join("admin.addr"),
+            log_level: spec
+                .log_level
+                .clone()
+                .unwrap_or_else(|| config.log_level.clone()),
+            component_log_levels: spec.component_log_levels.clone(),
         };
         let io = |path: &Path| {
             let path = path.to_path_buf();
@@ -82,7 +91,7 @@ impl ProxyFiles {
 
     /// Envoy's arguments. Flags: a dynamic base id and no hot restart so that many Envoys
     /// share the host; one worker thread, as a proxy here serves test traffic.
-    pub fn envoy_args(&self, config: &HostConfig) -> Vec<OsString> {
+    pub fn envoy_args(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec!["-c".into(), self.bootstrap.clone().into()];
         args.extend(
             [
@@ -97,10 +106,13 @@ impl ProxyFiles {
         args.push(self.admin_address.clone().into());
         args.extend([
             "-l".into(),
-            config.log_level.clone().into(),
+            self.log_level.clone().into(),
             "--log-path".into(),
             self.log.clone().into(),
         ]);
+        if let Some(levels) = &self.component_log_levels {
+            args.extend(["--component-log-level".into(), levels.into()]);
+        }
         args
     }
 
@@ -118,7 +130,7 @@ impl ProxyFiles {
             }
             None => Command::new(&config.envoy),
         };
-        cmd.args(self.envoy_args(config));
+        cmd.args(self.envoy_args());
         let stdio = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -46,7 +46,7 @@ impl Runner {
             }
             Runner::Container(containers) => {
                 let args = files
-                    .envoy_args(config)
+                    .envoy_args()
                     .into_iter()
                     .map(|a| a.to_string_lossy().into_owned())
                     .collect();

@@ -46,9 +46,16 @@ impl Default for Status {
 }
 
 impl Status {
-    pub fn to_info(&self, gateway: &ObjectKey, spec: &ProxySpec, dir: &Path) -> ProxyInfo {
+    pub fn to_info(
+        &self,
+        gateway: &ObjectKey,
+        replica: u32,
+        spec: &ProxySpec,
+        dir: &Path,
+    ) -> ProxyInfo {
         ProxyInfo {
             gateway: gateway.clone(),
+            replica,
             node_id: spec.node_id.clone(),
             address: spec.address.clone(),
             admin_address: self.admin_address,
