@@ -368,6 +368,7 @@ mod tests {
                 [("Corefile".to_owned(), b".:53 {}".to_vec())].into(),
             )]
             .into(),
+            ..PodData::default()
         }
     }
 

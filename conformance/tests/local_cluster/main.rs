@@ -10,6 +10,7 @@
 //! `GATESIM_REQUIRE_ALL=1`, where the trials fail instead.
 
 mod commands;
+mod deployed;
 mod lifecycle;
 mod pods;
 mod support;
@@ -46,6 +47,10 @@ fn main() -> ExitCode {
             commands::upstream_cluster_target,
         ),
         ("commands/tools", commands::tools),
+        (
+            "commands/deployed_controller_core_profile",
+            deployed::deployed_controller_core_profile,
+        ),
     ];
     let shared: Arc<Mutex<Option<Started>>> = Arc::new(Mutex::new(None));
     let trials = bodies

@@ -50,7 +50,8 @@ pub(crate) fn class_default(
         ));
     };
     let key = ObjectKey::new(namespace, &p.name);
-    let found = lookup(set, &key).map_err(|m| Problem::new(reason::INVALID_PARAMETERS, m))?;
+    let found = lookup(set, &key)
+        .map_err(|m| Problem::new(reason::INVALID_PARAMETERS, format!("parametersRef: {m}")))?;
     Ok(Some(found))
 }
 

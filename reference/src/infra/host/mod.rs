@@ -122,6 +122,15 @@ impl ProxySpec {
         }
     }
 
+    /// Whether a process started for `other` is what this spec wants: everything but the
+    /// number of replicas counts (a Gateway that scales keeps the processes it has).
+    pub fn same_process(&self, other: &ProxySpec) -> bool {
+        Self {
+            replicas: other.replicas,
+            ..self.clone()
+        } == *other
+    }
+
     /// What the Gateway's GatewayParameters say about its proxies on this host:
     /// `kube.deployment.replicas` and the Envoy container's log levels (the rest describes
     /// Kubernetes objects).
@@ -361,7 +370,7 @@ impl HostInfra {
             let mut proxies = self.lock();
             let keys: Vec<ProxyKey> = proxies
                 .iter()
-                .filter(|(k, s)| wanted.get(*k) != Some(&&s.spec))
+                .filter(|(k, s)| !wanted.get(*k).is_some_and(|w| w.same_process(&s.spec)))
                 .map(|(k, _)| k.clone())
                 .collect();
             keys.into_iter()
