@@ -200,8 +200,9 @@ fn rbac_grants_what_the_provider_reads_and_the_status_writer_patches() {
         )
         .contains(&secrets)
     );
-    // --infra kubernetes applies (patch), lists by label and deletes its four kinds, and no
-    // more; Services and ConfigMaps it lists as inputs already.
+    // --infra kubernetes applies (patch, and create for an apply that creates), lists by label
+    // and deletes its four kinds, and no more; Services and ConfigMaps it lists as inputs
+    // already.
     let proxies = find(&docs, "ClusterRole", "gatesim-controller-proxies");
     let pair = |g: &str, r: &str| (g.to_owned(), r.to_owned());
     let written = BTreeSet::from([
@@ -210,13 +211,14 @@ fn rbac_grants_what_the_provider_reads_and_the_status_writer_patches() {
         pair("", "configmaps"),
         pair("", "serviceaccounts"),
     ]);
-    assert_eq!(granted(proxies, "patch"), written);
-    assert_eq!(granted(proxies, "delete"), written);
+    for verb in ["create", "patch", "delete"] {
+        assert_eq!(granted(proxies, verb), written, "proxies role: {verb}");
+    }
     assert_eq!(
         granted(proxies, "list"),
         BTreeSet::from([pair("apps", "deployments"), pair("", "serviceaccounts")])
     );
-    for verb in ["get", "watch", "create", "update", "deletecollection", "*"] {
+    for verb in ["get", "watch", "update", "deletecollection", "*"] {
         assert!(granted(proxies, verb).is_empty(), "proxies role: no {verb}");
     }
 }

@@ -289,7 +289,7 @@ mod tests {
         Programs {
             echo_basic: Some(PathBuf::from("/tools/echo-basic")),
             envoy: Some(PathBuf::from("/tools/envoy")),
-            gatesim_controller: None,
+            gatesim_controller: Some(PathBuf::from("/tools/gatesim-controller")),
         }
     }
 
@@ -353,6 +353,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(exec.args, vec!["-c", "/etc/envoy/envoy.yaml"]);
+    }
+
+    #[test]
+    fn the_project_images_run_the_local_envoy_and_controller() {
+        let exec = resolve(
+            &container("gatesim/envoy:1.40.0", &[], &["-c", "/etc/envoy/envoy.yaml"]),
+            &programs(),
+        )
+        .unwrap();
+        assert_eq!(exec.program, PathBuf::from("/tools/envoy"));
+        assert_eq!(exec.args, vec!["-c", "/etc/envoy/envoy.yaml"]);
+        let exec = resolve(
+            &container("gatesim/controller:0.1.0", &[], &["run", "--infra", "kubernetes"]),
+            &programs(),
+        )
+        .unwrap();
+        assert_eq!(exec.program, PathBuf::from("/tools/gatesim-controller"));
+        assert_eq!(exec.args, vec!["run", "--infra", "kubernetes"]);
     }
 
     #[test]

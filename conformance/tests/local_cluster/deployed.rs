@@ -78,9 +78,9 @@ fn run_profile(cluster: &Cluster) -> Result<(), String> {
         ],
     )?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let report = dir.path().join("report.yaml");
+    let junit = dir.path().join("junit.xml");
     let kubeconfig = cluster.layout.kubeconfig().to_string_lossy().into_owned();
-    let report_arg = report.to_string_lossy().into_owned();
+    let junit_arg = junit.to_string_lossy().into_owned();
     let out = Command::new(gatesim())
         .args([
             "run",
@@ -92,8 +92,8 @@ fn run_profile(cluster: &Cluster) -> Result<(), String> {
             "gatesim",
             "--conformance-profiles",
             "GATEWAY-HTTP",
-            "--report-output",
-            &report_arg,
+            "--junit",
+            &junit_arg,
         ])
         .output()
         .map_err(|e| format!("running gatesim run: {e}"))?;

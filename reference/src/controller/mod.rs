@@ -485,6 +485,9 @@ async fn reconcile_kubernetes(
     infra: Arc<KubernetesInfra>,
     mut wanted: watch::Receiver<Arc<kubernetes::Desired>>,
 ) {
+    const FIRST_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+    const LAST_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+    let mut retry_in = FIRST_RETRY;
     loop {
         let desired = wanted.borrow_and_update().clone();
         let report = infra.reconcile(&desired).await;
@@ -497,13 +500,17 @@ async fn reconcile_kubernetes(
         for e in &report.failed {
             tracing::error!(error = %e, "proxy objects");
         }
-        // A failure is retried after a pause even without new input (the API server may be
-        // back); new input retries at once.
+        // A failure is retried after a pause, doubling while it lasts, even without new input
+        // (the API server may be back, a permission granted); new input retries at once.
         let retry = !report.failed.is_empty();
         tokio::select! {
             changed = wanted.changed() => if changed.is_err() { return },
-            _ = tokio::time::sleep(std::time::Duration::from_secs(2)), if retry => {}
+            _ = tokio::time::sleep(retry_in), if retry => {}
         }
+        retry_in = match retry {
+            true => (retry_in * 2).min(LAST_RETRY),
+            false => FIRST_RETRY,
+        };
     }
 }
 
