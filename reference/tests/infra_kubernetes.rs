@@ -17,8 +17,8 @@ use gatesim_reference::infra::ports;
 use gatesim_reference::model::{ControllerConfig, ObjectKey};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::Resource;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -58,9 +58,13 @@ where
     K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let name = value["metadata"]["name"].as_str().context("name")?;
-    api.patch(name, &PatchParams::apply("infra-test").force(), &Patch::Apply(value))
-        .await
-        .with_context(|| format!("applying {name}"))?;
+    api.patch(
+        name,
+        &PatchParams::apply("infra-test").force(),
+        &Patch::Apply(value),
+    )
+    .await
+    .with_context(|| format!("applying {name}"))?;
     Ok(())
 }
 
@@ -129,7 +133,11 @@ async fn proxies_are_applied_addressed_updated_kept_and_deleted() -> Result<()> 
             .filter(|d| d.spec.as_ref().and_then(|s| s.replicas) == Some(2)))
     })
     .await?;
-    let owner = &deployment.metadata.owner_references.as_ref().context("owners")?[0];
+    let owner = &deployment
+        .metadata
+        .owner_references
+        .as_ref()
+        .context("owners")?[0];
     ensure!(owner.kind == "Gateway" && owner.uid == uid && owner.controller == Some(true));
     let managers: Vec<String> = deployment
         .metadata
@@ -146,7 +154,9 @@ async fn proxies_are_applied_addressed_updated_kept_and_deleted() -> Result<()> 
         ["spec"]["containers"][0]["args"]
         .clone();
     ensure!(
-        args.as_array().is_some_and(|a| a.windows(2).any(|w| w[0] == "--log-level" && w[1] == "debug")),
+        args.as_array().is_some_and(|a| a
+            .windows(2)
+            .any(|w| w[0] == "--log-level" && w[1] == "debug")),
         "the parameters' log level: {args}"
     );
     ensure!(accounts.get_opt("web").await?.is_some(), "ServiceAccount");
@@ -160,7 +170,10 @@ async fn proxies_are_applied_addressed_updated_kept_and_deleted() -> Result<()> 
     // The Gateway's address is its Service's ClusterIP, then its load balancer's.
     let service = services.get("web").await?;
     ensure!(service.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ClusterIP"));
-    let cluster_ip = service.spec.and_then(|s| s.cluster_ip).context("clusterIP")?;
+    let cluster_ip = service
+        .spec
+        .and_then(|s| s.cluster_ip)
+        .context("clusterIP")?;
     let address = |want: String| {
         let gateways = gateways.clone();
         async move {
@@ -177,7 +190,9 @@ async fn proxies_are_applied_addressed_updated_kept_and_deleted() -> Result<()> 
         .patch_status(
             "web",
             &PatchParams::default(),
-            &Patch::Merge(json!({"status": {"loadBalancer": {"ingress": [{"hostname": "web.lb.example"}]}}})),
+            &Patch::Merge(
+                json!({"status": {"loadBalancer": {"ingress": [{"hostname": "web.lb.example"}]}}}),
+            ),
         )
         .await?;
     let addrs = address("web.lb.example".into()).await?;

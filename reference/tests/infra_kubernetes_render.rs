@@ -76,7 +76,11 @@ fn render_case(dir: &Path) -> (Value, Vec<String>) {
 fn golden_kubernetes_objects() {
     let update = std::env::var_os("GATESIM_UPDATE_GOLDEN").is_some();
     let cases = cases();
-    assert!(cases.len() >= 2, "expected golden cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 2,
+        "expected golden cases, found {}",
+        cases.len()
+    );
     let mut failures = Vec::new();
     for dir in &cases {
         let got = serde_yaml::to_string(&render_case(dir).0).expect("yaml");
@@ -118,8 +122,14 @@ fn merged_parameters_reach_the_objects() {
     let (deployment, service) = (&api[2], &api[3]);
     assert_eq!(deployment["spec"]["replicas"], 3, "the Gateway's replicas");
     let pod = &deployment["spec"]["template"];
-    assert_eq!(pod["metadata"]["labels"]["team"], "edge", "class label kept");
-    assert_eq!(pod["metadata"]["labels"]["tier"], "api", "Gateway label added");
+    assert_eq!(
+        pod["metadata"]["labels"]["team"], "edge",
+        "class label kept"
+    );
+    assert_eq!(
+        pod["metadata"]["labels"]["tier"], "api",
+        "Gateway label added"
+    );
     assert_eq!(
         pod["metadata"]["labels"]["app.kubernetes.io/name"], "gatesim-proxy",
         "the selector label is never overridden"

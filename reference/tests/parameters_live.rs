@@ -57,9 +57,9 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<()> {
 async fn replicas(controller: &Controller, n: usize) -> Result<Vec<ProxyInfo>> {
     eventually(WAIT, &format!("{n} running proxies"), || async {
         let proxies = controller.infra().context("host infra")?.proxies();
-        let running = proxies
-            .iter()
-            .all(|p| p.admin_address.is_some() && p.state == gatesim_reference::infra::ProxyState::Running);
+        let running = proxies.iter().all(|p| {
+            p.admin_address.is_some() && p.state == gatesim_reference::infra::ProxyState::Running
+        });
         Ok((proxies.len() == n && running).then_some(proxies))
     })
     .await

@@ -244,7 +244,12 @@ async fn request_token(
         "spec": spec,
     });
     let answer: serde_json::Value = accounts
-        .create_subresource("token", &account, &kube::api::PostParams::default(), &request)
+        .create_subresource(
+            "token",
+            &account,
+            &kube::api::PostParams::default(),
+            &request,
+        )
         .await
         .map_err(|e| {
             ConfigError::Api(format!(

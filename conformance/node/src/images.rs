@@ -358,14 +358,22 @@ mod tests {
     #[test]
     fn the_project_images_run_the_local_envoy_and_controller() {
         let exec = resolve(
-            &container("gatesim/envoy:1.40.0", &[], &["-c", "/etc/envoy/envoy.yaml"]),
+            &container(
+                "gatesim/envoy:1.40.0",
+                &[],
+                &["-c", "/etc/envoy/envoy.yaml"],
+            ),
             &programs(),
         )
         .unwrap();
         assert_eq!(exec.program, PathBuf::from("/tools/envoy"));
         assert_eq!(exec.args, vec!["-c", "/etc/envoy/envoy.yaml"]);
         let exec = resolve(
-            &container("gatesim/controller:0.1.0", &[], &["run", "--infra", "kubernetes"]),
+            &container(
+                "gatesim/controller:0.1.0",
+                &[],
+                &["run", "--infra", "kubernetes"],
+            ),
             &programs(),
         )
         .unwrap();

@@ -158,7 +158,15 @@ pub async fn add_service_address(
     plan: &NetworkPlan,
     address: Ipv4Addr,
 ) -> Result<(), NetworkError> {
-    match ip(&["addr", "add", &format!("{address}/32"), "dev", &plan.bridge()]).await {
+    match ip(&[
+        "addr",
+        "add",
+        &format!("{address}/32"),
+        "dev",
+        &plan.bridge(),
+    ])
+    .await
+    {
         Err(e) if exists_error(&e) => Ok(()),
         other => other.map(|_| ()),
     }
@@ -169,7 +177,15 @@ pub async fn remove_service_address(
     plan: &NetworkPlan,
     address: Ipv4Addr,
 ) -> Result<(), NetworkError> {
-    match ip(&["addr", "del", &format!("{address}/32"), "dev", &plan.bridge()]).await {
+    match ip(&[
+        "addr",
+        "del",
+        &format!("{address}/32"),
+        "dev",
+        &plan.bridge(),
+    ])
+    .await
+    {
         Err(NetworkError::Ip { message, .. }) if message.contains("Cannot assign") => Ok(()),
         other => other.map(|_| ()),
     }

@@ -178,9 +178,12 @@ pub async fn run(
     let mut listening: BTreeMap<(Ipv4Addr, u16), JoinHandle<()>> = BTreeMap::new();
     let mut addresses: BTreeSet<Ipv4Addr> = BTreeSet::new();
 
-    let services = watcher::watcher(Api::<Service>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .map(|e| e.map(Change::Service));
+    let services = watcher::watcher(
+        Api::<Service>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .map(|e| e.map(Change::Service));
     let slices = watcher::watcher(
         Api::<EndpointSlice>::all(client),
         watcher::Config::default(),
@@ -276,9 +279,7 @@ impl Table {
     fn apply(&mut self, change: Change) {
         match change {
             Change::Service(e) => apply(&mut self.services, e, |s: &Service| key_of(&s.metadata)),
-            Change::Slice(e) => apply(&mut self.slices, e, |s: &EndpointSlice| {
-                key_of(&s.metadata)
-            }),
+            Change::Slice(e) => apply(&mut self.slices, e, |s: &EndpointSlice| key_of(&s.metadata)),
         }
     }
 }
@@ -353,7 +354,12 @@ mod tests {
         .unwrap()
     }
 
-    fn slice(ns: &str, service: &str, port: serde_json::Value, endpoints: serde_json::Value) -> EndpointSlice {
+    fn slice(
+        ns: &str,
+        service: &str,
+        port: serde_json::Value,
+        endpoints: serde_json::Value,
+    ) -> EndpointSlice {
         serde_json::from_value(json!({
             "metadata": {"namespace": ns, "name": format!("{service}-abc"),
                          "labels": {"kubernetes.io/service-name": service}},
@@ -378,20 +384,32 @@ mod tests {
         );
         t.slices.insert(
             ("a".into(), "web-abc".into()),
-            slice("a", "web", json!({"name": "http", "port": 8080}), json!([
-                {"addresses": ["10.213.7.5"], "conditions": {"ready": true}},
-                {"addresses": ["10.213.7.6"], "conditions": {"ready": false}},
-            ])),
+            slice(
+                "a",
+                "web",
+                json!({"name": "http", "port": 8080}),
+                json!([
+                    {"addresses": ["10.213.7.5"], "conditions": {"ready": true}},
+                    {"addresses": ["10.213.7.6"], "conditions": {"ready": false}},
+                ]),
+            ),
         );
         let listeners = t.listeners(&plan);
-        assert_eq!(listeners.len(), 1, "TCP ports of ClusterIPs in the node's range: {listeners:?}");
+        assert_eq!(
+            listeners.len(),
+            1,
+            "TCP ports of ClusterIPs in the node's range: {listeners:?}"
+        );
         let port = &listeners[&(Ipv4Addr::new(10, 214, 7, 20), 80)];
         assert_eq!(
             t.endpoints(port, None),
             vec!["10.213.7.5:8080".parse::<SocketAddr>().unwrap()]
         );
         let hosts = t.hosts();
-        assert!(hosts.contains("10.214.7.20\tweb.a.svc.cluster.local web.a.svc\n"), "{hosts}");
+        assert!(
+            hosts.contains("10.214.7.20\tweb.a.svc.cluster.local web.a.svc\n"),
+            "{hosts}"
+        );
     }
 
     #[test]

@@ -114,9 +114,15 @@ fn run_profile(cluster: &Cluster) -> Result<(), String> {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    check(out.status.success() && said.contains("37 passed, 0 failed"), || {
-        format!("gatesim run --target cluster said:\n{said}\ncontroller log:\n{}", logs())
-    })?;
+    check(
+        out.status.success() && said.contains("37 passed, 0 failed"),
+        || {
+            format!(
+                "gatesim run --target cluster said:\n{said}\ncontroller log:\n{}",
+                logs()
+            )
+        },
+    )?;
     cluster.block_on(async {
         bases_gone(cluster).await?;
         // Every proxy went with its Gateway.

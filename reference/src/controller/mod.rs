@@ -460,7 +460,10 @@ fn prepare(
 
 /// The cluster's share of a translation: a proxy for every accepted Gateway, and the objects
 /// of every Gateway this controller manages kept.
-fn kubernetes_desired(set: &ResourceSet, translation: &translate::Translation) -> kubernetes::Desired {
+fn kubernetes_desired(
+    set: &ResourceSet,
+    translation: &translate::Translation,
+) -> kubernetes::Desired {
     let proxies = translation
         .proxies
         .iter()

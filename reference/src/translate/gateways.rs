@@ -8,11 +8,11 @@ use super::classes::ClassOutcome;
 use super::conditions::{Problem, condition, kind, negative_condition, reason};
 use super::output::{ObjectRef, StatusPatch, StatusUpdate};
 use super::refs::{self, RefFrom, RefTo};
+use crate::api::k8sgateway::gateway_parameters::GatewayParametersSpec;
 use crate::api::{
     GATEWAY_GROUP, Gateway, GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as From,
     GatewayListenersTlsMode,
 };
-use crate::api::k8sgateway::gateway_parameters::GatewayParametersSpec;
 use crate::model::{ObjectKey, ProxyProgress, ResourceSet};
 
 /// A route kind a listener accepts: (group, kind).
@@ -151,7 +151,12 @@ pub(crate) fn evaluate(
         .collect()
 }
 
-fn evaluate_one(set: &ResourceSet, key: &ObjectKey, gw: &Gateway, class: &ClassOutcome) -> GatewayIr {
+fn evaluate_one(
+    set: &ResourceSet,
+    key: &ObjectKey,
+    gw: &Gateway,
+    class: &ClassOutcome,
+) -> GatewayIr {
     let mut invalid = super::invalid::gateway(set, gw);
     let mut listeners: Vec<ListenerIr> = gw
         .spec

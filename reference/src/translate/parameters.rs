@@ -119,7 +119,8 @@ fn validate(obj: &GatewayParameters) -> Result<(), String> {
             check_level("spec.kube.envoyContainer.bootstrap.logLevel", level)?;
         }
         for (component, level) in bootstrap.component_log_levels.iter().flatten() {
-            let field = format!("spec.kube.envoyContainer.bootstrap.componentLogLevels.{component}");
+            let field =
+                format!("spec.kube.envoyContainer.bootstrap.componentLogLevels.{component}");
             let fit = !component.is_empty()
                 && component
                     .chars()
@@ -242,7 +243,10 @@ mod tests {
                 "kube: {envoyContainer: {bootstrap: {componentLogLevels: {'a:b': debug}}}}",
                 "not an Envoy component name",
             ),
-            ("kube: {service: {type: ExternalName}}", "spec.kube.service.type"),
+            (
+                "kube: {service: {type: ExternalName}}",
+                "spec.kube.service.type",
+            ),
         ];
         for (yaml, expected) in cases {
             let err = validate(&obj(yaml)).unwrap_err();

@@ -399,22 +399,27 @@ impl HostInfra {
 
         // The supervisor bounds the start itself; the margin covers its bookkeeping.
         let bound = self.config.start_timeout + Duration::from_secs(1);
-        let outcomes = join_all(arriving.into_iter().map(|((gateway, _), mut rx)| async move {
-            // `restarts` also catches a failure whose Backoff state was overwritten by the next
-            // attempt before this task looked.
-            let settled = rx.wait_for(|s| s.state != ProxyState::Starting || s.restarts > 0);
-            let outcome = match tokio::time::timeout(bound, settled).await {
-                Ok(Ok(s)) if s.state == ProxyState::Running => None,
-                Ok(Ok(s)) => Some(
-                    s.last_exit
-                        .clone()
-                        .unwrap_or_else(|| format!("{:?}", s.state)),
-                ),
-                Ok(Err(_)) => Some("supervisor ended".to_string()),
-                Err(_) => Some(format!("no admin endpoint within {bound:?}")),
-            };
-            (gateway, outcome)
-        }))
+        let outcomes = join_all(
+            arriving
+                .into_iter()
+                .map(|((gateway, _), mut rx)| async move {
+                    // `restarts` also catches a failure whose Backoff state was overwritten by the next
+                    // attempt before this task looked.
+                    let settled =
+                        rx.wait_for(|s| s.state != ProxyState::Starting || s.restarts > 0);
+                    let outcome = match tokio::time::timeout(bound, settled).await {
+                        Ok(Ok(s)) if s.state == ProxyState::Running => None,
+                        Ok(Ok(s)) => Some(
+                            s.last_exit
+                                .clone()
+                                .unwrap_or_else(|| format!("{:?}", s.state)),
+                        ),
+                        Ok(Err(_)) => Some("supervisor ended".to_string()),
+                        Err(_) => Some(format!("no admin endpoint within {bound:?}")),
+                    };
+                    (gateway, outcome)
+                }),
+        )
         .await;
         for (gateway, outcome) in outcomes {
             if let Some(reason) = outcome {
@@ -586,7 +591,11 @@ pub fn proxy_dir(work_dir: &Path, gateway: &ObjectKey) -> Result<PathBuf, HostEr
 
 /// The directory of one replica: the Gateway's for the first, `<namespace>_<name>_<replica>`
 /// for the others (no Gateway's own directory has a second '_').
-pub fn replica_dir(work_dir: &Path, gateway: &ObjectKey, replica: u32) -> Result<PathBuf, HostError> {
+pub fn replica_dir(
+    work_dir: &Path,
+    gateway: &ObjectKey,
+    replica: u32,
+) -> Result<PathBuf, HostError> {
     let base = dir_name(gateway)?;
     Ok(match replica {
         0 => work_dir.join(base),

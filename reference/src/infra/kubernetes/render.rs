@@ -104,7 +104,8 @@ pub fn render(
         "controller": true,
     }]);
     let selector = selector_labels(&key);
-    let meta = |labels: &BTreeMap<String, String>, annotations: Option<&BTreeMap<String, String>>| {
+    let meta = |labels: &BTreeMap<String, String>,
+                annotations: Option<&BTreeMap<String, String>>| {
         let mut m = json!({
             "name": key.name,
             "namespace": key.namespace,
@@ -152,11 +153,10 @@ pub fn render(
         ("gateway_namespace".to_string(), key.namespace.clone()),
         ("gateway_name".to_string(), key.name.clone()),
     ]);
-    let bootstrap_yaml =
-        bootstrap::render(&params).map_err(|source| RenderError::Bootstrap {
-            gateway: key.clone(),
-            source,
-        })?;
+    let bootstrap_yaml = bootstrap::render(&params).map_err(|source| RenderError::Bootstrap {
+        gateway: key.clone(),
+        source,
+    })?;
     let config_map = decode(
         "ConfigMap",
         &key,
@@ -181,10 +181,17 @@ pub fn render(
         "-c".to_string(),
         format!("{CONFIG_DIR}/{BOOTSTRAP_FILE}"),
         "--log-level".to_string(),
-        levels.log_level.clone().unwrap_or_else(|| opts.log_level.clone()),
+        levels
+            .log_level
+            .clone()
+            .unwrap_or_else(|| opts.log_level.clone()),
         "--disable-hot-restart".to_string(),
     ];
-    if let Some(components) = levels.component_log_levels.as_ref().filter(|c| !c.is_empty()) {
+    if let Some(components) = levels
+        .component_log_levels
+        .as_ref()
+        .filter(|c| !c.is_empty())
+    {
         let pairs: Vec<String> = components.iter().map(|(c, l)| format!("{c}:{l}")).collect();
         args.extend(["--component-log-level".to_string(), pairs.join(",")]);
     }
@@ -244,7 +251,10 @@ pub fn render(
         "volumes": [{ "name": "bootstrap", "configMap": { "name": key.name } }],
     });
     let passthrough = [
-        ("imagePullSecrets", pod.image_pull_secrets.as_ref().map(|v| json!(v))),
+        (
+            "imagePullSecrets",
+            pod.image_pull_secrets.as_ref().map(|v| json!(v)),
+        ),
         ("nodeSelector", pod.node_selector.as_ref().map(|v| json!(v))),
         ("affinity", pod.affinity.as_ref().map(|v| json!(v))),
         ("tolerations", pod.tolerations.as_ref().map(|v| json!(v))),
