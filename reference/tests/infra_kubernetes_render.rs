@@ -42,7 +42,7 @@ fn render_case(dir: &Path) -> (Value, Vec<String>) {
         port_offset: ports::PRIVILEGED_PORT_OFFSET,
         ..ControllerConfig::default()
     };
-    let set: ResourceSet = load_dir(&dir.join("input.yaml"), &config).unwrap_or_else(|e| {
+    let set: ResourceSet = load_dir(dir.join("input.yaml"), &config).unwrap_or_else(|e| {
         let list: Vec<String> = e.0.iter().map(ToString::to_string).collect();
         panic!("{}:\n{}", dir.display(), list.join("\n"))
     });

@@ -183,13 +183,13 @@ pub async fn run(
         watcher::Config::default(),
     )
     .default_backoff()
-    .map(|e| e.map(Change::Service));
+    .map(|e| e.map(|e| Change::Service(Box::new(e))));
     let slices = watcher::watcher(
         Api::<EndpointSlice>::all(client),
         watcher::Config::default(),
     )
     .default_backoff()
-    .map(|e| e.map(Change::Slice));
+    .map(|e| e.map(|e| Change::Slice(Box::new(e))));
     let events = futures::stream::select(services, slices);
     futures::pin_mut!(events);
     loop {
@@ -264,8 +264,8 @@ pub async fn run(
 }
 
 enum Change {
-    Service(Event<Service>),
-    Slice(Event<EndpointSlice>),
+    Service(Box<Event<Service>>),
+    Slice(Box<Event<EndpointSlice>>),
 }
 
 fn key_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Key {
@@ -278,8 +278,10 @@ fn key_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> 
 impl Table {
     fn apply(&mut self, change: Change) {
         match change {
-            Change::Service(e) => apply(&mut self.services, e, |s: &Service| key_of(&s.metadata)),
-            Change::Slice(e) => apply(&mut self.slices, e, |s: &EndpointSlice| key_of(&s.metadata)),
+            Change::Service(e) => apply(&mut self.services, *e, |s: &Service| key_of(&s.metadata)),
+            Change::Slice(e) => apply(&mut self.slices, *e, |s: &EndpointSlice| {
+                key_of(&s.metadata)
+            }),
         }
     }
 }

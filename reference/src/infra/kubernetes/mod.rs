@@ -61,7 +61,7 @@ pub enum KubernetesInfraError {
         kind: String,
         key: ObjectKey,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 }
 
@@ -176,9 +176,9 @@ impl KubernetesInfra {
             .iter()
             .filter(|k| {
                 desired.proxies.get(*k).is_none_or(|p| {
-                    !p.parameters
+                    p.parameters
                         .as_ref()
-                        .is_some_and(|p| p.self_managed.is_some())
+                        .is_none_or(|p| p.self_managed.is_none())
                 })
             })
             .collect();
@@ -227,7 +227,7 @@ impl KubernetesInfra {
                 action: "applying",
                 kind: K::kind(&()).into_owned(),
                 key: key.clone(),
-                source,
+                source: Box::new(source),
             })
     }
 
@@ -257,7 +257,7 @@ impl KubernetesInfra {
                 action: "listing",
                 kind: K::kind(&()).into_owned(),
                 key: ObjectKey::default(),
-                source,
+                source: Box::new(source),
             })?;
         let mut deleted = Vec::new();
         for object in list.items {
@@ -282,7 +282,7 @@ impl KubernetesInfra {
                         action: "deleting",
                         kind: K::kind(&()).into_owned(),
                         key: ObjectKey::new(namespace, name),
-                        source,
+                        source: Box::new(source),
                     });
                 }
             }
