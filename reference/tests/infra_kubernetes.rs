@@ -12,9 +12,9 @@ use anyhow::{Context, Result, ensure};
 use e2e_support::eventually;
 use gatesim_reference::api::{Gateway, GatewayClass, GatewayParameters};
 use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
-use gatesim_reference::infra::kubernetes::{FIELD_MANAGER, RenderOptions};
+use gatesim_reference::infra::kubernetes::FIELD_MANAGER;
 use gatesim_reference::infra::ports;
-use gatesim_reference::model::{ControllerConfig, ObjectKey};
+use gatesim_reference::model::ControllerConfig;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use kube::Resource;
@@ -105,14 +105,7 @@ async fn proxies_are_applied_addressed_updated_kept_and_deleted() -> Result<()> 
 
     let controller = Controller::start(ControllerOptions {
         source: Source::Kubernetes(client.clone()),
-        infra: Infra::Kubernetes(Box::new(RenderOptions {
-            xds_service: ObjectKey::new("gatesim-system", "gatesim-xds"),
-            xds_port: 18000,
-            delta: false,
-            image: "gatesim/envoy:1.40.0".into(),
-            log_level: "warning".into(),
-            port_offset: ports::PRIVILEGED_PORT_OFFSET,
-        })),
+        infra: Infra::Kubernetes(Box::default()),
         xds_addr: "127.0.0.1:0".parse()?,
         admin_addr: "127.0.0.1:0".parse()?,
         config: ControllerConfig {
@@ -251,14 +244,7 @@ async fn kubernetes_infra_refuses_the_file_provider() {
     let dir = tempfile::tempdir().unwrap();
     let started = Controller::start(ControllerOptions {
         source: Source::File(dir.path().to_path_buf()),
-        infra: Infra::Kubernetes(Box::new(RenderOptions {
-            xds_service: ObjectKey::new("ns", "xds"),
-            xds_port: 18000,
-            delta: false,
-            image: "envoy".into(),
-            log_level: "info".into(),
-            port_offset: 0,
-        })),
+        infra: Infra::Kubernetes(Box::default()),
         xds_addr: "127.0.0.1:0".parse().unwrap(),
         admin_addr: "127.0.0.1:0".parse().unwrap(),
         config: ControllerConfig::default(),

@@ -25,14 +25,13 @@ fn cases() -> Vec<PathBuf> {
 }
 
 fn options() -> RenderOptions {
-    RenderOptions {
-        xds_service: ObjectKey::new("gatesim-system", "gatesim-xds"),
-        xds_port: 18000,
-        delta: false,
-        image: "gatesim/envoy:1.40.0".into(),
-        log_level: "warning".into(),
-        port_offset: ports::PRIVILEGED_PORT_OFFSET,
-    }
+    let options = RenderOptions::default();
+    assert_eq!(
+        (options.image.as_str(), options.port_offset),
+        ("gatesim/envoy:1.40.0", ports::PRIVILEGED_PORT_OFFSET),
+        "the golden files are written for the CLI's defaults"
+    );
+    options
 }
 
 /// Every Gateway's objects, as the provider would apply them, in Gateway order.

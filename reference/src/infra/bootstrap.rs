@@ -121,6 +121,19 @@ impl BootstrapParams {
     }
 }
 
+impl BootstrapParams {
+    /// The proxy of `gateway`: the node id the controller serves it under, and the Gateway
+    /// in the node metadata.
+    pub fn for_gateway(gateway: &crate::model::ObjectKey, xds_addr: SocketAddr) -> Self {
+        let mut p = Self::new(crate::translate::node_id(gateway), xds_addr);
+        p.node_metadata.extend([
+            ("gateway_namespace".to_string(), gateway.namespace.clone()),
+            ("gateway_name".to_string(), gateway.name.clone()),
+        ]);
+        p
+    }
+}
+
 /// The bootstrap as a proto3-JSON value (also valid YAML once serialized).
 pub fn bootstrap_value(p: &BootstrapParams) -> Value {
     let ads = json!({ "ads": {}, "resource_api_version": "V3",

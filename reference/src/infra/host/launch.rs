@@ -72,15 +72,14 @@ impl ProxyFiles {
                 _ => {}
             }
         }
-        let mut params = BootstrapParams::new(spec.node_id.clone(), config.xds_addr);
+        let mut params = BootstrapParams::for_gateway(gateway, config.xds_addr);
+        params.node_id = spec.node_id.clone();
         params.node_cluster = config.node_cluster.clone();
         params.protocol = XdsProtocol::from_delta(config.delta);
         params.initial_fetch_timeout = config.initial_fetch_timeout;
-        params.node_metadata.extend([
-            ("gateway_namespace".to_string(), gateway.namespace.clone()),
-            ("gateway_name".to_string(), gateway.name.clone()),
-            ("address".to_string(), spec.address.clone()),
-        ]);
+        params
+            .node_metadata
+            .insert("address".to_string(), spec.address.clone());
         let yaml = bootstrap::render(&params).map_err(|source| HostError::Render {
             gateway: gateway.clone(),
             source,

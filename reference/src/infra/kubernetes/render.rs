@@ -52,6 +52,20 @@ pub struct RenderOptions {
     pub port_offset: u16,
 }
 
+impl Default for RenderOptions {
+    /// The defaults of `gatesim-controller run --infra kubernetes`.
+    fn default() -> Self {
+        Self {
+            xds_service: ObjectKey::new("gatesim-system", "gatesim-xds"),
+            xds_port: 18000,
+            delta: false,
+            image: crate::infra::docker::DEFAULT_IMAGE.to_string(),
+            log_level: "warning".to_string(),
+            port_offset: crate::infra::ports::PRIVILEGED_PORT_OFFSET,
+        }
+    }
+}
+
 /// Everything one Gateway's proxy is made of.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProxyObjects {
@@ -135,8 +149,8 @@ pub fn render(
     // The bootstrap.
     let envoy = kube.envoy_container.clone().unwrap_or_default();
     let levels = envoy.bootstrap.clone().unwrap_or_default();
-    let mut params = BootstrapParams::new(
-        crate::translate::node_id(&key),
+    let mut params = BootstrapParams::for_gateway(
+        &key,
         std::net::SocketAddr::from(([0, 0, 0, 0], opts.xds_port)),
     );
     params.xds_host = Some((
@@ -149,10 +163,6 @@ pub fn render(
     params.protocol = XdsProtocol::from_delta(opts.delta);
     params.admin_port = ADMIN_PORT;
     params.readiness_port = Some(READINESS_PORT);
-    params.node_metadata.extend([
-        ("gateway_namespace".to_string(), key.namespace.clone()),
-        ("gateway_name".to_string(), key.name.clone()),
-    ]);
     let bootstrap_yaml = bootstrap::render(&params).map_err(|source| RenderError::Bootstrap {
         gateway: key.clone(),
         source,
