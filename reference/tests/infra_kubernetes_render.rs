@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use gatesim_reference::infra::kubernetes::render::{self, RenderOptions};
 use gatesim_reference::infra::{envoy, ports};
-use gatesim_reference::model::{ControllerConfig, ObjectKey, ResourceSet};
+use gatesim_reference::model::{ControllerConfig, ResourceSet};
 use gatesim_reference::provider::file::load_dir;
 use gatesim_reference::translate;
 use serde_json::{Value, json};
