@@ -8,6 +8,10 @@ use std::process::Command;
 /// Entry points; protox follows their imports. Every message the translator packs into an
 /// `Any` must be reachable from here, or printing it fails.
 const ROOTS: &[&str] = &[
+    // First: it names `common.ratelimit.v3...` relative to its package, which resolves
+    // wrongly once a file of package `envoy.extensions.filters.common...` (the fault filter's)
+    // is in the same pool.
+    "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto",
     "envoy/config/bootstrap/v3/bootstrap.proto",
     "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
     "envoy/extensions/filters/http/router/v3/router.proto",
@@ -20,6 +24,12 @@ const ROOTS: &[&str] = &[
     "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
     "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto",
     "envoy/extensions/access_loggers/stream/v3/stream.proto",
+    "envoy/extensions/access_loggers/file/v3/file.proto",
+    "envoy/extensions/filters/listener/proxy_protocol/v3/proxy_protocol.proto",
+    "envoy/extensions/filters/network/connection_limit/v3/connection_limit.proto",
+    "envoy/extensions/filters/http/health_check/v3/health_check.proto",
+    "envoy/extensions/filters/http/compressor/v3/compressor.proto",
+    "envoy/extensions/compression/gzip/compressor/v3/gzip.proto",
     "envoy/service/discovery/v3/discovery.proto",
 ];
 

@@ -241,11 +241,13 @@ async fn bursts_are_judged_as_a_whole() {
     let limited = BurstSpec {
         requests: 3,
         judge: BurstJudge::Sequence(vec![429, 429, 429]),
+        concurrent: false,
     };
     send_burst(&req, &exp, &limited).await.expect("all limited");
     let wrong = BurstSpec {
         requests: 3,
         judge: BurstJudge::Sequence(vec![200, 200, 429]),
+        concurrent: false,
     };
     let m = send_burst(&req, &exp, &wrong)
         .await
@@ -262,6 +264,7 @@ async fn bursts_are_judged_as_a_whole() {
             max: 2,
             then: 429,
         },
+        concurrent: false,
     };
     let m = send_burst(&req, &exp, &counted)
         .await
@@ -281,6 +284,7 @@ async fn bursts_are_judged_as_a_whole() {
     let all_pass = BurstSpec {
         requests: 2,
         judge: BurstJudge::Sequence(vec![200, 200]),
+        concurrent: false,
     };
     let m = send_burst(&echoed, &elsewhere, &all_pass)
         .await
@@ -292,6 +296,43 @@ async fn bursts_are_judged_as_a_whole() {
              burst: backend: expected a pod of \"infra-backend-v2\""
         ),
         "{m}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_bursts_count_passing_replies_whatever_their_order() {
+    let echo = start_replica("infra-backend-v1", 158, None).await;
+    let req = ProbeRequest::new(echo.http_addrs()[0], "/together?delay=200ms");
+    let exp = Expectation::default();
+    let within = BurstSpec {
+        requests: 3,
+        judge: BurstJudge::Passing {
+            min: 1,
+            max: 3,
+            then: 503,
+        },
+        concurrent: true,
+    };
+    send_burst(&req, &exp, &within)
+        .await
+        .expect("all three pass");
+    let too_many = BurstSpec {
+        requests: 3,
+        judge: BurstJudge::Passing {
+            min: 1,
+            max: 2,
+            then: 503,
+        },
+        concurrent: true,
+    };
+    let m = send_burst(&req, &exp, &too_many)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        m,
+        "burst: expected 1 to 2 replies with status [200] first, then only 503; got [200, 200, 200] \
+         (3 passing first)"
     );
 }
 

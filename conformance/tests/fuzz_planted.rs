@@ -122,6 +122,23 @@ fn widened_virtual_hosts_are_found_and_shrunk() {
     assert!(c.world.object_count() <= 4, "{}", c.scenario);
 }
 
+/// Routes validation refuses left out without a word, as a controller that drops what it
+/// cannot serve instead of saying why.
+fn drop_invalid_routes(set: &ResourceSet) -> Translation {
+    let mut quiet = set.clone();
+    quiet
+        .http_routes
+        .retain(|_, r| gatesim_reference::validate::object(&**r).is_empty());
+    translate(&quiet)
+}
+
+#[test]
+fn silently_dropped_invalid_routes_are_found_and_shrunk() {
+    let c = found(Property::InvalidValueContained, &drop_invalid_routes);
+    assert!(c.message.contains("got no status"), "{}", c.message);
+    assert_eq!(c.world.routes.len(), 1, "{}", c.scenario);
+}
+
 #[test]
 fn the_real_translator_passes_where_the_planted_bugs_fail() {
     let summary = runner::run(

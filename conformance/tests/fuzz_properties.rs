@@ -44,23 +44,70 @@ fn virtual_hosts_hold_only_routes_of_their_listener() {
     holds(Property::ListenerIsolation, 256);
 }
 
-#[test]
-fn envoy_accepts_every_configuration() {
-    let Some(envoy) =
-        gatesim_reference::infra::envoy::locate_or_skip("envoy_accepts_every_configuration")
-            .expect("Envoy is required (GATESIM_REQUIRE_ALL=1)")
+/// `property` over `default_cases` cases with Envoy validating (`envoy --mode validate`).
+fn holds_with_envoy(test: &str, property: Property, default_cases: u32) {
+    let Some(envoy) = gatesim_reference::infra::envoy::locate_or_skip(test)
+        .expect("Envoy is required (GATESIM_REQUIRE_ALL=1)")
     else {
         return;
     };
-    let cases = cases(12);
+    let cases = cases(default_cases);
     let summary = runner::run(
-        &options(Property::EnvoyAccepts, cases),
+        &options(property, cases),
         &translate,
         Some(&envoy),
         None,
         &|_| {},
     );
     assert_holds(&summary, cases);
+}
+
+#[test]
+fn envoy_accepts_every_configuration() {
+    holds_with_envoy(
+        "envoy_accepts_every_configuration",
+        Property::EnvoyAccepts,
+        12,
+    );
+}
+
+#[test]
+fn invalid_values_are_refused_by_field_and_contained() {
+    holds(Property::InvalidValueContained, 128);
+}
+
+/// What the corrupted worlds leave is a configuration Envoy accepts (zero NACKs).
+#[test]
+fn envoy_accepts_what_invalid_values_leave() {
+    holds_with_envoy(
+        "envoy_accepts_what_invalid_values_leave",
+        Property::InvalidValueContained,
+        8,
+    );
+}
+
+/// Every class of invalid value is generated, on routes and on K8sGateway policies alike.
+#[test]
+fn the_mutator_reaches_every_class() {
+    use gatesim_generate::corrupt::Class;
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    let mut runner = TestRunner::deterministic();
+    let strategy = gatesim_generate::strategy::case(gatesim_generate::GenConfig::default());
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..2000 {
+        let case = strategy.new_tree(&mut runner).expect("a case").current();
+        if let Some(c) = gatesim_generate::corrupt::resolve(&case.world, case.corruption) {
+            seen.insert(format!("{:?}", c.class));
+        }
+    }
+    let missing: Vec<_> = Class::ALL
+        .iter()
+        .map(|c| format!("{c:?}"))
+        .filter(|c| !seen.contains(c))
+        .collect();
+    assert!(missing.is_empty(), "never generated: {missing:?}");
 }
 
 /// `scenarios/base/fuzz.yaml` is the generator's universe, object for object. Run with

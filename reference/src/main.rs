@@ -111,6 +111,10 @@ struct RunArgs {
     /// Envoy log level of the proxies (a Gateway's GatewayParameters may set another).
     #[arg(long, default_value = "warning")]
     envoy_log_level: String,
+    /// The controller's own namespace: the K8sGateway Settings object `default` is read from
+    /// it (changes apply without a restart), and `watchNamespaces` always includes it.
+    #[arg(long, default_value = gatesim_reference::model::DEFAULT_SETTINGS_NAMESPACE, value_name = "NAMESPACE")]
+    settings_namespace: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -192,7 +196,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let mut config = ControllerConfig { controller_name: args.controller_name.clone(), ..Default::default() };
+        let mut config = ControllerConfig {
+            controller_name: args.controller_name.clone(),
+            settings_namespace: args.settings_namespace.clone(),
+            ..Default::default()
+        };
         // Host proxies bring their own Envoy, which containment uses too.
         let validation_envoy = match args.infra {
             InfraKind::None | InfraKind::Docker | InfraKind::Kubernetes => args.envoy.clone(),

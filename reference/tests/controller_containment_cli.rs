@@ -124,3 +124,78 @@ async fn the_envoy_flag_names_the_judge() -> Result<()> {
     ensure!(view["envoy"] == envoy.as_str(), "{view:#}");
     Ok(())
 }
+
+/// `--settings-namespace` says where the Settings singleton is read from: the `default` there
+/// is the one reported (here unusable, so the defaults stay in effect, and the log says so
+/// once), while a `default` in the usual namespace is not read at all.
+#[tokio::test]
+async fn the_settings_namespace_flag_picks_the_settings_object() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("settings.yaml"),
+        "apiVersion: gloo.solo.io/v1\nkind: Settings\nmetadata: {name: default, namespace: ops}\n\
+         spec: {watchNamespaces: [Not_A_Namespace]}\n---\n\
+         apiVersion: gloo.solo.io/v1\nkind: Settings\n\
+         metadata: {name: default, namespace: gloo-system}\nspec: {watchNamespaces: [default]}\n",
+    )?;
+    let mut child = controller(
+        dir.path(),
+        &["--settings-namespace", "ops"],
+        &[("GATESIM_ENVOY", "/nonexistent/gatesim-envoy")],
+    )?;
+    let mut lines = BufReader::new(child.stderr.take().context("stderr")?).lines();
+    // The first translation may log before the admin address is announced.
+    let mut before = Vec::new();
+    let admin: SocketAddr = loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .context("the controller did not start in time")??
+            .context("the controller exited before it announced its admin address")?;
+        if let Some((_, rest)) = line.split_once("admin on http://") {
+            let addr = rest.split_whitespace().next().unwrap_or_default();
+            break addr.trim_end_matches(',').parse()?;
+        }
+        before.push(line);
+    };
+    // Keep reading its log, which goes on after the start (the Settings warning).
+    let log = tokio::spawn(async move {
+        let mut seen = before;
+        while let Ok(Some(line)) = lines.next_line().await {
+            seen.push(line);
+        }
+        seen
+    });
+    let mut status = String::new();
+    for _ in 0..300 {
+        let r = send(admin, &Call::get("admin", "/status")).await?;
+        status = String::from_utf8_lossy(&r.body).into_owned();
+        if status.contains("\"Settings\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let parsed: Value = serde_json::from_str(&status)?;
+    let settings: Vec<&Value> = parsed["statuses"]
+        .as_array()
+        .context("a list of statuses")?
+        .iter()
+        .filter(|s| s["kind"] == "Settings")
+        .collect();
+    ensure!(
+        settings.len() == 1,
+        "one Settings status expected: {status}"
+    );
+    ensure!(settings[0]["namespace"] == "ops", "{status}");
+    let text = settings[0].to_string();
+    ensure!(
+        text.contains("spec.watchNamespaces[0]") && text.contains("the defaults stay in effect"),
+        "{text}"
+    );
+    child.kill().await?;
+    let log = log.await?;
+    ensure!(
+        mentions(&log, "Settings cannot be used") == 1,
+        "the log says it once: {log:?}"
+    );
+    Ok(())
+}

@@ -67,7 +67,12 @@ fn base() -> String {
 #[case::bad_regex(
     "RouteOption",
     "{regexRewrite: {pattern: {regex: '('}, substitution: /x}}",
-    "spec.options.regexRewrite.pattern.regex: \"(\" is not a valid regular expression"
+    "spec.options.regexRewrite.pattern.regex: \"(\" is not a valid RE2 regex"
+)]
+#[case::regex_beyond_re2(
+    "RouteOption",
+    "{regexRewrite: {pattern: {regex: 'a{1001}'}, substitution: /x}}",
+    "spec.options.regexRewrite.pattern.regex: \"a{1001}\""
 )]
 #[case::rewrite_both_ways(
     "RouteOption",
@@ -107,7 +112,7 @@ fn base() -> String {
 #[case::header_name_space(
     "RouteOption",
     "{headerManipulation: {responseHeadersToRemove: ['x bad']}}",
-    "spec.options.headerManipulation.responseHeadersToRemove[0]: \"x bad\" is not a valid header name"
+    "spec.options.headerManipulation.responseHeadersToRemove[0]: \"x bad\" is not a valid name: a space is not allowed"
 )]
 #[case::single_percent(
     "RouteOption",
@@ -127,7 +132,7 @@ fn base() -> String {
 #[case::cors_regex(
     "RouteOption",
     "{cors: {allowOriginRegex: ['[']}}",
-    "spec.options.cors.allowOriginRegex[0]: \"[\" is not a valid regular expression"
+    "spec.options.cors.allowOriginRegex[0]: \"[\" is not a valid RE2 regex"
 )]
 #[case::csrf_without_enabled(
     "RouteOption",
@@ -218,6 +223,141 @@ fn base() -> String {
     "VirtualHostOption",
     "{headerManipulation: {responseHeadersToAdd: [{header: {key: x-v, value: '%REQ(x)'}}]}}",
     "spec.options.headerManipulation.responseHeadersToAdd[0].header.value"
+)]
+#[case::lo_unknown_socket_option(
+    "ListenerOption",
+    "{socketOptions: [{level: 1, name: 36, intValue: 1}]}",
+    "spec.options.socketOptions[0]: level 1 name 36 is not a socket option gatesim sets"
+)]
+#[case::lo_socket_value(
+    "ListenerOption",
+    "{socketOptions: [{level: 6, name: 6, intValue: 500}]}",
+    "spec.options.socketOptions[0].intValue: TCP_KEEPCNT takes a value between 1 and 127, is 500"
+)]
+#[case::lo_socket_bytes(
+    "ListenerOption",
+    "{socketOptions: [{level: 1, name: 9, bufValue: AQ==}]}",
+    "spec.options.socketOptions[0].bufValue: is not supported by gatesim; SO_KEEPALIVE takes intValue"
+)]
+#[case::lo_buffer_zero(
+    "ListenerOption",
+    "{perConnectionBufferLimitBytes: 0}",
+    "spec.options.perConnectionBufferLimitBytes: must be at least 1"
+)]
+#[case::lo_tlv_type(
+    "ListenerOption",
+    "{proxyProtocol: {rules: [{tlvType: 300, onTlvPresent: {key: k}}]}}",
+    "spec.options.proxyProtocol.rules[0].tlvType: must be between 0 and 255, is 300"
+)]
+#[case::lo_unknown_command(
+    "ListenerOption",
+    "{accessLoggingService: {accessLog: [{fileSink: {path: /dev/stdout, stringFormat: '%METHOD%'}}]}}",
+    "spec.options.accessLoggingService.accessLog[0].fileSink.stringFormat: position 0: %METHOD% is not an Envoy command gatesim knows"
+)]
+#[case::lo_single_percent(
+    "ListenerOption",
+    "{accessLoggingService: {accessLog: [{fileSink: {path: /dev/stdout, stringFormat: '100% done'}}]}}",
+    "stringFormat: position 3: a % must start a command"
+)]
+#[case::lo_json_command(
+    "ListenerOption",
+    "{accessLoggingService: {accessLog: [{fileSink: {path: /dev/stdout, jsonFormat: {p: {q: '%REQ%'}}}}]}}",
+    "spec.options.accessLoggingService.accessLog[0].fileSink.jsonFormat.p.q: position 0: %REQ% needs an argument"
+)]
+#[case::lo_json_list(
+    "ListenerOption",
+    "{accessLoggingService: {accessLog: [{fileSink: {path: /dev/stdout, jsonFormat: {l: [a]}}}]}}",
+    "jsonFormat.l: must be a format string, a number, a boolean or an object"
+)]
+#[case::lo_relative_path(
+    "ListenerOption",
+    "{accessLoggingService: {accessLog: [{fileSink: {path: access.log}}]}}",
+    "fileSink.path: must be an absolute path, is \"access.log\""
+)]
+#[case::lo_grpc_sink(
+    "ListenerOption",
+    "{accessLoggingService: {accessLog: [{grpcService: {logName: a, staticClusterName: b}}]}}",
+    "spec.options.accessLoggingService.accessLog[0].grpcService: is not supported by gatesim"
+)]
+#[case::lo_tcp_stats(
+    "ListenerOption",
+    "{tcpStats: true}",
+    "spec.options.tcpStats: is not supported by gatesim"
+)]
+#[case::hlo_headers_kb(
+    "HttpListenerOption",
+    "{httpConnectionManagerSettings: {maxRequestHeadersKb: 9000}}",
+    "spec.options.httpConnectionManagerSettings.maxRequestHeadersKb: must be between 1 and 8192, is 9000"
+)]
+#[case::hlo_negative_idle(
+    "HttpListenerOption",
+    "{httpConnectionManagerSettings: {streamIdleTimeout: -1s}}",
+    "spec.options.httpConnectionManagerSettings.streamIdleTimeout: must not be negative, is -1s"
+)]
+#[case::hlo_hcm_unsupported(
+    "HttpListenerOption",
+    "{httpConnectionManagerSettings: {via: gatesim}}",
+    "spec.options.httpConnectionManagerSettings.via: is not supported by gatesim"
+)]
+#[case::hlo_server_name(
+    "HttpListenerOption",
+    "{httpConnectionManagerSettings: {serverName: \"a\\nb\"}}",
+    "spec.options.httpConnectionManagerSettings.serverName: '\\n' is not allowed here"
+)]
+#[case::hlo_gzip_window(
+    "HttpListenerOption",
+    "{gzip: {windowBits: 20}}",
+    "spec.options.gzip.windowBits: must be between 9 and 15, is 20"
+)]
+#[case::hlo_gzip_memory(
+    "HttpListenerOption",
+    "{gzip: {memoryLevel: 0}}",
+    "spec.options.gzip.memoryLevel: must be between 1 and 9, is 0"
+)]
+#[case::hlo_health_path(
+    "HttpListenerOption",
+    "{healthCheck: {path: healthz}}",
+    "spec.options.healthCheck.path: must start with /, is \"healthz\""
+)]
+#[case::hlo_buffer_missing(
+    "HttpListenerOption",
+    "{buffer: {}}",
+    "spec.options.buffer.maxRequestBytes: is required"
+)]
+#[case::hlo_csrf_over(
+    "HttpListenerOption",
+    "{csrf: {filterEnabled: {defaultValue: {numerator: 101}}}}",
+    "spec.options.csrf.filterEnabled.defaultValue.numerator: must be at most 100"
+)]
+#[case::hlo_connection_limit(
+    "HttpListenerOption",
+    "{connectionLimit: {delayBeforeClose: 1s}}",
+    "spec.options.connectionLimit.maxActiveConnections: is required"
+)]
+#[case::hlo_fill_interval(
+    "HttpListenerOption",
+    "{httpLocalRatelimit: {defaultLimit: {maxTokens: 3, fillInterval: 10ms}}}",
+    "spec.options.httpLocalRatelimit.defaultLimit.fillInterval: must be at least 50ms, is 10ms"
+)]
+#[case::hlo_no_default_limit(
+    "HttpListenerOption",
+    "{httpLocalRatelimit: {enableXRatelimitHeaders: true}}",
+    "spec.options.httpLocalRatelimit.defaultLimit: is required"
+)]
+#[case::hlo_tokens_per_fill(
+    "HttpListenerOption",
+    "{httpLocalRatelimit: {defaultLimit: {maxTokens: 3, tokensPerFill: 0, fillInterval: 1s}}}",
+    "spec.options.httpLocalRatelimit.defaultLimit.tokensPerFill: must be at least 1"
+)]
+#[case::hlo_enterprise(
+    "HttpListenerOption",
+    "{extauth: {disable: true}}",
+    "spec.options.extauth: is a Gloo Enterprise feature, not supported by gatesim"
+)]
+#[case::hlo_grpc_web(
+    "HttpListenerOption",
+    "{grpcWeb: {disable: true}}",
+    "spec.options.grpcWeb: is not supported by gatesim"
 )]
 fn an_invalid_value_is_refused_by_field_and_changes_nothing(
     #[case] kind: &str,

@@ -3,7 +3,7 @@
 
 mod policy_support;
 
-use policy_support::{GATEWAY, condition, entries, route, run, virtual_host};
+use policy_support::{GATEWAY, condition, entries, proxy, route, run, virtual_host};
 
 fn doc(parts: &[&str]) -> String {
     parts.join("\n---\n")
@@ -205,12 +205,12 @@ fn listener_kinds_first_wins_without_merge() {
         let options = if kind == "ListenerOption" {
             [
                 "{perConnectionBufferLimitBytes: 1024}",
-                "{socketOptions: []}",
+                "{socketOptions: [{level: 1, name: 9, intValue: 1}]}",
             ]
         } else {
             [
                 "{httpConnectionManagerSettings: {serverName: a}}",
-                "{gzip: {}}",
+                "{gzip: {contentLength: 10}}",
             ]
         };
         let object = |name: &str, created: &str, options: &str| {
@@ -242,7 +242,64 @@ spec:
             )
         );
         assert_eq!(condition(&t, kind, "b-older", "Attached").1, "Attached");
+        // In Envoy: the older one's field, and nothing of the newer one.
+        let listener = &proxy(&t)["listeners"][0];
+        let hcm = &listener["filterChains"][0]["filters"][0]["typedConfig"];
+        if kind == "ListenerOption" {
+            assert_eq!(listener["perConnectionBufferLimitBytes"], 1024);
+            assert!(listener.get("socketOptions").is_none(), "{listener:#}");
+        } else {
+            assert_eq!(hcm["serverName"], "a");
+            let filters = hcm["httpFilters"].to_string();
+            assert!(!filters.contains("compressor"), "{filters}");
+        }
     }
+}
+
+/// HTTP listeners on one port share one Envoy listener and connection manager, so a
+/// listener-level policy naming either applies to both, and two such policies compete as one.
+#[test]
+fn listeners_sharing_a_port_share_listener_policies() {
+    let gateway = GATEWAY.replace(
+        "  - {name: http, port: 80, protocol: HTTP}",
+        "  - {name: a, port: 80, protocol: HTTP, hostname: a.example.com}
+  - {name: b, port: 80, protocol: HTTP, hostname: b.example.com}",
+    );
+    assert_ne!(gateway, GATEWAY);
+    let object = |name: &str, section: &str, created: &str, server: &str| {
+        format!(
+            "
+apiVersion: gateway.solo.io/v1
+kind: HttpListenerOption
+metadata: {{name: {name}, namespace: default, generation: 1, creationTimestamp: \"{created}\"}}
+spec:
+  targetRefs: [{{group: gateway.networking.k8s.io, kind: Gateway, name: gw, sectionName: {section}}}]
+  options: {{httpConnectionManagerSettings: {{serverName: {server}}}}}
+"
+        )
+    };
+    let (_, t) = run(&doc(&[
+        &gateway,
+        &object("on-b", "b", "2020-01-01T00:00:00Z", "from-b"),
+        &object("on-a", "a", "2024-01-01T00:00:00Z", "from-a"),
+    ]));
+    let hcm = &proxy(&t)["listeners"][0]["filterChains"][0]["filters"][0]["typedConfig"];
+    assert_eq!(
+        hcm["serverName"], "from-b",
+        "the older one applies to the port"
+    );
+    let entries = entries(&t, "HttpListenerOption", "on-b");
+    assert_eq!(entries[0]["ancestorRef"]["sectionName"], "b");
+    assert_eq!(
+        condition(&t, "HttpListenerOption", "on-a", "Accepted"),
+        (
+            "False".into(),
+            "Conflicted".into(),
+            "port 80 (listeners a, b share it): HttpListenerOption default/on-b takes \
+             precedence (older); HttpListenerOptions do not merge"
+                .into()
+        )
+    );
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! This crate knows nothing of the harness or the controller: it describes a small world
 //! (namespaces, Gateways and listeners, HTTPRoutes, ReferenceGrants over a fixed universe of
 //! echo backends), generates such worlds with proptest, renders them as Kubernetes objects, and
-//! derives requests that probe every match boundary of the generated routes. The oracle
+//! derives requests that probe every match boundary of the generated routes, and corrupts one
+//! field of a world with a value the API or Envoy forbids ([`corrupt`]). The oracle
 //! (`gatesim_conformance::oracle`), the `gatesim fuzz` command, the property tests and the
 //! cargo-fuzz targets all share it, so it sits below all of them in the dependency graph.
 //!
@@ -12,16 +13,18 @@
 //! the set of kinds is closed.
 #![forbid(unsafe_code)]
 
+pub mod corrupt;
 pub mod model;
 pub mod render;
 pub mod request;
 pub mod strategy;
 pub mod universe;
 
+pub use corrupt::{Corruption, CorruptionSeed};
 pub use model::*;
 pub use request::{Request, RequestSeed, Scheme};
 pub use strategy::{Case, GenConfig};
 
 /// Bumped whenever the same seed would generate a different case, so that a regression
 /// scenario records which generator produced it.
-pub const GENERATOR_VERSION: u32 = 1;
+pub const GENERATOR_VERSION: u32 = 2;

@@ -13,6 +13,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 
+use crate::corrupt::{self, CorruptionSeed};
 use crate::model::*;
 use crate::request::RequestSeed;
 use crate::universe::{self, GATEWAY_GROUP};
@@ -36,11 +37,13 @@ impl Default for GenConfig {
     }
 }
 
-/// One generated case: a world and the requests sent to it.
+/// One generated case: a world, the requests sent to it, and which invalid value to try on it
+/// (only the `invalid-value-contained` property applies it; the world itself stays valid).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Case {
     pub world: World,
     pub requests: Vec<RequestSeed>,
+    pub corruption: CorruptionSeed,
 }
 
 /// A choice between a valid and an invalid strategy at the configured rate.
@@ -61,8 +64,13 @@ pub fn case(cfg: GenConfig) -> impl Strategy<Value = Case> {
     (
         world(cfg),
         vec(any::<RequestSeed>(), 1..=cfg.max_requests.max(1)),
+        corrupt::seed(),
     )
-        .prop_map(|(world, requests)| Case { world, requests })
+        .prop_map(|(world, requests, corruption)| Case {
+            world,
+            requests,
+            corruption,
+        })
 }
 
 pub fn world(cfg: GenConfig) -> impl Strategy<Value = World> {

@@ -8,11 +8,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 use envoy_types::pb::envoy::config::route::v3::{route, route_action};
-use gatesim_generate::World;
+use gatesim_generate::{Corruption, World};
 use gatesim_reference::model::ResourceSet;
 use gatesim_reference::translate::{StatusPatch, Translation};
 
 use super::cluster;
+use super::contained;
 use super::status;
 use crate::oracle::{self, Model};
 
@@ -37,6 +38,9 @@ pub enum Property {
     NoCrossNamespaceWithoutGrant,
     /// A virtual host only holds routes attached to the listener that owns its hostname.
     ListenerIsolation,
+    /// One field of one object set to a value the API or Envoy forbids is refused by field,
+    /// and everything else is configured and reported exactly as without that object.
+    InvalidValueContained,
     /// Live: every request gets the response and backend the oracle predicts (0 NACKs on the
     /// way, or the barrier fails).
     RoutingMatchesOracle,
@@ -45,7 +49,7 @@ pub enum Property {
 }
 
 impl Property {
-    pub const IN_PROCESS: [Property; 7] = [
+    pub const IN_PROCESS: [Property; 8] = [
         Property::NoPanic,
         Property::Deterministic,
         Property::OrderIndependent,
@@ -53,6 +57,7 @@ impl Property {
         Property::EnvoyAccepts,
         Property::NoCrossNamespaceWithoutGrant,
         Property::ListenerIsolation,
+        Property::InvalidValueContained,
     ];
 
     pub fn name(self) -> &'static str {
@@ -64,6 +69,7 @@ impl Property {
             Property::EnvoyAccepts => "envoy-accepts",
             Property::NoCrossNamespaceWithoutGrant => "no-cross-namespace-without-grant",
             Property::ListenerIsolation => "listener-isolation",
+            Property::InvalidValueContained => "invalid-value-contained",
             Property::RoutingMatchesOracle => "routing-matches-oracle",
             Property::GrantRevocation => "grant-revocation",
         }
@@ -80,11 +86,16 @@ impl Property {
 /// A world translated once, for the in-process properties to inspect.
 pub struct Translated<'w> {
     pub world: &'w World,
+    /// The invalid value `invalid-value-contained` tries on the world.
+    pub corruption: Option<Corruption>,
     pub set: ResourceSet,
     pub translation: Translation,
 }
 
-fn translate_guarded(translate: Translate<'_>, set: &ResourceSet) -> Result<Translation, String> {
+pub(super) fn translate_guarded(
+    translate: Translate<'_>,
+    set: &ResourceSet,
+) -> Result<Translation, String> {
     catch_unwind(AssertUnwindSafe(|| translate(set))).map_err(|panic| {
         let message = panic
             .downcast_ref::<String>()
@@ -99,11 +110,13 @@ fn translate_guarded(translate: Translate<'_>, set: &ResourceSet) -> Result<Tran
 pub fn translate_world<'w>(
     translate: Translate<'_>,
     world: &'w World,
+    corruption: Option<Corruption>,
 ) -> Result<Translated<'w>, (Property, String)> {
     let set = cluster::world_set(world).map_err(|e| (Property::NoPanic, e))?;
     let translation = translate_guarded(translate, &set).map_err(|e| (Property::NoPanic, e))?;
     Ok(Translated {
         world,
+        corruption,
         set,
         translation,
     })
@@ -147,6 +160,7 @@ pub fn check(
         }
         Property::NoCrossNamespaceWithoutGrant => no_cross_namespace(t),
         Property::ListenerIsolation => listener_isolation(t),
+        Property::InvalidValueContained => contained::check(translate, t, envoy),
         Property::RoutingMatchesOracle | Property::GrantRevocation => Err(format!(
             "{} is checked live, not in process",
             property.name()

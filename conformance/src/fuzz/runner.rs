@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use gatesim_generate::{Case, GenConfig, World, request, strategy};
+use gatesim_generate::{Case, GenConfig, World, corrupt, request, strategy};
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 use super::live::LiveSession;
@@ -106,7 +106,11 @@ fn check_case(
     live: Option<(&LiveSession, &tokio::runtime::Handle)>,
     seed: &str,
 ) -> Result<(), (Property, String)> {
-    let translated = properties::translate_world(translate, &case.world)?;
+    let translated = properties::translate_world(
+        translate,
+        &case.world,
+        corrupt::resolve(&case.world, case.corruption),
+    )?;
     for &p in &options.properties {
         properties::check(p, translate, &translated, envoy).map_err(|m| (p, m))?;
     }

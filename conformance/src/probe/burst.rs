@@ -22,6 +22,8 @@ pub enum BurstJudge {
 pub struct BurstSpec {
     pub requests: u32,
     pub judge: BurstJudge,
+    /// All requests in flight together; replies are then judged passing ones first.
+    pub concurrent: bool,
 }
 
 /// How a burst went wrong: the statuses seen and why they do not do.
@@ -87,8 +89,9 @@ pub fn judge_burst(judge: &BurstJudge, passing: &[u16], observed: &[u16]) -> Res
     }
 }
 
-/// Sends the burst, one request after another, each on its own connection. Replies whose
-/// status the expectation allows are compared in full; the others by status only.
+/// Sends the burst, each request on its own connection: one after another, or all at once
+/// when `concurrent`. Replies whose status the expectation allows are compared in full; the
+/// others by status only.
 pub async fn send_burst(
     req: &ProbeRequest,
     exp: &Expectation,
@@ -101,8 +104,27 @@ pub async fn send_burst(
     };
     let mut statuses = Vec::with_capacity(spec.requests as usize);
     let mut mismatch = None;
-    for index in 0..spec.requests as usize {
-        let res = match send(req).await {
+    let mut replies = Vec::with_capacity(spec.requests as usize);
+    if spec.concurrent {
+        let all = (0..spec.requests).map(|_| send(req));
+        replies = futures::future::join_all(all).await;
+        // Concurrent replies have no order of their own: passing ones first, as judged.
+        replies.sort_by_key(|r| match r {
+            Ok(res) => !passing.contains(&res.status),
+            Err(_) => true,
+        });
+    } else {
+        for _ in 0..spec.requests {
+            let reply = send(req).await;
+            let failed = reply.is_err();
+            replies.push(reply);
+            if failed {
+                break;
+            }
+        }
+    }
+    for (index, reply) in replies.into_iter().enumerate() {
+        let res = match reply {
             Ok(res) => res,
             Err(e) => {
                 return Err(BurstFailure {

@@ -62,6 +62,8 @@ pub struct ExpectedRequest {
     pub http_port: Option<String>,
     /// The SNI the backend saw on its TLS connection.
     pub sni: Option<String>,
+    /// The HTTP version the backend saw (`HTTP/2.0`), as the echo reply's `proto`.
+    pub protocol: Option<String>,
 }
 
 /// Parts of a redirect target; unset scheme and path default to the request's, an
@@ -270,6 +272,15 @@ fn compare_backend(
     }
     if path != echo.path {
         return fail("path", format!("{path:?}"), format!("{:?}", echo.path));
+    }
+    if let Some(proto) = &want.protocol
+        && *proto != echo.proto
+    {
+        return fail(
+            "protocol the backend saw",
+            format!("{proto:?}"),
+            format!("{:?}", echo.proto),
+        );
     }
     if method != echo.method {
         return fail(

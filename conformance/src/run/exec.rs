@@ -13,7 +13,7 @@ use super::status::{self, StatusContext};
 use crate::outcome::{Failure, Outcome, ScenarioResult};
 use crate::scenario::{
     GatewayRef, Object, ObjectRef, PatchEntry, SCENARIO_DIR, Scenario, StatusExpectation, Step,
-    replace_text,
+    backend_addresses, replace_text,
 };
 use crate::target::{TargetError, Written};
 
@@ -75,12 +75,34 @@ impl<'a> Execution<'a> {
         }
     }
 
-    /// The object as the target gets it: `${SCENARIO_DIR}` replaced.
-    fn resolve(&self, object: &Object) -> Object {
-        match &self.scenario_dir {
+    /// The object as the target gets it: `${SCENARIO_DIR}` and `${BACKEND_ADDRESS:ns/name}`
+    /// replaced (the latter by the address of a running EchoBackend's first replica).
+    async fn resolve(&self, object: &Object) -> Result<Object, StepFailure> {
+        let mut resolved = match &self.scenario_dir {
             Some(dir) => object.with_text_replaced(SCENARIO_DIR, &dir.display().to_string()),
             None => object.clone(),
+        };
+        let fail = |message: String| StepFailure {
+            case: Some(object.to_string()),
+            message: format!("{object} ({}): {message}", object.source()),
+            related: None,
+        };
+        for (placeholder, namespace, name) in backend_addresses(resolved.value()).map_err(fail)? {
+            let endpoints = self
+                .env
+                .target()
+                .backend_endpoints(&namespace, &name)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            let first = endpoints.first().ok_or_else(|| {
+                fail(format!(
+                    "{placeholder}: EchoBackend {namespace}/{name} has no running replica (declare \
+                     it in the scenario or its base)"
+                ))
+            })?;
+            resolved = resolved.with_text_replaced(&placeholder, &first.ip);
         }
+        Ok(resolved)
     }
 
     /// Empties (or creates) the scenario's directory before its first step.
@@ -129,7 +151,7 @@ impl<'a> Execution<'a> {
     }
 
     async fn apply(&mut self, object: &Object) -> Result<(), StepFailure> {
-        let resolved = self.resolve(object);
+        let resolved = self.resolve(object).await?;
         let written = self
             .env
             .target()

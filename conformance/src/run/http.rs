@@ -264,6 +264,7 @@ impl Execution<'_> {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
                 absent_headers: view.absent_headers.to_vec(),
+                protocol: view.protocol.map(str::to_owned),
                 ..ExpectedRequest::default()
             }),
             backend: case.backend.clone().filter(|_| !no_backend),
@@ -354,5 +355,6 @@ fn burst_spec(burst: &Burst) -> BurstSpec {
     BurstSpec {
         requests: burst.requests,
         judge,
+        concurrent: burst.concurrent,
     }
 }

@@ -115,10 +115,12 @@ impl Plan {
 /// Objects in the order they can be applied: Namespaces first, then TestCertificates (echo
 /// backends serve them and Gateways reference them), then everything else as written.
 pub fn apply_order(objects: &[Object]) -> Vec<&Object> {
+    // Backends before the objects that may name their addresses (`${BACKEND_ADDRESS:...}`).
     let rank = |o: &Object| match (o.kind(), o.harness()) {
         ("Namespace", None) => 0,
         (_, Some(HarnessObject::TestCertificate(_))) => 1,
-        _ => 2,
+        (_, Some(HarnessObject::EchoBackend(_))) => 2,
+        _ => 3,
     };
     let mut ordered: Vec<&Object> = objects.iter().collect();
     ordered.sort_by_key(|o| rank(o));

@@ -8,6 +8,8 @@
 //! - ReferenceGrants: a grant can change the outcome of any cross-namespace reference, so a
 //!   scenario creating one excludes every scenario with cross-namespace references, which may
 //!   otherwise share.
+//! - the controller's Settings: a scenario that writes a K8sGateway Settings object changes
+//!   what every other scenario sees (`watchNamespaces`), so it runs alone.
 //!
 //! Claims are taken all at once or not at all, so waiting scenarios never deadlock.
 
@@ -41,6 +43,7 @@ impl Claims {
 }
 
 const REFERENCE_GRANTS: &str = "reference-grants";
+const SETTINGS: &str = "controller-settings";
 
 fn object_key(kind: &str, namespace: Option<&str>, name: &str) -> String {
     format!("object:{kind}:{}:{name}", namespace.unwrap_or(""))
@@ -202,6 +205,15 @@ pub fn claims(scenario: &Scenario) -> Claims {
     if touches_grants {
         claims.add(REFERENCE_GRANTS.to_owned(), Mode::Shared);
     }
+    let writes_settings = claims.0.keys().any(|k| k.starts_with("object:Settings:"));
+    claims.add(
+        SETTINGS.to_owned(),
+        if writes_settings {
+            Mode::Exclusive
+        } else {
+            Mode::Shared
+        },
+    );
     // Changing a base object is changing every scenario's world: exclusive against all of them.
     if claims.0.keys().any(|k| base_objects.contains(k)) {
         claims.add("base-objects".to_owned(), Mode::Exclusive);

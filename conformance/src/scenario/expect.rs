@@ -245,6 +245,11 @@ pub struct Burst {
     pub min_passing: Option<u32>,
     #[serde(default)]
     pub then: Option<u16>,
+    /// Send every request at once, each on its own connection, instead of one after another
+    /// (circuit breakers: only requests in flight together can overflow a limit). Replies
+    /// then have no order: the counting form counts the passing ones; `statuses` is refused.
+    #[serde(default)]
+    pub concurrent: bool,
 }
 
 static NO_HEADERS: BTreeMap<String, String> = BTreeMap::new();
@@ -258,6 +263,8 @@ pub struct BackendView<'a> {
     pub method: &'a str,
     pub headers: &'a BTreeMap<String, String>,
     pub absent_headers: &'a [String],
+    /// Compared only when set.
+    pub protocol: Option<&'a str>,
 }
 
 impl HttpCase {
@@ -272,6 +279,7 @@ impl HttpCase {
                 method: self.request.method(),
                 headers: &self.request.headers,
                 absent_headers: &[],
+                protocol: None,
             },
             Some(e) => BackendView {
                 host: e.host.as_deref(),
@@ -279,6 +287,7 @@ impl HttpCase {
                 method: e.method.as_deref().unwrap_or_else(|| self.request.method()),
                 headers: e.headers.as_ref().unwrap_or(&NO_HEADERS),
                 absent_headers: &e.absent_headers,
+                protocol: e.protocol.as_deref(),
             },
         }
     }
@@ -401,6 +410,10 @@ pub struct ExpectedRequest {
     pub headers: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub absent_headers: Vec<String>,
+    /// Addition to the format: the HTTP version the backend saw (`HTTP/1.1`, `HTTP/2.0`), as
+    /// the echo reply's `proto` says it.
+    #[serde(default)]
+    pub protocol: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]

@@ -29,9 +29,10 @@ pub use load::{
     load_all, load_dir,
 };
 pub use object::{
-    CertificateUsage, EchoBackend, EchoBackendSpec, EchoMode, EchoPort, EchoTls,
+    BACKEND_ADDRESS, CertificateUsage, EchoBackend, EchoBackendSpec, EchoMode, EchoPort, EchoTls,
     HARNESS_API_VERSION, HARNESS_GROUP, HarnessMetadata, HarnessObject, Object, ObjectRef, Scope,
-    TestCertificate, TestCertificateSpec, injected_field, mentions, replace_text, scope_of,
+    TestCertificate, TestCertificateSpec, backend_addresses, injected_field, mentions,
+    replace_text, scope_of,
 };
 pub use step::{FillEndpoints, PatchEntry, STEP_KEYS, Step};
 pub use values::{ConditionStatus, GatewayRef, StatusCode, TimeSpan};

@@ -39,6 +39,46 @@ pub fn replace_text(value: &mut serde_json::Value, placeholder: &str, text: &str
     }
 }
 
+/// The prefix of a `${BACKEND_ADDRESS:<namespace>/<name>}` placeholder: the address of the
+/// first replica of an EchoBackend the run started, for objects that name hosts by address (a
+/// K8sGateway Upstream's static hosts). Only addresses the run owns can be named this way.
+pub const BACKEND_ADDRESS: &str = "${BACKEND_ADDRESS:";
+
+/// Every `${BACKEND_ADDRESS:...}` placeholder in the strings of `value`, as `(placeholder,
+/// namespace, name)`; a malformed one is `Err` with the text.
+pub fn backend_addresses(
+    value: &serde_json::Value,
+) -> Result<Vec<(String, String, String)>, String> {
+    let mut found = Vec::new();
+    let mut strings = vec![value];
+    while let Some(v) = strings.pop() {
+        match v {
+            serde_json::Value::String(s) => {
+                let mut rest = s.as_str();
+                while let Some(start) = rest.find(BACKEND_ADDRESS) {
+                    let after = &rest[start + BACKEND_ADDRESS.len()..];
+                    let end = after
+                        .find('}')
+                        .ok_or_else(|| format!("{s:?}: {BACKEND_ADDRESS} is not closed by }}"))?;
+                    let inner = &after[..end];
+                    let (ns, name) = inner.split_once('/').filter(|(n, m)| !n.is_empty() && !m.is_empty()).ok_or_else(|| {
+                        format!("{BACKEND_ADDRESS}{inner}}}: expected <namespace>/<EchoBackend name>")
+                    })?;
+                    let placeholder = format!("{BACKEND_ADDRESS}{inner}}}");
+                    if !found.iter().any(|(p, _, _)| *p == placeholder) {
+                        found.push((placeholder, ns.to_owned(), name.to_owned()));
+                    }
+                    rest = &after[end + 1..];
+                }
+            }
+            serde_json::Value::Array(items) => strings.extend(items),
+            serde_json::Value::Object(members) => strings.extend(members.values()),
+            _ => {}
+        }
+    }
+    Ok(found)
+}
+
 /// Whether any string of `value` contains `text`.
 pub fn mentions(value: &serde_json::Value, text: &str) -> bool {
     match value {

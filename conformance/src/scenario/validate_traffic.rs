@@ -178,6 +178,13 @@ fn check_burst(doc: Doc<'_>, at: &YamlPath, burst: &Burst) -> Checked {
             ),
         ));
     }
+    if burst.concurrent && burst.statuses.is_some() {
+        return Err(doc.error(
+            &at.key("statuses"),
+            "concurrent replies have no order: give `maxPassing` (with optional `minPassing` and \
+             `then`) instead of `statuses`",
+        ));
+    }
     match (&burst.statuses, burst.max_passing) {
         (Some(_), Some(_)) | (None, None) => Err(doc.error(
             at,

@@ -15,10 +15,10 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, LogParams};
 use serde_json::{Value, json};
 
+use super::TargetError;
 use super::driver::{Driver, RunClass, Written};
 use super::echo_objects::{self, Endpoint};
-use super::{TargetError, write_endpoints};
-use crate::scenario::{EchoBackend, FillEndpoints, HarnessObject, Object, ObjectRef};
+use crate::scenario::{EchoBackend, HarnessObject, Object, ObjectRef};
 
 /// How to reach the cluster and what to deploy there.
 #[derive(Clone, Debug)]
@@ -247,9 +247,14 @@ impl ClusterTarget {
             .collect())
     }
 
-    pub async fn fill_endpoints(&self, fill: &FillEndpoints) -> Result<Vec<Written>, TargetError> {
+    /// The addresses of a backend's Ready pods.
+    pub async fn backend_endpoints(
+        &self,
+        namespace: &str,
+        backend: &str,
+    ) -> Result<Vec<Endpoint>, TargetError> {
         let mut endpoints = Vec::new();
-        for pod in self.ready_pods(&fill.namespace, &fill.backend).await? {
+        for pod in self.ready_pods(namespace, backend).await? {
             let name = pod
                 .pointer("/metadata/name")
                 .and_then(Value::as_str)
@@ -267,11 +272,11 @@ impl ClusterTarget {
                 endpoints.push(Endpoint {
                     ip: ip.to_owned(),
                     pod: name.clone(),
-                    namespace: fill.namespace.clone(),
+                    namespace: namespace.to_owned(),
                 });
             }
         }
-        write_endpoints(&self.driver, fill, &endpoints).await
+        Ok(endpoints)
     }
 
     /// Upstream checks mirrored traffic in echo-basic's log ("Echoing back request made to

@@ -298,10 +298,22 @@ impl Target {
     }
 
     pub async fn fill_endpoints(&self, fill: &FillEndpoints) -> Result<Vec<Written>, TargetError> {
+        let endpoints = self
+            .backend_endpoints(&fill.namespace, &fill.backend)
+            .await?;
+        write_endpoints(self.driver(), fill, &endpoints).await
+    }
+
+    /// The addresses of an EchoBackend's Ready replicas.
+    pub async fn backend_endpoints(
+        &self,
+        namespace: &str,
+        backend: &str,
+    ) -> Result<Vec<Endpoint>, TargetError> {
         match self {
-            Target::Sim(s) => s.fill_endpoints(fill).await,
-            Target::Cluster(c) => c.fill_endpoints(fill).await,
-            Target::Local(l) => l.cluster().fill_endpoints(fill).await,
+            Target::Sim(s) => Ok(s.backend_endpoints(namespace, backend)),
+            Target::Cluster(c) => c.backend_endpoints(namespace, backend).await,
+            Target::Local(l) => l.cluster().backend_endpoints(namespace, backend).await,
         }
     }
 

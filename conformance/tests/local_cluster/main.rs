@@ -1,7 +1,8 @@
 //! The local cluster against itself: the simulated node under a real control plane (pods,
 //! env and volumes, network isolation, restarts, deletion, unknown images), the cluster's own
 //! life (up, status, repair, crash, down leaving nothing), and the commands built on it
-//! (`gatesim run --target local`, `gatesim upstream`).
+//! (`gatesim run --target local`, `gatesim upstream`), and the differential validation
+//! tables (`tests/data/differential`: the same objects to kube-apiserver and simkube).
 //!
 //! Trials share one cluster (its own state directory, started by the first trial that needs
 //! it, taken down at the end, which must leave nothing behind); the lifecycle trial makes a
@@ -11,6 +12,9 @@
 
 mod commands;
 mod deployed;
+mod differential;
+#[path = "../differential_support/mod.rs"]
+mod differential_support;
 mod lifecycle;
 mod pods;
 mod support;
@@ -23,11 +27,14 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use support::{Cluster, Started};
 
 /// A trial body: gets the shared cluster.
-type Body = fn(&Cluster) -> Result<(), String>;
+type Body = Box<dyn Fn(&Cluster) -> Result<(), String> + Send + Sync>;
+
+/// A trial body that needs nothing else.
+type Plain = fn(&Cluster) -> Result<(), String>;
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
-    let bodies: Vec<(&str, Body)> = vec![
+    let plain: Vec<(&str, Plain)> = vec![
         ("node/pod_lifecycle", pods::pod_lifecycle),
         ("node/graceful_deletion", pods::graceful_deletion),
         ("node/namespace_deletion", pods::namespace_deletion),
@@ -52,6 +59,19 @@ fn main() -> ExitCode {
             deployed::deployed_controller_core_profile,
         ),
     ];
+    let mut bodies: Vec<(String, Body)> = plain
+        .into_iter()
+        .map(|(name, body)| (name.to_owned(), Box::new(body) as Body))
+        .collect();
+    let tables = differential_support::tables().expect("the differential tables are listed");
+    for path in tables {
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+        let name = format!("differential/{stem}");
+        bodies.push((
+            name,
+            Box::new(move |cluster: &Cluster| differential::table(cluster, &path)),
+        ));
+    }
     let shared: Arc<Mutex<Option<Started>>> = Arc::new(Mutex::new(None));
     let trials = bodies
         .into_iter()

@@ -277,12 +277,14 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
     let mut allocator = AddressAllocator::with_network(ctx.address_network);
     let mut nodes: BTreeSet<String> = BTreeSet::new();
     let mut acks = ctx.cache.subscribe();
+    let mut settings = SettingsMemory::default();
     loop {
         let latest = snapshots.borrow_and_update().clone();
         acks.borrow_and_update();
         let progress = proxy_progress(&ctx.cache);
         let ctx_ref = &ctx;
         let mut prepared = prepare(&latest, &mut allocator, ctx_ref);
+        prepared.last_good_settings = settings.observe(&prepared);
         prepared.proxy_progress = progress.clone();
         containment.sync(&prepared);
         prepared.quarantine = containment.quarantine();
@@ -382,6 +384,44 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
                 }
             }
         }
+    }
+}
+
+/// The last usable Settings object, kept while a later version cannot be used (translation
+/// keeps it in effect and says so in the object's status; the log says so once per version).
+#[derive(Default)]
+struct SettingsMemory {
+    good: Option<Arc<crate::api::Settings>>,
+    warned: Option<Option<String>>,
+}
+
+impl SettingsMemory {
+    fn observe(&mut self, set: &ResourceSet) -> Option<Arc<crate::api::Settings>> {
+        let Some(current) = translate::settings::current(set) else {
+            // Deleted: the defaults apply, as at a start without one.
+            self.good = None;
+            return None;
+        };
+        let errors = crate::validate::settings(current);
+        if errors.is_empty() {
+            if self.good.as_ref() != Some(current) {
+                tracing::info!(namespace = %set.config.settings_namespace, "Settings in effect");
+            }
+            self.good = Some(Arc::clone(current));
+            self.warned = None;
+        } else {
+            let version = current.metadata.resource_version.clone();
+            if self.warned.as_ref() != Some(&version) {
+                tracing::warn!(
+                    namespace = %set.config.settings_namespace,
+                    problems = %crate::validate::describe(&errors),
+                    kept = if self.good.is_some() { "the last valid Settings" } else { "the defaults" },
+                    "Settings cannot be used; keeping what was in effect"
+                );
+                self.warned = Some(version);
+            }
+        }
+        self.good.clone()
     }
 }
 

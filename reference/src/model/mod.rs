@@ -84,7 +84,13 @@ pub struct ControllerConfig {
     /// reach Envoy.
     #[doc(hidden)]
     pub validate_inputs: bool,
+    /// The controller's own namespace: its Settings singleton (`default`) is read from here,
+    /// and `watchNamespaces` always includes it.
+    pub settings_namespace: String,
 }
+
+/// The namespace K8sGateway installs into, and so where its Settings live by default.
+pub const DEFAULT_SETTINGS_NAMESPACE: &str = "gloo-system";
 
 impl Default for ControllerConfig {
     fn default() -> Self {
@@ -94,6 +100,7 @@ impl Default for ControllerConfig {
             programmed_on_ack: false,
             bind_any_address: false,
             validate_inputs: true,
+            settings_namespace: DEFAULT_SETTINGS_NAMESPACE.to_string(),
         }
     }
 }
@@ -124,7 +131,7 @@ pub struct ResourceSet {
     pub endpoint_slices: Store<EndpointSlice>,
     pub secrets: Store<Secret>,
     pub config_maps: Store<ConfigMap>,
-    // K8sGateway kinds. Translation does not read them yet.
+    // K8sGateway kinds.
     pub route_options: Store<RouteOption>,
     pub virtual_host_options: Store<VirtualHostOption>,
     pub listener_options: Store<ListenerOption>,
@@ -141,6 +148,9 @@ pub struct ResourceSet {
     /// Objects left out of every Gateway's configuration because Envoy rejected one that
     /// contained them. An entry holds only for the version of the object it names.
     pub quarantine: Quarantine,
+    /// The last Settings object the running controller could use: it stays in effect while
+    /// the current one cannot be used (`translate::settings`).
+    pub last_good_settings: Option<Arc<Settings>>,
     pub config: ControllerConfig,
     /// Highest input revision this snapshot contains: the largest numeric `resourceVersion` seen
     /// by the Kubernetes provider, or a reload counter for the file provider. The xDS cache

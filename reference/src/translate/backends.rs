@@ -1,5 +1,5 @@
-//! Backend references: resolving them to Services and ports, and the clusters and endpoints
-//! that serve them.
+//! Backend references: resolving them to Service ports or Upstreams, and the clusters and
+//! endpoints that serve them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,12 +9,23 @@ use crate::model::{ObjectKey, ResourceSet};
 use crate::translate::conditions::{Problem, reason};
 use crate::translate::names;
 use crate::translate::refs::{self, RefFrom, RefTo};
+use crate::translate::upstreams;
 
-/// A resolved backend: one port of one Service, served by one Envoy cluster.
+/// A resolved backend, served by one Envoy cluster.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct ClusterTarget {
     pub cluster: String,
-    pub service: ObjectKey,
+    /// The Service port whose EndpointSlices hold the endpoints: a Service backendRef's, or a
+    /// `kube` Upstream's. `None` for an Upstream of fixed hosts.
+    pub service: Option<ServicePort>,
+    /// The Upstream whose settings shape the cluster, when the backendRef names one.
+    pub upstream: Option<ObjectKey>,
+}
+
+/// One port of one Service.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct ServicePort {
+    pub key: ObjectKey,
     pub port: i32,
     /// The Service port's name: EndpointSlice ports are matched by it.
     pub port_name: Option<String>,
@@ -39,12 +50,15 @@ pub(crate) fn resolve(
 ) -> Result<ClusterTarget, Problem> {
     let group = r.group.unwrap_or("");
     let kind = r.kind.unwrap_or("Service");
-    if !group.is_empty() || kind != "Service" {
+    let is_upstream = group == upstreams::GROUP && kind == upstreams::KIND;
+    if !is_upstream && (!group.is_empty() || kind != "Service") {
         return Err(Problem::new(
             reason::INVALID_KIND,
             format!(
-                "backendRef {group}/{kind} {}: only core Services are supported",
-                r.name
+                "backendRef {group}/{kind} {}: only core Services and {}/{} are supported",
+                r.name,
+                upstreams::GROUP,
+                upstreams::KIND
             ),
         ));
     }
@@ -55,8 +69,8 @@ pub(crate) fn resolve(
         namespace: route_ns,
     };
     let to = RefTo {
-        group: "",
-        kind: "Service",
+        group,
+        kind,
         namespace: ns,
         name: r.name,
     };
@@ -64,12 +78,15 @@ pub(crate) fn resolve(
         return Err(Problem::new(
             reason::REF_NOT_PERMITTED,
             format!(
-                "Service {ns}/{} is in another namespace and no ReferenceGrant allows it",
+                "{kind} {ns}/{} is in another namespace and no ReferenceGrant allows it",
                 r.name
             ),
         ));
     }
     let key = ObjectKey::new(ns, r.name);
+    if is_upstream {
+        return resolve_upstream(set, key);
+    }
     let svc = set.services.get(&key).ok_or_else(|| {
         Problem::new(
             reason::BACKEND_NOT_FOUND,
@@ -95,10 +112,35 @@ pub(crate) fn resolve(
         })?;
     Ok(ClusterTarget {
         cluster: names::service_cluster(&key, port),
-        service: key,
-        port,
-        port_name: sp.name.clone().filter(|n| !n.is_empty()),
-        app_protocol: sp.app_protocol.clone(),
+        service: Some(ServicePort {
+            key,
+            port,
+            port_name: sp.name.clone().filter(|n| !n.is_empty()),
+            app_protocol: sp.app_protocol.clone(),
+        }),
+        upstream: None,
+    })
+}
+
+/// A backendRef to an Upstream: its port, if any, is not used (the Upstream says where to
+/// connect), as in K8sGateway.
+fn resolve_upstream(set: &ResourceSet, key: ObjectKey) -> Result<ClusterTarget, Problem> {
+    let upstream = set.upstreams.get(&key).ok_or_else(|| {
+        Problem::new(
+            reason::BACKEND_NOT_FOUND,
+            format!("Upstream {key} does not exist"),
+        )
+    })?;
+    let service = upstreams::check(set, &key, upstream).map_err(|why| {
+        Problem::new(
+            reason::BACKEND_NOT_FOUND,
+            format!("Upstream {key} cannot be used: {why}"),
+        )
+    })?;
+    Ok(ClusterTarget {
+        cluster: names::upstream_cluster(&key),
+        service,
+        upstream: Some(key),
     })
 }
 
@@ -133,9 +175,9 @@ impl<'a> EndpointIndex<'a> {
     }
 
     /// Ready endpoint addresses and ports of a Service port, sorted and deduplicated.
-    pub fn endpoints(&self, target: &ClusterTarget) -> Vec<(String, u32)> {
+    pub fn endpoints(&self, target: &ServicePort) -> Vec<(String, u32)> {
         let mut out = Vec::new();
-        for slice in self.by_service.get(&target.service).into_iter().flatten() {
+        for slice in self.by_service.get(&target.key).into_iter().flatten() {
             let Some(port) = slice
                 .ports
                 .iter()

@@ -19,8 +19,12 @@ pub const SUPPORTED: &[&str] = &[
     "HTTPRouteSchemeRedirect",
     "K8sGatewayDirectResponse",
     "K8sGatewayGatewayParameters",
+    "K8sGatewayHttpListenerOption",
+    "K8sGatewayListenerOption",
     "K8sGatewayRouteDelegation",
     "K8sGatewayRouteOption",
+    "K8sGatewaySettings",
+    "K8sGatewayUpstream",
     "K8sGatewayVirtualHostOption",
     "ReferenceGrant",
 ];

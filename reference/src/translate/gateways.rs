@@ -435,20 +435,7 @@ fn resolve_certificate(
             format!("Secret {ns}/{name} does not exist"),
         )
     })?;
-    let field = |k: &str| -> Option<Vec<u8>> {
-        secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(k))
-            .map(|b| b.0.clone())
-            .or_else(|| {
-                secret
-                    .string_data
-                    .as_ref()
-                    .and_then(|d| d.get(k))
-                    .map(|s| s.clone().into_bytes())
-            })
-    };
+    let field = |k: &str| super::tls::secret_value(secret, k);
     let invalid = |what: &str| {
         Problem::new(
             reason::INVALID_CERTIFICATE_REF,

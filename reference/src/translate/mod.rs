@@ -29,7 +29,9 @@ mod proxy;
 mod quarantine;
 mod refs;
 mod routes;
+pub mod settings;
 mod tls;
+mod upstreams;
 mod vhosts;
 
 pub use output::{ObjectRef, ProxyConfig, StatusPatch, StatusUpdate, Translation};
@@ -59,6 +61,10 @@ pub fn managed_gateways(set: &ResourceSet) -> Vec<ObjectKey> {
 
 /// Translate every input into proxy configurations and status.
 pub fn translate(set: &ResourceSet) -> Translation {
+    let settings = settings::effective(set);
+    let mut out = Translation::default();
+    settings::status(set, &mut out.statuses);
+    let set = &*settings::scope(set, &settings);
     let set = &*invalid::without_invalid_grants(set);
     let classes = classes::evaluate(set);
     let mut gateways = gateways::evaluate(set, &classes);
@@ -80,6 +86,8 @@ pub fn translate(set: &ResourceSet) -> Translation {
         route_policies.apply(key, route, &mut ir, &mut report);
         if let Some(entry) = set.quarantined::<HttpRoute>(key) {
             ir.problem = Some(quarantine::problem(entry));
+        } else if let Some(response) = &settings.invalid_route {
+            routes::replace::replace_if_invalid(route, &mut ir, response);
         }
         let outcomes =
             routes::attach::attach(set, &ir.info, ir.problem.as_ref(), &mut gateways, &index);
@@ -94,7 +102,6 @@ pub fn translate(set: &ResourceSet) -> Translation {
         }
     }
 
-    let mut out = Translation::default();
     let endpoints = backends::EndpointIndex::new(set);
     for (i, gw) in gateways.iter().enumerate() {
         if gw.is_accepted() {
@@ -129,5 +136,6 @@ pub fn translate(set: &ResourceSet) -> Translation {
         ));
     }
     report.statuses(&set.config.controller_name, &mut out.statuses);
+    upstreams::statuses(set, &mut out.statuses);
     out
 }

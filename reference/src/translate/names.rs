@@ -43,3 +43,9 @@ pub fn route(kind: &str, route: &ObjectKey, rule: usize, matcher: usize) -> Stri
 pub fn service_cluster(svc: &ObjectKey, port: i32) -> String {
     format!("kube/{}/{}/{port}", svc.namespace, svc.name)
 }
+
+/// The cluster (and its endpoint assignment) for an Upstream: `<name>_<namespace>`, as
+/// K8sGateway names it, so that dashboards built on its cluster statistics keep working.
+pub fn upstream_cluster(upstream: &ObjectKey) -> String {
+    format!("{}_{}", upstream.name, upstream.namespace)
+}

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::backends::{self, ClusterSet};
+use super::envoy::listener::ManagerOptions;
 use super::envoy::options::PolicyFilters;
-use super::envoy::{cluster, listener, route::ListenerCtx};
+use super::envoy::{cluster, listener, route::ListenerCtx, upstream};
 use super::gateways::{GatewayIr, Protocol};
 use super::names;
 use super::output::ProxyConfig;
@@ -89,14 +90,21 @@ pub(crate) fn build<'a>(
                 .flat_map(|i| by_listener.remove(i).unwrap_or_default())
                 .collect();
             collect_clusters(&port_entries, &mut used);
-            let filters = policy_filters(&scopes, &port_entries);
+            // HTTP listeners on a port share one connection manager, and their listener
+            // policies are resolved as one (`policy::gateway`): the first one's stand for all.
+            let first = &policies.listeners[idx[0]];
+            let options = ManagerOptions {
+                filters: policy_filters(&scopes, &port_entries),
+                http: first.http_listener.as_ref(),
+                listener: first.listener.as_ref(),
+            };
             out.routes.push(vhosts::route_configuration(
                 &rc_name,
                 &scopes,
                 &port_entries,
             ));
             out.listeners
-                .push(listener::http_listener(&lname, ip, bind, &rc_name, filters));
+                .push(listener::http_listener(&lname, ip, bind, &rc_name, options));
         } else {
             let mut chains = Vec::new();
             for &i in idx {
@@ -110,7 +118,11 @@ pub(crate) fn build<'a>(
                 }];
                 let own = by_listener.remove(&i).unwrap_or_default();
                 collect_clusters(&own, &mut used);
-                let filters = policy_filters(&scopes, &own);
+                let options = ManagerOptions {
+                    filters: policy_filters(&scopes, &own),
+                    http: policies.listeners[i].http_listener.as_ref(),
+                    listener: policies.listeners[i].listener.as_ref(),
+                };
                 out.routes
                     .push(vhosts::route_configuration(&rc_name, &scopes, &own));
                 chains.push(listener::TlsChain {
@@ -118,20 +130,43 @@ pub(crate) fn build<'a>(
                     hostname: l.hostname.as_deref(),
                     certificates: &l.certificates,
                     route_config: rc_name,
-                    filters,
+                    options,
                 });
             }
             // Envoy picks the chain by SNI; order them most specific first for readability.
             chains
                 .sort_by(|a, b| super::hostnames::cmp_listener_specificity(a.hostname, b.hostname));
-            out.listeners
-                .push(listener::https_listener(&lname, ip, bind, &chains));
+            // One ListenerOption per port (`policy::gateway`).
+            let port_options = policies.listeners[idx[0]].listener.as_ref();
+            out.listeners.push(listener::https_listener(
+                &lname,
+                ip,
+                bind,
+                &chains,
+                port_options,
+            ));
         }
     }
     for t in used.values() {
-        out.clusters.push(cluster::cluster(t));
-        out.endpoints
-            .push(cluster::load_assignment(t, &endpoints.endpoints(t)));
+        match (&t.upstream, &t.service) {
+            (Some(key), _) => {
+                // Resolution found it, in this same snapshot.
+                let Some(upstream) = set.upstreams.get(key) else {
+                    continue;
+                };
+                let (c, eds) = upstream::build(set, t, upstream, endpoints);
+                out.clusters.push(c);
+                out.endpoints.extend(eds);
+            }
+            (None, Some(service)) => {
+                out.clusters.push(cluster::cluster(&t.cluster, service));
+                out.endpoints.push(cluster::load_assignment(
+                    &t.cluster,
+                    &endpoints.endpoints(service),
+                ));
+            }
+            (None, None) => {}
+        }
     }
     out.listeners.sort_by(|a, b| a.name.cmp(&b.name));
     out.routes.sort_by(|a, b| a.name.cmp(&b.name));

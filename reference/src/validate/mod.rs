@@ -16,7 +16,7 @@ pub(crate) mod durations;
 mod filters;
 mod gateway;
 mod gatewayclass;
-mod headers;
+pub(crate) mod headers;
 mod hostnames;
 mod httproute;
 mod names;
@@ -25,6 +25,8 @@ mod paths;
 mod referencegrant;
 mod refs;
 pub mod regex;
+mod settings;
+mod upstream;
 
 use std::any::Any;
 
@@ -33,8 +35,10 @@ pub use gatewayclass::gateway_class;
 pub use httproute::http_route;
 pub use path::{Fault, FieldError, FieldPath, Seg};
 pub use referencegrant::reference_grant;
+pub use settings::settings;
+pub use upstream::{has_hostnames, upstream};
 
-use crate::api::{Gateway, GatewayClass, HttpRoute, ReferenceGrant};
+use crate::api::{Gateway, GatewayClass, HttpRoute, ReferenceGrant, Settings, Upstream};
 use crate::model::StoredKind;
 
 /// The findings for an object of any stored kind; kinds without checks have none.
@@ -48,6 +52,10 @@ pub fn object<K: StoredKind>(obj: &K) -> Vec<FieldError> {
         gateway_class(class)
     } else if let Some(grant) = any.downcast_ref::<ReferenceGrant>() {
         reference_grant(grant)
+    } else if let Some(u) = any.downcast_ref::<Upstream>() {
+        upstream(u)
+    } else if let Some(s) = any.downcast_ref::<Settings>() {
+        settings(s)
     } else {
         Vec::new()
     }

@@ -37,6 +37,10 @@ pub struct Backends {
     driver: Arc<Driver>,
     endpoints: EndpointsController,
     running: Mutex<BTreeMap<(String, String), Running>>,
+    /// Addresses each backend's replicas had, by replica index: a backend applied again (or
+    /// deleted and applied again) gets them back, as a Service's endpoints would, so objects
+    /// that name a replica's address (`${BACKEND_ADDRESS:...}`) keep pointing at it.
+    addresses: Mutex<BTreeMap<(String, String), Vec<Ipv4Addr>>>,
     next_ip: AtomicU32,
     serial: AtomicU64,
 }
@@ -65,6 +69,7 @@ impl Backends {
             driver,
             endpoints,
             running: Mutex::new(BTreeMap::new()),
+            addresses: Mutex::new(BTreeMap::new()),
             next_ip: AtomicU32::new(0),
             serial: AtomicU64::new(0),
         }
@@ -72,6 +77,22 @@ impl Backends {
 
     pub(super) fn endpoints(&self) -> &EndpointsController {
         &self.endpoints
+    }
+
+    /// The address of replica `index` of a backend: the one it had before, or a new one.
+    fn replica_ip(
+        &self,
+        namespace: &str,
+        name: &str,
+        index: usize,
+    ) -> Result<Ipv4Addr, TargetError> {
+        let key = (namespace.to_owned(), name.to_owned());
+        if let Some(ip) = lock(&self.addresses).get(&key).and_then(|a| a.get(index)) {
+            return Ok(*ip);
+        }
+        let ip = self.allocate_ip()?;
+        lock(&self.addresses).entry(key).or_default().push(ip);
+        Ok(ip)
     }
 
     /// 127.N.20.1, 127.N.20.2, ... 127.N.20.254, 127.N.21.1, ...
@@ -125,7 +146,7 @@ impl Backends {
         // Attempts of a request key count per backend, whichever replica a retry reaches.
         let attempts = Arc::new(AttemptLedger::new());
         for index in 0..backend.spec.replicas {
-            let ip = self.allocate_ip()?;
+            let ip = self.replica_ip(&meta.namespace, &meta.name, index as usize)?;
             let serial = self.serial.fetch_add(1, Ordering::Relaxed);
             let pod = echo_objects::pod_name(backend, index, serial);
             let handle = EchoServer::start(EchoConfig {

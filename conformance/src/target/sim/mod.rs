@@ -22,11 +22,12 @@ use gatesim_reference::xds::WaitError;
 use gatesim_simkube::{Faults, SimKube};
 
 use super::driver::{Driver, RunClass, Written};
+use super::echo_objects::Endpoint;
 use super::in_process;
 use super::{BarrierError, TargetError};
 use crate::certs::CertError;
 use crate::echo::SeenRequest;
-use crate::scenario::{EchoBackend, FillEndpoints, GatewayRef, ObjectRef};
+use crate::scenario::{EchoBackend, GatewayRef, ObjectRef};
 
 pub use backends::Backends;
 use endpoints::EndpointsController;
@@ -292,9 +293,8 @@ impl SimTarget {
         self.backends.endpoints().service_changed(written).await
     }
 
-    pub async fn fill_endpoints(&self, fill: &FillEndpoints) -> Result<Vec<Written>, TargetError> {
-        let endpoints = self.backends.endpoints_of(&fill.namespace, &fill.backend);
-        super::write_endpoints(&self.driver, fill, &endpoints).await
+    pub fn backend_endpoints(&self, namespace: &str, backend: &str) -> Vec<Endpoint> {
+        self.backends.endpoints_of(namespace, backend)
     }
 
     pub fn seen_requests(&self, namespace: &str, backend: &str) -> Option<Vec<SeenRequest>> {

@@ -1,4 +1,4 @@
-//! Clusters (one per Service port) and their endpoint assignments.
+//! Clusters of Service ports and their endpoint assignments (Upstreams: `upstream`).
 
 use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster};
 use envoy_types::pb::envoy::config::core::v3::Http2ProtocolOptions;
@@ -11,21 +11,21 @@ use envoy_types::pb::envoy::extensions::upstreams::http::v3::{
 };
 
 use super::{ads_source, any, millis, socket_address};
-use crate::translate::backends::ClusterTarget;
+use crate::translate::backends::ServicePort;
 
 const HTTP_PROTOCOL_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
-pub(crate) fn cluster(t: &ClusterTarget) -> Cluster {
+pub(crate) fn cluster(name: &str, t: &ServicePort) -> Cluster {
     let mut c = Cluster {
-        name: t.cluster.clone(),
-        alt_stat_name: t.cluster.clone(),
+        name: name.to_string(),
+        alt_stat_name: name.to_string(),
         connect_timeout: Some(millis(2_000)),
         cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(
             cluster::DiscoveryType::Eds as i32,
         )),
         eds_cluster_config: Some(cluster::EdsClusterConfig {
             eds_config: Some(ads_source()),
-            service_name: t.cluster.clone(),
+            service_name: name.to_string(),
         }),
         ..Default::default()
     };
@@ -49,12 +49,9 @@ pub(crate) fn cluster(t: &ClusterTarget) -> Cluster {
     c
 }
 
-pub(crate) fn load_assignment(
-    t: &ClusterTarget,
-    endpoints: &[(String, u32)],
-) -> ClusterLoadAssignment {
+pub(crate) fn load_assignment(name: &str, endpoints: &[(String, u32)]) -> ClusterLoadAssignment {
     ClusterLoadAssignment {
-        cluster_name: t.cluster.clone(),
+        cluster_name: name.to_string(),
         endpoints: vec![LocalityLbEndpoints {
             lb_endpoints: endpoints
                 .iter()

@@ -23,17 +23,29 @@ use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
 };
 
 use super::options::PolicyFilters;
-use super::{ads_source, any, socket_address};
+use super::{ads_source, any, listener_options, socket_address};
+use crate::api::k8sgateway::{HttpListenerOptions, ListenerOptions};
 use crate::translate::gateways::CertPair;
 
+/// What shapes one connection manager besides its routes: the HTTP filters its routes'
+/// policies need, and the effective HttpListenerOption and ListenerOption of its listeners.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ManagerOptions<'a> {
+    pub filters: PolicyFilters,
+    pub http: Option<&'a HttpListenerOptions>,
+    pub listener: Option<&'a ListenerOptions>,
+}
+
 /// One HTTP connection manager, reading its routes from `route_config` over ADS, with the
-/// HTTP filters the policies of those routes need before the router.
+/// HTTP filters its policies need before the router, and the network filters that go before
+/// it in the filter chain.
 fn http_connection_manager(
     stat_prefix: &str,
     route_config: &str,
-    filters: PolicyFilters,
-) -> Filter {
-    let mut http_filters = filters.http_filters();
+    o: ManagerOptions<'_>,
+) -> Vec<Filter> {
+    let mut http_filters = listener_options::leading_http_filters(o.http, stat_prefix);
+    http_filters.extend(o.filters.http_filters(o.http));
     http_filters.push(HttpFilter {
         name: "envoy.filters.http.router".into(),
         config_type: Some(http_filter::ConfigType::TypedConfig(
@@ -41,7 +53,7 @@ fn http_connection_manager(
         )),
         ..Default::default()
     });
-    let hcm = HttpConnectionManager {
+    let mut hcm = HttpConnectionManager {
         codec_type: CodecType::Auto as i32,
         stat_prefix: stat_prefix.to_string(),
         route_specifier: Some(RouteSpecifier::Rds(Rds {
@@ -55,10 +67,13 @@ fn http_connection_manager(
         }],
         ..Default::default()
     };
-    Filter {
+    listener_options::apply_connection_manager(&mut hcm, o.http, o.listener);
+    let mut filters = listener_options::network_filters(o.http, stat_prefix);
+    filters.push(Filter {
         name: "envoy.filters.network.http_connection_manager".into(),
         config_type: Some(filter::ConfigType::TypedConfig(any(&hcm))),
-    }
+    });
+    filters
 }
 
 /// A port whose HTTP listeners all share `route_config`.
@@ -67,23 +82,23 @@ pub(crate) fn http_listener(
     ip: &str,
     port: u32,
     route_config: &str,
-    filters: PolicyFilters,
+    options: ManagerOptions<'_>,
 ) -> Listener {
-    Listener {
+    let mut l = Listener {
         name: name.to_string(),
         stat_prefix: stat_prefix(name),
         address: Some(socket_address(ip, port)),
         filter_chains: vec![FilterChain {
             name: name.to_string(),
-            filters: vec![http_connection_manager(
-                &stat_prefix(name),
-                route_config,
-                filters,
-            )],
+            filters: http_connection_manager(&stat_prefix(name), route_config, options),
             ..Default::default()
         }],
         ..Default::default()
+    };
+    if let Some(o) = options.listener {
+        listener_options::apply_listener(&mut l, o);
     }
+    l
 }
 
 /// One HTTPS Gateway listener on a shared port.
@@ -92,11 +107,18 @@ pub(crate) struct TlsChain<'a> {
     pub hostname: Option<&'a str>,
     pub certificates: &'a [CertPair],
     pub route_config: String,
-    pub filters: PolicyFilters,
+    pub options: ManagerOptions<'a>,
 }
 
-pub(crate) fn https_listener(name: &str, ip: &str, port: u32, chains: &[TlsChain<'_>]) -> Listener {
-    Listener {
+/// HTTPS listeners on one port; `listener` is the port's effective ListenerOption.
+pub(crate) fn https_listener(
+    name: &str,
+    ip: &str,
+    port: u32,
+    chains: &[TlsChain<'_>],
+    listener: Option<&ListenerOptions>,
+) -> Listener {
+    let mut l = Listener {
         name: name.to_string(),
         stat_prefix: stat_prefix(name),
         address: Some(socket_address(ip, port)),
@@ -116,16 +138,16 @@ pub(crate) fn https_listener(name: &str, ip: &str, port: u32, chains: &[TlsChain
                     ..Default::default()
                 }),
                 transport_socket: Some(tls_socket(c.certificates)),
-                filters: vec![http_connection_manager(
-                    &stat_prefix(&c.name),
-                    &c.route_config,
-                    c.filters,
-                )],
+                filters: http_connection_manager(&stat_prefix(&c.name), &c.route_config, c.options),
                 ..Default::default()
             })
             .collect(),
         ..Default::default()
+    };
+    if let Some(o) = listener {
+        listener_options::apply_listener(&mut l, o);
     }
+    l
 }
 
 fn tls_socket(certs: &[CertPair]) -> TransportSocket {

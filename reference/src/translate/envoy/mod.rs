@@ -2,8 +2,10 @@
 
 pub(crate) mod cluster;
 pub(crate) mod listener;
+pub(crate) mod listener_options;
 pub(crate) mod options;
 pub(crate) mod route;
+pub(crate) mod upstream;
 
 use envoy_types::pb::envoy::config::core::v3::{Address, config_source, header_value_option};
 use envoy_types::pb::envoy::config::core::v3::{

@@ -51,7 +51,7 @@ use crate::api::k8sgateway::matchers::{
 use crate::api::k8sgateway::retries::{ResetHeaderFormat, RetryPolicy};
 use crate::api::k8sgateway::route_option::RouteFaults;
 use crate::api::k8sgateway::schema::{Percent, ProtoDuration};
-use crate::api::k8sgateway::{RouteOptions, VirtualHostOptions};
+use crate::api::k8sgateway::{HttpListenerOptions, RouteOptions, VirtualHostOptions};
 use crate::translate::policy::transform;
 
 const FAULT: &str = "envoy.filters.http.fault";
@@ -85,8 +85,12 @@ impl PolicyFilters {
 
     /// The filters, in the order requests meet them (before the router, which the caller
     /// appends): faults first (an aborted request costs nothing further), then CORS (a
-    /// preflight is answered here), CSRF, and buffering just before forwarding.
-    pub fn http_filters(self) -> Vec<HttpFilter> {
+    /// preflight is answered here), CSRF, and buffering just before forwarding. An
+    /// HttpListenerOption's `csrf` and `buffer` are these filters' listener-wide
+    /// configurations, which routes and virtual hosts still override.
+    pub fn http_filters(self, listener: Option<&HttpListenerOptions>) -> Vec<HttpFilter> {
+        let listener_csrf = listener.and_then(|l| l.csrf.as_ref());
+        let listener_buffer = listener.and_then(|l| l.buffer.as_ref());
         let filter = |name: &str, config: Any, disabled: bool| HttpFilter {
             name: name.to_string(),
             config_type: Some(http_filter::ConfigType::TypedConfig(config)),
@@ -100,7 +104,9 @@ impl PolicyFilters {
         if self.cors {
             out.push(filter(CORS, any(&Cors::default()), false));
         }
-        if self.csrf {
+        if let Some(c) = listener_csrf {
+            out.push(filter(CSRF, any(&csrf_policy(c)), false));
+        } else if self.csrf {
             // Enforced on no request unless a route or virtual host says otherwise.
             let off = EnvoyCsrfPolicy {
                 filter_enabled: Some(runtime_percent(0, DenominatorType::Hundred)),
@@ -108,7 +114,12 @@ impl PolicyFilters {
             };
             out.push(filter(CSRF, any(&off), false));
         }
-        if self.buffer {
+        if let Some(b) = listener_buffer {
+            let limit = Buffer {
+                max_request_bytes: b.max_request_bytes.map(u32v),
+            };
+            out.push(filter(BUFFER, any(&limit), false));
+        } else if self.buffer {
             // Only ever enabled by a route's or virtual host's own limit, which replaces this
             // one; Envoy requires a value here all the same.
             let placeholder = Buffer {
@@ -460,7 +471,7 @@ fn header_options<'a>(
         .collect()
 }
 
-fn duration(d: &ProtoDuration) -> Duration {
+pub(crate) fn duration(d: &ProtoDuration) -> Duration {
     let (seconds, nanos) = d.to_parts();
     Duration { seconds, nanos }
 }

@@ -18,8 +18,10 @@
 //! `delegation.gateway.solo.io/enable-policy-overrides` annotation lets its delegatees take the
 //! fields it names.
 
+pub(crate) mod access_log;
 pub(crate) mod gateway;
 mod invalid;
+mod listener_values;
 mod overrides;
 mod rank;
 mod route;
@@ -60,25 +62,22 @@ pub(crate) trait OptionKind: StoredKind {
     const KIND: &'static str;
     /// The kind its `targetRefs` name (in the Gateway API group).
     const TARGET_KIND: &'static str;
-    /// Whether its options reach Envoy yet; policy status says so when they do not.
-    const TRANSLATED: bool;
     const COMBINE: Combine;
     type Options: Clone + Default + Serialize + DeserializeOwned;
 
     fn options(&self) -> Option<&Self::Options>;
     fn targets(&self) -> Vec<Target<'_>>;
-    /// What is wrong with the options (`path: why`); nothing for kinds not translated yet.
+    /// What is wrong with the options (`path: why`).
     fn check(options: &Self::Options) -> Vec<String>;
 }
 
 macro_rules! option_kinds {
     ($($kind:ident: $options:ty, $target:literal, $combine:ident, section: $section:tt,
-       translated: $translated:literal, check: $check:expr;)*) => {
+       check: $check:expr;)*) => {
         $(
             impl OptionKind for $kind {
                 const KIND: &'static str = stringify!($kind);
                 const TARGET_KIND: &'static str = $target;
-                const TRANSLATED: bool = $translated;
                 const COMBINE: Combine = Combine::$combine;
                 type Options = $options;
 
@@ -113,11 +112,11 @@ macro_rules! option_kinds {
 
 option_kinds! {
     RouteOption: crate::api::k8sgateway::RouteOptions, "HTTPRoute", ShallowMerge,
-        section: false, translated: true, check: |o| values::route_options(o).0;
+        section: false, check: |o| values::route_options(o).0;
     VirtualHostOption: crate::api::k8sgateway::VirtualHostOptions, "Gateway", ShallowMerge,
-        section: true, translated: true, check: |o| values::virtual_host_options(o).0;
+        section: true, check: |o| values::virtual_host_options(o).0;
     ListenerOption: crate::api::k8sgateway::ListenerOptions, "Gateway", FirstWins,
-        section: true, translated: false, check: |_| Vec::new();
+        section: true, check: |o| listener_values::listener_options(o).0;
     HttpListenerOption: crate::api::k8sgateway::HttpListenerOptions, "Gateway", FirstWins,
-        section: true, translated: false, check: |_| Vec::new();
+        section: true, check: |o| listener_values::http_listener_options(o).0;
 }

@@ -79,7 +79,7 @@ impl<'a> RoutePolicies<'a> {
             if problem.is_some() {
                 this.invalid.insert(key);
             }
-            report.register(RouteOption::KIND, key, ro.as_ref(), problem, None);
+            report.register(RouteOption::KIND, key, ro.as_ref(), problem);
             for (i, t) in ro.targets().iter().enumerate() {
                 let route_key = ObjectKey::new(&key.namespace, t.name);
                 if !t.names_kind::<RouteOption>() {
@@ -113,7 +113,7 @@ impl<'a> RoutePolicies<'a> {
             }
         }
         for (key, dr) in &set.direct_responses {
-            report.register(DIRECT_RESPONSE, key, dr.as_ref(), None, None);
+            report.register(DIRECT_RESPONSE, key, dr.as_ref(), None);
         }
         this
     }

@@ -106,8 +106,6 @@ struct AncestorState {
 #[derive(Debug)]
 struct Entry {
     target: ObjectRef,
-    /// Said in every Attached message (options that do not reach Envoy yet).
-    caveat: Option<&'static str>,
     generation: Option<i64>,
     invalid: Option<Problem>,
     ancestors: BTreeMap<Ancestor, AncestorState>,
@@ -128,7 +126,6 @@ impl Report {
         key: &ObjectKey,
         obj: &K,
         invalid: Option<Problem>,
-        caveat: Option<&'static str>,
     ) {
         self.entries.insert(
             (kind, key.clone()),
@@ -141,7 +138,6 @@ impl Report {
                 },
                 generation: obj.meta().generation,
                 invalid,
-                caveat,
                 ancestors: BTreeMap::new(),
             },
         );
@@ -266,10 +262,7 @@ fn conditions(
     }
     let mut lost = s.lost.clone();
     lost.extend(s.conflicted.iter().cloned());
-    let in_effect = match entry.caveat {
-        Some(c) => format!("attached to {a}; {c}"),
-        None => format!("in effect on {a}"),
-    };
+    let in_effect = format!("in effect on {a}");
     let (attached, why, message) = if !s.competed {
         (
             false,

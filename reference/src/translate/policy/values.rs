@@ -74,6 +74,12 @@ const ENTERPRISE: &[&str] = &[
     "extProc",
     "extProcLate",
     "ai",
+    "ratelimitServer",
+    "caching",
+    "proxyLatency",
+    "disableExtProcEarly",
+    "disableExtProc",
+    "disableExtProcLate",
 ];
 
 /// Findings, each `path: why`.
@@ -81,22 +87,22 @@ const ENTERPRISE: &[&str] = &[
 pub(crate) struct Findings(pub Vec<String>);
 
 impl Findings {
-    fn at(&mut self, path: &str, why: impl std::fmt::Display) {
+    pub(super) fn at(&mut self, path: &str, why: impl std::fmt::Display) {
         self.0.push(format!("{path}: {why}"));
     }
 
-    fn check(&mut self, path: &str, outcome: Result<(), String>) {
+    pub(super) fn check(&mut self, path: &str, outcome: Result<(), String>) {
         if let Err(why) = outcome {
             self.at(path, why);
         }
     }
 }
 
-const OPTIONS: &str = "spec.options";
+pub(super) const OPTIONS: &str = "spec.options";
 
 pub(crate) fn route_options(o: &RouteOptions) -> Findings {
     let mut f = Findings::default();
-    unsupported(&mut f, o, ROUTE_FIELDS);
+    unsupported(&mut f, OPTIONS, o, ROUTE_FIELDS);
     if let Some(faults) = &o.faults {
         if let Some(a) = &faults.abort {
             let path = format!("{OPTIONS}.faults.abort.httpStatus");
@@ -123,7 +129,10 @@ pub(crate) fn route_options(o: &RouteOptions) -> Findings {
         let path = format!("{OPTIONS}.regexRewrite");
         match r.pattern.as_ref().and_then(|p| p.regex.as_deref()) {
             None => f.at(&format!("{path}.pattern.regex"), "is required"),
-            Some(re) => f.check(&format!("{path}.pattern.regex"), re2(re)),
+            Some(re) => f.check(
+                &format!("{path}.pattern.regex"),
+                crate::validate::regex::check(re),
+            ),
         }
         if o.prefix_rewrite.is_some() {
             f.at(
@@ -230,7 +239,7 @@ pub(crate) fn route_options(o: &RouteOptions) -> Findings {
 
 pub(crate) fn virtual_host_options(o: &VirtualHostOptions) -> Findings {
     let mut f = Findings::default();
-    unsupported(&mut f, o, VIRTUAL_HOST_FIELDS);
+    unsupported(&mut f, OPTIONS, o, VIRTUAL_HOST_FIELDS);
     if let Some(h) = &o.header_manipulation {
         headers(&mut f, h);
     }
@@ -260,8 +269,13 @@ pub(crate) fn virtual_host_options(o: &VirtualHostOptions) -> Findings {
     f
 }
 
-/// Every field set that is not in `supported`, by name.
-fn unsupported<O: Serialize>(f: &mut Findings, options: &O, supported: &[&str]) {
+/// Every field of `options` (at `path`) set that is not in `supported`, by name.
+pub(super) fn unsupported<O: Serialize>(
+    f: &mut Findings,
+    path: &str,
+    options: &O,
+    supported: &[&str],
+) {
     let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(options) else {
         return;
     };
@@ -271,7 +285,7 @@ fn unsupported<O: Serialize>(f: &mut Findings, options: &O, supported: &[&str]) 
         } else {
             "is not supported by gatesim"
         };
-        f.at(&format!("{OPTIONS}.{name}"), what);
+        f.at(&format!("{path}.{name}"), what);
     }
 }
 
@@ -371,7 +385,10 @@ fn header_value_option(
 fn cors(f: &mut Findings, c: &CorsPolicy) {
     let path = format!("{OPTIONS}.cors");
     for (i, re) in c.allow_origin_regex.iter().flatten().enumerate() {
-        f.check(&format!("{path}.allowOriginRegex[{i}]"), re2(re));
+        f.check(
+            &format!("{path}.allowOriginRegex[{i}]"),
+            crate::validate::regex::check(re),
+        );
     }
     for (name, list) in [
         ("allowHeaders", &c.allow_headers),
@@ -398,7 +415,7 @@ fn cors(f: &mut Findings, c: &CorsPolicy) {
     }
 }
 
-fn csrf(f: &mut Findings, c: &CsrfPolicy) {
+pub(super) fn csrf(f: &mut Findings, c: &CsrfPolicy) {
     let path = format!("{OPTIONS}.csrf");
     match &c.filter_enabled {
         None => f.at(&format!("{path}.filterEnabled"), "is required"),
@@ -447,7 +464,10 @@ fn string_matcher(f: &mut Findings, path: &str, m: &StringMatcher) {
     if let Some(r) = &m.safe_regex {
         match &r.regex {
             None => f.at(&format!("{path}.safeRegex.regex"), "is required"),
-            Some(re) => f.check(&format!("{path}.safeRegex.regex"), re2(re)),
+            Some(re) => f.check(
+                &format!("{path}.safeRegex.regex"),
+                crate::validate::regex::check(re),
+            ),
         }
     }
 }
@@ -477,7 +497,7 @@ fn transformations(f: &mut Findings, t: &TransformationStages) {
     }
 }
 
-fn non_negative(d: &ProtoDuration) -> Result<(), String> {
+pub(super) fn non_negative(d: &ProtoDuration) -> Result<(), String> {
     if d.to_parts() < (0, 0) {
         Err(format!("must not be negative, is {}", d.as_str()))
     } else {
@@ -486,7 +506,7 @@ fn non_negative(d: &ProtoDuration) -> Result<(), String> {
 }
 
 /// A path or path prefix: visible ASCII, starting with `/`.
-fn path_value(p: &str) -> Result<(), String> {
+pub(super) fn path_value(p: &str) -> Result<(), String> {
     if !p.starts_with('/') {
         return Err(format!("must start with /, is {p:?}"));
     }
@@ -505,30 +525,10 @@ fn host(h: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// An RE2 regular expression Envoy accepts.
-fn re2(pattern: &str) -> Result<(), String> {
-    regex::Regex::new(pattern)
-        .map(|_| ())
-        .map_err(|e| format!("{pattern:?} is not a valid regular expression: {e}"))
-}
-
-/// A header name a policy may add or remove: an RFC 7230 token, not a pseudo-header and not
-/// `host` (Envoy refuses to modify either and rejects the whole configuration).
+/// A header name a policy may add or remove: the same rule as a Gateway API header modifier
+/// (Envoy refuses to modify pseudo-headers and `host` and rejects the whole configuration).
 pub(super) fn header_name(name: &str) -> Result<(), String> {
-    let tchar = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
-    if name.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if let Some(c) = name.bytes().find(|c| !tchar(*c)) {
-        return Err(format!(
-            "{name:?} is not a valid header name ({:?} is not allowed)",
-            c as char
-        ));
-    }
-    if name.eq_ignore_ascii_case("host") {
-        return Err("the Host header cannot be modified (use hostRewrite)".into());
-    }
-    Ok(())
+    crate::validate::headers::modifiable_name(name)
 }
 
 /// A header value: visible ASCII and spaces, and `%` only doubled (Envoy reads `%...%` as a

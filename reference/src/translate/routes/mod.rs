@@ -7,6 +7,7 @@
 pub(crate) mod attach;
 pub(crate) mod delegation;
 pub(crate) mod http;
+pub(crate) mod replace;
 pub(crate) mod status;
 
 use serde_json::{Value, json};
