@@ -425,9 +425,13 @@ mod tests {
 
     #[test]
     fn a_program_this_machine_lacks_is_named() {
+        let without = Programs {
+            gatesim_controller: None,
+            ..programs()
+        };
         let err = resolve(
             &container("ghcr.io/gatesim/gatesim-controller:v1", &[], &[]),
-            &programs(),
+            &without,
         )
         .unwrap_err();
         assert!(err.to_string().contains("gatesim-controller"), "{err}");

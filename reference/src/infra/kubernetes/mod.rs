@@ -127,6 +127,9 @@ pub struct KubernetesInfra {
     options: RenderOptions,
     /// What was applied last per Gateway: unchanged objects are not sent again.
     applied: Mutex<BTreeMap<ObjectKey, ProxyObjects>>,
+    /// The Gateways whose objects were kept at the last complete sweep: the cluster is only
+    /// listed again when that set changes (or a sweep failed), not on every translation.
+    swept: Mutex<Option<BTreeSet<ObjectKey>>>,
 }
 
 impl KubernetesInfra {
@@ -135,6 +138,7 @@ impl KubernetesInfra {
             client,
             options,
             applied: Mutex::new(BTreeMap::new()),
+            swept: Mutex::new(None),
         }
     }
 
@@ -183,18 +187,30 @@ impl KubernetesInfra {
             })
             .collect();
         self.lock().retain(|k, _| wanted.contains(k));
+        let kept: BTreeSet<ObjectKey> = wanted.iter().map(|k| (*k).clone()).collect();
+        let mut swept = self.swept.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if swept.as_ref() == Some(&kept) {
+            *self.swept.lock().unwrap_or_else(|e| e.into_inner()) = swept;
+            return report;
+        }
         let sweeps = [
             self.sweep::<Deployment>(&wanted).await,
             self.sweep::<Service>(&wanted).await,
             self.sweep::<ConfigMap>(&wanted).await,
             self.sweep::<ServiceAccount>(&wanted).await,
         ];
+        let mut complete = true;
         for sweep in sweeps {
             match sweep {
                 Ok(deleted) => report.deleted.extend(deleted),
-                Err(e) => report.failed.push(e),
+                Err(e) => {
+                    complete = false;
+                    report.failed.push(e);
+                }
             }
         }
+        swept = complete.then_some(kept);
+        *self.swept.lock().unwrap_or_else(|e| e.into_inner()) = swept;
         report
     }
 
