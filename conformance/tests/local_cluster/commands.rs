@@ -22,7 +22,7 @@ use crate::support::{Cluster, check, eventually, gatesim, required};
 /// One of the trials that use the suite's base namespaces at a time.
 pub static BASE_NAMESPACES: Mutex<()> = Mutex::new(());
 
-const BASES: [&str; 3] = [
+pub const BASES: [&str; 3] = [
     "gateway-conformance-infra",
     "gateway-conformance-app-backend",
     "gateway-conformance-web-backend",
@@ -73,7 +73,7 @@ fn state_dir(cluster: &Cluster) -> String {
     cluster.layout.root.to_string_lossy().into_owned()
 }
 
-fn scenario(relative: &str) -> String {
+pub fn scenario(relative: &str) -> String {
     gatesim_conformance::scenario::default_scenarios_dir()
         .join(relative)
         .to_string_lossy()

@@ -3,8 +3,8 @@
 //! `gatesim/controller:<version>`, mapped to the built `gatesim-controller`), with
 //! `--infra kubernetes`; the GATEWAY-HTTP core profile then runs with `gatesim run --target
 //! cluster` through the Envoy pods it creates, reached at each Gateway's Service. Afterwards
-//! the proxies' objects are gone with their Gateways, and `kubectl delete -k deploy/` removes
-//! the controller.
+//! every proxy left belongs to a Gateway that still exists, deleting the base namespaces takes
+//! the rest, and `kubectl delete -k deploy/` removes the controller.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::Api;
-use kube::api::ListParams;
+use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams};
+use kube::{Api, ResourceExt};
 
-use crate::commands::{BASE_NAMESPACES, bases_gone, controller_binary, text};
+use crate::commands::{BASE_NAMESPACES, BASES, bases_gone, controller_binary, scenario, text};
 use crate::support::{Cluster, check, eventually, gatesim};
 
 fn repository() -> PathBuf {
@@ -81,6 +81,9 @@ fn run_profile(cluster: &Cluster) -> Result<(), String> {
     let junit = dir.path().join("junit.xml");
     let kubeconfig = cluster.layout.kubeconfig().to_string_lossy().into_owned();
     let junit_arg = junit.to_string_lossy().into_owned();
+    // The GATEWAY-HTTP core: the scenarios of upstream's Gateway, HTTPRoute and
+    // ReferenceGrant tests.
+    let core = ["gateway", "httproute", "referencegrant"].map(scenario);
     let out = Command::new(gatesim())
         .args([
             "run",
@@ -95,6 +98,7 @@ fn run_profile(cluster: &Cluster) -> Result<(), String> {
             "--junit",
             &junit_arg,
         ])
+        .args(&core)
         .output()
         .map_err(|e| format!("running gatesim run: {e}"))?;
     let said = text(&out);
@@ -114,20 +118,67 @@ fn run_profile(cluster: &Cluster) -> Result<(), String> {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    check(
-        out.status.success() && said.contains("37 passed, 0 failed"),
-        || {
-            format!(
-                "gatesim run --target cluster said:\n{said}\ncontroller log:\n{}",
-                logs()
-            )
-        },
-    )?;
+    let xml = std::fs::read_to_string(&junit).unwrap_or_default();
+    let passed = out.status.success()
+        && said.contains("37 passed, 0 failed")
+        && xml.matches("<testcase").count() == 37
+        && !xml.contains("<failure");
+    check(passed, || {
+        format!(
+            "gatesim run --target cluster said:\n{said}\ncontroller log:\n{}",
+            logs()
+        )
+    })?;
     cluster.block_on(async {
-        bases_gone(cluster).await?;
-        // Every proxy went with its Gateway.
         let deployments: Api<Deployment> = Api::all(cluster.client.clone());
+        let gateways: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &gateway_kind());
         let selector = "app.kubernetes.io/managed-by=gatesim,app.kubernetes.io/name=gatesim-proxy";
+        // The scenarios' own Gateways are gone, and their proxies with them: every proxy
+        // left is a base Gateway's.
+        eventually(Duration::from_secs(60), || async {
+            let left = deployments
+                .list(&ListParams::default().labels(selector))
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut stray = Vec::new();
+            for d in &left.items {
+                let (ns, name) = (d.namespace().unwrap_or_default(), d.name_any());
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(cluster.client.clone(), &ns, &gateway_kind());
+                if api
+                    .get_opt(&name)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_none()
+                {
+                    stray.push(format!("{ns}/{name}"));
+                }
+            }
+            check(!left.items.is_empty() && stray.is_empty(), || {
+                format!(
+                    "proxies without a Gateway: {stray:?} (of {})",
+                    left.items.len()
+                )
+            })
+        })
+        .await?;
+        // The cluster target leaves its base fixtures; deleting them takes the base
+        // Gateways' proxies too.
+        let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
+        for ns in BASES {
+            namespaces
+                .delete(ns, &DeleteParams::default())
+                .await
+                .map_err(|e| format!("deleting {ns}: {e}"))?;
+        }
+        bases_gone(cluster).await?;
+        let left = gateways
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        check(left.items.is_empty(), || {
+            format!("{} Gateways left", left.items.len())
+        })?;
         eventually(Duration::from_secs(60), || async {
             let left = deployments
                 .list(&ListParams::default().labels(selector))
@@ -139,4 +190,14 @@ fn run_profile(cluster: &Cluster) -> Result<(), String> {
         })
         .await
     })
+}
+
+fn gateway_kind() -> ApiResource {
+    ApiResource {
+        group: "gateway.networking.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "gateway.networking.k8s.io/v1".into(),
+        kind: "Gateway".into(),
+        plural: "gateways".into(),
+    }
 }

@@ -530,7 +530,9 @@ async fn reconcile_kubernetes(
 ) {
     const FIRST_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
     const LAST_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+    const RESYNC: std::time::Duration = std::time::Duration::from_secs(60);
     let mut retry_in = FIRST_RETRY;
+    let mut resync_at = tokio::time::Instant::now() + RESYNC;
     loop {
         let desired = wanted.borrow_and_update().clone();
         let report = infra.reconcile(&desired).await;
@@ -544,11 +546,17 @@ async fn reconcile_kubernetes(
             tracing::error!(error = %e, "proxy objects");
         }
         // A failure is retried after a pause, doubling while it lasts, even without new input
-        // (the API server may be back, a permission granted); new input retries at once.
+        // (the API server may be back, a permission granted); new input retries at once. Once
+        // a minute everything is applied again, restoring objects someone else changed or
+        // deleted (an unchanged apply changes nothing).
         let retry = !report.failed.is_empty();
         tokio::select! {
             changed = wanted.changed() => if changed.is_err() { return },
             _ = tokio::time::sleep(retry_in), if retry => {}
+            _ = tokio::time::sleep_until(resync_at) => {
+                infra.forget();
+                resync_at = tokio::time::Instant::now() + RESYNC;
+            }
         }
         retry_in = match retry {
             true => (retry_in * 2).min(LAST_RETRY),

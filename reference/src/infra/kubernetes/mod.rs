@@ -307,6 +307,13 @@ impl KubernetesInfra {
         Ok(deleted)
     }
 
+    /// Forget what was applied and swept: the next reconcile applies every object again and
+    /// lists the cluster, restoring what was changed or deleted behind the controller's back.
+    pub fn forget(&self) {
+        self.lock().clear();
+        *self.swept.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<ObjectKey, ProxyObjects>> {
         self.applied.lock().unwrap_or_else(|e| e.into_inner())
     }
