@@ -15,7 +15,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use gatesim_reference::api::k8sgateway::crd;
 use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
 use gatesim_reference::infra::addresses::AddressAllocator;
+use gatesim_reference::infra::docker::{self, DockerConfig};
 use gatesim_reference::infra::host::HostConfig;
+use gatesim_reference::infra::kubernetes::{self, RenderOptions};
 use gatesim_reference::infra::{envoy, ports, validate};
 use gatesim_reference::model::{ControllerConfig, ObjectKey, ResourceSet};
 use gatesim_reference::provider::file;
@@ -60,9 +62,14 @@ struct RunArgs {
     /// `kubernetes` (the cluster of the current kubeconfig, or in-cluster config).
     #[arg(long, value_name = "file:DIR|kubernetes")]
     provider: String,
-    /// Who runs the proxies: `host` starts one Envoy per Gateway on its own loopback address;
-    /// `none` leaves that to you (point your Envoys at --xds-addr with node id
-    /// `<namespace>/<gateway>`).
+    /// Who runs the proxies: `host` starts one Envoy process per Gateway on its own loopback
+    /// address (GatewayParameters `kube.deployment.replicas` processes, with its log levels);
+    /// `docker` does the same with one Envoy container per Gateway (image --envoy-image, host
+    /// networking); `kubernetes` (with --provider kubernetes) applies per Gateway a
+    /// Deployment of --envoy-image, its Service, ServiceAccount and bootstrap ConfigMap, as its
+    /// GatewayParameters describe, in the Gateway's namespace, reaching xDS through
+    /// --xds-service, and takes the Gateway's address from that Service; `none` leaves that to
+    /// you (point your Envoys at --xds-addr with node id `<namespace>/<gateway>`).
     #[arg(long, value_enum, default_value_t = InfraKind::Host)]
     infra: InfraKind,
     /// Address of the ADS (xDS) server.
@@ -82,17 +89,26 @@ struct RunArgs {
     /// (said once at start) when there is none.
     #[arg(long)]
     envoy: Option<PathBuf>,
-    /// Where host proxies keep their bootstrap, logs and admin address.
+    /// --infra docker and kubernetes: the Envoy image (build it with ci/images); a Gateway's
+    /// GatewayParameters may name another.
+    #[arg(long, default_value = docker::DEFAULT_IMAGE, value_name = "IMAGE")]
+    envoy_image: String,
+    /// Where host proxies keep their bootstrap, logs and admin address (mounted into their
+    /// containers with --infra docker).
     #[arg(long)]
     work_dir: Option<PathBuf>,
     /// Gateways get loopback addresses 127.N.10.1 and up; give controllers running side by
     /// side on one machine different N.
     #[arg(long, default_value_t = 0, value_name = "N")]
     address_network: u8,
+    /// --infra kubernetes: the controller's xDS Service, `<name>.<namespace>`; proxies reach
+    /// it as `<name>.<namespace>.svc.cluster.local` on the port of --xds-addr.
+    #[arg(long, default_value = kubernetes::DEFAULT_XDS_SERVICE, value_name = "NAME.NAMESPACE")]
+    xds_service: String,
     /// Use incremental (delta) xDS instead of state-of-the-world.
     #[arg(long)]
     delta: bool,
-    /// Envoy log level for host proxies.
+    /// Envoy log level of the proxies (a Gateway's GatewayParameters may set another).
     #[arg(long, default_value = "warning")]
     envoy_log_level: String,
     /// The controller's own namespace: the K8sGateway Settings object `default` is read from
@@ -104,6 +120,8 @@ struct RunArgs {
 #[derive(Clone, Copy, ValueEnum)]
 enum InfraKind {
     Host,
+    Docker,
+    Kubernetes,
     None,
 }
 
@@ -185,15 +203,31 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         };
         // Host proxies bring their own Envoy, which containment uses too.
         let validation_envoy = match args.infra {
-            InfraKind::None => args.envoy.clone(),
+            InfraKind::None | InfraKind::Docker | InfraKind::Kubernetes => args.envoy.clone(),
             InfraKind::Host => None,
         };
         let infra = match args.infra {
             InfraKind::None => Infra::None,
-            InfraKind::Host => {
-                let envoy = match args.envoy {
-                    Some(p) => p,
-                    None => tokio::task::spawn_blocking(envoy::locate).await?.context("finding Envoy")?,
+            InfraKind::Kubernetes => {
+                // Envoy runs as a non-root user in its pod: listener ports are shifted past
+                // the privileged range there, and each Service maps them back.
+                config.port_offset = ports::PRIVILEGED_PORT_OFFSET;
+                let xds_service = kubernetes::parse_xds_service(&args.xds_service)?;
+                Infra::Kubernetes(Box::new(RenderOptions {
+                    xds_service,
+                    xds_port: args.xds_addr.port(),
+                    delta: args.delta,
+                    image: args.envoy_image.clone(),
+                    log_level: args.envoy_log_level.clone(),
+                    port_offset: config.port_offset,
+                }))
+            }
+            InfraKind::Host | InfraKind::Docker => {
+                let envoy = match (args.infra, args.envoy) {
+                    (_, Some(p)) => p,
+                    // The image brings its own.
+                    (InfraKind::Docker, None) => PathBuf::from("envoy"),
+                    (_, None) => tokio::task::spawn_blocking(envoy::locate).await?.context("finding Envoy")?,
                 };
                 let privileges = ports::detect();
                 config.port_offset = privileges.port_offset();
@@ -209,7 +243,12 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                 let mut host = HostConfig::new(envoy, args.xds_addr, work_dir);
                 host.delta = args.delta;
                 host.log_level = args.envoy_log_level.clone();
-                Infra::Host(Box::new(host))
+                if matches!(args.infra, InfraKind::Docker) {
+                    host.health_interval = Some(std::time::Duration::from_secs(2));
+                    Infra::Docker(Box::new(host), DockerConfig { image: args.envoy_image.clone() })
+                } else {
+                    Infra::Host(Box::new(host))
+                }
             }
         };
         let source = match args.provider.as_str() {

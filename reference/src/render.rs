@@ -55,6 +55,9 @@ pub fn proxy(p: &ProxyConfig) -> Result<Value, RenderError> {
     if let Some(a) = &p.address {
         m.insert("address".into(), json!(a));
     }
+    if let Some(params) = &p.parameters {
+        m.insert("parameters".into(), json!(params));
+    }
     m.insert("listeners".into(), messages(&p.listeners)?);
     m.insert("routes".into(), messages(&p.routes)?);
     m.insert("clusters".into(), messages(&p.clusters)?);

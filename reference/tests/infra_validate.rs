@@ -154,6 +154,7 @@ fn small_proxy() -> ProxyConfig {
     ProxyConfig {
         node_id: "ns/gw".to_string(),
         address: Some("127.0.10.1".to_string()),
+        parameters: None,
         listeners: vec![listener("http-80", 80, "http-80")],
         routes: vec![route_config(
             "http-80",

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +25,7 @@ use crate::images::Programs;
 use crate::launch::MountPoints;
 use crate::network::{self, NetworkError, NetworkPlan};
 use crate::pod::{self, FIELD_MANAGER};
+use crate::services;
 use crate::shared::{Addresses, Shared};
 
 /// How a node is set up.
@@ -35,6 +37,8 @@ pub struct NodeConfig {
     /// Pod directories (`pods/`) and the record of created mount points live here.
     pub state_dir: PathBuf,
     pub programs: Programs,
+    /// Where the `kubernetes` Service leads (the API server, on this host).
+    pub api_server: Option<SocketAddr>,
 }
 
 impl NodeConfig {
@@ -333,6 +337,8 @@ pub async fn run(
         std::fs::remove_dir_all(&pods_dir).map_err(io("clearing", &pods_dir))?;
     }
     std::fs::create_dir_all(&pods_dir).map_err(io("creating", &pods_dir))?;
+    let hosts = services::hosts_path(&config.state_dir);
+    services::init_hosts(&hosts).map_err(io("writing", &hosts))?;
     network::create_bridge(&config.network).await?;
     register(&client, &config).await?;
 
@@ -352,8 +358,16 @@ pub async fn run(
         mount_points: MountPoints::new(config.mount_record()),
         addresses: Mutex::new(Addresses::default()),
         recorder,
+        hosts: hosts.clone(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
+    let serving = tokio::spawn(services::run(
+        client.clone(),
+        config.network,
+        hosts,
+        config.api_server,
+        stop_rx.clone(),
+    ));
     let mut agent = Agent {
         shared,
         running: HashMap::new(),
@@ -411,6 +425,7 @@ pub async fn run(
     if drained.is_err() {
         agent.tasks.abort_all();
     }
+    serving.abort();
     network::teardown(&config.network).await?;
     MountPoints::remove_recorded(&config.mount_record());
     Ok(())

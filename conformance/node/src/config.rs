@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
 use kube::Api;
 
 /// Why a container cannot be configured; the kubelet's reason is
@@ -41,6 +41,13 @@ pub struct PodData {
     pub namespace: String,
     pub secrets: BTreeMap<String, KeyData>,
     pub config_maps: BTreeMap<String, KeyData>,
+    /// Tokens of the pod's ServiceAccount for its projected `serviceAccountToken` sources, by
+    /// (audience, expiration seconds), as the kubelet requests them (TokenRequest, bound to
+    /// the pod).
+    pub tokens: BTreeMap<(String, i64), String>,
+    /// The `kubernetes` Service's ClusterIP, which every container learns as
+    /// `KUBERNETES_SERVICE_HOST`.
+    pub kubernetes_service: Option<String>,
 }
 
 impl PodData {
@@ -179,7 +186,80 @@ pub async fn fetch(client: &kube::Client, pod: &Pod) -> Result<PodData, ConfigEr
             data.config_maps.insert(name, keys);
         }
     }
+    let tokens: BTreeSet<(String, i64)> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .flat_map(|v| v.projected.iter().flat_map(|p| p.sources.iter().flatten()))
+        .filter_map(|s| s.service_account_token.as_ref())
+        .map(|t| {
+            (
+                t.audience.clone().unwrap_or_default(),
+                t.expiration_seconds.unwrap_or(DEFAULT_TOKEN_SECONDS),
+            )
+        })
+        .collect();
+    for (audience, seconds) in tokens {
+        let token = request_token(client, pod, &audience, seconds).await?;
+        data.tokens.insert((audience, seconds), token);
+    }
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    data.kubernetes_service = services
+        .get_opt("kubernetes")
+        .await
+        .map_err(|e| ConfigError::Api(e.to_string()))?
+        .and_then(|s| s.spec?.cluster_ip);
     Ok(data)
+}
+
+/// The kubelet's default lifetime of a projected token (the API server's maximum warning
+/// threshold plus a little).
+pub const DEFAULT_TOKEN_SECONDS: i64 = 3607;
+
+/// A token of the pod's ServiceAccount, bound to the pod (so it dies with it).
+async fn request_token(
+    client: &kube::Client,
+    pod: &Pod,
+    audience: &str,
+    seconds: i64,
+) -> Result<String, ConfigError> {
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let account = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.service_account_name.clone())
+        .unwrap_or_else(|| "default".to_owned());
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
+    let mut spec = serde_json::json!({
+        "expirationSeconds": seconds,
+        "boundObjectRef": {"apiVersion": "v1", "kind": "Pod",
+                           "name": pod.metadata.name, "uid": pod.metadata.uid},
+    });
+    if !audience.is_empty() {
+        spec["audiences"] = serde_json::json!([audience]);
+    }
+    let request = serde_json::json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": spec,
+    });
+    let answer: serde_json::Value = accounts
+        .create_subresource(
+            "token",
+            &account,
+            &kube::api::PostParams::default(),
+            &request,
+        )
+        .await
+        .map_err(|e| {
+            ConfigError::Api(format!(
+                "requesting a token of ServiceAccount {namespace}/{account}: {e}"
+            ))
+        })?;
+    answer["status"]["token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| ConfigError::Api("the TokenRequest answer has no token".to_owned()))
 }
 
 /// A downward-API field of the pod, as env and `downwardAPI` volumes expose it.

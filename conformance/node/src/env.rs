@@ -219,6 +219,7 @@ mod tests {
                 .into(),
             )]
             .into(),
+            ..PodData::default()
         }
     }
 

@@ -57,6 +57,7 @@ pub const IMAGES: &[ImageRule] = &[
         repositories: &[
             "docker.io/envoyproxy/envoy",
             "docker.io/envoyproxy/envoy-distroless",
+            "docker.io/gatesim/envoy",
         ],
         program: Program::Envoy,
         entrypoints: &["envoy", "/usr/local/bin/envoy"],
@@ -72,9 +73,16 @@ pub const IMAGES: &[ImageRule] = &[
         note: "command[0] from this machine's PATH (sh, cat, env, sleep ...)",
     },
     ImageRule {
-        repositories: &["ghcr.io/gatesim/gatesim-controller"],
+        repositories: &[
+            "ghcr.io/gatesim/gatesim-controller",
+            "docker.io/gatesim/controller",
+        ],
         program: Program::GatesimController,
-        entrypoints: &["gatesim-controller", "/gatesim-controller"],
+        entrypoints: &[
+            "gatesim-controller",
+            "/gatesim-controller",
+            "/usr/local/bin/gatesim-controller",
+        ],
         note: "gatesim-controller from the directory of the running gatesim",
     },
 ];
@@ -281,7 +289,7 @@ mod tests {
         Programs {
             echo_basic: Some(PathBuf::from("/tools/echo-basic")),
             envoy: Some(PathBuf::from("/tools/envoy")),
-            gatesim_controller: None,
+            gatesim_controller: Some(PathBuf::from("/tools/gatesim-controller")),
         }
     }
 
@@ -348,6 +356,32 @@ mod tests {
     }
 
     #[test]
+    fn the_project_images_run_the_local_envoy_and_controller() {
+        let exec = resolve(
+            &container(
+                "gatesim/envoy:1.40.0",
+                &[],
+                &["-c", "/etc/envoy/envoy.yaml"],
+            ),
+            &programs(),
+        )
+        .unwrap();
+        assert_eq!(exec.program, PathBuf::from("/tools/envoy"));
+        assert_eq!(exec.args, vec!["-c", "/etc/envoy/envoy.yaml"]);
+        let exec = resolve(
+            &container(
+                "gatesim/controller:0.1.0",
+                &[],
+                &["run", "--infra", "kubernetes"],
+            ),
+            &programs(),
+        )
+        .unwrap();
+        assert_eq!(exec.program, PathBuf::from("/tools/gatesim-controller"));
+        assert_eq!(exec.args, vec!["run", "--infra", "kubernetes"]);
+    }
+
+    #[test]
     fn unknown_images_name_the_known_ones() {
         let err = resolve(&container("nginx:1.27", &[], &[]), &programs()).unwrap_err();
         let text = err.to_string();
@@ -391,9 +425,13 @@ mod tests {
 
     #[test]
     fn a_program_this_machine_lacks_is_named() {
+        let without = Programs {
+            gatesim_controller: None,
+            ..programs()
+        };
         let err = resolve(
             &container("ghcr.io/gatesim/gatesim-controller:v1", &[], &[]),
-            &programs(),
+            &without,
         )
         .unwrap_err();
         assert!(err.to_string().contains("gatesim-controller"), "{err}");

@@ -18,6 +18,7 @@ pub mod network;
 mod pod;
 pub mod probe;
 pub mod process;
+pub mod services;
 mod shared;
 mod slots;
 pub mod status;

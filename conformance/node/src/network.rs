@@ -4,10 +4,13 @@
 //! node process died.
 //!
 //! Pods get addresses in `10.213.<index>.0/24`; the host reaches them through the bridge and
-//! they reach the host (and each other) through it too. Nothing else on the machine is
-//! touched: Service ClusterIPs (`10.214.<index>.0/24`, the API server's service range) get an
-//! `unreachable` route of the node's own, so a connection to a ClusterIP fails here instead of
-//! reaching whoever answers for unknown addresses on this machine.
+//! they reach the host (and each other) through it too. Besides those, the node adds only
+//! things of its own: a firewall rule accepting traffic between its pods across its bridge
+//! (see `create_bridge`), and an `unreachable` route for Service ClusterIPs
+//! (`10.214.<index>.0/24`, the API server's service range), so a connection to a ClusterIP
+//! nobody serves fails here instead of reaching whoever answers for unknown addresses on this
+//! machine; those the node serves (see `services`) are addresses of the bridge, which local
+//! routing finds first.
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -18,6 +21,8 @@ use tokio::process::Command;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
+    #[error("`iptables {args}` failed: {message}")]
+    Iptables { args: String, message: String },
     #[error("`ip {args}` failed: {message}")]
     Ip { args: String, message: String },
     #[error("running `ip`: {0} (the simulated node needs iproute2 and root)")]
@@ -110,6 +115,65 @@ fn exists_error(e: &NetworkError) -> bool {
     matches!(e, NetworkError::Ip { message, .. } if message.contains("File exists"))
 }
 
+/// `iptables`, where the machine has one: its absence means no firewall to make way through.
+fn iptables_binary() -> Option<PathBuf> {
+    crate::images::find_on_path("iptables").or_else(|| {
+        ["/usr/sbin/iptables", "/sbin/iptables"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+    })
+}
+
+/// The rule that lets pods of this node talk to each other across its bridge. With the
+/// `br_netfilter` module loaded, bridged packets pass the host's `FORWARD` chain, whose policy
+/// Docker sets to `DROP`; this one rule, for this bridge only and marked with the node's
+/// name, accepts them first. It is the node's own: created with the bridge, removed with it.
+fn forward_rule(plan: &NetworkPlan) -> Vec<String> {
+    let bridge = plan.bridge();
+    [
+        "FORWARD",
+        "-i",
+        &bridge,
+        "-o",
+        &bridge,
+        "-m",
+        "comment",
+        "--comment",
+        &format!("gatesim-node {}", plan.index),
+        "-j",
+        "ACCEPT",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// Runs `iptables <verb> <rule>`; `Ok(false)` when iptables says no (a `-C` that finds nothing).
+async fn iptables(verb: &str, rule: &[String]) -> Result<bool, NetworkError> {
+    let Some(binary) = iptables_binary() else {
+        return Ok(false);
+    };
+    let out = Command::new(binary)
+        .args(["-w", verb])
+        .args(rule)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(NetworkError::Spawn)?;
+    match (out.status.success(), verb) {
+        (true, _) => Ok(true),
+        (false, "-C") => Ok(false),
+        (false, _) => Err(NetworkError::Iptables {
+            args: format!("{verb} {}", rule.join(" ")),
+            message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        }),
+    }
+}
+
+async fn has_forward_rule(plan: &NetworkPlan) -> Result<bool, NetworkError> {
+    iptables("-C", &forward_rule(plan)).await
+}
+
 /// Creates the bridge (idempotent: a bridge left by a crashed node is reused).
 pub async fn create_bridge(plan: &NetworkPlan) -> Result<(), NetworkError> {
     let bridge = plan.bridge();
@@ -148,7 +212,49 @@ pub async fn create_bridge(plan: &NetworkPlan) -> Result<(), NetworkError> {
             other?;
         }
     }
+    if iptables_binary().is_some() && !has_forward_rule(plan).await? {
+        iptables("-I", &forward_rule(plan)).await?;
+    }
     Ok(())
+}
+
+/// Makes a Service's ClusterIP an address of the node's bridge, so the node can listen on it
+/// (see `services`); idempotent.
+pub async fn add_service_address(
+    plan: &NetworkPlan,
+    address: Ipv4Addr,
+) -> Result<(), NetworkError> {
+    match ip(&[
+        "addr",
+        "add",
+        &format!("{address}/32"),
+        "dev",
+        &plan.bridge(),
+    ])
+    .await
+    {
+        Err(e) if exists_error(&e) => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// Takes a ClusterIP off the bridge again; one already gone is fine.
+pub async fn remove_service_address(
+    plan: &NetworkPlan,
+    address: Ipv4Addr,
+) -> Result<(), NetworkError> {
+    match ip(&[
+        "addr",
+        "del",
+        &format!("{address}/32"),
+        "dev",
+        &plan.bridge(),
+    ])
+    .await
+    {
+        Err(NetworkError::Ip { message, .. }) if message.contains("Cannot assign") => Ok(()),
+        other => other.map(|_| ()),
+    }
 }
 
 /// A pod's network namespace, ready for processes: `eth0` with the pod's address, `lo` up, a
@@ -245,11 +351,13 @@ pub struct Leftovers {
     pub namespaces: Vec<String>,
     pub links: Vec<String>,
     pub route: bool,
+    /// The bridge's forwarding rule (see `create_bridge`).
+    pub firewall: bool,
 }
 
 impl Leftovers {
     pub fn is_empty(&self) -> bool {
-        self.namespaces.is_empty() && self.links.is_empty() && !self.route
+        self.namespaces.is_empty() && self.links.is_empty() && !self.route && !self.firewall
     }
 }
 
@@ -278,6 +386,7 @@ pub async fn leftovers(plan: &NetworkPlan) -> Result<Leftovers, NetworkError> {
         namespaces,
         links,
         route,
+        firewall: has_forward_rule(plan).await?,
     })
 }
 
@@ -297,6 +406,9 @@ pub async fn teardown(plan: &NetworkPlan) -> Result<(), NetworkError> {
     }
     if found.route {
         ip(&["route", "del", "unreachable", &plan.service_subnet()]).await?;
+    }
+    while has_forward_rule(plan).await? {
+        iptables("-D", &forward_rule(plan)).await?;
     }
     Ok(())
 }

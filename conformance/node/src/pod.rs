@@ -439,9 +439,34 @@ impl PodRun {
         let pod = self.pod.clone();
         let (netns, dir, hostname) = (self.netns.clone(), self.dir.clone(), self.name.clone());
         let shared = Arc::clone(&self.shared);
+        let hosts = (!self.host_network()).then(|| self.shared.hosts.clone());
         for slot in self.slots_mut() {
-            let environment = env::resolve(&slot.spec, &pod, &facts, &data)?;
-            let mounts = volumes::mounts(&slot.spec, &sources)?;
+            let mut environment = env::resolve(&slot.spec, &pod, &facts, &data)?;
+            // What the kubelet tells every container about the API server, unless it says
+            // otherwise itself.
+            if let Some(host) = &data.kubernetes_service {
+                for (name, value) in [
+                    ("KUBERNETES_SERVICE_HOST", host.as_str()),
+                    ("KUBERNETES_SERVICE_PORT", "443"),
+                    ("KUBERNETES_SERVICE_PORT_HTTPS", "443"),
+                ] {
+                    if environment.get(name).is_none() {
+                        environment.set(name.to_owned(), value.to_owned());
+                    }
+                }
+            }
+            let mut mounts = volumes::mounts(&slot.spec, &sources)?;
+            // Service names resolve through the node's hosts file (see `services`).
+            let etc_hosts = std::path::Path::new("/etc/hosts");
+            if let Some(hosts) = &hosts
+                && !mounts.iter().any(|m| m.target == etc_hosts)
+            {
+                mounts.push(volumes::Mount {
+                    source: hosts.clone(),
+                    target: etc_hosts.to_path_buf(),
+                    read_only: true,
+                });
+            }
             for m in &mounts {
                 shared
                     .mount_points

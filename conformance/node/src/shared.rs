@@ -67,6 +67,8 @@ pub struct Shared {
     pub mount_points: MountPoints,
     pub addresses: Mutex<Addresses>,
     pub recorder: Recorder,
+    /// The node's hosts file, naming every Service (see `services`), mounted at `/etc/hosts`.
+    pub hosts: PathBuf,
 }
 
 impl Shared {

@@ -223,11 +223,21 @@ fn materialize(
                 write_source(name, dir, data, &source)?;
             } else if let Some(d) = &source.downward_api {
                 write_downward(name, dir, pod, facts, d.items.iter().flatten(), mode)?;
+            } else if let Some(t) = &source.service_account_token {
+                let wanted = (
+                    t.audience.clone().unwrap_or_default(),
+                    t.expiration_seconds
+                        .unwrap_or(crate::config::DEFAULT_TOKEN_SECONDS),
+                );
+                let token = data.tokens.get(&wanted).ok_or_else(|| {
+                    volume_error(name, "no token was obtained for its serviceAccountToken")
+                })?;
+                write_file(name, dir, &t.path, token.as_bytes(), mode)?;
             } else {
                 return Err(volume_error(
                     name,
-                    "projected sources other than secret, configMap and downwardAPI are not \
-                     supported by the simulated node",
+                    "projected sources other than secret, configMap, downwardAPI and \
+                     serviceAccountToken are not supported by the simulated node",
                 ));
             }
         }
@@ -358,6 +368,7 @@ mod tests {
                 [("Corefile".to_owned(), b".:53 {}".to_vec())].into(),
             )]
             .into(),
+            ..PodData::default()
         }
     }
 

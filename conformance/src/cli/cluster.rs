@@ -160,6 +160,10 @@ fn node(layout: &Layout) -> Result<ExitCode> {
             network: NetworkPlan::new(state.network),
             state_dir: layout.node_dir(),
             programs: programs(),
+            api_server: Some(std::net::SocketAddr::from((
+                std::net::Ipv4Addr::LOCALHOST,
+                state.apiserver_port,
+            ))),
         };
         gatesim_node::run(client, config, shutdown_signal())
             .await

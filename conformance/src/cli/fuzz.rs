@@ -138,8 +138,8 @@ pub fn fuzz(args: FuzzArgs) -> Result<ExitCode> {
         stop_on_signal.store(true, Ordering::Relaxed);
     });
     let envoy = if args.no_live {
-        Some(match &args.targeting.envoy {
-            Some(path) => path.clone(),
+        Some(match args.targeting.envoy_binary("--no-live")? {
+            Some(path) => path,
             None => gatesim_reference::infra::envoy::locate().context("finding Envoy")?,
         })
     } else {

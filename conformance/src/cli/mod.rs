@@ -36,12 +36,13 @@ use gatesim_conformance::scenario::{
     LoadOptions, Loader, Profile, Scenario, default_scenarios_dir,
 };
 use gatesim_conformance::target::{
-    ClusterOptions, ClusterTarget, LocalOptions, LocalTarget, RunClass, SimOptions, SimTarget,
-    Target,
+    ClusterOptions, ClusterTarget, KindCluster, KindOptions, LocalOptions, LocalTarget, RunClass,
+    SimOptions, SimTarget, Target, kind,
 };
 
 use args::{
-    CheckArgs, ImplementationArgs, ListArgs, RunArgs, SelectionArgs, TargetArgs, TargetKind,
+    CheckArgs, EnvoyChoice, ImplementationArgs, ListArgs, RunArgs, SelectionArgs, TargetArgs,
+    TargetKind,
 };
 use output::RunInfo;
 
@@ -198,6 +199,64 @@ fn implementation(args: &ImplementationArgs, ours: bool, report: bool) -> Result
     })
 }
 
+/// echo-basic of the Gateway API release gatesim follows, for clusters without our images.
+const ECHO_BASIC: &str = "registry.k8s.io/gateway-api/echo-basic:v1.5.1";
+
+async fn connect_cluster(
+    gateway_class: String,
+    kubeconfig: Option<PathBuf>,
+    echo_image: String,
+) -> Result<Target> {
+    let cluster = ClusterTarget::connect(ClusterOptions {
+        kubeconfig,
+        gateway_class,
+        echo_image,
+        ready_timeout: Duration::from_secs(300),
+    })
+    .await
+    .context("connecting to the cluster")?;
+    Ok(Target::Cluster(Box::new(cluster)))
+}
+
+/// Bring the kind cluster up and install the project into it; on failure, take down what
+/// was brought up (as a finished run would).
+async fn start_kind(args: &TargetArgs) -> Result<(Target, KindCluster)> {
+    let mut options = KindOptions::new(args.cluster_name.clone());
+    if let Some(config) = &args.kind_config {
+        options.config = config.clone();
+    }
+    options.keep = args.keep;
+    options.gateway_api_crds = args.gateway_api_crds.clone();
+    let kind = KindCluster::up(options)
+        .await
+        .context("bringing up the kind cluster")?;
+    let echo_image = args
+        .echo_image
+        .clone()
+        .unwrap_or_else(|| kind::project_images()[1].clone());
+    let ready = async {
+        kind.install()
+            .await
+            .context("installing gatesim into the kind cluster")?;
+        // The GatewayClass deploy/ installs.
+        let class = args
+            .gateway_class
+            .clone()
+            .unwrap_or_else(|| "gatesim".to_owned());
+        connect_cluster(class, Some(kind.kubeconfig().to_path_buf()), echo_image).await
+    }
+    .await;
+    match ready {
+        Ok(target) => Ok((target, kind)),
+        Err(e) => {
+            if let Err(down) = kind.down().await {
+                say!("  tearing down the kind cluster failed too: {down}");
+            }
+            Err(e)
+        }
+    }
+}
+
 /// How often status is polled: simkube answers in microseconds, a cluster's API server does
 /// not.
 fn poll_interval(target: &Target) -> Duration {
@@ -220,7 +279,11 @@ async fn start_target(args: &TargetArgs) -> Result<Target> {
     match args.target {
         TargetKind::Sim => {
             let mut options = SimOptions::new(own_class());
-            options.envoy = args.envoy.clone();
+            match &args.envoy {
+                Some(EnvoyChoice::Binary(path)) => options.envoy = Some(path.clone()),
+                Some(EnvoyChoice::Docker) => options.envoy_image = Some(args.envoy_image.clone()),
+                None => {}
+            }
             options.envoy_log_level = args.envoy_log_level.clone();
             let sim = SimTarget::start(options)
                 .await
@@ -228,18 +291,15 @@ async fn start_target(args: &TargetArgs) -> Result<Target> {
             Ok(Target::Sim(Box::new(sim)))
         }
         TargetKind::Cluster => {
-            let cluster = ClusterTarget::connect(ClusterOptions {
-                kubeconfig: args.kubeconfig.clone(),
-                gateway_class: args
-                    .gateway_class
-                    .clone()
-                    .unwrap_or_else(|| "gateway-conformance".to_owned()),
-                echo_image: args.echo_image.clone(),
-                ready_timeout: Duration::from_secs(300),
-            })
-            .await
-            .context("connecting to the cluster")?;
-            Ok(Target::Cluster(Box::new(cluster)))
+            let echo = args
+                .echo_image
+                .clone()
+                .unwrap_or_else(|| ECHO_BASIC.to_owned());
+            let class = args
+                .gateway_class
+                .clone()
+                .unwrap_or_else(|| "gateway-conformance".to_owned());
+            connect_cluster(class, args.kubeconfig.clone(), echo).await
         }
         TargetKind::Local => {
             let local = LocalTarget::start(LocalOptions {
@@ -248,8 +308,11 @@ async fn start_target(args: &TargetArgs) -> Result<Target> {
                     state_dir: args.state_dir.clone(),
                 }),
                 node_program: std::env::current_exe().context("finding the gatesim binary")?,
-                echo_image: args.echo_image.clone(),
-                envoy: args.envoy.clone(),
+                echo_image: args
+                    .echo_image
+                    .clone()
+                    .unwrap_or_else(|| ECHO_BASIC.to_owned()),
+                envoy: args.envoy_binary("--target local")?,
                 envoy_log_level: args.envoy_log_level.clone(),
                 address_network: None,
                 keep_cluster: args.keep_cluster,
@@ -260,8 +323,7 @@ async fn start_target(args: &TargetArgs) -> Result<Target> {
             Ok(Target::Local(Box::new(local)))
         }
         TargetKind::Kind => bail!(
-            "the kind target is not available yet; create the cluster yourself and use \
-             --target cluster --kubeconfig <its kubeconfig>"
+            "the kind target brings up a cluster around a whole run: use it with `gatesim run`"
         ),
     }
 }
@@ -301,7 +363,11 @@ pub async fn run_suite(args: RunArgs) -> Result<(ExitCode, Option<Vec<ScenarioRe
     flags.validate()?;
     let implementation = implementation(
         &args.implementation,
-        matches!(args.targeting.target, TargetKind::Sim | TargetKind::Local),
+        // sim, local and kind run the reference controller, which the defaults describe.
+        matches!(
+            args.targeting.target,
+            TargetKind::Sim | TargetKind::Local | TargetKind::Kind
+        ),
         args.report_output.is_some(),
     )?;
     let (scenarios, _) = load(&args.selection.paths, args.selection.base_dir.as_deref())?;
@@ -311,12 +377,24 @@ pub async fn run_suite(args: RunArgs) -> Result<(ExitCode, Option<Vec<ScenarioRe
     // this run created left behind.
     let signal = gatesim_reference::terminal::shutdown_signal();
     tokio::pin!(signal);
-    let target = tokio::select! {
-        target = start_target(&args.targeting) => target?,
+    let starting = async {
+        match args.targeting.target {
+            TargetKind::Kind => {
+                let (target, kind) = start_kind(&args.targeting).await?;
+                Ok::<_, anyhow::Error>((target, Some(kind)))
+            }
+            _ => Ok((start_target(&args.targeting).await?, None)),
+        }
+    };
+    let (target, kind) = tokio::select! {
+        started = starting => started?,
         _ = &mut signal => bail!("interrupted while starting the target"),
     };
     let target_started = started.elapsed();
-    let target_lines = target.header();
+    let mut target_lines = target.header();
+    if let Some(kind) = &kind {
+        target_lines.extend(kind.header());
+    }
     let class = target.class().clone();
     let settings = Settings {
         consecutive: args.consecutive,
@@ -346,6 +424,9 @@ pub async fn run_suite(args: RunArgs) -> Result<(ExitCode, Option<Vec<ScenarioRe
             );
         }
         shut_down(env).await;
+        if let Some(kind) = kind {
+            kind.down().await.context("tearing down the kind cluster")?;
+        }
         bail!("{why}");
     }
     let to_run = plan.to_run();
@@ -397,6 +478,9 @@ pub async fn run_suite(args: RunArgs) -> Result<(ExitCode, Option<Vec<ScenarioRe
         _ = &mut signal => {
             say!("\ninterrupted: stopping the proxies and removing what this run created");
             shut_down(env).await;
+            if let Some(kind) = kind {
+                kind.down().await.context("tearing down the kind cluster")?;
+            }
             return Ok((ExitCode::from(130), None));
         }
     };
@@ -417,6 +501,9 @@ pub async fn run_suite(args: RunArgs) -> Result<(ExitCode, Option<Vec<ScenarioRe
     output::failures(&results);
     let teardown_started = Instant::now();
     shut_down(env).await;
+    if let Some(kind) = kind {
+        kind.down().await.context("tearing down the kind cluster")?;
+    }
     let teardown = teardown_started.elapsed();
     let report = output::build_report(&results, &report_options);
     // The report states only the profiles asked for, as upstream's does; the terminal shows

@@ -180,11 +180,15 @@ fn arguments(layout: &Layout, state: &ClusterState, part: Part) -> (PathBuf, Vec
                     format!("--authentication-kubeconfig={kubeconfig}"),
                     format!("--authorization-kubeconfig={kubeconfig}"),
                     "--leader-elect=false".into(),
-                    // No node-lifecycle controller: the simulated node needs no heartbeat.
+                    // No node-lifecycle controller: the simulated node needs no heartbeat. The
+                    // root CA publisher puts `kube-root-ca.crt` in every namespace, which pods
+                    // mount to trust the API server (in-cluster clients).
                     "--controllers=deployment-controller,replicaset-controller,\
                      endpointslice-controller,garbage-collector-controller,\
-                     namespace-controller,pod-garbage-collector-controller"
+                     namespace-controller,pod-garbage-collector-controller,\
+                     root-ca-certificate-publisher-controller"
                         .into(),
+                    format!("--root-ca-file={}", path_arg(pki.ca_cert())),
                     "--bind-address=127.0.0.1".into(),
                     format!("--secure-port={}", state.controller_manager_port),
                     format!("--tls-cert-file={}", path_arg(pki.serving_cert())),

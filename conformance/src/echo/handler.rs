@@ -57,6 +57,8 @@ const SEEN_LIMIT: usize = 4096;
 #[derive(Debug, Default)]
 pub(crate) struct Replica {
     pub identity: Identity,
+    /// Also answer `/healthz` as `/health` (see `EchoConfig::healthz`).
+    healthz: bool,
     /// `/retry/` attempts per uuid, kept for the replica's lifetime as upstream does.
     retries: Mutex<HashMap<String, i64>>,
     /// `X-Echo-Request-Key` attempts, shared with the backend's other replicas.
@@ -65,9 +67,10 @@ pub(crate) struct Replica {
 }
 
 impl Replica {
-    pub fn new(identity: Identity, attempts: Arc<AttemptLedger>) -> Self {
+    pub fn new(identity: Identity, attempts: Arc<AttemptLedger>, healthz: bool) -> Self {
         Replica {
             identity,
+            healthz,
             retries: Mutex::default(),
             attempts,
             seen: Mutex::default(),
@@ -305,7 +308,7 @@ pub(crate) async fn handle(
         return Ok(moved_permanently(&parts.method, &with_query(&cleaned)));
     }
 
-    if cleaned == b"/health" {
+    if cleaned == b"/health" || (replica.healthz && cleaned == b"/healthz") {
         return Ok(response(200, &[TEXT], "OK"));
     }
     if cleaned.starts_with(b"/status/") {

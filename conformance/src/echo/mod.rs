@@ -13,6 +13,7 @@
 mod attempts;
 mod canonical;
 mod duration;
+mod env;
 mod gojson;
 pub(crate) mod gourl;
 mod handler;
@@ -24,6 +25,7 @@ pub(crate) mod websocket;
 pub use attempts::AttemptLedger;
 pub use canonical::canonical_header_key;
 pub use duration::{DurationError, GoDuration, parse_go_duration};
+pub use env::{EnvError, VARIABLES as ENV_VARIABLES, config_from_env};
 pub use handler::SeenRequest;
 pub use reply::{EchoReply, EchoTls};
 pub use server::{EchoHandle, EchoServer};
@@ -52,6 +54,10 @@ pub struct EchoConfig {
     pub ingress: String,
     /// Reported as `httpPort` (echo-basic's `HTTP_PORT`); default: the first plain port.
     pub http_port: Option<String>,
+    /// Answer `/healthz` like `/health`: the probe path of the `gatesim-echo` image. Off for
+    /// the harness's own replicas, whose replies stay exactly echo-basic's (which echoes
+    /// `/healthz` like any other path).
+    pub healthz: bool,
     /// Where `X-Echo-Request-Key` attempts are counted; give every replica of a backend the
     /// same ledger so that attempts count per backend (see [`AttemptLedger`]).
     pub attempts: Arc<AttemptLedger>,
@@ -69,6 +75,7 @@ impl Default for EchoConfig {
             service: String::new(),
             ingress: String::new(),
             http_port: None,
+            healthz: false,
             attempts: Arc::default(),
         }
     }

@@ -139,6 +139,7 @@ impl EchoServer {
                     http_port,
                 },
                 config.attempts.clone(),
+                config.healthz,
             ),
             builders: Builders {
                 auto: builder(),

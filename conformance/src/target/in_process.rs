@@ -1,11 +1,13 @@
 //! The reference controller in the harness's own process, as the sim and local targets run
 //! it: its Kubernetes provider against the target's API server, one Envoy per Gateway on a
-//! loopback address of this host, Programmed once the proxy took the configuration.
+//! loopback address of this host (a process, or a container on the host's network),
+//! Programmed once the proxy took the configuration.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
+use gatesim_reference::infra::docker::DockerConfig;
 use gatesim_reference::infra::host::HostConfig;
 use gatesim_reference::model::ControllerConfig;
 
@@ -31,6 +33,8 @@ pub(crate) fn default_network(pid: u32) -> u8 {
 pub(crate) struct Setup<'a> {
     pub client: kube::Client,
     pub envoy: PathBuf,
+    /// Run the proxies as containers of this image instead (`envoy` is then not used).
+    pub envoy_image: Option<String>,
     pub envoy_log_level: &'a str,
     /// Where the proxies keep their files; created here.
     pub work_dir: PathBuf,
@@ -49,9 +53,13 @@ pub(crate) async fn start(setup: Setup<'_>) -> Result<Controller, TargetError> {
         setup.work_dir,
     );
     host.log_level = setup.envoy_log_level.to_owned();
+    let infra = match setup.envoy_image {
+        Some(image) => Infra::Docker(Box::new(host), DockerConfig { image }),
+        None => Infra::Host(Box::new(host)),
+    };
     Controller::start(ControllerOptions {
         source: Source::Kubernetes(setup.client),
-        infra: Infra::Host(Box::new(host)),
+        infra,
         xds_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         config: ControllerConfig {

@@ -90,6 +90,7 @@ impl LocalTarget {
         let controller = in_process::start(in_process::Setup {
             client,
             envoy,
+            envoy_image: None,
             envoy_log_level: &options.envoy_log_level,
             work_dir: work_dir.clone(),
             controller_name: &options.class.controller_name,

@@ -6,6 +6,8 @@
 //!   replicas; convergence by the controller's ACK barrier.
 //! - `cluster`: any kubeconfig and GatewayClass; echo backends are Deployments of an echo
 //!   image; convergence by polling, as upstream.
+//! - `kind`: a kind cluster with the project's images, CRDs and controller installed
+//!   (`kind`), then the `cluster` target against it.
 //! - `local`: `cluster` against this machine's real control plane and simulated node, with the
 //!   reference controller in-process.
 
@@ -14,6 +16,7 @@ pub mod cluster;
 pub mod driver;
 pub mod echo_objects;
 mod in_process;
+pub mod kind;
 pub mod local;
 pub mod sim;
 
@@ -26,6 +29,7 @@ use serde_json::{Value, json};
 pub use certificates::{CertStore, Generated, published_refs};
 pub use cluster::{ClusterOptions, ClusterTarget};
 pub use driver::{Driver, Resolved, RunClass, Written};
+pub use kind::{KindCluster, KindOptions};
 pub use local::{LocalOptions, LocalTarget};
 pub use sim::{SimOptions, SimTarget};
 

@@ -20,9 +20,9 @@ use serde_json::json;
 use crate::support::{Cluster, check, eventually, gatesim, required};
 
 /// One of the trials that use the suite's base namespaces at a time.
-static BASE_NAMESPACES: Mutex<()> = Mutex::new(());
+pub static BASE_NAMESPACES: Mutex<()> = Mutex::new(());
 
-const BASES: [&str; 3] = [
+pub const BASES: [&str; 3] = [
     "gateway-conformance-infra",
     "gateway-conformance-app-backend",
     "gateway-conformance-web-backend",
@@ -35,7 +35,7 @@ fn run(args: &[&str]) -> Result<Output, String> {
         .map_err(|e| format!("running gatesim {args:?}: {e}"))
 }
 
-fn text(out: &Output) -> String {
+pub fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -51,7 +51,7 @@ fn succeeded(args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-async fn bases_gone(cluster: &Cluster) -> Result<(), String> {
+pub async fn bases_gone(cluster: &Cluster) -> Result<(), String> {
     let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
     eventually(Duration::from_secs(180), || async {
         for ns in BASES {
@@ -73,7 +73,7 @@ fn state_dir(cluster: &Cluster) -> String {
     cluster.layout.root.to_string_lossy().into_owned()
 }
 
-fn scenario(relative: &str) -> String {
+pub fn scenario(relative: &str) -> String {
     gatesim_conformance::scenario::default_scenarios_dir()
         .join(relative)
         .to_string_lossy()
@@ -151,7 +151,7 @@ fn gateway_classes() -> ApiResource {
 }
 
 /// `gatesim-controller` beside `gatesim` (cargo builds it with the workspace's tests).
-fn controller_binary() -> Result<Option<PathBuf>, String> {
+pub fn controller_binary() -> Result<Option<PathBuf>, String> {
     let path = gatesim().with_file_name("gatesim-controller");
     if path.exists() {
         return Ok(Some(path));

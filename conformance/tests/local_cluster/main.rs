@@ -11,6 +11,7 @@
 //! `GATESIM_REQUIRE_ALL=1`, where the trials fail instead.
 
 mod commands;
+mod deployed;
 mod differential;
 #[path = "../differential_support/mod.rs"]
 mod differential_support;
@@ -53,6 +54,10 @@ fn main() -> ExitCode {
             commands::upstream_cluster_target,
         ),
         ("commands/tools", commands::tools),
+        (
+            "commands/deployed_controller_core_profile",
+            deployed::deployed_controller_core_profile,
+        ),
     ];
     let mut bodies: Vec<(String, Body)> = plain
         .into_iter()

@@ -27,7 +27,9 @@ use tokio::task::JoinHandle;
 use self::contain::Containment;
 use crate::admin::{self, AdminState, Metrics};
 use crate::infra::addresses::AddressAllocator;
+use crate::infra::docker::DockerConfig;
 use crate::infra::host::{self, HostConfig, HostInfra, ProxySpec};
+use crate::infra::kubernetes::{self, KubernetesInfra, RenderOptions};
 use crate::model::{ControllerConfig, ObjectKey, ProxyProgress, ResourceSet};
 use crate::provider::Snapshots;
 use crate::provider::file::FileProvider;
@@ -46,6 +48,8 @@ pub enum ControllerError {
     Admin(#[from] admin::AdminError),
     #[error("starting the host proxies: {0}")]
     Host(#[from] host::HostError),
+    #[error("--infra kubernetes needs the kubernetes provider (--provider kubernetes)")]
+    KubernetesWithoutCluster,
 }
 
 /// Where the controller's inputs come from.
@@ -61,13 +65,20 @@ pub enum Source {
 pub enum Infra {
     /// One Envoy process per Gateway on this host.
     Host(Box<HostConfig>),
+    /// One Envoy container per Gateway, on this host's network (`HostConfig::envoy` is not
+    /// used).
+    Docker(Box<HostConfig>, DockerConfig),
+    /// One Deployment (with its Service, ServiceAccount and bootstrap ConfigMap) per Gateway,
+    /// in the cluster the Kubernetes provider watches.
+    Kubernetes(Box<RenderOptions>),
     /// Proxies are run by someone else; they connect to the xDS address.
     None,
 }
 
 pub struct ControllerOptions {
     pub source: Source,
-    /// For `Infra::Host`, `xds_addr` in the config is replaced by the bound xDS address.
+    /// For `Infra::Host` and `Infra::Docker`, `xds_addr` in the config is replaced by the
+    /// bound xDS address.
     pub infra: Infra,
     pub xds_addr: SocketAddr,
     pub admin_addr: SocketAddr,
@@ -75,7 +86,8 @@ pub struct ControllerOptions {
     /// Gateways get addresses 127.<address_network>.10.1 and up (host proxies only).
     pub address_network: u8,
     /// The Envoy that checks configurations offline when a proxy rejects one (NACK
-    /// containment). `None`: the host proxies' binary, else one found on this machine; without
+    /// containment). `None`: the host proxies' binary, else one found on this machine (also
+    /// for proxies in Docker, whose Envoy is in the image); without
     /// any, containment is off and says so once.
     pub envoy: Option<PathBuf>,
 }
@@ -106,6 +118,15 @@ impl Controller {
         let xds = xds::serve(opts.xds_addr, cache.clone()).await?;
 
         let state = ControllerState::new(matches!(opts.source, Source::File(_)));
+        let kubernetes = match (&opts.infra, &opts.source) {
+            (Infra::Kubernetes(render), Source::Kubernetes(client)) => Some(Arc::new(
+                KubernetesInfra::new(client.clone(), (**render).clone()),
+            )),
+            (Infra::Kubernetes(_), Source::File(_)) => {
+                return Err(ControllerError::KubernetesWithoutCluster);
+            }
+            _ => None,
+        };
         let (snapshots, guard, status_tx) = match opts.source {
             Source::File(path) => {
                 let (snapshots, provider) = FileProvider::start(path, opts.config.clone())?;
@@ -136,7 +157,7 @@ impl Controller {
         let mut tasks = Vec::new();
         let host_envoy = match &opts.infra {
             Infra::Host(cfg) => Some(cfg.envoy.clone()),
-            Infra::None => None,
+            Infra::Docker(..) | Infra::Kubernetes(_) | Infra::None => None,
         };
         let given = opts.envoy.clone();
         let validator = tokio::task::spawn_blocking(move || {
@@ -151,7 +172,11 @@ impl Controller {
                 cfg.xds_addr = xds.local_addr();
                 Some(Arc::new(HostInfra::new(*cfg)?))
             }
-            Infra::None => None,
+            Infra::Docker(mut cfg, docker) => {
+                cfg.xds_addr = xds.local_addr();
+                Some(Arc::new(HostInfra::with_docker(*cfg, &docker).await?))
+            }
+            Infra::Kubernetes(_) | Infra::None => None,
         };
         let (proxies_tx, proxies_rx) = watch::channel(Arc::new(std::collections::BTreeMap::new()));
         if let Some(infra) = &infra {
@@ -160,6 +185,11 @@ impl Controller {
                 proxies_rx,
             )));
         }
+        let kubernetes_tx = kubernetes.map(|infra| {
+            let (tx, rx) = watch::channel(Arc::new(kubernetes::Desired::default()));
+            tasks.push(tokio::spawn(reconcile_kubernetes(infra, rx)));
+            tx
+        });
 
         let router: Router = admin::router(AdminState::new(cache.clone(), metrics.clone()))
             .merge(state.router(infra.clone()));
@@ -171,6 +201,7 @@ impl Controller {
             state: state.clone(),
             status_tx,
             proxies_tx,
+            kubernetes: kubernetes_tx,
             allocate: infra.is_some(),
             address_network: opts.address_network,
             config: opts.config,
@@ -234,6 +265,8 @@ struct LoopContext {
     state: ControllerState,
     status_tx: Option<mpsc::Sender<Vec<StatusUpdate>>>,
     proxies_tx: watch::Sender<Arc<std::collections::BTreeMap<ObjectKey, ProxySpec>>>,
+    /// The proxies wanted in the cluster (`--infra kubernetes`).
+    kubernetes: Option<watch::Sender<Arc<kubernetes::Desired>>>,
     /// Assign loopback addresses (host proxies); without, listeners bind 0.0.0.0.
     allocate: bool,
     address_network: u8,
@@ -301,13 +334,17 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
             let wanted = translation
                 .proxies
                 .iter()
+                // A self-managed Gateway's proxy is the user's to run.
+                .filter(|(_, p)| !p.self_managed())
                 .filter_map(|(k, p)| {
-                    p.address
-                        .as_ref()
-                        .map(|a| (k.clone(), ProxySpec::for_gateway(k, a.clone())))
+                    let spec = ProxySpec::for_gateway(k, p.address.clone()?);
+                    Some((k.clone(), spec.with_parameters(p.parameters.as_ref())))
                 })
                 .collect();
             ctx.proxies_tx.send_replace(Arc::new(wanted));
+        }
+        if let Some(tx) = &ctx.kubernetes {
+            tx.send_replace(Arc::new(kubernetes_desired(&set, &translation)));
         }
         // The writer gets its own copy of the statuses; the admin views share the rest.
         let for_writer = ctx.status_tx.as_ref().map(|_| translation.statuses.clone());
@@ -452,7 +489,80 @@ fn prepare(
         }
         set.gateway_addresses = allocator.address_strings();
     }
+    if ctx.kubernetes.is_some() {
+        // Each proxy is a pod of its own behind its Gateway's Service.
+        set.config.bind_any_address = true;
+        let managed = translate::managed_gateways(&set);
+        set.gateway_addresses = kubernetes::addresses(&set, &managed);
+    }
     set
+}
+
+/// The cluster's share of a translation: a proxy for every accepted Gateway, and the objects
+/// of every Gateway this controller manages kept.
+fn kubernetes_desired(
+    set: &ResourceSet,
+    translation: &translate::Translation,
+) -> kubernetes::Desired {
+    let proxies = translation
+        .proxies
+        .iter()
+        .filter_map(|(key, proxy)| {
+            let gateway = set.gateways.get(key)?;
+            Some((
+                key.clone(),
+                kubernetes::DesiredProxy {
+                    gateway: Arc::clone(gateway),
+                    parameters: proxy.parameters.clone(),
+                },
+            ))
+        })
+        .collect();
+    kubernetes::Desired {
+        proxies,
+        keep: translate::managed_gateways(set).into_iter().collect(),
+    }
+}
+
+async fn reconcile_kubernetes(
+    infra: Arc<KubernetesInfra>,
+    mut wanted: watch::Receiver<Arc<kubernetes::Desired>>,
+) {
+    const FIRST_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+    const LAST_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+    const RESYNC: std::time::Duration = std::time::Duration::from_secs(60);
+    let mut retry_in = FIRST_RETRY;
+    let mut resync_at = tokio::time::Instant::now() + RESYNC;
+    loop {
+        let desired = wanted.borrow_and_update().clone();
+        let report = infra.reconcile(&desired).await;
+        for gateway in &report.applied {
+            tracing::info!(%gateway, "proxy objects applied");
+        }
+        for object in &report.deleted {
+            tracing::info!(%object, "proxy object deleted");
+        }
+        for e in &report.failed {
+            tracing::error!(error = %e, "proxy objects");
+        }
+        // A failure is retried after a pause, doubling while it lasts, even without new input
+        // (the API server may be back, a permission granted); new input retries at once. Once
+        // a minute everything is applied again, restoring objects someone else changed or
+        // deleted (an unchanged apply changes nothing).
+        let retry = !report.failed.is_empty();
+        tokio::select! {
+            changed = wanted.changed() => if changed.is_err() { return },
+            _ = tokio::time::sleep(retry_in), if retry => {}
+            _ = tokio::time::sleep_until(resync_at) => {
+                infra.forget();
+                resync_at = tokio::time::Instant::now() + RESYNC;
+            }
+        }
+        retry_in = match retry {
+            true => (retry_in * 2).min(LAST_RETRY),
+            false => FIRST_RETRY,
+        };
+    }
 }
 
 async fn reconcile_proxies(

@@ -77,6 +77,16 @@ pub struct BootstrapParams {
     pub node_metadata: BTreeMap<String, String>,
     /// Where the controller's ADS server listens.
     pub xds_addr: SocketAddr,
+    /// A DNS name (and port) to reach the ADS server by instead of `xds_addr`: a proxy in a
+    /// pod reaches the controller through its Service's name.
+    pub xds_host: Option<(String, u16)>,
+    /// Envoy's admin port on 127.0.0.1; 0 lets Envoy pick one (reported through
+    /// `--admin-address-path`), as several proxies share a host.
+    pub admin_port: u16,
+    /// A listener on this port of every address answering `GET /ready` from the admin
+    /// endpoint, for a kubelet's readiness probe (the admin endpoint itself stays on
+    /// loopback: it can stop the proxy).
+    pub readiness_port: Option<u16>,
     pub protocol: XdsProtocol,
     /// How long Envoy waits for the first CDS/LDS answer before initializing without it. The
     /// controller normally answers in milliseconds; the bound keeps `/ready` from hanging forever
@@ -99,12 +109,28 @@ impl BootstrapParams {
             node_cluster: DEFAULT_NODE_CLUSTER.to_string(),
             node_metadata: BTreeMap::new(),
             xds_addr,
+            xds_host: None,
+            admin_port: 0,
+            readiness_port: None,
             protocol: XdsProtocol::StateOfTheWorld,
             initial_fetch_timeout: Duration::from_secs(5),
             xds_retry_base: Duration::from_millis(100),
             xds_retry_max: Duration::from_secs(2),
             max_downstream_connections: Some(50_000),
         }
+    }
+}
+
+impl BootstrapParams {
+    /// The proxy of `gateway`: the node id the controller serves it under, and the Gateway
+    /// in the node metadata.
+    pub fn for_gateway(gateway: &crate::model::ObjectKey, xds_addr: SocketAddr) -> Self {
+        let mut p = Self::new(crate::translate::node_id(gateway), xds_addr);
+        p.node_metadata.extend([
+            ("gateway_namespace".to_string(), gateway.namespace.clone()),
+            ("gateway_name".to_string(), gateway.name.clone()),
+        ]);
+        p
     }
 }
 
@@ -119,9 +145,7 @@ pub fn bootstrap_value(p: &BootstrapParams) -> Value {
             "metadata": p.node_metadata,
         },
         "admin": {
-            // Port 0: several proxies share the host; Envoy reports the port it got through
-            // --admin-address-path.
-            "address": socket_address("127.0.0.1", 0),
+            "address": socket_address("127.0.0.1", p.admin_port),
         },
         "dynamic_resources": {
             "ads_config": {
@@ -156,12 +180,23 @@ pub fn bootstrap_value(p: &BootstrapParams) -> Value {
                 "load_assignment": {
                     "cluster_name": XDS_CLUSTER,
                     "endpoints": [{ "lb_endpoints": [{ "endpoint": {
-                        "address": socket_address(&p.xds_addr.ip().to_string(), p.xds_addr.port()),
+                        "address": match &p.xds_host {
+                            Some((host, port)) => socket_address(host, *port),
+                            None => socket_address(&p.xds_addr.ip().to_string(), p.xds_addr.port()),
+                        },
                     }}]}],
                 },
             }],
         },
     });
+    if p.xds_host.is_some() {
+        let xds = &mut bootstrap["static_resources"]["clusters"][0];
+        xds["type"] = json!("STRICT_DNS");
+        xds["dns_lookup_family"] = json!("V4_PREFERRED");
+    }
+    if let Some(port) = p.readiness_port {
+        readiness(&mut bootstrap, port, p.admin_port);
+    }
     let runtime: serde_json::Map<String, Value> = RUNTIME
         .iter()
         .map(|(k, v)| (k.to_string(), json!(v)))
@@ -186,6 +221,48 @@ pub fn bootstrap_value(p: &BootstrapParams) -> Value {
 /// The bootstrap as YAML text, ready to be written next to the proxy's log.
 pub fn render(p: &BootstrapParams) -> Result<String, serde_yaml::Error> {
     serde_yaml::to_string(&bootstrap_value(p))
+}
+
+/// Name of the static listener that answers readiness probes, and of the cluster behind it.
+pub const READINESS: &str = "readiness";
+
+/// A listener on `port` passing `GET /ready` (and nothing else) to the admin endpoint on
+/// `admin_port`.
+fn readiness(bootstrap: &mut Value, port: u16, admin_port: u16) {
+    let statics = &mut bootstrap["static_resources"];
+    statics["listeners"] = json!([{
+        "name": READINESS,
+        "address": socket_address("0.0.0.0", port),
+        "filter_chains": [{ "filters": [{
+            "name": "envoy.filters.network.http_connection_manager",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                "stat_prefix": READINESS,
+                "route_config": { "virtual_hosts": [{
+                    "name": READINESS,
+                    "domains": ["*"],
+                    "routes": [{ "match": { "path": "/ready" }, "route": { "cluster": READINESS } }],
+                }]},
+                "http_filters": [{
+                    "name": "envoy.filters.http.router",
+                    "typed_config": { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" },
+                }],
+            },
+        }]}],
+    }]);
+    if let Some(clusters) = statics["clusters"].as_array_mut() {
+        clusters.push(json!({
+            "name": READINESS,
+            "type": "STATIC",
+            "connect_timeout": "1s",
+            "load_assignment": {
+                "cluster_name": READINESS,
+                "endpoints": [{ "lb_endpoints": [{ "endpoint": {
+                    "address": socket_address("127.0.0.1", admin_port),
+                }}]}],
+            },
+        }));
+    }
 }
 
 fn socket_address(address: &str, port: u16) -> Value {

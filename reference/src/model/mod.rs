@@ -77,6 +77,9 @@ pub struct ControllerConfig {
     /// a configuration, and not while the proxy rejects the current one. Off for one-shot
     /// translation (`translate` CLI, golden tests), where no proxy exists.
     pub programmed_on_ack: bool,
+    /// Listeners bind 0.0.0.0 whatever the Gateway's address: each proxy runs in a pod of its
+    /// own behind a Service, whose address is the Gateway's (`--infra kubernetes`).
+    pub bind_any_address: bool,
     /// Only false in tests of the NACK containment path, which need an invalid object to
     /// reach Envoy.
     #[doc(hidden)]
@@ -95,6 +98,7 @@ impl Default for ControllerConfig {
             controller_name: crate::api::DEFAULT_CONTROLLER_NAME.to_string(),
             port_offset: 0,
             programmed_on_ack: false,
+            bind_any_address: false,
             validate_inputs: true,
             settings_namespace: DEFAULT_SETTINGS_NAMESPACE.to_string(),
         }

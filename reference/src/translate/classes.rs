@@ -5,28 +5,25 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::conditions::{Problem, condition, kind, reason};
-use super::features;
 use super::output::{ObjectRef, StatusPatch, StatusUpdate};
+use super::{features, parameters};
 use crate::api::GATEWAY_GROUP;
+use crate::api::k8sgateway::gateway_parameters::GatewayParametersSpec;
 use crate::model::ResourceSet;
 
+/// A class's acceptance: when accepted, the default GatewayParameters of its Gateways.
+pub(crate) type ClassOutcome = Result<Option<GatewayParametersSpec>, Problem>;
+
 /// Our GatewayClasses by name, each with its acceptance outcome.
-pub(crate) fn evaluate(set: &ResourceSet) -> BTreeMap<String, Result<(), Problem>> {
+pub(crate) fn evaluate(set: &ResourceSet) -> BTreeMap<String, ClassOutcome> {
     set.gateway_classes
         .values()
         .filter(|gc| gc.spec.controller_name == set.config.controller_name)
         .map(|gc| {
             let name = gc.metadata.name.clone().unwrap_or_default();
-            let outcome = match (super::invalid::class(set, gc), &gc.spec.parameters_ref) {
-                (Some(invalid), _) => Err(invalid),
-                (None, None) => Ok(()),
-                (None, Some(p)) => Err(Problem::new(
-                    reason::INVALID_PARAMETERS,
-                    format!(
-                        "parametersRef {}/{} {} is not supported by this controller",
-                        p.group, p.kind, p.name
-                    ),
-                )),
+            let outcome = match super::invalid::class(set, gc) {
+                Some(invalid) => Err(invalid),
+                None => parameters::class_default(set, gc),
             };
             (name, outcome)
         })
@@ -35,7 +32,7 @@ pub(crate) fn evaluate(set: &ResourceSet) -> BTreeMap<String, Result<(), Problem
 
 pub(crate) fn statuses(
     set: &ResourceSet,
-    classes: &BTreeMap<String, Result<(), Problem>>,
+    classes: &BTreeMap<String, ClassOutcome>,
     out: &mut Vec<StatusUpdate>,
 ) {
     for (name, outcome) in classes {

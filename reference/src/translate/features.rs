@@ -18,6 +18,7 @@ pub const SUPPORTED: &[&str] = &[
     "HTTPRouteResponseHeaderModification",
     "HTTPRouteSchemeRedirect",
     "K8sGatewayDirectResponse",
+    "K8sGatewayGatewayParameters",
     "K8sGatewayHttpListenerOption",
     "K8sGatewayListenerOption",
     "K8sGatewayRouteDelegation",

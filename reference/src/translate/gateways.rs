@@ -4,9 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
+use super::classes::ClassOutcome;
 use super::conditions::{Problem, condition, kind, negative_condition, reason};
 use super::output::{ObjectRef, StatusPatch, StatusUpdate};
 use super::refs::{self, RefFrom, RefTo};
+use crate::api::k8sgateway::gateway_parameters::GatewayParametersSpec;
 use crate::api::{
     GATEWAY_GROUP, Gateway, GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as From,
     GatewayListenersTlsMode,
@@ -125,6 +127,8 @@ pub(crate) struct GatewayIr {
     /// Why the data plane is not (yet) programmed, beyond what translation can see: the
     /// proxy has not acknowledged a configuration, or rejects the current one.
     pub data_plane: Option<Problem>,
+    /// How its proxy is deployed (GatewayParameters, merged), when any apply.
+    pub parameters: Option<GatewayParametersSpec>,
 }
 
 impl GatewayIr {
@@ -136,13 +140,13 @@ impl GatewayIr {
 /// Validate every Gateway whose class is ours.
 pub(crate) fn evaluate(
     set: &ResourceSet,
-    classes: &BTreeMap<String, Result<(), Problem>>,
+    classes: &BTreeMap<String, ClassOutcome>,
 ) -> Vec<GatewayIr> {
     set.gateways
         .iter()
         .filter_map(|(key, gw)| {
             let class = classes.get(&gw.spec.gateway_class_name)?;
-            Some(evaluate_one(set, key, gw, class.as_ref().err()))
+            Some(evaluate_one(set, key, gw, class))
         })
         .collect()
 }
@@ -151,7 +155,7 @@ fn evaluate_one(
     set: &ResourceSet,
     key: &ObjectKey,
     gw: &Gateway,
-    class_problem: Option<&Problem>,
+    class: &ClassOutcome,
 ) -> GatewayIr {
     let mut invalid = super::invalid::gateway(set, gw);
     let mut listeners: Vec<ListenerIr> = gw
@@ -164,9 +168,18 @@ fn evaluate_one(
     mark_conflicts(&mut listeners);
 
     let valid = listeners.iter().filter(|l| l.accepts_routes()).count();
-    let accepted = if let Some(p) = class_problem {
+    let parameters = match class {
+        Ok(default) => super::parameters::for_gateway(set, key, gw, default.clone()),
+        Err(_) => Ok(None),
+    };
+    let accepted = if let Err(p) = class {
+        // The class's parameters are this Gateway's too: say so with their reason.
+        let why = match p.reason {
+            reason::INVALID_PARAMETERS => reason::INVALID_PARAMETERS,
+            _ => reason::PENDING,
+        };
         Err(Problem::new(
-            reason::PENDING,
+            why,
             format!(
                 "GatewayClass {} is not accepted: {}",
                 gw.spec.gateway_class_name, p.message
@@ -187,6 +200,8 @@ fn evaluate_one(
                 p.group, p.kind, p.name
             ),
         ))
+    } else if let Err(p) = &parameters {
+        Err(p.clone())
     } else if gw.spec.addresses.as_ref().is_some_and(|a| !a.is_empty()) {
         Err(Problem::new(
             reason::UNSUPPORTED_ADDRESS,
@@ -209,6 +224,7 @@ fn evaluate_one(
         accepted,
         address: set.gateway_addresses.get(key).cloned(),
         data_plane: data_plane_problem(set, key),
+        parameters: parameters.ok().flatten(),
     }
 }
 
@@ -557,7 +573,14 @@ pub(crate) fn status(gw: &GatewayIr, out: &mut Vec<StatusUpdate>) {
         ),
     ];
     let addresses: Vec<Value> = match (&gw.accepted, &gw.address) {
-        (Ok(_), Some(a)) => vec![json!({"type": "IPAddress", "value": a})],
+        (Ok(_), Some(a)) => {
+            // A load balancer may publish a name rather than an address.
+            let kind = match a.parse::<std::net::IpAddr>() {
+                Ok(_) => "IPAddress",
+                Err(_) => "Hostname",
+            };
+            vec![json!({"type": kind, "value": a})]
+        }
         _ => Vec::new(),
     };
     out.push(StatusUpdate {

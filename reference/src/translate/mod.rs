@@ -24,6 +24,7 @@ mod invalid;
 mod lambda;
 pub mod names;
 mod output;
+pub mod parameters;
 mod policy;
 mod proxy;
 mod quarantine;

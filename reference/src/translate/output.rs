@@ -7,6 +7,7 @@ use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::config::listener::v3::Listener;
 use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 
+use crate::api::k8sgateway::gateway_parameters::GatewayParametersSpec;
 use crate::model::ObjectKey;
 
 /// The result of one `translate()` call.
@@ -25,10 +26,23 @@ pub struct ProxyConfig {
     pub node_id: String,
     /// The address the proxy listens on, when the infrastructure provider assigned one.
     pub address: Option<String>,
+    /// How the proxy is deployed: the Gateway's GatewayParameters merged over its class's,
+    /// when any apply (infrastructure providers read it; xDS does not depend on it).
+    pub parameters: Option<GatewayParametersSpec>,
     pub listeners: Vec<Listener>,
     pub routes: Vec<RouteConfiguration>,
     pub clusters: Vec<Cluster>,
     pub endpoints: Vec<ClusterLoadAssignment>,
+}
+
+impl ProxyConfig {
+    /// The GatewayParameters say the user runs this proxy (`selfManaged`): no infrastructure
+    /// provider deploys it.
+    pub fn self_managed(&self) -> bool {
+        self.parameters
+            .as_ref()
+            .is_some_and(|p| p.self_managed.is_some())
+    }
 }
 
 /// Identifies the object a status update is for.

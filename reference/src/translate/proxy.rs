@@ -52,11 +52,17 @@ pub(crate) fn build<'a>(
         }
     }
 
-    let ip = gw.address.as_deref().unwrap_or("0.0.0.0");
+    // A proxy in a pod of its own listens on all of the pod's addresses; the Gateway's address
+    // is its Service's.
+    let ip = match set.config.bind_any_address {
+        true => "0.0.0.0",
+        false => gw.address.as_deref().unwrap_or("0.0.0.0"),
+    };
     let offset = i32::from(set.config.port_offset);
     let mut out = ProxyConfig {
         node_id: super::node_id(&gw.key),
         address: gw.address.clone(),
+        parameters: gw.parameters.clone(),
         ..Default::default()
     };
     let mut used = ClusterSet::new();

@@ -38,6 +38,9 @@ pub struct SimOptions {
     pub class: RunClass,
     /// The Envoy binary; found (or installed) by `infra::envoy::locate` when `None`.
     pub envoy: Option<PathBuf>,
+    /// Run the proxies as containers of this Envoy image (`--infra docker` of the
+    /// controller) instead of processes of `envoy`.
+    pub envoy_image: Option<String>,
     /// Envoy's log level for the proxies.
     pub envoy_log_level: String,
     /// Second octet of every loopback address of the environment: Gateways get
@@ -55,6 +58,7 @@ impl SimOptions {
         SimOptions {
             class,
             envoy: None,
+            envoy_image: None,
             envoy_log_level: "warning".to_owned(),
             address_network: None,
             port_offset: None,
@@ -68,8 +72,8 @@ pub struct SimTarget {
     simkube: Option<SimKube>,
     controller: Option<Controller>,
     backends: Backends,
-    envoy: PathBuf,
-    envoy_version: String,
+    /// What runs the proxies, for the header.
+    proxies: String,
     privileges: PortPrivileges,
     port_offset: u16,
     network: u8,
@@ -97,8 +101,16 @@ fn kube_client(url: &str) -> Result<kube::Client, TargetError> {
 impl SimTarget {
     /// Starts simkube, the controller and the run's GatewayClass.
     pub async fn start(options: SimOptions) -> Result<SimTarget, TargetError> {
-        let envoy = in_process::envoy(options.envoy.clone()).await?;
-        let envoy_version = envoy_version(&envoy).await;
+        let (envoy, proxies) = match &options.envoy_image {
+            // The image brings its own Envoy; the path is not used.
+            Some(image) => (PathBuf::from("envoy"), format!("Docker image {image}")),
+            None => {
+                let path = in_process::envoy(options.envoy.clone()).await?;
+                let version = envoy_version(&path).await;
+                let described = format!("{version} ({})", path.display());
+                (path, described)
+            }
+        };
         let privileges = ports::detect();
         let port_offset = options
             .port_offset
@@ -116,7 +128,8 @@ impl SimTarget {
         ));
         let controller = in_process::start(in_process::Setup {
             client: kube_client(&simkube.url())?,
-            envoy: envoy.clone(),
+            envoy,
+            envoy_image: options.envoy_image.clone(),
             envoy_log_level: &options.envoy_log_level,
             work_dir: work_dir.clone(),
             controller_name: &options.class.controller_name,
@@ -148,8 +161,7 @@ impl SimTarget {
             driver,
             simkube: Some(simkube),
             controller: Some(controller),
-            envoy,
-            envoy_version,
+            proxies,
             privileges,
             port_offset,
             network,
@@ -184,10 +196,7 @@ impl SimTarget {
 
     pub fn header(&self) -> Vec<(String, String)> {
         vec![
-            (
-                "envoy".to_owned(),
-                format!("{} ({})", self.envoy_version, self.envoy.display()),
-            ),
+            ("envoy".to_owned(), self.proxies.clone()),
             ("ports".to_owned(), self.describe_ports()),
             (
                 "addresses".to_owned(),

@@ -1,5 +1,6 @@
 //! The files of one proxy and the command line that starts it.
 
+use std::ffi::OsString;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,8 @@ const TAIL_BYTES: u64 = 8 * 1024;
 /// Paths of one proxy's files, all in its own directory.
 #[derive(Clone, Debug)]
 pub(super) struct ProxyFiles {
+    /// The directory holding the others (mounted into a proxy container).
+    pub dir: PathBuf,
     pub bootstrap: PathBuf,
     /// Envoy's own log (`--log-path`).
     pub log: PathBuf,
@@ -31,6 +34,10 @@ pub(super) struct ProxyFiles {
     /// binary under `setpriv`).
     pub stdio: PathBuf,
     pub admin_address: PathBuf,
+    /// Envoy's `-l`: the Gateway's own (GatewayParameters), else the controller's.
+    pub log_level: String,
+    /// Envoy's `--component-log-level`, when the Gateway sets any.
+    pub component_log_levels: Option<String>,
 }
 
 impl ProxyFiles {
@@ -43,10 +50,16 @@ impl ProxyFiles {
         spec: &ProxySpec,
     ) -> Result<Self, HostError> {
         let files = Self {
+            dir: dir.to_path_buf(),
             bootstrap: dir.join("bootstrap.yaml"),
             log: dir.join("envoy.log"),
             stdio: dir.join("stdio.log"),
             admin_address: dir.join("admin.addr"),
+            log_level: spec
+                .log_level
+                .clone()
+                .unwrap_or_else(|| config.log_level.clone()),
+            component_log_levels: spec.component_log_levels.clone(),
         };
         let io = |path: &Path| {
             let path = path.to_path_buf();
@@ -59,15 +72,14 @@ impl ProxyFiles {
                 _ => {}
             }
         }
-        let mut params = BootstrapParams::new(spec.node_id.clone(), config.xds_addr);
+        let mut params = BootstrapParams::for_gateway(gateway, config.xds_addr);
+        params.node_id = spec.node_id.clone();
         params.node_cluster = config.node_cluster.clone();
         params.protocol = XdsProtocol::from_delta(config.delta);
         params.initial_fetch_timeout = config.initial_fetch_timeout;
-        params.node_metadata.extend([
-            ("gateway_namespace".to_string(), gateway.namespace.clone()),
-            ("gateway_name".to_string(), gateway.name.clone()),
-            ("address".to_string(), spec.address.clone()),
-        ]);
+        params
+            .node_metadata
+            .insert("address".to_string(), spec.address.clone());
         let yaml = bootstrap::render(&params).map_err(|source| HostError::Render {
             gateway: gateway.clone(),
             source,
@@ -76,8 +88,34 @@ impl ProxyFiles {
         Ok(files)
     }
 
-    /// The Envoy command line. Flags: a dynamic base id and no hot restart so that many Envoys
+    /// Envoy's arguments. Flags: a dynamic base id and no hot restart so that many Envoys
     /// share the host; one worker thread, as a proxy here serves test traffic.
+    pub fn envoy_args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["-c".into(), self.bootstrap.clone().into()];
+        args.extend(
+            [
+                "--use-dynamic-base-id",
+                "--disable-hot-restart",
+                "--concurrency",
+                "1",
+                "--admin-address-path",
+            ]
+            .map(OsString::from),
+        );
+        args.push(self.admin_address.clone().into());
+        args.extend([
+            "-l".into(),
+            self.log_level.clone().into(),
+            "--log-path".into(),
+            self.log.clone().into(),
+        ]);
+        if let Some(levels) = &self.component_log_levels {
+            args.extend(["--component-log-level".into(), levels.into()]);
+        }
+        args
+    }
+
+    /// The command that starts Envoy as a process of this host.
     pub fn command(
         &self,
         config: &HostConfig,
@@ -91,20 +129,7 @@ impl ProxyFiles {
             }
             None => Command::new(&config.envoy),
         };
-        cmd.arg("-c")
-            .arg(&self.bootstrap)
-            .args([
-                "--use-dynamic-base-id",
-                "--disable-hot-restart",
-                "--concurrency",
-                "1",
-            ])
-            .arg("--admin-address-path")
-            .arg(&self.admin_address)
-            .arg("-l")
-            .arg(&config.log_level)
-            .arg("--log-path")
-            .arg(&self.log);
+        cmd.args(self.envoy_args());
         let stdio = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

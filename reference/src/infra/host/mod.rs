@@ -1,4 +1,5 @@
-//! Envoy processes on this host: one per Gateway, supervised.
+//! Envoy on this host: one proxy per Gateway, supervised, as a process or (see
+//! `infra::docker`) as a container on the host's network.
 //!
 //! [`HostInfra::reconcile`] makes the set of running proxies match the desired one; each proxy
 //! is owned by a supervisor task (see `supervisor`) that starts it, restarts it with backoff when
@@ -8,6 +9,7 @@
 //! which covers a controller that is itself killed with `SIGKILL`.
 
 mod launch;
+mod runner;
 mod supervisor;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,8 +22,11 @@ use futures::future::join_all;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::api::k8sgateway::gateway_parameters::GatewayParametersSpec;
 use crate::model::ObjectKey;
 
+use crate::infra::docker::{Containers, DockerConfig};
+use runner::Runner;
 use supervisor::{Status, Supervisor};
 
 /// How the host provider runs proxies.
@@ -53,6 +58,10 @@ pub struct HostConfig {
     pub restart_backoff_reset_after: Duration,
     /// Run Envoy under `setpriv --pdeathsig KILL` when `setpriv` is available.
     pub parent_death_signal: bool,
+    /// Check a running proxy's admin `/ready` this often and restart it when it stops
+    /// answering. A process that dies is noticed at once without it; a container's end is
+    /// noticed through the daemon, which the check does not depend on.
+    pub health_interval: Option<Duration>,
 }
 
 impl Default for HostConfig {
@@ -71,6 +80,7 @@ impl Default for HostConfig {
             restart_backoff_max: Duration::from_secs(5),
             restart_backoff_reset_after: Duration::from_secs(10),
             parent_death_signal: true,
+            health_interval: None,
         }
     }
 }
@@ -92,6 +102,13 @@ pub struct ProxySpec {
     pub node_id: String,
     /// The loopback address its listeners bind (see `infra::addresses`).
     pub address: String,
+    /// Envoy processes serving the Gateway, all on `address`: Envoy listens with
+    /// `SO_REUSEPORT`, so the kernel spreads connections over them.
+    pub replicas: u32,
+    /// Envoy's `-l`, replacing `HostConfig::log_level`.
+    pub log_level: Option<String>,
+    /// Envoy's `--component-log-level` (`upstream:debug,http:trace`).
+    pub component_log_levels: Option<String>,
 }
 
 impl ProxySpec {
@@ -99,7 +116,48 @@ impl ProxySpec {
         Self {
             node_id: crate::translate::node_id(gateway),
             address: address.into(),
+            replicas: 1,
+            log_level: None,
+            component_log_levels: None,
         }
+    }
+
+    /// Whether a process started for `other` is what this spec wants: everything but the
+    /// number of replicas counts (a Gateway that scales keeps the processes it has).
+    pub fn same_process(&self, other: &ProxySpec) -> bool {
+        Self {
+            replicas: other.replicas,
+            ..self.clone()
+        } == *other
+    }
+
+    /// What the Gateway's GatewayParameters say about its proxies on this host:
+    /// `kube.deployment.replicas` and the Envoy container's log levels (the rest describes
+    /// Kubernetes objects).
+    pub fn with_parameters(mut self, parameters: Option<&GatewayParametersSpec>) -> Self {
+        let Some(kube) = parameters.and_then(|p| p.kube.as_ref()) else {
+            return self;
+        };
+        if let Some(n) = kube.deployment.as_ref().and_then(|d| d.replicas) {
+            self.replicas = n.max(1);
+        }
+        let bootstrap = kube
+            .envoy_container
+            .as_ref()
+            .and_then(|e| e.bootstrap.as_ref());
+        if let Some(b) = bootstrap {
+            self.log_level = b.log_level.clone();
+            self.component_log_levels = b
+                .component_log_levels
+                .as_ref()
+                .filter(|l| !l.is_empty())
+                .map(|levels| {
+                    let pairs: Vec<String> =
+                        levels.iter().map(|(c, l)| format!("{c}:{l}")).collect();
+                    pairs.join(",")
+                });
+        }
+        self
     }
 }
 
@@ -131,10 +189,14 @@ pub enum ProxyState {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ProxyInfo {
     pub gateway: ObjectKey,
+    /// Which of the Gateway's processes (0 up to its replicas).
+    pub replica: u32,
     pub node_id: String,
     pub address: String,
     pub admin_address: Option<SocketAddr>,
     pub pid: Option<u32>,
+    /// The Docker container's id, for proxies in containers.
+    pub container: Option<String>,
     /// Restarts after unexpected exits (not counting the first start).
     pub restarts: u32,
     pub state: ProxyState,
@@ -174,6 +236,14 @@ pub enum HostError {
         #[source]
         source: serde_yaml::Error,
     },
+    #[error("Docker, for the proxy of Gateway {gateway}: {source}")]
+    Docker {
+        gateway: ObjectKey,
+        #[source]
+        source: crate::infra::docker::DockerError,
+    },
+    #[error("starting proxies in Docker: {0}")]
+    DockerSetup(#[from] crate::infra::docker::DockerError),
     #[error("no proxy is supervised for Gateway {0}")]
     UnknownProxy(ObjectKey),
     #[error(
@@ -186,8 +256,12 @@ pub enum HostError {
     },
 }
 
+/// A Gateway and one of its replicas.
+type ProxyKey = (ObjectKey, u32);
+
 struct Supervised {
     spec: ProxySpec,
+    replica: u32,
     dir: PathBuf,
     status: watch::Receiver<Status>,
     stop: Option<oneshot::Sender<()>>,
@@ -196,29 +270,27 @@ struct Supervised {
 
 impl Supervised {
     fn info(&self, gateway: &ObjectKey) -> ProxyInfo {
-        self.status.borrow().to_info(gateway, &self.spec, &self.dir)
+        self.status
+            .borrow()
+            .to_info(gateway, self.replica, &self.spec, &self.dir)
     }
 }
 
 /// The host infrastructure provider.
 pub struct HostInfra {
     config: Arc<HostConfig>,
-    /// Whether `new` made the work directory, and so `shutdown` removes it.
+    runner: Runner,
+    /// Whether the work directory was made here, and so `shutdown` removes it.
     created_work_dir: bool,
-    /// `setpriv`, when parent-death signals are wanted and it works here.
-    setpriv: Option<PathBuf>,
-    proxies: Mutex<BTreeMap<ObjectKey, Supervised>>,
+    proxies: Mutex<BTreeMap<ProxyKey, Supervised>>,
     /// Serializes `reconcile` and `shutdown`, which await while `proxies` is unlocked.
     reconciling: tokio::sync::Mutex<()>,
 }
 
 impl HostInfra {
+    /// Proxies as Envoy processes.
     pub fn new(config: HostConfig) -> Result<Self, HostError> {
-        let created_work_dir = !config.work_dir.exists();
-        std::fs::create_dir_all(&config.work_dir).map_err(|source| HostError::Io {
-            path: config.work_dir.clone(),
-            source,
-        })?;
+        let created_work_dir = create_work_dir(&config)?;
         let setpriv = if config.parent_death_signal {
             launch::find_setpriv()
         } else {
@@ -230,13 +302,33 @@ impl HostInfra {
                  would outlive a controller killed with SIGKILL"
             );
         }
-        Ok(Self {
-            config: Arc::new(config),
+        Ok(Self::with_runner(
+            config,
+            Runner::Process { setpriv },
             created_work_dir,
-            setpriv,
+        ))
+    }
+
+    /// Proxies as Docker containers of `docker.image` (`config.envoy` is not used). Fails
+    /// when the daemon does not answer or the image is missing.
+    pub async fn with_docker(config: HostConfig, docker: &DockerConfig) -> Result<Self, HostError> {
+        let created_work_dir = create_work_dir(&config)?;
+        let containers = Containers::connect(docker, &config.work_dir).await?;
+        Ok(Self::with_runner(
+            config,
+            Runner::Container(Arc::new(containers)),
+            created_work_dir,
+        ))
+    }
+
+    fn with_runner(config: HostConfig, runner: Runner, created_work_dir: bool) -> Self {
+        Self {
+            config: Arc::new(config),
+            runner,
+            created_work_dir,
             proxies: Mutex::new(BTreeMap::new()),
             reconciling: tokio::sync::Mutex::new(()),
-        })
+        }
     }
 
     pub fn config(&self) -> &HostConfig {
@@ -245,11 +337,20 @@ impl HostInfra {
 
     /// Whether proxies run with a parent-death signal (see the module documentation).
     pub fn uses_parent_death_signal(&self) -> bool {
-        self.setpriv.is_some()
+        matches!(&self.runner, Runner::Process { setpriv: Some(_) })
+    }
+
+    /// The Docker containers behind the proxies, when they run in Docker.
+    pub fn containers(&self) -> Option<&Containers> {
+        match &self.runner {
+            Runner::Container(c) => Some(c),
+            Runner::Process { .. } => None,
+        }
     }
 
     /// Start the proxies in `desired` that are not running, stop those not in it, and restart
-    /// those whose spec changed. Stops happen first so that an address released by one Gateway
+    /// those whose spec changed (each replica is a proxy of its own: a Gateway going from 3
+    /// replicas to 2 loses its third, and keeps the others running). Stops happen first so that an address released by one Gateway
     /// is free before another one's proxy binds it. Waits (at most `start_timeout`) until every
     /// new proxy has its admin endpoint up or has failed.
     ///
@@ -261,54 +362,64 @@ impl HostInfra {
         let _serial = self.reconciling.lock().await;
         let mut report = ReconcileReport::default();
 
-        let leaving: Vec<(ObjectKey, Supervised)> = {
+        let wanted: BTreeMap<ProxyKey, &ProxySpec> = desired
+            .iter()
+            .flat_map(|(gw, spec)| (0..spec.replicas.max(1)).map(move |r| ((gw.clone(), r), spec)))
+            .collect();
+        let leaving: Vec<(ProxyKey, Supervised)> = {
             let mut proxies = self.lock();
-            let keys: Vec<ObjectKey> = proxies
+            let keys: Vec<ProxyKey> = proxies
                 .iter()
-                .filter(|(k, s)| desired.get(*k) != Some(&s.spec))
+                .filter(|(k, s)| !wanted.get(*k).is_some_and(|w| w.same_process(&s.spec)))
                 .map(|(k, _)| k.clone())
                 .collect();
             keys.into_iter()
                 .filter_map(|k| proxies.remove(&k).map(|s| (k, s)))
                 .collect()
         };
-        report.stopped = leaving.iter().map(|(k, _)| k.clone()).collect();
+        report.stopped = gateways_of(leaving.iter().map(|(k, _)| k));
         stop_all(leaving).await;
 
         let mut arriving = Vec::new();
-        let running: BTreeSet<ObjectKey> = self.lock().keys().cloned().collect();
-        for (gateway, spec) in desired.iter().filter(|(k, _)| !running.contains(*k)) {
-            match self.start(gateway, spec) {
+        let running: BTreeSet<ProxyKey> = self.lock().keys().cloned().collect();
+        for (key, spec) in wanted.iter().filter(|(k, _)| !running.contains(*k)) {
+            let (gateway, replica) = key;
+            match self.start(gateway, *replica, spec) {
                 Ok(supervised) => {
-                    arriving.push((gateway.clone(), supervised.status.clone()));
-                    self.lock().insert(gateway.clone(), supervised);
+                    arriving.push((key.clone(), supervised.status.clone()));
+                    self.lock().insert(key.clone(), supervised);
                 }
                 Err(e) => {
-                    tracing::error!(%gateway, "cannot start proxy: {e}");
+                    tracing::error!(%gateway, replica, "cannot start proxy: {e}");
                     report.failed.insert(gateway.clone(), e.to_string());
                 }
             }
         }
-        report.started = arriving.iter().map(|(k, _)| k.clone()).collect();
+        report.started = gateways_of(arriving.iter().map(|(k, _)| k));
 
         // The supervisor bounds the start itself; the margin covers its bookkeeping.
         let bound = self.config.start_timeout + Duration::from_secs(1);
-        let outcomes = join_all(arriving.into_iter().map(|(gateway, mut rx)| async move {
-            // `restarts` also catches a failure whose Backoff state was overwritten by the next
-            // attempt before this task looked.
-            let settled = rx.wait_for(|s| s.state != ProxyState::Starting || s.restarts > 0);
-            let outcome = match tokio::time::timeout(bound, settled).await {
-                Ok(Ok(s)) if s.state == ProxyState::Running => None,
-                Ok(Ok(s)) => Some(
-                    s.last_exit
-                        .clone()
-                        .unwrap_or_else(|| format!("{:?}", s.state)),
-                ),
-                Ok(Err(_)) => Some("supervisor ended".to_string()),
-                Err(_) => Some(format!("no admin endpoint within {bound:?}")),
-            };
-            (gateway, outcome)
-        }))
+        let outcomes = join_all(
+            arriving
+                .into_iter()
+                .map(|((gateway, _), mut rx)| async move {
+                    // `restarts` also catches a failure whose Backoff state was overwritten by the next
+                    // attempt before this task looked.
+                    let settled =
+                        rx.wait_for(|s| s.state != ProxyState::Starting || s.restarts > 0);
+                    let outcome = match tokio::time::timeout(bound, settled).await {
+                        Ok(Ok(s)) if s.state == ProxyState::Running => None,
+                        Ok(Ok(s)) => Some(
+                            s.last_exit
+                                .clone()
+                                .unwrap_or_else(|| format!("{:?}", s.state)),
+                        ),
+                        Ok(Err(_)) => Some("supervisor ended".to_string()),
+                        Err(_) => Some(format!("no admin endpoint within {bound:?}")),
+                    };
+                    (gateway, outcome)
+                }),
+        )
         .await;
         for (gateway, outcome) in outcomes {
             if let Some(reason) = outcome {
@@ -319,17 +430,20 @@ impl HostInfra {
         report
     }
 
-    /// Every supervised proxy, in Gateway order.
+    /// Every supervised proxy, in Gateway and replica order.
     pub fn proxies(&self) -> Vec<ProxyInfo> {
-        self.lock().iter().map(|(k, s)| s.info(k)).collect()
+        self.lock().iter().map(|((k, _), s)| s.info(k)).collect()
     }
 
+    /// The Gateway's first proxy (replica 0).
     pub fn proxy(&self, gateway: &ObjectKey) -> Option<ProxyInfo> {
-        self.lock().get(gateway).map(|s| s.info(gateway))
+        self.lock()
+            .get(&(gateway.clone(), 0))
+            .map(|s| s.info(gateway))
     }
 
-    /// Wait until the Gateway's proxy satisfies `pred`, without polling: the supervisor
-    /// publishes every state change.
+    /// Wait until the Gateway's first proxy (replica 0) satisfies `pred`, without polling:
+    /// the supervisor publishes every state change.
     pub async fn wait_until(
         &self,
         gateway: &ObjectKey,
@@ -339,11 +453,11 @@ impl HostInfra {
         let (mut rx, spec, dir) = {
             let proxies = self.lock();
             let s = proxies
-                .get(gateway)
+                .get(&(gateway.clone(), 0))
                 .ok_or_else(|| HostError::UnknownProxy(gateway.clone()))?;
             (s.status.clone(), s.spec.clone(), s.dir.clone())
         };
-        let info = |s: &Status| s.to_info(gateway, &spec, &dir);
+        let info = |s: &Status| s.to_info(gateway, 0, &spec, &dir);
         let waited = tokio::time::timeout(timeout, rx.wait_for(|s| pred(&info(s))))
             .await
             .ok()
@@ -360,7 +474,7 @@ impl HostInfra {
     /// it.
     pub async fn shutdown(&self) {
         let _serial = self.reconciling.lock().await;
-        let all: Vec<(ObjectKey, Supervised)> =
+        let all: Vec<(ProxyKey, Supervised)> =
             std::mem::take(&mut *self.lock()).into_iter().collect();
         stop_all(all).await;
         if self.created_work_dir {
@@ -368,8 +482,13 @@ impl HostInfra {
         }
     }
 
-    fn start(&self, gateway: &ObjectKey, spec: &ProxySpec) -> Result<Supervised, HostError> {
-        let dir = proxy_dir(&self.config.work_dir, gateway)?;
+    fn start(
+        &self,
+        gateway: &ObjectKey,
+        replica: u32,
+        spec: &ProxySpec,
+    ) -> Result<Supervised, HostError> {
+        let dir = replica_dir(&self.config.work_dir, gateway, replica)?;
         let files = launch::ProxyFiles::prepare(&dir, &self.config, gateway, spec)?;
         let (status_tx, status_rx) = watch::channel(Status::default());
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -377,12 +496,13 @@ impl HostInfra {
             config: self.config.clone(),
             gateway: gateway.clone(),
             files,
-            setpriv: self.setpriv.clone(),
+            runner: self.runner.clone(),
             status: status_tx,
         };
         let task = tokio::spawn(supervisor.run(stop_rx));
         Ok(Supervised {
             spec: spec.clone(),
+            replica,
             dir,
             status: status_rx,
             stop: Some(stop_tx),
@@ -390,7 +510,7 @@ impl HostInfra {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<ObjectKey, Supervised>> {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<ProxyKey, Supervised>> {
         // A panic while holding this lock leaves the map itself consistent (every operation on it
         // is a single insert or remove), so a poisoned lock is still usable.
         self.proxies
@@ -400,8 +520,8 @@ impl HostInfra {
 }
 
 impl Drop for HostInfra {
-    /// Without `shutdown`, abort the supervisors: each drops its child, and `kill_on_drop`
-    /// kills it.
+    /// Without `shutdown`, abort the supervisors: each drops its proxy, a child that
+    /// `kill_on_drop` kills or a container that its handle removes.
     fn drop(&mut self) {
         for s in self.lock().values() {
             s.task.abort();
@@ -409,11 +529,27 @@ impl Drop for HostInfra {
     }
 }
 
+/// Makes the work directory; true when it did not exist before.
+fn create_work_dir(config: &HostConfig) -> Result<bool, HostError> {
+    let created = !config.work_dir.exists();
+    std::fs::create_dir_all(&config.work_dir).map_err(|source| HostError::Io {
+        path: config.work_dir.clone(),
+        source,
+    })?;
+    Ok(created)
+}
+
+/// The Gateways among these proxies, each once.
+fn gateways_of<'a>(keys: impl Iterator<Item = &'a ProxyKey>) -> Vec<ObjectKey> {
+    let set: BTreeSet<&ObjectKey> = keys.map(|(gw, _)| gw).collect();
+    set.into_iter().cloned().collect()
+}
+
 /// Ask each supervisor to stop its proxy, concurrently, and wait for all of them.
-async fn stop_all(proxies: Vec<(ObjectKey, Supervised)>) {
+async fn stop_all(proxies: Vec<(ProxyKey, Supervised)>) {
     let started = Instant::now();
     let count = proxies.len();
-    join_all(proxies.into_iter().map(|(gateway, mut s)| async move {
+    join_all(proxies.into_iter().map(|((gateway, _), mut s)| async move {
         if let Some(stop) = s.stop.take() {
             let _ = stop.send(());
         }
@@ -447,9 +583,24 @@ fn dir_name(gateway: &ObjectKey) -> Result<String, HostError> {
     }
 }
 
-/// The directory `HostInfra` uses for a Gateway, for tools that read its files.
+/// The directory `HostInfra` uses for a Gateway (its first replica), for tools that read its
+/// files.
 pub fn proxy_dir(work_dir: &Path, gateway: &ObjectKey) -> Result<PathBuf, HostError> {
     Ok(work_dir.join(dir_name(gateway)?))
+}
+
+/// The directory of one replica: the Gateway's for the first, `<namespace>_<name>_<replica>`
+/// for the others (no Gateway's own directory has a second '_').
+pub fn replica_dir(
+    work_dir: &Path,
+    gateway: &ObjectKey,
+    replica: u32,
+) -> Result<PathBuf, HostError> {
+    let base = dir_name(gateway)?;
+    Ok(match replica {
+        0 => work_dir.join(base),
+        r => work_dir.join(format!("{base}_{r}")),
+    })
 }
 
 #[cfg(test)]

@@ -1,26 +1,30 @@
 //! The task that owns one proxy process: start, watch, restart with backoff, stop.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::process::Child;
 use tokio::sync::{oneshot, watch};
 
 use super::launch::ProxyFiles;
-use super::{HostConfig, HostError, ProxyInfo, ProxySpec, ProxyState};
+use super::runner::{Proxy, Runner};
+use super::{HostConfig, ProxyInfo, ProxySpec, ProxyState};
 use crate::infra::admin;
 use crate::model::ObjectKey;
 
 /// How long `POST /quitquitquit` may take; the stop grace period follows it.
 const QUIT_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// Consecutive unanswered `/ready` checks after which a running proxy counts as dead.
+const HEALTH_MISSES: u32 = 3;
+
 /// What the supervisor publishes after every change.
 #[derive(Clone, Debug)]
 pub(super) struct Status {
     pub state: ProxyState,
     pub pid: Option<u32>,
+    pub container: Option<String>,
     pub admin_address: Option<SocketAddr>,
     pub restarts: u32,
     pub last_exit: Option<String>,
@@ -32,6 +36,7 @@ impl Default for Status {
         Self {
             state: ProxyState::Starting,
             pid: None,
+            container: None,
             admin_address: None,
             restarts: 0,
             last_exit: None,
@@ -41,13 +46,21 @@ impl Default for Status {
 }
 
 impl Status {
-    pub fn to_info(&self, gateway: &ObjectKey, spec: &ProxySpec, dir: &Path) -> ProxyInfo {
+    pub fn to_info(
+        &self,
+        gateway: &ObjectKey,
+        replica: u32,
+        spec: &ProxySpec,
+        dir: &Path,
+    ) -> ProxyInfo {
         ProxyInfo {
             gateway: gateway.clone(),
+            replica,
             node_id: spec.node_id.clone(),
             address: spec.address.clone(),
             admin_address: self.admin_address,
             pid: self.pid,
+            container: self.container.clone(),
             restarts: self.restarts,
             state: self.state,
             last_exit: self.last_exit.clone(),
@@ -69,7 +82,7 @@ pub(super) struct Supervisor {
     pub config: Arc<HostConfig>,
     pub gateway: ObjectKey,
     pub files: ProxyFiles,
-    pub setpriv: Option<PathBuf>,
+    pub runner: Runner,
     pub status: watch::Sender<Status>,
 }
 
@@ -90,6 +103,7 @@ impl Supervisor {
             self.status.send_modify(|s| {
                 s.state = ProxyState::Backoff;
                 s.pid = None;
+                s.container = None;
                 s.admin_address = None;
                 s.restarts += 1;
                 s.last_exit = Some(reason);
@@ -102,31 +116,42 @@ impl Supervisor {
         }
     }
 
-    /// One process, from spawn to exit.
+    /// One proxy, from launch to its end; a container is removed once it has ended.
     async fn run_once(&self, stop: &mut oneshot::Receiver<()>) -> Ending {
-        let mut child = match self.spawn() {
-            Ok(child) => child,
+        let mut proxy = match self
+            .runner
+            .launch(&self.config, &self.gateway, &self.files)
+            .await
+        {
+            Ok(proxy) => proxy,
             Err(e) => return Ending::Died(format!("could not start Envoy: {e}")),
         };
+        let ending = self.watch(&mut proxy, stop).await;
+        proxy.finish().await;
+        ending
+    }
+
+    async fn watch(&self, proxy: &mut Proxy, stop: &mut oneshot::Receiver<()>) -> Ending {
         let spawned = Instant::now();
         self.status.send_modify(|s| {
             s.state = ProxyState::Starting;
-            s.pid = child.id();
+            s.pid = proxy.pid();
+            s.container = proxy.container();
             s.admin_address = None;
             s.startup = None;
         });
 
         let admin = tokio::select! {
             _ = &mut *stop => {
-                self.terminate(&mut child, None).await;
+                self.terminate(proxy, None).await;
                 return Ending::Stopped;
             }
-            exit = child.wait() => return Ending::Died(self.describe_exit(exit)),
+            how = proxy.wait() => return Ending::Died(self.describe_exit(how)),
             found = tokio::time::timeout(self.config.start_timeout, self.files.admin_address()) => {
                 match found {
                     Ok(addr) => addr,
                     Err(_) => {
-                        let _ = child.kill().await;
+                        let _ = proxy.kill().await;
                         return Ending::Died(format!(
                             "no admin address within {:?} of starting\n{}",
                             self.config.start_timeout,
@@ -139,7 +164,8 @@ impl Supervisor {
         let startup = spawned.elapsed();
         tracing::info!(
             gateway = %self.gateway,
-            pid = child.id(),
+            pid = proxy.pid(),
+            container = proxy.container(),
             %admin,
             startup_ms = startup.as_secs_f64() * 1000.0,
             "proxy up"
@@ -152,25 +178,20 @@ impl Supervisor {
 
         tokio::select! {
             _ = &mut *stop => {
-                self.terminate(&mut child, Some(admin)).await;
+                self.terminate(proxy, Some(admin)).await;
                 Ending::Stopped
             }
-            exit = child.wait() => Ending::Died(self.describe_exit(exit)),
+            how = proxy.wait() => Ending::Died(self.describe_exit(how)),
+            why = unhealthy(admin, self.config.health_interval) => {
+                let _ = proxy.kill().await;
+                Ending::Died(format!("{why}\n{}", self.files.log_tail()))
+            }
         }
-    }
-
-    fn spawn(&self) -> Result<Child, HostError> {
-        self.files.clear_admin_address()?;
-        let mut cmd = self.files.command(&self.config, self.setpriv.as_deref())?;
-        cmd.spawn().map_err(|source| HostError::Io {
-            path: self.config.envoy.clone(),
-            source,
-        })
     }
 
     /// Graceful stop: ask Envoy to quit, give it the grace period, then kill it. A proxy whose
     /// admin endpoint is not up yet has no graceful path and is killed at once.
-    async fn terminate(&self, child: &mut Child, admin: Option<SocketAddr>) {
+    async fn terminate(&self, proxy: &mut Proxy, admin: Option<SocketAddr>) {
         self.status.send_modify(|s| s.state = ProxyState::Stopping);
         if let Some(addr) = admin
             && let Err(e) =
@@ -179,24 +200,20 @@ impl Supervisor {
             tracing::debug!(gateway = %self.gateway, "quitquitquit: {e}");
         }
         let graceful = admin.is_some()
-            && tokio::time::timeout(self.config.stop_grace, child.wait())
+            && tokio::time::timeout(self.config.stop_grace, proxy.wait())
                 .await
                 .is_ok();
         if !graceful {
             if admin.is_some() {
                 tracing::warn!(gateway = %self.gateway, "proxy ignored quitquitquit; killing it");
             }
-            if let Err(e) = child.kill().await {
+            if let Err(e) = proxy.kill().await {
                 tracing::error!(gateway = %self.gateway, "killing proxy: {e}");
             }
         }
     }
 
-    fn describe_exit(&self, exit: std::io::Result<std::process::ExitStatus>) -> String {
-        let how = match exit {
-            Ok(status) => format!("Envoy exited ({status})"),
-            Err(e) => format!("waiting for Envoy failed: {e}"),
-        };
+    fn describe_exit(&self, how: String) -> String {
         format!("{how}\n{}", self.files.log_tail())
     }
 
@@ -204,7 +221,30 @@ impl Supervisor {
         self.status.send_modify(|s| {
             s.state = ProxyState::Stopped;
             s.pid = None;
+            s.container = None;
             s.admin_address = None;
         });
+    }
+}
+
+/// Resolves when the proxy's admin endpoint has left `/ready` unanswered (no answer at all:
+/// 503 while Envoy initializes is an answer) `HEALTH_MISSES` times in a row; never without an
+/// interval.
+async fn unhealthy(admin: SocketAddr, interval: Option<Duration>) -> String {
+    let Some(interval) = interval else {
+        return std::future::pending().await;
+    };
+    let mut misses = 0;
+    loop {
+        tokio::time::sleep(interval).await;
+        match admin::get(admin, "/ready").await {
+            Ok(_) => misses = 0,
+            Err(e) => {
+                misses += 1;
+                if misses >= HEALTH_MISSES {
+                    return format!("admin /ready unanswered {misses} times in a row: {e}");
+                }
+            }
+        }
     }
 }
