@@ -21,6 +21,7 @@ pub mod features;
 mod gateways;
 mod hostnames;
 mod invalid;
+mod lambda;
 pub mod names;
 mod output;
 pub mod parameters;

@@ -180,8 +180,13 @@ fn policy_filters(scopes: &[Scope<'_>], entries: &[Entry<'_>]) -> PolicyFilters 
         f.add_virtual_host(o);
     }
     for e in entries {
-        for o in e.route.rules.iter().filter_map(|r| r.options.as_deref()) {
-            f.add_route(o);
+        for rule in &e.route.rules {
+            if let Some(o) = rule.options.as_deref() {
+                f.add_route(o);
+            }
+            if let RuleAction::Forward { backends, .. } = &rule.action {
+                f.lambda |= backends.iter().any(|b| b.lambda.is_some());
+            }
         }
     }
     f

@@ -13,6 +13,7 @@ use super::conditions::{Problem, condition, kind, reason};
 use super::output::{ObjectRef, StatusPatch, StatusUpdate};
 use super::tls::{check_pair, secret_value};
 use crate::api::Upstream;
+use crate::api::k8sgateway::headers::ResourceRef;
 use crate::api::k8sgateway::upstream::KubeUpstream;
 use crate::model::{ObjectKey, ResourceSet};
 use crate::validate;
@@ -42,6 +43,9 @@ pub(crate) fn check(
         }
     }
     let material = tls_material(set, key, upstream)?;
+    if let Some(aws) = &upstream.spec.aws {
+        super::lambda::credentials(set, key, aws)?;
+    }
     if let Some(ssl) = &upstream.spec.ssl_config
         && ssl
             .verify_subject_alt_name
@@ -84,17 +88,14 @@ pub(crate) fn tls_material(
     let Some(r) = &ssl.secret_ref else {
         return Ok(None);
     };
-    let name = r.name.as_deref().unwrap_or_default();
-    let ns = r
-        .namespace
-        .as_deref()
-        .filter(|n| !n.is_empty())
-        .unwrap_or(&key.namespace);
     let at = "spec.sslConfig.secretRef";
-    let secret = set
-        .secrets
-        .get(&ObjectKey::new(ns, name))
-        .ok_or_else(|| format!("{at}: Secret {ns}/{name} does not exist"))?;
+    let (
+        secret,
+        ObjectKey {
+            namespace: ns,
+            name,
+        },
+    ) = referenced_secret(set, key, r, at)?;
     let material = TlsMaterial {
         cert_pem: secret_value(secret, "tls.crt"),
         key_pem: secret_value(secret, "tls.key"),
@@ -117,6 +118,28 @@ pub(crate) fn tls_material(
         check_ca(ca).map_err(|e| format!("{at}: Secret {ns}/{name}: ca.crt {e}"))?;
     }
     Ok(Some(material))
+}
+
+/// The Secret a solo-kit `ResourceRef` at `at` names, in the Upstream's namespace unless the
+/// reference names one, as K8sGateway reads it.
+pub(crate) fn referenced_secret<'a>(
+    set: &'a ResourceSet,
+    key: &ObjectKey,
+    r: &ResourceRef,
+    at: &str,
+) -> Result<(&'a crate::api::Secret, ObjectKey), String> {
+    let name = r.name.as_deref().unwrap_or_default();
+    let ns = r
+        .namespace
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&key.namespace);
+    let secret_key = ObjectKey::new(ns, name);
+    let secret = set
+        .secrets
+        .get(&secret_key)
+        .ok_or_else(|| format!("{at}: Secret {ns}/{name} does not exist"))?;
+    Ok((secret, secret_key))
 }
 
 fn check_ca(pem: &[u8]) -> Result<(), String> {

@@ -9,7 +9,9 @@ use crate::api::k8sgateway::connection::{ConnectionConfig, LoadBalancerConfig, O
 use crate::api::k8sgateway::health_check::{HealthCheck, RequestMethod};
 use crate::api::k8sgateway::schema::ProtoDuration;
 use crate::api::k8sgateway::tls::UpstreamSslConfig;
-use crate::api::k8sgateway::upstream::{Failover, Host, KubeUpstream, StaticUpstream};
+use crate::api::k8sgateway::upstream::{
+    AwsUpstream, Failover, Host, KubeUpstream, LambdaFunctionSpec, StaticUpstream,
+};
 use crate::api::k8sgateway::{Upstream, UpstreamSpec};
 
 const UNSUPPORTED: &str = "is not supported by gatesim";
@@ -50,8 +52,9 @@ fn spec(c: &mut Checker, s: &UpstreamSpec) {
             more.join(", ")
         )),
     }
-    // Only fixed hosts and Services are translated; the other types are refused by name.
-    for (name, _) in types.iter().skip(2).filter(|(_, on)| *on) {
+    // Fixed hosts, Services and Lambda functions are translated; the other types are refused
+    // by name.
+    for (name, _) in types.iter().skip(3).filter(|(_, on)| *on) {
         c.field(name, |c| c.fail(UNSUPPORTED));
     }
     let dns = s.static_.as_ref().is_some_and(has_hostnames);
@@ -60,6 +63,9 @@ fn spec(c: &mut Checker, s: &UpstreamSpec) {
     }
     if let Some(k) = &s.kube {
         c.field("kube", |c| kube(c, k));
+    }
+    if let Some(a) = &s.aws {
+        c.field("aws", |c| aws(c, a));
     }
     if let Some(ssl) = &s.ssl_config {
         c.field("sslConfig", |c| ssl_config(c, ssl));
@@ -190,6 +196,126 @@ fn kube(c: &mut Checker, k: &KubeUpstream) {
     }
     if k.subset_spec.is_some() {
         c.field("subsetSpec", |c| c.fail(UNSUPPORTED));
+    }
+}
+
+/// What Envoy's `aws_lambda` filter needs to build each function's ARN and sign for it;
+/// anything that would need a call to AWS from the controller (assuming a role) is refused.
+fn aws(c: &mut Checker, a: &AwsUpstream) {
+    c.value("region", aws_region(a.region.as_deref()));
+    match a.secret_ref.as_ref().and_then(|r| r.name.as_deref()) {
+        None | Some("") => c.field("secretRef", |c| {
+            c.field("name", |c| {
+                c.fail("is required (gatesim signs with the Secret's credentials)")
+            })
+        }),
+        Some(n) => c.field("secretRef", |c| {
+            c.value("name", super::names::object_name(n))
+        }),
+    }
+    if let Some(ns) = a
+        .secret_ref
+        .as_ref()
+        .and_then(|r| r.namespace.as_deref())
+        .filter(|n| !n.is_empty())
+    {
+        c.field("secretRef", |c| {
+            c.value("namespace", super::names::namespace(ns))
+        });
+    }
+    c.value(
+        "awsAccountId",
+        match a.aws_account_id.as_deref() {
+            None | Some("") => {
+                Err("is required by gatesim (Envoy invokes functions by ARN)".into())
+            }
+            Some(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
+            Some(id) => Err(format!("{id:?} must be 12 digits")),
+        },
+    );
+    let functions = a.lambda_functions.as_deref().unwrap_or_default();
+    c.field("lambdaFunctions", |c| c.min_items(functions.len(), 1));
+    c.list(
+        "lambdaFunctions",
+        a.lambda_functions.as_deref(),
+        1024,
+        |c, _, f| lambda_function(c, f),
+    );
+    c.unique(
+        "lambdaFunctions",
+        functions
+            .iter()
+            .map(|f| f.logical_name.as_deref().unwrap_or_default()),
+        "logicalName",
+    );
+    if a.role_arn.as_deref().is_some_and(|r| !r.is_empty()) {
+        c.field("roleArn", |c| {
+            c.fail("is not supported by gatesim (assuming a role needs a call to AWS STS)")
+        });
+    }
+    if a.destination_overrides.is_some() {
+        c.field("destinationOverrides", |c| c.fail(UNSUPPORTED));
+    }
+}
+
+/// An AWS region as the Lambda endpoint's host name carries it: `us-east-1`, `cn-north-1`.
+fn aws_region(region: Option<&str>) -> Result<(), String> {
+    let r = region.unwrap_or_default();
+    if r.is_empty() {
+        return Err("is required".into());
+    }
+    let parts: Vec<&str> = r.split('-').collect();
+    let well_formed = parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+    if well_formed && r.len() <= 32 {
+        Ok(())
+    } else {
+        Err(format!("{r:?} is not an AWS region (like us-east-1)"))
+    }
+}
+
+fn lambda_function(c: &mut Checker, f: &LambdaFunctionSpec) {
+    c.value(
+        "logicalName",
+        match f.logical_name.as_deref() {
+            None | Some("") => Err("is required".into()),
+            Some(n) => super::names::object_name(n),
+        },
+    );
+    // Lambda's own limits: names of letters, digits, `-` and `_` (up to 64), qualifiers
+    // (a version or an alias) of those and `$` (up to 128). A `:` would split the ARN.
+    let charset = |v: &str, max: usize, extra: &[u8]| {
+        if v.is_empty() || v.len() > max {
+            return Err(format!("{v:?} must be 1 to {max} characters"));
+        }
+        match v
+            .bytes()
+            .find(|b| !(b.is_ascii_alphanumeric() || b"-_".contains(b) || extra.contains(b)))
+        {
+            Some(b) => Err(format!(
+                "{v:?} holds {:?}, which Lambda does not allow",
+                b as char
+            )),
+            None => Ok(()),
+        }
+    };
+    c.value(
+        "lambdaFunctionName",
+        charset(
+            f.lambda_function_name.as_deref().unwrap_or_default(),
+            64,
+            b"",
+        ),
+    );
+    if let Some(q) = f.qualifier.as_deref().filter(|q| !q.is_empty()) {
+        c.value("qualifier", charset(q, 128, b"$"));
     }
 }
 
@@ -523,5 +649,73 @@ fn non_negative(c: &mut Checker, d: &ProtoDuration) {
 fn at_least_1ms(c: &mut Checker, d: &ProtoDuration) {
     if d.to_parts() < (0, 1_000_000) {
         c.fail(format!("{} must be at least 1ms", d.as_str()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    /// An aws Upstream that gatesim translates, with `edit` applied to its `aws` block.
+    fn aws_errors(edit: &str) -> String {
+        let mut aws: serde_yaml::Value = serde_yaml::from_str(
+            "{region: us-east-1, awsAccountId: '123456789012', secretRef: {name: creds}, \
+             lambdaFunctions: [{logicalName: fn, lambdaFunctionName: my-fn}]}",
+        )
+        .expect("base");
+        let patch: serde_yaml::Mapping = serde_yaml::from_str(edit).expect("edit");
+        for (k, v) in patch {
+            aws[k] = v;
+        }
+        let mut spec = serde_yaml::Mapping::new();
+        spec.insert("aws".into(), aws);
+        let spec: UpstreamSpec = serde_yaml::from_value(spec.into()).expect("spec");
+        let u = Upstream::new("lambda", spec);
+        crate::validate::describe(&upstream(&u))
+    }
+
+    #[test]
+    fn a_complete_aws_upstream_is_valid() {
+        assert_eq!(aws_errors("{}"), "");
+    }
+
+    #[rstest]
+    #[case("{region: ''}", "spec.aws.region: is required")]
+    #[case(
+        "{region: US_EAST}",
+        "spec.aws.region: \"US_EAST\" is not an AWS region"
+    )]
+    #[case(
+        "{awsAccountId: '12ab'}",
+        "spec.aws.awsAccountId: \"12ab\" must be 12 digits"
+    )]
+    #[case("{awsAccountId: ''}", "spec.aws.awsAccountId: is required by gatesim")]
+    #[case("{secretRef: {name: ''}}", "spec.aws.secretRef.name: is required")]
+    #[case("{lambdaFunctions: []}", "spec.aws.lambdaFunctions: ")]
+    #[case(
+        "{lambdaFunctions: [{logicalName: fn, lambdaFunctionName: 'a:b'}]}",
+        "spec.aws.lambdaFunctions[0].lambdaFunctionName: \"a:b\" holds ':'"
+    )]
+    #[case(
+        "{lambdaFunctions: [{logicalName: fn, lambdaFunctionName: f, qualifier: 'v 1'}]}",
+        "spec.aws.lambdaFunctions[0].qualifier: \"v 1\" holds ' '"
+    )]
+    #[case(
+        "{lambdaFunctions: [{logicalName: fn, lambdaFunctionName: f}, {logicalName: fn, lambdaFunctionName: g}]}",
+        "spec.aws.lambdaFunctions[1]: logicalName \"fn\" is already used"
+    )]
+    #[case(
+        "{roleArn: 'arn:aws:iam::123456789012:role/r'}",
+        "spec.aws.roleArn: is not supported by gatesim"
+    )]
+    #[case(
+        "{destinationOverrides: {logicalName: fn}}",
+        "spec.aws.destinationOverrides: is not supported by gatesim"
+    )]
+    fn invalid_aws_fields_are_refused_by_name(#[case] edit: &str, #[case] expected: &str) {
+        let got = aws_errors(edit);
+        assert!(got.starts_with(expected), "{edit}: got {got:?}");
     }
 }

@@ -1,6 +1,7 @@
 //! Building Envoy xDS messages (prost types from envoy-types).
 
 pub(crate) mod cluster;
+pub(crate) mod lambda;
 pub(crate) mod listener;
 pub(crate) mod listener_options;
 pub(crate) mod options;

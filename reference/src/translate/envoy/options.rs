@@ -67,6 +67,8 @@ pub(crate) struct PolicyFilters {
     pub cors: bool,
     pub csrf: bool,
     pub buffer: bool,
+    /// Some route reaches an AWS Lambda function.
+    pub lambda: bool,
 }
 
 impl PolicyFilters {
@@ -85,7 +87,7 @@ impl PolicyFilters {
 
     /// The filters, in the order requests meet them (before the router, which the caller
     /// appends): faults first (an aborted request costs nothing further), then CORS (a
-    /// preflight is answered here), CSRF, and buffering just before forwarding. An
+    /// preflight is answered here), CSRF, buffering, and the Lambda invocation. An
     /// HttpListenerOption's `csrf` and `buffer` are these filters' listener-wide
     /// configurations, which routes and virtual hosts still override.
     pub fn http_filters(self, listener: Option<&HttpListenerOptions>) -> Vec<HttpFilter> {
@@ -126,6 +128,10 @@ impl PolicyFilters {
                 max_request_bytes: Some(u32v(u32::MAX)),
             };
             out.push(filter(BUFFER, any(&placeholder), true));
+        }
+        // Last: it turns the request into the function's invocation.
+        if self.lambda {
+            out.push(super::lambda::http_filter());
         }
         out
     }

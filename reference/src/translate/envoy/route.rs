@@ -209,23 +209,32 @@ fn path_rewrite(modifier: &PathModifier, m: &HttpMatchIr) -> Option<RegexMatchAn
 }
 
 fn forward(rule: &HttpRuleIr, m: &HttpMatchIr, backends: &[WeightedBackend]) -> RouteAction {
+    // A Lambda function is configured on the weighted cluster that invokes it, which Envoy
+    // consults before the route.
     let plain = backends.len() == 1
         && backends[0].request_headers.is_empty()
-        && backends[0].response_headers.is_empty();
+        && backends[0].response_headers.is_empty()
+        && backends[0].lambda.is_none();
     let cluster_specifier = if plain {
         route_action::ClusterSpecifier::Cluster(backends[0].target.cluster.clone())
     } else {
         route_action::ClusterSpecifier::WeightedClusters(WeightedCluster {
             clusters: backends
                 .iter()
-                .map(|b| weighted_cluster::ClusterWeight {
-                    name: b.target.cluster.clone(),
-                    weight: Some(u32v(b.weight)),
-                    request_headers_to_add: header_options(&b.request_headers),
-                    request_headers_to_remove: b.request_headers.remove.clone(),
-                    response_headers_to_add: header_options(&b.response_headers),
-                    response_headers_to_remove: b.response_headers.remove.clone(),
-                    ..Default::default()
+                .map(|b| {
+                    let mut w = weighted_cluster::ClusterWeight {
+                        name: b.target.cluster.clone(),
+                        weight: Some(u32v(b.weight)),
+                        request_headers_to_add: header_options(&b.request_headers),
+                        request_headers_to_remove: b.request_headers.remove.clone(),
+                        response_headers_to_add: header_options(&b.response_headers),
+                        response_headers_to_remove: b.response_headers.remove.clone(),
+                        ..Default::default()
+                    };
+                    if let Some(call) = &b.lambda {
+                        super::lambda::per_route(&mut w.typed_per_filter_config, call);
+                    }
+                    w
                 })
                 .collect(),
             ..Default::default()

@@ -3,7 +3,8 @@
 //!
 //! Hosts that are all IP addresses (and `kube` Upstreams) get an EDS cluster, as Services do;
 //! once one host is a DNS name the cluster is STRICT_DNS with its endpoints inline (Envoy
-//! resolves them), as K8sGateway does. `failover` adds its localities as lower priorities
+//! resolves them), as K8sGateway does; an `aws` Upstream is its region's Lambda endpoint over
+//! TLS (LOGICAL_DNS), marked for the `aws_lambda` filter. `failover` adds its localities as lower priorities
 //! (1, 2, ...) of the same assignment.
 
 use envoy_types::pb::envoy::config::cluster::v3::{
@@ -43,6 +44,7 @@ use crate::api::k8sgateway::tls::{TlsProtocolVersion, UpstreamSslConfig};
 use crate::api::k8sgateway::upstream::{LbEndpoint as GlooEndpoint, UpstreamSpec};
 use crate::model::ResourceSet;
 use crate::translate::backends::{ClusterTarget, EndpointIndex};
+use crate::translate::lambda;
 use crate::translate::upstreams::{TlsMaterial, tls_material};
 
 const HTTP_PROTOCOL_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
@@ -57,10 +59,12 @@ pub(crate) fn build(
     index: &EndpointIndex<'_>,
 ) -> (Cluster, Option<ClusterLoadAssignment>) {
     let spec = &upstream.spec;
-    let dns = spec
-        .static_
-        .as_ref()
-        .is_some_and(crate::validate::has_hostnames);
+    let aws = spec.aws.is_some();
+    let dns = aws
+        || spec
+            .static_
+            .as_ref()
+            .is_some_and(crate::validate::has_hostnames);
     let mut c = Cluster {
         name: t.cluster.clone(),
         alt_stat_name: t.cluster.clone(),
@@ -69,9 +73,14 @@ pub(crate) fn build(
     };
     let assignment = assignment(t, spec, index);
     if dns {
-        c.cluster_discovery_type = Some(cluster::ClusterDiscoveryType::Type(
-            cluster::DiscoveryType::StrictDns as i32,
-        ));
+        // The regional Lambda endpoint is one name behind many addresses: Envoy connects to
+        // whichever it resolves to (LOGICAL_DNS), as K8sGateway's Lambda clusters do.
+        let discovery = if aws {
+            cluster::DiscoveryType::LogicalDns
+        } else {
+            cluster::DiscoveryType::StrictDns
+        };
+        c.cluster_discovery_type = Some(cluster::ClusterDiscoveryType::Type(discovery as i32));
         c.load_assignment = Some(assignment.clone());
         // Envoy 1.40 still reads these (their successor is the DNS cluster extension), and
         // they keep the cluster in the plain STRICT_DNS form every Envoy understands.
@@ -122,6 +131,9 @@ pub(crate) fn build(
         .ok()
         .flatten();
     c.transport_socket = transport(spec, material.as_ref());
+    if aws {
+        c.metadata = Some(super::lambda::cluster_metadata());
+    }
     let eds = (!dns).then_some(assignment);
     (c, eds)
 }
@@ -150,7 +162,14 @@ fn assignment(
                 )
             })
             .collect(),
-        (None, None) => Vec::new(),
+        (None, None) => spec
+            .aws
+            .iter()
+            .map(|a| {
+                let host = lambda::endpoint(a.region.as_deref().unwrap_or_default());
+                lb_endpoint(&host, 443, None, None)
+            })
+            .collect(),
     };
     let mut endpoints = vec![LocalityLbEndpoints {
         lb_endpoints: own,
@@ -519,19 +538,29 @@ fn transport(spec: &UpstreamSpec, material: Option<&TlsMaterial>) -> Option<Tran
             !hosts.is_empty() && hosts.iter().all(|h| h.port == Some(443))
         })
     });
-    let ssl = match (&spec.ssl_config, static_tls) {
+    // Lambda is only served over TLS.
+    let ssl = match (&spec.ssl_config, static_tls || spec.aws.is_some()) {
         (Some(ssl), _) => ssl.clone(),
         (None, true) => UpstreamSslConfig::default(),
         (None, false) => return None,
     };
-    let sni = ssl.sni.clone().filter(|s| !s.is_empty()).or_else(|| {
-        // Without an explicit SNI, a static host's name (or its sniAddr) is the server's.
-        let host = spec.static_.as_ref()?.hosts.as_ref()?.first()?;
-        host.sni_addr
-            .clone()
-            .or_else(|| host.addr.clone())
-            .filter(|a| a.parse::<std::net::IpAddr>().is_err())
-    });
+    let lambda_host = spec
+        .aws
+        .as_ref()
+        .map(|a| lambda::endpoint(a.region.as_deref().unwrap_or_default()));
+    let sni = ssl
+        .sni
+        .clone()
+        .filter(|s| !s.is_empty())
+        .or(lambda_host)
+        .or_else(|| {
+            // Without an explicit SNI, a static host's name (or its sniAddr) is the server's.
+            let host = spec.static_.as_ref()?.hosts.as_ref()?.first()?;
+            host.sni_addr
+                .clone()
+                .or_else(|| host.addr.clone())
+                .filter(|a| a.parse::<std::net::IpAddr>().is_err())
+        });
     let ctx = UpstreamTlsContext {
         common_tls_context: Some(common_tls(&ssl, material)),
         sni: sni.unwrap_or_default(),

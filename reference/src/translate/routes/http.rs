@@ -4,8 +4,8 @@ use super::delegation::{DelegateRef, delegate_ref};
 use super::{ParentRefIr, RouteInfo};
 use crate::api::HttpRoute;
 use crate::api::httproutes::{
-    HttpRouteRules, HttpRouteRulesBackendRefs, HttpRouteRulesFilters,
-    HttpRouteRulesFiltersRequestRedirectPathType as RedirectPathType,
+    HttpRouteRules, HttpRouteRulesBackendRefs, HttpRouteRulesBackendRefsFilters,
+    HttpRouteRulesFilters, HttpRouteRulesFiltersRequestRedirectPathType as RedirectPathType,
     HttpRouteRulesFiltersRequestRedirectScheme as Scheme, HttpRouteRulesFiltersType as FilterType,
     HttpRouteRulesFiltersUrlRewritePathType as RewritePathType, HttpRouteRulesMatches,
     HttpRouteRulesMatchesHeadersType as HeaderType, HttpRouteRulesMatchesMethod as Method,
@@ -15,6 +15,7 @@ use crate::api::k8sgateway::RouteOptions;
 use crate::model::{ObjectKey, ResourceSet};
 use crate::translate::backends::{self, BackendRefIr, ClusterTarget};
 use crate::translate::conditions::{Problem, reason};
+use crate::translate::lambda::{self, LambdaCall};
 use crate::validate::durations;
 
 pub(crate) const KIND: &str = "HTTPRoute";
@@ -82,6 +83,8 @@ pub(crate) struct WeightedBackend {
     pub weight: u32,
     pub request_headers: HeaderMods,
     pub response_headers: HeaderMods,
+    /// The function to invoke, when the target is an `aws` Upstream.
+    pub lambda: Option<LambdaCall>,
 }
 
 /// A fixed answer (a DirectResponse, or 500 for a rule that cannot be served as written).
@@ -348,12 +351,18 @@ fn resolve_backend(
             port: br.port,
         },
     )?;
+    // A Parameter filter names the Lambda function of an `aws` Upstream; it is no filter of
+    // the rule's kind, so it is taken out before the others are read.
+    let (parameters, others): (Vec<_>, Vec<_>) = br.filters.iter().flatten().partition(|f| {
+        f.extension_ref
+            .as_ref()
+            .is_some_and(|e| e.group == lambda::PARAMETER_GROUP && e.kind == lambda::PARAMETER_KIND)
+    });
+    let lambda = lambda_call(set, &target, &parameters)?;
     // Backend filters share the rule filters' schema; reading them through one type keeps one
     // code path for both.
-    let filters: Vec<HttpRouteRulesFilters> = br
-        .filters
-        .iter()
-        .flatten()
+    let filters: Vec<HttpRouteRulesFilters> = others
+        .into_iter()
         .map(|f| serde_json::to_value(f).and_then(serde_json::from_value))
         .collect::<Result<_, _>>()
         .map_err(|e| {
@@ -377,7 +386,49 @@ fn resolve_backend(
         weight: 0,
         request_headers: parsed.request_headers,
         response_headers: parsed.response_headers,
+        lambda,
     })
+}
+
+/// The Lambda function a backendRef invokes: exactly one Parameter filter for an `aws`
+/// Upstream, none for anything else.
+fn lambda_call(
+    set: &ResourceSet,
+    target: &ClusterTarget,
+    parameters: &[&HttpRouteRulesBackendRefsFilters],
+) -> Result<Option<LambdaCall>, Problem> {
+    let aws = target
+        .upstream
+        .as_ref()
+        .and_then(|k| set.upstreams.get(k).map(|u| (k, u)))
+        .and_then(|(k, u)| u.spec.aws.as_ref().map(|a| (k, a)));
+    let names: Vec<&str> = parameters
+        .iter()
+        .filter_map(|f| f.extension_ref.as_ref().map(|e| e.name.as_str()))
+        .collect();
+    let unsupported = |message: String| Problem::new(reason::UNSUPPORTED_VALUE, message);
+    match (aws, names.as_slice()) {
+        (None, []) => Ok(None),
+        (None, _) => Err(unsupported(format!(
+            "a {}/{} filter names a Lambda function, and {} is no aws Upstream",
+            lambda::PARAMETER_GROUP,
+            lambda::PARAMETER_KIND,
+            target.cluster
+        ))),
+        (Some((key, _)), []) => Err(unsupported(format!(
+            "the aws Upstream {key} needs an ExtensionRef filter {{group: {}, kind: {}, name: \
+             <logicalName>}} on the backendRef naming the Lambda function to invoke",
+            lambda::PARAMETER_GROUP,
+            lambda::PARAMETER_KIND
+        ))),
+        (Some((key, aws)), [name]) => lambda::call(set, key, aws, name)
+            .map(Some)
+            .map_err(|why| Problem::new(reason::BACKEND_NOT_FOUND, why)),
+        (Some((key, _)), more) => Err(unsupported(format!(
+            "only one Lambda function per backendRef to {key}; the filters name {}",
+            more.join(", ")
+        ))),
+    }
 }
 
 fn default_match() -> HttpMatchIr {
