@@ -37,7 +37,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve: watch the inputs, translate them, push xDS to Envoy and write status.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Translate YAML files once and print every Gateway's xDS resources and every status,
     /// with no cluster and no proxy. Exits non-zero on errors (input that cannot be read, and
     /// objects that fail validation unless --allow-invalid makes them warnings), on warnings
@@ -159,7 +159,7 @@ enum Output {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
         Command::Translate(args) => translate_cmd(args),
         Command::Crds(args) => crds_cmd(args),
     };

@@ -203,3 +203,53 @@ fn a_missing_provider_path_is_said_once() {
         "gatesim-controller: --provider file:/no/such/dir: /no/such/dir does not exist\n"
     );
 }
+
+/// `--infra kubernetes` and `--xds-service` are documented in `run --help`, and refused with
+/// a clear message where they cannot work.
+#[test]
+fn infra_kubernetes_is_documented_and_needs_the_kubernetes_provider() {
+    let help = controller(&["run", "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    for wanted in ["kubernetes", "--xds-service", "gatesim-xds.gatesim-system"] {
+        assert!(
+            text.contains(wanted),
+            "{wanted} missing from run --help:\n{text}"
+        );
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file_provider = format!("file:{}", path(&dir));
+    let admin = "--admin-addr=127.0.0.1:0";
+    let xds = "--xds-addr=127.0.0.1:0";
+    let out = controller(&[
+        "run",
+        "--provider",
+        &file_provider,
+        "--infra",
+        "kubernetes",
+        admin,
+        xds,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--infra kubernetes needs the kubernetes provider"),
+        "{}",
+        stderr(&out)
+    );
+    let out = controller(&[
+        "run",
+        "--provider",
+        &file_provider,
+        "--infra",
+        "kubernetes",
+        "--xds-service",
+        "no-namespace",
+        admin,
+        xds,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--xds-service must be `<name>.<namespace>`, not \"no-namespace\""),
+        "{}",
+        stderr(&out)
+    );
+}
