@@ -220,36 +220,19 @@ fn infra_kubernetes_is_documented_and_needs_the_kubernetes_provider() {
     let file_provider = format!("file:{}", path(&dir));
     let admin = "--admin-addr=127.0.0.1:0";
     let xds = "--xds-addr=127.0.0.1:0";
-    let out = controller(&[
-        "run",
-        "--provider",
-        &file_provider,
-        "--infra",
-        "kubernetes",
-        admin,
-        xds,
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("--infra kubernetes needs the kubernetes provider"),
-        "{}",
-        stderr(&out)
-    );
-    let out = controller(&[
-        "run",
-        "--provider",
-        &file_provider,
-        "--infra",
-        "kubernetes",
-        "--xds-service",
-        "no-namespace",
-        admin,
-        xds,
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("--xds-service must be `<name>.<namespace>`, not \"no-namespace\""),
-        "{}",
-        stderr(&out)
-    );
+    let refusals: [(&[&str], &str); 2] = [
+        (&[], "--infra kubernetes needs the kubernetes provider"),
+        (
+            &["--xds-service", "no-namespace"],
+            "--xds-service must be `<name>.<namespace>`, not \"no-namespace\"",
+        ),
+    ];
+    for (extra, message) in refusals {
+        let mut args = vec!["run", "--provider", &file_provider, "--infra", "kubernetes"];
+        args.extend_from_slice(extra);
+        args.extend([admin, xds]);
+        let out = controller(&args);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains(message), "{}", stderr(&out));
+    }
 }

@@ -6,8 +6,9 @@
 
 use serde_json::{Map, Value};
 
-use super::values::{header_name, header_value};
+use super::values::header_value;
 use crate::api::k8sgateway::transformation::{Transformation, TransformationStages};
+use crate::validate::headers::modifiable_name;
 
 const PATH: &str = "spec.options.stagedTransformations";
 
@@ -141,7 +142,7 @@ fn transformation(t: &Transformation) -> Vec<String> {
         match h.as_object() {
             Some(m) => {
                 for (name, v) in m {
-                    if let Err(why) = header_name(name) {
+                    if let Err(why) = modifiable_name(name) {
                         out.push(format!("transformationTemplate.headers[{name}]: {why}"));
                     }
                     literal(
@@ -159,7 +160,7 @@ fn transformation(t: &Transformation) -> Vec<String> {
         match h.get("key").and_then(Value::as_str) {
             None => out.push(format!("{at}.key: is required")),
             Some(k) => {
-                if let Err(why) = header_name(k) {
+                if let Err(why) = modifiable_name(k) {
                     out.push(format!("{at}.key: {why}"));
                 }
             }
@@ -175,7 +176,7 @@ fn transformation(t: &Transformation) -> Vec<String> {
         match h.as_str() {
             None => out.push(format!("{at}: must be a header name")),
             Some(n) => {
-                if let Err(why) = header_name(n) {
+                if let Err(why) = modifiable_name(n) {
                     out.push(format!("{at}: {why}"));
                 }
             }

@@ -8,6 +8,7 @@
 //! anything else that is set (Enterprise features, `transformations`, `shadowing`, ...) is
 //! refused by name rather than silently ignored.
 
+use crate::validate::headers::modifiable_name;
 use serde::Serialize;
 
 use crate::api::k8sgateway::cors::{CorsMergeStrategy, CorsPolicy};
@@ -196,7 +197,7 @@ pub(crate) fn route_options(o: &RouteOptions) -> Findings {
                 );
             }
             if let Some(name) = &p.header {
-                f.check(&format!("{path}.header"), header_name(name));
+                f.check(&format!("{path}.header"), modifiable_name(name));
             }
             if let Some(c) = &p.cookie {
                 if c.name.as_deref().is_none_or(str::is_empty) {
@@ -329,7 +330,7 @@ fn retries(f: &mut Findings, r: &RetryPolicy) {
             let p = format!("{path}.rateLimitedRetryBackOff.resetHeaders[{i}].name");
             match &h.name {
                 None => f.at(&p, "is required"),
-                Some(n) => f.check(&p, header_name(n)),
+                Some(n) => f.check(&p, modifiable_name(n)),
             }
         }
     }
@@ -356,7 +357,7 @@ fn headers(f: &mut Findings, h: &HeaderManipulation) {
         ("responseHeadersToRemove", &h.response_headers_to_remove),
     ] {
         for (i, n) in list.iter().flatten().enumerate() {
-            f.check(&format!("{path}.{name}[{i}]"), header_name(n));
+            f.check(&format!("{path}.{name}[{i}]"), modifiable_name(n));
         }
     }
 }
@@ -373,7 +374,7 @@ fn header_value_option(
         Some(h) => {
             match &h.key {
                 None => f.at(&format!("{at}.header.key"), "is required"),
-                Some(k) => f.check(&format!("{at}.header.key"), header_name(k)),
+                Some(k) => f.check(&format!("{at}.header.key"), modifiable_name(k)),
             }
             if let Some(v) = &h.value {
                 f.check(&format!("{at}.header.value"), header_value(v));
@@ -396,13 +397,13 @@ fn cors(f: &mut Findings, c: &CorsPolicy) {
     ] {
         for (i, h) in list.iter().flatten().enumerate() {
             if h != "*" {
-                f.check(&format!("{path}.{name}[{i}]"), header_name(h));
+                f.check(&format!("{path}.{name}[{i}]"), modifiable_name(h));
             }
         }
     }
     for (i, m) in c.allow_methods.iter().flatten().enumerate() {
         if m != "*" {
-            f.check(&format!("{path}.allowMethods[{i}]"), header_name(m));
+            f.check(&format!("{path}.allowMethods[{i}]"), modifiable_name(m));
         }
     }
     if let Some(age) = &c.max_age
@@ -523,12 +524,6 @@ fn host(h: &str) -> Result<(), String> {
         return Err(format!("{h:?} is not a host name"));
     }
     Ok(())
-}
-
-/// A header name a policy may add or remove: the same rule as a Gateway API header modifier
-/// (Envoy refuses to modify pseudo-headers and `host` and rejects the whole configuration).
-pub(super) fn header_name(name: &str) -> Result<(), String> {
-    crate::validate::headers::modifiable_name(name)
 }
 
 /// A header value: visible ASCII and spaces, and `%` only doubled (Envoy reads `%...%` as a
