@@ -133,10 +133,47 @@ fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
+/// The order in which the mounts can be made. A mount hides whatever lies under its target, so
+/// a volume mounted at `/root` must come after every mount whose source lives in the node's
+/// state directory under `/root` (the hosts file, other volumes), while a target inside another
+/// target must come after its parent. Kahn's algorithm, keeping the pod's order where free;
+/// `None` when the two rules contradict each other.
+fn mount_order(mounts: &[Mount]) -> Option<Vec<&Mount>> {
+    let before = |a: &Mount, b: &Mount| {
+        a.source.starts_with(&b.target) || (b.target.starts_with(&a.target) && b.target != a.target)
+    };
+    let n = mounts.len();
+    let mut done = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    while order.len() < n {
+        let next = (0..n).find(|&i| {
+            !done[i] && (0..n).all(|j| done[j] || j == i || !before(&mounts[j], &mounts[i]))
+        })?;
+        done[next] = true;
+        order.push(&mounts[next]);
+    }
+    Some(order)
+}
+
 /// The shell script that runs in the container's own mount namespace before the program.
-fn script(spec: &LaunchSpec) -> String {
+fn script(spec: &LaunchSpec) -> std::io::Result<String> {
+    let mounts = mount_order(&spec.mounts).ok_or_else(|| {
+        let list: Vec<String> = spec
+            .mounts
+            .iter()
+            .map(|m| format!("{} at {}", m.source.display(), m.target.display()))
+            .collect();
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "these volumes hide each other's sources whatever the order (the node's state \
+                 directory lies under a mountPath): {}",
+                list.join(", ")
+            ),
+        )
+    })?;
     let mut lines = vec!["set -e".to_owned()];
-    for m in &spec.mounts {
+    for m in mounts {
         let (source, target) = (
             quote(&m.source.to_string_lossy()),
             quote(&m.target.to_string_lossy()),
@@ -150,7 +187,7 @@ fn script(spec: &LaunchSpec) -> String {
         lines.push(format!("cd {}", quote(dir)));
     }
     lines.push("exec \"$@\"".to_owned());
-    lines.join("\n")
+    Ok(lines.join("\n"))
 }
 
 fn unshare_binary() -> PathBuf {
@@ -180,7 +217,7 @@ pub fn command(spec: &LaunchSpec) -> std::io::Result<Command> {
     cmd.args(["--mount", "--propagation", "private", "--"])
         .arg(find_on_path("sh").unwrap_or_else(|| PathBuf::from("/bin/sh")))
         .arg("-c")
-        .arg(script(spec))
+        .arg(script(spec)?)
         .arg("gatesim-container")
         .arg(&spec.exec.program)
         .args(&spec.exec.args)
@@ -227,10 +264,69 @@ mod tests {
             log: PathBuf::from("/dev/null"),
         };
         assert_eq!(
-            script(&spec),
+            script(&spec).unwrap(),
             "set -e\nmount --bind '/state/it'\\''s' '/etc/secret-volume'\n\
              mount -o remount,bind,ro '/etc/secret-volume'\ncd '/tmp'\nexec \"$@\""
         );
+    }
+
+    fn mounts(pairs: &[(&str, &str)]) -> Vec<Mount> {
+        pairs
+            .iter()
+            .map(|(source, target)| Mount {
+                source: PathBuf::from(source),
+                target: PathBuf::from(target),
+                read_only: false,
+            })
+            .collect()
+    }
+
+    /// Upstream's coredns pod mounts its ConfigMap at `/root`, where the node keeps its state
+    /// (and the hosts file every pod gets): that mount has to come last.
+    #[rstest::rstest]
+    #[case::hosts_before_a_volume_over_the_state_dir(
+        &[("/root/.cache/c/pods/p/conf", "/root"), ("/root/.cache/c/hosts", "/etc/hosts")],
+        &["/etc/hosts", "/root"]
+    )]
+    #[case::pod_order_kept_when_free(
+        &[("/s/a", "/etc/a"), ("/s/b", "/etc/b")],
+        &["/etc/a", "/etc/b"]
+    )]
+    #[case::parent_target_before_child(
+        &[("/s/child", "/data/child"), ("/s/parent", "/data")],
+        &["/data", "/data/child"]
+    )]
+    fn mounts_are_ordered_so_none_hides_another(
+        #[case] pairs: &[(&str, &str)],
+        #[case] expected: &[&str],
+    ) {
+        let mounts = mounts(pairs);
+        let order: Vec<&Path> = mount_order(&mounts)
+            .unwrap()
+            .iter()
+            .map(|m| m.target.as_path())
+            .collect();
+        let expected: Vec<&Path> = expected.iter().map(Path::new).collect();
+        assert_eq!(order, expected);
+    }
+
+    #[test]
+    fn mounts_that_hide_each_other_whatever_the_order_are_refused_by_name() {
+        let spec = LaunchSpec {
+            netns: None,
+            exec: Exec {
+                program: PathBuf::from("/bin/true"),
+                args: vec![],
+            },
+            env: Environment::default(),
+            // `/root` must precede `/root/x` (its parent) and follow it (it hides x's source).
+            mounts: mounts(&[("/s/conf", "/root"), ("/root/.cache/x", "/root/x")]),
+            working_dir: None,
+            hostname: "p".into(),
+            log: PathBuf::from("/dev/null"),
+        };
+        let err = script(&spec).unwrap_err().to_string();
+        assert!(err.contains("/root/.cache/x at /root/x"), "{err}");
     }
 
     #[test]
