@@ -15,6 +15,7 @@ use gatesim_conformance::target::Target;
 use gatesim_simkube::{ErrorFault, Matcher, Verb};
 use sim_support::settings;
 
+mod scale_support;
 mod sim_support;
 
 async fn environment(network: u8) -> Option<Environment> {
@@ -267,37 +268,8 @@ async fn a_large_scenario_reports_progress_and_lists_statuses_by_name() {
     let Some(env) = environment_with(68, None, with_progress).await else {
         return;
     };
-    let mut yaml = String::from(
-        "name: ManyRoutes\ndescription: many routes\nfeatures: [Gateway, HTTPRoute]\n\
-         base: gateway-conformance\nresources:\n",
-    );
-    for i in 0..ROUTES {
-        yaml.push_str(&format!(
-            "- apiVersion: gateway.networking.k8s.io/v1\n  kind: HTTPRoute\n  \
-             metadata: {{name: many-{i}, namespace: gateway-conformance-infra}}\n  spec:\n    \
-             parentRefs: [{{name: same-namespace}}]\n    rules:\n    - matches: \
-             [{{path: {{type: PathPrefix, value: /many-{i}/}}}}]\n      \
-             backendRefs: [{{name: infra-backend-v{}, port: 8080}}]\n",
-            i % 2 + 1
-        ));
-    }
-    yaml.push_str("steps:\n- expect-status:\n");
-    for i in 0..ROUTES {
-        yaml.push_str(&format!(
-            "  - kind: HTTPRoute\n    namespace: gateway-conformance-infra\n    name: many-{i}\n    \
-             parents:\n    - parentRef: {{name: same-namespace}}\n      conditions:\n      \
-             - {{type: Accepted, status: \"True\"}}\n      - {{type: ResolvedRefs, status: \"True\"}}\n"
-        ));
-    }
-    yaml.push_str(
-        "- expect-http:\n    gateway: gateway-conformance-infra/same-namespace\n    cases:\n    \
-         - request: {path: /many-0/x}\n      backend: infra-backend-v1\n    \
-         - request: {path: /many-249/x}\n      backend: infra-backend-v2\n",
-    );
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("many-routes.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let scenario = Scenario::load_with(&path, &LoadOptions::default()).expect("scenario loads");
+    let scenario = scale_support::many_routes(dir.path(), "ManyRoutes", ROUTES);
     let result = env.run(&scenario).await;
     assert!(
         matches!(result.outcome, Outcome::Passed),
