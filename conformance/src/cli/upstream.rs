@@ -332,12 +332,24 @@ async fn upstream_async(args: UpstreamArgs) -> Result<ExitCode> {
         flags,
         log: log.clone(),
     };
+    let watchdog = match watchdog_client(&run.kubeconfig).await {
+        Ok(client) => Some(upstream::watchdog::spawn(client, |line| {
+            say!("  warning: {line}")
+        })),
+        Err(e) => {
+            say!("  (not watching the suite's pods: {e:#})");
+            None
+        }
+    };
     let outcome = upstream::run(&run, |test, verdict| {
         if verdict != Verdict::Skip {
             say!("  {:<4} {test}", verdict.word());
         }
     })
     .await;
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
     if let Some(local) = local {
         local.controller.stop().await;
         let stays = !local.started_cluster || args.keep_cluster;
@@ -402,6 +414,17 @@ async fn upstream_async(args: UpstreamArgs) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A client for the suite's cluster, from the kubeconfig the suite itself is given.
+async fn watchdog_client(kubeconfig: &std::path::Path) -> Result<kube::Client> {
+    let file = kube::config::Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let config =
+        kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+            .await
+            .context("the kubeconfig")?;
+    kube::Client::try_from(config).context("a client")
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 pub mod agreement;
 mod controller;
 pub mod verdicts;
+pub mod watchdog;
 
 use std::path::PathBuf;
 use std::process::Stdio;
