@@ -11,6 +11,7 @@ use gatesim_reference::infra::addresses::AddressAllocator;
 use gatesim_reference::model::{AnyObject, ControllerConfig, ObjectKey, ResourceSet};
 use gatesim_reference::provider::file::load_dir;
 use gatesim_reference::translate::{self, Translator};
+use gatesim_reference::xds::{ResourceType, Snapshot};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -287,5 +288,91 @@ fn one_route_edited_rebuilds_only_its_own_parts() {
         (reused.virtual_hosts, reused.route_statuses),
         (0, 0),
         "{reused:?}"
+    );
+}
+
+/// What reaches Envoy after one route edit: the xDS cache pushes a Gateway's snapshot only when
+/// its content version moves, and the delta protocol sends only resources whose own version
+/// moved. So the edit must move exactly one Gateway's snapshot, and in it only the route
+/// configurations, not its listeners, clusters or endpoints.
+#[test]
+fn one_route_edit_moves_one_gateways_routes_only() {
+    let mut set = ResourceSet::default();
+    load(&mut set, &golden_dir().join("shared.yaml"));
+    let mut insert = |v: serde_json::Value| {
+        set.insert_any(AnyObject::from_value(v).expect("a stored kind"));
+    };
+    for gw in ["gw-a", "gw-b"] {
+        insert(
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": gw, "namespace": "default", "generation": 1},
+            "spec": {"gatewayClassName": "gatesim", "listeners": [
+                {"name": "http", "port": 80, "protocol": "HTTP"}]}}),
+        );
+        for i in 0..5 {
+            insert(
+                json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                "metadata": {"name": format!("{gw}-r{i}"), "namespace": "default", "generation": 1},
+                "spec": {"parentRefs": [{"name": gw}],
+                    "hostnames": [format!("r{i}.{gw}.example.com")],
+                    "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": format!("/{i}")}}],
+                               "backendRefs": [{"name": "svc-a", "port": 8080}]}]}}),
+            );
+        }
+    }
+    let mut allocator = AddressAllocator::new();
+    allocator
+        .sync(translate::managed_gateways(&set).iter())
+        .expect("addresses");
+    set.gateway_addresses = allocator.address_strings();
+
+    let snapshots = |t: &translate::Translation| {
+        t.proxies
+            .iter()
+            .map(|(k, p)| {
+                (
+                    k.name.clone(),
+                    Snapshot::from_proxy(1, p).expect("consistent"),
+                )
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let mut translator = Translator::default();
+    let before = snapshots(&translator.translate(&set));
+    let key = ObjectKey::new("default", "gw-a-r2");
+    let mut route = (*set.http_routes[&key]).clone();
+    route.spec.rules.as_mut().unwrap()[0]
+        .matches
+        .as_mut()
+        .unwrap()[0]
+        .path
+        .as_mut()
+        .unwrap()
+        .value = Some("/edited".into());
+    set.http_routes.insert(key, Arc::new(route));
+    let after = snapshots(&translator.translate(&set));
+
+    assert_eq!(
+        before["gw-b"].version(),
+        after["gw-b"].version(),
+        "gw-b is untouched"
+    );
+    let (a, b) = (&before["gw-a"], &after["gw-a"]);
+    assert_ne!(a.version(), b.version(), "gw-a's configuration changed");
+    for ty in [
+        ResourceType::Listener,
+        ResourceType::Cluster,
+        ResourceType::Endpoint,
+    ] {
+        assert_eq!(
+            a.type_version(ty),
+            b.type_version(ty),
+            "{ty:?} of gw-a must not move"
+        );
+    }
+    assert_ne!(
+        a.type_version(ResourceType::Route),
+        b.type_version(ResourceType::Route),
+        "gw-a's route configuration carries the edit"
     );
 }
