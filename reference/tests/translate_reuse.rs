@@ -83,16 +83,16 @@ enum Edit {
 fn edit() -> impl Strategy<Value = Edit> {
     let i = any::<usize>();
     prop_oneof![
-        (i.clone(), any::<u8>()).prop_map(|(i, v)| Edit::Path(i, v)),
-        (i.clone(), any::<u8>()).prop_map(|(i, v)| Edit::Hostnames(i, v)),
-        (i.clone(), any::<u8>()).prop_map(|(i, v)| Edit::Section(i, v)),
-        i.clone().prop_map(Edit::RemoveRoute),
-        (i.clone(), any::<u8>()).prop_map(|(i, v)| Edit::CopyRoute(i, v)),
-        i.clone().prop_map(Edit::Refresh),
-        i.clone().prop_map(Edit::TouchService),
-        i.clone().prop_map(Edit::RemoveService),
-        (i.clone(), any::<u8>()).prop_map(|(i, v)| Edit::ListenerHostname(i, v)),
-        i.clone().prop_map(Edit::RemoveVirtualHostOption),
+        (i, any::<u8>()).prop_map(|(i, v)| Edit::Path(i, v)),
+        (i, any::<u8>()).prop_map(|(i, v)| Edit::Hostnames(i, v)),
+        (i, any::<u8>()).prop_map(|(i, v)| Edit::Section(i, v)),
+        i.prop_map(Edit::RemoveRoute),
+        (i, any::<u8>()).prop_map(|(i, v)| Edit::CopyRoute(i, v)),
+        i.prop_map(Edit::Refresh),
+        i.prop_map(Edit::TouchService),
+        i.prop_map(Edit::RemoveService),
+        (i, any::<u8>()).prop_map(|(i, v)| Edit::ListenerHostname(i, v)),
+        i.prop_map(Edit::RemoveVirtualHostOption),
         i.prop_map(Edit::RemoveRouteOption),
     ]
 }
