@@ -15,6 +15,7 @@ use gatesim_conformance::target::Target;
 use gatesim_simkube::{ErrorFault, Matcher, Verb};
 use sim_support::settings;
 
+mod scale_support;
 mod sim_support;
 
 async fn environment(network: u8) -> Option<Environment> {
@@ -247,5 +248,40 @@ async fn after_the_ack_barrier_the_first_probes_already_succeed() {
         );
         assert!(result.duration < Duration::from_secs(29), "{result:?}");
     }
+    env.shutdown().await;
+}
+
+/// A scenario of 250 routes: the applies report progress through the settings' sink, and
+/// the status step (served by one LIST per poll for so many routes of one namespace) sees
+/// every route's status, each under its own name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_scenario_reports_progress_and_lists_statuses_by_name() {
+    const ROUTES: usize = 250;
+    let lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&lines);
+    let with_progress = Settings {
+        progress: Some(gatesim_conformance::run::Progress(Arc::new(
+            move |l: &str| sink.lock().unwrap().push(l.to_owned()),
+        ))),
+        ..settings()
+    };
+    let Some(env) = environment_with(68, None, with_progress).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scale_support::many_routes(dir.path(), "ManyRoutes", ROUTES);
+    let result = env.run(&scenario).await;
+    assert!(
+        matches!(result.outcome, Outcome::Passed),
+        "{:?}",
+        result.outcome
+    );
+    let lines = lines.lock().unwrap().clone();
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("ManyRoutes: applied all 250 objects in ")),
+        "{lines:?}"
+    );
     env.shutdown().await;
 }
