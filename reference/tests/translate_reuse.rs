@@ -25,6 +25,45 @@ fn load(set: &mut ResourceSet, path: &Path) {
     set.merge(loaded);
 }
 
+/// Loopback addresses for the Gateways, as a running controller assigns them.
+fn with_addresses(set: &mut ResourceSet) {
+    let mut allocator = AddressAllocator::new();
+    allocator
+        .sync(translate::managed_gateways(set).iter())
+        .expect("addresses");
+    set.gateway_addresses = allocator.address_strings();
+}
+
+/// The golden Services, and per Gateway of `gateways` (HTTP on port 80) `routes` HTTPRoutes
+/// `<gateway>-r<i>` for host `r<i>.<gateway>.example.com`.
+fn routes_on(gateways: &[&str], routes: usize) -> ResourceSet {
+    let mut set = ResourceSet::default();
+    load(&mut set, &golden_dir().join("shared.yaml"));
+    let mut insert = |v: serde_json::Value| {
+        set.insert_any(AnyObject::from_value(v).expect("a stored kind"));
+    };
+    for gw in gateways {
+        insert(
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": gw, "namespace": "default", "generation": 1},
+            "spec": {"gatewayClassName": "gatesim", "listeners": [
+                {"name": "http", "port": 80, "protocol": "HTTP"}]}}),
+        );
+        for i in 0..routes {
+            insert(
+                json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                "metadata": {"name": format!("{gw}-r{i}"), "namespace": "default", "generation": 1},
+                "spec": {"parentRefs": [{"name": gw}],
+                    "hostnames": [format!("r{i}.{gw}.example.com")],
+                    "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": format!("/{i}")}}],
+                               "backendRefs": [{"name": "svc-a", "port": 8080}]}]}}),
+            );
+        }
+    }
+    with_addresses(&mut set);
+    set
+}
+
 /// Every golden input, as the golden tests translate it (read once).
 fn inputs() -> &'static [(String, ResourceSet)] {
     static INPUTS: OnceLock<Vec<(String, ResourceSet)>> = OnceLock::new();
@@ -43,11 +82,7 @@ fn read_inputs() -> Vec<(String, ResourceSet)> {
             let mut set = ResourceSet::default();
             load(&mut set, &golden_dir().join("shared.yaml"));
             load(&mut set, &dir.join("input.yaml"));
-            let mut allocator = AddressAllocator::new();
-            allocator
-                .sync(translate::managed_gateways(&set).iter())
-                .expect("addresses");
-            set.gateway_addresses = allocator.address_strings();
+            with_addresses(&mut set);
             let name = dir.file_name().unwrap().to_string_lossy().into_owned();
             (name, set)
         })
@@ -227,33 +262,7 @@ proptest! {
 /// edited route's are built; a change to anything but routes builds everything again.
 #[test]
 fn one_route_edited_rebuilds_only_its_own_parts() {
-    let mut set = ResourceSet::default();
-    load(&mut set, &golden_dir().join("shared.yaml"));
-    let mut insert = |v: serde_json::Value| {
-        set.insert_any(AnyObject::from_value(v).expect("a stored kind"));
-    };
-    insert(
-        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-        "metadata": {"name": "gw", "namespace": "default", "generation": 1},
-        "spec": {"gatewayClassName": "gatesim", "listeners": [
-            {"name": "http", "port": 80, "protocol": "HTTP"}]}}),
-    );
-    for i in 0..20 {
-        insert(
-            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-            "metadata": {"name": format!("r{i}"), "namespace": "default", "generation": 1},
-            "spec": {"parentRefs": [{"name": "gw"}],
-                "hostnames": [format!("r{i}.example.com")],
-                "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": format!("/{i}")}}],
-                           "backendRefs": [{"name": "svc-a", "port": 8080}]}]}}),
-        );
-    }
-    let mut allocator = AddressAllocator::new();
-    allocator
-        .sync(translate::managed_gateways(&set).iter())
-        .expect("addresses");
-    set.gateway_addresses = allocator.address_strings();
-
+    let mut set = routes_on(&["gw"], 20);
     let mut translator = Translator::default();
     let first = translator.translate(&set);
     assert_eq!(
@@ -297,34 +306,7 @@ fn one_route_edited_rebuilds_only_its_own_parts() {
 /// configurations, not its listeners, clusters or endpoints.
 #[test]
 fn one_route_edit_moves_one_gateways_routes_only() {
-    let mut set = ResourceSet::default();
-    load(&mut set, &golden_dir().join("shared.yaml"));
-    let mut insert = |v: serde_json::Value| {
-        set.insert_any(AnyObject::from_value(v).expect("a stored kind"));
-    };
-    for gw in ["gw-a", "gw-b"] {
-        insert(
-            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-            "metadata": {"name": gw, "namespace": "default", "generation": 1},
-            "spec": {"gatewayClassName": "gatesim", "listeners": [
-                {"name": "http", "port": 80, "protocol": "HTTP"}]}}),
-        );
-        for i in 0..5 {
-            insert(
-                json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-                "metadata": {"name": format!("{gw}-r{i}"), "namespace": "default", "generation": 1},
-                "spec": {"parentRefs": [{"name": gw}],
-                    "hostnames": [format!("r{i}.{gw}.example.com")],
-                    "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": format!("/{i}")}}],
-                               "backendRefs": [{"name": "svc-a", "port": 8080}]}]}}),
-            );
-        }
-    }
-    let mut allocator = AddressAllocator::new();
-    allocator
-        .sync(translate::managed_gateways(&set).iter())
-        .expect("addresses");
-    set.gateway_addresses = allocator.address_strings();
+    let mut set = routes_on(&["gw-a", "gw-b"], 5);
 
     let snapshots = |t: &translate::Translation| {
         t.proxies
