@@ -2,7 +2,7 @@
 //! created. Every write's resource version feeds the ACK barrier; every write's generation
 //! before and after feeds `generationChanged`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -54,6 +54,9 @@ fn generation_key(kind: &str, namespace: Option<&str>, name: &str) -> (String, S
         name.to_owned(),
     )
 }
+
+/// How many objects of one kind and namespace make one LIST cheaper than a GET each.
+const CROWD: usize = 8;
 
 /// The collection an object is listed in: apiVersion (when given), kind, namespace.
 type ListKey = (Option<String>, String, Option<String>);
@@ -406,7 +409,6 @@ impl<'a> Execution<'a> {
         &self,
         pending: &[&StatusExpectation],
     ) -> HashMap<ListKey, HashMap<String, Value>> {
-        const CROWD: usize = 8;
         let mut crowds: HashMap<ListKey, usize> = HashMap::new();
         for entry in pending {
             *crowds.entry(list_key(&entry.target())).or_default() += 1;
@@ -436,6 +438,64 @@ impl<'a> Execution<'a> {
             listed.insert(key, by_name);
         }
         listed
+    }
+
+    /// Waits until every deleted object is gone: a LIST per crowded kind and namespace
+    /// (as for statuses), a GET per object otherwise. Returns what did not go in time.
+    async fn wait_gone(&self, deleted: &[&ObjectRef], timeout: Duration) -> Vec<String> {
+        let driver = self.env.target().driver();
+        let mut crowds: HashMap<ListKey, HashSet<&str>> = HashMap::new();
+        for r in deleted {
+            crowds.entry(list_key(r)).or_default().insert(&r.name);
+        }
+        let mut errors = Vec::new();
+        let deadline = Instant::now() + timeout;
+        for (key, mut names) in crowds {
+            let (api_version, kind, namespace) = &key;
+            if names.len() < CROWD {
+                for r in deleted.iter().filter(|r| list_key(r) == key) {
+                    if let Err(e) = driver.wait_gone(r, timeout).await {
+                        errors.push(e.to_string());
+                    }
+                }
+                continue;
+            }
+            let mut pause = Duration::from_millis(5);
+            loop {
+                match driver
+                    .list_kind(api_version.as_deref(), kind, namespace.as_deref(), None)
+                    .await
+                {
+                    Ok(objects) => {
+                        let present: HashSet<&str> = objects
+                            .iter()
+                            .filter_map(|o| o.pointer("/metadata/name")?.as_str())
+                            .collect();
+                        names.retain(|n| present.contains(n));
+                    }
+                    Err(e) => {
+                        errors.push(e.to_string());
+                        break;
+                    }
+                }
+                if names.is_empty() {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    let mut left: Vec<&str> = names.into_iter().collect();
+                    left.sort_unstable();
+                    errors.push(format!(
+                        "{kind} {} not deleted within {timeout:?}: {}",
+                        namespace.as_deref().unwrap_or_default(),
+                        left.join(", ")
+                    ));
+                    break;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+        }
+        errors
     }
 
     /// The status of a Gateway and of the scenario's routes, for failures about traffic.
@@ -481,6 +541,7 @@ impl<'a> Execution<'a> {
             .map(|o| (plain_ref(&o.object_ref()), o))
             .collect();
         let mut own: Vec<ObjectRef> = Vec::new();
+        let mut own_keys: HashSet<ObjectRef> = HashSet::new();
         let mut restore: Vec<&Object> = Vec::new();
         let touched =
             scenario
@@ -499,7 +560,7 @@ impl<'a> Execution<'a> {
                 {
                     restore.push(original);
                 }
-            } else if !own.iter().any(|o| plain_ref(o) == key) {
+            } else if own_keys.insert(key) {
                 own.push(r);
             }
         }
@@ -522,14 +583,11 @@ impl<'a> Execution<'a> {
             }
         }
         let timeout = self.env.settings().cleanup_timeout;
-        for r in deleted {
-            if super::is_harness_ref(r) {
-                continue;
-            }
-            if let Err(e) = target.driver().wait_gone(r, timeout).await {
-                errors.push(e.to_string());
-            }
-        }
+        let deleted: Vec<&ObjectRef> = deleted
+            .into_iter()
+            .filter(|r| !super::is_harness_ref(r))
+            .collect();
+        errors.extend(self.wait_gone(&deleted, timeout).await);
         if errors.is_empty() {
             Ok(())
         } else {
