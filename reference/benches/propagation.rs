@@ -3,7 +3,8 @@
 //! route over real HTTP every 200 µs. Prints p50/p95/max over many changes.
 //!
 //! `cargo bench -p gatesim-reference --bench propagation` (GATESIM_PROPAGATION_CHANGES sets the
-//! number of changes, default 100).
+//! number of changes, default 100; `GATESIM_BENCH_SMOKE=1` makes 10). Prints its figures as
+//! `figure<TAB>value<TAB>target` lines too, for `ci/bench`.
 
 #[path = "../tests/e2e_support/mod.rs"]
 mod e2e_support;
@@ -26,10 +27,11 @@ fn route(i: usize) -> String {
 
 fn main() -> Result<()> {
     // `cargo bench` passes `--bench`; nothing else to parse.
+    let smoke = std::env::var("GATESIM_BENCH_SMOKE").is_ok_and(|v| v == "1");
     let changes: usize = std::env::var("GATESIM_PROPAGATION_CHANGES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
+        .unwrap_or(if smoke { 10 } else { 100 });
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -69,6 +71,15 @@ async fn run(changes: usize) -> Result<()> {
         pct(50).as_secs_f64() * 1e3,
         pct(95).as_secs_f64() * 1e3,
         samples.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+    println!(
+        "propagation, one route: file change to served p50\t{}\t< 10 ms",
+        ms(pct(50))
+    );
+    println!(
+        "propagation, one route: file change to served p95\t{}\t-",
+        ms(pct(95))
     );
     controller.shutdown().await;
     Ok(())

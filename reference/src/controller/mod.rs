@@ -278,6 +278,7 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
     let mut nodes: BTreeSet<String> = BTreeSet::new();
     let mut acks = ctx.cache.subscribe();
     let mut settings = SettingsMemory::default();
+    let mut translator = translate::Translator::default();
     loop {
         let latest = snapshots.borrow_and_update().clone();
         acks.borrow_and_update();
@@ -290,14 +291,16 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
         prepared.quarantine = containment.quarantine();
         let started = Instant::now();
         // Translation is CPU work; keep it off the async workers.
-        let (set, translation) = match tokio::task::spawn_blocking(move || {
-            let t = translate::translate(&prepared);
-            (prepared, t)
+        let mut moved = std::mem::take(&mut translator);
+        let (set, translation, moved) = match tokio::task::spawn_blocking(move || {
+            let t = moved.translate(&prepared);
+            (prepared, t, moved)
         })
         .await
         {
             Ok(r) => r,
             Err(e) => {
+                // The translator went down with it; the next one starts from nothing.
                 tracing::error!(error = %e, "translation panicked");
                 ctx.metrics.record_translation_error();
                 if snapshots.changed().await.is_err() {
@@ -306,6 +309,7 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
                 continue;
             }
         };
+        translator = moved;
         ctx.metrics.record_translation(
             started.elapsed(),
             set.http_routes.len(),
@@ -348,7 +352,7 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
         }
         // The writer gets its own copy of the statuses; the admin views share the rest.
         let for_writer = ctx.status_tx.as_ref().map(|_| translation.statuses.clone());
-        ctx.state.publish(&set, Arc::new(translation));
+        ctx.state.publish(&set, translation);
         ctx.state.publish_containment(&containment);
         if let (Some(tx), Some(statuses)) = (&ctx.status_tx, for_writer)
             && tx.send(statuses).await.is_err()

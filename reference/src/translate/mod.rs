@@ -29,6 +29,7 @@ mod policy;
 mod proxy;
 mod quarantine;
 mod refs;
+mod reuse;
 mod routes;
 pub mod settings;
 mod tls;
@@ -37,8 +38,10 @@ mod vhosts;
 
 pub use output::{ObjectRef, ProxyConfig, StatusPatch, StatusUpdate, Translation};
 pub use quarantine::candidates;
+pub use reuse::Reused;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::api::HttpRoute;
 use crate::model::{ObjectKey, ResourceSet};
@@ -60,10 +63,44 @@ pub fn managed_gateways(set: &ResourceSet) -> Vec<ObjectKey> {
         .collect()
 }
 
+/// Translation that keeps its previous output, so that the next input, usually a small change
+/// of the last one, costs less than a translation from nothing: what an unchanged route
+/// contributes is taken over (`reuse`). Its output is always `translate`'s for the same
+/// input.
+#[derive(Debug, Default)]
+pub struct Translator {
+    reuse: reuse::Reuse,
+    last: Reused,
+}
+
+impl Translator {
+    pub fn translate(&mut self, set: &ResourceSet) -> Arc<Translation> {
+        let mut pass = self.reuse.begin(set);
+        let out = Arc::new(run(set, Some(&mut pass)));
+        let recorded = pass.into_recorded();
+        self.last = self.reuse.finish(recorded, Arc::clone(&out));
+        out
+    }
+
+    /// What the last translation took over from the one before.
+    pub fn reused(&self) -> Reused {
+        self.last
+    }
+}
+
 /// Translate every input into proxy configurations and status.
 pub fn translate(set: &ResourceSet) -> Translation {
+    run(set, None)
+}
+
+/// The one translation pipeline; `reuse` takes over the parts of the previous output that
+/// cannot have changed.
+fn run(set: &ResourceSet, mut reuse: Option<&mut reuse::Pass<'_>>) -> Translation {
     let settings = settings::effective(set);
     let mut out = Translation::default();
+    // A status per route and per policy object, at least.
+    out.statuses
+        .reserve(set.http_routes.len() + set.route_options.len() + set.gateways.len());
     settings::status(set, &mut out.statuses);
     let set = &*settings::scope(set, &settings);
     let set = &*invalid::without_invalid_grants(set);
@@ -95,6 +132,15 @@ pub fn translate(set: &ResourceSet) -> Translation {
         http.push((ir, outcomes));
     }
     let delegation = routes::delegation::expand(set, &http, &route_policies, &mut report);
+    // Delegation makes routes depend on each other, which reuse does not follow.
+    let delegating = http
+        .iter()
+        .any(|(ir, _)| ir.rules.iter().any(|r| !r.delegations.is_empty()));
+    if let Some(pass) = reuse.as_deref_mut()
+        && (delegating || !delegation.entries.is_empty() || !delegation.views.is_empty())
+    {
+        pass.disable();
+    }
     for (ir, _) in &mut http {
         // A rule that only delegates serves nothing itself: its delegatees' views do.
         ir.rules.retain(|r| !r.delegates_only());
@@ -116,6 +162,7 @@ pub fn translate(set: &ResourceSet) -> Translation {
                     gw,
                     policies,
                     http.iter().chain(&delegation.views),
+                    reuse.as_deref_mut(),
                 ),
             );
         }
@@ -126,15 +173,23 @@ pub fn translate(set: &ResourceSet) -> Translation {
         gateways::status(gw, &mut out.statuses);
     }
     for (ir, outcomes) in &http {
-        let resolved = ir.resolved_refs.as_ref();
-        out.statuses.push(routes::status::route_status(
-            &ir.info,
-            outcomes,
-            delegation.entries.get(&ir.info.key),
-            resolved,
-            ir.rules_problem.as_ref(),
-            &set.config.controller_name,
-        ));
+        let key = &ir.info.key;
+        let kept = reuse.as_deref().and_then(|p| p.route_status(key));
+        let reused = kept.is_some();
+        let status = kept.unwrap_or_else(|| {
+            routes::status::route_status(
+                &ir.info,
+                outcomes,
+                delegation.entries.get(key),
+                ir.resolved_refs.as_ref(),
+                ir.rules_problem.as_ref(),
+                &set.config.controller_name,
+            )
+        });
+        if let Some(pass) = reuse.as_deref_mut() {
+            pass.record_route_status(key, out.statuses.len(), reused);
+        }
+        out.statuses.push(status);
     }
     report.statuses(&set.config.controller_name, &mut out.statuses);
     upstreams::statuses(set, &mut out.statuses);

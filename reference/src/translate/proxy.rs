@@ -11,13 +11,15 @@ use super::gateways::{GatewayIr, Protocol};
 use super::names;
 use super::output::ProxyConfig;
 use super::policy::GatewayPolicies;
+use super::reuse::Pass;
 use super::routes::attach::ParentOutcome;
 use super::routes::http::{HttpRouteIr, RuleAction};
 use super::vhosts::{self, Entry, Scope};
 use crate::model::ResourceSet;
 
 /// `routes`: every route with its attachment outcomes, and the delegatee views
-/// (`routes::delegation`) with those of the route they are served through.
+/// (`routes::delegation`) with those of the route they are served through. `reuse` takes over
+/// virtual hosts of the previous output built from the same routes.
 pub(crate) fn build<'a>(
     set: &ResourceSet,
     endpoints: &backends::EndpointIndex<'_>,
@@ -25,6 +27,7 @@ pub(crate) fn build<'a>(
     gw: &GatewayIr,
     policies: &GatewayPolicies,
     routes: impl IntoIterator<Item = &'a (HttpRouteIr, Vec<ParentOutcome>)>,
+    mut reuse: Option<&mut Pass<'_>>,
 ) -> ProxyConfig {
     // Entries per listener.
     let mut entries = Vec::new();
@@ -102,6 +105,7 @@ pub(crate) fn build<'a>(
                 &rc_name,
                 &scopes,
                 &port_entries,
+                reuse.as_deref_mut(),
             ));
             out.listeners
                 .push(listener::http_listener(&lname, ip, bind, &rc_name, options));
@@ -123,8 +127,12 @@ pub(crate) fn build<'a>(
                     http: policies.listeners[i].http_listener.as_ref(),
                     listener: policies.listeners[i].listener.as_ref(),
                 };
-                out.routes
-                    .push(vhosts::route_configuration(&rc_name, &scopes, &own));
+                out.routes.push(vhosts::route_configuration(
+                    &rc_name,
+                    &scopes,
+                    &own,
+                    reuse.as_deref_mut(),
+                ));
                 chains.push(listener::TlsChain {
                     name: rc_name.clone(),
                     hostname: l.hostname.as_deref(),

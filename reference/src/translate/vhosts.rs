@@ -17,6 +17,7 @@ use super::envoy::options;
 use super::envoy::route::{ListenerCtx, routes};
 use super::hostnames;
 use super::names;
+use super::reuse::Pass;
 use super::routes::http::{HttpMatchIr, HttpRouteIr, PathMatch};
 use crate::api::k8sgateway::VirtualHostOptions;
 
@@ -36,10 +37,13 @@ pub(crate) struct Scope<'a> {
     pub virtual_host: Option<&'a VirtualHostOptions>,
 }
 
+/// `reuse`: virtual hosts of the previous output, taken over when built from the same routes
+/// (by revision) under the same effective hostnames.
 pub(crate) fn route_configuration(
     name: &str,
     scopes: &[Scope<'_>],
     entries: &[Entry<'_>],
+    mut reuse: Option<&mut Pass<'_>>,
 ) -> RouteConfiguration {
     let mut domains: BTreeSet<&str> = entries.iter().map(|e| e.hostname).collect();
     domains.extend(scopes.iter().map(|s| s.hostname.unwrap_or("*")));
@@ -50,7 +54,9 @@ pub(crate) fn route_configuration(
         by_host.entry((e.listener, e.hostname)).or_default().push(e);
     }
 
-    let mut virtual_hosts = Vec::new();
+    // Sized up front: a `VirtualHost` is a large value, and growing a vector of ten thousand
+    // of them moves (and faults in) several times the memory they take.
+    let mut virtual_hosts = Vec::with_capacity(domains.len());
     let mut vhost_headers = false;
     for domain in domains {
         let Some(owner) = scopes
@@ -60,45 +66,32 @@ pub(crate) fn route_configuration(
         else {
             continue;
         };
-        let mut candidates: Vec<Candidate<'_>> = Vec::new();
         let covering = hostnames::covering(domain);
-        let owned = covering
+        let owned: Vec<&Entry<'_>> = covering
             .iter()
-            .filter_map(|h| by_host.get(&(owner.listener, h.as_str())));
-        for e in owned.flatten() {
-            debug_assert!(hostnames::domain_covers(e.hostname, domain));
-            for rule in &e.route.rules {
-                for (mi, m) in rule.matches.iter().enumerate() {
-                    candidates.push(Candidate {
-                        hostname: e.hostname,
-                        route: e.route,
-                        rule: rule.index,
-                        matcher: mi,
-                        m,
-                    });
-                }
-            }
-        }
-        candidates.sort_by(precedence);
-        let mut vh_routes = Vec::with_capacity(candidates.len());
-        for c in &candidates {
-            let rule = &c
-                .route
-                .rules
+            .filter_map(|h| by_host.get(&(owner.listener, h.as_str())))
+            .flatten()
+            .copied()
+            .collect();
+        let built_from = reuse.as_deref().map(|pass| {
+            owned
                 .iter()
-                .find(|r| r.index == c.rule)
-                .expect("rule index");
-            let name = names::route(c.route.info.kind, &c.route.info.key, c.rule, c.matcher);
-            routes(&mut vh_routes, &name, rule, c.m, owner.ctx);
-        }
-        let mut vh = VirtualHost {
-            name: names::virtual_host(name, domain),
-            domains: vec![domain.to_string()],
-            routes: vh_routes,
-            ..Default::default()
+                .map(|e| (pass.revision(&e.route.info.key), e.hostname.to_string()))
+                .collect()
+        });
+        let kept = reuse
+            .as_deref()
+            .zip(built_from.as_ref())
+            .and_then(|(pass, from)| pass.virtual_host(name, domain, from));
+        let reused = kept.is_some();
+        let (vh, headers) = match kept {
+            Some(kept) => kept,
+            None => virtual_host(name, domain, owner, &owned),
         };
-        if let Some(o) = owner.virtual_host {
-            vhost_headers |= options::apply_virtual_host(&mut vh, o);
+        vhost_headers |= headers;
+        if let (Some(pass), Some(from)) = (reuse.as_deref_mut(), built_from) {
+            pass.count_virtual_host(reused);
+            pass.record_virtual_host(name, domain, from, headers, virtual_hosts.len());
         }
         virtual_hosts.push(vh);
     }
@@ -113,6 +106,54 @@ pub(crate) fn route_configuration(
         most_specific_header_mutations_wins: vhost_headers,
         ..Default::default()
     }
+}
+
+/// The virtual host of `domain`, owned by listener `owner`, from the entries it owns there;
+/// with whether it sets header mutations.
+fn virtual_host(
+    rc_name: &str,
+    domain: &str,
+    owner: &Scope<'_>,
+    owned: &[&Entry<'_>],
+) -> (VirtualHost, bool) {
+    let mut candidates: Vec<Candidate<'_>> = Vec::new();
+    for e in owned {
+        debug_assert!(hostnames::domain_covers(e.hostname, domain));
+        for rule in &e.route.rules {
+            for (mi, m) in rule.matches.iter().enumerate() {
+                candidates.push(Candidate {
+                    hostname: e.hostname,
+                    route: e.route,
+                    rule: rule.index,
+                    matcher: mi,
+                    m,
+                });
+            }
+        }
+    }
+    candidates.sort_by(precedence);
+    let mut vh_routes = Vec::with_capacity(candidates.len());
+    for c in &candidates {
+        let rule = &c
+            .route
+            .rules
+            .iter()
+            .find(|r| r.index == c.rule)
+            .expect("rule index");
+        let name = names::route(c.route.info.kind, &c.route.info.key, c.rule, c.matcher);
+        routes(&mut vh_routes, &name, rule, c.m, owner.ctx);
+    }
+    let mut vh = VirtualHost {
+        name: names::virtual_host(rc_name, domain),
+        domains: vec![domain.to_string()],
+        routes: vh_routes,
+        ..Default::default()
+    };
+    let headers = match owner.virtual_host {
+        Some(o) => options::apply_virtual_host(&mut vh, o),
+        None => false,
+    };
+    (vh, headers)
 }
 
 struct Candidate<'a> {

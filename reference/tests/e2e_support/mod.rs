@@ -407,6 +407,13 @@ impl Prober {
         Self { stop, task }
     }
 
+    /// Stop; the number of right replies, and what went wrong with every other request.
+    pub async fn stop(self) -> Result<(usize, Vec<String>)> {
+        self.stop.store(true, Ordering::Relaxed);
+        let count = self.task.await?;
+        Ok((count.ok, count.failures))
+    }
+
     /// Stop, and fail unless every reply was right (and there were some); prints the counts.
     pub async fn stop_all_good(self) -> Result<usize> {
         self.stop.store(true, Ordering::Relaxed);

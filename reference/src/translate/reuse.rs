@@ -1,0 +1,283 @@
+//! What a [`Translator`](super::Translator) keeps from one translation to the next, so that
+//! translating a small change of the last input costs little more than the change.
+//!
+//! The unit of reuse is the HTTPRoute. Everything else the route-level pieces read (Gateways,
+//! Services, policies, grants, Settings, the quarantine, the controller's settings) forms the
+//! *context*; an HTTPRoute object is the same as last time when it is the same shared object
+//! (providers keep unchanged objects' `Arc`s from snapshot to snapshot), and each distinct one
+//! gets a revision number. A virtual host and a route's status are taken from the previous
+//! translation when the context is unchanged and every route they were built from has the
+//! same revision. Delegation couples routes to each other, so a translation with any
+//! delegation reuses nothing. EndpointSlices are not part of the context: only clusters and
+//! endpoints read them, and those are always built anew.
+//!
+//! Revisions are never reused (a counter), and the table holds each route's `Arc`, so that a
+//! freed object's address cannot come back as another object with the same identity.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use envoy_types::pb::envoy::config::route::v3::VirtualHost;
+
+use super::output::{StatusUpdate, Translation};
+use crate::api::HttpRoute;
+use crate::model::{KindVisitorMut, ObjectKey, ResourceSet, StoredKind, visit_all_kinds};
+
+/// What a virtual host was built from: the revision and effective hostname of each of its
+/// entries, in order.
+pub(crate) type BuiltFrom = Vec<(u64, String)>;
+
+/// A virtual host of the previous output: what it was built from, whether it set header
+/// mutations (`RouteConfiguration::most_specific_header_mutations_wins`), and its index in its
+/// route configuration.
+#[derive(Debug)]
+struct KeptVhost {
+    built_from: BuiltFrom,
+    headers: bool,
+    index: usize,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Reuse {
+    /// The previous input without its HTTPRoutes and EndpointSlices.
+    context: Option<ResourceSet>,
+    /// Every HTTPRoute of the previous input, with its revision.
+    routes: HashMap<ObjectKey, (Arc<HttpRoute>, u64)>,
+    next_revision: u64,
+    /// The previous output, which the tables below point into.
+    previous: Option<Arc<Translation>>,
+    /// Route configurations of `previous` by name: (Gateway, index in its `routes`).
+    configurations: HashMap<String, (ObjectKey, usize)>,
+    /// Virtual hosts of `previous` by route configuration, then domain.
+    vhosts: HashMap<String, HashMap<String, KeptVhost>>,
+    /// Per route: its revision and the index of its status in `previous.statuses`.
+    statuses: HashMap<ObjectKey, (u64, usize)>,
+}
+
+/// One translation's view of a [`Reuse`]: what may be taken from the previous output, and
+/// what this translation records for the next.
+pub(crate) struct Pass<'r> {
+    reuse: &'r Reuse,
+    /// Whether anything may be taken from the previous output (its context is this one's).
+    take: bool,
+    /// Whether to record what the next translation may take (no delegation this time).
+    enabled: bool,
+    recorded: Recorded,
+}
+
+/// How much of one translation was taken over from the previous one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reused {
+    pub virtual_hosts: usize,
+    pub virtual_hosts_built: usize,
+    pub route_statuses: usize,
+    pub route_statuses_built: usize,
+}
+
+/// What a translation records for the next one.
+#[derive(Debug, Default)]
+pub(crate) struct Recorded {
+    enabled: bool,
+    pub(crate) counts: Reused,
+    vhosts: HashMap<String, HashMap<String, KeptVhost>>,
+    /// Route revisions by the index of the route's status in the output.
+    statuses: Vec<(usize, ObjectKey, u64)>,
+}
+
+impl Reuse {
+    /// Start a translation of `set`: compare its context with the previous one and number
+    /// its routes.
+    pub(crate) fn begin(&mut self, set: &ResourceSet) -> Pass<'_> {
+        let context = context_of(set);
+        let same = self
+            .context
+            .as_ref()
+            .is_some_and(|c| same_context(c, &context));
+        if !same {
+            self.routes.clear();
+        }
+        self.context = Some(context);
+        let mut routes = HashMap::with_capacity(set.http_routes.len());
+        for (key, route) in &set.http_routes {
+            let revision = match self.routes.remove(key) {
+                Some((old, revision)) if Arc::ptr_eq(&old, route) => revision,
+                _ => {
+                    self.next_revision += 1;
+                    self.next_revision
+                }
+            };
+            routes.insert(key.clone(), (Arc::clone(route), revision));
+        }
+        self.routes = routes;
+        Pass {
+            take: same,
+            enabled: true,
+            reuse: self,
+            recorded: Recorded::default(),
+        }
+    }
+
+    /// Keep `out`, and what `recorded` says about it, for the next translation.
+    pub(crate) fn finish(&mut self, recorded: Recorded, out: Arc<Translation>) -> Reused {
+        let counts = recorded.counts;
+        self.configurations.clear();
+        self.vhosts.clear();
+        self.statuses.clear();
+        self.previous = None;
+        if !recorded.enabled {
+            return counts;
+        }
+        for (gateway, proxy) in &out.proxies {
+            for (i, rc) in proxy.routes.iter().enumerate() {
+                self.configurations
+                    .insert(rc.name.clone(), (gateway.clone(), i));
+            }
+        }
+        self.vhosts = recorded.vhosts;
+        self.statuses = recorded
+            .statuses
+            .into_iter()
+            .map(|(i, key, revision)| (key, (revision, i)))
+            .collect();
+        self.previous = Some(out);
+        counts
+    }
+}
+
+impl Pass<'_> {
+    /// Nothing is taken from the previous output this time, and nothing recorded for the
+    /// next (delegation is in play).
+    pub(crate) fn disable(&mut self) {
+        self.enabled = false;
+    }
+
+    /// What to keep for the next translation.
+    pub(crate) fn into_recorded(self) -> Recorded {
+        Recorded {
+            enabled: self.enabled,
+            ..self.recorded
+        }
+    }
+
+    /// The revision of route `key` in this input.
+    pub(crate) fn revision(&self, key: &ObjectKey) -> u64 {
+        self.reuse.routes.get(key).map_or(0, |(_, r)| *r)
+    }
+
+    /// The previous virtual host for `domain` in route configuration `rc`, with whether it
+    /// set header mutations, when it was built from exactly `built_from`.
+    pub(crate) fn virtual_host(
+        &self,
+        rc: &str,
+        domain: &str,
+        built_from: &BuiltFrom,
+    ) -> Option<(VirtualHost, bool)> {
+        if !(self.take && self.enabled) {
+            return None;
+        }
+        let kept = self.reuse.vhosts.get(rc)?.get(domain)?;
+        if kept.built_from != *built_from {
+            return None;
+        }
+        let (gateway, i) = self.reuse.configurations.get(rc)?;
+        let previous = self.reuse.previous.as_ref()?;
+        let vh = previous.proxies.get(gateway)?.routes.get(*i)?;
+        Some((vh.virtual_hosts.get(kept.index)?.clone(), kept.headers))
+    }
+
+    /// Count a virtual host as taken over or built.
+    pub(crate) fn count_virtual_host(&mut self, reused: bool) {
+        match reused {
+            true => self.recorded.counts.virtual_hosts += 1,
+            false => self.recorded.counts.virtual_hosts_built += 1,
+        }
+    }
+
+    /// Record the virtual host at `index` of route configuration `rc`.
+    pub(crate) fn record_virtual_host(
+        &mut self,
+        rc: &str,
+        domain: &str,
+        built_from: BuiltFrom,
+        headers: bool,
+        index: usize,
+    ) {
+        if self.enabled {
+            self.recorded
+                .vhosts
+                .entry(rc.to_string())
+                .or_default()
+                .insert(
+                    domain.to_string(),
+                    KeptVhost {
+                        built_from,
+                        headers,
+                        index,
+                    },
+                );
+        }
+    }
+
+    /// The previous status of route `key`, when the route is unchanged.
+    pub(crate) fn route_status(&self, key: &ObjectKey) -> Option<StatusUpdate> {
+        if !(self.take && self.enabled) {
+            return None;
+        }
+        let (was, i) = self.reuse.statuses.get(key)?;
+        (*was == self.revision(key))
+            .then(|| self.reuse.previous.as_ref()?.statuses.get(*i).cloned())
+            .flatten()
+    }
+
+    /// Record that the status at `index` of the output is route `key`'s, taken over or not.
+    pub(crate) fn record_route_status(&mut self, key: &ObjectKey, index: usize, reused: bool) {
+        match reused {
+            true => self.recorded.counts.route_statuses += 1,
+            false => self.recorded.counts.route_statuses_built += 1,
+        }
+        if self.enabled {
+            let revision = self.revision(key);
+            self.recorded.statuses.push((index, key.clone(), revision));
+        }
+    }
+}
+
+/// `set` without its HTTPRoutes and EndpointSlices (and its revision, which translation does
+/// not read).
+fn context_of(set: &ResourceSet) -> ResourceSet {
+    let mut context = set.clone();
+    context.http_routes.clear();
+    context.endpoint_slices.clear();
+    context.revision = 0;
+    context
+}
+
+/// Whether two contexts hold the same objects (the same shared ones) and settings.
+fn same_context(a: &ResourceSet, b: &ResourceSet) -> bool {
+    struct Same<'s> {
+        a: &'s ResourceSet,
+        b: &'s ResourceSet,
+        same: bool,
+    }
+    impl KindVisitorMut for Same<'_> {
+        fn visit<K: StoredKind>(&mut self) {
+            let (a, b) = (K::store(self.a), K::store(self.b));
+            self.same &= a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|((ka, va), (kb, vb))| ka == kb && Arc::ptr_eq(va, vb));
+        }
+    }
+    let mut same = Same { a, b, same: true };
+    visit_all_kinds(&mut same);
+    same.same
+        && a.gateway_addresses == b.gateway_addresses
+        && a.proxy_progress == b.proxy_progress
+        && a.quarantine == b.quarantine
+        && a.config == b.config
+        && match (&a.last_good_settings, &b.last_good_settings) {
+            (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+            (None, None) => true,
+            _ => false,
+        }
+}

@@ -1,0 +1,360 @@
+//! A `Translator` reuses parts of its previous output; whatever sequence of inputs it sees,
+//! its output must be exactly `translate()`'s. Each case applies one random sequence of edits
+//! to every golden input (every feature the golden tests cover: listeners and hostnames,
+//! policies, delegation, TLS, ...), the way users and providers make them: a route changed in
+//! place, added, removed or replaced by an equal copy, and other objects touched or removed.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use gatesim_reference::infra::addresses::AddressAllocator;
+use gatesim_reference::model::{AnyObject, ControllerConfig, ObjectKey, ResourceSet};
+use gatesim_reference::provider::file::load_dir;
+use gatesim_reference::translate::{self, Translator};
+use gatesim_reference::xds::{ResourceType, Snapshot};
+use proptest::prelude::*;
+use serde_json::json;
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+fn load(set: &mut ResourceSet, path: &Path) {
+    let loaded = load_dir(path, &ControllerConfig::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    set.merge(loaded);
+}
+
+/// Loopback addresses for the Gateways, as a running controller assigns them.
+fn with_addresses(set: &mut ResourceSet) {
+    let mut allocator = AddressAllocator::new();
+    allocator
+        .sync(translate::managed_gateways(set).iter())
+        .expect("addresses");
+    set.gateway_addresses = allocator.address_strings();
+}
+
+/// The golden Services, and per Gateway of `gateways` (HTTP on port 80) `routes` HTTPRoutes
+/// `<gateway>-r<i>` for host `r<i>.<gateway>.example.com`.
+fn routes_on(gateways: &[&str], routes: usize) -> ResourceSet {
+    let mut set = ResourceSet::default();
+    load(&mut set, &golden_dir().join("shared.yaml"));
+    let mut insert = |v: serde_json::Value| {
+        set.insert_any(AnyObject::from_value(v).expect("a stored kind"));
+    };
+    for gw in gateways {
+        insert(
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": gw, "namespace": "default", "generation": 1},
+            "spec": {"gatewayClassName": "gatesim", "listeners": [
+                {"name": "http", "port": 80, "protocol": "HTTP"}]}}),
+        );
+        for i in 0..routes {
+            insert(
+                json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                "metadata": {"name": format!("{gw}-r{i}"), "namespace": "default", "generation": 1},
+                "spec": {"parentRefs": [{"name": gw}],
+                    "hostnames": [format!("r{i}.{gw}.example.com")],
+                    "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": format!("/{i}")}}],
+                               "backendRefs": [{"name": "svc-a", "port": 8080}]}]}}),
+            );
+        }
+    }
+    with_addresses(&mut set);
+    set
+}
+
+/// Every golden input, as the golden tests translate it (read once).
+fn inputs() -> &'static [(String, ResourceSet)] {
+    static INPUTS: OnceLock<Vec<(String, ResourceSet)>> = OnceLock::new();
+    INPUTS.get_or_init(read_inputs)
+}
+
+fn read_inputs() -> Vec<(String, ResourceSet)> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(golden_dir())
+        .expect("tests/golden")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .map(|dir| {
+            let mut set = ResourceSet::default();
+            load(&mut set, &golden_dir().join("shared.yaml"));
+            load(&mut set, &dir.join("input.yaml"));
+            with_addresses(&mut set);
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            (name, set)
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug)]
+enum Edit {
+    /// A route's first path match gets another value.
+    Path(usize, u8),
+    /// A route's hostnames become one of a few (none among them).
+    Hostnames(usize, u8),
+    /// A route's first parentRef names another listener, or none.
+    Section(usize, u8),
+    /// A route is removed.
+    RemoveRoute(usize),
+    /// A route is copied under a new name.
+    CopyRoute(usize, u8),
+    /// A route is replaced by an equal copy (a new object, as a provider may decode one).
+    Refresh(usize),
+    /// A Service is replaced by an equal copy.
+    TouchService(usize),
+    /// A Service is removed.
+    RemoveService(usize),
+    /// A Gateway's first listener gets another hostname, or none.
+    ListenerHostname(usize, u8),
+    /// A VirtualHostOption is removed.
+    RemoveVirtualHostOption(usize),
+    /// A RouteOption is removed.
+    RemoveRouteOption(usize),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    let i = any::<usize>();
+    prop_oneof![
+        (i, any::<u8>()).prop_map(|(i, v)| Edit::Path(i, v)),
+        (i, any::<u8>()).prop_map(|(i, v)| Edit::Hostnames(i, v)),
+        (i, any::<u8>()).prop_map(|(i, v)| Edit::Section(i, v)),
+        i.prop_map(Edit::RemoveRoute),
+        (i, any::<u8>()).prop_map(|(i, v)| Edit::CopyRoute(i, v)),
+        i.prop_map(Edit::Refresh),
+        i.prop_map(Edit::TouchService),
+        i.prop_map(Edit::RemoveService),
+        (i, any::<u8>()).prop_map(|(i, v)| Edit::ListenerHostname(i, v)),
+        i.prop_map(Edit::RemoveVirtualHostOption),
+        i.prop_map(Edit::RemoveRouteOption),
+    ]
+}
+
+fn nth_key<V>(store: &std::collections::BTreeMap<ObjectKey, V>, i: usize) -> Option<ObjectKey> {
+    (!store.is_empty()).then(|| store.keys().nth(i % store.len()).cloned())?
+}
+
+fn apply(set: &mut ResourceSet, edit: &Edit) {
+    let route_key = |set: &ResourceSet, i: usize| nth_key(&set.http_routes, i);
+    match *edit {
+        Edit::Path(i, v) | Edit::Hostnames(i, v) | Edit::Section(i, v) => {
+            let Some(key) = route_key(set, i) else { return };
+            let mut route = (*set.http_routes[&key]).clone();
+            match edit {
+                Edit::Path(..) => {
+                    let path = route
+                        .spec
+                        .rules
+                        .iter_mut()
+                        .flatten()
+                        .flat_map(|r| r.matches.iter_mut().flatten())
+                        .find_map(|m| m.path.as_mut());
+                    if let Some(p) = path {
+                        p.value = Some(format!("/edited/{v}"));
+                    }
+                }
+                Edit::Hostnames(..) => {
+                    route.spec.hostnames = match v % 4 {
+                        0 => None,
+                        1 => Some(vec!["edited.example.com".into()]),
+                        2 => Some(vec!["*.example.com".into()]),
+                        _ => Some(vec!["a.example.com".into(), "b.example.com".into()]),
+                    };
+                }
+                _ => {
+                    if let Some(p) = route.spec.parent_refs.iter_mut().flatten().next() {
+                        p.section_name = match v % 3 {
+                            0 => None,
+                            1 => Some("http".into()),
+                            _ => Some("https".into()),
+                        };
+                    }
+                }
+            }
+            set.http_routes.insert(key, Arc::new(route));
+        }
+        Edit::RemoveRoute(i) => {
+            if let Some(key) = route_key(set, i) {
+                set.http_routes.remove(&key);
+            }
+        }
+        Edit::CopyRoute(i, v) => {
+            let Some(key) = route_key(set, i) else { return };
+            let mut route = (*set.http_routes[&key]).clone();
+            let name = format!("{}-copy-{v}", key.name);
+            route.metadata.name = Some(name.clone());
+            set.http_routes
+                .insert(ObjectKey::new(&key.namespace, name), Arc::new(route));
+        }
+        Edit::Refresh(i) => {
+            if let Some(key) = route_key(set, i) {
+                let copy = (*set.http_routes[&key]).clone();
+                set.http_routes.insert(key, Arc::new(copy));
+            }
+        }
+        Edit::TouchService(i) => {
+            if let Some(key) = nth_key(&set.services, i) {
+                let copy = (*set.services[&key]).clone();
+                set.services.insert(key, Arc::new(copy));
+            }
+        }
+        Edit::RemoveService(i) => {
+            if let Some(key) = nth_key(&set.services, i) {
+                set.services.remove(&key);
+            }
+        }
+        Edit::ListenerHostname(i, v) => {
+            let Some(key) = nth_key(&set.gateways, i) else {
+                return;
+            };
+            let mut gateway = (*set.gateways[&key]).clone();
+            if let Some(l) = gateway.spec.listeners.first_mut() {
+                l.hostname = match v % 3 {
+                    0 => None,
+                    1 => Some("*.example.com".into()),
+                    _ => Some("edited.example.com".into()),
+                };
+            }
+            set.gateways.insert(key, Arc::new(gateway));
+        }
+        Edit::RemoveVirtualHostOption(i) => {
+            if let Some(key) = nth_key(&set.virtual_host_options, i) {
+                set.virtual_host_options.remove(&key);
+            }
+        }
+        Edit::RemoveRouteOption(i) => {
+            if let Some(key) = nth_key(&set.route_options, i) {
+                set.route_options.remove(&key);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Every golden input goes through the same random edits.
+    #[test]
+    fn reuse_changes_nothing(edits in prop::collection::vec(edit(), 1..8)) {
+        for (name, set) in inputs() {
+            let mut set = set.clone();
+            let mut translator = Translator::default();
+            prop_assert!(
+                *translator.translate(&set) == translate::translate(&set),
+                "{name}: first translation"
+            );
+            for (n, e) in edits.iter().enumerate() {
+                apply(&mut set, e);
+                let full = translate::translate(&set);
+                prop_assert!(
+                    *translator.translate(&set) == full,
+                    "{name}: after edit {n} ({e:?}) the reused translation differs from a full one"
+                );
+            }
+        }
+    }
+}
+
+/// Reuse must actually happen, or the property above holds trivially: after one route of many
+/// is edited, every other route's virtual hosts and status are taken over, and only the
+/// edited route's are built; a change to anything but routes builds everything again.
+#[test]
+fn one_route_edited_rebuilds_only_its_own_parts() {
+    let mut set = routes_on(&["gw"], 20);
+    let mut translator = Translator::default();
+    let first = translator.translate(&set);
+    assert_eq!(
+        translator.reused().virtual_hosts,
+        0,
+        "nothing to take over at first"
+    );
+    let vhosts = translator.reused().virtual_hosts_built;
+    assert!(
+        vhosts >= 20,
+        "one virtual host per route at least, got {vhosts}"
+    );
+
+    apply(&mut set, &Edit::Path(3, 7));
+    let after = translator.translate(&set);
+    assert_eq!(*after, translate::translate(&set));
+    assert_ne!(after, first, "the edit changes the output");
+    let reused = translator.reused();
+    assert_eq!(reused.route_statuses_built, 1, "{reused:?}");
+    assert_eq!(reused.route_statuses, 19, "{reused:?}");
+    assert!(reused.virtual_hosts_built <= 2, "{reused:?}");
+    assert_eq!(
+        reused.virtual_hosts + reused.virtual_hosts_built,
+        vhosts,
+        "{reused:?}"
+    );
+
+    apply(&mut set, &Edit::TouchService(0));
+    translator.translate(&set);
+    let reused = translator.reused();
+    assert_eq!(
+        (reused.virtual_hosts, reused.route_statuses),
+        (0, 0),
+        "{reused:?}"
+    );
+}
+
+/// What reaches Envoy after one route edit: the xDS cache pushes a Gateway's snapshot only when
+/// its content version moves, and the delta protocol sends only resources whose own version
+/// moved. So the edit must move exactly one Gateway's snapshot, and in it only the route
+/// configurations, not its listeners, clusters or endpoints.
+#[test]
+fn one_route_edit_moves_one_gateways_routes_only() {
+    let mut set = routes_on(&["gw-a", "gw-b"], 5);
+
+    let snapshots = |t: &translate::Translation| {
+        t.proxies
+            .iter()
+            .map(|(k, p)| {
+                (
+                    k.name.clone(),
+                    Snapshot::from_proxy(1, p).expect("consistent"),
+                )
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let mut translator = Translator::default();
+    let before = snapshots(&translator.translate(&set));
+    let key = ObjectKey::new("default", "gw-a-r2");
+    let mut route = (*set.http_routes[&key]).clone();
+    route.spec.rules.as_mut().unwrap()[0]
+        .matches
+        .as_mut()
+        .unwrap()[0]
+        .path
+        .as_mut()
+        .unwrap()
+        .value = Some("/edited".into());
+    set.http_routes.insert(key, Arc::new(route));
+    let after = snapshots(&translator.translate(&set));
+
+    assert_eq!(
+        before["gw-b"].version(),
+        after["gw-b"].version(),
+        "gw-b is untouched"
+    );
+    let (a, b) = (&before["gw-a"], &after["gw-a"]);
+    assert_ne!(a.version(), b.version(), "gw-a's configuration changed");
+    for ty in [
+        ResourceType::Listener,
+        ResourceType::Cluster,
+        ResourceType::Endpoint,
+    ] {
+        assert_eq!(
+            a.type_version(ty),
+            b.type_version(ty),
+            "{ty:?} of gw-a must not move"
+        );
+    }
+    assert_ne!(
+        a.type_version(ResourceType::Route),
+        b.type_version(ResourceType::Route),
+        "gw-a's route configuration carries the edit"
+    );
+}
