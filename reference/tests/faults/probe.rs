@@ -22,15 +22,20 @@ const MIN_RUN: Duration = Duration::from_secs(1);
 /// Requests in flight at once; a tick that finds them all busy is late, and the rate shows it.
 const IN_FLIGHT: usize = 64;
 
-/// Whether a request that failed below HTTP (refused, reset before an answer) is sent again
-/// once. Only where the fault is the death of one of several Envoy processes: a connection
-/// the dying process had accepted can only fail, and a client (or load balancer) retries it
-/// on another connection, which the kernel gives to a live process. Every retry is counted.
+/// Whether a request that failed below HTTP (refused, reset before an answer) is sent again,
+/// up to [`RETRIES`] times [`RETRY_AFTER`] apart. Only where the fault is the death of one of
+/// several Envoy processes: a connection the dying process had accepted, or a SYN the kernel
+/// gave its closing sockets, can only fail, and a client (or load balancer) retries it on a
+/// new connection, which goes to a live process once the dead one's sockets are gone. A
+/// request that got an HTTP answer is never retried; every retry is counted and printed.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Retry {
     Never,
-    ConnectionErrorsOnce,
+    ConnectionErrors,
 }
+
+const RETRIES: usize = 3;
+const RETRY_AFTER: Duration = Duration::from_millis(25);
 
 #[derive(Default)]
 struct Tally {
@@ -54,6 +59,7 @@ impl Probe {
         let tally = Arc::new(Mutex::new(Tally::default()));
         let shared = Arc::clone(&tally);
         let backend: Arc<str> = Arc::from(backend);
+        let started = Instant::now();
         let slots = Arc::new(Semaphore::new(IN_FLIGHT));
         let taken = Arc::clone(&slots);
         let task = tokio::spawn(async move {
@@ -68,10 +74,12 @@ impl Probe {
                 let (tally, call, backend) =
                     (Arc::clone(&shared), call.clone(), Arc::clone(&backend));
                 tokio::spawn(async move {
+                    let sent = started.elapsed().as_millis();
                     let (verdict, retried) = one(http, &call, &backend, retry).await;
+                    let verdict = verdict.map_err(|e| format!("{e} (sent {sent} ms into the run)"));
                     let mut t = tally.lock().expect("tally");
                     t.sent += 1;
-                    t.retried += usize::from(retried);
+                    t.retried += retried;
                     match verdict {
                         Ok(()) => t.good.push(Instant::now()),
                         Err(e) => t.bad.push(e),
@@ -84,7 +92,7 @@ impl Probe {
             tally,
             slots,
             task,
-            started: Instant::now(),
+            started,
         }
     }
 
@@ -113,7 +121,7 @@ impl Probe {
             .unwrap_or_default();
         eprintln!(
             "fault {name}: probe sent {} requests in {:.1} s ({rate:.0} req/s), {} good, \
-             {during} of them during the fault, {} bad, {} connection errors retried, \
+             {during} of them during the fault, {} bad, {} retries after connection errors, \
              longest gap between good answers {} ms",
             t.sent,
             elapsed.as_secs_f64(),
@@ -140,16 +148,18 @@ impl Probe {
     }
 }
 
-/// One request; `Err` says what was wrong with it, and the flag whether it was retried.
+/// One request; `Err` says what was wrong with it, and how many times it was retried.
 async fn one(
     http: SocketAddr,
     call: &Call,
     backend: &str,
     retry: Retry,
-) -> (Result<(), String>, bool) {
+) -> (Result<(), String>, usize) {
     let mut reply = send(http, call).await;
-    let retried = retry == Retry::ConnectionErrorsOnce && reply.is_err();
-    if retried {
+    let mut retried = 0;
+    while reply.is_err() && retry == Retry::ConnectionErrors && retried < RETRIES {
+        tokio::time::sleep(RETRY_AFTER).await;
+        retried += 1;
         reply = send(http, call).await;
     }
     let verdict = match reply {

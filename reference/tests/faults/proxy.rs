@@ -28,7 +28,7 @@ async fn an_envoy_killed_mid_run_is_restarted_and_serves() -> Result<()> {
         rig.http,
         rig.stable_call(),
         "a-0",
-        Retry::ConnectionErrorsOnce,
+        Retry::ConnectionErrors,
     );
 
     let fault = Instant::now();
