@@ -40,7 +40,9 @@ fn clean_runs_are_counted_and_failures_named() {
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     assert!(
-        stdout.contains("ci/flakes: 2 runs, 2 clean, 0 with failures, 0 failed scenarios out of 2 run"),
+        stdout.contains(
+            "ci/flakes: 2 runs, 2 clean, 0 with failures, 0 failed scenarios out of 2 run"
+        ),
         "{stdout}"
     );
 
@@ -48,14 +50,21 @@ fn clean_runs_are_counted_and_failures_named() {
     let out = flakes(&["1", wrong.to_str().expect("utf-8 path")], tmp.path())
         .expect("Envoy was found before");
     let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
     let failure = stdout
         .lines()
         .find(|l| l.starts_with("run 1: WrongBackend: "))
         .unwrap_or_else(|| panic!("the failure is named: {stdout}"));
     assert!(failure.contains("infra-backend-v2"), "{failure}");
     assert!(
-        stdout.contains("ci/flakes: 1 runs, 0 clean, 1 with failures, 1 failed scenarios out of 1 run"),
+        stdout.contains(
+            "ci/flakes: 1 runs, 0 clean, 1 with failures, 1 failed scenarios out of 1 run"
+        ),
         "{stdout}"
     );
     assert!(

@@ -146,9 +146,9 @@ impl Cluster {
         let what = format!("the Gateway is Accepted, its listener Programmed with {routes} routes");
         self.gateway_status(gateway_yaml, &what, |status| {
             let has = |conditions: &Value, kind: &str| {
-                conditions.as_array().is_some_and(|c| {
-                    c.iter().any(|c| c["type"] == kind && c["status"] == "True")
-                })
+                conditions
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c["type"] == kind && c["status"] == "True"))
             };
             let listener = &status["listeners"][0];
             has(&status["conditions"], "Accepted")
@@ -163,12 +163,16 @@ impl Cluster {
             .split("---")
             .nth(1)
             .context("the Gateway document")?;
-        self.gateway_status(gateway, "the Gateway is Programmed in the API server", |status| {
-            status["conditions"].as_array().is_some_and(|c| {
-                c.iter()
-                    .any(|c| c["type"] == "Programmed" && c["status"] == "True")
-            })
-        })
+        self.gateway_status(
+            gateway,
+            "the Gateway is Programmed in the API server",
+            |status| {
+                status["conditions"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["type"] == "Programmed" && c["status"] == "True")
+                })
+            },
+        )
         .await
     }
 }

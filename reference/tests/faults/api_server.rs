@@ -93,7 +93,8 @@ async fn a_storm_of_410_gone() -> Result<()> {
     errors_served(&rig.faults).await?;
     let end = rig.converged(fault, "the storm began").await?;
     let after = rig.faults.stats();
-    let relists = after.requests(Verb::List, "httproutes") - before.requests(Verb::List, "httproutes");
+    let relists =
+        after.requests(Verb::List, "httproutes") - before.requests(Verb::List, "httproutes");
     eprintln!(
         "fault {}: 410 served {} times, HTTPRoutes relisted {relists} times",
         rig.name,

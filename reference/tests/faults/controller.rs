@@ -22,7 +22,13 @@ async fn a_controller_killed_mid_run_restarts_and_converges() -> Result<()> {
     };
     let envoys = rig.envoys();
     let admin = envoys[0].admin_address.context("Envoy's admin address")?;
-    wait_stat(admin, "control_plane.connected_state", "Envoy is connected", |v| v == 1).await?;
+    wait_stat(
+        admin,
+        "control_plane.connected_state",
+        "Envoy is connected",
+        |v| v == 1,
+    )
+    .await?;
     let probe = Probe::start(rig.http, rig.stable_call(), "a-0", Retry::Never);
 
     let killed = rig.process()?.pid();
@@ -67,7 +73,10 @@ async fn a_controller_killed_mid_run_restarts_and_converges() -> Result<()> {
     // The same Envoy processes served throughout.
     let after = rig.envoys();
     ensure!(
-        after.iter().map(|p| (p.pid, p.restarts)).collect::<Vec<_>>()
+        after
+            .iter()
+            .map(|p| (p.pid, p.restarts))
+            .collect::<Vec<_>>()
             == envoys.iter().map(|p| (p.pid, 0)).collect::<Vec<_>>(),
         "Envoy was not restarted: before {envoys:?}, after {after:?}"
     );

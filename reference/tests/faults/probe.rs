@@ -163,8 +163,9 @@ async fn one(
         reply = send(http, call).await;
     }
     let verdict = match reply {
-        Ok(r) if (200..300).contains(&r.status)
-            && r.backend().is_some_and(|b| b.starts_with(backend)) =>
+        Ok(r)
+            if (200..300).contains(&r.status)
+                && r.backend().is_some_and(|b| b.starts_with(backend)) =>
         {
             Ok(())
         }

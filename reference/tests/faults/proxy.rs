@@ -24,12 +24,7 @@ async fn an_envoy_killed_mid_run_is_restarted_and_serves() -> Result<()> {
     let before = rig.envoys();
     ensure!(before.len() == 2, "two Envoy processes: {before:?}");
     let victim = before[0].pid.context("replica 0 has a pid")?;
-    let probe = Probe::start(
-        rig.http,
-        rig.stable_call(),
-        "a-0",
-        Retry::ConnectionErrors,
-    );
+    let probe = Probe::start(rig.http, rig.stable_call(), "a-0", Retry::ConnectionErrors);
 
     let fault = Instant::now();
     let killed = std::process::Command::new("kill")

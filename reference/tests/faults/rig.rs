@@ -107,10 +107,14 @@ impl ControllerProcess {
             .context("starting gatesim-controller")?;
         self.child = Some(child);
         let admin = self.admin;
-        eventually(WAIT, "the controller's admin endpoint answers", || async move {
-            let r = send(admin, &Call::get("admin", "/status")).await?;
-            Ok((r.status == 200).then_some(()))
-        })
+        eventually(
+            WAIT,
+            "the controller's admin endpoint answers",
+            || async move {
+                let r = send(admin, &Call::get("admin", "/status")).await?;
+                Ok((r.status == 200).then_some(()))
+            },
+        )
         .await
         .with_context(|| self.log_tail())
     }
