@@ -74,11 +74,26 @@ fn clean_runs_are_counted_and_failures_named() {
 }
 
 #[test]
-fn a_count_is_required() {
+fn a_count_is_required_and_help_says_how() {
     let out = Command::new(repo().join("ci/flakes"))
         .arg("many")
         .output()
         .expect("run ci/flakes");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("usage: ci/flakes N"));
+
+    let out = Command::new(repo().join("ci/flakes"))
+        .arg("--help")
+        .output()
+        .expect("run ci/flakes --help");
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for part in [
+        "usage: ci/flakes N",
+        "GATESIM_FLAKES_PROFILE",
+        "GATESIM_FLAKES_BIN",
+        "GATESIM_FLAKES_OUT",
+    ] {
+        assert!(help.contains(part), "{part} in {help}");
+    }
 }
