@@ -250,6 +250,19 @@ impl Rig {
             _backends: [a, b],
             _work: work,
         };
+        // Every replica listens before any fault: one answer could come from one of them.
+        for envoy in rig.envoys() {
+            let admin = envoy
+                .admin_address
+                .context("a running Envoy's admin address")?;
+            wait_stat(
+                admin,
+                "listener_manager.total_listeners_active",
+                "every Envoy has its listener",
+                |v| v >= 1,
+            )
+            .await?;
+        }
         serves(rig.http, "stable.example.com", "a-0").await?;
         rig.cluster.route_ready(&route_to("stable", "a")).await?;
         rig.cluster.gateway_listening(&rig.gateway, 1).await?;
