@@ -249,3 +249,67 @@ async fn after_the_ack_barrier_the_first_probes_already_succeed() {
     }
     env.shutdown().await;
 }
+
+/// A scenario of 250 routes: the applies report progress through the settings' sink, and
+/// the status step (served by one LIST per poll for so many routes of one namespace) sees
+/// every route's status, each under its own name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_scenario_reports_progress_and_lists_statuses_by_name() {
+    const ROUTES: usize = 250;
+    let lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&lines);
+    let with_progress = Settings {
+        progress: Some(gatesim_conformance::run::Progress(Arc::new(
+            move |l: &str| sink.lock().unwrap().push(l.to_owned()),
+        ))),
+        ..settings()
+    };
+    let Some(env) = environment_with(68, None, with_progress).await else {
+        return;
+    };
+    let mut yaml = String::from(
+        "name: ManyRoutes\ndescription: many routes\nfeatures: [Gateway, HTTPRoute]\n\
+         base: gateway-conformance\nresources:\n",
+    );
+    for i in 0..ROUTES {
+        yaml.push_str(&format!(
+            "- apiVersion: gateway.networking.k8s.io/v1\n  kind: HTTPRoute\n  \
+             metadata: {{name: many-{i}, namespace: gateway-conformance-infra}}\n  spec:\n    \
+             parentRefs: [{{name: same-namespace}}]\n    rules:\n    - matches: \
+             [{{path: {{type: PathPrefix, value: /many-{i}/}}}}]\n      \
+             backendRefs: [{{name: infra-backend-v{}, port: 8080}}]\n",
+            i % 2 + 1
+        ));
+    }
+    yaml.push_str("steps:\n- expect-status:\n");
+    for i in 0..ROUTES {
+        yaml.push_str(&format!(
+            "  - kind: HTTPRoute\n    namespace: gateway-conformance-infra\n    name: many-{i}\n    \
+             parents:\n    - parentRef: {{name: same-namespace}}\n      conditions:\n      \
+             - {{type: Accepted, status: \"True\"}}\n      - {{type: ResolvedRefs, status: \"True\"}}\n"
+        ));
+    }
+    yaml.push_str(
+        "- expect-http:\n    gateway: gateway-conformance-infra/same-namespace\n    cases:\n    \
+         - request: {path: /many-0/x}\n      backend: infra-backend-v1\n    \
+         - request: {path: /many-249/x}\n      backend: infra-backend-v2\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many-routes.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let scenario = Scenario::load_with(&path, &LoadOptions::default()).expect("scenario loads");
+    let result = env.run(&scenario).await;
+    assert!(
+        matches!(result.outcome, Outcome::Passed),
+        "{:?}",
+        result.outcome
+    );
+    let lines = lines.lock().unwrap().clone();
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("ManyRoutes: applied all 250 objects in ")),
+        "{lines:?}"
+    );
+    env.shutdown().await;
+}

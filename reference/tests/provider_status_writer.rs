@@ -457,3 +457,75 @@ async fn a_thousand_route_statuses_are_written_with_bounded_concurrency() {
         "at most 32 writes at once, and more than a few: {max}"
     );
 }
+
+/// Every translation resubmits every status. A repeat of the patch last written is skipped
+/// while the object stays at the version that write produced, and written again once someone
+/// else changed the object (here: removed our entry), even though the patch is the same.
+#[tokio::test]
+async fn a_repeated_patch_is_skipped_until_the_object_changes_elsewhere() {
+    let recorder = Recorder::with_delay(Duration::ZERO);
+    let mut set = ResourceSet::default();
+    set.insert(route("r", "11", vec![]));
+    let (snapshots_tx, snapshots) = watch::channel(Arc::new(ResourceSet {
+        revision: 11,
+        ..set
+    }));
+    let (tx, rx) = mpsc::channel(16);
+    let writer = StatusWriter::spawn(
+        recorder.client(),
+        snapshots,
+        rx,
+        StatusWriterConfig::default(),
+    );
+    let metrics = writer.metrics();
+    let ours = parent("gw", OURS, vec![cond("Accepted", "True", EPOCH)]);
+    let update = StatusUpdate {
+        target: route_ref("r"),
+        patch: route_patch(vec![ours.clone()]),
+    };
+    let handled = |c: StatusCounts| c.written + c.unchanged + c.gone + c.failed;
+    let settle = |want: u64| {
+        let metrics = Arc::clone(&metrics);
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while handled(metrics.counts()) < want {
+                assert!(Instant::now() < deadline, "{:?}", metrics.counts());
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+    };
+
+    tx.send(vec![update.clone()]).await.unwrap();
+    settle(1).await;
+    assert_eq!(metrics.counts().written, 1);
+    // The write produced version 1000; the snapshot catches up with it.
+    let written = recorder.requests()[0].2["status"]["parents"].clone();
+    let mut caught_up = ResourceSet::default();
+    caught_up.insert(route("r", "1000", written.as_array().unwrap().clone()));
+    snapshots_tx.send_replace(Arc::new(ResourceSet {
+        revision: 1000,
+        ..caught_up
+    }));
+    tx.send(vec![update.clone()]).await.unwrap();
+    settle(2).await;
+    assert_eq!(metrics.counts().written, 1, "{:?}", metrics.counts());
+
+    // Someone else empties the parents: a newer version, and our entry is gone.
+    let mut overwritten = ResourceSet::default();
+    overwritten.insert(route("r", "1500", vec![]));
+    snapshots_tx.send_replace(Arc::new(ResourceSet {
+        revision: 1500,
+        ..overwritten
+    }));
+    tx.send(vec![update]).await.unwrap();
+    settle(3).await;
+    assert_eq!(metrics.counts().written, 2, "{:?}", metrics.counts());
+    let requests = recorder.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(
+        requests[1].2["metadata"],
+        json!({ "resourceVersion": "1500" })
+    );
+    drop(tx);
+    writer.join().await;
+}

@@ -31,7 +31,7 @@ use anyhow::{Context, Result, bail};
 
 use gatesim_conformance::outcome::{Outcome, ScenarioResult};
 use gatesim_conformance::report::{Implementation, ReportOptions};
-use gatesim_conformance::run::{self, Environment, Plan, SelectionFlags, Settings};
+use gatesim_conformance::run::{self, Environment, Plan, Progress, SelectionFlags, Settings};
 use gatesim_conformance::scenario::{
     LoadOptions, Loader, Profile, Scenario, default_scenarios_dir,
 };
@@ -400,6 +400,7 @@ pub async fn run_suite(args: RunArgs) -> Result<(ExitCode, Option<Vec<ScenarioRe
         consecutive: args.consecutive,
         within: args.within,
         poll_interval: poll_interval(&target),
+        progress: Some(Progress(Arc::new(|line: &str| say!("  {line}")))),
         ..Settings::default()
     };
     let env = Arc::new(Environment::new(target, settings));

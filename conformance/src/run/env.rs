@@ -29,6 +29,18 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// How long a deleted object may take to disappear.
     pub cleanup_timeout: Duration,
+    /// Where a scenario applying many objects says how far it got (the CLI prints it).
+    pub progress: Option<Progress>,
+}
+
+/// A line of progress from inside a long scenario.
+#[derive(Clone)]
+pub struct Progress(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
 }
 
 impl Default for Settings {
@@ -39,6 +51,7 @@ impl Default for Settings {
             poll_interval: Duration::from_millis(100),
             request_timeout: Duration::from_secs(10),
             cleanup_timeout: Duration::from_secs(60),
+            progress: None,
         }
     }
 }

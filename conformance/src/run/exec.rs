@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::env::Environment;
+use super::env::{Environment, Progress};
 use super::status::{self, StatusContext};
 use crate::outcome::{Failure, Outcome, ScenarioResult};
 use crate::scenario::{
@@ -52,6 +52,17 @@ fn generation_key(kind: &str, namespace: Option<&str>, name: &str) -> (String, S
         kind.to_owned(),
         namespace.unwrap_or_default().to_owned(),
         name.to_owned(),
+    )
+}
+
+/// The collection an object is listed in: apiVersion (when given), kind, namespace.
+type ListKey = (Option<String>, String, Option<String>);
+
+fn list_key(target: &ObjectRef) -> ListKey {
+    (
+        target.api_version.clone(),
+        target.kind.clone(),
+        target.namespace.clone(),
     )
 }
 
@@ -150,6 +161,45 @@ impl<'a> Execution<'a> {
         }
     }
 
+    /// Applies objects in dependency order, one after the other (their order is the
+    /// author's: creation order decides precedence between routes and policies). Batches
+    /// large enough to take a while say how far they got, about once a second.
+    async fn apply_all(&mut self, objects: &[Object]) -> Result<(), StepFailure> {
+        const LARGE: usize = 200;
+        let progress = self
+            .env
+            .settings()
+            .progress
+            .clone()
+            .filter(|_| objects.len() >= LARGE);
+        let started = Instant::now();
+        let mut said = started;
+        for (done, object) in super::apply_order(objects).into_iter().enumerate() {
+            self.apply(object).await?;
+            if let Some(Progress(say)) = &progress
+                && said.elapsed() >= Duration::from_secs(1)
+            {
+                said = Instant::now();
+                say(&format!(
+                    "{}: applied {} of {} objects in {:.1}s",
+                    self.scenario.name,
+                    done + 1,
+                    objects.len(),
+                    started.elapsed().as_secs_f64()
+                ));
+            }
+        }
+        if let Some(Progress(say)) = &progress {
+            say(&format!(
+                "{}: applied all {} objects in {:.1}s",
+                self.scenario.name,
+                objects.len(),
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        Ok(())
+    }
+
     async fn apply(&mut self, object: &Object) -> Result<(), StepFailure> {
         let resolved = self.resolve(object).await?;
         let written = self
@@ -203,14 +253,14 @@ impl<'a> Execution<'a> {
     async fn run_steps(&mut self) -> Result<(), Failure> {
         let scenario = self.scenario;
         self.prepare_scenario_dir()?;
-        for object in super::apply_order(&scenario.resources) {
-            self.apply(object).await.map_err(|f| Failure {
+        self.apply_all(&scenario.resources)
+            .await
+            .map_err(|f| Failure {
                 step: None,
                 case: f.case,
                 message: f.message,
                 related_status: f.related,
             })?;
-        }
         for (index, step) in scenario.steps.iter().enumerate() {
             let began = Instant::now();
             let result = self.step(&step.value).await;
@@ -243,9 +293,7 @@ impl<'a> Execution<'a> {
         let target = self.env.target();
         match step {
             Step::Apply(objects) => {
-                for object in super::apply_order(objects) {
-                    self.apply(object).await?;
-                }
+                self.apply_all(objects).await?;
             }
             Step::Patch(entries) => {
                 for entry in entries {
@@ -303,9 +351,14 @@ impl<'a> Execution<'a> {
         let controller = &self.env.target().class().controller_name;
         loop {
             let mut still = Vec::new();
+            let listed = self.list_crowded(&pending).await;
             for entry in pending {
                 let target = entry.target();
-                let (problems, object) = match self.env.target().driver().get(&target).await {
+                let read = match listed.get(&list_key(&target)) {
+                    Some(objects) => Ok(objects.get(&target.name).cloned()),
+                    None => self.env.target().driver().get(&target).await,
+                };
+                let (problems, object) = match read {
                     Ok(Some(object)) => {
                         let key =
                             generation_key(&entry.kind, entry.namespace.as_deref(), &entry.name);
@@ -344,6 +397,45 @@ impl<'a> Execution<'a> {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(10));
         }
+    }
+
+    /// One LIST per kind and namespace that many pending entries share, instead of a GET for
+    /// each: a step expecting the status of thousands of routes would otherwise cost thousands
+    /// of requests per poll. A failed LIST leaves its entries to their own GETs.
+    async fn list_crowded(
+        &self,
+        pending: &[&StatusExpectation],
+    ) -> HashMap<ListKey, HashMap<String, Value>> {
+        const CROWD: usize = 8;
+        let mut crowds: HashMap<ListKey, usize> = HashMap::new();
+        for entry in pending {
+            *crowds.entry(list_key(&entry.target())).or_default() += 1;
+        }
+        let mut listed = HashMap::new();
+        for (key, count) in crowds {
+            if count < CROWD {
+                continue;
+            }
+            let (api_version, kind, namespace) = &key;
+            let Ok(objects) = self
+                .env
+                .target()
+                .driver()
+                .list_kind(api_version.as_deref(), kind, namespace.as_deref(), None)
+                .await
+            else {
+                continue;
+            };
+            let by_name = objects
+                .into_iter()
+                .filter_map(|o| {
+                    let name = o.pointer("/metadata/name")?.as_str()?.to_owned();
+                    Some((name, o))
+                })
+                .collect();
+            listed.insert(key, by_name);
+        }
+        listed
     }
 
     /// The status of a Gateway and of the scenario's routes, for failures about traffic.

@@ -9,7 +9,7 @@ pub mod schedule;
 pub mod select;
 pub mod status;
 
-pub use env::{Environment, Settings};
+pub use env::{Environment, Progress, Settings};
 pub use select::{Decision, SelectionFlags};
 
 use std::cmp::Reverse;

@@ -367,7 +367,20 @@ impl Driver {
         namespace: Option<&str>,
         labels: Option<&str>,
     ) -> Result<Vec<Value>, TargetError> {
-        let resolved = self.resolve(Some(api_version), kind).await?;
+        self.list_kind(Some(api_version), kind, namespace, labels)
+            .await
+    }
+
+    /// [`Driver::list`] for a kind whose version may be left to discovery, as an
+    /// [`ObjectRef`] may leave it.
+    pub async fn list_kind(
+        &self,
+        api_version: Option<&str>,
+        kind: &str,
+        namespace: Option<&str>,
+        labels: Option<&str>,
+    ) -> Result<Vec<Value>, TargetError> {
+        let resolved = self.resolve(api_version, kind).await?;
         let api = self.api(&resolved, namespace);
         let mut params = kube::api::ListParams::default();
         if let Some(labels) = labels {

@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 
+use cel::common::types::{CelBool, CelString};
 use cel::objects::{Key, Map as CelMap};
-use cel::{Context, Env, Program};
+use cel::{Context, Env, ExecutionError, Program};
 use serde_json::Value;
 
 use super::field::Reason;
@@ -18,8 +19,35 @@ use super::structural::{Additional, Node};
 static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
     let mut env = Env::stdlib();
     cel::extensions::strings(&mut env).expect("the strings extension registers once");
+    cel::add_overload!(env, fn matches: (CelString, CelString) -> Result<CelBool>, id = "matches")
+        .expect("matches is registered once (cel's own needs its `regex` feature, off here)");
+    cel::add_member_overload!(env, fn matches: (CelString, CelString) -> Result<CelBool>)
+        .expect("matches is registered once (cel's own needs its `regex` feature, off here)");
     Arc::new(env)
 });
+
+/// Compiled `matches` patterns. cel's own `matches` compiles its pattern on every call, and
+/// the Gateway API rules call it for every path, header and hostname of every write: with
+/// thousands of routes that compiling was a large share of simkube's time. The patterns
+/// come from the CRDs' rules, so the cache stays as small as they are.
+static PATTERNS: LazyLock<Mutex<HashMap<String, Result<regex::Regex, String>>>> =
+    LazyLock::new(Mutex::default);
+
+/// CEL's `string.matches(string)` (RE2 syntax; the `regex` crate is close enough for the
+/// patterns CRD rules use), reporting an invalid pattern as cel's own did.
+fn matches(this: &CelString<'_>, pattern: &CelString<'_>) -> Result<CelBool, ExecutionError> {
+    let mut cache = PATTERNS.lock().unwrap_or_else(|e| e.into_inner());
+    let compiled = cache
+        .entry(pattern.inner().to_owned())
+        .or_insert_with(|| regex::Regex::new(pattern.inner()).map_err(|e| e.to_string()));
+    match compiled {
+        Ok(re) => Ok(CelBool::from(re.is_match(this.inner()))),
+        Err(err) => Err(ExecutionError::FunctionError {
+            function: "matches".to_owned(),
+            message: format!("'{}' not a valid regex:\n{err}", pattern.inner()),
+        }),
+    }
+}
 
 /// One compiled rule.
 pub struct Rule {
@@ -250,6 +278,24 @@ mod tests {
             &rule("duration(self) <= duration('1h')"),
             json!("59m")
         ));
+    }
+
+    /// simkube's own `matches` (member and global forms, cached per pattern) behaves as
+    /// cel's did: the same answer on every call, an invalid pattern an evaluation error.
+    #[test]
+    fn matches_answers_alike_on_every_call_and_reports_bad_patterns() {
+        let member = rule("self.matches('^/[a-z]+$')");
+        let global = rule("matches(self, '^/[a-z]+$')");
+        for _ in 0..3 {
+            assert!(holds(&member, json!("/abc")));
+            assert!(!holds(&member, json!("/ABC")));
+            assert!(holds(&global, json!("/abc")));
+            assert!(!holds(&global, json!("abc")));
+        }
+        match rule("self.matches('(')").eval(&to_cel(&json!("x"), None), None) {
+            Outcome::Error(e) => assert!(e.contains("not a valid regex"), "{e}"),
+            _ => panic!("an invalid pattern is an evaluation error"),
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::translate::{ObjectRef, StatusUpdate};
+use crate::translate::{ObjectRef, StatusPatch, StatusUpdate};
 
 /// Who the status fields belong to in `managedFields`: without a name the API server records
 /// the writes of every client without one as `unknown`.
@@ -112,6 +112,7 @@ impl StatusWriter {
             source: Box::new(source),
             metrics: Arc::clone(&metrics),
             written: Mutex::new(HashMap::new()),
+            confirmed: Mutex::new(HashMap::new()),
         });
         let task = tokio::spawn(run(writer, updates, config));
         StatusWriter {
@@ -204,6 +205,11 @@ struct Writer {
     /// produced. Until the source has caught up with that version it still shows the old
     /// status, and comparing against it would write the same status again.
     written: Mutex<HashMap<ObjectRef, (Option<Value>, u64)>>,
+    /// The patch each object last got (written or found already in place) and the object's
+    /// resourceVersion then. Every translation resubmits every status; while an object's
+    /// version has not moved past this one, the same patch needs neither its status read nor
+    /// a plan, which keeps a large, mostly unchanged set from costing work per object.
+    confirmed: Mutex<HashMap<ObjectRef, (StatusPatch, u64)>>,
 }
 
 impl Writer {
@@ -213,6 +219,9 @@ impl Writer {
     }
 
     async fn attempt(&self, job: &Job) -> Outcome {
+        if job.attempt == 0 && self.still_confirmed(job) {
+            return Outcome::Unchanged;
+        }
         let api = api(&self.client, &job.target);
         let name = &job.target.name;
         // A retry follows a conflict or an error: the cached view may be what was wrong.
@@ -245,6 +254,7 @@ impl Writer {
             resource_version.as_deref(),
             &now,
         ) else {
+            self.confirm(job, parse_version(resource_version.as_deref()));
             return Outcome::Unchanged;
         };
         let params = PatchParams {
@@ -254,10 +264,38 @@ impl Writer {
         match api.patch_status(name, &params, &Patch::Merge(&body)).await {
             Ok(obj) => {
                 self.remember(&job.target, &obj);
+                self.confirm(job, parse_version(obj.metadata.resource_version.as_deref()));
                 Outcome::Written
             }
             Err(err) => classify(err),
         }
+    }
+
+    /// Whether `job` repeats the patch last confirmed for its object and the object has not
+    /// changed since (the source may still show an older version than our own write).
+    fn still_confirmed(&self, job: &Job) -> bool {
+        let confirmed = self
+            .confirmed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some((patch, version)) = confirmed.get(&job.target) else {
+            return false;
+        };
+        if *patch != job.patch || *version == 0 {
+            return false;
+        }
+        match parse_version(self.source.resource_version(&job.target).as_deref()) {
+            0 => false,
+            current => current <= *version,
+        }
+    }
+
+    fn confirm(&self, job: &Job, version: u64) {
+        let mut confirmed = self
+            .confirmed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        confirmed.insert(job.target.clone(), (job.patch.clone(), version));
     }
 
     fn lookup(&self, target: &ObjectRef) -> Lookup {
@@ -310,6 +348,10 @@ impl Writer {
             Outcome::Gone => {
                 tracing::debug!(?target, "status target no longer exists");
                 self.written
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .remove(target);
+                self.confirmed
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
                     .remove(target);

@@ -68,6 +68,17 @@ pub enum Lookup {
 /// Current state of the objects the writer patches, without a request per object.
 pub trait StatusSource: Send + Sync + 'static {
     fn lookup(&self, target: &ObjectRef) -> Lookup;
+
+    /// Only the object's `resourceVersion`, when known: enough to tell that an object whose
+    /// status this writer confirmed has not changed since, without reading that status.
+    fn resource_version(&self, target: &ObjectRef) -> Option<String> {
+        match self.lookup(target) {
+            Lookup::Found {
+                resource_version, ..
+            } => resource_version,
+            Lookup::Missing | Lookup::Unknown => None,
+        }
+    }
 }
 
 /// The Kubernetes provider's latest snapshot: the reflectors' view of every stored kind.
@@ -79,6 +90,32 @@ impl StatusSource for Snapshots {
             return Lookup::Unknown;
         }
         lookup_in(&set, target)
+    }
+
+    fn resource_version(&self, target: &ObjectRef) -> Option<String> {
+        struct Version<'a> {
+            set: &'a ResourceSet,
+            key: ObjectKey,
+        }
+        impl KindVisitor for Version<'_> {
+            type Output = Option<String>;
+            fn visit<K: StoredKind>(self) -> Option<String> {
+                self.set
+                    .get::<K>(&self.key)
+                    .and_then(|obj| obj.meta().resource_version.clone())
+            }
+        }
+        let set = self.borrow();
+        let key = ObjectKey::new(
+            target.namespace.clone().unwrap_or_default(),
+            target.name.clone(),
+        );
+        visit_kind(
+            api_group(&target.api_version),
+            &target.kind,
+            Version { set: &set, key },
+        )
+        .flatten()
     }
 }
 
