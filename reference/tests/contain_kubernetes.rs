@@ -2,127 +2,20 @@
 //! target runs it): the quarantine shows in the route's status in the API server, survives
 //! the controller's own status writes, and lets every other change through.
 
+mod cluster_support;
 mod contain_support;
 mod e2e_support;
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
+use cluster_support::Cluster;
 use contain_support::{admin, backed_by_a, backreference_route, bad_regex_route, route_to, serves};
-use e2e_support::{
-    Backend, Call, HTTP_GATEWAY, Prober, WAIT, endpoint_slice, eventually, expect, gateway_addr,
-};
+use e2e_support::{Backend, Call, HTTP_GATEWAY, Prober, endpoint_slice, expect, gateway_addr};
 use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
 use gatesim_reference::infra::{envoy, host::HostConfig};
-use gatesim_reference::model::{ControllerConfig, KindVisitor, StoredKind, api_group, visit_kind};
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
-use serde_json::Value;
-
-/// The API server's view of objects, through the real `kube` client.
-struct Cluster {
-    client: kube::Client,
-}
-
-impl Cluster {
-    fn api(&self, value: &Value) -> Result<(Api<DynamicObject>, String)> {
-        struct Resource;
-        impl KindVisitor for Resource {
-            type Output = (ApiResource, bool);
-            fn visit<K: StoredKind>(self) -> Self::Output {
-                (ApiResource::erase::<K>(&()), K::NAMESPACED)
-            }
-        }
-        let api_version = value["apiVersion"].as_str().context("apiVersion")?;
-        let kind = value["kind"].as_str().context("kind")?;
-        let (resource, namespaced) = visit_kind(api_group(api_version), kind, Resource)
-            .with_context(|| format!("{kind} is not a stored kind"))?;
-        let name = value["metadata"]["name"].as_str().context("name")?;
-        let api = if namespaced {
-            let ns = value["metadata"]["namespace"].as_str().unwrap_or("default");
-            Api::namespaced_with(self.client.clone(), ns, &resource)
-        } else {
-            Api::all_with(self.client.clone(), &resource)
-        };
-        Ok((api, name.to_string()))
-    }
-
-    /// Server-side apply every document of `yaml`.
-    async fn apply(&self, yaml: &str) -> Result<()> {
-        for doc in serde_yaml::Deserializer::from_str(yaml) {
-            let value: Value = serde::Deserialize::deserialize(doc)?;
-            if value.is_null() {
-                continue;
-            }
-            let (api, name) = self.api(&value)?;
-            api.patch(
-                &name,
-                &PatchParams::apply("contain-test").force(),
-                &Patch::Apply(&value),
-            )
-            .await
-            .with_context(|| format!("applying {name}"))?;
-        }
-        Ok(())
-    }
-
-    /// The status of the object `yaml` describes, as the API server holds it.
-    async fn status(&self, yaml: &str) -> Result<Value> {
-        let value: Value = serde_yaml::from_str(yaml)?;
-        let (api, name) = self.api(&value)?;
-        let obj = api.get(&name).await?;
-        Ok(obj.data.get("status").cloned().unwrap_or(Value::Null))
-    }
-
-    /// Wait until route `yaml`'s Accepted condition passes `check`; the condition.
-    async fn route_accepted(
-        &self,
-        yaml: &str,
-        what: &str,
-        check: impl Fn(&Value) -> bool,
-    ) -> Result<Value> {
-        eventually(WAIT, what, || async {
-            let status = self.status(yaml).await?;
-            let accepted = status["parents"][0]["conditions"]
-                .as_array()
-                .and_then(|c| c.iter().find(|c| c["type"] == "Accepted").cloned());
-            Ok(accepted.filter(|c| check(c)))
-        })
-        .await
-    }
-
-    async fn quarantined(&self, yaml: &str, envoy_says: &str) -> Result<Value> {
-        let what = format!("quarantined with {envoy_says:?} in the API server");
-        self.route_accepted(yaml, &what, |c| {
-            c["status"] == "False"
-                && c["reason"] == "UnsupportedValue"
-                && c["message"]
-                    .as_str()
-                    .is_some_and(|m| m.contains(envoy_says))
-        })
-        .await
-    }
-
-    async fn gateway_programmed(&self) -> Result<()> {
-        let gateway = HTTP_GATEWAY
-            .split("---")
-            .nth(1)
-            .context("the Gateway document")?;
-        eventually(
-            WAIT,
-            "the Gateway is Programmed in the API server",
-            || async {
-                let status = self.status(gateway).await?;
-                let programmed = status["conditions"].as_array().is_some_and(|c| {
-                    c.iter()
-                        .any(|c| c["type"] == "Programmed" && c["status"] == "True")
-                });
-                Ok(programmed.then_some(()))
-            },
-        )
-        .await
-    }
-}
+use gatesim_reference::model::ControllerConfig;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_route_is_quarantined_through_the_api_server() -> Result<()> {

@@ -135,9 +135,21 @@ pub struct Stats {
     pub watch_events: u64,
     /// Requests answered by an injected error.
     pub injected_errors: u64,
+    /// The same, per status code: a test of a `410` storm or of `409`s on status writes
+    /// checks that its own code was served, not just some error.
+    #[serde(default)]
+    pub injected_by_code: BTreeMap<u16, u64>,
+    /// Requests held back by a latency rule.
+    #[serde(default)]
+    pub delayed_requests: u64,
 }
 
 impl Stats {
+    /// Injected errors answered with `code`.
+    pub fn injected(&self, code: u16) -> u64 {
+        self.injected_by_code.get(&code).copied().unwrap_or(0)
+    }
+
     /// Requests counted for `verb` on `resource` (exact resource string).
     pub fn requests(&self, verb: Verb, resource: &str) -> u64 {
         self.requests
@@ -165,6 +177,8 @@ struct Counters {
     watches_dropped: u64,
     watch_events: u64,
     injected_errors: u64,
+    injected_by_code: BTreeMap<u16, u64>,
+    delayed_requests: u64,
 }
 
 /// The server-side fault and counter state.
@@ -195,13 +209,17 @@ impl FaultState {
             .entry((verb, resource.to_string()))
             .or_default() += 1;
         let mut active = locked(&self.active);
-        let delay = active
+        let delay: Duration = active
             .latency
             .iter()
             .filter(|l| l.matcher.matches(verb, resource))
             .map(|l| Duration::from_millis(l.millis))
             .sum();
         let mut error = None;
+        let mut counters = locked(&self.counters);
+        if !delay.is_zero() {
+            counters.delayed_requests += 1;
+        }
         if let Some(pos) = active
             .errors
             .iter()
@@ -209,11 +227,12 @@ impl FaultState {
         {
             let fault = &mut active.errors[pos];
             error = ApiError::injected(fault.code);
+            counters.injected_errors += 1;
+            *counters.injected_by_code.entry(fault.code).or_default() += 1;
             fault.count = fault.count.saturating_sub(1);
             if fault.count == 0 {
                 active.errors.remove(pos);
             }
-            locked(&self.counters).injected_errors += 1;
         }
         (delay, error)
     }
@@ -288,6 +307,8 @@ impl FaultState {
         stats.watches_dropped = c.watches_dropped;
         stats.watch_events = c.watch_events;
         stats.injected_errors = c.injected_errors;
+        stats.injected_by_code = c.injected_by_code.clone();
+        stats.delayed_requests = c.delayed_requests;
     }
 }
 
@@ -393,6 +414,9 @@ mod tests {
             "InternalError"
         );
         assert!(state.on_request(Verb::List, "pods").1.is_none());
+        let mut stats = Stats::default();
+        state.fill_stats(&mut stats);
+        assert_eq!((stats.injected(500), stats.injected(410)), (2, 0));
         assert!(
             state
                 .add_error(ErrorFault {

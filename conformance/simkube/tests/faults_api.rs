@@ -134,6 +134,11 @@ async fn faults_and_counters_over_http() {
     assert_eq!(stats.requests(Verb::Create, "configmaps"), 3);
     assert_eq!(stats.injected_errors, 3);
     assert_eq!(
+        (stats.injected(500), stats.injected(409)),
+        (2, 1),
+        "{stats:?}"
+    );
+    assert_eq!(
         (stats.watches_dropped, stats.watches_started),
         (1, 1),
         "the expired watch never opened: {stats:?}"
@@ -167,6 +172,11 @@ async fn latency_applies_to_matching_requests_only() {
     let t = Instant::now();
     cms.list(&ListParams::default()).await.unwrap();
     assert!(t.elapsed() >= Duration::from_millis(300), "list is delayed");
+    assert_eq!(
+        server.stats().delayed_requests,
+        1,
+        "only the list was held back"
+    );
     server.faults().clear();
     let t = Instant::now();
     cms.list(&ListParams::default()).await.unwrap();

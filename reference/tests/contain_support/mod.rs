@@ -102,7 +102,12 @@ pub async fn serves(http: SocketAddr, host: &str, backend: &str) -> Result<()> {
 
 /// The body of the controller's admin endpoint `path`.
 pub async fn admin(controller: &Controller, path: &str) -> Result<String> {
-    let r = send(controller.admin_addr(), &Call::get("admin", path)).await?;
+    admin_at(controller.admin_addr(), path).await
+}
+
+/// The body of `path` on the controller admin endpoint at `addr`.
+pub async fn admin_at(addr: SocketAddr, path: &str) -> Result<String> {
+    let r = send(addr, &Call::get("admin", path)).await?;
     ensure!(r.status == 200, "{path}: status {}", r.status);
     Ok(String::from_utf8_lossy(&r.body).into_owned())
 }
