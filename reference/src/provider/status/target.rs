@@ -106,14 +106,12 @@ impl StatusSource for Snapshots {
             }
         }
         let set = self.borrow();
-        let key = ObjectKey::new(
-            target.namespace.clone().unwrap_or_default(),
-            target.name.clone(),
-        );
-        visit_kind(
-            api_group(&target.api_version),
-            &target.kind,
-            Version { set: &set, key },
+        visit_target(
+            target,
+            Version {
+                set: &set,
+                key: object_key(target),
+            },
         )
         .flatten()
     }
@@ -142,14 +140,18 @@ pub fn lookup_in(set: &ResourceSet, target: &ObjectRef) -> Lookup {
             }
         }
     }
-    let key = ObjectKey::new(
+    let key = object_key(target);
+    visit_target(target, Find { set, key }).unwrap_or(Lookup::Unknown)
+}
+
+fn object_key(target: &ObjectRef) -> ObjectKey {
+    ObjectKey::new(
         target.namespace.clone().unwrap_or_default(),
         target.name.clone(),
-    );
-    visit_kind(
-        api_group(&target.api_version),
-        &target.kind,
-        Find { set, key },
     )
-    .unwrap_or(Lookup::Unknown)
+}
+
+/// Runs `visitor` for `target`'s kind; `None` when the kind is not a stored one.
+fn visit_target<V: KindVisitor>(target: &ObjectRef, visitor: V) -> Option<V::Output> {
+    visit_kind(api_group(&target.api_version), &target.kind, visitor)
 }
