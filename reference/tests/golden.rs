@@ -4,47 +4,17 @@
 //! Run with `GATESIM_UPDATE_GOLDEN=1` to rewrite the expectations after an intended change,
 //! then review the diff.
 
-use std::path::{Path, PathBuf};
+mod golden_support;
 
-use gatesim_reference::infra::{addresses::AddressAllocator, envoy, validate};
-use gatesim_reference::model::{ControllerConfig, ResourceSet};
-use gatesim_reference::provider::file::load_dir;
+use std::path::Path;
+
+use gatesim_reference::infra::{envoy, validate};
 use gatesim_reference::render;
 use gatesim_reference::translate::{self, Translation};
-
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("golden")
-}
-
-fn load(set: &mut ResourceSet, path: &Path) {
-    let loaded = load_dir(path, &ControllerConfig::default()).unwrap_or_else(|errors| {
-        let list: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
-        panic!("{}:\n{}", path.display(), list.join("\n"))
-    });
-    set.merge(loaded);
-}
-
-fn cases() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(golden_dir())
-        .expect("tests/golden")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
-}
+use golden_support::{cases, input};
 
 fn translate_case(dir: &Path) -> Translation {
-    let mut set = ResourceSet::default();
-    load(&mut set, &golden_dir().join("shared.yaml"));
-    load(&mut set, &dir.join("input.yaml"));
-    let mut allocator = AddressAllocator::new();
-    allocator
-        .sync(translate::managed_gateways(&set).iter())
-        .expect("addresses");
-    set.gateway_addresses = allocator.address_strings();
+    let set = input(dir);
     let translation = translate::translate(&set);
     assert_eq!(
         translation,

@@ -4,35 +4,16 @@
 //! policies, delegation, TLS, ...), the way users and providers make them: a route changed in
 //! place, added, removed or replaced by an equal copy, and other objects touched or removed.
 
-use std::path::{Path, PathBuf};
+mod golden_support;
+
 use std::sync::{Arc, OnceLock};
 
-use gatesim_reference::infra::addresses::AddressAllocator;
-use gatesim_reference::model::{AnyObject, ControllerConfig, ObjectKey, ResourceSet};
-use gatesim_reference::provider::file::load_dir;
+use gatesim_reference::model::{AnyObject, ObjectKey, ResourceSet};
 use gatesim_reference::translate::{self, Translator};
 use gatesim_reference::xds::{ResourceType, Snapshot};
+use golden_support::{cases, golden_dir, input, load, with_addresses};
 use proptest::prelude::*;
 use serde_json::json;
-
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
-}
-
-fn load(set: &mut ResourceSet, path: &Path) {
-    let loaded = load_dir(path, &ControllerConfig::default())
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    set.merge(loaded);
-}
-
-/// Loopback addresses for the Gateways, as a running controller assigns them.
-fn with_addresses(set: &mut ResourceSet) {
-    let mut allocator = AddressAllocator::new();
-    allocator
-        .sync(translate::managed_gateways(set).iter())
-        .expect("addresses");
-    set.gateway_addresses = allocator.address_strings();
-}
 
 /// The golden Services, and per Gateway of `gateways` (HTTP on port 80) `routes` HTTPRoutes
 /// `<gateway>-r<i>` for host `r<i>.<gateway>.example.com`.
@@ -71,20 +52,11 @@ fn inputs() -> &'static [(String, ResourceSet)] {
 }
 
 fn read_inputs() -> Vec<(String, ResourceSet)> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(golden_dir())
-        .expect("tests/golden")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs.into_iter()
+    cases()
+        .into_iter()
         .map(|dir| {
-            let mut set = ResourceSet::default();
-            load(&mut set, &golden_dir().join("shared.yaml"));
-            load(&mut set, &dir.join("input.yaml"));
-            with_addresses(&mut set);
             let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-            (name, set)
+            (name, input(&dir))
         })
         .collect()
 }
