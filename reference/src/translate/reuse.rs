@@ -112,7 +112,7 @@ impl Reuse {
         let mut routes = HashMap::with_capacity(set.http_routes.len());
         for (key, route) in &set.http_routes {
             let revision = match self.routes.remove(key) {
-                Some((old, revision)) if Arc::ptr_eq(&old, route) => revision,
+                Some((old, revision)) if same_object(&old, route) => revision,
                 _ => {
                     self.next_revision += 1;
                     self.next_revision
@@ -317,12 +317,36 @@ fn context_of(set: &ResourceSet) -> ResourceSet {
     context
 }
 
-/// Same keys, each the same shared object.
-fn same_store<K>(a: &crate::model::Store<K>, b: &crate::model::Store<K>) -> bool {
+/// Same keys, each the same object as far as translation can tell (`same_object`).
+fn same_store<K: StoredKind>(a: &crate::model::Store<K>, b: &crate::model::Store<K>) -> bool {
     a.len() == b.len()
         && a.iter()
             .zip(b)
-            .all(|((ka, va), (kb, vb))| ka == kb && Arc::ptr_eq(va, vb))
+            .all(|((ka, va), (kb, vb))| ka == kb && same_object(va, vb))
+}
+
+/// The same shared object, or one that differs only where translation never reads: its
+/// status and the API server's bookkeeping (`resourceVersion`, `managedFields`). So a status
+/// this controller writes, which the Kubernetes provider sees come back as a new object,
+/// does not undo reuse. Only objects that are not shared are compared, which are few.
+fn same_object<K: StoredKind>(a: &Arc<K>, b: &Arc<K>) -> bool {
+    if Arc::ptr_eq(a, b) {
+        return true;
+    }
+    let input = |obj: &K| {
+        let mut value = serde_json::to_value(obj).ok()?;
+        let fields = value.as_object_mut()?;
+        fields.remove("status");
+        if let Some(meta) = fields.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            meta.remove("resourceVersion");
+            meta.remove("managedFields");
+        }
+        Some(value)
+    };
+    match (input(a), input(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Whether two contexts hold the same objects (the same shared ones) and settings.
