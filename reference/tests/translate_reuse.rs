@@ -268,6 +268,7 @@ fn one_route_edited_rebuilds_only_its_own_parts() {
     let reused = translator.reused();
     assert_eq!(reused.route_statuses_built, 1, "{reused:?}");
     assert_eq!(reused.route_statuses, 19, "{reused:?}");
+    assert_eq!((reused.routes, reused.routes_built), (19, 1), "{reused:?}");
     assert!(reused.virtual_hosts_built <= 2, "{reused:?}");
     assert_eq!(
         reused.virtual_hosts + reused.virtual_hosts_built,
