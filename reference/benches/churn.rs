@@ -282,6 +282,20 @@ async fn run(
             (*stage, mean)
         })
         .collect();
+    for part in ["routes", "proxies", "virtual_hosts"] {
+        let count = |how: &str| {
+            metric(
+                &after,
+                &format!("gatesim_translation_parts{{part=\"{part}\",how=\"{how}\"}}"),
+            )
+            .unwrap_or(f64::NAN)
+        };
+        eprintln!(
+            "last translation: {part} taken over {}, built {}",
+            count("taken"),
+            count("built")
+        );
+    }
     let mut failures = 0;
     let mut good = 0;
     for p in probers {

@@ -62,6 +62,8 @@ struct Inner {
     translation: Mutex<Histogram>,
     /// Time per stage of the way from an input change to the proxies (see `crate::timing`).
     stages: Mutex<BTreeMap<&'static str, Histogram>>,
+    /// What the last translation took over from the one before.
+    reused: Mutex<crate::translate::Reused>,
     routes: AtomicU64,
     gateways: AtomicU64,
     translation_errors: AtomicU64,
@@ -108,6 +110,11 @@ impl Metrics {
             .entry(stage)
             .or_default()
             .observe(duration);
+    }
+
+    /// What the last translation took over from the one before, and what it built.
+    pub fn record_reuse(&self, reused: crate::translate::Reused) {
+        *self.inner.reused.lock().unwrap_or_else(|e| e.into_inner()) = reused;
     }
 
     /// A translation that could not produce configuration for some object.
@@ -259,6 +266,22 @@ impl Metrics {
             render_histogram(h, out, name, "", Some(("stage", stage)));
         }
         render_histogram(&cache.rollouts(), out, name, "", Some(("stage", "apply")));
+        let r = *self.inner.reused.lock().unwrap_or_else(|e| e.into_inner());
+        let name = "gatesim_translation_parts";
+        out.family(
+            name,
+            "gauge",
+            "Parts of the last translation taken over from the one before, or built.",
+        );
+        for (part, taken, built) in [
+            ("routes", r.routes, r.routes_built),
+            ("proxies", r.proxies, r.proxies_built),
+            ("virtual_hosts", r.virtual_hosts, r.virtual_hosts_built),
+            ("route_statuses", r.route_statuses, r.route_statuses_built),
+        ] {
+            out.sample(name, &[("part", part), ("how", "taken")], taken as f64);
+            out.sample(name, &[("part", part), ("how", "built")], built as f64);
+        }
     }
 
     fn render_containment(&self, out: &mut Exposition) {

@@ -321,6 +321,7 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
             }
         };
         translator = moved;
+        ctx.metrics.record_reuse(translator.reused());
         let translated = Instant::now();
         ctx.metrics.record_translation(
             translated - started,
