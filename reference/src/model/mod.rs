@@ -19,8 +19,8 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{
     ConfigMap, DirectResponse, EndpointSlice, Gateway, GatewayClass, GatewayParameters,
-    HttpListenerOption, HttpRoute, ListenerOption, Namespace, ReferenceGrant, RouteOption, Secret,
-    Service, Settings, Upstream, VirtualHostOption,
+    HttpListenerOption, HttpRoute, ListenerOption, Namespace, Pod, ReferenceGrant, RouteOption,
+    Secret, Service, Settings, Upstream, VirtualHostOption,
 };
 
 /// Namespace and name of an object. Cluster-scoped objects have an empty namespace, so one key
@@ -129,6 +129,9 @@ pub struct ResourceSet {
     pub namespaces: Store<Namespace>,
     pub services: Store<Service>,
     pub endpoint_slices: Store<EndpointSlice>,
+    /// Read only for their labels and addresses: a `kube` Upstream's `selector` picks among
+    /// its Service's endpoints by the labels of the Pod behind each.
+    pub pods: Store<Pod>,
     pub secrets: Store<Secret>,
     pub config_maps: Store<ConfigMap>,
     // K8sGateway kinds.
@@ -265,6 +268,7 @@ stored_kinds! {
     Namespace => namespaces,
     Service => services,
     EndpointSlice => endpoint_slices,
+    Pod => pods,
     Secret => secrets,
     ConfigMap => config_maps,
     RouteOption => route_options,

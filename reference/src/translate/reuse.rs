@@ -8,8 +8,8 @@
 //! gets a revision number. A virtual host and a route's status are taken from the previous
 //! translation when the context is unchanged and every route they were built from has the
 //! same revision. Delegation couples routes to each other, so a translation with any
-//! delegation reuses nothing. EndpointSlices are not part of the context: only clusters and
-//! endpoints read them, and those are always built anew.
+//! delegation reuses nothing. EndpointSlices and Pods are not part of the context: only clusters
+//! and endpoints read them, and those are always built anew.
 //!
 //! Revisions are never reused (a counter), and the table holds each route's `Arc`, so that a
 //! freed object's address cannot come back as another object with the same identity.
@@ -39,7 +39,7 @@ struct KeptVhost {
 
 #[derive(Debug, Default)]
 pub(crate) struct Reuse {
-    /// The previous input without its HTTPRoutes and EndpointSlices.
+    /// The previous input without its HTTPRoutes, EndpointSlices and Pods.
     context: Option<ResourceSet>,
     /// Every HTTPRoute of the previous input, with its revision.
     routes: HashMap<ObjectKey, (Arc<HttpRoute>, u64)>,
@@ -242,12 +242,13 @@ impl Pass<'_> {
     }
 }
 
-/// `set` without its HTTPRoutes and EndpointSlices (and its revision, which translation does
+/// `set` without its HTTPRoutes, EndpointSlices and Pods (and its revision, which translation does
 /// not read).
 fn context_of(set: &ResourceSet) -> ResourceSet {
     let mut context = set.clone();
     context.http_routes.clear();
     context.endpoint_slices.clear();
+    context.pods.clear();
     context.revision = 0;
     context
 }

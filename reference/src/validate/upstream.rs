@@ -188,8 +188,15 @@ fn kube(c: &mut Checker, k: &KubeUpstream) {
         c.value("serviceNamespace", super::names::namespace(ns));
     }
     c.value("servicePort", port(k.service_port));
-    if k.selector.as_ref().is_some_and(|s| !s.is_empty()) {
-        c.field("selector", |c| c.fail(UNSUPPORTED));
+    if let Some(selector) = &k.selector {
+        c.field("selector", |c| {
+            for (name, value) in selector {
+                c.key(name, |c| {
+                    c.check(super::names::label_key(name));
+                    c.check(super::names::label_value(value));
+                });
+            }
+        });
     }
     if k.service_spec.is_some() {
         c.field("serviceSpec", |c| c.fail(UNSUPPORTED));
