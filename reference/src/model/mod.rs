@@ -77,8 +77,9 @@ pub struct ControllerConfig {
     /// a configuration, and not while the proxy rejects the current one. Off for one-shot
     /// translation (`translate` CLI, golden tests), where no proxy exists.
     pub programmed_on_ack: bool,
-    /// Listeners bind 0.0.0.0 whatever the Gateway's address: each proxy runs in a pod of its
-    /// own behind a Service, whose address is the Gateway's (`--infra kubernetes`).
+    /// Listeners bind every address (`::`, or `0.0.0.0` under Settings `ipV4Only`) whatever
+    /// the Gateway's address: each proxy runs in a pod of its own behind a Service, whose
+    /// address is the Gateway's (`--infra kubernetes`).
     pub bind_any_address: bool,
     /// Only false in tests of the NACK containment path, which need an invalid object to
     /// reach Envoy.
@@ -144,7 +145,8 @@ pub struct ResourceSet {
     pub gateway_parameters: Store<GatewayParameters>,
     pub settings: Store<Settings>,
     /// Address each Gateway's proxy listens on, as decided by the infrastructure provider.
-    /// A Gateway without an entry gets listeners on 0.0.0.0 and no `status.addresses`.
+    /// A Gateway without an entry gets listeners on every address (`::`, or `0.0.0.0` under
+    /// Settings `ipV4Only`) and no `status.addresses`.
     pub gateway_addresses: BTreeMap<ObjectKey, String>,
     /// Progress of each Gateway's proxy (see `ControllerConfig::programmed_on_ack`).
     pub proxy_progress: BTreeMap<ObjectKey, ProxyProgress>,
