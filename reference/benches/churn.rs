@@ -9,6 +9,10 @@
 //! `figure<TAB>value<TAB>target` lines for `ci/bench`, and the controller's own mean
 //! translation time over the run (from its /metrics), to say where the milliseconds go.
 
+/// As the controller binary allocates, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/e2e_support/mod.rs"]
 mod e2e_support;
 
@@ -91,7 +95,20 @@ struct Outcome {
     failures: usize,
     good: usize,
     translate_ms: f64,
+    /// Mean milliseconds per stage over the churn (see `gatesim_reference::timing`).
+    stages: Vec<(&'static str, f64)>,
 }
+
+/// The stages of `gatesim_stage_duration_seconds`, in the order a change goes through them.
+const STAGES: [&str; 7] = [
+    "provider",
+    "queue",
+    "prepare",
+    "translate",
+    "snapshot",
+    "publish",
+    "apply",
+];
 
 async fn run(
     dir: &Path,
@@ -173,6 +190,23 @@ async fn run(
     } else {
         f64::NAN
     };
+    let stages = STAGES
+        .iter()
+        .map(|stage| {
+            let series = |suffix: &str| {
+                delta(&format!(
+                    "gatesim_stage_duration_seconds_{suffix}{{stage=\"{stage}\"}}"
+                ))
+            };
+            let count = series("count");
+            let mean = if count > 0.0 {
+                series("sum") / count * 1e3
+            } else {
+                f64::NAN
+            };
+            (*stage, mean)
+        })
+        .collect();
     let mut failures = 0;
     let mut good = 0;
     for p in probers {
@@ -189,6 +223,7 @@ async fn run(
         failures,
         good,
         translate_ms,
+        stages,
     })
 }
 
@@ -225,6 +260,9 @@ fn main() -> Result<()> {
             "{name}: controller translation, mean\t{:.1} ms\t-",
             o.translate_ms
         );
+        for (stage, mean) in &o.stages {
+            println!("{name}: stage {stage}, mean\t{mean:.2} ms\t-");
+        }
     }
     Ok(())
 }

@@ -281,6 +281,13 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
     let mut translator = translate::Translator::default();
     loop {
         let latest = snapshots.borrow_and_update().clone();
+        let began = Instant::now();
+        if let Some(arrival) = latest.arrival {
+            ctx.metrics
+                .record_stage("provider", arrival.published - arrival.noticed);
+            ctx.metrics
+                .record_stage("queue", began.saturating_duration_since(arrival.published));
+        }
         acks.borrow_and_update();
         let progress = proxy_progress(&ctx.cache);
         let ctx_ref = &ctx;
@@ -290,6 +297,7 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
         containment.sync(&prepared);
         prepared.quarantine = containment.quarantine();
         let started = Instant::now();
+        ctx.metrics.record_stage("prepare", started - began);
         // Translation is CPU work; keep it off the async workers.
         let mut moved = std::mem::take(&mut translator);
         let (set, translation, moved) = match tokio::task::spawn_blocking(move || {
@@ -310,15 +318,18 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
             }
         };
         translator = moved;
+        let translated = Instant::now();
         ctx.metrics.record_translation(
-            started.elapsed(),
+            translated - started,
             set.http_routes.len(),
             translation.proxies.len(),
         );
+        ctx.metrics.record_stage("translate", translated - started);
 
         let mut current = BTreeSet::new();
         for proxy in translation.proxies.values() {
-            match Snapshot::from_proxy(set.revision, proxy) {
+            let previous = ctx.cache.get(&proxy.node_id);
+            match Snapshot::from_proxy_after(set.revision, proxy, previous.as_ref()) {
                 Ok(s) => {
                     ctx.cache.set(&proxy.node_id, s);
                     current.insert(proxy.node_id.clone());
@@ -333,6 +344,8 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
             ctx.cache.remove(gone);
         }
         nodes = current;
+        let packed = Instant::now();
+        ctx.metrics.record_stage("snapshot", packed - translated);
 
         if ctx.allocate {
             let wanted = translation
@@ -359,6 +372,7 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
         {
             tracing::warn!("status writer stopped");
         }
+        ctx.metrics.record_stage("publish", packed.elapsed());
 
         // Translate again on new input, or when a proxy's standing changes (first ACK, a
         // NACK), which the Gateway's Programmed condition reports. A NACK is investigated
