@@ -257,8 +257,12 @@ impl<'a> EndpointIndex<'a> {
                     let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
                         continue;
                     };
-                    if self.selected(&target.pod_selector, namespace, ep.target_ref.as_ref(), addr)
-                    {
+                    if self.selected(
+                        &target.pod_selector,
+                        namespace,
+                        ep.target_ref.as_ref(),
+                        addr,
+                    ) {
                         out.push((ip.to_string(), port));
                     }
                 }

@@ -10,8 +10,7 @@ use crate::api::k8sgateway::health_check::{HealthCheck, RequestMethod};
 use crate::api::k8sgateway::schema::ProtoDuration;
 use crate::api::k8sgateway::tls::UpstreamSslConfig;
 use crate::api::k8sgateway::upstream::{
-    AwsUpstream, DestinationSpec, Failover, Host, KubeUpstream, LambdaFunctionSpec,
-    StaticUpstream,
+    AwsUpstream, DestinationSpec, Failover, Host, KubeUpstream, LambdaFunctionSpec, StaticUpstream,
 };
 use crate::api::k8sgateway::{Upstream, UpstreamSpec};
 
@@ -740,9 +739,15 @@ mod tests {
 
     #[test]
     fn a_kube_selector_needs_label_keys_and_values() {
-        assert_eq!(selector_errors("{app.kubernetes.io/name: web, track: v2}"), "");
+        assert_eq!(
+            selector_errors("{app.kubernetes.io/name: web, track: v2}"),
+            ""
+        );
         let bad_key = selector_errors("{'-bad': x}");
-        assert!(bad_key.starts_with("spec.kube.selector[-bad]: "), "{bad_key}");
+        assert!(
+            bad_key.starts_with("spec.kube.selector[-bad]: "),
+            "{bad_key}"
+        );
         let bad_value = selector_errors("{track: 'two words'}");
         assert!(
             bad_value.starts_with("spec.kube.selector[track]: "),
