@@ -14,12 +14,15 @@ use gatesim_reference::translate::{StatusPatch, Translation, translate};
 use golden_support::{golden_dir, input};
 
 /// The k8sgw-settings golden input (Gateway `default/gw`, Settings `gloo-system/default`),
-/// with `edit` merged into the Settings' spec.
+/// its Settings without the fields under test, then with `edit` merged into their spec.
 fn world(edit: &str) -> ResourceSet {
     let mut set = input(&golden_dir().join("k8sgw-settings"));
     let key = ObjectKey::new("gloo-system", "default");
     let mut settings = (**set.settings.get(&key).expect("Settings in the input")).clone();
     let mut spec = serde_json::to_value(&settings.spec).expect("spec");
+    let fields = spec.as_object_mut().expect("spec is an object");
+    fields.remove("ipV4Only");
+    fields.remove("gateway");
     let patch: serde_json::Value = serde_yaml::from_str(edit).expect("edit");
     json_merge(&mut spec, patch);
     settings.spec = serde_json::from_value(spec).expect("edited spec");
