@@ -279,6 +279,9 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
     let mut acks = ctx.cache.subscribe();
     let mut settings = SettingsMemory::default();
     let mut translator = translate::Translator::default();
+    // Per node, the configuration its snapshot in the cache was packed from: the same
+    // shared one again (a Gateway the translator took over whole) needs no new pack.
+    let mut packed_from: BTreeMap<String, Arc<translate::ProxyConfig>> = BTreeMap::new();
     loop {
         let latest = snapshots.borrow_and_update().clone();
         let began = Instant::now();
@@ -329,12 +332,21 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
         let mut current = BTreeSet::new();
         for proxy in translation.proxies.values() {
             let previous = ctx.cache.get(&proxy.node_id);
-            match Snapshot::from_proxy_after(set.revision, proxy, previous.as_ref()) {
+            let same = packed_from
+                .get(&proxy.node_id)
+                .is_some_and(|p| Arc::ptr_eq(p, proxy));
+            let packed = match (same, previous) {
+                (true, Some(previous)) => Ok(previous.with_revision(set.revision)),
+                (_, previous) => Snapshot::from_proxy_after(set.revision, proxy, previous.as_ref()),
+            };
+            match packed {
                 Ok(s) => {
                     ctx.cache.set(&proxy.node_id, s);
                     current.insert(proxy.node_id.clone());
+                    packed_from.insert(proxy.node_id.clone(), Arc::clone(proxy));
                 }
                 Err(e) => {
+                    packed_from.remove(&proxy.node_id);
                     tracing::error!(node = %proxy.node_id, error = %e, "translated configuration is inconsistent");
                     ctx.metrics.record_translation_error();
                 }
@@ -342,6 +354,7 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
         }
         for gone in nodes.difference(&current) {
             ctx.cache.remove(gone);
+            packed_from.remove(gone);
         }
         nodes = current;
         let packed = Instant::now();
@@ -365,7 +378,12 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
         }
         // The writer gets its own copy of the statuses; the admin views share the rest.
         let for_writer = ctx.status_tx.as_ref().map(|_| translation.statuses.clone());
-        ctx.state.publish(&set, translation);
+        let replaced = ctx.state.publish(&set, translation);
+        // Freeing thousands of virtual hosts takes milliseconds the next change need not
+        // wait for.
+        if let Some(old) = replaced {
+            drop(tokio::task::spawn_blocking(move || drop(old)));
+        }
         ctx.state.publish_containment(&containment);
         if let (Some(tx), Some(statuses)) = (&ctx.status_tx, for_writer)
             && tx.send(statuses).await.is_err()

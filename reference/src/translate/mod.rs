@@ -120,6 +120,15 @@ fn run(set: &ResourceSet, mut reuse: Option<&mut reuse::Pass<'_>>) -> Translatio
 
     let mut http = Vec::with_capacity(set.http_routes.len());
     for (key, route) in &set.http_routes {
+        // An unchanged route no policy applies to translates and attaches as last time.
+        let kept = reuse
+            .as_deref_mut()
+            .and_then(|pass| pass.take_route(key, |ir| route_policies.applies_to_none(key, ir)));
+        if let Some((ir, outcomes)) = kept {
+            routes::attach::replay(&ir.info.key, &outcomes, &mut gateways);
+            http.push((ir, outcomes));
+            continue;
+        }
         let mut ir = routes::http::translate(set, key, route);
         route_policies.apply(key, route, &mut ir, &mut report);
         if let Some(entry) = set.quarantined::<HttpRoute>(key) {
@@ -152,19 +161,34 @@ fn run(set: &ResourceSet, mut reuse: Option<&mut reuse::Pass<'_>>) -> Translatio
     let endpoints = backends::EndpointIndex::new(set);
     for (i, gw) in gateways.iter().enumerate() {
         if gw.is_accepted() {
-            let policies = &gateway_policies[i];
-            out.proxies.insert(
-                gw.key.clone(),
-                proxy::build(
+            // The routes a Gateway's configuration is built from: all that name it.
+            let from = reuse.as_deref().map(|pass| {
+                http.iter()
+                    .filter(|(_, outcomes)| outcomes.iter().any(|o| o.gateway == i))
+                    .map(|(ir, _)| pass.revision(&ir.info.key))
+                    .collect::<Vec<u64>>()
+            });
+            let kept = reuse
+                .as_deref_mut()
+                .zip(from.as_ref())
+                .and_then(|(pass, from)| pass.proxy(&gw.key, from));
+            let reused = kept.is_some();
+            let proxy = match kept {
+                Some(kept) => kept,
+                None => Arc::new(proxy::build(
                     set,
                     &endpoints,
                     i,
                     gw,
-                    policies,
+                    &gateway_policies[i],
                     http.iter().chain(&delegation.views),
                     reuse.as_deref_mut(),
-                ),
-            );
+                )),
+            };
+            if let (Some(pass), Some(from)) = (reuse.as_deref_mut(), from) {
+                pass.record_proxy(&gw.key, from, reused);
+            }
+            out.proxies.insert(gw.key.clone(), proxy);
         }
     }
 
@@ -193,5 +217,8 @@ fn run(set: &ResourceSet, mut reuse: Option<&mut reuse::Pass<'_>>) -> Translatio
     }
     report.statuses(&set.config.controller_name, &mut out.statuses);
     upstreams::statuses(set, &mut out.statuses);
+    if let Some(pass) = reuse {
+        pass.record_routes(http);
+    }
     out
 }

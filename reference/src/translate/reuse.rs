@@ -19,8 +19,10 @@ use std::sync::Arc;
 
 use envoy_types::pb::envoy::config::route::v3::VirtualHost;
 
-use super::output::{StatusUpdate, Translation};
-use crate::api::HttpRoute;
+use super::output::{ProxyConfig, StatusUpdate, Translation};
+use super::routes::attach::ParentOutcome;
+use super::routes::http::HttpRouteIr;
+use crate::api::{EndpointSlice, HttpRoute};
 use crate::model::{KindVisitorMut, ObjectKey, ResourceSet, StoredKind, visit_all_kinds};
 
 /// What a virtual host was built from: the revision and effective hostname of each of its
@@ -52,6 +54,23 @@ pub(crate) struct Reuse {
     vhosts: HashMap<String, HashMap<String, KeptVhost>>,
     /// Per route: its revision and the index of its status in `previous.statuses`.
     statuses: HashMap<ObjectKey, (u64, usize)>,
+    /// Per Gateway of `previous`: the revisions of the routes its configuration was built
+    /// from, in input order.
+    proxies: HashMap<ObjectKey, Vec<u64>>,
+    /// The previous input's EndpointSlices: every cluster's endpoints come from them.
+    endpoint_slices: crate::model::Store<EndpointSlice>,
+    /// Every route's translation and attachment outcomes in the previous output, by route.
+    /// Moved into a [`Pass`] and back, never copied.
+    translated: HashMap<ObjectKey, KeptRoute>,
+}
+
+/// One route as the previous translation left it, before its policies were resolved (only
+/// routes no policy applies to are kept, so that is also after).
+#[derive(Debug)]
+pub(crate) struct KeptRoute {
+    revision: u64,
+    ir: HttpRouteIr,
+    outcomes: Vec<ParentOutcome>,
 }
 
 /// One translation's view of a [`Reuse`]: what may be taken from the previous output, and
@@ -62,6 +81,11 @@ pub(crate) struct Pass<'r> {
     take: bool,
     /// Whether to record what the next translation may take (no delegation this time).
     enabled: bool,
+    /// Whether the EndpointSlices are the previous input's (a whole Gateway's
+    /// configuration may be taken over only then).
+    same_endpoints: bool,
+    /// The previous translation's routes, when its context is this one's.
+    translated: HashMap<ObjectKey, KeptRoute>,
     recorded: Recorded,
 }
 
@@ -72,6 +96,12 @@ pub struct Reused {
     pub virtual_hosts_built: usize,
     pub route_statuses: usize,
     pub route_statuses_built: usize,
+    /// Gateways whose whole configuration was taken over.
+    pub proxies: usize,
+    pub proxies_built: usize,
+    /// Routes whose translation and attachment were taken over.
+    pub routes: usize,
+    pub routes_built: usize,
 }
 
 /// What a translation records for the next one.
@@ -82,6 +112,8 @@ pub(crate) struct Recorded {
     vhosts: HashMap<String, HashMap<String, KeptVhost>>,
     /// Route revisions by the index of the route's status in the output.
     statuses: Vec<(usize, ObjectKey, u64)>,
+    proxies: HashMap<ObjectKey, Vec<u64>>,
+    translated: HashMap<ObjectKey, KeptRoute>,
 }
 
 impl Reuse {
@@ -100,7 +132,7 @@ impl Reuse {
         let mut routes = HashMap::with_capacity(set.http_routes.len());
         for (key, route) in &set.http_routes {
             let revision = match self.routes.remove(key) {
-                Some((old, revision)) if Arc::ptr_eq(&old, route) => revision,
+                Some((old, revision)) if same_object(&old, route) => revision,
                 _ => {
                     self.next_revision += 1;
                     self.next_revision
@@ -109,9 +141,20 @@ impl Reuse {
             routes.insert(key.clone(), (Arc::clone(route), revision));
         }
         self.routes = routes;
+        let same_endpoints = same_store(&self.endpoint_slices, &set.endpoint_slices);
+        if !same_endpoints {
+            self.endpoint_slices = set.endpoint_slices.clone();
+        }
+        let translated = match same {
+            true => std::mem::take(&mut self.translated),
+            false => HashMap::new(),
+        };
+        self.translated.clear();
         Pass {
             take: same,
             enabled: true,
+            same_endpoints,
+            translated,
             reuse: self,
             recorded: Recorded::default(),
         }
@@ -123,6 +166,7 @@ impl Reuse {
         self.configurations.clear();
         self.vhosts.clear();
         self.statuses.clear();
+        self.proxies.clear();
         self.previous = None;
         if !recorded.enabled {
             return counts;
@@ -139,6 +183,8 @@ impl Reuse {
             .into_iter()
             .map(|(i, key, revision)| (key, (revision, i)))
             .collect();
+        self.proxies = recorded.proxies;
+        self.translated = recorded.translated;
         self.previous = Some(out);
         counts
     }
@@ -183,6 +229,90 @@ impl Pass<'_> {
         let previous = self.reuse.previous.as_ref()?;
         let vh = previous.proxies.get(gateway)?.routes.get(*i)?;
         Some((vh.virtual_hosts.get(kept.index)?.clone(), kept.headers))
+    }
+
+    /// The previous configuration of `gateway`, when it was built from the routes of
+    /// `built_from` (by revision) and nothing else it reads changed. Its virtual hosts stay
+    /// available to the next translation.
+    pub(crate) fn proxy(
+        &mut self,
+        gateway: &ObjectKey,
+        built_from: &[u64],
+    ) -> Option<Arc<ProxyConfig>> {
+        if !(self.take && self.enabled && self.same_endpoints) {
+            return None;
+        }
+        if self.reuse.proxies.get(gateway).map(Vec::as_slice) != Some(built_from) {
+            return None;
+        }
+        let proxy = Arc::clone(self.reuse.previous.as_ref()?.proxies.get(gateway)?);
+        for rc in &proxy.routes {
+            if let Some(vhosts) = self.reuse.vhosts.get(&rc.name) {
+                let kept = vhosts.iter().map(|(domain, v)| {
+                    let copy = KeptVhost {
+                        built_from: v.built_from.clone(),
+                        headers: v.headers,
+                        index: v.index,
+                    };
+                    (domain.clone(), copy)
+                });
+                self.recorded
+                    .vhosts
+                    .entry(rc.name.clone())
+                    .or_default()
+                    .extend(kept);
+            }
+        }
+        Some(proxy)
+    }
+
+    /// Record what `gateway`'s configuration was built from, taken over or not.
+    pub(crate) fn record_proxy(&mut self, gateway: &ObjectKey, built_from: Vec<u64>, reused: bool) {
+        match reused {
+            true => self.recorded.counts.proxies += 1,
+            false => self.recorded.counts.proxies_built += 1,
+        }
+        if self.enabled {
+            self.recorded.proxies.insert(gateway.clone(), built_from);
+        }
+    }
+
+    /// Route `key`'s translation and attachment outcomes from the previous output, when the
+    /// route is unchanged and `usable` agrees. Taken out: the caller owns them from now on.
+    pub(crate) fn take_route(
+        &mut self,
+        key: &ObjectKey,
+        usable: impl FnOnce(&HttpRouteIr) -> bool,
+    ) -> Option<(HttpRouteIr, Vec<ParentOutcome>)> {
+        if !(self.take && self.enabled) {
+            return None;
+        }
+        let kept = self.translated.remove(key)?;
+        let same = kept.revision == self.revision(key) && usable(&kept.ir);
+        self.recorded.counts.routes += usize::from(same);
+        same.then_some((kept.ir, kept.outcomes))
+    }
+
+    /// Keep every route's translation for the next translation.
+    pub(crate) fn record_routes(&mut self, routes: Vec<(HttpRouteIr, Vec<ParentOutcome>)>) {
+        self.recorded.counts.routes_built =
+            routes.len().saturating_sub(self.recorded.counts.routes);
+        if !self.enabled {
+            return;
+        }
+        self.recorded.translated.reserve(routes.len());
+        for (ir, outcomes) in routes {
+            let key = ir.info.key.clone();
+            let revision = self.revision(&key);
+            self.recorded.translated.insert(
+                key,
+                KeptRoute {
+                    revision,
+                    ir,
+                    outcomes,
+                },
+            );
+        }
     }
 
     /// Count a virtual host as taken over or built.
@@ -253,6 +383,38 @@ fn context_of(set: &ResourceSet) -> ResourceSet {
     context
 }
 
+/// Same keys, each the same object as far as translation can tell (`same_object`).
+fn same_store<K: StoredKind>(a: &crate::model::Store<K>, b: &crate::model::Store<K>) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((ka, va), (kb, vb))| ka == kb && same_object(va, vb))
+}
+
+/// The same shared object, or one that differs only where translation never reads: its
+/// status and the API server's bookkeeping (`resourceVersion`, `managedFields`). So a status
+/// this controller writes, which the Kubernetes provider sees come back as a new object,
+/// does not undo reuse. Only objects that are not shared are compared, which are few.
+fn same_object<K: StoredKind>(a: &Arc<K>, b: &Arc<K>) -> bool {
+    if Arc::ptr_eq(a, b) {
+        return true;
+    }
+    let input = |obj: &K| {
+        let mut value = serde_json::to_value(obj).ok()?;
+        let fields = value.as_object_mut()?;
+        fields.remove("status");
+        if let Some(meta) = fields.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            meta.remove("resourceVersion");
+            meta.remove("managedFields");
+        }
+        Some(value)
+    };
+    match (input(a), input(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// Whether two contexts hold the same objects (the same shared ones) and settings.
 fn same_context(a: &ResourceSet, b: &ResourceSet) -> bool {
     struct Same<'s> {
@@ -262,11 +424,7 @@ fn same_context(a: &ResourceSet, b: &ResourceSet) -> bool {
     }
     impl KindVisitorMut for Same<'_> {
         fn visit<K: StoredKind>(&mut self) {
-            let (a, b) = (K::store(self.a), K::store(self.b));
-            self.same &= a.len() == b.len()
-                && a.iter()
-                    .zip(b)
-                    .all(|((ka, va), (kb, vb))| ka == kb && Arc::ptr_eq(va, vb));
+            self.same &= same_store(K::store(self.a), K::store(self.b));
         }
     }
     let mut same = Same { a, b, same: true };
