@@ -88,6 +88,12 @@ enum Edit {
     /// An EndpointSlice loses its first endpoint (a whole Gateway's configuration may be
     /// taken over only while the slices are the same).
     DropEndpoint(usize),
+    /// A Pod's labels are swapped for another Pod's (a kube Upstream's selector picks its
+    /// endpoints by them, so this too must rebuild a Gateway's configuration).
+    RelabelPod(usize, usize),
+    /// Two Pods swap addresses (a change of status only, which endpoints without a
+    /// `targetRef` still read).
+    SwapPodAddresses(usize, usize),
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -105,6 +111,8 @@ fn edit() -> impl Strategy<Value = Edit> {
         i.prop_map(Edit::RemoveVirtualHostOption),
         i.prop_map(Edit::RemoveRouteOption),
         i.prop_map(Edit::DropEndpoint),
+        (i, i).prop_map(|(a, b)| Edit::RelabelPod(a, b)),
+        (i, i).prop_map(|(a, b)| Edit::SwapPodAddresses(a, b)),
     ]
 }
 
@@ -203,6 +211,26 @@ fn apply(set: &mut ResourceSet, edit: &Edit) {
                 }
                 set.endpoint_slices.insert(key, Arc::new(slice));
             }
+        }
+        Edit::RelabelPod(i, j) => {
+            let (Some(key), Some(from)) = (nth_key(&set.pods, i), nth_key(&set.pods, j)) else {
+                return;
+            };
+            let mut pod = (*set.pods[&key]).clone();
+            pod.metadata.labels = set.pods[&from].metadata.labels.clone();
+            if key == from {
+                pod.metadata.labels = None;
+            }
+            set.pods.insert(key, Arc::new(pod));
+        }
+        Edit::SwapPodAddresses(i, j) => {
+            let (Some(a), Some(b)) = (nth_key(&set.pods, i), nth_key(&set.pods, j)) else {
+                return;
+            };
+            let (mut pa, mut pb) = ((*set.pods[&a]).clone(), (*set.pods[&b]).clone());
+            std::mem::swap(&mut pa.status, &mut pb.status);
+            set.pods.insert(a, Arc::new(pa));
+            set.pods.insert(b, Arc::new(pb));
         }
         Edit::RemoveVirtualHostOption(i) => {
             if let Some(key) = nth_key(&set.virtual_host_options, i) {

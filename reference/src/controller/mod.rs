@@ -267,7 +267,7 @@ struct LoopContext {
     proxies_tx: watch::Sender<Arc<std::collections::BTreeMap<ObjectKey, ProxySpec>>>,
     /// The proxies wanted in the cluster (`--infra kubernetes`).
     kubernetes: Option<watch::Sender<Arc<kubernetes::Desired>>>,
-    /// Assign loopback addresses (host proxies); without, listeners bind 0.0.0.0.
+    /// Assign loopback addresses (host proxies); without, listeners bind every address.
     allocate: bool,
     address_network: u8,
     config: ControllerConfig,
@@ -443,6 +443,9 @@ impl SettingsMemory {
         if errors.is_empty() {
             if self.good.as_ref() != Some(current) {
                 tracing::info!(namespace = %set.config.settings_namespace, "Settings in effect");
+                for note in translate::settings::without_effect(current) {
+                    tracing::warn!(namespace = %set.config.settings_namespace, "Settings: {note}");
+                }
             }
             self.good = Some(Arc::clone(current));
             self.warned = None;

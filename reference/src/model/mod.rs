@@ -19,8 +19,8 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{
     ConfigMap, DirectResponse, EndpointSlice, Gateway, GatewayClass, GatewayParameters,
-    HttpListenerOption, HttpRoute, ListenerOption, Namespace, ReferenceGrant, RouteOption, Secret,
-    Service, Settings, Upstream, VirtualHostOption,
+    HttpListenerOption, HttpRoute, ListenerOption, Namespace, Pod, ReferenceGrant, RouteOption,
+    Secret, Service, Settings, Upstream, VirtualHostOption,
 };
 
 /// Namespace and name of an object. Cluster-scoped objects have an empty namespace, so one key
@@ -77,8 +77,9 @@ pub struct ControllerConfig {
     /// a configuration, and not while the proxy rejects the current one. Off for one-shot
     /// translation (`translate` CLI, golden tests), where no proxy exists.
     pub programmed_on_ack: bool,
-    /// Listeners bind 0.0.0.0 whatever the Gateway's address: each proxy runs in a pod of its
-    /// own behind a Service, whose address is the Gateway's (`--infra kubernetes`).
+    /// Listeners bind every address (`::`, or `0.0.0.0` under Settings `ipV4Only`) whatever
+    /// the Gateway's address: each proxy runs in a pod of its own behind a Service, whose
+    /// address is the Gateway's (`--infra kubernetes`).
     pub bind_any_address: bool,
     /// Only false in tests of the NACK containment path, which need an invalid object to
     /// reach Envoy.
@@ -129,6 +130,9 @@ pub struct ResourceSet {
     pub namespaces: Store<Namespace>,
     pub services: Store<Service>,
     pub endpoint_slices: Store<EndpointSlice>,
+    /// Read only for their labels and addresses: a `kube` Upstream's `selector` picks among
+    /// its Service's endpoints by the labels of the Pod behind each.
+    pub pods: Store<Pod>,
     pub secrets: Store<Secret>,
     pub config_maps: Store<ConfigMap>,
     // K8sGateway kinds.
@@ -141,7 +145,8 @@ pub struct ResourceSet {
     pub gateway_parameters: Store<GatewayParameters>,
     pub settings: Store<Settings>,
     /// Address each Gateway's proxy listens on, as decided by the infrastructure provider.
-    /// A Gateway without an entry gets listeners on 0.0.0.0 and no `status.addresses`.
+    /// A Gateway without an entry gets listeners on every address (`::`, or `0.0.0.0` under
+    /// Settings `ipV4Only`) and no `status.addresses`.
     pub gateway_addresses: BTreeMap<ObjectKey, String>,
     /// Progress of each Gateway's proxy (see `ControllerConfig::programmed_on_ack`).
     pub proxy_progress: BTreeMap<ObjectKey, ProxyProgress>,
@@ -268,6 +273,7 @@ stored_kinds! {
     Namespace => namespaces,
     Service => services,
     EndpointSlice => endpoint_slices,
+    Pod => pods,
     Secret => secrets,
     ConfigMap => config_maps,
     RouteOption => route_options,

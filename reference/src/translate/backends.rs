@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::api::EndpointSlice;
+use k8s_openapi::api::core::v1::ObjectReference;
 
-use crate::model::{ObjectKey, ResourceSet};
+use crate::api::{EndpointSlice, Pod};
+use crate::model::{ObjectKey, ResourceSet, Store};
 use crate::translate::conditions::{Problem, reason};
 use crate::translate::names;
 use crate::translate::refs::{self, RefFrom, RefTo};
@@ -30,6 +31,9 @@ pub(crate) struct ServicePort {
     /// The Service port's name: EndpointSlice ports are matched by it.
     pub port_name: Option<String>,
     pub app_protocol: Option<String>,
+    /// Only endpoints whose Pod carries all these labels (a `kube` Upstream's `selector`);
+    /// empty: every endpoint.
+    pub pod_selector: BTreeMap<String, String>,
 }
 
 /// A backendRef as written, whatever the route kind.
@@ -117,6 +121,7 @@ pub(crate) fn resolve(
             port,
             port_name: sp.name.clone().filter(|n| !n.is_empty()),
             app_protocol: sp.app_protocol.clone(),
+            pod_selector: BTreeMap::new(),
         }),
         upstream: None,
     })
@@ -148,6 +153,9 @@ fn resolve_upstream(set: &ResourceSet, key: ObjectKey) -> Result<ClusterTarget, 
 /// a cluster's endpoints does not scan every slice of the namespace.
 pub(crate) struct EndpointIndex<'a> {
     by_service: HashMap<ObjectKey, Vec<&'a EndpointSlice>>,
+    pods: &'a Store<Pod>,
+    /// Pods by namespace and address, for endpoints without a Pod `targetRef`.
+    pods_by_ip: HashMap<(&'a str, &'a str), &'a Pod>,
 }
 
 impl<'a> EndpointIndex<'a> {
@@ -171,13 +179,61 @@ impl<'a> EndpointIndex<'a> {
                     .push(slice);
             }
         }
-        Self { by_service }
+        let mut pods_by_ip = HashMap::new();
+        for (key, pod) in &set.pods {
+            let ips = pod.status.as_ref().into_iter().flat_map(|s| {
+                s.pod_ips
+                    .iter()
+                    .flatten()
+                    .map(|p| p.ip.as_str())
+                    .chain(s.pod_ip.as_deref())
+            });
+            for ip in ips {
+                pods_by_ip.insert((key.namespace.as_str(), ip), &**pod);
+            }
+        }
+        Self {
+            by_service,
+            pods: &set.pods,
+            pods_by_ip,
+        }
+    }
+
+    /// Whether the Pod behind an endpoint carries every label of `selector`. The Pod is the
+    /// endpoint's `targetRef`, or else the one in the slice's namespace with that address;
+    /// an endpoint whose Pod is unknown is left out, as K8sGateway leaves it out.
+    fn selected(
+        &self,
+        selector: &BTreeMap<String, String>,
+        namespace: &str,
+        target: Option<&ObjectReference>,
+        ip: &str,
+    ) -> bool {
+        if selector.is_empty() {
+            return true;
+        }
+        let by_ref = target
+            .filter(|t| t.kind.as_deref() == Some("Pod"))
+            .and_then(|t| {
+                let ns = t.namespace.as_deref().unwrap_or(namespace);
+                self.pods
+                    .get(&ObjectKey::new(ns, t.name.as_deref().unwrap_or_default()))
+                    .map(|p| &**p)
+            });
+        let Some(pod) = by_ref.or_else(|| self.pods_by_ip.get(&(namespace, ip)).copied()) else {
+            return false;
+        };
+        let labels = pod.metadata.labels.as_ref();
+        selector
+            .iter()
+            .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
     }
 
     /// Ready endpoint addresses and ports of a Service port, sorted and deduplicated.
     pub fn endpoints(&self, target: &ServicePort) -> Vec<(String, u32)> {
         let mut out = Vec::new();
         for slice in self.by_service.get(&target.key).into_iter().flatten() {
+            let namespace = slice.metadata.namespace.as_deref().unwrap_or_default();
             let Some(port) = slice
                 .ports
                 .iter()
@@ -198,7 +254,15 @@ impl<'a> EndpointIndex<'a> {
                     continue;
                 }
                 for addr in &ep.addresses {
-                    if let Ok(ip) = addr.parse::<std::net::IpAddr>() {
+                    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
+                        continue;
+                    };
+                    if self.selected(
+                        &target.pod_selector,
+                        namespace,
+                        ep.target_ref.as_ref(),
+                        addr,
+                    ) {
                         out.push((ip.to_string(), port));
                     }
                 }
@@ -212,3 +276,84 @@ impl<'a> EndpointIndex<'a> {
 
 /// Every cluster a Gateway uses, by name.
 pub(crate) type ClusterSet = BTreeMap<String, ClusterTarget>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object<K: serde::de::DeserializeOwned>(yaml: &str) -> K {
+        serde_yaml::from_str(yaml).expect("test object")
+    }
+
+    /// A Service `web` in `shop` with three endpoints: pods `blue` and `green` by `targetRef`,
+    /// and 127.0.0.13 without one (its Pod, `red`, found by address).
+    fn world() -> ResourceSet {
+        let mut set = ResourceSet::default();
+        set.insert::<EndpointSlice>(object(
+            "metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{name: http, port: 3000}]
+endpoints:
+- {addresses: [127.0.0.11], targetRef: {kind: Pod, name: blue, namespace: shop}}
+- {addresses: [127.0.0.12], targetRef: {kind: Pod, name: green}}
+- {addresses: [127.0.0.13]}",
+        ));
+        for (name, color, ip) in [
+            ("blue", "blue", "127.0.0.11"),
+            ("green", "green", "127.0.0.12"),
+            ("red", "red", "127.0.0.13"),
+        ] {
+            set.insert::<Pod>(object(&format!(
+                "metadata: {{name: {name}, namespace: shop, labels: {{app: web, color: {color}}}}}
+status: {{podIP: {ip}}}"
+            )));
+        }
+        set
+    }
+
+    fn endpoints(set: &ResourceSet, selector: &[(&str, &str)]) -> Vec<String> {
+        let port = ServicePort {
+            key: ObjectKey::new("shop", "web"),
+            port: 80,
+            port_name: Some("http".into()),
+            app_protocol: None,
+            pod_selector: selector
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        EndpointIndex::new(set)
+            .endpoints(&port)
+            .into_iter()
+            .map(|(ip, _)| ip)
+            .collect()
+    }
+
+    #[test]
+    fn a_pod_selector_keeps_the_endpoints_whose_pod_has_every_label() {
+        let set = world();
+        assert_eq!(
+            endpoints(&set, &[]),
+            ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
+        );
+        assert_eq!(endpoints(&set, &[("color", "green")]), ["127.0.0.12"]);
+        assert_eq!(
+            endpoints(&set, &[("app", "web"), ("color", "blue")]),
+            ["127.0.0.11"]
+        );
+        // Without a targetRef the Pod is found by its address.
+        assert_eq!(endpoints(&set, &[("color", "red")]), ["127.0.0.13"]);
+        assert!(endpoints(&set, &[("app", "web"), ("color", "pink")]).is_empty());
+    }
+
+    #[test]
+    fn an_endpoint_whose_pod_is_unknown_is_left_out_by_a_selector() {
+        let mut set = world();
+        set.remove::<Pod>(&ObjectKey::new("shop", "green"));
+        assert_eq!(
+            endpoints(&set, &[("app", "web")]),
+            ["127.0.0.11", "127.0.0.13"]
+        );
+        assert_eq!(endpoints(&set, &[]).len(), 3, "no selector: every endpoint");
+    }
+}

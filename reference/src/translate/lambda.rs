@@ -9,7 +9,7 @@
 use std::fmt;
 
 use super::tls::secret_value;
-use crate::api::k8sgateway::upstream::AwsUpstream;
+use crate::api::k8sgateway::upstream::{AwsUpstream, InvocationStyle};
 use crate::model::{ObjectKey, ResourceSet};
 
 /// The group and kind of the backendRef filter that picks a function.
@@ -26,6 +26,9 @@ const SESSION_TOKEN: &str = "aws_session_token";
 pub(crate) struct LambdaCall {
     pub arn: String,
     pub credentials: AwsCredentials,
+    /// `destinationOverrides.invocationStyle: ASYNC`: Lambda queues the event and answers at
+    /// once, without the function's output.
+    pub asynchronous: bool,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -149,9 +152,15 @@ pub(crate) fn call(
         arn.push(':');
         arn.push_str(q);
     }
+    let asynchronous = aws
+        .destination_overrides
+        .as_ref()
+        .and_then(|d| d.invocation_style)
+        == Some(InvocationStyle::Async);
     Ok(LambdaCall {
         arn,
         credentials: credentials(set, key, aws)?,
+        asynchronous,
     })
 }
 

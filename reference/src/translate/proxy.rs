@@ -57,9 +57,10 @@ pub(crate) fn build<'a>(
 
     // A proxy in a pod of its own listens on all of the pod's addresses; the Gateway's address
     // is its Service's.
+    let any = super::settings::effective(set).any_address();
     let ip = match set.config.bind_any_address {
-        true => "0.0.0.0",
-        false => gw.address.as_deref().unwrap_or("0.0.0.0"),
+        true => any,
+        false => gw.address.as_deref().unwrap_or(any),
     };
     let offset = i32::from(set.config.port_offset);
     let mut out = ProxyConfig {

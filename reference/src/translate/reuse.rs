@@ -8,8 +8,9 @@
 //! gets a revision number. A virtual host and a route's status are taken from the previous
 //! translation when the context is unchanged and every route they were built from has the
 //! same revision. Delegation couples routes to each other, so a translation with any
-//! delegation reuses nothing. EndpointSlices are not part of the context: only clusters and
-//! endpoints read them, and those are always built anew.
+//! delegation reuses nothing. EndpointSlices and Pods are not part of the context: only clusters
+//! and endpoints read them, so a Gateway's whole configuration is taken over only while they
+//! are unchanged.
 //!
 //! Revisions are never reused (a counter), and the table holds each route's `Arc`, so that a
 //! freed object's address cannot come back as another object with the same identity.
@@ -22,7 +23,7 @@ use envoy_types::pb::envoy::config::route::v3::VirtualHost;
 use super::output::{ProxyConfig, StatusUpdate, Translation};
 use super::routes::attach::ParentOutcome;
 use super::routes::http::HttpRouteIr;
-use crate::api::{EndpointSlice, HttpRoute};
+use crate::api::{EndpointSlice, HttpRoute, Pod};
 use crate::model::{KindVisitorMut, ObjectKey, ResourceSet, StoredKind, visit_all_kinds};
 
 /// What a virtual host was built from: the revision and effective hostname of each of its
@@ -41,7 +42,7 @@ struct KeptVhost {
 
 #[derive(Debug, Default)]
 pub(crate) struct Reuse {
-    /// The previous input without its HTTPRoutes and EndpointSlices.
+    /// The previous input without its HTTPRoutes, EndpointSlices and Pods.
     context: Option<ResourceSet>,
     /// Every HTTPRoute of the previous input, with its revision.
     routes: HashMap<ObjectKey, (Arc<HttpRoute>, u64)>,
@@ -57,8 +58,10 @@ pub(crate) struct Reuse {
     /// Per Gateway of `previous`: the revisions of the routes its configuration was built
     /// from, in input order.
     proxies: HashMap<ObjectKey, Vec<u64>>,
-    /// The previous input's EndpointSlices: every cluster's endpoints come from them.
+    /// The previous input's EndpointSlices, and the Pods behind them (a `kube` Upstream's
+    /// selector picks endpoints by their labels): every cluster's endpoints come from them.
     endpoint_slices: crate::model::Store<EndpointSlice>,
+    pods: crate::model::Store<Pod>,
     /// Every route's translation and attachment outcomes in the previous output, by route.
     /// Moved into a [`Pass`] and back, never copied.
     translated: HashMap<ObjectKey, KeptRoute>,
@@ -81,7 +84,7 @@ pub(crate) struct Pass<'r> {
     take: bool,
     /// Whether to record what the next translation may take (no delegation this time).
     enabled: bool,
-    /// Whether the EndpointSlices are the previous input's (a whole Gateway's
+    /// Whether the EndpointSlices and Pods are the previous input's (a whole Gateway's
     /// configuration may be taken over only then).
     same_endpoints: bool,
     /// The previous translation's routes, when its context is this one's.
@@ -141,9 +144,11 @@ impl Reuse {
             routes.insert(key.clone(), (Arc::clone(route), revision));
         }
         self.routes = routes;
-        let same_endpoints = same_store(&self.endpoint_slices, &set.endpoint_slices);
+        let same_endpoints = same_store(&self.endpoint_slices, &set.endpoint_slices)
+            && same_pods(&self.pods, &set.pods);
         if !same_endpoints {
             self.endpoint_slices = set.endpoint_slices.clone();
+            self.pods = set.pods.clone();
         }
         let translated = match same {
             true => std::mem::take(&mut self.translated),
@@ -372,12 +377,13 @@ impl Pass<'_> {
     }
 }
 
-/// `set` without its HTTPRoutes and EndpointSlices (and its revision, which translation does
+/// `set` without its HTTPRoutes, EndpointSlices and Pods (and its revision, which translation does
 /// not read).
 fn context_of(set: &ResourceSet) -> ResourceSet {
     let mut context = set.clone();
     context.http_routes.clear();
     context.endpoint_slices.clear();
+    context.pods.clear();
     context.revision = 0;
     context
 }
@@ -388,6 +394,23 @@ fn same_store<K: StoredKind>(a: &crate::model::Store<K>, b: &crate::model::Store
         && a.iter()
             .zip(b)
             .all(|((ka, va), (kb, vb))| ka == kb && same_object(va, vb))
+}
+
+/// Same Pods as far as endpoints can tell: their labels and, unlike other objects' status,
+/// their addresses (an endpoint without a `targetRef` finds its Pod by address).
+fn same_pods(a: &crate::model::Store<Pod>, b: &crate::model::Store<Pod>) -> bool {
+    let read = |p: &Pod| {
+        let status = p.status.as_ref();
+        (
+            p.metadata.labels.clone(),
+            status.and_then(|s| s.pod_ip.clone()),
+            status.and_then(|s| s.pod_ips.clone()),
+        )
+    };
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((ka, va), (kb, vb))| ka == kb && (Arc::ptr_eq(va, vb) || read(va) == read(vb)))
 }
 
 /// The same shared object, or one that differs only where translation never reads: its

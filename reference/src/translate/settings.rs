@@ -2,9 +2,12 @@
 //! namespace (`ControllerConfig::settings_namespace`), read like any other input.
 //!
 //! What gatesim takes from it: `watchNamespaces` (only objects in these namespaces, and in the
-//! controller's own, are translated; cluster-scoped kinds always are) and
+//! controller's own, are translated; cluster-scoped kinds always are),
 //! `gloo.invalidConfigPolicy` (routes the controller refuses are served as a fixed response
-//! instead of being left out). Every other field is read and ignored: a K8sGateway
+//! instead of being left out) and `ipV4Only` (listeners that bind every address of their pod
+//! bind `0.0.0.0` instead of the dual-stack `::`, as K8sGateway's Gateway API translator
+//! does). `gateway.validation` configures K8sGateway's admission webhook, which gatesim does
+//! not have; the status says so. Every other field is read and ignored: a K8sGateway
 //! installation's Settings carries many that concern its own servers.
 //!
 //! A Settings object that cannot be used keeps the last one that could (the running controller
@@ -33,6 +36,17 @@ pub(crate) struct Effective {
     pub watch_namespaces: Option<BTreeSet<String>>,
     /// The fixed response that replaces a refused route; `None`: refused routes are left out.
     pub invalid_route: Option<(u32, String)>,
+    /// Listeners that bind every address bind IPv4 ones only.
+    pub ip_v4_only: bool,
+}
+
+impl Effective {
+    /// The address a listener binds to accept on every address of its host: the dual-stack
+    /// `::` (Envoy accepts IPv4 on it too, with `ipv4_compat`), or `0.0.0.0` under `ipV4Only`
+    /// for hosts without IPv6.
+    pub(crate) fn any_address(&self) -> &'static str {
+        if self.ip_v4_only { "0.0.0.0" } else { "::" }
+    }
 }
 
 /// The Settings object in the controller's namespace, if any.
@@ -76,6 +90,7 @@ pub(crate) fn effective(set: &ResourceSet) -> Effective {
     Effective {
         watch_namespaces,
         invalid_route,
+        ip_v4_only: spec.ip_v4_only == Some(true),
     }
 }
 
@@ -124,12 +139,39 @@ pub(crate) fn status(set: &ResourceSet, out: &mut Vec<StatusUpdate>) {
             format!("{}{kept}", validate::describe(&errors)),
         )
     });
+    let mut accepted = "the Settings are in effect".to_string();
+    for note in without_effect(settings) {
+        accepted.push_str("; ");
+        accepted.push_str(note);
+    }
     out.push(super::upstreams::acceptance(
         &format!("{}/v1", super::upstreams::GROUP),
         "Settings",
         &ObjectKey::new(&set.config.settings_namespace, NAME),
         generation,
         problem.as_ref(),
-        "the Settings are in effect",
+        &accepted,
     ));
+}
+
+/// Fields a user may expect to act that have nothing to act on here, said in the status and
+/// the controller's log rather than dropped without a word.
+pub fn without_effect(settings: &Settings) -> Vec<&'static str> {
+    let validation = settings
+        .spec
+        .gateway
+        .as_ref()
+        .and_then(|g| g.validation.as_ref());
+    match validation.and_then(|v| v.allow_warnings) {
+        // K8sGateway refuses, at admission, writes whose translation only warns (a route to
+        // a missing Upstream, say). Without a webhook every write is stored; what it would
+        // have been refused for is in the status of the object it concerns, and traffic is
+        // what K8sGateway serves for that object once stored.
+        Some(_) => vec![
+            "gateway.validation.allowWarnings has no effect: gatesim runs no admission \
+             webhook, so no write is refused; warnings show in the status of the object \
+             they concern",
+        ],
+        None => Vec::new(),
+    }
 }

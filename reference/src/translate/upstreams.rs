@@ -155,7 +155,10 @@ fn check_ca(pem: &[u8]) -> Result<(), String> {
 }
 
 /// The Service port a `kube` Upstream names (in the Upstream's namespace unless it names
-/// one). K8sGateway needs no ReferenceGrant here: Upstreams are written by operators.
+/// one), narrowed to the Pods its `selector` picks. K8sGateway needs no ReferenceGrant here:
+/// Upstreams are written by operators. A selector that picks no Pod is not an error (the
+/// Pods may come later): the cluster has no endpoints and Envoy answers 503, as in
+/// K8sGateway.
 fn service_port(
     set: &ResourceSet,
     key: &ObjectKey,
@@ -184,6 +187,7 @@ fn service_port(
         port: sp.port,
         port_name: sp.name.clone().filter(|n| !n.is_empty()),
         app_protocol: sp.app_protocol.clone(),
+        pod_selector: k.selector.clone().unwrap_or_default(),
     })
 }
 

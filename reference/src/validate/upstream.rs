@@ -10,7 +10,7 @@ use crate::api::k8sgateway::health_check::{HealthCheck, RequestMethod};
 use crate::api::k8sgateway::schema::ProtoDuration;
 use crate::api::k8sgateway::tls::UpstreamSslConfig;
 use crate::api::k8sgateway::upstream::{
-    AwsUpstream, Failover, Host, KubeUpstream, LambdaFunctionSpec, StaticUpstream,
+    AwsUpstream, DestinationSpec, Failover, Host, KubeUpstream, LambdaFunctionSpec, StaticUpstream,
 };
 use crate::api::k8sgateway::{Upstream, UpstreamSpec};
 
@@ -188,8 +188,15 @@ fn kube(c: &mut Checker, k: &KubeUpstream) {
         c.value("serviceNamespace", super::names::namespace(ns));
     }
     c.value("servicePort", port(k.service_port));
-    if k.selector.as_ref().is_some_and(|s| !s.is_empty()) {
-        c.field("selector", |c| c.fail(UNSUPPORTED));
+    if let Some(selector) = &k.selector {
+        c.field("selector", |c| {
+            for (name, value) in selector {
+                c.key(name, |c| {
+                    c.check(super::names::label_key(name));
+                    c.check(super::names::label_value(value));
+                });
+            }
+        });
     }
     if k.service_spec.is_some() {
         c.field("serviceSpec", |c| c.fail(UNSUPPORTED));
@@ -250,11 +257,42 @@ fn aws(c: &mut Checker, a: &AwsUpstream) {
     );
     if a.role_arn.as_deref().is_some_and(|r| !r.is_empty()) {
         c.field("roleArn", |c| {
-            c.fail("is not supported by gatesim (assuming a role needs a call to AWS STS)")
+            c.fail(
+                "is not supported by gatesim: Envoy's aws_lambda filter signs only with fixed \
+                 credentials (or a credentials file), and its AssumeRole credential provider \
+                 is offered to aws_request_signing only",
+            )
         });
     }
-    if a.destination_overrides.is_some() {
-        c.field("destinationOverrides", |c| c.fail(UNSUPPORTED));
+    if let Some(d) = &a.destination_overrides {
+        c.field("destinationOverrides", |c| destination_overrides(c, d));
+    }
+}
+
+/// K8sGateway merges these into each route's destination, filling only what the route leaves
+/// unset (false, empty, SYNC). `invocationStyle` maps to Envoy's invocation mode, and
+/// `logicalName` never takes effect (every backendRef names its function with a Parameter).
+/// The payload transformations have no Envoy equivalent: its aws_lambda filter either passes
+/// the body through or wraps the request and unwraps the response together, in a JSON shape
+/// of its own.
+fn destination_overrides(c: &mut Checker, d: &DestinationSpec) {
+    if let Some(n) = d.logical_name.as_deref().filter(|n| !n.is_empty()) {
+        c.value("logicalName", super::names::object_name(n));
+    }
+    let transformations = [
+        ("requestTransformation", d.request_transformation),
+        ("responseTransformation", d.response_transformation),
+        ("unwrapAsAlb", d.unwrap_as_alb),
+        ("unwrapAsApiGateway", d.unwrap_as_api_gateway),
+        ("wrapAsApiGateway", d.wrap_as_api_gateway),
+    ];
+    for (name, _) in transformations.iter().filter(|(_, on)| *on == Some(true)) {
+        c.field(name, |c| {
+            c.fail(
+                "is not supported by gatesim: Envoy's aws_lambda filter has no such \
+                 transformation (it passes the body through)",
+            )
+        });
     }
 }
 
@@ -682,6 +720,42 @@ mod tests {
     }
 
     #[rstest]
+    #[case("{destinationOverrides: {invocationStyle: ASYNC}}")]
+    #[case("{destinationOverrides: {invocationStyle: SYNC, logicalName: fn}}")]
+    // False is what K8sGateway's merge ignores.
+    #[case("{destinationOverrides: {requestTransformation: false, unwrapAsAlb: false}}")]
+    fn destination_overrides_with_an_envoy_equivalent_are_valid(#[case] edit: &str) {
+        assert_eq!(aws_errors(edit), "", "{edit}");
+    }
+
+    /// A `kube` Upstream with the given selector.
+    fn selector_errors(selector: &str) -> String {
+        let spec: UpstreamSpec = serde_yaml::from_str(&format!(
+            "{{kube: {{serviceName: web, servicePort: 80, selector: {selector}}}}}"
+        ))
+        .expect("spec");
+        crate::validate::describe(&upstream(&Upstream::new("web", spec)))
+    }
+
+    #[test]
+    fn a_kube_selector_needs_label_keys_and_values() {
+        assert_eq!(
+            selector_errors("{app.kubernetes.io/name: web, track: v2}"),
+            ""
+        );
+        let bad_key = selector_errors("{'-bad': x}");
+        assert!(
+            bad_key.starts_with("spec.kube.selector[-bad]: "),
+            "{bad_key}"
+        );
+        let bad_value = selector_errors("{track: 'two words'}");
+        assert!(
+            bad_value.starts_with("spec.kube.selector[track]: "),
+            "{bad_value}"
+        );
+    }
+
+    #[rstest]
     #[case("{region: ''}", "spec.aws.region: is required")]
     #[case(
         "{region: US_EAST}",
@@ -708,11 +782,27 @@ mod tests {
     )]
     #[case(
         "{roleArn: 'arn:aws:iam::123456789012:role/r'}",
-        "spec.aws.roleArn: is not supported by gatesim"
+        "spec.aws.roleArn: is not supported by gatesim: Envoy's aws_lambda filter"
     )]
     #[case(
-        "{destinationOverrides: {logicalName: fn}}",
-        "spec.aws.destinationOverrides: is not supported by gatesim"
+        "{destinationOverrides: {requestTransformation: true}}",
+        "spec.aws.destinationOverrides.requestTransformation: is not supported by gatesim"
+    )]
+    #[case(
+        "{destinationOverrides: {invocationStyle: ASYNC, unwrapAsAlb: true}}",
+        "spec.aws.destinationOverrides.unwrapAsAlb: is not supported by gatesim"
+    )]
+    #[case(
+        "{destinationOverrides: {unwrapAsApiGateway: true}}",
+        "spec.aws.destinationOverrides.unwrapAsApiGateway: is not supported"
+    )]
+    #[case(
+        "{destinationOverrides: {responseTransformation: true}}",
+        "spec.aws.destinationOverrides.responseTransformation: is not supported"
+    )]
+    #[case(
+        "{destinationOverrides: {wrapAsApiGateway: true}}",
+        "spec.aws.destinationOverrides.wrapAsApiGateway: is not supported"
     )]
     fn invalid_aws_fields_are_refused_by_name(#[case] edit: &str, #[case] expected: &str) {
         let got = aws_errors(edit);

@@ -26,6 +26,9 @@ use kube::{Api, Client};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use k8s_openapi::api::core::v1::PodStatus;
+
+use crate::api::Pod;
 use crate::model::{ControllerConfig, KindVisitorMut, ResourceSet, StoredKind, visit_all_kinds};
 use crate::provider::Snapshots;
 
@@ -117,7 +120,10 @@ impl KindVisitorMut for WatchKind {
                     // Nothing reads managedFields; they are often the bulk of an object.
                     Ok(Some(event)) => Box::new(move |index: &mut Index| {
                         let was_served = index.is_served::<K>();
-                        index.apply(&event.modify(|obj| obj.meta_mut().managed_fields = None));
+                        index.apply(&event.modify(|obj| {
+                            obj.meta_mut().managed_fields = None;
+                            slim(obj);
+                        }));
                         if !was_served && index.is_served::<K>() {
                             tracing::info!(kind = %kind, "{kind} is served now; watching it");
                         }
@@ -138,6 +144,19 @@ impl KindVisitorMut for WatchKind {
                 }
             });
         self.streams.push(stream.boxed());
+    }
+}
+
+/// Pods are read for their labels and addresses only (a `kube` Upstream's selector); their
+/// spec and the rest of their status, the bulk of each, are not kept.
+fn slim<K: StoredKind>(obj: &mut K) {
+    if let Some(pod) = (obj as &mut dyn std::any::Any).downcast_mut::<Pod>() {
+        pod.spec = None;
+        pod.status = pod.status.take().map(|s| PodStatus {
+            pod_ip: s.pod_ip,
+            pod_ips: s.pod_ips,
+            ..PodStatus::default()
+        });
     }
 }
 
@@ -173,5 +192,36 @@ async fn run(
             );
             tx.send_replace(snapshot);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pods_keep_their_labels_and_addresses_only() {
+        let mut pod: Pod = serde_yaml::from_str(
+            "metadata: {name: web-1, namespace: shop, labels: {track: canary}}
+spec: {containers: [{name: web, image: web:1}]}
+status: {phase: Running, podIP: 10.0.0.7, podIPs: [{ip: 10.0.0.7}], hostIP: 10.1.0.1}",
+        )
+        .expect("pod");
+        slim(&mut pod);
+        assert!(pod.spec.is_none());
+        let status = pod.status.as_ref().expect("status");
+        assert_eq!(status.pod_ip.as_deref(), Some("10.0.0.7"));
+        assert_eq!(status.pod_ips.as_ref().map(Vec::len), Some(1));
+        assert!(status.phase.is_none() && status.host_ip.is_none());
+        assert_eq!(
+            pod.metadata.labels.as_ref().and_then(|l| l.get("track")),
+            Some(&"canary".to_string())
+        );
+
+        let mut service: crate::api::Service =
+            serde_yaml::from_str("metadata: {name: web}\nspec: {ports: [{port: 80}]}")
+                .expect("service");
+        slim(&mut service);
+        assert!(service.spec.is_some(), "other kinds are kept whole");
     }
 }

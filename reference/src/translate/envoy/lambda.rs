@@ -5,7 +5,8 @@
 //! so other routes pass through it untouched. Each route (or weighted cluster) to a function
 //! carries the function's ARN and credentials as per-route configuration; the payload is the
 //! request body as sent and the answer is the function's output, as K8sGateway does without
-//! transformations.
+//! transformations. An Upstream whose `destinationOverrides` ask for `ASYNC` invocations gets
+//! Envoy's asynchronous mode: Lambda acknowledges the call and Envoy answers 200.
 
 use std::collections::HashMap;
 
@@ -36,6 +37,7 @@ pub(crate) fn http_filter() -> HttpFilter {
             secret_access_key: "unused".into(),
             session_token: None,
         },
+        asynchronous: false,
     };
     HttpFilter {
         name: FILTER.into(),
@@ -50,7 +52,11 @@ fn config(call: &LambdaCall) -> Config {
     Config {
         arn: call.arn.clone(),
         payload_passthrough: true,
-        invocation_mode: InvocationMode::Synchronous as i32,
+        invocation_mode: if call.asynchronous {
+            InvocationMode::Asynchronous
+        } else {
+            InvocationMode::Synchronous
+        } as i32,
         credentials: Some(Credentials {
             access_key_id: call.credentials.access_key_id.clone(),
             secret_access_key: call.credentials.secret_access_key.clone(),

@@ -34,11 +34,14 @@ pub(crate) fn ads_source() -> ConfigSource {
     }
 }
 
+/// `::`, the IPv6 wildcard, also takes IPv4 connections (`ipv4_compat`), as K8sGateway's
+/// listeners do.
 pub(crate) fn socket_address(ip: &str, port: u32) -> Address {
     Address {
         address: Some(address::Address::SocketAddress(SocketAddress {
             address: ip.to_string(),
             port_specifier: Some(PortSpecifier::PortValue(port)),
+            ipv4_compat: ip == "::",
             ..Default::default()
         })),
     }

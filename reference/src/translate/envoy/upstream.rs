@@ -88,6 +88,10 @@ pub(crate) fn build(
         {
             c.respect_dns_ttl = spec.respect_dns_ttl.unwrap_or(false);
             c.dns_refresh_rate = spec.dns_refresh_rate.as_ref().map(duration);
+            // K8sGateway reaches Lambda over IPv4 only, whatever the Settings say.
+            if aws {
+                c.dns_lookup_family = cluster::DnsLookupFamily::V4Only as i32;
+            }
         }
     } else {
         c.cluster_discovery_type = Some(cluster::ClusterDiscoveryType::Type(
