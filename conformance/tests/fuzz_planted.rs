@@ -96,7 +96,7 @@ fn a_grant_for_everything_is_found_and_shrunk() {
 fn widen_virtual_hosts(set: &ResourceSet) -> Translation {
     let mut t = translate(set);
     for proxy in t.proxies.values_mut() {
-        for rc in &mut proxy.routes {
+        for rc in &mut std::sync::Arc::make_mut(proxy).routes {
             let all: Vec<_> = rc
                 .virtual_hosts
                 .iter()

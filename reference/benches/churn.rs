@@ -1,5 +1,6 @@
-//! Propagation under churn: 3,000 HTTPRoutes (one file each) on one Gateway, then spread over
-//! ten, through the file provider and real Envoys. Routes then change at 10 per second while a
+//! Propagation under churn: 3,000 HTTPRoutes on one Gateway, then spread over ten, through
+//! the file provider (one file per route) and through the Kubernetes provider watching
+//! simkube (server-side apply per route, status written back), and real Envoys. Routes then change at 10 per second while a
 //! prober drives steady traffic at ten stable routes. For each change: the time from the file
 //! write to its Envoy serving the changed route (polled every 200 µs); for the stable routes:
 //! every reply that is not a 2xx from the expected backend.
@@ -9,8 +10,15 @@
 //! `figure<TAB>value<TAB>target` lines for `ci/bench`, and the controller's own mean
 //! translation time over the run (from its /metrics), to say where the milliseconds go.
 
+/// As the controller binary allocates, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/e2e_support/mod.rs"]
 mod e2e_support;
+
+#[path = "../tests/cluster_support/mod.rs"]
+mod cluster_support;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -18,10 +26,72 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use cluster_support::Cluster;
 use e2e_support::{
     Backend, Call, Prober, WAIT, endpoint_slice, eventually, send, start_controller,
 };
+use gatesim_reference::controller::{Controller, ControllerOptions, Infra, Source};
+use gatesim_reference::infra::envoy;
+use gatesim_reference::infra::host::HostConfig;
 use gatesim_reference::model::{ControllerConfig, ObjectKey};
+use gatesim_simkube::SimKube;
+
+/// Where the controller reads its input from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Provider {
+    File,
+    Simkube,
+}
+
+impl Provider {
+    fn label(self) -> &'static str {
+        match self {
+            Self::File => "file",
+            Self::Simkube => "simkube",
+        }
+    }
+}
+
+/// Writes objects where the controller reads them: a file per object, or an apply to the API
+/// server.
+enum Input {
+    Dir(std::path::PathBuf),
+    Api(Cluster, SimKube),
+}
+
+impl Input {
+    async fn write(&self, name: &str, yaml: &str) -> Result<()> {
+        match self {
+            Self::Dir(dir) => Ok(std::fs::write(dir.join(format!("{name}.yaml")), yaml)?),
+            Self::Api(cluster, _) => cluster.apply(yaml).await,
+        }
+    }
+
+    async fn controller(&self, dir: &Path, network: u8) -> Result<Controller> {
+        match self {
+            Self::Dir(_) => start_controller(dir, network, ControllerConfig::default())
+                .await?
+                .context("Envoy is needed"),
+            Self::Api(cluster, _) => {
+                let envoy = envoy::locate()?;
+                Ok(Controller::start(ControllerOptions {
+                    source: Source::Kubernetes(cluster.client.clone()),
+                    infra: Infra::Host(Box::new(HostConfig::new(
+                        envoy,
+                        "127.0.0.1:0".parse()?,
+                        dir.join("proxies"),
+                    ))),
+                    xds_addr: "127.0.0.1:0".parse()?,
+                    admin_addr: "127.0.0.1:0".parse()?,
+                    config: ControllerConfig::default(),
+                    address_network: network,
+                    envoy: None,
+                })
+                .await?)
+            }
+        }
+    }
+}
 
 /// Routes that never change; the prober sends to these.
 const STABLE: usize = 10;
@@ -91,35 +161,58 @@ struct Outcome {
     failures: usize,
     good: usize,
     translate_ms: f64,
+    /// Mean milliseconds per stage over the churn (see `gatesim_reference::timing`).
+    stages: Vec<(&'static str, f64)>,
 }
+
+/// The stages of `gatesim_stage_duration_seconds`, in the order a change goes through them.
+const STAGES: [&str; 7] = [
+    "provider",
+    "queue",
+    "prepare",
+    "translate",
+    "snapshot",
+    "publish",
+    "apply",
+];
 
 async fn run(
     dir: &Path,
+    provider: Provider,
     routes: usize,
     gateways: usize,
     seconds: u64,
     network: u8,
 ) -> Result<Outcome> {
-    let config = dir.join("config");
-    std::fs::create_dir_all(&config)?;
+    let input = match provider {
+        Provider::File => {
+            let config = dir.join("config");
+            std::fs::create_dir_all(&config)?;
+            Input::Dir(config)
+        }
+        Provider::Simkube => {
+            let simkube = SimKube::start(gatesim_simkube::Config::default()).await?;
+            let client = kube::Client::try_from(kube::Config::new(simkube.url().parse()?))?;
+            Input::Api(Cluster { client }, simkube)
+        }
+    };
     let backend = Backend::start("svc", &format!("127.{network}.20.1"), 0).await?;
-    std::fs::write(
-        config.join("setup.yaml"),
-        format!(
-            "{}---\n{}",
-            gateways_yaml(gateways),
-            endpoint_slice("svc", &[&backend])
-        ),
-    )?;
+    input
+        .write(
+            "setup",
+            &format!(
+                "{}---\n{}",
+                gateways_yaml(gateways),
+                endpoint_slice("svc", &[&backend])
+            ),
+        )
+        .await?;
     for r in 0..routes {
-        std::fs::write(
-            config.join(format!("route-{r}.yaml")),
-            route_yaml(r, gateways, 0),
-        )?;
+        input
+            .write(&format!("route-{r}"), &route_yaml(r, gateways, 0))
+            .await?;
     }
-    let controller = start_controller(dir, network, ControllerConfig::default())
-        .await?
-        .context("Envoy is needed")?;
+    let controller = input.controller(dir, network).await?;
     let infra = controller.infra().context("host proxies")?;
     let addresses: BTreeMap<usize, SocketAddr> = eventually(
         Duration::from_secs(120),
@@ -156,10 +249,9 @@ async fn run(
         let tick = start + period * (i as u32 - 1);
         tokio::time::sleep_until(tick.into()).await;
         let written = Instant::now();
-        std::fs::write(
-            config.join(format!("route-{r}.yaml")),
-            route_yaml(r, gateways, i),
-        )?;
+        input
+            .write(&format!("route-{r}"), &route_yaml(r, gateways, i))
+            .await?;
         wait_served(gw_of(r), &call(r, i), WAIT).await?;
         samples.push(written.elapsed());
     }
@@ -173,6 +265,23 @@ async fn run(
     } else {
         f64::NAN
     };
+    let stages = STAGES
+        .iter()
+        .map(|stage| {
+            let series = |suffix: &str| {
+                delta(&format!(
+                    "gatesim_stage_duration_seconds_{suffix}{{stage=\"{stage}\"}}"
+                ))
+            };
+            let count = series("count");
+            let mean = if count > 0.0 {
+                series("sum") / count * 1e3
+            } else {
+                f64::NAN
+            };
+            (*stage, mean)
+        })
+        .collect();
     let mut failures = 0;
     let mut good = 0;
     for p in probers {
@@ -184,11 +293,15 @@ async fn run(
         }
     }
     controller.shutdown().await;
+    if let Input::Api(_, simkube) = input {
+        simkube.shutdown().await?;
+    }
     Ok(Outcome {
         samples,
         failures,
         good,
         translate_ms,
+        stages,
     })
 }
 
@@ -203,13 +316,31 @@ fn main() -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    for (gateways, network) in [(1, 46), (10, 47)] {
+    // `GATESIM_CHURN_PROVIDERS=file` (or `simkube`) runs one provider only.
+    let only = std::env::var("GATESIM_CHURN_PROVIDERS").unwrap_or_default();
+    let runs = [
+        (Provider::File, 1, 46),
+        (Provider::File, 10, 47),
+        (Provider::Simkube, 1, 48),
+        (Provider::Simkube, 10, 49),
+    ];
+    for (provider, gateways, network) in runs {
+        if !only.is_empty() && !only.split(',').any(|p| p == provider.label()) {
+            continue;
+        }
         let dir = tempfile::tempdir()?;
-        let mut o = rt.block_on(run(dir.path(), routes, gateways, seconds, network))?;
+        let mut o = rt.block_on(run(
+            dir.path(),
+            provider,
+            routes,
+            gateways,
+            seconds,
+            network,
+        ))?;
         o.samples.sort();
         let pct = |p: usize| o.samples[(o.samples.len() * p / 100).min(o.samples.len() - 1)];
         let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
-        let name = format!("churn {routes} routes/{gateways} gw");
+        let name = format!("churn {routes} routes/{gateways} gw/{}", provider.label());
         println!("{name}: apply to served p50\t{}\t< 10 ms", ms(pct(50)));
         println!("{name}: apply to served p99\t{}\t< 50 ms", ms(pct(99)));
         println!(
@@ -225,6 +356,9 @@ fn main() -> Result<()> {
             "{name}: controller translation, mean\t{:.1} ms\t-",
             o.translate_ms
         );
+        for (stage, mean) in &o.stages {
+            println!("{name}: stage {stage}, mean\t{mean:.2} ms\t-");
+        }
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod model;
 pub mod provider;
 pub mod render;
 pub mod terminal;
+pub mod timing;
 pub mod translate;
 pub mod validate;
 pub mod xds;

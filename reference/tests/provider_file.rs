@@ -1,6 +1,7 @@
 //! The file provider: decoding a tree of YAML, its diagnostics, and live reloading.
 
-use std::path::Path;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -343,6 +344,51 @@ fn reloading_decodes_only_what_changed_and_reports_changes() {
     let outcome = loader.load(&config());
     assert!(outcome.changed, "a removal is a change");
     assert!(outcome.into_result().unwrap().is_empty());
+}
+
+#[test]
+fn a_reload_of_written_files_reads_only_those_and_falls_back_to_a_full_load() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", &secret("a", "1"));
+    write(dir.path(), "b.yaml", &secret("b", "1"));
+    let mut loader = Loader::new(dir.path());
+    loader.load(&config());
+    write(dir.path(), "a.yaml", &secret("a", "2"));
+    write(dir.path(), "b.yaml", &secret("b", "2"));
+    let only_a: HashSet<PathBuf> = [dir.path().join("a.yaml")].into();
+    let outcome = loader.load_written(&config(), &only_a);
+    assert!(outcome.changed);
+    let set = outcome.into_result().unwrap();
+    assert_eq!(secret_value(&set, "a").as_deref(), Some("2"));
+    assert_eq!(
+        secret_value(&set, "b").as_deref(),
+        Some("1"),
+        "a file not named is not read again"
+    );
+    assert!(
+        !loader.load_written(&config(), &only_a).changed,
+        "the same content again is no change"
+    );
+
+    // A path the last load did not read: everything is read again.
+    write(dir.path(), "c.yaml", &secret("c", "1"));
+    let only_c: HashSet<PathBuf> = [dir.path().join("c.yaml")].into();
+    let set = loader
+        .load_written(&config(), &only_c)
+        .into_result()
+        .unwrap();
+    assert_eq!(secret_value(&set, "b").as_deref(), Some("2"));
+    assert_eq!(secret_value(&set, "c").as_deref(), Some("1"));
+
+    // A written file that is gone meanwhile: a full load sees the removal.
+    std::fs::remove_file(dir.path().join("a.yaml")).unwrap();
+    let only_a: HashSet<PathBuf> = [dir.path().join("a.yaml")].into();
+    let set = loader
+        .load_written(&config(), &only_a)
+        .into_result()
+        .unwrap();
+    assert_eq!(secret_value(&set, "a"), None);
+    assert_eq!(secret_value(&set, "b").as_deref(), Some("2"));
 }
 
 // ---- live watching ----

@@ -85,6 +85,9 @@ enum Edit {
     RemoveVirtualHostOption(usize),
     /// A RouteOption is removed.
     RemoveRouteOption(usize),
+    /// An EndpointSlice loses its first endpoint (a whole Gateway's configuration may be
+    /// taken over only while the slices are the same).
+    DropEndpoint(usize),
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -101,6 +104,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         (i, any::<u8>()).prop_map(|(i, v)| Edit::ListenerHostname(i, v)),
         i.prop_map(Edit::RemoveVirtualHostOption),
         i.prop_map(Edit::RemoveRouteOption),
+        i.prop_map(Edit::DropEndpoint),
     ]
 }
 
@@ -191,6 +195,15 @@ fn apply(set: &mut ResourceSet, edit: &Edit) {
             }
             set.gateways.insert(key, Arc::new(gateway));
         }
+        Edit::DropEndpoint(i) => {
+            if let Some(key) = nth_key(&set.endpoint_slices, i) {
+                let mut slice = (*set.endpoint_slices[&key]).clone();
+                if !slice.endpoints.is_empty() {
+                    slice.endpoints.remove(0);
+                }
+                set.endpoint_slices.insert(key, Arc::new(slice));
+            }
+        }
         Edit::RemoveVirtualHostOption(i) => {
             if let Some(key) = nth_key(&set.virtual_host_options, i) {
                 set.virtual_host_options.remove(&key);
@@ -270,6 +283,45 @@ fn one_route_edited_rebuilds_only_its_own_parts() {
         (0, 0),
         "{reused:?}"
     );
+}
+
+/// A Gateway none of whose routes changed keeps its whole configuration (the same shared
+/// one, so the controller need not pack it again), and its virtual hosts stay available for
+/// the next translation that does rebuild it.
+#[test]
+fn a_gateway_whose_routes_did_not_change_keeps_its_configuration() {
+    let mut set = routes_on(&["gw-a", "gw-b"], 5);
+    let mut translator = Translator::default();
+    let first = translator.translate(&set);
+    let proxy = |t: &translate::Translation, gw: &str| {
+        Arc::clone(&t.proxies[&ObjectKey::new("default", gw)])
+    };
+
+    apply(&mut set, &Edit::Path(0, 9)); // gw-a-r0
+    let second = translator.translate(&set);
+    assert_eq!(*second, translate::translate(&set));
+    let reused = translator.reused();
+    assert_eq!((reused.proxies, reused.proxies_built), (1, 1), "{reused:?}");
+    assert!(Arc::ptr_eq(&proxy(&first, "gw-b"), &proxy(&second, "gw-b")));
+    assert!(!Arc::ptr_eq(
+        &proxy(&first, "gw-a"),
+        &proxy(&second, "gw-a")
+    ));
+
+    apply(&mut set, &Edit::Path(5, 9)); // gw-b-r0
+    let third = translator.translate(&set);
+    assert_eq!(*third, translate::translate(&set));
+    let reused = translator.reused();
+    assert_eq!((reused.proxies, reused.proxies_built), (1, 1), "{reused:?}");
+    assert!(Arc::ptr_eq(&proxy(&second, "gw-a"), &proxy(&third, "gw-a")));
+    assert!(
+        reused.virtual_hosts >= 4,
+        "gw-b's other virtual hosts are taken over: {reused:?}"
+    );
+
+    apply(&mut set, &Edit::TouchService(0));
+    translator.translate(&set);
+    assert_eq!(translator.reused().proxies, 0, "a Service is context");
 }
 
 /// What reaches Envoy after one route edit: the xDS cache pushes a Gateway's snapshot only when

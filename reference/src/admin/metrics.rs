@@ -1,5 +1,6 @@
 //! Prometheus text exposition, written by hand: a few counters do not warrant a metrics crate.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -7,55 +8,40 @@ use std::time::Duration;
 
 use crate::provider::kubernetes::DecodeErrors;
 use crate::provider::status::StatusMetrics;
+use crate::timing::{DURATION_BUCKETS, Histogram};
 use crate::xds::{NodeStatus, SnapshotCache};
-
-/// Upper bounds (seconds) of the translation duration histogram: from a handful of routes to
-/// thousands.
-const DURATION_BUCKETS: [f64; 12] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
-];
 
 /// Outcomes of a NACK investigation (`controller::contain::Outcome::label`).
 const CONTAINMENT_OUTCOMES: [&str; 4] =
     ["quarantined", "gateway_fault", "not_reproduced", "failed"];
 
-#[derive(Debug, Default)]
-struct Histogram {
-    /// Cumulative counts, one per bucket.
-    buckets: [u64; DURATION_BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
-
-impl Histogram {
-    fn observe(&mut self, duration: Duration) {
-        let secs = duration.as_secs_f64();
-        for (bound, count) in DURATION_BUCKETS.iter().zip(self.buckets.iter_mut()) {
-            if secs <= *bound {
-                *count += 1;
-            }
-        }
-        self.count += 1;
-        self.sum += secs;
-    }
-
-    fn render(&self, out: &mut Exposition, name: &str, help: &str) {
+/// Renders a histogram as a Prometheus family, or as one labelled series of a family
+/// rendered by the caller (`family: false`).
+fn render_histogram(
+    h: &Histogram,
+    out: &mut Exposition,
+    name: &str,
+    help: &str,
+    label: Option<(&str, &str)>,
+) {
+    if !help.is_empty() {
         out.family(name, "histogram", help);
-        for (bound, count) in DURATION_BUCKETS.iter().zip(self.buckets.iter()) {
-            out.sample(
-                &format!("{name}_bucket"),
-                &[("le", &bound.to_string())],
-                *count as f64,
-            );
-        }
-        out.sample(
-            &format!("{name}_bucket"),
-            &[("le", "+Inf")],
-            self.count as f64,
-        );
-        out.sample(&format!("{name}_sum"), &[], self.sum);
-        out.sample(&format!("{name}_count"), &[], self.count as f64);
     }
+    let with = |le: &str| -> Vec<(&str, String)> {
+        label
+            .iter()
+            .map(|(k, v)| (*k, v.to_string()))
+            .chain([("le", le.to_string())])
+            .collect()
+    };
+    let bucket = format!("{name}_bucket");
+    for (bound, count) in DURATION_BUCKETS.iter().zip(h.buckets.iter()) {
+        out.sample_owned(&bucket, &with(&bound.to_string()), *count as f64);
+    }
+    out.sample_owned(&bucket, &with("+Inf"), h.count as f64);
+    let plain: Vec<(&str, String)> = label.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    out.sample_owned(&format!("{name}_sum"), &plain, h.sum);
+    out.sample_owned(&format!("{name}_count"), &plain, h.count as f64);
 }
 
 /// What NACK containment did (see `controller::contain`).
@@ -74,6 +60,8 @@ struct Containment {
 #[derive(Debug, Default)]
 struct Inner {
     translation: Mutex<Histogram>,
+    /// Time per stage of the way from an input change to the proxies (see `crate::timing`).
+    stages: Mutex<BTreeMap<&'static str, Histogram>>,
     routes: AtomicU64,
     gateways: AtomicU64,
     translation_errors: AtomicU64,
@@ -106,6 +94,20 @@ impl Metrics {
         self.inner
             .gateways
             .store(gateways as u64, Ordering::Relaxed);
+    }
+
+    /// One pass of a stage between an input change and the proxies: `provider` (noticing
+    /// and reading the change), `queue` (waiting for the previous translation), `prepare`,
+    /// `translate`, `snapshot` (packing and handing the result to the xDS cache), `publish`
+    /// (statuses and admin views).
+    pub fn record_stage(&self, stage: &'static str, duration: Duration) {
+        self.inner
+            .stages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(stage)
+            .or_default()
+            .observe(duration);
     }
 
     /// A translation that could not produce configuration for some object.
@@ -160,6 +162,7 @@ impl Metrics {
     pub fn render(&self, cache: &SnapshotCache) -> String {
         let mut out = Exposition::default();
         self.render_translation(&mut out);
+        self.render_stages(&mut out, cache);
         self.render_containment(&mut out);
         render_xds(&mut out, cache);
         out.text
@@ -167,15 +170,17 @@ impl Metrics {
 
     fn render_translation(&self, out: &mut Exposition) {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
-        self.inner
-            .translation
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .render(
-                out,
-                "gatesim_translation_duration_seconds",
-                "Time taken by one translation.",
-            );
+        render_histogram(
+            &self
+                .inner
+                .translation
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+            out,
+            "gatesim_translation_duration_seconds",
+            "Time taken by one translation.",
+            None,
+        );
         let i = &self.inner;
         out.single(
             "gatesim_translation_routes",
@@ -240,6 +245,22 @@ impl Metrics {
 }
 
 impl Metrics {
+    /// The controller's stages, then the proxies' own (`apply`: from a snapshot set in the
+    /// cache to its proxy having ACKed all of it).
+    fn render_stages(&self, out: &mut Exposition, cache: &SnapshotCache) {
+        let name = "gatesim_stage_duration_seconds";
+        out.family(
+            name,
+            "histogram",
+            "Time per stage from an input change to the proxies serving it.",
+        );
+        let stages = self.inner.stages.lock().unwrap_or_else(|e| e.into_inner());
+        for (stage, h) in stages.iter() {
+            render_histogram(h, out, name, "", Some(("stage", stage)));
+        }
+        render_histogram(&cache.rollouts(), out, name, "", Some(("stage", "apply")));
+    }
+
     fn render_containment(&self, out: &mut Exposition) {
         let c = self.containment();
         out.single(
@@ -248,10 +269,12 @@ impl Metrics {
             "1 when a rejected configuration is bisected to quarantine the objects behind it.",
             f64::from(u8::from(c.enabled)),
         );
-        c.duration.render(
+        render_histogram(
+            &c.duration,
             out,
             "gatesim_containment_duration_seconds",
             "Time taken by one investigation of a configuration a proxy rejected.",
+            None,
         );
         let name = "gatesim_containment_runs_total";
         out.family(
@@ -382,6 +405,11 @@ impl Exposition {
         let _ = writeln!(self.text, " {value}");
     }
 
+    fn sample_owned(&mut self, name: &str, labels: &[(&str, String)], value: f64) {
+        let borrowed: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.sample(name, &borrowed, value);
+    }
+
     fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
         self.family(name, kind, help);
         self.sample(name, &[], value);
@@ -436,6 +464,29 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("gatesim_status_writes_total 1\n"), "{text}");
+    }
+
+    #[test]
+    fn stages_are_one_labelled_family() {
+        let m = Metrics::new();
+        m.record_stage("translate", Duration::from_millis(2));
+        m.record_stage("provider", Duration::from_micros(80));
+        let text = m.render(&SnapshotCache::new());
+        assert_eq!(
+            text.matches("# TYPE gatesim_stage_duration_seconds histogram")
+                .count(),
+            1,
+            "{text}"
+        );
+        for line in [
+            "gatesim_stage_duration_seconds_bucket{stage=\"translate\",le=\"0.001\"} 0\n",
+            "gatesim_stage_duration_seconds_bucket{stage=\"translate\",le=\"0.0025\"} 1\n",
+            "gatesim_stage_duration_seconds_bucket{stage=\"provider\",le=\"0.0001\"} 1\n",
+            "gatesim_stage_duration_seconds_count{stage=\"translate\"} 1\n",
+            "gatesim_stage_duration_seconds_count{stage=\"apply\"} 0\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 
     #[test]

@@ -279,8 +279,18 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
     let mut acks = ctx.cache.subscribe();
     let mut settings = SettingsMemory::default();
     let mut translator = translate::Translator::default();
+    // Per node, the configuration its snapshot in the cache was packed from: the same
+    // shared one again (a Gateway the translator took over whole) needs no new pack.
+    let mut packed_from: BTreeMap<String, Arc<translate::ProxyConfig>> = BTreeMap::new();
     loop {
         let latest = snapshots.borrow_and_update().clone();
+        let began = Instant::now();
+        if let Some(arrival) = latest.arrival {
+            ctx.metrics
+                .record_stage("provider", arrival.published - arrival.noticed);
+            ctx.metrics
+                .record_stage("queue", began.saturating_duration_since(arrival.published));
+        }
         acks.borrow_and_update();
         let progress = proxy_progress(&ctx.cache);
         let ctx_ref = &ctx;
@@ -290,6 +300,7 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
         containment.sync(&prepared);
         prepared.quarantine = containment.quarantine();
         let started = Instant::now();
+        ctx.metrics.record_stage("prepare", started - began);
         // Translation is CPU work; keep it off the async workers.
         let mut moved = std::mem::take(&mut translator);
         let (set, translation, moved) = match tokio::task::spawn_blocking(move || {
@@ -310,20 +321,32 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
             }
         };
         translator = moved;
+        let translated = Instant::now();
         ctx.metrics.record_translation(
-            started.elapsed(),
+            translated - started,
             set.http_routes.len(),
             translation.proxies.len(),
         );
+        ctx.metrics.record_stage("translate", translated - started);
 
         let mut current = BTreeSet::new();
         for proxy in translation.proxies.values() {
-            match Snapshot::from_proxy(set.revision, proxy) {
+            let previous = ctx.cache.get(&proxy.node_id);
+            let same = packed_from
+                .get(&proxy.node_id)
+                .is_some_and(|p| Arc::ptr_eq(p, proxy));
+            let packed = match (same, previous) {
+                (true, Some(previous)) => Ok(previous.with_revision(set.revision)),
+                (_, previous) => Snapshot::from_proxy_after(set.revision, proxy, previous.as_ref()),
+            };
+            match packed {
                 Ok(s) => {
                     ctx.cache.set(&proxy.node_id, s);
                     current.insert(proxy.node_id.clone());
+                    packed_from.insert(proxy.node_id.clone(), Arc::clone(proxy));
                 }
                 Err(e) => {
+                    packed_from.remove(&proxy.node_id);
                     tracing::error!(node = %proxy.node_id, error = %e, "translated configuration is inconsistent");
                     ctx.metrics.record_translation_error();
                 }
@@ -331,8 +354,11 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
         }
         for gone in nodes.difference(&current) {
             ctx.cache.remove(gone);
+            packed_from.remove(gone);
         }
         nodes = current;
+        let packed = Instant::now();
+        ctx.metrics.record_stage("snapshot", packed - translated);
 
         if ctx.allocate {
             let wanted = translation
@@ -359,6 +385,7 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
         {
             tracing::warn!("status writer stopped");
         }
+        ctx.metrics.record_stage("publish", packed.elapsed());
 
         // Translate again on new input, or when a proxy's standing changes (first ACK, a
         // NACK), which the Gateway's Programmed condition reports. A NACK is investigated

@@ -66,13 +66,25 @@ impl ControllerState {
         let now = jiff::Timestamp::now()
             .strftime("%Y-%m-%dT%H:%M:%SZ")
             .to_string();
+        // An update equal to the previous translation's for the same object (same place, as
+        // the order is stable) leaves that object's status as it is: planning it again would
+        // give the same status, at the cost of every object's on every change.
+        let previous = inner.translation.take();
+        let before = previous.as_deref().map_or(&[][..], |t| &t.statuses[..]);
+        let mut kept = std::mem::take(&mut inner.statuses);
         let mut statuses = BTreeMap::new();
-        for update in &translation.statuses {
-            let current = inner.statuses.get(&update.target);
-            let mut status = current.cloned().unwrap_or_else(|| json!({}));
-            if let Some(patch) = plan(&update.patch, current, None, &now) {
-                json_patch::merge(&mut status, &patch["status"]);
-            }
+        for (i, update) in translation.statuses.iter().enumerate() {
+            let current = kept.remove(&update.target);
+            let status = match (current, before.get(i) == Some(update)) {
+                (Some(current), true) => current,
+                (current, _) => {
+                    let mut status = current.clone().unwrap_or_else(|| json!({}));
+                    if let Some(patch) = plan(&update.patch, current.as_ref(), None, &now) {
+                        json_patch::merge(&mut status, &patch["status"]);
+                    }
+                    status
+                }
+            };
             statuses.insert(update.target.clone(), status);
         }
         inner.statuses = statuses;
@@ -232,4 +244,55 @@ async fn errors(State(state): State<ControllerState>) -> Json<Value> {
 /// `GET /quarantine`: see `ControllerState::quarantine`.
 async fn quarantine(State(state): State<ControllerState>) -> Json<Value> {
     Json(state.quarantine())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::translate::{StatusPatch, StatusUpdate};
+
+    fn translation(accepted: &str) -> Arc<Translation> {
+        let condition = json!({
+            "type": "Accepted", "status": accepted, "reason": "Accepted", "message": "",
+            "observedGeneration": 1, "lastTransitionTime": "1970-01-01T00:00:00Z",
+        });
+        Arc::new(Translation {
+            statuses: vec![StatusUpdate {
+                target: ObjectRef {
+                    api_version: "gateway.networking.k8s.io/v1".into(),
+                    kind: "Gateway".into(),
+                    namespace: Some("default".into()),
+                    name: "gw".into(),
+                },
+                patch: StatusPatch::Whole(json!({"conditions": [condition]})),
+            }],
+            ..Translation::default()
+        })
+    }
+
+    fn accepted(state: &ControllerState) -> (String, String) {
+        let status = &state.statuses()[0]["status"]["conditions"][0];
+        (
+            status["status"].as_str().unwrap().to_string(),
+            status["lastTransitionTime"].as_str().unwrap().to_string(),
+        )
+    }
+
+    #[test]
+    fn statuses_follow_each_translation_with_real_times() {
+        let state = ControllerState::new(true);
+        let set = ResourceSet::default();
+        state.publish(&set, translation("True"));
+        let (first, time) = accepted(&state);
+        assert_eq!(first, "True");
+        assert!(!time.starts_with("1970"), "{time}");
+        // The same statuses again, from a new translation: kept as they were.
+        state.publish(&set, translation("True"));
+        assert_eq!(accepted(&state), (first, time));
+        // A changed one is planned again.
+        state.publish(&set, translation("False"));
+        assert_eq!(accepted(&state).0, "False");
+        state.publish(&set, Arc::new(Translation::default()));
+        assert!(state.statuses().is_empty(), "objects gone, statuses gone");
+    }
 }

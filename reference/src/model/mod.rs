@@ -156,6 +156,9 @@ pub struct ResourceSet {
     /// by the Kubernetes provider, or a reload counter for the file provider. The xDS cache
     /// reports it per ACKed version so that a harness can wait for a change to reach Envoy.
     pub revision: u64,
+    /// When the provider noticed the change this snapshot carries and published it (see
+    /// `crate::timing`); not part of what is translated.
+    pub arrival: Option<crate::timing::Arrival>,
 }
 
 /// A kind the `ResourceSet` stores. Implemented once per kind so that providers insert and

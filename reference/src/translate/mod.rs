@@ -152,19 +152,34 @@ fn run(set: &ResourceSet, mut reuse: Option<&mut reuse::Pass<'_>>) -> Translatio
     let endpoints = backends::EndpointIndex::new(set);
     for (i, gw) in gateways.iter().enumerate() {
         if gw.is_accepted() {
-            let policies = &gateway_policies[i];
-            out.proxies.insert(
-                gw.key.clone(),
-                proxy::build(
+            // The routes a Gateway's configuration is built from: all that name it.
+            let from = reuse.as_deref().map(|pass| {
+                http.iter()
+                    .filter(|(_, outcomes)| outcomes.iter().any(|o| o.gateway == i))
+                    .map(|(ir, _)| pass.revision(&ir.info.key))
+                    .collect::<Vec<u64>>()
+            });
+            let kept = reuse
+                .as_deref_mut()
+                .zip(from.as_ref())
+                .and_then(|(pass, from)| pass.proxy(&gw.key, from));
+            let reused = kept.is_some();
+            let proxy = match kept {
+                Some(kept) => kept,
+                None => Arc::new(proxy::build(
                     set,
                     &endpoints,
                     i,
                     gw,
-                    policies,
+                    &gateway_policies[i],
                     http.iter().chain(&delegation.views),
                     reuse.as_deref_mut(),
-                ),
-            );
+                )),
+            };
+            if let (Some(pass), Some(from)) = (reuse.as_deref_mut(), from) {
+                pass.record_proxy(&gw.key, from, reused);
+            }
+            out.proxies.insert(gw.key.clone(), proxy);
         }
     }
 

@@ -1,6 +1,7 @@
 //! What a translation produces.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
@@ -13,8 +14,10 @@ use crate::model::ObjectKey;
 /// The result of one `translate()` call.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Translation {
-    /// One proxy configuration per Gateway this controller manages.
-    pub proxies: BTreeMap<ObjectKey, ProxyConfig>,
+    /// One proxy configuration per Gateway this controller manages. Shared, so that a
+    /// [`Translator`](super::Translator) hands on a Gateway's configuration unchanged (and
+    /// its consumers can tell, by pointer) when nothing it is built from changed.
+    pub proxies: BTreeMap<ObjectKey, Arc<ProxyConfig>>,
     /// Status for every object this controller has an opinion on, in a stable order.
     pub statuses: Vec<StatusUpdate>,
 }

@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use envoy_types::pb::envoy::config::route::v3::VirtualHost;
 
-use super::output::{StatusUpdate, Translation};
-use crate::api::HttpRoute;
+use super::output::{ProxyConfig, StatusUpdate, Translation};
+use crate::api::{EndpointSlice, HttpRoute};
 use crate::model::{KindVisitorMut, ObjectKey, ResourceSet, StoredKind, visit_all_kinds};
 
 /// What a virtual host was built from: the revision and effective hostname of each of its
@@ -52,6 +52,11 @@ pub(crate) struct Reuse {
     vhosts: HashMap<String, HashMap<String, KeptVhost>>,
     /// Per route: its revision and the index of its status in `previous.statuses`.
     statuses: HashMap<ObjectKey, (u64, usize)>,
+    /// Per Gateway of `previous`: the revisions of the routes its configuration was built
+    /// from, in input order.
+    proxies: HashMap<ObjectKey, Vec<u64>>,
+    /// The previous input's EndpointSlices: every cluster's endpoints come from them.
+    endpoint_slices: crate::model::Store<EndpointSlice>,
 }
 
 /// One translation's view of a [`Reuse`]: what may be taken from the previous output, and
@@ -62,6 +67,9 @@ pub(crate) struct Pass<'r> {
     take: bool,
     /// Whether to record what the next translation may take (no delegation this time).
     enabled: bool,
+    /// Whether the EndpointSlices are the previous input's (a whole Gateway's
+    /// configuration may be taken over only then).
+    same_endpoints: bool,
     recorded: Recorded,
 }
 
@@ -72,6 +80,9 @@ pub struct Reused {
     pub virtual_hosts_built: usize,
     pub route_statuses: usize,
     pub route_statuses_built: usize,
+    /// Gateways whose whole configuration was taken over.
+    pub proxies: usize,
+    pub proxies_built: usize,
 }
 
 /// What a translation records for the next one.
@@ -82,6 +93,7 @@ pub(crate) struct Recorded {
     vhosts: HashMap<String, HashMap<String, KeptVhost>>,
     /// Route revisions by the index of the route's status in the output.
     statuses: Vec<(usize, ObjectKey, u64)>,
+    proxies: HashMap<ObjectKey, Vec<u64>>,
 }
 
 impl Reuse {
@@ -109,9 +121,14 @@ impl Reuse {
             routes.insert(key.clone(), (Arc::clone(route), revision));
         }
         self.routes = routes;
+        let same_endpoints = same_store(&self.endpoint_slices, &set.endpoint_slices);
+        if !same_endpoints {
+            self.endpoint_slices = set.endpoint_slices.clone();
+        }
         Pass {
             take: same,
             enabled: true,
+            same_endpoints,
             reuse: self,
             recorded: Recorded::default(),
         }
@@ -123,6 +140,7 @@ impl Reuse {
         self.configurations.clear();
         self.vhosts.clear();
         self.statuses.clear();
+        self.proxies.clear();
         self.previous = None;
         if !recorded.enabled {
             return counts;
@@ -139,6 +157,7 @@ impl Reuse {
             .into_iter()
             .map(|(i, key, revision)| (key, (revision, i)))
             .collect();
+        self.proxies = recorded.proxies;
         self.previous = Some(out);
         counts
     }
@@ -183,6 +202,52 @@ impl Pass<'_> {
         let previous = self.reuse.previous.as_ref()?;
         let vh = previous.proxies.get(gateway)?.routes.get(*i)?;
         Some((vh.virtual_hosts.get(kept.index)?.clone(), kept.headers))
+    }
+
+    /// The previous configuration of `gateway`, when it was built from the routes of
+    /// `built_from` (by revision) and nothing else it reads changed. Its virtual hosts stay
+    /// available to the next translation.
+    pub(crate) fn proxy(
+        &mut self,
+        gateway: &ObjectKey,
+        built_from: &[u64],
+    ) -> Option<Arc<ProxyConfig>> {
+        if !(self.take && self.enabled && self.same_endpoints) {
+            return None;
+        }
+        if self.reuse.proxies.get(gateway).map(Vec::as_slice) != Some(built_from) {
+            return None;
+        }
+        let proxy = Arc::clone(self.reuse.previous.as_ref()?.proxies.get(gateway)?);
+        for rc in &proxy.routes {
+            if let Some(vhosts) = self.reuse.vhosts.get(&rc.name) {
+                let kept = vhosts.iter().map(|(domain, v)| {
+                    let copy = KeptVhost {
+                        built_from: v.built_from.clone(),
+                        headers: v.headers,
+                        index: v.index,
+                    };
+                    (domain.clone(), copy)
+                });
+                self.recorded
+                    .vhosts
+                    .entry(rc.name.clone())
+                    .or_default()
+                    .extend(kept);
+            }
+        }
+        Some(proxy)
+    }
+
+    /// Record what `gateway`'s configuration was built from, taken over or not.
+    pub(crate) fn record_proxy(&mut self, gateway: &ObjectKey, built_from: Vec<u64>, reused: bool) {
+        match reused {
+            true => self.recorded.counts.proxies += 1,
+            false => self.recorded.counts.proxies_built += 1,
+        }
+        if self.enabled {
+            self.recorded.proxies.insert(gateway.clone(), built_from);
+        }
     }
 
     /// Count a virtual host as taken over or built.
@@ -252,6 +317,14 @@ fn context_of(set: &ResourceSet) -> ResourceSet {
     context
 }
 
+/// Same keys, each the same shared object.
+fn same_store<K>(a: &crate::model::Store<K>, b: &crate::model::Store<K>) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((ka, va), (kb, vb))| ka == kb && Arc::ptr_eq(va, vb))
+}
+
 /// Whether two contexts hold the same objects (the same shared ones) and settings.
 fn same_context(a: &ResourceSet, b: &ResourceSet) -> bool {
     struct Same<'s> {
@@ -261,11 +334,7 @@ fn same_context(a: &ResourceSet, b: &ResourceSet) -> bool {
     }
     impl KindVisitorMut for Same<'_> {
         fn visit<K: StoredKind>(&mut self) {
-            let (a, b) = (K::store(self.a), K::store(self.b));
-            self.same &= a.len() == b.len()
-                && a.iter()
-                    .zip(b)
-                    .all(|((ka, va), (kb, vb))| ka == kb && Arc::ptr_eq(va, vb));
+            self.same &= same_store(K::store(self.a), K::store(self.b));
         }
     }
     let mut same = Same { a, b, same: true };

@@ -8,13 +8,14 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
 use super::rollout::Report;
 use super::snapshot::Snapshot;
 use super::tracking::{NodeStatus, Rejection, Tracking};
+use crate::timing::Histogram;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum WaitError {
@@ -56,6 +57,8 @@ struct Node {
     last_acked: Acked,
     tracking: Tracking,
     snapshots_set: u64,
+    /// The content set last and when, until a stream completes its rollout.
+    rolling_out: Option<(String, Instant)>,
 }
 
 impl Node {
@@ -66,6 +69,7 @@ impl Node {
             last_acked: None,
             tracking: Tracking::default(),
             snapshots_set: 0,
+            rolling_out: None,
         }
     }
 
@@ -132,6 +136,8 @@ struct Inner {
     progress: watch::Sender<u64>,
     next_stream: AtomicU64,
     snapshots_set: AtomicU64,
+    /// From a changed snapshot being set to the first of its node's streams having it all.
+    rollouts: Mutex<Histogram>,
 }
 
 /// Per-node snapshots and ACK progress. Clones share one cache.
@@ -154,6 +160,7 @@ impl SnapshotCache {
                 progress: watch::channel(0).0,
                 next_stream: AtomicU64::new(1),
                 snapshots_set: AtomicU64::new(0),
+                rollouts: Mutex::new(Histogram::default()),
             }),
         }
     }
@@ -176,11 +183,16 @@ impl SnapshotCache {
             let n = nodes.entry(node.to_string()).or_insert_with(Node::new);
             n.snapshots_set += 1;
             n.raise_acked(snapshot.version(), snapshot.revision());
-            n.snapshot.send_if_modified(|cur| {
+            let version = snapshot.version().to_string();
+            let changed = n.snapshot.send_if_modified(|cur| {
                 let changed = cur.as_ref().map(Snapshot::version) != Some(snapshot.version());
                 *cur = Some(snapshot);
                 changed
-            })
+            });
+            if changed {
+                n.rolling_out = Some((version, Instant::now()));
+            }
+            changed
         };
         self.inner.snapshots_set.fetch_add(1, Ordering::Relaxed);
         self.bump();
@@ -226,6 +238,16 @@ impl SnapshotCache {
     /// The highest revision whose content every connected stream of the node has ACKed.
     pub fn acked_revision(&self, node: &str) -> Option<u64> {
         self.nodes_lock().get(node).and_then(Node::acked_revision)
+    }
+
+    /// How long rollouts took: from a changed snapshot being set to the first stream of its
+    /// node having ACKed all of it (content a stream already had is not a rollout).
+    pub fn rollouts(&self) -> Histogram {
+        self.inner
+            .rollouts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Snapshots set over the cache's lifetime, for all nodes.
@@ -338,6 +360,15 @@ impl SnapshotCache {
                         s.acked = Some((version.clone(), (*revision).max(current.unwrap_or(0))));
                         s.rejected = None;
                         n.last_acked = s.acked.clone();
+                        if let Some((_, since)) =
+                            n.rolling_out.take_if(|(rolling, _)| rolling == version)
+                        {
+                            self.inner
+                                .rollouts
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .observe(since.elapsed());
+                        }
                     }
                     Report::Nacked {
                         ty,

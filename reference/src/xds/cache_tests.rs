@@ -132,6 +132,10 @@ async fn acked_revision_follows_the_stream_and_identical_content() {
         cache.wait_acked(NODE, 8, Duration::from_secs(5)).await,
         Ok(8)
     );
+    // Two rollouts timed (the first snapshot and the change); identical content is none.
+    let rollouts = cache.rollouts();
+    assert_eq!(rollouts.count, 2);
+    assert!(rollouts.sum > 0.0);
 
     let status = cache.node(NODE).expect("node known");
     assert!(status.connected);

@@ -59,6 +59,9 @@ pub struct Loader {
     root: PathBuf,
     files: BTreeMap<PathBuf, CachedFile>,
     loaded_once: bool,
+    /// Errors of the last full listing (unreadable directories and files), which a partial
+    /// reload still reports.
+    listing_errors: Vec<Diagnostic>,
 }
 
 #[derive(Debug)]
@@ -88,6 +91,7 @@ impl Loader {
             root: root.into(),
             files: BTreeMap::new(),
             loaded_once: false,
+            listing_errors: Vec::new(),
         }
     }
 
@@ -111,26 +115,58 @@ impl Loader {
                     continue;
                 }
             };
-            let cached = match self.files.remove(&shown) {
-                Some(cached) if cached.latest.bytes == bytes => cached,
-                previous => {
-                    let decoded = decode_bytes(&shown, &bytes);
-                    let latest = Arc::new(Version { bytes, decoded });
-                    let serving = match previous {
-                        Some(previous) if !latest.decoded.errors.is_empty() => previous.serving,
-                        _ => Arc::clone(&latest),
-                    };
-                    // Changed when the file serves its new version (always so for a new file).
-                    changed |= Arc::ptr_eq(&serving, &latest);
-                    CachedFile { latest, serving }
-                }
-            };
+            let (cached, new) = refresh(self.files.remove(&shown), &shown, bytes);
+            changed |= new;
             files.insert(shown, cached);
         }
         // Whatever is left was not listed again: removed.
         changed |= !self.files.is_empty();
         self.files = files;
+        self.listing_errors = errors.clone();
+        self.assemble(config, errors, changed)
+    }
 
+    /// Read again only `paths`, files of the last load that were written to (the watcher
+    /// saw them closed after a write, and nothing else happen): the other files are as the
+    /// last load read them, so listing and reading thousands of files for one edit is
+    /// avoided. Anything else (a path the last load did not read, a file gone or unreadable,
+    /// no load yet, a single-file root) takes a full [`Loader::load`].
+    pub fn load_written(
+        &mut self,
+        config: &ControllerConfig,
+        paths: &std::collections::HashSet<PathBuf>,
+    ) -> LoadOutcome {
+        if !self.loaded_once || !self.root.is_dir() {
+            return self.load(config);
+        }
+        let mut read = Vec::with_capacity(paths.len());
+        for path in paths {
+            let shown = match path.strip_prefix(&self.root) {
+                Ok(shown) if self.files.contains_key(shown) => shown.to_path_buf(),
+                _ => return self.load(config),
+            };
+            match std::fs::read(path) {
+                Ok(bytes) => read.push((shown, bytes)),
+                Err(_) => return self.load(config),
+            }
+        }
+        let mut changed = false;
+        for (shown, bytes) in read {
+            let previous = self.files.remove(&shown);
+            let (cached, new) = refresh(previous, &shown, bytes);
+            changed |= new;
+            self.files.insert(shown, cached);
+        }
+        self.assemble(config, self.listing_errors.clone(), changed)
+    }
+
+    /// The snapshot of what the files serve now, with every file's findings.
+    fn assemble(
+        &self,
+        config: &ControllerConfig,
+        mut errors: Vec<Diagnostic>,
+        changed: bool,
+    ) -> LoadOutcome {
         let mut set = ResourceSet {
             config: config.clone(),
             ..ResourceSet::default()
@@ -204,6 +240,26 @@ impl Loader {
                 format!("metadata.name: {message}"),
             ),
             None => Diagnostic::new(&dup.file, message),
+        }
+    }
+}
+
+/// A file's cache entry after reading `bytes` from it, and whether the file now serves
+/// another version. Content equal to the latest version keeps the entry; new content is
+/// decoded, and served unless it has errors and an earlier version served.
+fn refresh(previous: Option<CachedFile>, shown: &Path, bytes: Vec<u8>) -> (CachedFile, bool) {
+    match previous {
+        Some(cached) if cached.latest.bytes == bytes => (cached, false),
+        previous => {
+            let decoded = decode_bytes(shown, &bytes);
+            let latest = Arc::new(Version { bytes, decoded });
+            let serving = match previous {
+                Some(previous) if !latest.decoded.errors.is_empty() => previous.serving,
+                _ => Arc::clone(&latest),
+            };
+            // Changed when the file serves its new version (always so for a new file).
+            let changed = Arc::ptr_eq(&serving, &latest);
+            (CachedFile { latest, serving }, changed)
         }
     }
 }

@@ -90,7 +90,7 @@ impl FileProvider {
             invalid: watch::Sender::new(Vec::new()),
             revision: 0,
         };
-        publisher.publish(outcome);
+        publisher.publish(outcome, None);
         let snapshots = publisher.snapshots.subscribe();
         let errors = publisher.errors.subscribe();
         let warnings = publisher.warnings.subscribe();
@@ -180,6 +180,8 @@ impl Reloader {
             let mut burst = Burst {
                 started: Instant::now(),
                 writing: HashSet::new(),
+                written: HashSet::new(),
+                only_writes: true,
                 reload: false,
             };
             burst.note(&event, self.single_file.as_deref());
@@ -200,8 +202,11 @@ impl Reloader {
                     break;
                 }
             }
-            let outcome = self.loader.load(&self.config);
-            self.publisher.publish(outcome);
+            let outcome = match burst.only_writes && burst.writing.is_empty() {
+                true => self.loader.load_written(&self.config, &burst.written),
+                false => self.loader.load(&self.config),
+            };
+            self.publisher.publish(outcome, Some(burst.started));
         }
     }
 }
@@ -211,6 +216,10 @@ struct Burst {
     started: Instant,
     /// Files written to and not closed yet.
     writing: HashSet<PathBuf>,
+    /// Files closed after a write.
+    written: HashSet<PathBuf>,
+    /// Whether the burst was nothing but writes to files (then only those are read again).
+    only_writes: bool,
     /// Whether anything happened that may change what a reload reads.
     reload: bool,
 }
@@ -222,6 +231,7 @@ impl Burst {
             Err(err) => {
                 tracing::warn!("file watch error, reloading: {err}");
                 self.reload = true;
+                self.only_writes = false;
                 return;
             }
         };
@@ -233,13 +243,17 @@ impl Burst {
             EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
                 for path in event.paths.iter().filter(read) {
                     self.writing.remove(path);
+                    self.written.insert(path.clone());
                     self.reload = true;
                 }
             }
             // Including our own reads.
             EventKind::Access(_) => {}
             EventKind::Modify(ModifyKind::Metadata(_)) => {
-                self.reload |= event.paths.iter().any(|p| read(&p))
+                if event.paths.iter().any(|p| read(&p)) {
+                    self.reload = true;
+                    self.only_writes = false;
+                }
             }
             // Created, removed, renamed, or the watcher lost track (`Other` with a rescan
             // flag): any of these may be a directory or the symlink swap of a ConfigMap volume,
@@ -249,6 +263,7 @@ impl Burst {
                     self.writing.remove(path);
                 }
                 self.reload = true;
+                self.only_writes = false;
             }
         }
     }
@@ -274,7 +289,8 @@ struct Publisher {
 }
 
 impl Publisher {
-    fn publish(&mut self, outcome: LoadOutcome) {
+    /// `noticed`: when the first event of the change was seen (none for the first load).
+    fn publish(&mut self, outcome: LoadOutcome, noticed: Option<Instant>) {
         publish_new(&self.warnings, outcome.warnings, "");
         publish_new(
             &self.invalid,
@@ -300,6 +316,10 @@ impl Publisher {
             let mut set = outcome.set;
             self.revision += 1;
             set.revision = self.revision;
+            set.arrival = noticed.map(|noticed| crate::timing::Arrival {
+                noticed,
+                published: Instant::now(),
+            });
             tracing::info!(
                 objects = set.len(),
                 revision = set.revision,

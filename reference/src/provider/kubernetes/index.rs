@@ -27,6 +27,8 @@ pub struct Index {
     unserved: BTreeSet<KindId>,
     /// Whether `set` changed since the last snapshot was taken.
     dirty: bool,
+    /// When the first change since the last snapshot arrived.
+    noticed: Option<std::time::Instant>,
 }
 
 /// Identifies a stored kind without a string per event.
@@ -52,6 +54,7 @@ impl Index {
             unlisted: kinds.0,
             unserved: BTreeSet::new(),
             dirty: true,
+            noticed: None,
         }
     }
 
@@ -59,6 +62,13 @@ impl Index {
     /// `resourceVersion`, deletions included (a deleted object carries the version of its
     /// deletion).
     pub fn apply<K: StoredKind>(&mut self, event: &watcher::Event<K>) {
+        self.apply_event(event);
+        if self.dirty {
+            self.noticed.get_or_insert_with(std::time::Instant::now);
+        }
+    }
+
+    fn apply_event<K: StoredKind>(&mut self, event: &watcher::Event<K>) {
         match event {
             watcher::Event::Apply(obj) => {
                 self.set.insert(obj.clone());
@@ -128,7 +138,13 @@ impl Index {
             return None;
         }
         self.dirty = false;
-        Some(Arc::new(self.set.clone()))
+        let noticed = self.noticed.take();
+        let mut set = self.set.clone();
+        set.arrival = noticed.map(|noticed| crate::timing::Arrival {
+            noticed,
+            published: std::time::Instant::now(),
+        });
+        Some(Arc::new(set))
     }
 
     /// The current state, ready or not.
