@@ -70,6 +70,38 @@ where
     Ok(())
 }
 
+/// The GatewayClass `gatesim`, of this controller, without parameters.
+async fn apply_class(client: &kube::Client) -> Result<()> {
+    let classes: Api<GatewayClass> = Api::all(client.clone());
+    apply(
+        &classes,
+        &json!({
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "GatewayClass",
+            "metadata": {"name": "gatesim"},
+            "spec": {"controllerName": gatesim_reference::api::DEFAULT_CONTROLLER_NAME},
+        }),
+    )
+    .await
+}
+
+/// The controller reading simkube through `client` and deploying proxies there.
+async fn start(client: &kube::Client) -> Result<Controller> {
+    Ok(Controller::start(ControllerOptions {
+        source: Source::Kubernetes(client.clone()),
+        infra: Infra::Kubernetes(Box::default()),
+        xds_addr: "127.0.0.1:0".parse()?,
+        admin_addr: "127.0.0.1:0".parse()?,
+        config: ControllerConfig {
+            port_offset: ports::PRIVILEGED_PORT_OFFSET,
+            ..ControllerConfig::default()
+        },
+        address_network: 0,
+        envoy: None,
+    })
+    .await?)
+}
+
 /// The condition `kind` of the Gateway's status.
 fn condition(gw: &Gateway, kind: &str) -> Option<Value> {
     let status = serde_json::to_value(gw.status.as_ref()?).ok()?;
@@ -84,7 +116,6 @@ fn condition(gw: &Gateway, kind: &str) -> Option<Value> {
 async fn proxies_are_applied_addressed_updated_kept_and_deleted() -> Result<()> {
     let simkube = gatesim_simkube::SimKube::start(gatesim_simkube::Config::default()).await?;
     let client = kube::Client::try_from(kube::Config::new(simkube.url().parse()?))?;
-    let classes: Api<GatewayClass> = Api::all(client.clone());
     let params: Api<GatewayParameters> = Api::namespaced(client.clone(), "default");
     let gateways: Api<Gateway> = Api::namespaced(client.clone(), "default");
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
@@ -92,32 +123,11 @@ async fn proxies_are_applied_addressed_updated_kept_and_deleted() -> Result<()> 
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
 
-    apply(
-        &classes,
-        &json!({
-            "apiVersion": "gateway.networking.k8s.io/v1",
-            "kind": "GatewayClass",
-            "metadata": {"name": "gatesim"},
-            "spec": {"controllerName": gatesim_reference::api::DEFAULT_CONTROLLER_NAME},
-        }),
-    )
-    .await?;
+    apply_class(&client).await?;
     apply(&params, &parameters(2)).await?;
     apply(&gateways, &gateway("web-params")).await?;
 
-    let controller = Controller::start(ControllerOptions {
-        source: Source::Kubernetes(client.clone()),
-        infra: Infra::Kubernetes(Box::default()),
-        xds_addr: "127.0.0.1:0".parse()?,
-        admin_addr: "127.0.0.1:0".parse()?,
-        config: ControllerConfig {
-            port_offset: ports::PRIVILEGED_PORT_OFFSET,
-            ..ControllerConfig::default()
-        },
-        address_network: 0,
-        envoy: None,
-    })
-    .await?;
+    let controller = start(&client).await?;
 
     // Applied as the parameters say, owned by the Gateway, by our field manager.
     let uid = gateways.get("web").await?.metadata.uid.context("uid")?;
@@ -277,36 +287,14 @@ fn edge_gateway(group: &str) -> Value {
 async fn infrastructure_parameters_ref_labels_and_the_ai_config_map() -> Result<()> {
     let simkube = gatesim_simkube::SimKube::start(gatesim_simkube::Config::default()).await?;
     let client = kube::Client::try_from(kube::Config::new(simkube.url().parse()?))?;
-    let classes: Api<GatewayClass> = Api::all(client.clone());
     let params: Api<GatewayParameters> = Api::namespaced(client.clone(), "default");
     let gateways: Api<Gateway> = Api::namespaced(client.clone(), "default");
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    apply(
-        &classes,
-        &json!({
-            "apiVersion": "gateway.networking.k8s.io/v1",
-            "kind": "GatewayClass",
-            "metadata": {"name": "gatesim"},
-            "spec": {"controllerName": gatesim_reference::api::DEFAULT_CONTROLLER_NAME},
-        }),
-    )
-    .await?;
+    apply_class(&client).await?;
     apply(&params, &ai_parameters(2, true)).await?;
     apply(&gateways, &edge_gateway("gateway.gloo.solo.io")).await?;
-    let controller = Controller::start(ControllerOptions {
-        source: Source::Kubernetes(client.clone()),
-        infra: Infra::Kubernetes(Box::default()),
-        xds_addr: "127.0.0.1:0".parse()?,
-        admin_addr: "127.0.0.1:0".parse()?,
-        config: ControllerConfig {
-            port_offset: ports::PRIVILEGED_PORT_OFFSET,
-            ..ControllerConfig::default()
-        },
-        address_network: 0,
-        envoy: None,
-    })
-    .await?;
+    let controller = start(&client).await?;
 
     // The referenced parameters apply, the infrastructure labels reach the objects, and the
     // AI extension gets its container and ConfigMap.

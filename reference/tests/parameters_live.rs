@@ -82,6 +82,18 @@ async fn accepted_with(controller: &Controller, reason: &str) -> Result<serde_js
     .await
 }
 
+/// The route answers through the Gateway's address, from backend `a-0`.
+async fn serves_a0(http: SocketAddr) -> Result<()> {
+    expect(
+        http,
+        Call::get("any.example.com", "/"),
+        |r| r.backend().as_deref() == Some("a-0"),
+        "the route serves through the Gateway's address",
+    )
+    .await?;
+    Ok(())
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> Result<()> {
     std::fs::write(dir.join("config").join(name), text).context(name.to_owned())
 }
@@ -146,13 +158,7 @@ async fn replicas_and_log_levels_on_the_host() -> Result<()> {
     // listeners sharing the port); 60 fresh connections leave none out but by a chance of
     // 3 * (2/3)^60.
     let http = SocketAddr::new(address.parse()?, 80);
-    expect(
-        http,
-        Call::get("any.example.com", "/"),
-        |r| r.backend().as_deref() == Some("a-0"),
-        "the route serves through the Gateway's address",
-    )
-    .await?;
+    serves_a0(http).await?;
     for _ in 0..60 {
         let reply = send(http, &Call::get("any.example.com", "/")).await?;
         ensure!(reply.backend().as_deref() == Some("a-0"), "{reply:?}");
@@ -209,13 +215,7 @@ async fn infrastructure_parameters_ref_on_the_host() -> Result<()> {
     let two = replicas(&controller, 2).await?;
     accepted_with(&controller, "Accepted").await?;
     let http = SocketAddr::new(two[0].address.parse()?, 80);
-    expect(
-        http,
-        Call::get("any.example.com", "/"),
-        |r| r.backend().as_deref() == Some("a-0"),
-        "the route serves through the Gateway's address",
-    )
-    .await?;
+    serves_a0(http).await?;
 
     write(dir.path(), "gateway.yaml", &gateway_with_both("missing"))?;
     let status = accepted_with(&controller, "InvalidParameters").await?;

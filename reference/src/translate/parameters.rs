@@ -314,17 +314,17 @@ mod tests {
 
     use super::*;
 
-    /// The parameters of Gateway `shop/gw`: `objects` (GatewayParameters `class` in `infra`,
-    /// named by the class, and any in `shop`), the Gateway's annotation and
+    /// The parameters of Gateway `shop/gw`: [`CLASS`] (named by the class) and the
+    /// GatewayParameters `own` in `shop`, the Gateway's annotation and
     /// `spec.infrastructure.parametersRef` (`group/kind/name`) naming what they say.
     fn resolve(
-        objects: &[(&str, &str, &str)],
+        own: &[(&str, &str, &str)],
         annotation: Option<&str>,
         reference: Option<&str>,
         settings: &str,
     ) -> Result<Option<GatewayParametersSpec>, Problem> {
         let mut yaml = String::new();
-        for (namespace, name, spec) in objects {
+        for (namespace, name, spec) in std::iter::once(&CLASS).chain(own) {
             yaml += &format!(
                 "apiVersion: gateway.gloo.solo.io/v1alpha1\nkind: GatewayParameters\n\
                  metadata: {{name: {name}, namespace: {namespace}}}\nspec: {spec}\n---\n"
@@ -400,9 +400,7 @@ mod tests {
         #[case] reference: Option<&str>,
         #[case] expected: &str,
     ) {
-        let mut objects = vec![CLASS];
-        objects.extend_from_slice(own);
-        let merged = resolve(&objects, annotation, reference, "{}").map_err(|p| p.message);
+        let merged = resolve(own, annotation, reference, "{}").map_err(|p| p.message);
         assert_eq!(merged, Ok(Some(spec(expected))));
     }
 
@@ -431,9 +429,7 @@ mod tests {
         #[case] reference: Option<&str>,
         #[case] expected: &str,
     ) {
-        let mut objects = vec![CLASS];
-        objects.extend_from_slice(own);
-        let problem = resolve(&objects, annotation, reference, "{}").unwrap_err();
+        let problem = resolve(own, annotation, reference, "{}").unwrap_err();
         assert_eq!(problem.reason, reason::INVALID_PARAMETERS);
         assert!(problem.message.contains(expected), "{}", problem.message);
     }
@@ -465,8 +461,10 @@ mod tests {
         #[case] own: &str,
         #[case] expected: Option<&str>,
     ) {
-        let objects = [CLASS, ("shop", "by-ref", own)];
-        match (resolve(&objects, None, Some(REF), settings), expected) {
+        match (
+            resolve(&[("shop", "by-ref", own)], None, Some(REF), settings),
+            expected,
+        ) {
             (Ok(_), None) => {}
             (Err(p), Some(e)) => assert!(p.message.contains(e), "{}", p.message),
             (got, expected) => panic!("expected {expected:?}, got {got:?}"),
