@@ -268,6 +268,7 @@ fn one_route_edited_rebuilds_only_its_own_parts() {
     let reused = translator.reused();
     assert_eq!(reused.route_statuses_built, 1, "{reused:?}");
     assert_eq!(reused.route_statuses, 19, "{reused:?}");
+    assert_eq!((reused.routes, reused.routes_built), (19, 1), "{reused:?}");
     assert!(reused.virtual_hosts_built <= 2, "{reused:?}");
     assert_eq!(
         reused.virtual_hosts + reused.virtual_hosts_built,
@@ -275,7 +276,23 @@ fn one_route_edited_rebuilds_only_its_own_parts() {
         "{reused:?}"
     );
 
-    apply(&mut set, &Edit::TouchService(0));
+    // What the API server sends back after the controller wrote a route's status: the same
+    // route with a status and a new resourceVersion. Nothing needs building again.
+    let key = set.http_routes.keys().nth(3).cloned().expect("a route");
+    let mut echoed = (*set.http_routes[&key]).clone();
+    echoed.metadata.resource_version = Some("4242".into());
+    echoed.status = Some(serde_json::from_value(json!({"parents": []})).expect("a status"));
+    set.http_routes.insert(key, Arc::new(echoed));
+    let after = translator.translate(&set);
+    assert_eq!(*after, translate::translate(&set));
+    let reused = translator.reused();
+    assert_eq!(
+        (reused.route_statuses_built, reused.proxies),
+        (0, 1),
+        "{reused:?}"
+    );
+
+    apply(&mut set, &Edit::RemoveService(0));
     translator.translate(&set);
     let reused = translator.reused();
     assert_eq!(
@@ -319,7 +336,7 @@ fn a_gateway_whose_routes_did_not_change_keeps_its_configuration() {
         "gw-b's other virtual hosts are taken over: {reused:?}"
     );
 
-    apply(&mut set, &Edit::TouchService(0));
+    apply(&mut set, &Edit::RemoveService(0));
     translator.translate(&set);
     assert_eq!(translator.reused().proxies, 0, "a Service is context");
 }

@@ -378,7 +378,12 @@ async fn translate_loop(mut snapshots: Snapshots, ctx: LoopContext, mut containm
         }
         // The writer gets its own copy of the statuses; the admin views share the rest.
         let for_writer = ctx.status_tx.as_ref().map(|_| translation.statuses.clone());
-        ctx.state.publish(&set, translation);
+        let replaced = ctx.state.publish(&set, translation);
+        // Freeing thousands of virtual hosts takes milliseconds the next change need not
+        // wait for.
+        if let Some(old) = replaced {
+            drop(tokio::task::spawn_blocking(move || drop(old)));
+        }
         ctx.state.publish_containment(&containment);
         if let (Some(tx), Some(statuses)) = (&ctx.status_tx, for_writer)
             && tx.send(statuses).await.is_err()

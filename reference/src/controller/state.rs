@@ -56,12 +56,18 @@ impl ControllerState {
         state
     }
 
-    pub(super) fn publish(&self, set: &ResourceSet, translation: Arc<Translation>) {
+    /// Show `translation`; returns the one it replaces, which may be the last reference to
+    /// a large output: the caller decides where the time to free it is spent.
+    #[must_use = "dropping a large translation takes time; decide where"]
+    pub(super) fn publish(
+        &self,
+        set: &ResourceSet,
+        translation: Arc<Translation>,
+    ) -> Option<Arc<Translation>> {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.revision = set.revision;
         if !inner.keep_times {
-            inner.translation = Some(translation);
-            return;
+            return inner.translation.replace(translation);
         }
         let now = jiff::Timestamp::now()
             .strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -89,6 +95,7 @@ impl ControllerState {
         }
         inner.statuses = statuses;
         inner.translation = Some(translation);
+        previous
     }
 
     pub(super) fn publish_containment(&self, containment: &Containment) {
@@ -282,17 +289,17 @@ mod tests {
     fn statuses_follow_each_translation_with_real_times() {
         let state = ControllerState::new(true);
         let set = ResourceSet::default();
-        state.publish(&set, translation("True"));
+        let _ = state.publish(&set, translation("True"));
         let (first, time) = accepted(&state);
         assert_eq!(first, "True");
         assert!(!time.starts_with("1970"), "{time}");
         // The same statuses again, from a new translation: kept as they were.
-        state.publish(&set, translation("True"));
+        let _ = state.publish(&set, translation("True"));
         assert_eq!(accepted(&state), (first, time));
         // A changed one is planned again.
-        state.publish(&set, translation("False"));
+        let _ = state.publish(&set, translation("False"));
         assert_eq!(accepted(&state).0, "False");
-        state.publish(&set, Arc::new(Translation::default()));
+        let _ = state.publish(&set, Arc::new(Translation::default()));
         assert!(state.statuses().is_empty(), "objects gone, statuses gone");
     }
 }

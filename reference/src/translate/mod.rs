@@ -120,6 +120,15 @@ fn run(set: &ResourceSet, mut reuse: Option<&mut reuse::Pass<'_>>) -> Translatio
 
     let mut http = Vec::with_capacity(set.http_routes.len());
     for (key, route) in &set.http_routes {
+        // An unchanged route no policy applies to translates and attaches as last time.
+        let kept = reuse
+            .as_deref_mut()
+            .and_then(|pass| pass.take_route(key, |ir| route_policies.applies_to_none(key, ir)));
+        if let Some((ir, outcomes)) = kept {
+            routes::attach::replay(&ir.info.key, &outcomes, &mut gateways);
+            http.push((ir, outcomes));
+            continue;
+        }
         let mut ir = routes::http::translate(set, key, route);
         route_policies.apply(key, route, &mut ir, &mut report);
         if let Some(entry) = set.quarantined::<HttpRoute>(key) {
@@ -208,5 +217,8 @@ fn run(set: &ResourceSet, mut reuse: Option<&mut reuse::Pass<'_>>) -> Translatio
     }
     report.statuses(&set.config.controller_name, &mut out.statuses);
     upstreams::statuses(set, &mut out.statuses);
+    if let Some(pass) = reuse {
+        pass.record_routes(http);
+    }
     out
 }

@@ -20,6 +20,8 @@ use std::sync::Arc;
 use envoy_types::pb::envoy::config::route::v3::VirtualHost;
 
 use super::output::{ProxyConfig, StatusUpdate, Translation};
+use super::routes::attach::ParentOutcome;
+use super::routes::http::HttpRouteIr;
 use crate::api::{EndpointSlice, HttpRoute};
 use crate::model::{KindVisitorMut, ObjectKey, ResourceSet, StoredKind, visit_all_kinds};
 
@@ -57,6 +59,18 @@ pub(crate) struct Reuse {
     proxies: HashMap<ObjectKey, Vec<u64>>,
     /// The previous input's EndpointSlices: every cluster's endpoints come from them.
     endpoint_slices: crate::model::Store<EndpointSlice>,
+    /// Every route's translation and attachment outcomes in the previous output, by route.
+    /// Moved into a [`Pass`] and back, never copied.
+    translated: HashMap<ObjectKey, KeptRoute>,
+}
+
+/// One route as the previous translation left it, before its policies were resolved (only
+/// routes no policy applies to are kept, so that is also after).
+#[derive(Debug)]
+pub(crate) struct KeptRoute {
+    revision: u64,
+    ir: HttpRouteIr,
+    outcomes: Vec<ParentOutcome>,
 }
 
 /// One translation's view of a [`Reuse`]: what may be taken from the previous output, and
@@ -70,6 +84,8 @@ pub(crate) struct Pass<'r> {
     /// Whether the EndpointSlices are the previous input's (a whole Gateway's
     /// configuration may be taken over only then).
     same_endpoints: bool,
+    /// The previous translation's routes, when its context is this one's.
+    translated: HashMap<ObjectKey, KeptRoute>,
     recorded: Recorded,
 }
 
@@ -83,6 +99,9 @@ pub struct Reused {
     /// Gateways whose whole configuration was taken over.
     pub proxies: usize,
     pub proxies_built: usize,
+    /// Routes whose translation and attachment were taken over.
+    pub routes: usize,
+    pub routes_built: usize,
 }
 
 /// What a translation records for the next one.
@@ -94,6 +113,7 @@ pub(crate) struct Recorded {
     /// Route revisions by the index of the route's status in the output.
     statuses: Vec<(usize, ObjectKey, u64)>,
     proxies: HashMap<ObjectKey, Vec<u64>>,
+    translated: HashMap<ObjectKey, KeptRoute>,
 }
 
 impl Reuse {
@@ -112,7 +132,7 @@ impl Reuse {
         let mut routes = HashMap::with_capacity(set.http_routes.len());
         for (key, route) in &set.http_routes {
             let revision = match self.routes.remove(key) {
-                Some((old, revision)) if Arc::ptr_eq(&old, route) => revision,
+                Some((old, revision)) if same_object(&old, route) => revision,
                 _ => {
                     self.next_revision += 1;
                     self.next_revision
@@ -125,10 +145,16 @@ impl Reuse {
         if !same_endpoints {
             self.endpoint_slices = set.endpoint_slices.clone();
         }
+        let translated = match same {
+            true => std::mem::take(&mut self.translated),
+            false => HashMap::new(),
+        };
+        self.translated.clear();
         Pass {
             take: same,
             enabled: true,
             same_endpoints,
+            translated,
             reuse: self,
             recorded: Recorded::default(),
         }
@@ -158,6 +184,7 @@ impl Reuse {
             .map(|(i, key, revision)| (key, (revision, i)))
             .collect();
         self.proxies = recorded.proxies;
+        self.translated = recorded.translated;
         self.previous = Some(out);
         counts
     }
@@ -250,6 +277,44 @@ impl Pass<'_> {
         }
     }
 
+    /// Route `key`'s translation and attachment outcomes from the previous output, when the
+    /// route is unchanged and `usable` agrees. Taken out: the caller owns them from now on.
+    pub(crate) fn take_route(
+        &mut self,
+        key: &ObjectKey,
+        usable: impl FnOnce(&HttpRouteIr) -> bool,
+    ) -> Option<(HttpRouteIr, Vec<ParentOutcome>)> {
+        if !(self.take && self.enabled) {
+            return None;
+        }
+        let kept = self.translated.remove(key)?;
+        let same = kept.revision == self.revision(key) && usable(&kept.ir);
+        self.recorded.counts.routes += usize::from(same);
+        same.then_some((kept.ir, kept.outcomes))
+    }
+
+    /// Keep every route's translation for the next translation.
+    pub(crate) fn record_routes(&mut self, routes: Vec<(HttpRouteIr, Vec<ParentOutcome>)>) {
+        self.recorded.counts.routes_built =
+            routes.len().saturating_sub(self.recorded.counts.routes);
+        if !self.enabled {
+            return;
+        }
+        self.recorded.translated.reserve(routes.len());
+        for (ir, outcomes) in routes {
+            let key = ir.info.key.clone();
+            let revision = self.revision(&key);
+            self.recorded.translated.insert(
+                key,
+                KeptRoute {
+                    revision,
+                    ir,
+                    outcomes,
+                },
+            );
+        }
+    }
+
     /// Count a virtual host as taken over or built.
     pub(crate) fn count_virtual_host(&mut self, reused: bool) {
         match reused {
@@ -317,12 +382,36 @@ fn context_of(set: &ResourceSet) -> ResourceSet {
     context
 }
 
-/// Same keys, each the same shared object.
-fn same_store<K>(a: &crate::model::Store<K>, b: &crate::model::Store<K>) -> bool {
+/// Same keys, each the same object as far as translation can tell (`same_object`).
+fn same_store<K: StoredKind>(a: &crate::model::Store<K>, b: &crate::model::Store<K>) -> bool {
     a.len() == b.len()
         && a.iter()
             .zip(b)
-            .all(|((ka, va), (kb, vb))| ka == kb && Arc::ptr_eq(va, vb))
+            .all(|((ka, va), (kb, vb))| ka == kb && same_object(va, vb))
+}
+
+/// The same shared object, or one that differs only where translation never reads: its
+/// status and the API server's bookkeeping (`resourceVersion`, `managedFields`). So a status
+/// this controller writes, which the Kubernetes provider sees come back as a new object,
+/// does not undo reuse. Only objects that are not shared are compared, which are few.
+fn same_object<K: StoredKind>(a: &Arc<K>, b: &Arc<K>) -> bool {
+    if Arc::ptr_eq(a, b) {
+        return true;
+    }
+    let input = |obj: &K| {
+        let mut value = serde_json::to_value(obj).ok()?;
+        let fields = value.as_object_mut()?;
+        fields.remove("status");
+        if let Some(meta) = fields.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            meta.remove("resourceVersion");
+            meta.remove("managedFields");
+        }
+        Some(value)
+    };
+    match (input(a), input(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Whether two contexts hold the same objects (the same shared ones) and settings.

@@ -118,6 +118,12 @@ impl<'a> RoutePolicies<'a> {
         this
     }
 
+    /// Whether no policy applies to route `key` (translated as `ir`): then `apply` changes
+    /// nothing and reports nothing.
+    pub fn applies_to_none(&self, key: &ObjectKey, ir: &HttpRouteIr) -> bool {
+        self.targeting(key).is_empty() && ir.rules.iter().all(|r| r.extension_refs.is_empty())
+    }
+
     /// Resolve the policies of every rule of one route, in place.
     pub fn apply(
         &self,
@@ -126,10 +132,10 @@ impl<'a> RoutePolicies<'a> {
         ir: &mut HttpRouteIr,
         report: &mut Report,
     ) {
-        let targeting = self.targeting(key);
-        if targeting.is_empty() && ir.rules.iter().all(|r| r.extension_refs.is_empty()) {
+        if self.applies_to_none(key, ir) {
             return;
         }
+        let targeting = self.targeting(key);
         let ancestor = Ancestor::route(key);
         let mut sink = Sink {
             report: self.ours.contains(key).then_some(report),

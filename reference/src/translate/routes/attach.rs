@@ -24,6 +24,20 @@ pub(crate) struct ParentOutcome {
     pub result: Result<Vec<Attachment>, Problem>,
 }
 
+/// What `attach` did to the listeners, again, for a route whose outcomes are those of a
+/// previous translation of the same input.
+pub(crate) fn replay(key: &ObjectKey, outcomes: &[ParentOutcome], gateways: &mut [GatewayIr]) {
+    for o in outcomes {
+        if let Ok(attachments) = &o.result {
+            for a in attachments {
+                gateways[o.gateway].listeners[a.listener]
+                    .attached_routes
+                    .insert(key.clone());
+            }
+        }
+    }
+}
+
 /// Resolve every parentRef of a route. `route_problem`, when set, is a reason the route as a
 /// whole cannot be accepted: each of our parents reports it and nothing attaches.
 /// Listener `attached_routes` are updated for the attachments made.
