@@ -86,6 +86,7 @@ async fn kubectl_accepts_the_manifests() {
         "deployment.apps/gatesim-controller",
         "service/gatesim-xds",
         "gatewayclass.gateway.networking.k8s.io/gatesim",
+        "gatewayparameters.gateway.gloo.solo.io/gatesim",
     ] {
         assert!(stdout.contains(object), "{object} missing from:\n{stdout}");
     }
@@ -258,6 +259,28 @@ fn the_deployment_runs_the_built_image_locked_down() {
         class["spec"]["controllerName"],
         gatesim_reference::api::DEFAULT_CONTROLLER_NAME
     );
+    // The class's default GatewayParameters is in deploy/, where the class says, and is a
+    // valid object of its kind.
+    let reference = &class["spec"]["parametersRef"];
+    assert_eq!(
+        (&reference["group"], &reference["kind"]),
+        (
+            &Value::from("gateway.gloo.solo.io"),
+            &Value::from("GatewayParameters")
+        )
+    );
+    let parameters = find(
+        &docs,
+        "GatewayParameters",
+        reference["name"].as_str().expect("parametersRef.name"),
+    );
+    assert_eq!(
+        parameters["metadata"]["namespace"], reference["namespace"],
+        "parametersRef.namespace"
+    );
+    let spec: gatesim_reference::api::k8sgateway::GatewayParametersSpec =
+        serde_yaml::from_value(parameters["spec"].clone()).expect("a GatewayParameters spec");
+    assert!(spec.kube.is_some(), "the default deploys proxies");
     let service = find(&docs, "Service", "gatesim-xds");
     assert_eq!(service["spec"]["ports"][0]["port"], 18000);
 }

@@ -220,6 +220,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                     image: args.envoy_image.clone(),
                     log_level: args.envoy_log_level.clone(),
                     port_offset: config.port_offset,
+                    ..RenderOptions::default()
                 }))
             }
             InfraKind::Host | InfraKind::Docker => {

@@ -3,7 +3,9 @@
 //! GatewayParameters say, owned by the Gateway and under the field manager `gatesim`; takes
 //! the Gateway's address from the Service; follows a change of the parameters; keeps the
 //! objects of a Gateway whose parameters turn invalid (which reports InvalidParameters); and
-//! deletes them with the Gateway. No pod runs here (simkube has no node): the proxies' traffic
+//! deletes them with the Gateway. The Gateway's `spec.infrastructure` works the same way: its
+//! parametersRef names the parameters, its labels reach every object, and the AI extension's
+//! ConfigMap comes and goes with `aiExtension.enabled`. No pod runs here (simkube has no node): the proxies' traffic
 //! is checked on the local control plane (conformance/tests/local_cluster).
 
 mod e2e_support;
@@ -68,6 +70,38 @@ where
     Ok(())
 }
 
+/// The GatewayClass `gatesim`, of this controller, without parameters.
+async fn apply_class(client: &kube::Client) -> Result<()> {
+    let classes: Api<GatewayClass> = Api::all(client.clone());
+    apply(
+        &classes,
+        &json!({
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "GatewayClass",
+            "metadata": {"name": "gatesim"},
+            "spec": {"controllerName": gatesim_reference::api::DEFAULT_CONTROLLER_NAME},
+        }),
+    )
+    .await
+}
+
+/// The controller reading simkube through `client` and deploying proxies there.
+async fn start(client: &kube::Client) -> Result<Controller> {
+    Ok(Controller::start(ControllerOptions {
+        source: Source::Kubernetes(client.clone()),
+        infra: Infra::Kubernetes(Box::default()),
+        xds_addr: "127.0.0.1:0".parse()?,
+        admin_addr: "127.0.0.1:0".parse()?,
+        config: ControllerConfig {
+            port_offset: ports::PRIVILEGED_PORT_OFFSET,
+            ..ControllerConfig::default()
+        },
+        address_network: 0,
+        envoy: None,
+    })
+    .await?)
+}
+
 /// The condition `kind` of the Gateway's status.
 fn condition(gw: &Gateway, kind: &str) -> Option<Value> {
     let status = serde_json::to_value(gw.status.as_ref()?).ok()?;
@@ -82,7 +116,6 @@ fn condition(gw: &Gateway, kind: &str) -> Option<Value> {
 async fn proxies_are_applied_addressed_updated_kept_and_deleted() -> Result<()> {
     let simkube = gatesim_simkube::SimKube::start(gatesim_simkube::Config::default()).await?;
     let client = kube::Client::try_from(kube::Config::new(simkube.url().parse()?))?;
-    let classes: Api<GatewayClass> = Api::all(client.clone());
     let params: Api<GatewayParameters> = Api::namespaced(client.clone(), "default");
     let gateways: Api<Gateway> = Api::namespaced(client.clone(), "default");
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
@@ -90,32 +123,11 @@ async fn proxies_are_applied_addressed_updated_kept_and_deleted() -> Result<()> 
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
 
-    apply(
-        &classes,
-        &json!({
-            "apiVersion": "gateway.networking.k8s.io/v1",
-            "kind": "GatewayClass",
-            "metadata": {"name": "gatesim"},
-            "spec": {"controllerName": gatesim_reference::api::DEFAULT_CONTROLLER_NAME},
-        }),
-    )
-    .await?;
+    apply_class(&client).await?;
     apply(&params, &parameters(2)).await?;
     apply(&gateways, &gateway("web-params")).await?;
 
-    let controller = Controller::start(ControllerOptions {
-        source: Source::Kubernetes(client.clone()),
-        infra: Infra::Kubernetes(Box::default()),
-        xds_addr: "127.0.0.1:0".parse()?,
-        admin_addr: "127.0.0.1:0".parse()?,
-        config: ControllerConfig {
-            port_offset: ports::PRIVILEGED_PORT_OFFSET,
-            ..ControllerConfig::default()
-        },
-        address_network: 0,
-        envoy: None,
-    })
-    .await?;
+    let controller = start(&client).await?;
 
     // Applied as the parameters say, owned by the Gateway, by our field manager.
     let uid = gateways.get("web").await?.metadata.uid.context("uid")?;
@@ -239,6 +251,105 @@ async fn proxies_are_applied_addressed_updated_kept_and_deleted() -> Result<()> 
 }
 
 /// `--infra kubernetes` needs the cluster the Kubernetes provider watches.
+fn ai_parameters(replicas: u32, ai: bool) -> Value {
+    json!({
+        "apiVersion": "gateway.gloo.solo.io/v1alpha1",
+        "kind": "GatewayParameters",
+        "metadata": {"name": "edge-params", "namespace": "default"},
+        "spec": {"kube": {
+            "deployment": {"replicas": replicas},
+            "aiExtension": {
+                "enabled": ai,
+                "image": {"repository": "example.com/ai-extension", "tag": "1"},
+                "stats": {"customLabels": [{"name": "subject", "metadataKey": "principal:sub"}]},
+            },
+        }},
+    })
+}
+
+fn edge_gateway(group: &str) -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "edge", "namespace": "default"},
+        "spec": {
+            "gatewayClassName": "gatesim",
+            "infrastructure": {
+                "parametersRef": {"group": group, "kind": "GatewayParameters", "name": "edge-params"},
+                "labels": {"team": "edge"},
+            },
+            "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}],
+        },
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn infrastructure_parameters_ref_labels_and_the_ai_config_map() -> Result<()> {
+    let simkube = gatesim_simkube::SimKube::start(gatesim_simkube::Config::default()).await?;
+    let client = kube::Client::try_from(kube::Config::new(simkube.url().parse()?))?;
+    let params: Api<GatewayParameters> = Api::namespaced(client.clone(), "default");
+    let gateways: Api<Gateway> = Api::namespaced(client.clone(), "default");
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    apply_class(&client).await?;
+    apply(&params, &ai_parameters(2, true)).await?;
+    apply(&gateways, &edge_gateway("gateway.gloo.solo.io")).await?;
+    let controller = start(&client).await?;
+
+    // The referenced parameters apply, the infrastructure labels reach the objects, and the
+    // AI extension gets its container and ConfigMap.
+    let deployment = eventually(WAIT, "the Deployment with 2 replicas", || async {
+        Ok(deployments
+            .get_opt("edge")
+            .await?
+            .filter(|d| d.spec.as_ref().and_then(|s| s.replicas) == Some(2)))
+    })
+    .await?;
+    let labels = deployment.metadata.labels.clone().unwrap_or_default();
+    ensure!(
+        labels.get("team").map(String::as_str) == Some("edge"),
+        "{labels:?}"
+    );
+    let pod = serde_json::to_value(&deployment.spec.as_ref().context("spec")?.template)?;
+    ensure!(pod["metadata"]["labels"]["team"] == "edge", "{pod}");
+    ensure!(
+        pod["spec"]["containers"][1]["name"] == "gloo-ai-extension",
+        "{pod}"
+    );
+    let ai = config_maps.get("edge-ai-stats-config").await?;
+    let stats = ai.data.context("data")?["stats.json"].clone();
+    ensure!(stats.contains("principal:sub"), "{stats}");
+
+    // Turned off: the container goes, and so does the ConfigMap.
+    apply(&params, &ai_parameters(3, false)).await?;
+    eventually(WAIT, "the AI ConfigMap deleted, 3 replicas", || async {
+        let d = deployments.get("edge").await?;
+        let gone = config_maps.get_opt("edge-ai-stats-config").await?.is_none();
+        Ok((gone && d.spec.and_then(|s| s.replicas) == Some(3)).then_some(()))
+    })
+    .await?;
+
+    // A reference to another group: InvalidParameters naming the field, objects kept.
+    apply(&gateways, &edge_gateway("example.com")).await?;
+    let accepted = eventually(WAIT, "Accepted=False InvalidParameters", || async {
+        let gw = gateways.get("edge").await?;
+        Ok(condition(&gw, "Accepted").filter(|c| c["reason"] == "InvalidParameters"))
+    })
+    .await?;
+    ensure!(
+        accepted["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("spec.infrastructure.parametersRef: example.com/GatewayParameters edge-params is not supported")),
+        "{accepted}"
+    );
+    ensure!(
+        deployments.get("edge").await?.spec.and_then(|s| s.replicas) == Some(3),
+        "the last good Deployment is kept"
+    );
+    controller.shutdown().await;
+    Ok(())
+}
+
 #[tokio::test]
 async fn kubernetes_infra_refuses_the_file_provider() {
     let dir = tempfile::tempdir().unwrap();

@@ -46,15 +46,19 @@ fn render_case(dir: &Path) -> (Value, Vec<String>) {
         panic!("{}:\n{}", dir.display(), list.join("\n"))
     });
     let translation = translate::translate(&set);
+    let options = RenderOptions {
+        istio_integration: translate::parameters::istio_integration(&set),
+        ..options()
+    };
     let mut out = serde_json::Map::new();
     let mut bootstraps = Vec::new();
     for (key, proxy) in &translation.proxies {
         let gateway = &set.gateways[key];
-        let rendered = render::render(gateway, proxy.parameters.as_ref(), &options())
+        let rendered = render::render(gateway, proxy.parameters.as_ref(), &options)
             .unwrap_or_else(|e| panic!("{}: {key}: {e}", dir.display()));
         assert_eq!(
             rendered,
-            render::render(gateway, proxy.parameters.as_ref(), &options()).unwrap(),
+            render::render(gateway, proxy.parameters.as_ref(), &options).unwrap(),
             "{}: {key}: rendering is not deterministic",
             dir.display()
         );
@@ -63,7 +67,11 @@ fn render_case(dir: &Path) -> (Value, Vec<String>) {
             Some(o) => {
                 let data = o.config_map.data.as_ref().expect("ConfigMap data");
                 bootstraps.push(data["envoy.yaml"].clone());
-                json!([o.service_account, o.config_map, o.deployment, o.service])
+                let mut objects = json!([o.service_account, o.config_map, o.deployment, o.service]);
+                if let Some(ai) = o.ai_config_map {
+                    objects.as_array_mut().expect("a list").push(json!(ai));
+                }
+                objects
             }
         };
         out.insert(key.to_string(), value);

@@ -124,6 +124,7 @@ const KUBERNETES_TYPED: &[&str] = &[
     "topologySpreadConstraints",
     "imagePullSecrets",
     "customSidecars",
+    "env",
 ];
 
 /// The leaves of a CRD schema: fields without modelled subfields, and objects kept as

@@ -561,6 +561,7 @@ fn kubernetes_desired(
     kubernetes::Desired {
         proxies,
         keep: translate::managed_gateways(set).into_iter().collect(),
+        istio_integration: translate::parameters::istio_integration(set),
     }
 }
 

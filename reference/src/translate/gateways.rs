@@ -187,19 +187,6 @@ fn evaluate_one(
         ))
     } else if let Some(p) = invalid.gateway {
         Err(p)
-    } else if let Some(p) = gw
-        .spec
-        .infrastructure
-        .as_ref()
-        .and_then(|i| i.parameters_ref.as_ref())
-    {
-        Err(Problem::new(
-            reason::INVALID_PARAMETERS,
-            format!(
-                "infrastructure.parametersRef {}/{} {} is not supported by this controller",
-                p.group, p.kind, p.name
-            ),
-        ))
     } else if let Err(p) = &parameters {
         Err(p.clone())
     } else if gw.spec.addresses.as_ref().is_some_and(|a| !a.is_empty()) {

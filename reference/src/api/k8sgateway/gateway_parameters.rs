@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, Container, LocalObjectReference, PodSecurityContext, Probe, ResourceRequirements,
-    SecurityContext, Toleration, TopologySpreadConstraint,
+    Affinity, Container, ContainerPort, EnvVar, LocalObjectReference, PodSecurityContext, Probe,
+    ResourceRequirements, SecurityContext, Toleration, TopologySpreadConstraint,
 };
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -57,9 +57,10 @@ message! {
         service_account: ServiceAccount,
         istio: IstioIntegration,
         stats: StatsConfig,
-        /// Enterprise (AI Gateway). Accepted by the schema, not implemented by gatesim.
-        ai_extension: Unmodelled,
-        /// Lets the container runtime pick the user id (OpenShift).
+        /// A sidecar for Gloo's AI Gateway (an enterprise image): rendered as described.
+        ai_extension: AiExtension,
+        /// Lets the container runtime pick the user id (OpenShift): no security context of
+        /// the proxy's pod names a `runAsUser`.
         floating_user_id: bool,
     }
 }
@@ -216,6 +217,61 @@ message! {
         extra_labels: BTreeMap<String, String>,
         extra_annotations: BTreeMap<String, String>,
     }
+}
+
+message! {
+    /// The AI extension's container. `stats` and `tracing` are the extension's own
+    /// configuration, handed to it as JSON files in a ConfigMap.
+    pub struct AiExtension {
+        enabled: bool,
+        image: Image,
+        security_context: SecurityContext,
+        resources: ResourceRequirements,
+        env: Vec<EnvVar>,
+        ports: Vec<ContainerPort>,
+        stats: AiExtensionStats,
+        tracing: AiExtensionTracing,
+    }
+}
+
+message! {
+    /// Labels the extension adds to its request metrics.
+    pub struct AiExtensionStats {
+        custom_labels: Vec<CustomLabel>,
+    }
+}
+
+/// A metric label whose value the extension reads from the request's dynamic metadata.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomLabel {
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// The metadata namespace (the JWT filter's by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_namespace: Option<String>,
+    #[schemars(length(min = 1))]
+    pub metadata_key: String,
+    /// Separates the parts of `metadataKey` (`:` by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_delimiter: Option<String>,
+}
+
+message! {
+    /// Where the extension sends its traces (OTLP).
+    pub struct AiExtensionTracing {
+        grpc: AiExtensionTracingGrpc,
+        insecure: bool,
+    }
+}
+
+/// An OTLP collector reached over gRPC.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AiExtensionTracingGrpc {
+    #[schemars(length(min = 1))]
+    pub host: String,
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: u32,
 }
 
 message! {

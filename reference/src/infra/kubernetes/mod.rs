@@ -11,6 +11,8 @@
 //! Gateway is deleted while the controller is down.
 
 pub mod render;
+mod sidecars;
+mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -47,6 +49,8 @@ pub struct DesiredProxy {
 pub struct Desired {
     pub proxies: BTreeMap<ObjectKey, DesiredProxy>,
     pub keep: BTreeSet<ObjectKey>,
+    /// Settings turn the Istio integration on (`translate::parameters::istio_integration`).
+    pub istio_integration: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,17 +154,21 @@ impl KubernetesInfra {
     /// managed. One Gateway's failure does not stop the others; it is retried on the next call.
     pub async fn reconcile(&self, desired: &Desired) -> Report {
         let mut report = Report::default();
+        let options = RenderOptions {
+            istio_integration: desired.istio_integration,
+            ..self.options.clone()
+        };
         for (key, proxy) in &desired.proxies {
-            let objects =
-                match render::render(&proxy.gateway, proxy.parameters.as_ref(), &self.options) {
-                    Ok(Some(objects)) => objects,
-                    // Self-managed: the user runs it; anything applied before goes.
-                    Ok(None) => continue,
-                    Err(e) => {
-                        report.failed.push(e.into());
-                        continue;
-                    }
-                };
+            let objects = match render::render(&proxy.gateway, proxy.parameters.as_ref(), &options)
+            {
+                Ok(Some(objects)) => objects,
+                // Self-managed: the user runs it; anything applied before goes.
+                Ok(None) => continue,
+                Err(e) => {
+                    report.failed.push(e.into());
+                    continue;
+                }
+            };
             if self.lock().get(key) == Some(&objects) {
                 continue;
             }
@@ -222,8 +230,34 @@ impl KubernetesInfra {
         // The ConfigMap and ServiceAccount before the Deployment whose pods mount and use them.
         self.apply(key, &o.service_account).await?;
         self.apply(key, &o.config_map).await?;
+        let ai_config = format!("{}{}", key.name, sidecars::AI_CONFIG_SUFFIX);
+        match &o.ai_config_map {
+            Some(c) => self.apply(key, c).await?,
+            None => self.remove::<ConfigMap>(&key.namespace, &ai_config).await?,
+        }
         self.apply(key, &o.deployment).await?;
         self.apply(key, &o.service).await
+    }
+
+    /// Delete one object, if it exists.
+    async fn remove<K>(&self, namespace: &str, name: &str) -> Result<(), KubernetesInfraError>
+    where
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + std::fmt::Debug
+            + DeserializeOwned,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        match api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+            Err(source) => Err(KubernetesInfraError::Api {
+                action: "deleting",
+                kind: K::kind(&()).into_owned(),
+                key: ObjectKey::new(namespace, name),
+                source: Box::new(source),
+            }),
+        }
     }
 
     async fn apply<K>(&self, key: &ObjectKey, object: &K) -> Result<(), KubernetesInfraError>
@@ -236,13 +270,18 @@ impl KubernetesInfra {
     {
         let api: Api<K> = Api::namespaced(self.client.clone(), &key.namespace);
         let params = PatchParams::apply(FIELD_MANAGER).force();
-        api.patch(&key.name, &params, &Patch::Apply(object))
+        let name = object
+            .meta()
+            .name
+            .clone()
+            .unwrap_or_else(|| key.name.clone());
+        api.patch(&name, &params, &Patch::Apply(object))
             .await
             .map(|_| ())
             .map_err(|source| KubernetesInfraError::Api {
                 action: "applying",
                 kind: K::kind(&()).into_owned(),
-                key: key.clone(),
+                key: ObjectKey::new(&key.namespace, &name),
                 source: Box::new(source),
             })
     }
@@ -289,19 +328,7 @@ impl KubernetesInfra {
                 continue;
             }
             let name = meta.name.clone().unwrap_or_default();
-            let api: Api<K> = Api::namespaced(self.client.clone(), &namespace);
-            match api.delete(&name, &DeleteParams::background()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(e)) if e.code == 404 => {}
-                Err(source) => {
-                    return Err(KubernetesInfraError::Api {
-                        action: "deleting",
-                        kind: K::kind(&()).into_owned(),
-                        key: ObjectKey::new(namespace, name),
-                        source: Box::new(source),
-                    });
-                }
-            }
+            self.remove::<K>(&namespace, &name).await?;
             deleted.push(format!("{} {namespace}/{name}", K::kind(&())));
         }
         Ok(deleted)

@@ -10,14 +10,20 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use serde_json::{Value, json};
 
+use super::{sidecars, stats};
 use crate::api::Gateway;
 use crate::api::k8sgateway::gateway_parameters::{GatewayParametersSpec, Image, ServiceType};
 use crate::infra::bootstrap::{self, BootstrapParams, XdsProtocol};
 use crate::model::ObjectKey;
+use crate::translate::parameters;
 
-/// Where the bootstrap is mounted, and the file in the ConfigMap that holds it.
-const CONFIG_DIR: &str = "/etc/envoy";
+/// Where the bootstrap is mounted, the volume that holds it and its file in the ConfigMap.
+pub(super) const CONFIG_DIR: &str = "/etc/envoy";
+pub(super) const CONFIG_VOLUME: &str = "bootstrap";
 const BOOTSTRAP_FILE: &str = "envoy.yaml";
+/// Kubernetes' own termination grace period: what Envoy is left to exit in after the sleep
+/// when the parameters set no grace period of their own.
+pub const DEFAULT_GRACE_SECONDS: i64 = 30;
 /// Envoy's admin endpoint, on the pod's loopback only.
 pub const ADMIN_PORT: u16 = 19000;
 /// The static listener that answers readiness probes (see `bootstrap::READINESS`).
@@ -35,6 +41,8 @@ pub const PROXY_NAME: &str = "gatesim-proxy";
 pub const MANAGED_BY: &str = "gatesim";
 /// Pod annotation carrying a hash of the bootstrap, so a changed bootstrap rolls the pods.
 pub const BOOTSTRAP_HASH_ANNOTATION: &str = "gatesim.dev/bootstrap-hash";
+/// Pod annotation carrying a hash of the AI extension's files, so changing them rolls the pods.
+pub const AI_CONFIG_HASH_ANNOTATION: &str = "gatesim.dev/ai-config-hash";
 
 /// The controller's settings that shape every proxy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +58,8 @@ pub struct RenderOptions {
     /// Added to each listener port for the port Envoy binds in its pod (a non-root Envoy may
     /// not bind ports below 1024); the Service maps the listener port to it.
     pub port_offset: u16,
+    /// Settings `gloo.istioOptions.enableIntegration`: every proxy gets the Istio sidecars.
+    pub istio_integration: bool,
 }
 
 impl Default for RenderOptions {
@@ -62,6 +72,7 @@ impl Default for RenderOptions {
             image: crate::infra::docker::DEFAULT_IMAGE.to_string(),
             log_level: "warning".to_string(),
             port_offset: crate::infra::ports::PRIVILEGED_PORT_OFFSET,
+            istio_integration: false,
         }
     }
 }
@@ -73,6 +84,8 @@ pub struct ProxyObjects {
     pub config_map: ConfigMap,
     pub deployment: Deployment,
     pub service: Service,
+    /// The AI extension's files (`<gateway>-ai-stats-config`), when it is enabled.
+    pub ai_config_map: Option<ConfigMap>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +97,12 @@ pub enum RenderError {
         gateway: ObjectKey,
         #[source]
         source: serde_yaml::Error,
+    },
+    #[error("the proxy of {gateway}: {source}")]
+    Image {
+        gateway: ObjectKey,
+        #[source]
+        source: sidecars::MissingImage,
     },
     #[error("building the {kind} of {gateway}: {source}")]
     Object {
@@ -118,15 +137,26 @@ pub fn render(
         "controller": true,
     }]);
     let selector = selector_labels(&key);
-    let meta = |labels: &BTreeMap<String, String>,
-                annotations: Option<&BTreeMap<String, String>>| {
+    // The Gateway's `spec.infrastructure` labels and annotations go on every object (Gateway
+    // API: GatewayInfrastructurePropagation); an object's own extras override them, and
+    // nothing overrides the selector's labels, or the Deployment would lose its pods.
+    let infrastructure = gateway.spec.infrastructure.as_ref();
+    let infra_labels = infrastructure.and_then(|i| i.labels.as_ref());
+    let infra_annotations = infrastructure.and_then(|i| i.annotations.as_ref());
+    let labels =
+        |extra: Option<&BTreeMap<String, String>>| layered(&[infra_labels, extra, Some(&selector)]);
+    let annotations =
+        |extra: Option<&BTreeMap<String, String>>| layered(&[infra_annotations, extra]);
+    let meta = |extra_labels: Option<&BTreeMap<String, String>>,
+                extra_annotations: Option<&BTreeMap<String, String>>| {
         let mut m = json!({
             "name": key.name,
             "namespace": key.namespace,
-            "labels": labels,
+            "labels": labels(extra_labels),
             "ownerReferences": owner,
         });
-        if let Some(a) = annotations.filter(|a| !a.is_empty()) {
+        let a = annotations(extra_annotations);
+        if !a.is_empty() {
             m["annotations"] = json!(a);
         }
         m
@@ -134,14 +164,13 @@ pub fn render(
 
     // ServiceAccount: Envoy talks to no API, so no token is mounted.
     let sa = kube.service_account.clone().unwrap_or_default();
-    let sa_labels = with_extra(&selector, sa.extra_labels.as_ref());
     let service_account = decode(
         "ServiceAccount",
         &key,
         json!({
             "apiVersion": "v1",
             "kind": "ServiceAccount",
-            "metadata": meta(&sa_labels, sa.extra_annotations.as_ref()),
+            "metadata": meta(sa.extra_labels.as_ref(), sa.extra_annotations.as_ref()),
             "automountServiceAccountToken": false,
         }),
     )?;
@@ -163,29 +192,77 @@ pub fn render(
     params.protocol = XdsProtocol::from_delta(opts.delta);
     params.admin_port = ADMIN_PORT;
     params.readiness_port = Some(READINESS_PORT);
-    let bootstrap_yaml = bootstrap::render(&params).map_err(|source| RenderError::Bootstrap {
-        gateway: key.clone(),
-        source,
-    })?;
+    let stats = stats::enabled(kube.stats.as_ref());
+    let mut bootstrap_value = bootstrap::bootstrap_value(&params);
+    if let Some(s) = stats {
+        stats::add_listener(&mut bootstrap_value, s);
+    }
+    if opts.istio_integration {
+        sidecars::add_sds_cluster(&mut bootstrap_value);
+    }
+    let bootstrap_yaml =
+        serde_yaml::to_string(&bootstrap_value).map_err(|source| RenderError::Bootstrap {
+            gateway: key.clone(),
+            source,
+        })?;
     let config_map = decode(
         "ConfigMap",
         &key,
         json!({
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": meta(&selector, None),
+            "metadata": meta(None, None),
             "data": { BOOTSTRAP_FILE: bootstrap_yaml },
         }),
     )?;
 
     // The Deployment.
     let pod = kube.pod_template.clone().unwrap_or_default();
-    let pod_labels = with_extra(&selector, pod.extra_labels.as_ref());
-    let mut pod_annotations = pod.extra_annotations.clone().unwrap_or_default();
+    let pod_labels = labels(pod.extra_labels.as_ref());
+    let mut pod_annotations = annotations(pod.extra_annotations.as_ref());
     pod_annotations.insert(
         BOOTSTRAP_HASH_ANNOTATION.to_string(),
         format!("{:016x}", fnv1a(bootstrap_yaml.as_bytes())),
     );
+    if stats.is_some() {
+        pod_annotations.extend(stats::annotations());
+    }
+    let floating = kube.floating_user_id == Some(true);
+    let image_error = |source| RenderError::Image {
+        gateway: key.clone(),
+        source,
+    };
+    let mut extra = sidecars::Sidecars::default();
+    if opts.istio_integration {
+        let istio = sidecars::istio(kube.sds_container.as_ref(), kube.istio.as_ref(), floating)
+            .map_err(image_error)?;
+        extra.containers.extend(istio.containers);
+        extra.volumes.extend(istio.volumes);
+    }
+    let ai = kube
+        .ai_extension
+        .as_ref()
+        .filter(|a| a.enabled == Some(true));
+    let ai_config_name = format!("{}{}", key.name, sidecars::AI_CONFIG_SUFFIX);
+    let mut ai_config_map = None;
+    if let Some(ai) = ai {
+        let side = sidecars::ai_extension(ai, &ai_config_name, floating).map_err(image_error)?;
+        extra.containers.extend(side.containers);
+        extra.volumes.extend(side.volumes);
+        let files: BTreeMap<&str, String> = sidecars::ai_config_files(ai).into_iter().collect();
+        let hashed: String = files.values().map(String::as_str).collect();
+        pod_annotations.insert(
+            AI_CONFIG_HASH_ANNOTATION.to_string(),
+            format!("{:016x}", fnv1a(hashed.as_bytes())),
+        );
+        let mut m = meta(None, None);
+        m["name"] = json!(ai_config_name);
+        ai_config_map = Some(decode(
+            "ConfigMap",
+            &key,
+            json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": m, "data": files }),
+        )?);
+    }
     let ports = listener_ports(gateway);
     let mut args = vec![
         "-c".to_string(),
@@ -209,6 +286,7 @@ pub fn render(
         .iter()
         .map(|p| json!({ "containerPort": u32::from(*p) + u32::from(opts.port_offset), "protocol": "TCP" }))
         .chain([json!({ "name": "readiness", "containerPort": READINESS_PORT, "protocol": "TCP" })])
+        .chain(stats.map(|_| stats::container_port()))
         .collect();
     let mut container = json!({
         "name": "envoy",
@@ -223,7 +301,7 @@ pub fn render(
             }),
             |p| json!(p),
         ),
-        "securityContext": envoy.security_context.as_ref().map_or_else(
+        "securityContext": security(floating, envoy.security_context.as_ref().map_or_else(
             || json!({
                 "allowPrivilegeEscalation": false,
                 "readOnlyRootFilesystem": true,
@@ -233,9 +311,22 @@ pub fn render(
                 "capabilities": { "drop": ["ALL"] },
             }),
             |s| json!(s),
-        ),
-        "volumeMounts": [{ "name": "bootstrap", "mountPath": CONFIG_DIR, "readOnly": true }],
+        )),
+        "volumeMounts": [{ "name": CONFIG_VOLUME, "mountPath": CONFIG_DIR, "readOnly": true }],
     });
+    // The images gatesim builds have no shell: the kubelet itself sleeps before stopping
+    // Envoy, which keeps serving while the pod leaves the Service's endpoints.
+    let graceful = pod
+        .graceful_shutdown
+        .as_ref()
+        .filter(|g| g.enabled == Some(true));
+    let graceful_sleep = graceful.map(|g| {
+        g.sleep_time_seconds
+            .unwrap_or(parameters::GRACEFUL_SLEEP_SECONDS)
+    });
+    if let Some(seconds) = graceful_sleep {
+        container["lifecycle"] = json!({ "preStop": { "sleep": { "seconds": seconds } } });
+    }
     if let Some(policy) = envoy.image.as_ref().and_then(|i| i.pull_policy) {
         container["imagePullPolicy"] = json!(policy);
     }
@@ -248,7 +339,7 @@ pub fn render(
     let mut pod_spec = json!({
         "serviceAccountName": key.name,
         "automountServiceAccountToken": false,
-        "securityContext": pod.security_context.as_ref().map_or_else(
+        "securityContext": security(floating, pod.security_context.as_ref().map_or_else(
             || json!({
                 "runAsNonRoot": true,
                 "runAsUser": PROXY_USER,
@@ -256,9 +347,11 @@ pub fn render(
                 "seccompProfile": { "type": "RuntimeDefault" },
             }),
             |s| json!(s),
-        ),
-        "containers": [container],
-        "volumes": [{ "name": "bootstrap", "configMap": { "name": key.name } }],
+        )),
+        "containers": std::iter::once(container).chain(extra.containers).collect::<Vec<_>>(),
+        "volumes": std::iter::once(json!({ "name": CONFIG_VOLUME, "configMap": { "name": key.name } }))
+            .chain(extra.volumes)
+            .collect::<Vec<_>>(),
     });
     let passthrough = [
         (
@@ -270,7 +363,9 @@ pub fn render(
         ("tolerations", pod.tolerations.as_ref().map(|v| json!(v))),
         (
             "terminationGracePeriodSeconds",
-            pod.termination_grace_period_seconds.map(|v| json!(v)),
+            pod.termination_grace_period_seconds
+                .or(graceful_sleep.map(|s| s + DEFAULT_GRACE_SECONDS))
+                .map(|v| json!(v)),
         ),
         (
             "topologySpreadConstraints",
@@ -293,7 +388,7 @@ pub fn render(
         json!({
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": meta(&selector, None),
+            "metadata": meta(None, None),
             "spec": {
                 "replicas": replicas,
                 "selector": { "matchLabels": selector },
@@ -340,14 +435,13 @@ pub fn render(
     if let Some(policy) = svc.external_traffic_policy {
         service_spec["externalTrafficPolicy"] = json!(policy);
     }
-    let service_labels = with_extra(&selector, svc.extra_labels.as_ref());
     let service = decode(
         "Service",
         &key,
         json!({
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": meta(&service_labels, svc.extra_annotations.as_ref()),
+            "metadata": meta(svc.extra_labels.as_ref(), svc.extra_annotations.as_ref()),
             "spec": service_spec,
         }),
     )?;
@@ -357,7 +451,23 @@ pub fn render(
         config_map,
         deployment,
         service,
+        ai_config_map,
     }))
+}
+
+/// A security context as given, without `runAsUser` when the user id floats.
+fn security(floating: bool, mut context: Value) -> Value {
+    if floating {
+        without_run_as_user(&mut context);
+    }
+    context
+}
+
+/// Leaves the choice of user to the container runtime (`floatingUserId`).
+pub(super) fn without_run_as_user(context: &mut Value) {
+    if let Some(c) = context.as_object_mut() {
+        c.remove("runAsUser");
+    }
 }
 
 /// The labels that tie a Gateway's objects together and select its pods.
@@ -369,15 +479,13 @@ pub fn selector_labels(gateway: &ObjectKey) -> BTreeMap<String, String> {
     ])
 }
 
-/// `base` with the user's labels added; the selector's own labels are never overridden, or
-/// the Deployment would lose its pods.
-fn with_extra(
-    base: &BTreeMap<String, String>,
-    extra: Option<&BTreeMap<String, String>>,
-) -> BTreeMap<String, String> {
-    let mut labels: BTreeMap<String, String> = extra.cloned().unwrap_or_default();
-    labels.extend(base.iter().map(|(k, v)| (k.clone(), v.clone())));
-    labels
+/// The maps merged, a later one's value winning for a key in several.
+fn layered(maps: &[Option<&BTreeMap<String, String>>]) -> BTreeMap<String, String> {
+    maps.iter()
+        .flatten()
+        .flat_map(|m| m.iter())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// The Gateway's listener ports, each once, ascending.
@@ -395,7 +503,7 @@ fn listener_ports(gateway: &Gateway) -> Vec<u16> {
 
 /// The image reference: the parts the GatewayParameters set, the default's for the rest. A
 /// digest wins over a tag.
-fn image(over: Option<&Image>, default: &str) -> String {
+pub(super) fn image(over: Option<&Image>, default: &str) -> String {
     let (default_repo, default_tag) = split_image(default);
     let Some(over) = over else {
         return default.to_string();
