@@ -15,8 +15,8 @@ use crate::xds::{NodeStatus, SnapshotCache};
 const CONTAINMENT_OUTCOMES: [&str; 4] =
     ["quarantined", "gateway_fault", "not_reproduced", "failed"];
 
-/// Renders a histogram as a Prometheus family, or as one labelled series of a family
-/// rendered by the caller (`family: false`).
+/// Renders a histogram as a Prometheus family, or, with an empty `help`, as one labelled
+/// series of a family the caller declared.
 fn render_histogram(
     h: &Histogram,
     out: &mut Exposition,
@@ -27,21 +27,20 @@ fn render_histogram(
     if !help.is_empty() {
         out.family(name, "histogram", help);
     }
-    let with = |le: &str| -> Vec<(&str, String)> {
-        label
-            .iter()
-            .map(|(k, v)| (*k, v.to_string()))
-            .chain([("le", le.to_string())])
-            .collect()
-    };
+    let plain: Vec<(&str, &str)> = label.into_iter().collect();
     let bucket = format!("{name}_bucket");
-    for (bound, count) in DURATION_BUCKETS.iter().zip(h.buckets.iter()) {
-        out.sample_owned(&bucket, &with(&bound.to_string()), *count as f64);
+    let bounds = DURATION_BUCKETS.iter().map(f64::to_string);
+    let counts = h.buckets.iter().copied();
+    for (le, count) in bounds
+        .chain(["+Inf".to_string()])
+        .zip(counts.chain([h.count]))
+    {
+        let mut labels = plain.clone();
+        labels.push(("le", &le));
+        out.sample(&bucket, &labels, count as f64);
     }
-    out.sample_owned(&bucket, &with("+Inf"), h.count as f64);
-    let plain: Vec<(&str, String)> = label.iter().map(|(k, v)| (*k, v.to_string())).collect();
-    out.sample_owned(&format!("{name}_sum"), &plain, h.sum);
-    out.sample_owned(&format!("{name}_count"), &plain, h.count as f64);
+    out.sample(&format!("{name}_sum"), &plain, h.sum);
+    out.sample(&format!("{name}_count"), &plain, h.count as f64);
 }
 
 /// What NACK containment did (see `controller::contain`).
@@ -426,11 +425,6 @@ impl Exposition {
             self.text.push('}');
         }
         let _ = writeln!(self.text, " {value}");
-    }
-
-    fn sample_owned(&mut self, name: &str, labels: &[(&str, String)], value: f64) {
-        let borrowed: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.sample(name, &borrowed, value);
     }
 
     fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {

@@ -117,6 +117,9 @@ pub(crate) struct Recorded {
     statuses: Vec<(usize, ObjectKey, u64)>,
     proxies: HashMap<ObjectKey, Vec<u64>>,
     translated: HashMap<ObjectKey, KeptRoute>,
+    /// Route configurations of Gateways taken over whole: their virtual host records carry
+    /// over as they are.
+    kept_configurations: Vec<String>,
 }
 
 impl Reuse {
@@ -150,11 +153,10 @@ impl Reuse {
             self.endpoint_slices = set.endpoint_slices.clone();
             self.pods = set.pods.clone();
         }
-        let translated = match same {
-            true => std::mem::take(&mut self.translated),
-            false => HashMap::new(),
-        };
-        self.translated.clear();
+        let mut translated = std::mem::take(&mut self.translated);
+        if !same {
+            translated.clear();
+        }
         Pass {
             take: same,
             enabled: true,
@@ -168,6 +170,12 @@ impl Reuse {
     /// Keep `out`, and what `recorded` says about it, for the next translation.
     pub(crate) fn finish(&mut self, recorded: Recorded, out: Arc<Translation>) -> Reused {
         let counts = recorded.counts;
+        let mut vhosts = recorded.vhosts;
+        for rc in recorded.kept_configurations {
+            if let Some(kept) = self.vhosts.remove(&rc) {
+                vhosts.insert(rc, kept);
+            }
+        }
         self.configurations.clear();
         self.vhosts.clear();
         self.statuses.clear();
@@ -182,7 +190,7 @@ impl Reuse {
                     .insert(rc.name.clone(), (gateway.clone(), i));
             }
         }
-        self.vhosts = recorded.vhosts;
+        self.vhosts = vhosts;
         self.statuses = recorded
             .statuses
             .into_iter()
@@ -251,23 +259,9 @@ impl Pass<'_> {
             return None;
         }
         let proxy = Arc::clone(self.reuse.previous.as_ref()?.proxies.get(gateway)?);
-        for rc in &proxy.routes {
-            if let Some(vhosts) = self.reuse.vhosts.get(&rc.name) {
-                let kept = vhosts.iter().map(|(domain, v)| {
-                    let copy = KeptVhost {
-                        built_from: v.built_from.clone(),
-                        headers: v.headers,
-                        index: v.index,
-                    };
-                    (domain.clone(), copy)
-                });
-                self.recorded
-                    .vhosts
-                    .entry(rc.name.clone())
-                    .or_default()
-                    .extend(kept);
-            }
-        }
+        self.recorded
+            .kept_configurations
+            .extend(proxy.routes.iter().map(|rc| rc.name.clone()));
         Some(proxy)
     }
 
