@@ -103,6 +103,7 @@ fn widen_virtual_hosts(set: &ResourceSet) -> Translation {
                 .flat_map(|vh| vh.routes.clone())
                 .collect();
             for vh in &mut rc.virtual_hosts {
+                let vh = std::sync::Arc::make_mut(vh);
                 for r in &all {
                     if !vh.routes.iter().any(|own| own.name == r.name) {
                         vh.routes.push(r.clone());

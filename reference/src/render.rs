@@ -59,7 +59,8 @@ pub fn proxy(p: &ProxyConfig) -> Result<Value, RenderError> {
         m.insert("parameters".into(), json!(params));
     }
     m.insert("listeners".into(), messages(&p.listeners)?);
-    m.insert("routes".into(), messages(&p.routes)?);
+    let routes: Vec<_> = p.routes.iter().map(|r| r.to_proto()).collect();
+    m.insert("routes".into(), messages(&routes)?);
     m.insert("clusters".into(), messages(&p.clusters)?);
     m.insert("endpoints".into(), messages(&p.endpoints)?);
     Ok(Value::Object(m))

@@ -30,13 +30,13 @@ use envoy_types::pb::envoy::extensions::filters::network::http_connection_manage
     HttpConnectionManager, HttpFilter, Rds, http_filter,
 };
 use envoy_types::pb::envoy::r#type::matcher::v3::RegexMatcher;
-use envoy_types::pb::google::protobuf::{BoolValue, Duration};
+use envoy_types::pb::google::protobuf::Duration;
 use envoy_types::util::pack_any;
 use prost::Message;
 
 use gatesim_reference::infra::envoy::EnvoyError;
 use gatesim_reference::infra::validate::{static_bootstrap, validate_proxy};
-use gatesim_reference::translate::ProxyConfig;
+use gatesim_reference::translate::{ProxyConfig, RouteTable};
 
 use infra_support::envoy_or_skip;
 
@@ -92,10 +92,11 @@ fn listener(name: &str, port: u32, route_config_name: &str) -> Listener {
     }
 }
 
-fn route_config(name: &str, path: PathSpecifier, cluster: &str) -> RouteConfiguration {
+/// Envoy checks clusters of a route configuration given inline (as validation gives it)
+/// by default, so a route to an unknown cluster is caught without `validate_clusters`.
+fn route_config(name: &str, path: PathSpecifier, cluster: &str) -> RouteTable {
     RouteConfiguration {
         name: name.to_string(),
-        validate_clusters: Some(BoolValue { value: true }),
         virtual_hosts: vec![VirtualHost {
             name: "any".to_string(),
             domains: vec!["*".to_string()],
@@ -114,6 +115,7 @@ fn route_config(name: &str, path: PathSpecifier, cluster: &str) -> RouteConfigur
         }],
         ..Default::default()
     }
+    .into()
 }
 
 fn eds_cluster(name: &str) -> Cluster {

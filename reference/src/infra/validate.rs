@@ -26,7 +26,6 @@ use envoy_types::pb::envoy::config::cluster::v3::cluster::{ClusterDiscoveryType,
 use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::config::listener::v3::{FilterChain, Listener, filter};
-use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_connection_manager::RouteSpecifier;
 use envoy_types::pb::google::protobuf::{Any, Struct, Value, value};
@@ -34,7 +33,7 @@ use prost::{Message, Name};
 
 use super::bootstrap::{DEFAULT_NODE_CLUSTER, RUNTIME};
 use super::envoy::{EnvoyError, validate_file};
-use crate::translate::ProxyConfig;
+use crate::translate::{ProxyConfig, RouteTable};
 
 /// Validate one Gateway's resources with Envoy; `Err(EnvoyError::Rejected)` carries Envoy's
 /// own message.
@@ -120,10 +119,7 @@ pub fn runtime(values: &[(&str, u64)]) -> LayeredRuntime {
     }
 }
 
-fn inline_routes(
-    listener: &Listener,
-    routes: &[RouteConfiguration],
-) -> Result<Listener, EnvoyError> {
+fn inline_routes(listener: &Listener, routes: &[RouteTable]) -> Result<Listener, EnvoyError> {
     let mut listener = listener.clone();
     let chains = listener
         .filter_chains
@@ -138,7 +134,7 @@ fn inline_routes(
 fn inline_chain_routes(
     listener: &str,
     chain: &mut FilterChain,
-    routes: &[RouteConfiguration],
+    routes: &[RouteTable],
 ) -> Result<(), EnvoyError> {
     for f in &mut chain.filters {
         let Some(filter::ConfigType::TypedConfig(any)) = &mut f.config_type else {
@@ -166,7 +162,7 @@ fn inline_chain_routes(
                     rds.route_config_name
                 ))
             })?;
-        hcm.route_specifier = Some(RouteSpecifier::RouteConfig(route.clone()));
+        hcm.route_specifier = Some(RouteSpecifier::RouteConfig(route.to_proto()));
         *any = Any {
             type_url: any.type_url.clone(),
             value: hcm.encode_to_vec(),

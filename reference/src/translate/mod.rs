@@ -30,6 +30,7 @@ mod proxy;
 mod quarantine;
 mod refs;
 mod reuse;
+mod route_table;
 mod routes;
 pub mod settings;
 mod tls;
@@ -39,6 +40,7 @@ mod vhosts;
 pub use output::{ObjectRef, ProxyConfig, StatusPatch, StatusUpdate, Translation};
 pub use quarantine::candidates;
 pub use reuse::Reused;
+pub use route_table::RouteTable;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::config::listener::v3::Listener;
-use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 
+use super::route_table::RouteTable;
 use crate::api::k8sgateway::gateway_parameters::GatewayParametersSpec;
 use crate::model::ObjectKey;
 
@@ -33,7 +33,7 @@ pub struct ProxyConfig {
     /// when any apply (infrastructure providers read it; xDS does not depend on it).
     pub parameters: Option<GatewayParametersSpec>,
     pub listeners: Vec<Listener>,
-    pub routes: Vec<RouteConfiguration>,
+    pub routes: Vec<RouteTable>,
     pub clusters: Vec<Cluster>,
     pub endpoints: Vec<ClusterLoadAssignment>,
 }

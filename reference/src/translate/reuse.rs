@@ -89,6 +89,9 @@ pub(crate) struct Pass<'r> {
     same_endpoints: bool,
     /// The previous translation's routes, when its context is this one's.
     translated: HashMap<ObjectKey, KeptRoute>,
+    /// The previous translation's virtual host records; a taken virtual host's record moves
+    /// on to `recorded`, and what is left goes back for Gateways taken over whole.
+    vhosts: HashMap<String, HashMap<String, KeptVhost>>,
     recorded: Recorded,
 }
 
@@ -120,6 +123,8 @@ pub(crate) struct Recorded {
     /// Route configurations of Gateways taken over whole: their virtual host records carry
     /// over as they are.
     kept_configurations: Vec<String>,
+    /// The previous virtual host records this translation did not take.
+    untaken_vhosts: HashMap<String, HashMap<String, KeptVhost>>,
 }
 
 impl Reuse {
@@ -154,14 +159,17 @@ impl Reuse {
             self.pods = set.pods.clone();
         }
         let mut translated = std::mem::take(&mut self.translated);
+        let mut vhosts = std::mem::take(&mut self.vhosts);
         if !same {
             translated.clear();
+            vhosts.clear();
         }
         Pass {
             take: same,
             enabled: true,
             same_endpoints,
             translated,
+            vhosts,
             reuse: self,
             recorded: Recorded::default(),
         }
@@ -171,13 +179,13 @@ impl Reuse {
     pub(crate) fn finish(&mut self, recorded: Recorded, out: Arc<Translation>) -> Reused {
         let counts = recorded.counts;
         let mut vhosts = recorded.vhosts;
+        let mut untaken = recorded.untaken_vhosts;
         for rc in recorded.kept_configurations {
-            if let Some(kept) = self.vhosts.remove(&rc) {
+            if let Some(kept) = untaken.remove(&rc) {
                 vhosts.insert(rc, kept);
             }
         }
         self.configurations.clear();
-        self.vhosts.clear();
         self.statuses.clear();
         self.proxies.clear();
         self.previous = None;
@@ -214,6 +222,7 @@ impl Pass<'_> {
     pub(crate) fn into_recorded(self) -> Recorded {
         Recorded {
             enabled: self.enabled,
+            untaken_vhosts: self.vhosts,
             ..self.recorded
         }
     }
@@ -223,25 +232,58 @@ impl Pass<'_> {
         self.reuse.routes.get(key).map_or(0, |(_, r)| *r)
     }
 
-    /// The previous virtual host for `domain` in route configuration `rc`, with whether it
-    /// set header mutations, when it was built from exactly `built_from`.
-    pub(crate) fn virtual_host(
+    /// Whether `built_from` is what `owned` (route keys with their effective hostnames, in
+    /// order) gives in this input; compared in place, since nearly every virtual host of a
+    /// large configuration is unchanged.
+    fn built_from_same<'k>(
         &self,
+        built_from: &BuiltFrom,
+        owned: impl ExactSizeIterator<Item = (&'k ObjectKey, &'k str)>,
+    ) -> bool {
+        built_from.len() == owned.len()
+            && built_from
+                .iter()
+                .zip(owned)
+                .all(|((revision, host), (key, hostname))| {
+                    host == hostname && *revision == self.revision(key)
+                })
+    }
+
+    /// The previous virtual host for `domain` in route configuration `rc`, with whether it
+    /// set header mutations, when it was built from exactly the routes and hostnames of
+    /// `owned`. Taken: it is recorded at `index` for the next translation, and counted.
+    pub(crate) fn take_virtual_host<'k>(
+        &mut self,
         rc: &str,
         domain: &str,
-        built_from: &BuiltFrom,
-    ) -> Option<(VirtualHost, bool)> {
+        owned: impl ExactSizeIterator<Item = (&'k ObjectKey, &'k str)>,
+        index: usize,
+    ) -> Option<(Arc<VirtualHost>, bool)> {
         if !(self.take && self.enabled) {
             return None;
         }
-        let kept = self.reuse.vhosts.get(rc)?.get(domain)?;
-        if kept.built_from != *built_from {
+        let kept = self.vhosts.get(rc)?.get(domain)?;
+        if !self.built_from_same(&kept.built_from, owned) {
             return None;
         }
         let (gateway, i) = self.reuse.configurations.get(rc)?;
         let previous = self.reuse.previous.as_ref()?;
-        let vh = previous.proxies.get(gateway)?.routes.get(*i)?;
-        Some((vh.virtual_hosts.get(kept.index)?.clone(), kept.headers))
+        let table = previous.proxies.get(gateway)?.routes.get(*i)?;
+        let vh = Arc::clone(table.virtual_hosts.get(kept.index)?);
+        let (domain, kept) = self.vhosts.get_mut(rc)?.remove_entry(domain)?;
+        let headers = kept.headers;
+        self.recorded.counts.virtual_hosts += 1;
+        self.recorded_vhosts(rc)
+            .insert(domain, KeptVhost { index, ..kept });
+        Some((vh, headers))
+    }
+
+    /// The records of route configuration `rc` for the next translation.
+    fn recorded_vhosts(&mut self, rc: &str) -> &mut HashMap<String, KeptVhost> {
+        if !self.recorded.vhosts.contains_key(rc) {
+            self.recorded.vhosts.insert(rc.to_string(), HashMap::new());
+        }
+        self.recorded.vhosts.get_mut(rc).expect("inserted above")
     }
 
     /// The previous configuration of `gateway`, when it was built from the routes of
@@ -314,36 +356,29 @@ impl Pass<'_> {
         }
     }
 
-    /// Count a virtual host as taken over or built.
-    pub(crate) fn count_virtual_host(&mut self, reused: bool) {
-        match reused {
-            true => self.recorded.counts.virtual_hosts += 1,
-            false => self.recorded.counts.virtual_hosts_built += 1,
-        }
-    }
-
-    /// Record the virtual host at `index` of route configuration `rc`.
-    pub(crate) fn record_virtual_host(
+    /// Record the virtual host built at `index` of route configuration `rc` from `owned`
+    /// (as for [`Pass::take_virtual_host`]).
+    pub(crate) fn record_virtual_host<'k>(
         &mut self,
         rc: &str,
         domain: &str,
-        built_from: BuiltFrom,
+        owned: impl Iterator<Item = (&'k ObjectKey, &'k str)>,
         headers: bool,
         index: usize,
     ) {
+        self.recorded.counts.virtual_hosts_built += 1;
         if self.enabled {
-            self.recorded
-                .vhosts
-                .entry(rc.to_string())
-                .or_default()
-                .insert(
-                    domain.to_string(),
-                    KeptVhost {
-                        built_from,
-                        headers,
-                        index,
-                    },
-                );
+            let built_from = owned
+                .map(|(key, hostname)| (self.revision(key), hostname.to_string()))
+                .collect();
+            self.recorded_vhosts(rc).insert(
+                domain.to_string(),
+                KeptVhost {
+                    built_from,
+                    headers,
+                    index,
+                },
+            );
         }
     }
 

@@ -10,14 +10,16 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
-use envoy_types::pb::envoy::config::route::v3::{RouteConfiguration, VirtualHost};
+use envoy_types::pb::envoy::config::route::v3::VirtualHost;
 
 use super::envoy::options;
 use super::envoy::route::{ListenerCtx, routes};
 use super::hostnames;
 use super::names;
 use super::reuse::Pass;
+use super::route_table::RouteTable;
 use super::routes::http::{HttpMatchIr, HttpRouteIr, PathMatch};
 use crate::api::k8sgateway::VirtualHostOptions;
 
@@ -44,7 +46,7 @@ pub(crate) fn route_configuration(
     scopes: &[Scope<'_>],
     entries: &[Entry<'_>],
     mut reuse: Option<&mut Pass<'_>>,
-) -> RouteConfiguration {
+) -> RouteTable {
     let mut domains: BTreeSet<&str> = entries.iter().map(|e| e.hostname).collect();
     domains.extend(scopes.iter().map(|s| s.hostname.unwrap_or("*")));
     // Entries by (listener, effective hostname): a domain then looks up only the few hostnames
@@ -54,8 +56,7 @@ pub(crate) fn route_configuration(
         by_host.entry((e.listener, e.hostname)).or_default().push(e);
     }
 
-    // Sized up front: a `VirtualHost` is a large value, and growing a vector of ten thousand
-    // of them moves (and faults in) several times the memory they take.
+    // Sized up front: ten thousand virtual hosts are common for one Gateway.
     let mut virtual_hosts = Vec::with_capacity(domains.len());
     let mut vhost_headers = false;
     for domain in domains {
@@ -73,29 +74,25 @@ pub(crate) fn route_configuration(
             .flatten()
             .copied()
             .collect();
-        let built_from = reuse.as_deref().map(|pass| {
-            owned
-                .iter()
-                .map(|e| (pass.revision(&e.route.info.key), e.hostname.to_string()))
-                .collect()
-        });
+        let index = virtual_hosts.len();
+        let sources = || owned.iter().map(|e| (&e.route.info.key, e.hostname));
         let kept = reuse
-            .as_deref()
-            .zip(built_from.as_ref())
-            .and_then(|(pass, from)| pass.virtual_host(name, domain, from));
-        let reused = kept.is_some();
+            .as_deref_mut()
+            .and_then(|pass| pass.take_virtual_host(name, domain, sources(), index));
         let (vh, headers) = match kept {
             Some(kept) => kept,
-            None => virtual_host(name, domain, owner, &owned),
+            None => {
+                let (vh, headers) = virtual_host(name, domain, owner, &owned);
+                if let Some(pass) = reuse.as_deref_mut() {
+                    pass.record_virtual_host(name, domain, sources(), headers, index);
+                }
+                (Arc::new(vh), headers)
+            }
         };
         vhost_headers |= headers;
-        if let (Some(pass), Some(from)) = (reuse.as_deref_mut(), built_from) {
-            pass.count_virtual_host(reused);
-            pass.record_virtual_host(name, domain, from, headers, virtual_hosts.len());
-        }
         virtual_hosts.push(vh);
     }
-    RouteConfiguration {
+    RouteTable {
         name: name.to_string(),
         virtual_hosts,
         // The Gateway API ignores any port in the Host header when matching hostnames; this
@@ -104,7 +101,6 @@ pub(crate) fn route_configuration(
         // A route's own header values (its filters, its RouteOption) win over its virtual
         // host's (a VirtualHostOption): Envoy applies the most specific level last.
         most_specific_header_mutations_wins: vhost_headers,
-        ..Default::default()
     }
 }
 

@@ -120,16 +120,22 @@ impl Snapshot {
         listeners: Vec<Listener>,
         routes: Vec<RouteConfiguration>,
     ) -> Result<Self, SnapshotError> {
-        Self::pack(revision, &clusters, &endpoints, &listeners, &routes, None)
+        let routes = routes
+            .iter()
+            .map(|r| (r.name.clone(), r.encode_to_vec()))
+            .collect();
+        Self::pack(revision, &clusters, &endpoints, &listeners, routes, None)
     }
 
     /// `new` over borrowed resources: a translation's output is packed without a copy.
+    /// Route configurations come encoded, by name: the translator's share virtual hosts
+    /// (`RouteTable`) and encode themselves.
     fn pack(
         revision: u64,
         clusters: &[Cluster],
         endpoints: &[ClusterLoadAssignment],
         listeners: &[Listener],
-        routes: &[RouteConfiguration],
+        routes: Vec<(String, Vec<u8>)>,
         previous: Option<&Snapshot>,
     ) -> Result<Self, SnapshotError> {
         let before = |ty: ResourceType| previous.map(|p| &p.types[ty.index()]);
@@ -164,14 +170,7 @@ impl Snapshot {
                     .collect(),
                 before(ResourceType::Listener),
             )?,
-            TypeSet::build(
-                ResourceType::Route,
-                routes
-                    .iter()
-                    .map(|r| (r.name.clone(), r.encode_to_vec()))
-                    .collect(),
-                before(ResourceType::Route),
-            )?,
+            TypeSet::build(ResourceType::Route, routes, before(ResourceType::Route))?,
         ];
         check_references(ResourceType::Endpoint, &types[1], &eds_refs)?;
         check_references(ResourceType::Route, &types[3], &rds_refs)?;
@@ -204,7 +203,11 @@ impl Snapshot {
             &proxy.clusters,
             &proxy.endpoints,
             &proxy.listeners,
-            &proxy.routes,
+            proxy
+                .routes
+                .iter()
+                .map(|r| (r.name.clone(), r.encode_to_vec()))
+                .collect(),
             previous,
         )
     }
@@ -395,7 +398,7 @@ mod tests {
             clusters: vec![cluster("a", ""), cluster("b", "")],
             endpoints: vec![endpoints("a"), endpoints("b")],
             listeners: vec![listener("http", "http")],
-            routes: vec![routes("http", rules)],
+            routes: vec![routes("http", rules).into()],
             ..ProxyConfig::default()
         };
         let first = Snapshot::from_proxy(1, &proxy(&[("/", "a")])).unwrap();

@@ -450,10 +450,13 @@ mod tests {
         let proxy = ProxyConfig {
             node_id: "test/access-log".into(),
             listeners: vec![http_listener("l", "127.0.0.1", 10080, "rc", manager)],
-            routes: vec![RouteConfiguration {
-                name: "rc".into(),
-                ..Default::default()
-            }],
+            routes: vec![
+                RouteConfiguration {
+                    name: "rc".into(),
+                    ..Default::default()
+                }
+                .into(),
+            ],
             ..Default::default()
         };
         if let Err(e) = crate::infra::validate::validate_proxy(&envoy, &proxy) {
