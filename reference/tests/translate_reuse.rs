@@ -8,7 +8,7 @@ mod golden_support;
 
 use std::sync::{Arc, OnceLock};
 
-use gatesim_reference::model::{AnyObject, ObjectKey, ResourceSet};
+use gatesim_reference::model::{AnyObject, ObjectKey, ProxyProgress, ResourceSet};
 use gatesim_reference::translate::{self, Translator};
 use gatesim_reference::xds::{ResourceType, Snapshot};
 use golden_support::{cases, golden_dir, input, load, with_addresses};
@@ -94,6 +94,9 @@ enum Edit {
     /// Two Pods swap addresses (a change of status only, which endpoints without a
     /// `targetRef` still read).
     SwapPodAddresses(usize, usize),
+    /// A Gateway's proxy moves on: pending, acknowledged, rejected (with the controller
+    /// reporting Programmed on ACK, so the Gateway's status reads it).
+    ProxyProgress(usize, u8),
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -113,6 +116,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         i.prop_map(Edit::DropEndpoint),
         (i, i).prop_map(|(a, b)| Edit::RelabelPod(a, b)),
         (i, i).prop_map(|(a, b)| Edit::SwapPodAddresses(a, b)),
+        (i, any::<u8>()).prop_map(|(i, v)| Edit::ProxyProgress(i, v)),
     ]
 }
 
@@ -242,6 +246,17 @@ fn apply(set: &mut ResourceSet, edit: &Edit) {
                 set.route_options.remove(&key);
             }
         }
+        Edit::ProxyProgress(i, v) => {
+            if let Some(key) = nth_key(&set.gateways, i) {
+                set.config.programmed_on_ack = true;
+                let progress = match v % 3 {
+                    0 => ProxyProgress::Pending,
+                    1 => ProxyProgress::Acknowledged,
+                    _ => ProxyProgress::Rejected(format!("rejected {v}")),
+                };
+                set.proxy_progress.insert(key, progress);
+            }
+        }
     }
 }
 
@@ -317,6 +332,20 @@ fn one_route_edited_rebuilds_only_its_own_parts() {
     assert_eq!(
         (reused.route_statuses_built, reused.proxies),
         (0, 1),
+        "{reused:?}"
+    );
+
+    // The proxy's first ACK changes the Gateway's Programmed condition and nothing else:
+    // every route and the whole configuration are taken over, the Gateway's status is new.
+    set.config.programmed_on_ack = true;
+    translator.translate(&set);
+    apply(&mut set, &Edit::ProxyProgress(0, 1));
+    let acked = translator.translate(&set);
+    assert_eq!(*acked, translate::translate(&set));
+    let reused = translator.reused();
+    assert_eq!(
+        (reused.routes, reused.route_statuses, reused.proxies),
+        (20, 20, 1),
         "{reused:?}"
     );
 

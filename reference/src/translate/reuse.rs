@@ -407,7 +407,9 @@ impl Pass<'_> {
 }
 
 /// `set` without its HTTPRoutes, EndpointSlices and Pods (and its revision, which translation does
-/// not read).
+/// not read). The proxies' progress is left out of the comparison (`same_context`): only
+/// Gateway statuses read it, and those are built on every translation, so a proxy's first
+/// ACK does not rebuild every route.
 fn context_of(set: &ResourceSet) -> ResourceSet {
     let mut context = set.clone();
     context.http_routes.clear();
@@ -482,7 +484,6 @@ fn same_context(a: &ResourceSet, b: &ResourceSet) -> bool {
     visit_all_kinds(&mut same);
     same.same
         && a.gateway_addresses == b.gateway_addresses
-        && a.proxy_progress == b.proxy_progress
         && a.quarantine == b.quarantine
         && a.config == b.config
         && match (&a.last_good_settings, &b.last_good_settings) {
