@@ -78,7 +78,7 @@ fn entries(c: &Corruption, t: &Translation) -> Vec<Vec<Value>> {
         .iter()
         .filter(|s| is_subject(c, s))
         .flat_map(|s| match &s.patch {
-            StatusPatch::RouteParents { parents, .. } => parents.clone(),
+            StatusPatch::RouteParents { parents, .. } => parents.to_vec(),
             StatusPatch::PolicyAncestors { ancestors, .. } => ancestors.clone(),
             StatusPatch::Whole(v) => vec![v.clone()],
         })

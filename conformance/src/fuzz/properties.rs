@@ -198,7 +198,7 @@ fn normalized(t: &Translation) -> Vec<String> {
         .map(|s| {
             let mut s = s.clone();
             if let StatusPatch::RouteParents { parents, .. } = &mut s.patch {
-                parents.sort_by_key(|p| p.to_string());
+                std::sync::Arc::make_mut(parents).sort_by_key(|p| p.to_string());
             }
             serde_json::to_string(&s).unwrap_or_default()
         })

@@ -134,7 +134,7 @@ pub fn compare(t: &Translation, want: &WorldStatus) -> Vec<String> {
     for route in &want.routes {
         let label = format!("HTTPRoute {}/{}", route.namespace, route.name);
         let parents: &[Value] = match find(t, "HTTPRoute", &route.namespace, &route.name) {
-            Some(StatusPatch::RouteParents { parents, .. }) => parents,
+            Some(StatusPatch::RouteParents { parents, .. }) => parents.as_slice(),
             _ => &[],
         };
         if parents.len() != route.parents.len() {

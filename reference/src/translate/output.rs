@@ -79,7 +79,9 @@ pub enum StatusPatch {
     /// ours).
     RouteParents {
         controller_name: String,
-        parents: Vec<serde_json::Value>,
+        /// Shared: an unchanged route's status is taken over from one translation to the
+        /// next, and the status writer gets its own list, thousands of times per change.
+        parents: Arc<Vec<serde_json::Value>>,
     },
     /// A policy's `status.ancestors` entries (Gateway API PolicyStatus, as the K8sGateway
     /// policy kinds carry it) written by `controller_name`, shared with other controllers

@@ -51,9 +51,12 @@ pub(crate) fn route_configuration(
     domains.extend(scopes.iter().map(|s| s.hostname.unwrap_or("*")));
     // Entries by (listener, effective hostname): a domain then looks up only the few hostnames
     // that can cover it, instead of scanning every entry (which is quadratic in routes).
-    let mut by_host: HashMap<(usize, &str), Vec<&Entry<'_>>> = HashMap::new();
+    let mut by_host: HashMap<(usize, hostnames::HostKey<'_>), Vec<&Entry<'_>>> = HashMap::new();
     for e in entries {
-        by_host.entry((e.listener, e.hostname)).or_default().push(e);
+        by_host
+            .entry((e.listener, hostnames::host_key(e.hostname)))
+            .or_default()
+            .push(e);
     }
 
     // Sized up front: ten thousand virtual hosts are common for one Gateway.
@@ -67,10 +70,8 @@ pub(crate) fn route_configuration(
         else {
             continue;
         };
-        let covering = hostnames::covering(domain);
-        let owned: Vec<&Entry<'_>> = covering
-            .iter()
-            .filter_map(|h| by_host.get(&(owner.listener, h.as_str())))
+        let owned: Vec<&Entry<'_>> = hostnames::covering(domain)
+            .filter_map(|h| by_host.get(&(owner.listener, h)))
             .flatten()
             .copied()
             .collect();

@@ -71,7 +71,7 @@ pub fn entries(t: &Translation, kind: &str, name: &str) -> Vec<Value> {
         .find(|s| s.target.kind == kind && s.target.name == name)
         .unwrap_or_else(|| panic!("no status for {kind} {name}"));
     match &s.patch {
-        StatusPatch::RouteParents { parents, .. } => parents.clone(),
+        StatusPatch::RouteParents { parents, .. } => parents.to_vec(),
         StatusPatch::PolicyAncestors { ancestors, .. } => ancestors.clone(),
         StatusPatch::Whole(v) => vec![v.clone()],
     }

@@ -53,7 +53,7 @@ pub fn route_option(name: &str, resource_version: &str, ancestors: Vec<Value>) -
 pub fn route_patch(parents: Vec<Value>) -> StatusPatch {
     StatusPatch::RouteParents {
         controller_name: OURS.into(),
-        parents,
+        parents: std::sync::Arc::new(parents),
     }
 }
 

@@ -79,7 +79,7 @@ pub(crate) fn route_status(
         },
         patch: StatusPatch::RouteParents {
             controller_name: controller_name.to_string(),
-            parents,
+            parents: std::sync::Arc::new(parents),
         },
     }
 }
