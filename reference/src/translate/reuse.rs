@@ -15,6 +15,7 @@
 //! Revisions are never reused (a counter), and the table holds each route's `Arc`, so that a
 //! freed object's address cannot come back as another object with the same identity.
 
+use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -142,14 +143,17 @@ impl Reuse {
         self.context = Some(context);
         let mut routes = HashMap::with_capacity(set.http_routes.len());
         for (key, route) in &set.http_routes {
-            let revision = match self.routes.remove(key) {
-                Some((old, revision)) if same_object(&old, route) => revision,
-                _ => {
-                    self.next_revision += 1;
-                    self.next_revision
-                }
+            // The previous table's key is moved over, not copied again.
+            let (key, same) = match self.routes.remove_entry(key) {
+                Some((key, (old, revision))) if same_object(&old, route) => (key, Some(revision)),
+                Some((key, _)) => (key, None),
+                None => (key.clone(), None),
             };
-            routes.insert(key.clone(), (Arc::clone(route), revision));
+            let revision = same.unwrap_or_else(|| {
+                self.next_revision += 1;
+                self.next_revision
+            });
+            routes.insert(key, (Arc::clone(route), revision));
         }
         self.routes = routes;
         let same_endpoints = same_store(&self.endpoint_slices, &set.endpoint_slices)
@@ -411,12 +415,37 @@ impl Pass<'_> {
 /// Gateway statuses read it, and those are built on every translation, so a proxy's first
 /// ACK does not rebuild every route.
 fn context_of(set: &ResourceSet) -> ResourceSet {
-    let mut context = set.clone();
-    context.http_routes.clear();
-    context.endpoint_slices.clear();
-    context.pods.clear();
-    context.revision = 0;
-    context
+    /// Copies every store but those three: cloning ten thousand routes' keys only to drop
+    /// them again cost more than the rest of an unchanged translation's bookkeeping.
+    struct Copy<'s> {
+        from: &'s ResourceSet,
+        to: ResourceSet,
+    }
+    impl KindVisitorMut for Copy<'_> {
+        fn visit<K: StoredKind>(&mut self) {
+            let outside = [
+                TypeId::of::<HttpRoute>(),
+                TypeId::of::<EndpointSlice>(),
+                TypeId::of::<Pod>(),
+            ];
+            if !outside.contains(&TypeId::of::<K>()) {
+                *K::store_mut(&mut self.to) = K::store(self.from).clone();
+            }
+        }
+    }
+    let mut copy = Copy {
+        from: set,
+        to: ResourceSet {
+            gateway_addresses: set.gateway_addresses.clone(),
+            proxy_progress: set.proxy_progress.clone(),
+            quarantine: set.quarantine.clone(),
+            last_good_settings: set.last_good_settings.clone(),
+            config: set.config.clone(),
+            ..ResourceSet::default()
+        },
+    };
+    visit_all_kinds(&mut copy);
+    copy.to
 }
 
 /// Same keys, each the same object as far as translation can tell (`same_object`).

@@ -61,14 +61,17 @@ pub(crate) fn delegatees<'a>(
     set: &'a ResourceSet,
     is_root: impl Fn(&ObjectKey, &HttpRoute) -> bool,
 ) -> BTreeSet<&'a ObjectKey> {
-    let index = select::Index::new(set);
-    let mut queue: VecDeque<&'a ObjectKey> = set
+    // The label index and the set of routes seen are built at the first delegating
+    // backendRef: most inputs have none, and then this is one pass over the routes.
+    let roots: Vec<&'a ObjectKey> = set
         .http_routes
         .iter()
         .filter(|(k, r)| is_root(k, r))
         .map(|(k, _)| k)
         .collect();
-    let mut seen: BTreeSet<&'a ObjectKey> = queue.iter().copied().collect();
+    let mut queue: VecDeque<&'a ObjectKey> = roots.iter().copied().collect();
+    let mut index = None;
+    let mut seen: Option<BTreeSet<&'a ObjectKey>> = None;
     let mut out = BTreeSet::new();
     while let Some(key) = queue.pop_front() {
         let route = &set.http_routes[key];
@@ -84,6 +87,8 @@ pub(crate) fn delegatees<'a>(
                 ) else {
                     continue;
                 };
+                let index = index.get_or_insert_with(|| select::Index::new(set));
+                let seen = seen.get_or_insert_with(|| roots.iter().copied().collect());
                 for child in index.select(&d.selector).unwrap_or_default() {
                     out.insert(child);
                     if seen.insert(child) {
