@@ -69,7 +69,30 @@ pub(crate) struct ListenerIr {
     pub resolved_refs: Option<Problem>,
     pub conflicted: Option<Problem>,
     pub certificates: Vec<CertPair>,
-    pub attached_routes: BTreeSet<ObjectKey>,
+    pub attached_routes: AttachedRoutes,
+}
+
+/// How many distinct routes attached to a listener. All of one route's attachments are made
+/// in one call (`routes::attach`), and each route comes once, so a route is told from the one
+/// before by its position in the translation's route order: no keys copied or compared.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AttachedRoutes {
+    count: usize,
+    last: Option<usize>,
+}
+
+impl AttachedRoutes {
+    /// Count the route at `position`, once however many of its parentRefs attach here.
+    pub fn add(&mut self, position: usize) {
+        if self.last != Some(position) {
+            self.last = Some(position);
+            self.count += 1;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
 }
 
 impl ListenerIr {
@@ -377,7 +400,7 @@ fn evaluate_listener(
         resolved_refs,
         conflicted: None,
         certificates,
-        attached_routes: BTreeSet::new(),
+        attached_routes: AttachedRoutes::default(),
     }
 }
 

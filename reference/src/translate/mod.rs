@@ -121,13 +121,13 @@ fn run(set: &ResourceSet, mut reuse: Option<&mut reuse::Pass<'_>>) -> Translatio
     let gateway_policies = policy::gateway::resolve(set, &gateways, &index, &mut report);
 
     let mut http = Vec::with_capacity(set.http_routes.len());
-    for (key, route) in &set.http_routes {
+    for (position, (key, route)) in set.http_routes.iter().enumerate() {
         // An unchanged route no policy applies to translates and attaches as last time.
         let kept = reuse
             .as_deref_mut()
             .and_then(|pass| pass.take_route(key, |ir| route_policies.applies_to_none(key, ir)));
         if let Some((ir, outcomes)) = kept {
-            routes::attach::replay(&ir.info.key, &outcomes, &mut gateways);
+            routes::attach::replay(position, &outcomes, &mut gateways);
             http.push((ir, outcomes));
             continue;
         }
@@ -138,8 +138,14 @@ fn run(set: &ResourceSet, mut reuse: Option<&mut reuse::Pass<'_>>) -> Translatio
         } else if let Some(response) = &settings.invalid_route {
             routes::replace::replace_if_invalid(route, &mut ir, response);
         }
-        let outcomes =
-            routes::attach::attach(set, &ir.info, ir.problem.as_ref(), &mut gateways, &index);
+        let outcomes = routes::attach::attach(
+            set,
+            position,
+            &ir.info,
+            ir.problem.as_ref(),
+            &mut gateways,
+            &index,
+        );
         http.push((ir, outcomes));
     }
     let delegation = routes::delegation::expand(set, &http, &route_policies, &mut report);

@@ -206,8 +206,10 @@ fn collect_clusters(entries: &[Entry<'_>], used: &mut ClusterSet) {
         for rule in &e.route.rules {
             if let RuleAction::Forward { backends, .. } = &rule.action {
                 for b in backends {
-                    used.entry(b.target.cluster.clone())
-                        .or_insert_with(|| b.target.clone());
+                    // Most backends share a cluster already seen: no name copied for those.
+                    if !used.contains_key(&b.target.cluster) {
+                        used.insert(b.target.cluster.clone(), b.target.clone());
+                    }
                 }
             }
         }

@@ -16,10 +16,11 @@
 //! freed object's address cannot come back as another object with the same identity.
 
 use std::any::TypeId;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use envoy_types::pb::envoy::config::route::v3::VirtualHost;
+// A fast seeded hash: these tables are looked up several times per route per translation.
+use foldhash::{HashMap, HashMapExt};
 
 use super::output::{ProxyConfig, StatusUpdate, Translation};
 use super::routes::attach::ParentOutcome;

@@ -24,15 +24,15 @@ pub(crate) struct ParentOutcome {
     pub result: Result<Vec<Attachment>, Problem>,
 }
 
-/// What `attach` did to the listeners, again, for a route whose outcomes are those of a
-/// previous translation of the same input.
-pub(crate) fn replay(key: &ObjectKey, outcomes: &[ParentOutcome], gateways: &mut [GatewayIr]) {
+/// What `attach` did to the listeners, again, for the route at `position` in this
+/// translation's route order, whose outcomes are those of a previous translation.
+pub(crate) fn replay(position: usize, outcomes: &[ParentOutcome], gateways: &mut [GatewayIr]) {
     for o in outcomes {
         if let Ok(attachments) = &o.result {
             for a in attachments {
                 gateways[o.gateway].listeners[a.listener]
                     .attached_routes
-                    .insert(key.clone());
+                    .add(position);
             }
         }
     }
@@ -40,9 +40,11 @@ pub(crate) fn replay(key: &ObjectKey, outcomes: &[ParentOutcome], gateways: &mut
 
 /// Resolve every parentRef of a route. `route_problem`, when set, is a reason the route as a
 /// whole cannot be accepted: each of our parents reports it and nothing attaches.
-/// Listener `attached_routes` are updated for the attachments made.
+/// Listener `attached_routes` are updated for the attachments made, the route counted by its
+/// `position` in this translation's route order.
 pub(crate) fn attach(
     set: &ResourceSet,
+    position: usize,
     route: &RouteInfo,
     route_problem: Option<&Problem>,
     gateways: &mut [GatewayIr],
@@ -65,7 +67,7 @@ pub(crate) fn attach(
             for a in attachments {
                 gateways[g].listeners[a.listener]
                     .attached_routes
-                    .insert(route.key.clone());
+                    .add(position);
             }
         }
         outcomes.push(ParentOutcome {
