@@ -9,12 +9,103 @@
 use serde::de::{
     self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor,
 };
+use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
+use std::rc::Rc;
 
 use super::path::{Location, Segment, YamlPath};
 
 const SENTINEL: &str = "gatesim-locate-sentinel";
+
+thread_local! {
+    /// Where each document starts, for the texts a [`DocumentIndex`] on this thread is
+    /// alive for: (address, length, starts).
+    static INDEXED: RefCell<Vec<(usize, usize, Rc<[usize]>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// While alive, document `n` of `text` is decoded from its own part of the text instead of
+/// after parsing the `n` documents before it (serde_yaml reaches a document only through
+/// those before it, which made a file of thousands of objects cost the square of its size).
+/// Only what decodes cleanly is taken from the part: a problem is reported from the whole
+/// text, where its position is right. The index borrows `text`, so its address cannot be
+/// reused by another text while it is registered.
+pub struct DocumentIndex<'a> {
+    text: &'a str,
+    registered: bool,
+}
+
+impl<'a> DocumentIndex<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let starts = document_starts(text);
+        let registered = starts.is_some();
+        if let Some(starts) = starts {
+            INDEXED.with(|i| {
+                i.borrow_mut()
+                    .push((text.as_ptr() as usize, text.len(), starts.into()))
+            });
+        }
+        DocumentIndex { text, registered }
+    }
+}
+
+impl Drop for DocumentIndex<'_> {
+    fn drop(&mut self) {
+        if !self.registered {
+            return;
+        }
+        let key = (self.text.as_ptr() as usize, self.text.len());
+        INDEXED.with(|i| {
+            let mut i = i.borrow_mut();
+            if let Some(at) = i.iter().rposition(|(p, l, _)| (*p, *l) == key) {
+                i.remove(at);
+            }
+        });
+    }
+}
+
+/// The byte offset of the line holding each document's root node, in one pass; `None` when
+/// that cannot be told for every document (a syntax error, a byte order mark, a root without
+/// a position, lines not broken by `\n`), and then nothing is indexed.
+fn document_starts(text: &str) -> Option<Vec<usize>> {
+    if text.starts_with('\u{feff}') {
+        return None;
+    }
+    let mut starts: Vec<usize> = Vec::new();
+    for deserializer in serde_yaml::Deserializer::from_str(text) {
+        let walk = Walk {
+            rest: &[],
+            seed: Sentinel,
+        };
+        let error = walk.deserialize(deserializer).err()?;
+        if !error.to_string().contains(SENTINEL) {
+            return None;
+        }
+        let index = error.location()?.index();
+        let start = text.get(..index)?.rfind('\n').map_or(0, |i| i + 1);
+        if starts.last().is_some_and(|&last| last >= start) {
+            return None;
+        }
+        starts.push(start);
+    }
+    Some(starts)
+}
+
+/// Document `document` of `source` alone, when a [`DocumentIndex`] of `source` is alive on
+/// this thread (see there for what it may be used for).
+pub(super) fn indexed_document(source: &str, document: usize) -> Option<&str> {
+    let key = (source.as_ptr() as usize, source.len());
+    let starts = INDEXED.with(|i| {
+        i.borrow()
+            .iter()
+            .rev()
+            .find(|(p, l, _)| (*p, *l) == key)
+            .map(|(_, _, s)| Rc::clone(s))
+    })?;
+    let start = *starts.get(document)?;
+    let end = starts.get(document + 1).copied().unwrap_or(source.len());
+    source.get(start..end)
+}
 
 /// The position of the node at `path` in document `document` (0-based) of `source`.
 pub fn locate(source: &str, document: usize, path: &YamlPath) -> Option<Location> {
@@ -322,6 +413,56 @@ impl<'de> de::Deserialize<'de> for KeyText {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every document, taken alone from an index, decodes as it does after the documents
+    /// before it: markers, directives, comments, indented and flow roots, block scalars,
+    /// empty documents, CRLF and multi-byte text.
+    #[test]
+    fn a_document_alone_is_the_document_in_place() {
+        let texts = [
+            "a: 1\n---\nb: 2\n",
+            "---\n---\nkind: x\n---\n# a comment\n\n  c: 3\n  d: [4]\n",
+            "--- !!map\nd: 4\n--- |\n  text\n  more\n---\n- 1\n- 2\n...\n--- {e: 5}\n",
+            "%YAML 1.2\n---\nf: 6\n---\ng: [1,\n 2]\n",
+            "x: 1\n---\n",
+            "a: 1\r\n---\r\nb: 2\r\n",
+            "name: é\n---\nname: ü\n---\nname: \"tab\\there\"\n",
+            "apiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: b\n  labels: {x: y}\n",
+        ];
+        for text in texts {
+            let count = serde_yaml::Deserializer::from_str(text).count();
+            let in_place: Vec<_> = (0..count)
+                .map(|n| deserialize_at::<serde_json::Value>(text, n, &YamlPath::root()).ok())
+                .collect();
+            let index = DocumentIndex::new(text);
+            assert!(index.registered, "{text:?} is indexed");
+            for (n, want) in in_place.iter().enumerate() {
+                let alone = indexed_document(text, n).expect("an indexed document");
+                let got = deserialize_at::<serde_json::Value>(alone, 0, &YamlPath::root()).ok();
+                assert_eq!(&got, want, "document {n} of {text:?}, alone: {alone:?}");
+            }
+            assert!(indexed_document(text, count).is_none());
+            drop(index);
+            assert!(
+                indexed_document(text, 0).is_none(),
+                "unregistered when dropped"
+            );
+        }
+    }
+
+    /// A text that cannot be indexed is decoded the slow way, never wrongly.
+    #[test]
+    fn what_cannot_be_indexed_is_not() {
+        for text in [
+            "a: [1\n---\nb: 2\n",
+            "\u{feff}a: 1\n---\nb: 2\n",
+            "a: 1\r---\rb: 2\r",
+        ] {
+            let index = DocumentIndex::new(text);
+            assert!(!index.registered, "{text:?}");
+            assert!(indexed_document(text, 0).is_none());
+        }
+    }
 
     const DOC: &str =
         "name: a\nsteps:\n- apply:\n  - {a: 1, b: [x, y]}\n  - kind: Foo\n    spec: {z: 3}\n";

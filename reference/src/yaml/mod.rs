@@ -11,7 +11,7 @@ mod strict;
 mod suggest;
 
 pub use duplicates::duplicate_keys;
-pub use locate::{deserialize_at, locate, locate_key};
+pub use locate::{DocumentIndex, deserialize_at, locate, locate_key};
 pub use path::{Location, Segment, YamlPath};
 pub use strict::{Problem, decode, decode_value};
 pub use suggest::{closest, edit_distance};

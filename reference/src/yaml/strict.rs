@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use serde::de::{self, DeserializeOwned, DeserializeSeed};
 
 use super::fields::fields_at;
-use super::locate::{deserialize_seed_at, locate, locate_key};
+use super::locate::{deserialize_seed_at, indexed_document, locate, locate_key};
 use super::path::{Location, Segment, YamlPath};
 use super::suggest::closest;
 
@@ -42,6 +42,17 @@ pub fn decode<T: DeserializeOwned>(
     document: usize,
     path: &YamlPath,
 ) -> Result<T, Vec<Problem>> {
+    if let Some(alone) = indexed_document(text, document) {
+        let clean = strictly(text, document, path, |seed| {
+            match deserialize_seed_at(alone, 0, path, seed) {
+                Ok(Some(value)) => Ok(value),
+                _ => Err(Vec::new()),
+            }
+        });
+        if clean.is_ok() {
+            return clean;
+        }
+    }
     strictly(text, document, path, |seed| {
         match deserialize_seed_at(text, document, path, seed) {
             Ok(Some(value)) => Ok(value),

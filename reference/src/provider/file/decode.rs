@@ -39,6 +39,7 @@ pub(super) struct DecodedFile {
 /// error is left out and the others are kept.
 pub(super) fn decode_file(file: &Path, text: &str) -> DecodedFile {
     let mut out = DecodedFile::default();
+    let _index = yaml::DocumentIndex::new(text);
     let mut headers = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(text) {
         match Header::deserialize(doc) {
