@@ -18,10 +18,16 @@ use super::path::{Location, Segment, YamlPath};
 
 const SENTINEL: &str = "gatesim-locate-sentinel";
 
+/// A text a [`DocumentIndex`] is alive for, known by its address and length, and where each
+/// of its documents starts.
+struct Indexed {
+    address: usize,
+    len: usize,
+    starts: Rc<[usize]>,
+}
+
 thread_local! {
-    /// Where each document starts, for the texts a [`DocumentIndex`] on this thread is
-    /// alive for: (address, length, starts).
-    static INDEXED: RefCell<Vec<(usize, usize, Rc<[usize]>)>> = const { RefCell::new(Vec::new()) };
+    static INDEXED: RefCell<Vec<Indexed>> = const { RefCell::new(Vec::new()) };
 }
 
 /// While alive, document `n` of `text` is decoded from its own part of the text instead of
@@ -41,8 +47,11 @@ impl<'a> DocumentIndex<'a> {
         let registered = starts.is_some();
         if let Some(starts) = starts {
             INDEXED.with(|i| {
-                i.borrow_mut()
-                    .push((text.as_ptr() as usize, text.len(), starts.into()))
+                i.borrow_mut().push(Indexed {
+                    address: text.as_ptr() as usize,
+                    len: text.len(),
+                    starts: starts.into(),
+                })
             });
         }
         DocumentIndex { text, registered }
@@ -57,7 +66,7 @@ impl Drop for DocumentIndex<'_> {
         let key = (self.text.as_ptr() as usize, self.text.len());
         INDEXED.with(|i| {
             let mut i = i.borrow_mut();
-            if let Some(at) = i.iter().rposition(|(p, l, _)| (*p, *l) == key) {
+            if let Some(at) = i.iter().rposition(|x| (x.address, x.len) == key) {
                 i.remove(at);
             }
         });
@@ -99,8 +108,8 @@ pub(super) fn indexed_document(source: &str, document: usize) -> Option<&str> {
         i.borrow()
             .iter()
             .rev()
-            .find(|(p, l, _)| (*p, *l) == key)
-            .map(|(_, _, s)| Rc::clone(s))
+            .find(|x| (x.address, x.len) == key)
+            .map(|x| Rc::clone(&x.starts))
     })?;
     let start = *starts.get(document)?;
     let end = starts.get(document + 1).copied().unwrap_or(source.len());
