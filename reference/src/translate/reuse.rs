@@ -412,9 +412,8 @@ impl Pass<'_> {
 }
 
 /// `set` without its HTTPRoutes, EndpointSlices and Pods (and its revision, which translation does
-/// not read). The proxies' progress is left out of the comparison (`same_context`): only
-/// Gateway statuses read it, and those are built on every translation, so a proxy's first
-/// ACK does not rebuild every route.
+/// not read), and without the proxies' progress: only Gateway statuses read it, and those are
+/// built on every translation, so a proxy's first ACK does not rebuild every route.
 fn context_of(set: &ResourceSet) -> ResourceSet {
     /// Copies every store but those three: cloning ten thousand routes' keys only to drop
     /// them again cost more than the rest of an unchanged translation's bookkeeping.
@@ -438,7 +437,6 @@ fn context_of(set: &ResourceSet) -> ResourceSet {
         from: set,
         to: ResourceSet {
             gateway_addresses: set.gateway_addresses.clone(),
-            proxy_progress: set.proxy_progress.clone(),
             quarantine: set.quarantine.clone(),
             last_good_settings: set.last_good_settings.clone(),
             config: set.config.clone(),

@@ -19,23 +19,23 @@ use super::path::{Location, Segment, YamlPath};
 const SENTINEL: &str = "gatesim-locate-sentinel";
 
 /// A text a [`DocumentIndex`] is alive for, known by its address and length, and where each
-/// of its documents starts.
+/// of its documents starts: byte offset, and lines before it.
 struct Indexed {
     address: usize,
     len: usize,
-    starts: Rc<[usize]>,
+    starts: Rc<[(usize, usize)]>,
 }
 
 thread_local! {
     static INDEXED: RefCell<Vec<Indexed>> = const { RefCell::new(Vec::new()) };
 }
 
-/// While alive, document `n` of `text` is decoded from its own part of the text instead of
-/// after parsing the `n` documents before it (serde_yaml reaches a document only through
-/// those before it, which made a file of thousands of objects cost the square of its size).
-/// Only what decodes cleanly is taken from the part: a problem is reported from the whole
-/// text, where its position is right. The index borrows `text`, so its address cannot be
-/// reused by another text while it is registered.
+/// While alive, document `n` of `text` is read from its own part of the text instead of after
+/// parsing the `n` documents before it (serde_yaml reaches a document only through those
+/// before it, which made a file of thousands of objects cost the square of its size), by
+/// `locate`, `locate_key` and `decode`; positions are moved down by the lines before the
+/// part, so they are those in the whole text. The index borrows `text`, so its address
+/// cannot be reused by another text while it is registered.
 pub struct DocumentIndex<'a> {
     text: &'a str,
     registered: bool,
@@ -73,36 +73,32 @@ impl Drop for DocumentIndex<'_> {
     }
 }
 
-/// The byte offset of the line holding each document's root node, in one pass; `None` when
-/// that cannot be told for every document (a syntax error, a byte order mark, a root without
-/// a position, lines not broken by `\n`), and then nothing is indexed.
-fn document_starts(text: &str) -> Option<Vec<usize>> {
+/// The byte offset of the line holding each document's root node, and the lines before it,
+/// in one pass; `None` when that cannot be told for every document (a syntax error, a byte
+/// order mark, a root without a position, lines not broken by `\n`), and then nothing is
+/// indexed.
+fn document_starts(text: &str) -> Option<Vec<(usize, usize)>> {
     if text.starts_with('\u{feff}') {
         return None;
     }
-    let mut starts: Vec<usize> = Vec::new();
+    let mut starts: Vec<(usize, usize)> = Vec::new();
     for deserializer in serde_yaml::Deserializer::from_str(text) {
-        let walk = Walk {
-            rest: &[],
-            seed: Sentinel,
-        };
-        let error = walk.deserialize(deserializer).err()?;
-        if !error.to_string().contains(SENTINEL) {
-            return None;
-        }
-        let index = error.location()?.index();
+        let index = sentinel_raised(deserializer, &[], Sentinel)?
+            .location()?
+            .index();
         let start = text.get(..index)?.rfind('\n').map_or(0, |i| i + 1);
-        if starts.last().is_some_and(|&last| last >= start) {
+        let (last, lines) = starts.last().copied().unwrap_or((0, 0));
+        if !starts.is_empty() && last >= start {
             return None;
         }
-        starts.push(start);
+        starts.push((start, lines + text[last..start].matches('\n').count()));
     }
     Some(starts)
 }
 
-/// Document `document` of `source` alone, when a [`DocumentIndex`] of `source` is alive on
-/// this thread (see there for what it may be used for).
-pub(super) fn indexed_document(source: &str, document: usize) -> Option<&str> {
+/// Document `document` of `source` alone, with the lines of `source` before it, when a
+/// [`DocumentIndex`] of `source` is alive on this thread.
+fn indexed_document(source: &str, document: usize) -> Option<(&str, usize)> {
     let key = (source.as_ptr() as usize, source.len());
     let starts = INDEXED.with(|i| {
         i.borrow()
@@ -111,22 +107,41 @@ pub(super) fn indexed_document(source: &str, document: usize) -> Option<&str> {
             .find(|x| (x.address, x.len) == key)
             .map(|x| Rc::clone(&x.starts))
     })?;
-    let start = *starts.get(document)?;
-    let end = starts.get(document + 1).copied().unwrap_or(source.len());
-    source.get(start..end)
+    let (start, lines) = *starts.get(document)?;
+    let end = starts.get(document + 1).map_or(source.len(), |s| s.0);
+    Some((source.get(start..end)?, lines))
+}
+
+/// Document `document` of `source`, and the lines of `source` before the text it is read
+/// from (to add to positions in it): its own part when indexed, else the whole text.
+pub(super) fn document(
+    source: &str,
+    document: usize,
+) -> Option<(serde_yaml::Deserializer<'_>, usize)> {
+    match indexed_document(source, document) {
+        Some((part, lines)) => Some((serde_yaml::Deserializer::from_str(part).next()?, lines)),
+        None => Some((serde_yaml::Deserializer::from_str(source).nth(document)?, 0)),
+    }
+}
+
+/// The error a walk along `rest` raised with `seed`'s sentinel, which carries the position
+/// it was raised at.
+fn sentinel_raised<'de, S: DeserializeSeed<'de, Value = ()>>(
+    deserializer: serde_yaml::Deserializer<'de>,
+    rest: &[Segment],
+    seed: S,
+) -> Option<serde_yaml::Error> {
+    match (Walk { rest, seed }).deserialize(deserializer) {
+        Err(error) if error.to_string().contains(SENTINEL) => Some(error),
+        _ => None,
+    }
 }
 
 /// The position of the node at `path` in document `document` (0-based) of `source`.
 pub fn locate(source: &str, document: usize, path: &YamlPath) -> Option<Location> {
-    let deserializer = serde_yaml::Deserializer::from_str(source).nth(document)?;
-    let walk = Walk {
-        rest: path.segments(),
-        seed: Sentinel,
-    };
-    match walk.deserialize(deserializer) {
-        Err(error) if error.to_string().contains(SENTINEL) => Location::of(&error),
-        _ => None,
-    }
+    let (deserializer, lines) = self::document(source, document)?;
+    let error = sentinel_raised(deserializer, path.segments(), Sentinel)?;
+    Some(Location::of(&error)?.below(lines))
 }
 
 /// The position of the *key* that `path` ends with (rather than of its value): where an unknown
@@ -135,37 +150,32 @@ pub fn locate_key(source: &str, document: usize, path: &YamlPath) -> Option<Loca
     let (Some(Segment::Key(wanted)), Some(parent)) = (path.segments().last(), path.parent()) else {
         return None;
     };
-    let deserializer = serde_yaml::Deserializer::from_str(source).nth(document)?;
-    let walk = Walk {
-        rest: parent.segments(),
-        seed: KeySentinel { wanted },
-    };
-    match walk.deserialize(deserializer) {
-        Err(error) if error.to_string().contains(SENTINEL) => Location::of(&error),
-        _ => None,
-    }
+    let (deserializer, lines) = self::document(source, document)?;
+    let error = sentinel_raised(deserializer, parent.segments(), KeySentinel { wanted })?;
+    Some(Location::of(&error)?.below(lines))
 }
 
 /// Deserializes the node at `path` in document `document` of `source` as `T`. serde_yaml's
-/// errors then carry the node's full path and exact position. `Ok(None)`: no such node.
+/// errors then carry the node's full path and exact position (this reads the whole text,
+/// indexed or not, since a `serde_yaml::Error`'s position cannot be moved). `Ok(None)`: no
+/// such node.
 pub fn deserialize_at<T: DeserializeOwned>(
     source: &str,
     document: usize,
     path: &YamlPath,
 ) -> Result<Option<T>, serde_yaml::Error> {
-    deserialize_seed_at(source, document, path, PhantomData::<T>)
+    match serde_yaml::Deserializer::from_str(source).nth(document) {
+        Some(deserializer) => walk(deserializer, path, PhantomData::<T>),
+        None => Ok(None),
+    }
 }
 
-/// Like [`deserialize_at`], with a seed of the caller's.
-pub(super) fn deserialize_seed_at<T>(
-    source: &str,
-    document: usize,
+/// Deserializes the node at `path` of one document with a seed of the caller's.
+pub(super) fn walk<'de, T>(
+    deserializer: serde_yaml::Deserializer<'de>,
     path: &YamlPath,
-    seed: impl for<'de> DeserializeSeed<'de, Value = T>,
+    seed: impl DeserializeSeed<'de, Value = T>,
 ) -> Result<Option<T>, serde_yaml::Error> {
-    let Some(deserializer) = serde_yaml::Deserializer::from_str(source).nth(document) else {
-        return Ok(None);
-    };
     Walk {
         rest: path.segments(),
         seed,
@@ -446,7 +456,7 @@ mod tests {
             let index = DocumentIndex::new(text);
             assert!(index.registered, "{text:?} is indexed");
             for (n, want) in in_place.iter().enumerate() {
-                let alone = indexed_document(text, n).expect("an indexed document");
+                let (alone, _) = indexed_document(text, n).expect("an indexed document");
                 let got = deserialize_at::<serde_json::Value>(alone, 0, &YamlPath::root()).ok();
                 assert_eq!(&got, want, "document {n} of {text:?}, alone: {alone:?}");
             }
@@ -457,6 +467,33 @@ mod tests {
                 "unregistered when dropped"
             );
         }
+    }
+
+    /// Problems found in a document read alone carry the positions they have in the whole
+    /// text: a type error, an unknown field, a node located by path.
+    #[test]
+    fn problems_in_an_indexed_document_keep_their_place() {
+        type Service = k8s_openapi::api::core::v1::Service;
+        let text = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\n# two\n\
+                    apiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec:\n  ports: 5\n---\n\
+                    apiVersion: v1\nkind: Service\nmetadata: {name: c}\nspec:\n  portz: []\n";
+        let at = YamlPath::root().key("spec").key("portz");
+        let whole: Vec<_> = (0..3)
+            .map(|n| super::super::decode::<Service>(text, n, &YamlPath::root()).err())
+            .collect();
+        let located = (locate(text, 2, &at), locate_key(text, 2, &at));
+        let index = DocumentIndex::new(text);
+        assert!(index.registered);
+        let alone: Vec<_> = (0..3)
+            .map(|n| super::super::decode::<Service>(text, n, &YamlPath::root()).err())
+            .collect();
+        assert_eq!(alone, whole);
+        assert!(
+            whole[0].is_none() && whole[1].is_some() && whole[2].is_some(),
+            "{whole:?}"
+        );
+        assert_eq!((locate(text, 2, &at), locate_key(text, 2, &at)), located);
+        assert_eq!(located.1.map(|l| l.line), Some(16));
     }
 
     /// A text that cannot be indexed is decoded the slow way, never wrongly.

@@ -22,6 +22,14 @@ impl Location {
             column: l.column(),
         })
     }
+
+    /// The same place in a text that has `lines` more lines before it.
+    pub fn below(self, lines: usize) -> Location {
+        Location {
+            line: self.line + lines,
+            ..self
+        }
+    }
 }
 
 /// One step of a path into a YAML document: a mapping key or a sequence index.

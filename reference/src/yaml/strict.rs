@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use serde::de::{self, DeserializeOwned, DeserializeSeed};
 
 use super::fields::fields_at;
-use super::locate::{deserialize_seed_at, indexed_document, locate, locate_key};
+use super::locate::{document as nth_document, locate, locate_key, walk};
 use super::path::{Location, Segment, YamlPath};
 use super::suggest::closest;
 
@@ -42,25 +42,24 @@ pub fn decode<T: DeserializeOwned>(
     document: usize,
     path: &YamlPath,
 ) -> Result<T, Vec<Problem>> {
-    if let Some(alone) = indexed_document(text, document) {
-        let clean = strictly(text, document, path, |seed| {
-            match deserialize_seed_at(alone, 0, path, seed) {
-                Ok(Some(value)) => Ok(value),
-                _ => Err(Vec::new()),
-            }
-        });
-        if clean.is_ok() {
-            return clean;
-        }
-    }
     strictly(text, document, path, |seed| {
-        match deserialize_seed_at(text, document, path, seed) {
+        let read = match nth_document(text, document) {
+            Some((deserializer, lines)) => walk(deserializer, path, seed).map_err(|e| (e, lines)),
+            None => Ok(None),
+        };
+        match read {
             Ok(Some(value)) => Ok(value),
             Ok(None) => Err(vec![Problem {
                 location: None,
                 message: format!("{path}: no such node"),
             }]),
-            Err(error) => Err(vec![Problem::from_yaml(&error)]),
+            Err((error, lines)) => {
+                let problem = Problem::from_yaml(&error);
+                Err(vec![Problem {
+                    location: problem.location.map(|l| l.below(lines)),
+                    ..problem
+                }])
+            }
         }
     })
 }
