@@ -71,7 +71,7 @@ fn config() -> ControllerConfig {
     }
 }
 
-fn keys<K>(store: &std::collections::BTreeMap<ObjectKey, Arc<K>>) -> Vec<String> {
+fn keys<K>(store: &gatesim_reference::model::Store<K>) -> Vec<String> {
     store.keys().map(ToString::to_string).collect()
 }
 

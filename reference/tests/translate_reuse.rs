@@ -120,7 +120,7 @@ fn edit() -> impl Strategy<Value = Edit> {
     ]
 }
 
-fn nth_key<V>(store: &std::collections::BTreeMap<ObjectKey, V>, i: usize) -> Option<ObjectKey> {
+fn nth_key<K>(store: &gatesim_reference::model::Store<K>, i: usize) -> Option<ObjectKey> {
     (!store.is_empty()).then(|| store.keys().nth(i % store.len()).cloned())?
 }
 

@@ -118,7 +118,10 @@ pub enum ProxyProgress {
     Rejected(String),
 }
 
-pub type Store<K> = BTreeMap<ObjectKey, Arc<K>>;
+/// One kind's objects by key. A persistent map: a copy shares every node with the original
+/// and an insert copies only its path, so a provider can publish a snapshot per watch event,
+/// and the translator keep the previous one, without copying every object's key each time.
+pub type Store<K> = imbl::OrdMap<ObjectKey, Arc<K>>;
 
 /// Every input of one translation.
 #[derive(Clone, Debug, Default)]

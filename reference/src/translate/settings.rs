@@ -107,7 +107,12 @@ pub(crate) fn scope<'a>(set: &'a ResourceSet, settings: &Effective) -> Cow<'a, R
     impl KindVisitorMut for Scope<'_> {
         fn visit<K: StoredKind>(&mut self) {
             if K::NAMESPACED {
-                K::store_mut(&mut self.set).retain(|k, _| self.watched.contains(&k.namespace));
+                let store = K::store_mut(&mut self.set);
+                *store = store
+                    .iter()
+                    .filter(|(k, _)| self.watched.contains(&k.namespace))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
             }
         }
     }
