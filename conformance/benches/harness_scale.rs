@@ -13,6 +13,10 @@ mod sim_support;
 
 use std::time::Instant;
 
+/// The `gatesim` binary's allocator, so that the figures are what `gatesim run` gets.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{Context, Result, bail};
 use gatesim_conformance::outcome::Outcome;
 

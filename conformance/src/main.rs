@@ -1,6 +1,12 @@
 //! `gatesim`: runs conformance scenarios against an implementation.
 #![forbid(unsafe_code)]
 
+/// The harness runs simkube and the reference controller in this process; both allocate and
+/// free many small objects per write and per translation, as `gatesim-controller` does (whose
+/// allocator this is too).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli;
 
 use std::process::ExitCode;
