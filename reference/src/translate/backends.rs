@@ -274,8 +274,8 @@ impl<'a> EndpointIndex<'a> {
     }
 }
 
-/// Every cluster a Gateway uses, by name.
-pub(crate) type ClusterSet = BTreeMap<String, ClusterTarget>;
+/// Every cluster a Gateway uses, by name, while its routes are gathered.
+pub(crate) type ClusterSet<'a> = foldhash::HashMap<&'a str, &'a ClusterTarget>;
 
 #[cfg(test)]
 mod tests {

@@ -69,7 +69,7 @@ pub(crate) fn build<'a>(
         parameters: gw.parameters.clone(),
         ..Default::default()
     };
-    let mut used = ClusterSet::new();
+    let mut used = ClusterSet::default();
     for (port, idx) in &ports {
         let bind = (port + offset) as u32;
         let lname = names::listener(&gw.key, *port);
@@ -156,7 +156,10 @@ pub(crate) fn build<'a>(
             ));
         }
     }
-    for t in used.values() {
+    // By name, so that the output does not depend on the order routes were met in.
+    let mut used: Vec<&backends::ClusterTarget> = used.into_values().collect();
+    used.sort_unstable_by(|a, b| a.cluster.cmp(&b.cluster));
+    for t in used {
         match (&t.upstream, &t.service) {
             (Some(key), _) => {
                 // Resolution found it, in this same snapshot.
@@ -201,15 +204,13 @@ fn policy_filters(scopes: &[Scope<'_>], entries: &[Entry<'_>]) -> PolicyFilters 
     f
 }
 
-fn collect_clusters(entries: &[Entry<'_>], used: &mut ClusterSet) {
+/// Most backends share a cluster already seen: a hashed lookup of the name, nothing copied.
+fn collect_clusters<'a>(entries: &[Entry<'a>], used: &mut ClusterSet<'a>) {
     for e in entries {
         for rule in &e.route.rules {
             if let RuleAction::Forward { backends, .. } = &rule.action {
                 for b in backends {
-                    // Most backends share a cluster already seen: no name copied for those.
-                    if !used.contains_key(&b.target.cluster) {
-                        used.insert(b.target.cluster.clone(), b.target.clone());
-                    }
+                    used.entry(&b.target.cluster).or_insert(&b.target);
                 }
             }
         }

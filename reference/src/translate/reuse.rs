@@ -94,7 +94,21 @@ pub(crate) struct Pass<'r> {
     /// The previous translation's virtual host records; a taken virtual host's record moves
     /// on to `recorded`, and what is left goes back for Gateways taken over whole.
     vhosts: HashMap<String, HashMap<String, KeptVhost>>,
+    /// The route configuration being built, if any (`open_table`).
+    table: Option<OpenTable<'r>>,
     recorded: Recorded,
+}
+
+/// The route configuration being built: its previous virtual host records and virtual hosts,
+/// looked up once for the configuration instead of once per virtual host.
+struct OpenTable<'r> {
+    rc: String,
+    /// Records of the previous translation, not yet taken.
+    kept: HashMap<String, KeptVhost>,
+    /// Records for the next translation.
+    recorded: HashMap<String, KeptVhost>,
+    /// The previous output's virtual hosts of this configuration, which `kept` indexes.
+    previous: &'r [Arc<VirtualHost>],
 }
 
 /// How much of one translation was taken over from the previous one.
@@ -175,6 +189,7 @@ impl Reuse {
             same_endpoints,
             translated,
             vhosts,
+            table: None,
             reuse: self,
             recorded: Recorded::default(),
         }
@@ -224,7 +239,8 @@ impl Pass<'_> {
     }
 
     /// What to keep for the next translation.
-    pub(crate) fn into_recorded(self) -> Recorded {
+    pub(crate) fn into_recorded(mut self) -> Recorded {
+        self.close_table();
         Recorded {
             enabled: self.enabled,
             untaken_vhosts: self.vhosts,
@@ -254,12 +270,50 @@ impl Pass<'_> {
                 })
     }
 
-    /// The previous virtual host for `domain` in route configuration `rc`, with whether it
-    /// set header mutations, when it was built from exactly the routes and hostnames of
+    /// Start building route configuration `rc`: `take_virtual_host` and
+    /// `record_virtual_host` work on it until `close_table`.
+    pub(crate) fn open_table(&mut self, rc: &str) {
+        self.close_table();
+        let reuse = self.reuse;
+        let previous = reuse
+            .configurations
+            .get(rc)
+            .and_then(|(gateway, i)| {
+                let proxy = reuse.previous.as_ref()?.proxies.get(gateway)?;
+                Some(proxy.routes.get(*i)?.virtual_hosts.as_slice())
+            })
+            .unwrap_or_default();
+        let kept = match self.take && self.enabled {
+            true => self.vhosts.remove(rc).unwrap_or_default(),
+            false => HashMap::new(),
+        };
+        self.table = Some(OpenTable {
+            rc: rc.to_string(),
+            kept,
+            recorded: HashMap::new(),
+            previous,
+        });
+    }
+
+    /// The configuration is built: its records go to the next translation, and the
+    /// previous ones it did not take stay with the untaken.
+    pub(crate) fn close_table(&mut self) {
+        let Some(table) = self.table.take() else {
+            return;
+        };
+        if !table.kept.is_empty() {
+            self.vhosts.insert(table.rc.clone(), table.kept);
+        }
+        if !table.recorded.is_empty() {
+            self.recorded.vhosts.insert(table.rc, table.recorded);
+        }
+    }
+
+    /// The previous virtual host for `domain` in the open route configuration, with whether
+    /// it set header mutations, when it was built from exactly the routes and hostnames of
     /// `owned`. Taken: it is recorded at `index` for the next translation, and counted.
     pub(crate) fn take_virtual_host<'k>(
         &mut self,
-        rc: &str,
         domain: &str,
         owned: impl ExactSizeIterator<Item = (&'k ObjectKey, &'k str)>,
         index: usize,
@@ -267,28 +321,18 @@ impl Pass<'_> {
         if !(self.take && self.enabled) {
             return None;
         }
-        let kept = self.vhosts.get(rc)?.get(domain)?;
+        let table = self.table.as_ref()?;
+        let kept = table.kept.get(domain)?;
         if !self.built_from_same(&kept.built_from, owned) {
             return None;
         }
-        let (gateway, i) = self.reuse.configurations.get(rc)?;
-        let previous = self.reuse.previous.as_ref()?;
-        let table = previous.proxies.get(gateway)?.routes.get(*i)?;
-        let vh = Arc::clone(table.virtual_hosts.get(kept.index)?);
-        let (domain, kept) = self.vhosts.get_mut(rc)?.remove_entry(domain)?;
+        let vh = Arc::clone(table.previous.get(kept.index)?);
+        let table = self.table.as_mut()?;
+        let (domain, kept) = table.kept.remove_entry(domain)?;
         let headers = kept.headers;
+        table.recorded.insert(domain, KeptVhost { index, ..kept });
         self.recorded.counts.virtual_hosts += 1;
-        self.recorded_vhosts(rc)
-            .insert(domain, KeptVhost { index, ..kept });
         Some((vh, headers))
-    }
-
-    /// The records of route configuration `rc` for the next translation.
-    fn recorded_vhosts(&mut self, rc: &str) -> &mut HashMap<String, KeptVhost> {
-        if !self.recorded.vhosts.contains_key(rc) {
-            self.recorded.vhosts.insert(rc.to_string(), HashMap::new());
-        }
-        self.recorded.vhosts.get_mut(rc).expect("inserted above")
     }
 
     /// The previous configuration of `gateway`, when it was built from the routes of
@@ -361,11 +405,10 @@ impl Pass<'_> {
         }
     }
 
-    /// Record the virtual host built at `index` of route configuration `rc` from `owned`
+    /// Record the virtual host built at `index` of the open route configuration from `owned`
     /// (as for [`Pass::take_virtual_host`]).
     pub(crate) fn record_virtual_host<'k>(
         &mut self,
-        rc: &str,
         domain: &str,
         owned: impl Iterator<Item = (&'k ObjectKey, &'k str)>,
         headers: bool,
@@ -376,14 +419,14 @@ impl Pass<'_> {
             let built_from = owned
                 .map(|(key, hostname)| (self.revision(key), hostname.to_string()))
                 .collect();
-            self.recorded_vhosts(rc).insert(
-                domain.to_string(),
-                KeptVhost {
-                    built_from,
-                    headers,
-                    index,
-                },
-            );
+            let kept = KeptVhost {
+                built_from,
+                headers,
+                index,
+            };
+            if let Some(table) = self.table.as_mut() {
+                table.recorded.insert(domain.to_string(), kept);
+            }
         }
     }
 

@@ -51,11 +51,13 @@ pub(crate) fn delegate_ref(
     namespace: Option<&str>,
     name: &str,
 ) -> Option<DelegateRef> {
-    let ns = namespace.unwrap_or(route_ns).to_string();
+    // Nearly every backendRef names a Service: nothing is copied for those.
+    let ns = || namespace.unwrap_or(route_ns).to_string();
     let selector = match (group.unwrap_or(""), kind.unwrap_or("Service")) {
-        (GATEWAY_GROUP, "HTTPRoute") if name.is_empty() || name == "*" => Selector::Namespace(ns),
-        (GATEWAY_GROUP, "HTTPRoute") => Selector::Named(ObjectKey::new(ns, name)),
+        (GATEWAY_GROUP, "HTTPRoute") if name.is_empty() || name == "*" => Selector::Namespace(ns()),
+        (GATEWAY_GROUP, "HTTPRoute") => Selector::Named(ObjectKey::new(ns(), name)),
         (LABEL_GROUP, LABEL_KIND) => {
+            let ns = ns();
             Selector::Label(name.to_string(), (ns != ALL_NAMESPACES).then_some(ns))
         }
         _ => return None,
