@@ -55,6 +55,61 @@ impl ObjectKey {
     }
 }
 
+/// A key's namespace and name, however they are held: a map keyed by [`ObjectKey`] can be
+/// asked about a `(namespace, name)` pair of borrowed strings, so that a lookup per reference
+/// per route builds no key (`map.contains_key(&(ns, name) as &dyn KeyParts)`).
+pub trait KeyParts {
+    fn parts(&self) -> (&str, &str);
+}
+
+impl KeyParts for ObjectKey {
+    fn parts(&self) -> (&str, &str) {
+        (&self.namespace, &self.name)
+    }
+}
+
+impl KeyParts for (&str, &str) {
+    fn parts(&self) -> (&str, &str) {
+        (self.0, self.1)
+    }
+}
+
+// Ordering, equality and hashing of the parts are those derived for `ObjectKey` (namespace,
+// then name), as `Borrow` requires.
+impl<'a> std::borrow::Borrow<dyn KeyParts + 'a> for ObjectKey {
+    fn borrow(&self) -> &(dyn KeyParts + 'a) {
+        self
+    }
+}
+
+impl PartialEq for dyn KeyParts + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn KeyParts + '_ {}
+
+impl PartialOrd for dyn KeyParts + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for dyn KeyParts + '_ {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.parts().cmp(&other.parts())
+    }
+}
+
+impl std::hash::Hash for dyn KeyParts + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let (namespace, name) = self.parts();
+        namespace.hash(state);
+        name.hash(state);
+    }
+}
+
 impl fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.namespace.is_empty() {
@@ -349,6 +404,43 @@ impl ResourceSet {
     fn note_revision(&mut self, resource_version: Option<&str>) {
         if let Some(rv) = resource_version.and_then(|rv| rv.parse::<u64>().ok()) {
             self.revision = self.revision.max(rv);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, HashMap};
+
+    /// Short names from a small alphabet, so that equal, prefix and empty parts are common.
+    fn part() -> impl Strategy<Value = String> {
+        "[ab/]{0,3}"
+    }
+
+    proptest! {
+        /// Looking a pair up by its parts finds exactly what looking it up by a built key does,
+        /// in ordered and hashed maps alike (a `Borrow` that disagreed would miss keys).
+        #[test]
+        fn parts_find_what_keys_find(
+            stored in proptest::collection::vec((part(), part()), 0..12),
+            asked in (part(), part()),
+        ) {
+            let ordered: BTreeMap<ObjectKey, ()> =
+                stored.iter().map(|(ns, n)| (ObjectKey::new(ns, n), ())).collect();
+            let hashed: HashMap<ObjectKey, ()> =
+                stored.iter().map(|(ns, n)| (ObjectKey::new(ns, n), ())).collect();
+            let key = ObjectKey::new(&asked.0, &asked.1);
+            let parts = (asked.0.as_str(), asked.1.as_str());
+            prop_assert_eq!(
+                ordered.contains_key(&parts as &dyn KeyParts),
+                ordered.contains_key(&key)
+            );
+            prop_assert_eq!(
+                hashed.contains_key(&parts as &dyn KeyParts),
+                hashed.contains_key(&key)
+            );
         }
     }
 }

@@ -123,9 +123,9 @@ fn run(set: &ResourceSet, mut reuse: Option<&mut reuse::Pass<'_>>) -> Translatio
     let mut http = Vec::with_capacity(set.http_routes.len());
     for (position, (key, route)) in set.http_routes.iter().enumerate() {
         // An unchanged route no policy applies to translates and attaches as last time.
-        let kept = reuse
-            .as_deref_mut()
-            .and_then(|pass| pass.take_route(key, |ir| route_policies.applies_to_none(key, ir)));
+        let kept = reuse.as_deref_mut().and_then(|pass| {
+            pass.take_route(position, |ir| route_policies.applies_to_none(key, ir))
+        });
         if let Some((ir, outcomes)) = kept {
             routes::attach::replay(position, &outcomes, &mut gateways);
             http.push((ir, outcomes));
@@ -172,8 +172,9 @@ fn run(set: &ResourceSet, mut reuse: Option<&mut reuse::Pass<'_>>) -> Translatio
             // The routes a Gateway's configuration is built from: all that name it.
             let from = reuse.as_deref().map(|pass| {
                 http.iter()
-                    .filter(|(_, outcomes)| outcomes.iter().any(|o| o.gateway == i))
-                    .map(|(ir, _)| pass.revision(&ir.info.key))
+                    .enumerate()
+                    .filter(|(_, (_, outcomes))| outcomes.iter().any(|o| o.gateway == i))
+                    .map(|(position, _)| pass.revision_at(position))
                     .collect::<Vec<u64>>()
             });
             let kept = reuse
@@ -204,9 +205,10 @@ fn run(set: &ResourceSet, mut reuse: Option<&mut reuse::Pass<'_>>) -> Translatio
     for gw in &gateways {
         gateways::status(gw, &mut out.statuses);
     }
-    for (ir, outcomes) in &http {
+    // `http` holds the input's routes in its order: an index in it is a position.
+    for (position, (ir, outcomes)) in http.iter().enumerate() {
         let key = &ir.info.key;
-        let kept = reuse.as_deref().and_then(|p| p.route_status(key));
+        let kept = reuse.as_deref().and_then(|p| p.route_status(position));
         let reused = kept.is_some();
         let status = kept.unwrap_or_else(|| {
             routes::status::route_status(
@@ -219,7 +221,7 @@ fn run(set: &ResourceSet, mut reuse: Option<&mut reuse::Pass<'_>>) -> Translatio
             )
         });
         if let Some(pass) = reuse.as_deref_mut() {
-            pass.record_route_status(key, out.statuses.len(), reused);
+            pass.record_route_status(position, out.statuses.len(), reused);
         }
         out.statuses.push(status);
     }

@@ -55,8 +55,8 @@ pub(crate) struct Reuse {
     configurations: HashMap<String, (ObjectKey, usize)>,
     /// Virtual hosts of `previous` by route configuration, then domain.
     vhosts: HashMap<String, HashMap<String, KeptVhost>>,
-    /// Per route: its revision and the index of its status in `previous.statuses`.
-    statuses: HashMap<ObjectKey, (u64, usize)>,
+    /// The index of each route's status in `previous.statuses`, by the route's revision.
+    statuses: HashMap<u64, usize>,
     /// Per Gateway of `previous`: the revisions of the routes its configuration was built
     /// from, in input order.
     proxies: HashMap<ObjectKey, Vec<u64>>,
@@ -64,16 +64,16 @@ pub(crate) struct Reuse {
     /// selector picks endpoints by their labels): every cluster's endpoints come from them.
     endpoint_slices: crate::model::Store<EndpointSlice>,
     pods: crate::model::Store<Pod>,
-    /// Every route's translation and attachment outcomes in the previous output, by route.
-    /// Moved into a [`Pass`] and back, never copied.
-    translated: HashMap<ObjectKey, KeptRoute>,
+    /// Every route's translation and attachment outcomes in the previous output, by the
+    /// route's revision (which names one version of one route). Moved into a [`Pass`] and
+    /// back, never copied.
+    translated: HashMap<u64, KeptRoute>,
 }
 
 /// One route as the previous translation left it, before its policies were resolved (only
 /// routes no policy applies to are kept, so that is also after).
 #[derive(Debug)]
 pub(crate) struct KeptRoute {
-    revision: u64,
     ir: HttpRouteIr,
     outcomes: Vec<ParentOutcome>,
 }
@@ -89,8 +89,10 @@ pub(crate) struct Pass<'r> {
     /// Whether the EndpointSlices and Pods are the previous input's (a whole Gateway's
     /// configuration may be taken over only then).
     same_endpoints: bool,
+    /// The revision of each route of this input, by its position in the input.
+    revisions: Vec<u64>,
     /// The previous translation's routes, when its context is this one's.
-    translated: HashMap<ObjectKey, KeptRoute>,
+    translated: HashMap<u64, KeptRoute>,
     /// The previous translation's virtual host records; a taken virtual host's record moves
     /// on to `recorded`, and what is left goes back for Gateways taken over whole.
     vhosts: HashMap<String, HashMap<String, KeptVhost>>,
@@ -133,9 +135,9 @@ pub(crate) struct Recorded {
     pub(crate) counts: Reused,
     vhosts: HashMap<String, HashMap<String, KeptVhost>>,
     /// Route revisions by the index of the route's status in the output.
-    statuses: Vec<(usize, ObjectKey, u64)>,
+    statuses: Vec<(usize, u64)>,
     proxies: HashMap<ObjectKey, Vec<u64>>,
-    translated: HashMap<ObjectKey, KeptRoute>,
+    translated: HashMap<u64, KeptRoute>,
     /// Route configurations of Gateways taken over whole: their virtual host records carry
     /// over as they are.
     kept_configurations: Vec<String>,
@@ -157,6 +159,7 @@ impl Reuse {
         }
         self.context = Some(context);
         let mut routes = HashMap::with_capacity(set.http_routes.len());
+        let mut revisions = Vec::with_capacity(set.http_routes.len());
         for (key, route) in &set.http_routes {
             // The previous table's key is moved over, not copied again.
             let (key, same) = match self.routes.remove_entry(key) {
@@ -169,6 +172,7 @@ impl Reuse {
                 self.next_revision
             });
             routes.insert(key, (Arc::clone(route), revision));
+            revisions.push(revision);
         }
         self.routes = routes;
         let same_endpoints = same_store(&self.endpoint_slices, &set.endpoint_slices)
@@ -187,6 +191,7 @@ impl Reuse {
             take: same,
             enabled: true,
             same_endpoints,
+            revisions,
             translated,
             vhosts,
             table: None,
@@ -222,7 +227,7 @@ impl Reuse {
         self.statuses = recorded
             .statuses
             .into_iter()
-            .map(|(i, key, revision)| (key, (revision, i)))
+            .map(|(i, revision)| (revision, i))
             .collect();
         self.proxies = recorded.proxies;
         self.translated = recorded.translated;
@@ -367,23 +372,30 @@ impl Pass<'_> {
         }
     }
 
-    /// Route `key`'s translation and attachment outcomes from the previous output, when the
-    /// route is unchanged and `usable` agrees. Taken out: the caller owns them from now on.
+    /// The revision of the route at `position` of this input.
+    pub(crate) fn revision_at(&self, position: usize) -> u64 {
+        self.revisions.get(position).copied().unwrap_or(0)
+    }
+
+    /// The translation and attachment outcomes of the route at `position` from the previous
+    /// output, when the route is unchanged (the previous output has its revision) and
+    /// `usable` agrees. Taken out: the caller owns them from now on.
     pub(crate) fn take_route(
         &mut self,
-        key: &ObjectKey,
+        position: usize,
         usable: impl FnOnce(&HttpRouteIr) -> bool,
     ) -> Option<(HttpRouteIr, Vec<ParentOutcome>)> {
         if !(self.take && self.enabled) {
             return None;
         }
-        let kept = self.translated.remove(key)?;
-        let same = kept.revision == self.revision(key) && usable(&kept.ir);
+        let kept = self.translated.remove(&self.revision_at(position))?;
+        let same = usable(&kept.ir);
         self.recorded.counts.routes += usize::from(same);
         same.then_some((kept.ir, kept.outcomes))
     }
 
-    /// Keep every route's translation for the next translation.
+    /// Keep every route's translation for the next translation; `routes` are the input's,
+    /// in its order.
     pub(crate) fn record_routes(&mut self, routes: Vec<(HttpRouteIr, Vec<ParentOutcome>)>) {
         self.recorded.counts.routes_built =
             routes.len().saturating_sub(self.recorded.counts.routes);
@@ -391,17 +403,10 @@ impl Pass<'_> {
             return;
         }
         self.recorded.translated.reserve(routes.len());
-        for (ir, outcomes) in routes {
-            let key = ir.info.key.clone();
-            let revision = self.revision(&key);
-            self.recorded.translated.insert(
-                key,
-                KeptRoute {
-                    revision,
-                    ir,
-                    outcomes,
-                },
-            );
+        for (position, (ir, outcomes)) in routes.into_iter().enumerate() {
+            self.recorded
+                .translated
+                .insert(self.revision_at(position), KeptRoute { ir, outcomes });
         }
     }
 
@@ -430,26 +435,25 @@ impl Pass<'_> {
         }
     }
 
-    /// The previous status of route `key`, when the route is unchanged.
-    pub(crate) fn route_status(&self, key: &ObjectKey) -> Option<StatusUpdate> {
+    /// The previous status of the route at `position`, when the route is unchanged.
+    pub(crate) fn route_status(&self, position: usize) -> Option<StatusUpdate> {
         if !(self.take && self.enabled) {
             return None;
         }
-        let (was, i) = self.reuse.statuses.get(key)?;
-        (*was == self.revision(key))
-            .then(|| self.reuse.previous.as_ref()?.statuses.get(*i).cloned())
-            .flatten()
+        let i = self.reuse.statuses.get(&self.revision_at(position))?;
+        self.reuse.previous.as_ref()?.statuses.get(*i).cloned()
     }
 
-    /// Record that the status at `index` of the output is route `key`'s, taken over or not.
-    pub(crate) fn record_route_status(&mut self, key: &ObjectKey, index: usize, reused: bool) {
+    /// Record that the status at `index` of the output is that of the route at `position`,
+    /// taken over or not.
+    pub(crate) fn record_route_status(&mut self, position: usize, index: usize, reused: bool) {
         match reused {
             true => self.recorded.counts.route_statuses += 1,
             false => self.recorded.counts.route_statuses_built += 1,
         }
         if self.enabled {
-            let revision = self.revision(key);
-            self.recorded.statuses.push((index, key.clone(), revision));
+            let revision = self.revision_at(position);
+            self.recorded.statuses.push((index, revision));
         }
     }
 }

@@ -10,7 +10,7 @@ use super::rank::{Candidate, Combine, Combined, Rank};
 use super::status::{Ancestor, Report};
 use crate::api::k8sgateway::RouteOptions;
 use crate::api::{GATEWAY_GROUP, HttpRoute, RouteOption};
-use crate::model::{ObjectKey, ResourceSet};
+use crate::model::{KeyParts, ObjectKey, ResourceSet};
 use crate::translate::conditions::{Problem, reason};
 use crate::translate::routes::http::{
     DirectIr, ExtensionKind, HttpRouteIr, HttpRuleIr, RuleAction,
@@ -550,9 +550,9 @@ pub(crate) fn names_our_gateway(
     route.spec.parent_refs.iter().flatten().any(|p| {
         p.group.as_deref().unwrap_or(GATEWAY_GROUP) == GATEWAY_GROUP
             && p.kind.as_deref().unwrap_or("Gateway") == "Gateway"
-            && gateways.contains_key(&ObjectKey::new(
+            && gateways.contains_key(&(
                 p.namespace.as_deref().unwrap_or(&key.namespace),
-                &p.name,
-            ))
+                p.name.as_str(),
+            ) as &dyn KeyParts)
     })
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::RouteInfo;
 use crate::api::GATEWAY_GROUP;
-use crate::model::{ObjectKey, ResourceSet};
+use crate::model::{KeyParts, ObjectKey, ResourceSet};
 use crate::translate::conditions::{Problem, reason};
 use crate::translate::gateways::GatewayIr;
 use crate::translate::hostnames;
@@ -56,7 +56,7 @@ pub(crate) fn attach(
             continue;
         }
         let ns = pref.namespace.as_deref().unwrap_or(&route.key.namespace);
-        let Some(&g) = index.get(&ObjectKey::new(ns, &pref.name)) else {
+        let Some(&g) = index.get(&(ns, pref.name.as_str()) as &dyn KeyParts) else {
             continue;
         };
         let result = match route_problem {

@@ -29,6 +29,7 @@ mod select;
 pub(crate) use select::{DelegateRef, delegate_ref};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 
 use super::attach::ParentOutcome;
 use super::http::{HttpMatchIr, HttpRouteIr, HttpRuleIr};
@@ -63,18 +64,17 @@ pub(crate) fn delegatees<'a>(
 ) -> BTreeSet<&'a ObjectKey> {
     // The label index and the set of routes seen are built at the first delegating
     // backendRef: most inputs have none, and then this is one pass over the routes.
-    let roots: Vec<&'a ObjectKey> = set
+    // The roots with their routes: only delegatees are looked up again.
+    let roots: Vec<(&'a ObjectKey, &'a Arc<HttpRoute>)> = set
         .http_routes
         .iter()
         .filter(|(k, r)| is_root(k, r))
-        .map(|(k, _)| k)
         .collect();
-    let mut queue: VecDeque<&'a ObjectKey> = roots.iter().copied().collect();
+    let mut queue: VecDeque<(&'a ObjectKey, &'a Arc<HttpRoute>)> = roots.iter().copied().collect();
     let mut index = None;
     let mut seen: Option<BTreeSet<&'a ObjectKey>> = None;
     let mut out = BTreeSet::new();
-    while let Some(key) = queue.pop_front() {
-        let route = &set.http_routes[key];
+    while let Some((key, route)) = queue.pop_front() {
         for rule in route.spec.rules.iter().flatten() {
             for (i, br) in rule.backend_refs.iter().flatten().enumerate() {
                 let Some(d) = delegate_ref(
@@ -88,11 +88,13 @@ pub(crate) fn delegatees<'a>(
                     continue;
                 };
                 let index = index.get_or_insert_with(|| select::Index::new(set));
-                let seen = seen.get_or_insert_with(|| roots.iter().copied().collect());
+                let seen = seen.get_or_insert_with(|| roots.iter().map(|(k, _)| *k).collect());
                 for child in index.select(&d.selector).unwrap_or_default() {
                     out.insert(child);
-                    if seen.insert(child) {
-                        queue.push_back(child);
+                    if seen.insert(child)
+                        && let Some(route) = set.http_routes.get(child)
+                    {
+                        queue.push_back((child, route));
                     }
                 }
             }
