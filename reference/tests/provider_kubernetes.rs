@@ -163,6 +163,44 @@ fn applies_and_deletes_change_the_snapshot_and_raise_the_revision() {
     assert_eq!(s3.revision, 20);
 }
 
+/// A snapshot per watch event must not copy the whole set: a kind the event did not touch is
+/// the previous snapshot's store itself (which also lets translation see it unchanged at a
+/// glance), and the touched kind shares all but the changed path.
+#[test]
+fn snapshots_share_what_did_not_change() {
+    let mut index = Index::new(config());
+    list_everything_empty(&mut index);
+    index.take_snapshot();
+    for i in 0..500 {
+        index.apply(&Event::Apply(mk_route("apps", &format!("r{i:03}"), 10 + i)));
+    }
+    index.apply(&Event::Apply(mk_service("apps", "svc", 600)));
+    let s1 = index.take_snapshot().unwrap();
+
+    index.apply(&Event::Apply(mk_route("apps", "r250", 700)));
+    let s2 = index.take_snapshot().unwrap();
+    assert!(
+        s1.services.ptr_eq(&s2.services),
+        "an untouched kind is shared"
+    );
+    assert!(s1.gateways.ptr_eq(&s2.gateways));
+    assert!(
+        !s1.http_routes.ptr_eq(&s2.http_routes),
+        "the touched kind is new"
+    );
+    assert_eq!(s2.http_routes.len(), 500);
+    let changed = s1.http_routes.diff(&s2.http_routes).count();
+    assert_eq!(changed, 1, "only the updated route differs");
+    assert_eq!(
+        s1.http_routes[&ObjectKey::new("apps", "r250")]
+            .metadata
+            .resource_version
+            .as_deref(),
+        Some("260"),
+        "the earlier snapshot keeps its version"
+    );
+}
+
 #[test]
 fn a_relist_after_a_watch_restart_drops_objects_deleted_meanwhile() {
     let mut index = Index::new(config());

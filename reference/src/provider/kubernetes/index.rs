@@ -3,7 +3,9 @@
 //! Synchronous and free of I/O, so tests drive it with hand-made events exactly as the watch
 //! streams do (`index.apply(&watcher::Event::Apply(obj))`), the way kube-runtime's own tests
 //! feed a `reflector::store()`. It keeps one `ResourceSet` instead of one kube-runtime `Store`
-//! per kind because that set is what it publishes: a snapshot is a clone of maps of `Arc`s.
+//! per kind because that set is what it publishes: a snapshot is a clone of persistent maps
+//! (`model::Store`), which shares every node with the index, so a snapshot per watch event
+//! costs the same with 10 objects as with 10,000.
 
 use std::any::TypeId;
 use std::collections::BTreeSet;
