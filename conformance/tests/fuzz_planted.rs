@@ -127,12 +127,9 @@ fn widened_virtual_hosts_are_found_and_shrunk() {
 /// cannot serve instead of saying why.
 fn drop_invalid_routes(set: &ResourceSet) -> Translation {
     let mut quiet = set.clone();
-    quiet.http_routes = set
-        .http_routes
-        .iter()
-        .filter(|(_, r)| gatesim_reference::validate::object(&***r).is_empty())
-        .map(|(k, r)| (k.clone(), r.clone()))
-        .collect();
+    quiet.http_routes = gatesim_reference::model::filtered(&set.http_routes, |_, r| {
+        gatesim_reference::validate::object(r).is_empty()
+    });
     translate(&quiet)
 }
 

@@ -178,6 +178,16 @@ pub enum ProxyProgress {
 /// and the translator keep the previous one, without copying every object's key each time.
 pub type Store<K> = imbl::OrdMap<ObjectKey, Arc<K>>;
 
+/// The objects of `store` that `keep` accepts: what `retain` did on the ordered map a store
+/// used to be (the persistent one has none).
+pub fn filtered<K>(store: &Store<K>, keep: impl Fn(&ObjectKey, &K) -> bool) -> Store<K> {
+    store
+        .iter()
+        .filter(|(key, obj)| keep(key, obj))
+        .map(|(key, obj)| (key.clone(), Arc::clone(obj)))
+        .collect()
+}
+
 /// Every input of one translation.
 #[derive(Clone, Debug, Default)]
 pub struct ResourceSet {

@@ -115,9 +115,16 @@ fn run(set: &ResourceSet, mut reuse: Option<&mut reuse::Pass<'_>>) -> Translatio
         .collect();
 
     let mut report = policy::status::Report::default();
-    let delegatees =
-        routes::delegation::delegatees(set, |k, r| policy::names_our_gateway(k, r, &index));
-    let route_policies = policy::RoutePolicies::new(set, &index, delegatees, &mut report);
+    // Routes that name a Gateway of ours: the roots of delegation and, with the routes that
+    // serve through them, the ancestors policies report. Found once per translation.
+    let roots: Vec<_> = set
+        .http_routes
+        .iter()
+        .filter(|(k, r)| policy::names_our_gateway(k, r, &index))
+        .collect();
+    let mut ours = routes::delegation::delegatees(set, &roots);
+    ours.extend(roots.iter().map(|(k, _)| *k));
+    let route_policies = policy::RoutePolicies::new(set, ours, &mut report);
     let gateway_policies = policy::gateway::resolve(set, &gateways, &index, &mut report);
 
     let mut http = Vec::with_capacity(set.http_routes.len());

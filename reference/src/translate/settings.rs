@@ -108,11 +108,7 @@ pub(crate) fn scope<'a>(set: &'a ResourceSet, settings: &Effective) -> Cow<'a, R
         fn visit<K: StoredKind>(&mut self) {
             if K::NAMESPACED {
                 let store = K::store_mut(&mut self.set);
-                *store = store
-                    .iter()
-                    .filter(|(k, _)| self.watched.contains(&k.namespace))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
+                *store = crate::model::filtered(store, |k, _| self.watched.contains(&k.namespace));
             }
         }
     }

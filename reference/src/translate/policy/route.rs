@@ -53,21 +53,9 @@ pub(crate) struct RoutePolicies<'a> {
 }
 
 impl<'a> RoutePolicies<'a> {
-    /// `delegatees`: the routes that serve through a route of ours by delegation, which are
-    /// ancestors to report like the routes attached to our Gateways.
-    pub fn new(
-        set: &'a ResourceSet,
-        gateways: &BTreeMap<ObjectKey, usize>,
-        delegatees: impl IntoIterator<Item = &'a ObjectKey>,
-        report: &mut Report,
-    ) -> Self {
-        let mut ours: BTreeSet<&'a ObjectKey> = set
-            .http_routes
-            .iter()
-            .filter(|(key, route)| names_our_gateway(key, route, gateways))
-            .map(|(key, _)| key)
-            .collect();
-        ours.extend(delegatees);
+    /// `ours`: the routes that name a Gateway of ours and those that serve through one of
+    /// them by delegation, the only ancestors reported.
+    pub fn new(set: &'a ResourceSet, ours: BTreeSet<&'a ObjectKey>, report: &mut Report) -> Self {
         let mut this = Self {
             set,
             by_route: HashMap::new(),

@@ -56,20 +56,15 @@ pub(crate) struct Expansion {
     pub unresolved: BTreeMap<ObjectKey, Problem>,
 }
 
-/// The routes reachable by delegation from routes attached to one of `gateways`: they are
-/// ours too (policy status reports them). Cycles are harmless here, each route is visited once.
+/// The routes reachable by delegation from `roots` (the routes that name one of our
+/// Gateways, with their objects): they are ours too (policy status reports them). Cycles are
+/// harmless here, each route is visited once.
 pub(crate) fn delegatees<'a>(
     set: &'a ResourceSet,
-    is_root: impl Fn(&ObjectKey, &HttpRoute) -> bool,
+    roots: &[(&'a ObjectKey, &'a Arc<HttpRoute>)],
 ) -> BTreeSet<&'a ObjectKey> {
     // The label index and the set of routes seen are built at the first delegating
-    // backendRef: most inputs have none, and then this is one pass over the routes.
-    // The roots with their routes: only delegatees are looked up again.
-    let roots: Vec<(&'a ObjectKey, &'a Arc<HttpRoute>)> = set
-        .http_routes
-        .iter()
-        .filter(|(k, r)| is_root(k, r))
-        .collect();
+    // backendRef: most inputs have none, and then this is one pass over the roots.
     let mut queue: VecDeque<(&'a ObjectKey, &'a Arc<HttpRoute>)> = roots.iter().copied().collect();
     let mut index = None;
     let mut seen: Option<BTreeSet<&'a ObjectKey>> = None;
