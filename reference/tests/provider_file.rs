@@ -690,3 +690,34 @@ fn strict_decoding_errors(#[case] bad: &str, #[case] expected: &str) {
     assert_eq!(keys(&outcome.set.services), ["default/fine"]);
     assert!(outcome.set.http_routes.is_empty());
 }
+
+const UNKNOWN_ALIAS: &str = "unknown alias: no anchor (`&name`) earlier in this document \
+    defines the name this alias (`*name`) refers to; nothing after it in the file is read";
+
+/// An alias to an anchor its document never defines is an error at the alias. libyaml goes on
+/// from the middle of that document, so nothing after it is read (serde_yaml panicked on it:
+/// found by `ci/fuzz-smoke`); the documents before it load.
+#[rstest::rstest]
+#[case::in_a_block_list(
+    "spec:\n  parentRefs:\n  - port: 80\n    name: *quickstart\n  hostnames: [a.example]\n",
+    "11:11"
+)]
+#[case::in_a_flow_list("spec: {hostnames: [*web, a.example]}\n", "8:20")]
+#[case::as_a_key("spec:\n  *key: 1\n  other: 2\n", "9:3")]
+#[case::after_a_duplicate_key("metadata: {name: web}\nspec:\n  x: [*web]\n", "10:7")]
+fn an_unknown_alias_is_an_error_and_ends_the_file(#[case] body: &str, #[case] at: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let fine = |name: &str| format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\n");
+    let bad = format!("apiVersion: v1\nkind: Service\nmetadata: {{name: bad}}\n{body}");
+    let text = format!("{}---\n{bad}---\n{}", fine("before"), fine("after"));
+    write(dir.path(), "services.yaml", &text);
+    let outcome = Loader::new(dir.path()).load(&config());
+    let shown = messages(&outcome.errors);
+    assert!(
+        shown
+            .iter()
+            .any(|m| *m == format!("services.yaml:{at}: {UNKNOWN_ALIAS}")),
+        "{shown:?}"
+    );
+    assert_eq!(keys(&outcome.set.services), ["default/before"]);
+}

@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::locate::{CheckedKey, locate_key};
+use super::locate::{CheckedKey, locate_key, reads_whole};
 use super::path::{Location, YamlPath};
 use super::strict::Problem;
 
@@ -24,12 +24,17 @@ pub fn duplicate_keys(text: &str) -> Vec<(usize, Problem)> {
             path: YamlPath::root(),
             found: &mut duplicate,
         };
-        match check.deserialize(deserializer) {
-            Ok(()) => {}
-            Err(error) => match duplicate {
-                Some(path) => found.push((document, describe(text, document, &path, &error))),
-                None => break,
-            },
+        let Err(error) = check.deserialize(deserializer) else {
+            continue;
+        };
+        let Some(path) = duplicate else {
+            break;
+        };
+        found.push((document, describe(text, document, &path, &error)));
+        // The check stopped at the duplicate, before any error further on in the document;
+        // after such an error serde_yaml's next documents are not whole.
+        if !reads_whole(text, document) {
+            break;
         }
     }
     found
@@ -161,6 +166,22 @@ mod tests {
             .into_iter()
             .map(|(doc, p)| format!("{doc} {}: {}", p.location.unwrap(), p.message))
             .collect()
+    }
+
+    /// A duplicate before an unknown alias is reported, and the check stops there: libyaml
+    /// goes on from the middle of the document, and serde_yaml panics on what follows.
+    #[test]
+    fn stops_after_a_document_that_does_not_read_whole() {
+        let text = "a: 1\na: 2\nb: [*nowhere]\nc: 3\n---\nd: 1\nd: 2\n";
+        assert_eq!(
+            shown(text),
+            ["0 2:1: a: duplicate key; a mapping gives each key once (first at 1:1)"]
+        );
+        let index = super::super::DocumentIndex::new(text);
+        assert_eq!(shown(text).len(), 1);
+        drop(index);
+        let whole = "a: 1\na: 2\n---\nd: 1\nd: 2\n";
+        assert_eq!(shown(whole).len(), 2);
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub struct DocumentIndex<'a> {
 
 impl<'a> DocumentIndex<'a> {
     pub fn new(text: &'a str) -> Self {
-        let starts = document_starts(text);
+        let starts = document_starts(text).filter(|starts| !starts.is_empty());
         let registered = starts.is_some();
         if let Some(starts) = starts {
             INDEXED.with(|i| {
@@ -74,18 +74,23 @@ impl Drop for DocumentIndex<'_> {
 }
 
 /// The byte offset of the line holding each document's root node, and the lines before it,
-/// in one pass; `None` when that cannot be told for every document (a syntax error, a byte
-/// order mark, a root without a position, lines not broken by `\n`), and then nothing is
-/// indexed.
+/// in one pass, for the documents before the first that does not read to its end (a syntax
+/// error, an unknown alias, an empty document): those after it are not indexed. `None` when
+/// the positions cannot be told (a byte order mark, a root without a position, lines not
+/// broken by `\n`), and then nothing is indexed.
+///
+/// Stopping there is what keeps this safe: libyaml resumes after an unknown alias, in the
+/// middle of the document, and serde_yaml panics on the unbalanced events that follow.
 fn document_starts(text: &str) -> Option<Vec<(usize, usize)>> {
     if text.starts_with('\u{feff}') {
         return None;
     }
     let mut starts: Vec<(usize, usize)> = Vec::new();
     for deserializer in serde_yaml::Deserializer::from_str(text) {
-        let index = sentinel_raised(deserializer, &[], Sentinel)?
-            .location()?
-            .index();
+        let Some(read) = sentinel_raised(deserializer, &[], Sentinel::WHOLE) else {
+            break;
+        };
+        let index = read.location()?.index();
         let start = text.get(..index)?.rfind('\n').map_or(0, |i| i + 1);
         let (last, lines) = starts.last().copied().unwrap_or((0, 0));
         if !starts.is_empty() && last >= start {
@@ -96,17 +101,34 @@ fn document_starts(text: &str) -> Option<Vec<(usize, usize)>> {
     Some(starts)
 }
 
-/// Document `document` of `source` alone, with the lines of `source` before it, when a
-/// [`DocumentIndex`] of `source` is alive on this thread.
-fn indexed_document(source: &str, document: usize) -> Option<(&str, usize)> {
+/// Whether document `document` of `source` reads to its end without an error, when every
+/// document before it does (the caller's promise: after one that does not, the documents
+/// serde_yaml yields are not whole). Answered by the index when one is alive for `source`.
+pub(crate) fn reads_whole(source: &str, document: usize) -> bool {
+    if indexed_starts(source).is_some_and(|starts| document < starts.len()) {
+        return true;
+    }
+    serde_yaml::Deserializer::from_str(source)
+        .nth(document)
+        .is_some_and(|deserializer| sentinel_raised(deserializer, &[], Sentinel::WHOLE).is_some())
+}
+
+/// Where the documents of `source` start, when a [`DocumentIndex`] of it is alive here.
+fn indexed_starts(source: &str) -> Option<Rc<[(usize, usize)]>> {
     let key = (source.as_ptr() as usize, source.len());
-    let starts = INDEXED.with(|i| {
+    INDEXED.with(|i| {
         i.borrow()
             .iter()
             .rev()
             .find(|x| (x.address, x.len) == key)
             .map(|x| Rc::clone(&x.starts))
-    })?;
+    })
+}
+
+/// Document `document` of `source` alone, with the lines of `source` before it, when a
+/// [`DocumentIndex`] of `source` is alive on this thread.
+fn indexed_document(source: &str, document: usize) -> Option<(&str, usize)> {
+    let starts = indexed_starts(source)?;
     let (start, lines) = *starts.get(document)?;
     let end = starts.get(document + 1).map_or(source.len(), |s| s.0);
     Some((source.get(start..end)?, lines))
@@ -140,7 +162,7 @@ fn sentinel_raised<'de, S: DeserializeSeed<'de, Value = ()>>(
 /// The position of the node at `path` in document `document` (0-based) of `source`.
 pub fn locate(source: &str, document: usize, path: &YamlPath) -> Option<Location> {
     let (deserializer, lines) = self::document(source, document)?;
-    let error = sentinel_raised(deserializer, path.segments(), Sentinel)?;
+    let error = sentinel_raised(deserializer, path.segments(), Sentinel::AT)?;
     Some(Location::of(&error)?.below(lines))
 }
 
@@ -259,7 +281,16 @@ impl<T, F: FnOnce(&str) -> Result<T, String>> Visitor<'_> for CheckedKey<F> {
 }
 
 /// Fails on whatever node it is given, so that serde_yaml records that node's position.
-struct Sentinel;
+/// `whole` first reads the node's children to their end: a document whose root raises it
+/// then was read whole without an error.
+struct Sentinel {
+    whole: bool,
+}
+
+impl Sentinel {
+    const AT: Sentinel = Sentinel { whole: false };
+    const WHOLE: Sentinel = Sentinel { whole: true };
+}
 
 impl<'de> DeserializeSeed<'de> for Sentinel {
     type Value = ();
@@ -306,13 +337,19 @@ impl<'de> Visitor<'de> for Sentinel {
     fn visit_none<E: de::Error>(self) -> Result<(), E> {
         sentinel()
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while self.whole && seq.next_element::<IgnoredAny>()?.is_some() {}
         sentinel()
     }
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while self.whole && map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         sentinel()
     }
-    fn visit_enum<A: de::EnumAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
+        if self.whole {
+            let (IgnoredAny, variant) = data.variant::<IgnoredAny>()?;
+            de::VariantAccess::newtype_variant::<IgnoredAny>(variant)?;
+        }
         sentinel()
     }
 }
@@ -507,6 +544,31 @@ mod tests {
             let index = DocumentIndex::new(text);
             assert!(!index.registered, "{text:?}");
             assert!(indexed_document(text, 0).is_none());
+        }
+    }
+
+    /// libyaml goes on after an unknown alias from the middle of its document, and
+    /// serde_yaml panics on what follows (found by `ci/fuzz-smoke`): the documents before
+    /// the one with the alias are indexed, it and those after are read the slow way, and
+    /// nothing panics.
+    #[test]
+    fn documents_after_an_unknown_alias_are_not_indexed() {
+        let texts = [
+            "a: 1\n---\nparentRefs:\n- port: 80\n  name: *nowhere\nkind: x\n---\nb: 2\n",
+            "a: 1\n---\nlist: [*nowhere, 2]\n---\nb: 2\n",
+            "a: 1\n---\n*nowhere: 1\nc: 2\n",
+            "a: 1\n---\n*nowhere\n---\nb: 2\n",
+        ];
+        for text in texts {
+            let index = DocumentIndex::new(text);
+            assert!(index.registered, "{text:?}");
+            assert!(indexed_document(text, 0).is_some(), "{text:?}");
+            let a = locate(text, 0, &YamlPath::root().key("a"));
+            assert_eq!(a, Some(Location { line: 1, column: 4 }));
+            assert!(indexed_document(text, 1).is_none(), "{text:?}");
+            assert!(reads_whole(text, 0));
+            assert!(!reads_whole(text, 1), "{text:?}");
+            assert!(locate(text, 1, &YamlPath::root().key("c")).is_none());
         }
     }
 

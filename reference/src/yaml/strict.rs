@@ -27,6 +27,13 @@ impl Problem {
             let position = format!(" at line {} column {}", l.line(), l.column());
             message = message.replacen(&position, "", 1);
         }
+        if message == "unknown anchor" {
+            // serde_yaml's words leave a reader to guess which of the two names is wrong.
+            message = "unknown alias: no anchor (`&name`) earlier in this document defines \
+                       the name this alias (`*name`) refers to; nothing after it in the file \
+                       is read"
+                .to_owned();
+        }
         Problem {
             location: Location::of(error),
             message,
