@@ -15,7 +15,7 @@ pub use desired::plan;
 pub use queue::{Job, Queue};
 pub use target::{Lookup, StatusSource, api, api_resource, lookup_in};
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -4,8 +4,13 @@
 //! Kept apart from the writer's I/O so the coalescing and retry rules are plain code.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::hash_map::Entry as Slot;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
+
+// foldhash, not SipHash: every status write hashes its object's reference here several
+// times, and nothing an API server names is chosen to collide.
+use foldhash::{HashMap, HashSet};
 
 use crate::translate::{ObjectRef, StatusPatch, StatusUpdate};
 
@@ -46,15 +51,23 @@ impl Queue {
     /// retry delay: the new status is a new first attempt).
     pub fn submit(&mut self, update: StatusUpdate) {
         let in_flight = self.in_flight.contains(&update.target);
-        let entry = self.pending.entry(update.target.clone()).or_insert(Entry {
-            patch: update.patch.clone(),
+        let fresh = Entry {
+            patch: update.patch,
             attempt: 0,
             not_before: None,
             queued: false,
-        });
-        entry.patch = update.patch;
-        entry.attempt = 0;
-        entry.not_before = None;
+        };
+        let entry = match self.pending.entry(update.target.clone()) {
+            Slot::Occupied(slot) => {
+                let entry = slot.into_mut();
+                *entry = Entry {
+                    queued: entry.queued,
+                    ..fresh
+                };
+                entry
+            }
+            Slot::Vacant(slot) => slot.insert(fresh),
+        };
         if !entry.queued && !in_flight {
             entry.queued = true;
             self.ready.push_back(update.target);

@@ -105,6 +105,12 @@ pub(crate) fn expand<'a>(
     policies: &RoutePolicies<'a>,
     report: &mut Report,
 ) -> Expansion {
+    // Most route sets delegate nothing; the index of every route below costs a hashed
+    // insert per route on every translation.
+    let delegates = |ir: &HttpRouteIr| ir.rules.iter().any(|r| !r.delegations.is_empty());
+    if !http.iter().any(|(ir, _)| delegates(ir)) {
+        return Expansion::default();
+    }
     let mut walk = Walk {
         set,
         http,
@@ -121,7 +127,7 @@ pub(crate) fn expand<'a>(
         visits: 0,
     };
     for (i, (ir, outcomes)) in http.iter().enumerate() {
-        if !outcomes.iter().any(|o| o.result.is_ok()) {
+        if !delegates(ir) || !outcomes.iter().any(|o| o.result.is_ok()) {
             continue;
         }
         let Some(route) = set.http_routes.get(&ir.info.key) else {
