@@ -104,13 +104,11 @@ fn document_starts(text: &str) -> Option<Vec<(usize, usize)>> {
 /// Whether document `document` of `source` reads to its end without an error, when every
 /// document before it does (the caller's promise: after one that does not, the documents
 /// serde_yaml yields are not whole). Answered by the index when one is alive for `source`.
-pub(crate) fn reads_whole(source: &str, document: usize) -> bool {
-    if indexed_starts(source).is_some_and(|starts| document < starts.len()) {
-        return true;
-    }
-    serde_yaml::Deserializer::from_str(source)
-        .nth(document)
-        .is_some_and(|deserializer| sentinel_raised(deserializer, &[], Sentinel::WHOLE).is_some())
+pub(super) fn reads_whole(source: &str, document: usize) -> bool {
+    indexed_starts(source).is_some_and(|starts| document < starts.len())
+        || self::document(source, document).is_some_and(|(deserializer, _)| {
+            sentinel_raised(deserializer, &[], Sentinel::WHOLE).is_some()
+        })
 }
 
 /// Where the documents of `source` start, when a [`DocumentIndex`] of it is alive here.
